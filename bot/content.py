@@ -1,0 +1,342 @@
+"""Loads and checks `content/`: every word the bot says and every fact it relies on.
+
+The files are YAML so that a DSL can review them without reading code. Each fact carries
+its source and the date it was last checked. `load_content` validates everything with
+pydantic and raises `ContentError` naming the file and the field that is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+PLACEHOLDER = re.compile(r"\{([a-z0-9_]+(?:\.[a-z0-9_]+)*)\}")
+
+# Values the engine fills in at run time; any other placeholder must name a fact.
+RUNTIME_VARIABLES = {
+    "reference", "name", "dsl_names", "deputy_names", "school_name", "question", "limit", "max_chars",
+    "max_size", "file_name", "summary", "routed_count", "step_title", "platform", "item", "done_count",
+    "skipped_count", "left", "status", "outcome", "count", "cases", "date", "reporter", "role",
+    "reason", "urgency", "categories", "started", "value", "reasons", "people", "position", "total",
+}
+
+
+class ContentError(Exception):
+    pass
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Sourced(Strict):
+    """A fact: where it comes from and when someone last checked it there."""
+
+    source: HttpUrl
+    checked: date
+
+
+# --- Facts -------------------------------------------------------------------------------
+
+
+class Helpline(Sourced):
+    id: str
+    name: str
+    who_for: str
+    phone: str | None = None
+    email: str | None = None
+    hours: str | None = None
+    url: HttpUrl | None = None
+
+
+class Rule(Sourced):
+    """A piece of official guidance the bot applies, in our own words."""
+
+    id: str
+    text: str
+
+
+class ReportRoute(Sourced):
+    in_app: str
+    web_form: HttpUrl | None = None
+    category: str
+    who_can_report: str
+    needs: str | None = None
+
+
+class PrivacyItem(Sourced):
+    id: str
+    title: str
+    how: str
+    why: str
+
+
+class PublicLimit(Sourced):
+    text: str
+
+
+class Platform(Strict):
+    id: str
+    name: str
+    report: ReportRoute | None = None
+    privacy: list[PrivacyItem] = Field(default_factory=list)
+    always_public: list[PublicLimit] = Field(default_factory=list)
+
+
+class Facts(Strict):
+    helplines: dict[str, Helpline]
+    rules: dict[str, Rule]
+    platforms: dict[str, Platform]
+
+    def lookup(self, path: str) -> Any:
+        """`posh.phone` or `rules.lado_timing.text` style look-up; helplines are the default root."""
+        head, _, rest = path.partition(".")
+        if head == "rules":
+            node: Any = self.rules
+            parts = rest.split(".")
+        elif head == "platforms":
+            node = self.platforms
+            parts = rest.split(".")
+        else:
+            node = self.helplines
+            parts = path.split(".")
+        for part in parts:
+            if isinstance(node, dict):
+                node = node[part]
+            else:
+                node = getattr(node, part)
+        if node is None:
+            raise KeyError(path)
+        return node
+
+
+# --- Flows -------------------------------------------------------------------------------
+
+
+class ChoiceSpec(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str = Field(max_length=75)
+    summary: str | None = Field(default=None, description="how the choice reads in a summary or case card")
+
+
+class Condition(Strict):
+    step: str
+    includes: list[str] = Field(default_factory=list, description="asked when the answer includes any of these")
+    answered: bool | None = None
+
+
+StepType = Literal["choice", "multi", "text", "accounts", "date", "evidence", "summary", "info"]
+
+
+class Step(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    type: StepType
+    ask: str
+    help: str | None = None
+    title: str = Field(description="how the step is named in a summary and on the case card")
+    choices: list[ChoiceSpec] = Field(default_factory=list)
+    choices_from: Literal["platforms", "privacy_platforms"] | None = None
+    optional: bool = False
+    when: Condition | None = None
+
+    @model_validator(mode="after")
+    def _choices_fit_type(self) -> "Step":
+        if self.type in ("choice", "multi") and not (self.choices or self.choices_from):
+            raise ValueError(f"step '{self.id}' of type {self.type} needs choices or choices_from")
+        ids = [c.id for c in self.choices]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"step '{self.id}' repeats a choice id")
+        return self
+
+
+class Flow(Strict):
+    id: str
+    title: str
+    steps: list[Step]
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(f"{self.id}.{step_id}")
+
+    @model_validator(mode="after")
+    def _steps_are_consistent(self) -> "Flow":
+        ids = [s.id for s in self.steps]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two steps share an id")
+        for s in self.steps:
+            if s.when and s.when.step not in ids[: ids.index(s.id)]:
+                raise ValueError(f"step '{s.id}' depends on '{s.when.step}', which is not an earlier step")
+        return self
+
+
+# --- Phrases -----------------------------------------------------------------------------
+
+
+class Phrases(Strict):
+    """Deterministic matching: a whole-message command, or a phrase contained in the message."""
+
+    commands: dict[Literal["stop", "back", "menu", "help", "skip", "done"], list[str]]
+    danger: list[str]
+    guardrail: list[str]
+    intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases"], list[str]]
+
+
+class Meta(Strict):
+    version: str
+    reviewed: date
+    reviewed_by: str
+
+
+class Content(BaseModel):
+    meta: Meta
+    messages: dict[str, str]
+    phrases: Phrases
+    facts: Facts
+    flows: dict[str, Flow]
+    version: str
+
+    def text(self, key: str, **values: Any) -> str:
+        """The wording for `key` with its placeholders filled: facts first, then `values`."""
+        template = self.messages[key]
+        return render(template, self.facts, values)
+
+
+def render(template: str, facts: Facts, values: dict[str, Any]) -> str:
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in values:
+            return str(values[name])
+        return str(facts.lookup(name))
+
+    return PLACEHOLDER.sub(fill, template)
+
+
+# --- Loading -----------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContentError(f"{path}: file is missing") from None
+    except yaml.YAMLError as exc:
+        raise ContentError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _validated(model: type[BaseModel], path: Path, data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ContentError(f"{path}: {problems}") from None
+
+
+def _flatten(prefix: str, node: Any, out: dict[str, str], path: Path) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), value, out, path)
+    elif isinstance(node, str):
+        out[prefix] = node.strip()
+    else:
+        raise ContentError(f"{path}: {prefix}: expected text, found {type(node).__name__}")
+
+
+def _keyed(items: Any, path: Path, field: str) -> dict[str, Any]:
+    if not isinstance(items, list):
+        raise ContentError(f"{path}: {field}: expected a list")
+    out: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "id" not in item:
+            raise ContentError(f"{path}: {field}.{i}: each entry needs an id")
+        if item["id"] in out:
+            raise ContentError(f"{path}: {field}.{i}: id '{item['id']}' is used twice")
+        out[item["id"]] = item
+    return out
+
+
+def load_content(directory: Path | None = None) -> Content:
+    root = Path(directory or DEFAULT_CONTENT_DIR)
+    meta = _validated(Meta, root / "meta.yaml", _read_yaml(root / "meta.yaml"))
+
+    messages: dict[str, str] = {}
+    for path in sorted((root / "messages").glob("*.yaml")):
+        _flatten("", _read_yaml(path), messages, path)
+    message_files = {k: p for p in sorted((root / "messages").glob("*.yaml")) for k in _flat_keys(p)}
+
+    phrases = _validated(Phrases, root / "phrases.yaml", _read_yaml(root / "phrases.yaml"))
+
+    helplines_path = root / "facts" / "helplines.yaml"
+    rules_path = root / "facts" / "rules.yaml"
+    platforms_path = root / "facts" / "platforms.yaml"
+    facts_data = {
+        "helplines": _keyed((_read_yaml(helplines_path) or {}).get("helplines"), helplines_path, "helplines"),
+        "rules": _keyed((_read_yaml(rules_path) or {}).get("rules"), rules_path, "rules"),
+        "platforms": _keyed((_read_yaml(platforms_path) or {}).get("platforms"), platforms_path, "platforms"),
+    }
+    facts = _validated(Facts, root / "facts", facts_data)
+
+    flows: dict[str, Flow] = {}
+    for path in sorted((root / "flows").glob("*.yaml")):
+        flow = _validated(Flow, path, _read_yaml(path))
+        if flow.id != path.stem:
+            raise ContentError(f"{path}: id: '{flow.id}' should match the file name '{path.stem}'")
+        flows[flow.id] = flow
+
+    content = Content(
+        meta=meta, messages=messages, phrases=phrases, facts=facts, flows=flows,
+        version=f"{meta.version}+{_digest(root)}",
+    )
+    _check_placeholders(content, message_files, root)
+    return content
+
+
+def _flat_keys(path: Path) -> list[str]:
+    out: dict[str, str] = {}
+    _flatten("", _read_yaml(path), out, path)
+    return list(out)
+
+
+def _check_placeholders(content: Content, message_files: dict[str, Path], root: Path) -> None:
+    """Every placeholder must be a run-time value or a fact that exists."""
+    texts: list[tuple[Path, str, str]] = [(message_files[k], k, v) for k, v in content.messages.items()]
+    for flow in content.flows.values():
+        path = root / "flows" / f"{flow.id}.yaml"
+        for step in flow.steps:
+            texts.append((path, f"steps.{step.id}.ask", step.ask))
+            if step.help:
+                texts.append((path, f"steps.{step.id}.help", step.help))
+    for path, key, text in texts:
+        for name in PLACEHOLDER.findall(text):
+            if name in RUNTIME_VARIABLES:
+                continue
+            try:
+                content.facts.lookup(name)
+            except (KeyError, AttributeError):
+                raise ContentError(f"{path}: {key}: '{{{name}}}' is neither a run-time value nor a known fact") from None
+
+
+def _digest(root: Path) -> str:
+    """A short hash of every content file, so a case records exactly which wording its reporter saw."""
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.yaml")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:10]
+
+
+def check_messages_present(content: Content, keys: list[str]) -> None:
+    missing = [k for k in keys if k not in content.messages]
+    if missing:
+        raise ContentError(f"messages: missing keys {', '.join(missing)}")

@@ -1,0 +1,16 @@
+"""A case handler adds a note to a case (content/flows/case_note.yaml)."""
+
+from __future__ import annotations
+
+from bot.dialogs.base import Context, StepDialog
+from bot.models import Frame
+
+
+class CaseNote(StepDialog):
+    flow_id = "case_note"
+
+    async def finish(self, ctx: Context, frame: Frame) -> None:
+        await ctx.bot.casework.add_note(ctx, frame.answers["reference"], frame.answers["note"])
+
+    def stop_message(self, frame: Frame) -> str:
+        return "case.update_cancelled"

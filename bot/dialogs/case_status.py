@@ -1,0 +1,16 @@
+"""A case handler moves a case along (content/flows/case_status.yaml)."""
+
+from __future__ import annotations
+
+from bot.dialogs.base import Context, StepDialog
+from bot.models import Frame
+
+
+class ChangeCaseStatus(StepDialog):
+    flow_id = "case_status"
+
+    async def finish(self, ctx: Context, frame: Frame) -> None:
+        await ctx.bot.casework.set_status(ctx, frame.answers["reference"], frame.answers["status"])
+
+    def stop_message(self, frame: Frame) -> str:
+        return "case.update_cancelled"

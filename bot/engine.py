@@ -1,0 +1,283 @@
+"""The platform-neutral engine: one `Turn` in, the replies for that user out.
+
+Each turn runs in one fixed order, under a per-conversation lock:
+  1. a retried delivery (same turn id) is ignored;
+  2. the opening of a chat delivers waiting notifications and greets;
+  3. a long-silent conversation is set aside, to resume or discard;
+  4. input is cleaned and checked (empty, too long), typed choices are resolved;
+  5. a button from a question that has moved on is answered kindly;
+  6. menu and case-card buttons, which can arrive at any time;
+  7. interrupts: someone in danger (always answered first), stop, back, menu, help;
+  8. the active step of the active flow;
+  9. with no flow running: a phrase that starts a flow, else the menu.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Callable
+from weakref import WeakValueDictionary
+
+from bot.casework import Casework
+from bot.config import Settings
+from bot.content import Content
+from bot.dialogs import DIALOGS
+from bot.dialogs.base import Context, Dialog, Input
+from bot.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
+from bot.store import Store, StoreError
+from bot.text import clean, contains_phrase, is_command, resolve_choices
+
+log = logging.getLogger(__name__)
+
+
+class Bot:
+    def __init__(self, content: Content, store: Store, settings: Settings, clock: Callable[[], datetime] = utcnow):
+        self.content = content
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(self) for cls in DIALOGS}
+        self.casework = Casework(self)
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def handle(self, turn: Turn) -> list[Reply]:
+        key = turn.conversation_key
+        async with self._lock(key):
+            try:
+                if turn.turn_id and await self.store.turn_seen(turn.turn_id):
+                    return []
+                state = await self.store.load_conversation(key) or ConversationState()
+                member = await self.store.get_staff(turn.school_id, turn.user)
+                ctx = Context(bot=self, turn=turn, state=state, member=member, now=self.clock())
+                await self._dispatch(ctx)
+                state.updated_at = ctx.now
+                self._remember_offered(ctx)
+                await self.store.save_conversation(key, turn.school_id, turn.user, state, turn.turn_id)
+                return ctx.replies
+            except StoreError as exc:
+                # Never the message text or case content in logs: only what failed.
+                log.error("store failure while handling a turn: %s", exc)
+                return [Reply(key="common.store_error", text=self.content.text("common.store_error"))]
+
+    # --- the fixed order -----------------------------------------------------------------
+
+    async def _dispatch(self, ctx: Context) -> None:
+        turn, state = ctx.turn, ctx.state
+        if turn.kind == "open":
+            await self._open(ctx)
+            return
+        if self._set_aside_if_idle(ctx):
+            await self._offer_resume(ctx)
+            return
+
+        text = clean(turn.text)
+        if len(text) > self.settings.max_text_chars:
+            ctx.say("common.too_long", max_chars=self.settings.max_text_chars)
+            await self._ask_again(ctx)
+            return
+        if not text and not turn.choices and not turn.attachments:
+            ctx.say("common.empty")
+            await self._ask_again(ctx)
+            return
+
+        picked = list(turn.choices)
+        if turn.choices and turn.answering and turn.answering != self._question_id(state):
+            ctx.say("common.moved_on")
+            await self._ask_again(ctx)
+            return
+        if not picked and text:
+            offered = [Choice.model_validate(c) for c in state.offered]
+            multiple = state.offered_multiple
+            picked = resolve_choices(text, offered, state.numbered, multiple) or []
+
+        if picked and picked[0].startswith(("menu:", "case:")):
+            await self._global_choice(ctx, picked[0])
+            return
+
+        commands = self.content.phrases.commands
+        if text and not picked:
+            if contains_phrase(text, self.content.phrases.danger):
+                await self.emergency(ctx)
+                await self._ask_again(ctx, menu_if_idle=False)
+                return
+            if is_command(text, commands["stop"]):
+                await self._stop(ctx)
+                return
+            if is_command(text, commands["menu"]):
+                await self.show_menu(ctx)
+                return
+            if state.active and is_command(text, commands["back"]):
+                await self.dialogs[state.active.flow].back(ctx, state.active)
+                return
+            if is_command(text, commands["help"]):
+                await self._help(ctx)
+                return
+
+        inp = Input(text=text, picked=picked, attachments=list(turn.attachments))
+        if state.active:
+            await self._advance(ctx, state.active, inp)
+            return
+        if inp.attachments:
+            ctx.say("common.no_files_here")
+        for flow_id, phrases in self.content.phrases.intents.items():
+            if text and contains_phrase(text, phrases):
+                await self._global_choice(ctx, f"menu:{flow_id}")
+                return
+        ctx.say("common.not_understood_idle")
+        await self.show_menu(ctx)
+
+    async def _advance(self, ctx: Context, frame: Frame, inp: Input) -> None:
+        finished = await self.dialogs[frame.flow].handle(ctx, frame, inp)
+        if finished:
+            ctx.state.frames.remove(frame)
+            await self._resume_below(ctx)
+
+    async def _resume_below(self, ctx: Context) -> None:
+        if ctx.state.active:
+            ctx.say("common.carry_on", value=self.content.flows[ctx.state.active.flow].title)
+            await self.dialogs[ctx.state.active.flow].ask(ctx, ctx.state.active)
+
+    async def start_flow(self, ctx: Context, flow_id: str, **answers: object) -> None:
+        dialog = self.dialogs[flow_id]
+        frame = dialog.new_frame(**answers)
+        ctx.state.frames.append(frame)
+        await dialog.start(ctx, frame)
+
+    # --- opening, idleness, resuming -----------------------------------------------------
+
+    async def _open(self, ctx: Context) -> None:
+        for note in await self.store.take_notifications(ctx.school_id, ctx.user):
+            ctx.replies.extend(note.replies)
+        if self._set_aside_if_idle(ctx):
+            await self._offer_resume(ctx)
+        elif ctx.state.active:
+            ctx.say("common.welcome_back", value=self.content.flows[ctx.state.active.flow].title)
+            await self._ask_again(ctx)
+        elif ctx.state.paused:
+            await self._offer_resume(ctx)
+        else:
+            ctx.say("common.greeting")
+            await self.show_menu(ctx, greeting=True)
+
+    def _set_aside_if_idle(self, ctx: Context) -> bool:
+        state = ctx.state
+        idle = ctx.now - state.updated_at > timedelta(days=self.settings.idle_days)
+        if state.frames and idle:
+            state.paused = state.frames
+            state.frames = []
+            return True
+        return False
+
+    async def _offer_resume(self, ctx: Context) -> None:
+        frame = ctx.state.paused[0]
+        ctx.say(
+            "common.resume_offer",
+            value=self.content.flows[frame.flow].title, started=frame.started_at.strftime("%-d %B %Y"),
+            choices=[ctx.choice("menu:resume", "menu.resume"), ctx.choice("menu:discard", "menu.discard")],
+        )
+
+    async def _ask_again(self, ctx: Context, menu_if_idle: bool = True) -> None:
+        if ctx.state.active:
+            await self.dialogs[ctx.state.active.flow].ask(ctx, ctx.state.active)
+        elif ctx.state.paused:
+            await self._offer_resume(ctx)
+        elif menu_if_idle:
+            await self.show_menu(ctx)
+
+    # --- menu and global buttons ---------------------------------------------------------
+
+    async def show_menu(self, ctx: Context, greeting: bool = False) -> None:
+        choices = []
+        if ctx.state.active:
+            choices.append(ctx.choice("menu:resume", "menu.carry_on", value=self.content.flows[ctx.state.active.flow].title))
+        choices += [
+            ctx.choice("menu:report_concern", "menu.report_concern"),
+            ctx.choice("menu:privacy_check", "menu.privacy_check"),
+            ctx.choice("menu:get_support", "menu.get_support"),
+            ctx.choice("menu:my_cases", "menu.my_cases"),
+        ]
+        ctx.say("menu.ask" if not greeting else "menu.ask_first", choices=choices, asks="menu")
+
+    async def _global_choice(self, ctx: Context, choice: str) -> None:
+        state = ctx.state
+        if choice.startswith("case:"):
+            await self.casework.on_case_button(ctx, choice)
+            return
+        action = choice.removeprefix("menu:")
+        if action == "resume":
+            if state.paused:
+                state.frames, state.paused = state.paused, []
+            if state.active:
+                ctx.say("common.welcome_back", value=self.content.flows[state.active.flow].title)
+                await self._ask_again(ctx)
+            else:
+                await self.show_menu(ctx)
+        elif action == "discard":
+            state.paused = []
+            ctx.say("common.discarded")
+            await self.show_menu(ctx)
+        elif action == "my_cases":
+            await self.casework.list_for(ctx)
+        elif action in self.dialogs:
+            existing = next((f for f in state.frames if f.flow == action), None)
+            if existing is not None:
+                # One report (or check) at a time: bring the one in progress back to the top.
+                state.frames.remove(existing)
+                state.frames.append(existing)
+                ctx.say("common.already_started", value=self.content.flows[action].title)
+                await self.dialogs[action].ask(ctx, existing)
+            else:
+                if state.paused and state.paused[0].flow == action:
+                    state.paused = []
+                await self.start_flow(ctx, action)
+        else:
+            ctx.say("common.not_understood")
+            await self._ask_again(ctx)
+
+    # --- interrupts ----------------------------------------------------------------------
+
+    async def emergency(self, ctx: Context) -> None:
+        dsls = await self.casework.handler_names(ctx.school_id)
+        ctx.say("common.emergency", dsl_names=dsls or self.content.text("common.your_dsl"), urgent=True)
+
+    async def _stop(self, ctx: Context) -> None:
+        frame = ctx.state.active
+        if frame is None:
+            ctx.say("common.nothing_to_stop")
+            await self.show_menu(ctx)
+            return
+        ctx.state.frames.remove(frame)
+        ctx.say(self.dialogs[frame.flow].stop_message(frame))
+        if ctx.state.active:
+            await self._resume_below(ctx)
+        else:
+            await self.show_menu(ctx)
+
+    async def _help(self, ctx: Context) -> None:
+        if ctx.state.active:
+            await self.dialogs[ctx.state.active.flow].help(ctx, ctx.state.active)
+        else:
+            ctx.say("common.help_idle")
+            await self.show_menu(ctx)
+
+    # --- choices offered this turn, so a typed number or label can be resolved next turn ---
+
+    def _question_id(self, state: ConversationState) -> str:
+        frame = state.active
+        return self.dialogs[frame.flow].question_id(frame) if frame else "menu"
+
+    def _remember_offered(self, ctx: Context) -> None:
+        with_choices = [r for r in ctx.replies if r.choices]
+        state = ctx.state
+        state.offered = [c.model_dump() for r in with_choices for c in r.choices]
+        state.numbered = [c.id for c in with_choices[-1].choices] if with_choices else []
+        state.offered_multiple = bool(with_choices and with_choices[-1].multiple)

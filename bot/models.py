@@ -1,0 +1,211 @@
+"""The neutral shapes that pass between adapters, the engine and the store.
+
+Nothing here knows which chat platform a turn came from: a user is `platform:id`
+and adapters translate their own payloads into `Turn` and `Reply` objects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+# --- Inbound -----------------------------------------------------------------------------
+
+
+class Attachment(BaseModel):
+    """A file the user shared. The bot records what it is and where it lives, never its bytes."""
+
+    name: str
+    ref: str = Field(description="where the file lives: a path, a platform file id or a permalink")
+    content_type: str | None = None
+    size: int | None = Field(default=None, description="bytes; None when the file could not be found")
+    sha256: str | None = None
+
+
+class Turn(BaseModel):
+    """One thing a user did: opened the chat, sent text, clicked a choice or shared files."""
+
+    platform: str
+    user_id: str
+    conversation_id: str
+    kind: Literal["message", "open"] = "message"
+    text: str | None = None
+    choices: list[str] = Field(default_factory=list, description="ids picked (a button, or several checkboxes)")
+    attachments: list[Attachment] = Field(default_factory=list)
+    answering: str | None = Field(default=None, description="the question a clicked button belonged to (Reply.asks)")
+    turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")
+    school_id: str = "default"
+
+    @property
+    def user(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def conversation_key(self) -> str:
+        return f"{self.school_id}/{self.platform}:{self.conversation_id}"
+
+
+# --- Outbound ----------------------------------------------------------------------------
+
+
+class Choice(BaseModel):
+    id: str
+    label: str
+
+
+class CaseCard(BaseModel):
+    """What a case handler sees of a case: the facts and why it reached them."""
+
+    reference: str
+    status: str
+    urgent: bool
+    title: str
+    fields: list[tuple[str, str]] = Field(default_factory=list)
+    guidance: list[str] = Field(default_factory=list)
+
+
+class Reply(BaseModel):
+    key: str = Field(description="the content key of the wording, so tests and adapters need not match on text")
+    text: str
+    choices: list[Choice] = Field(default_factory=list)
+    multiple: bool = Field(default=False, description="several choices may be picked at once")
+    card: CaseCard | None = None
+    urgent: bool = False
+    asks: str | None = Field(default=None, description="the question these choices answer, to spot stale buttons")
+
+
+# --- Conversation state ------------------------------------------------------------------
+
+
+class Frame(BaseModel):
+    """One flow in progress: where it is and what has been answered."""
+
+    flow: str
+    step: str
+    answers: dict[str, Any] = Field(default_factory=dict)
+    history: list[str] = Field(default_factory=list)
+    draft_id: str = Field(default_factory=new_id)
+    started_at: datetime = Field(default_factory=utcnow)
+    editing: bool = Field(default=False, description="answering one step again from the summary")
+
+
+class ConversationState(BaseModel):
+    frames: list[Frame] = Field(default_factory=list, description="a stack: the last one is active")
+    paused: list[Frame] = Field(default_factory=list, description="frames set aside after a long silence")
+    offered: list[dict[str, str]] = Field(default_factory=list, description="choices shown last turn")
+    numbered: list[str] = Field(default_factory=list, description="ids of the last question's choices, in order")
+    offered_multiple: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def active(self) -> Frame | None:
+        return self.frames[-1] if self.frames else None
+
+
+# --- People and cases --------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    DSL = "dsl"
+    DEPUTY_DSL = "deputy_dsl"
+    HEADTEACHER = "headteacher"
+    CHAIR_OF_GOVERNORS = "chair_of_governors"
+    STAFF = "staff"
+
+
+CASE_HANDLER_ROLES = {Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.CHAIR_OF_GOVERNORS}
+
+
+class StaffMember(BaseModel):
+    user: str = Field(description="platform:id")
+    role: Role
+    name: str
+    school_id: str = "default"
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+class Route(BaseModel):
+    user: str
+    role: Role
+    reason: str
+
+
+class Case(BaseModel):
+    id: str = Field(default_factory=new_id)
+    school_id: str = "default"
+    reference: str = ""
+    draft_id: str
+    status: CaseStatus = CaseStatus.NEW
+    urgent: bool = False
+    categories: list[str]
+    reporter: str
+    answers: dict[str, Any]
+    routed_to: list[Route] = Field(default_factory=list)
+    excluded: list[Route] = Field(default_factory=list, description="who was kept off the route, and why")
+    content_version: str
+    outcome: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    def is_routed_to(self, user: str) -> bool:
+        return any(r.user == user for r in self.routed_to)
+
+
+class CaseEvent(BaseModel):
+    case_id: str
+    actor: str
+    kind: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Evidence(BaseModel):
+    case_id: str
+    name: str
+    ref: str
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    added_by: str
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class Notification(BaseModel):
+    """Replies waiting for someone who is not in this conversation."""
+
+    id: str = Field(default_factory=new_id)
+    school_id: str = "default"
+    recipient: str
+    case_id: str | None = None
+    replies: list[Reply]
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+
+
+class Reminder(BaseModel):
+    id: str = Field(default_factory=new_id)
+    school_id: str = "default"
+    recipient: str
+    kind: str
+    due_at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+    sent_at: datetime | None = None

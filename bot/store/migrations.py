@@ -1,0 +1,141 @@
+"""Numbered schema migrations, applied in order inside one transaction each and recorded in `migrations`.
+
+Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "initial schema",
+        """
+        CREATE TABLE schools (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL
+        );
+        INSERT INTO schools (id, name) VALUES ('default', 'Our school');
+
+        CREATE TABLE conversations (
+            key TEXT PRIMARY KEY,
+            school_id TEXT NOT NULL REFERENCES schools(id),
+            user TEXT NOT NULL,
+            state TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX conversations_updated ON conversations(updated_at);
+
+        CREATE TABLE handled_turns (
+            turn_id TEXT PRIMARY KEY,
+            school_id TEXT NOT NULL,
+            handled_at TEXT NOT NULL
+        );
+
+        CREATE TABLE staff (
+            school_id TEXT NOT NULL REFERENCES schools(id),
+            user TEXT NOT NULL,
+            role TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (school_id, user)
+        );
+
+        CREATE TABLE reference_sequences (
+            school_id TEXT NOT NULL,
+            year INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY (school_id, year)
+        );
+
+        CREATE TABLE cases (
+            id TEXT PRIMARY KEY,
+            school_id TEXT NOT NULL REFERENCES schools(id),
+            reference TEXT NOT NULL,
+            draft_id TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL,
+            urgent INTEGER NOT NULL,
+            categories TEXT NOT NULL,
+            reporter TEXT NOT NULL,
+            answers TEXT NOT NULL,
+            routed_to TEXT NOT NULL,
+            excluded TEXT NOT NULL,
+            content_version TEXT NOT NULL,
+            outcome TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (school_id, reference)
+        );
+        CREATE INDEX cases_reporter ON cases(school_id, reporter);
+
+        -- Who each case is routed to, for "my open cases" without scanning JSON.
+        CREATE TABLE case_routes (
+            case_id TEXT NOT NULL REFERENCES cases(id),
+            school_id TEXT NOT NULL,
+            user TEXT NOT NULL,
+            PRIMARY KEY (case_id, user)
+        );
+        CREATE INDEX case_routes_user ON case_routes(school_id, user);
+
+        -- Append-only: who did what to a case, and when.
+        CREATE TABLE case_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id TEXT NOT NULL,
+            school_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX case_events_case ON case_events(case_id, id);
+        CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events
+            BEGIN SELECT RAISE(ABORT, 'case events are append-only'); END;
+        CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events
+            BEGIN SELECT RAISE(ABORT, 'case events are append-only'); END;
+
+        CREATE TABLE evidence (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id TEXT NOT NULL REFERENCES cases(id),
+            school_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            content_type TEXT,
+            size INTEGER,
+            sha256 TEXT,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        );
+        CREATE INDEX evidence_case ON evidence(case_id);
+
+        CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            school_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            case_id TEXT,
+            replies TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT
+        );
+        CREATE INDEX outbox_pending ON outbox(school_id, recipient, delivered_at);
+
+        CREATE TABLE reminders (
+            id TEXT PRIMARY KEY,
+            school_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX reminders_due ON reminders(sent_at, due_at);
+
+        CREATE TABLE privacy_checks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            school_id TEXT NOT NULL,
+            user TEXT NOT NULL,
+            platforms TEXT NOT NULL,
+            done TEXT NOT NULL,
+            skipped TEXT NOT NULL,
+            completed_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
