@@ -218,7 +218,7 @@ def render(template: str, facts: Facts, values: dict[str, Any]) -> str:
             return str(values[name])
         return str(facts.lookup(name))
 
-    return PLACEHOLDER.sub(fill, template)
+    return PLACEHOLDER.sub(fill, template).strip()
 
 
 # --- Loading -----------------------------------------------------------------------------

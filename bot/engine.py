@@ -155,7 +155,9 @@ class Bot:
     # --- opening, idleness, resuming -----------------------------------------------------
 
     async def _open(self, ctx: Context) -> None:
-        for note in await self.store.take_notifications(ctx.school_id, ctx.user):
+        """Waiting notifications first; then whatever comes next, so its choices are the ones numbered."""
+        notes = await self.store.take_notifications(ctx.school_id, ctx.user)
+        for note in notes:
             ctx.replies.extend(note.replies)
         if self._set_aside_if_idle(ctx):
             await self._offer_resume(ctx)
@@ -164,6 +166,8 @@ class Bot:
             await self._ask_again(ctx)
         elif ctx.state.paused:
             await self._offer_resume(ctx)
+        elif notes:
+            ctx.say("common.updates_shown")
         else:
             ctx.say("common.greeting")
             await self.show_menu(ctx, greeting=True)
@@ -278,6 +282,7 @@ class Bot:
     def _remember_offered(self, ctx: Context) -> None:
         with_choices = [r for r in ctx.replies if r.choices]
         state = ctx.state
-        state.offered = [c.model_dump() for r in with_choices for c in r.choices]
+        # The last question's choices first, so a typed label picks from it before any earlier card.
+        state.offered = [c.model_dump() for r in reversed(with_choices) for c in r.choices]
         state.numbered = [c.id for c in with_choices[-1].choices] if with_choices else []
         state.offered_multiple = bool(with_choices and with_choices[-1].multiple)

@@ -162,7 +162,7 @@ class StepDialog(Dialog):
         values = {k: v for k, v in frame.answers.items() if isinstance(v, str)}
         text = render(step.ask, ctx.content.facts, {**values, "school_name": ctx.bot.settings.school_name})
         if step.type == "summary":
-            text = text + "\n\n" + self.summary_text(frame)
+            text = text.strip() + "\n\n" + self.summary_text(frame)
         reply = Reply(
             key=f"{self.flow_id}.{step.id}.ask", text=text, choices=self.choices_for(ctx, step, frame),
             multiple=step.type == "multi", asks=self.question_id(frame),

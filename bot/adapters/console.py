@@ -1,0 +1,109 @@
+"""The console channel: talk to the bot in a terminal, or drive it line by line from a script (--json).
+
+It only translates: a typed line becomes a `Turn`, replies become printed text or one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import mimetypes
+import shlex
+import sys
+from pathlib import Path
+from typing import IO
+
+from bot.engine import Bot
+from bot.models import Attachment, Reply, Turn
+
+
+def to_turn(line: str, platform: str, user_id: str) -> Turn:
+    """A typed line as a turn. `/attach PATH` shares a file; anything else is text."""
+    stripped = line.strip()
+    if stripped.startswith("/attach"):
+        raw = stripped[len("/attach"):].strip()
+        try:
+            parts = shlex.split(raw)
+        except ValueError:
+            parts = [raw]
+        return Turn(platform=platform, user_id=user_id, conversation_id=user_id,
+                    attachments=[describe_file(p) for p in parts] or [Attachment(name="(no file named)", ref="")])
+    return Turn(platform=platform, user_id=user_id, conversation_id=user_id, text=line)
+
+
+def describe_file(path_text: str) -> Attachment:
+    """What the bot records of a local file: name, where it is, size and a checksum (never its bytes)."""
+    path = Path(path_text).expanduser()
+    try:
+        resolved = path.resolve(strict=True)
+        if not resolved.is_file():
+            raise FileNotFoundError(path_text)
+        size = resolved.stat().st_size
+    except (OSError, RuntimeError):
+        return Attachment(name=path.name or path_text, ref=path_text, size=None)
+    digest = hashlib.sha256()
+    with resolved.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return Attachment(name=resolved.name, ref=resolved.as_uri(), size=size, sha256=digest.hexdigest(),
+                      content_type=mimetypes.guess_type(resolved.name)[0])
+
+
+def to_json(replies: list[Reply]) -> str:
+    messages = []
+    for r in replies:
+        message = {"key": r.key, "text": r.text, "choices": [c.model_dump() for c in r.choices]}
+        if r.multiple:
+            message["multiple"] = True
+        if r.urgent:
+            message["urgent"] = True
+        if r.card:
+            message["card"] = r.card.model_dump()
+        messages.append(message)
+    return json.dumps({"messages": messages}, ensure_ascii=False)
+
+
+def to_text(replies: list[Reply]) -> str:
+    out = []
+    for r in replies:
+        out.append(r.text.strip())
+        if r.card:
+            out.append(f"  ┌ {r.card.title} ({r.card.status})")
+            out.extend(f"  │ {label}: {value}" for label, value in r.card.fields)
+            out.extend(f"  │ ! {g.strip()}" for g in r.card.guidance)
+            out.append("  └")
+        for n, choice in enumerate(r.choices, start=1):
+            out.append(f"  {n}. {choice.label}")
+        if r.multiple:
+            out.append("  (pick one or more: type their numbers, like 1, 3)")
+        out.append("")
+    return "\n".join(out)
+
+
+async def _read_line(stream: IO[bytes]) -> str | None:
+    raw = await asyncio.get_running_loop().run_in_executor(None, stream.readline)
+    if not raw:
+        return None
+    return raw.decode("utf-8", errors="replace").rstrip("\n")
+
+
+async def run_chat(bot: Bot, user: str, as_json: bool, stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> None:
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout
+    platform, _, user_id = user.partition(":")
+    interactive = not as_json and stdin.isatty()
+
+    def emit(replies: list[Reply]) -> None:
+        stdout.write((to_json(replies) if as_json else to_text(replies)) + "\n")
+        stdout.flush()
+
+    emit(await bot.handle(Turn(platform=platform, user_id=user_id, conversation_id=user_id, kind="open")))
+    while True:
+        if interactive:
+            stdout.write("> ")
+            stdout.flush()
+        line = await _read_line(stdin)
+        if line is None:
+            break
+        emit(await bot.handle(to_turn(line, platform, user_id)))
