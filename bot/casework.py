@@ -305,6 +305,6 @@ class Casework:
             ctx.say("case.list_reported", cases=lines)
         elif not handling and not is_handler:
             ctx.say("case.list_reported_none")
-        if not ctx.state.active:
+        if not ctx.state.active and not handling:
             await self.bot.show_menu(ctx)
 

@@ -1,0 +1,86 @@
+"""Possible sexual images of under-18s: never captured, urgent, the DSLs alerted at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Attachment
+from tests.conftest import Chat, walk
+
+SHOT = Attachment(name="shot.png", ref="file:///tmp/shot.png", size=1000, sha256="cd" * 32)
+
+
+@pytest.mark.parametrize("answer", ["yes", "not_sure"])
+async def test_yes_or_not_sure_warns_at_once_and_alerts_the_dsls(chat: Chat, chat_as, answer):
+    await walk(chat, ["I'm being targeted", ["showing_learners"]])
+    await chat.pick(answer)
+    assert chat.keys == ["report.guardrail", "report_concern.platforms.ask"]
+    warning = chat.last[0]
+    assert warning.urgent
+    text = warning.text.lower()
+    for word in ("view", "copy", "screenshot", "forward"):
+        assert word in text
+
+    # The DSL and deputy are alerted before the report is finished.
+    for user in ("console:dsl", "console:deputy"):
+        handler = chat_as(user)
+        await handler.open()
+        alert = handler.reply("case.guardrail_alert")
+        assert alert.urgent and "Jo Brown" in alert.text
+    head = chat_as("console:head")
+    await head.open()
+    assert "case.guardrail_alert" not in head.keys
+
+
+async def test_guardrail_case_refuses_files_records_words_and_is_urgent(chat: Chat, bot, chat_as):
+    await walk(chat, [
+        "there's an account posting photos of our pupils", ["showing_learners"], ["not_sure"], ["snapchat"],
+        "https://www.snapchat.com/add/fakeaccount", "today", "A story with pictures of Year 10 girls", ["learners"], "skip",
+    ])
+    assert chat.keys == ["report.evidence_guardrail"]
+    await chat.attach(SHOT)
+    assert "report.guardrail_no_files" in chat.keys
+    await chat.say("Seen at 9pm on a learner's phone, link above")
+    await walk(chat, [["done"], ["learners_talking"], ["learner"], "skip"])
+    await chat.pick("send")
+    assert chat.reply("report.sent_urgent").urgent
+
+    (case,) = await bot.store.list_cases("default")
+    assert case.urgent
+    assert await bot.store.case_evidence(case.id) == []
+    assert case.answers["evidence"]["files"] == []
+    assert case.answers["evidence"]["notes"] == ["Seen at 9pm on a learner's phone, link above"]
+    assert "flagged_urgent" in [e.kind for e in await bot.store.case_events(case.id)]
+
+    dsl = chat_as("console:dsl")
+    await dsl.open()
+    card = dsl.reply("case.new_card").card
+    assert card.urgent and card.title.startswith("URGENT")
+    guidance = " ".join(card.guidance).lower()
+    assert "police" in guidance and "never" in guidance
+
+
+async def test_words_in_the_description_trigger_the_guardrail(chat: Chat, bot):
+    await walk(chat, ["I'm being targeted", ["targeting_staff"], ["no"], ["instagram"], "skip", "skip"])
+    await chat.say("They are sharing nudes of a pupil")
+    assert chat.keys[0] == "report.guardrail"
+    assert chat.keys[-1] == "report_concern.who_appears.ask"
+
+
+async def test_files_already_shared_are_dropped_when_the_guardrail_rises(chat: Chat, bot):
+    await walk(chat, ["I'm being targeted", ["targeting_staff"], ["no"], ["instagram"], "skip", "skip",
+                      "Mocking posts", ["other_staff"], "skip"])
+    await chat.attach(SHOT)
+    assert chat.keys == ["common.evidence_received"]
+    await chat.say("one of the screenshots looks like a naked image of a learner")
+    assert chat.keys[:2] == ["report.guardrail", "report.guardrail_files_dropped"]
+    await walk(chat, [["done"], ["nobody"], ["no_idea"], ["send"]])
+    (case,) = await bot.store.list_cases("default")
+    assert case.urgent and await bot.store.case_evidence(case.id) == []
+
+
+async def test_stopping_after_the_alert_reminds_them_to_tell_the_dsl(chat: Chat, bot):
+    await walk(chat, ["I'm being targeted", ["showing_learners"], ["yes"]])
+    await chat.say("stop")
+    assert chat.keys[0] == "report.stopped_after_alert"
+    assert await bot.store.list_cases("default") == []
