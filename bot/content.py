@@ -335,8 +335,3 @@ def _digest(root: Path) -> str:
         h.update(path.read_bytes())
     return h.hexdigest()[:10]
 
-
-def check_messages_present(content: Content, keys: list[str]) -> None:
-    missing = [k for k in keys if k not in content.messages]
-    if missing:
-        raise ContentError(f"messages: missing keys {', '.join(missing)}")

@@ -149,6 +149,7 @@ class Bot:
     async def start_flow(self, ctx: Context, flow_id: str, **answers: object) -> None:
         dialog = self.dialogs[flow_id]
         frame = dialog.new_frame(**answers)
+        frame.started_at = ctx.now
         ctx.state.frames.append(frame)
         await dialog.start(ctx, frame)
 

@@ -41,8 +41,6 @@ class Store(ABC):
     @abstractmethod
     async def turn_seen(self, turn_id: str) -> bool: ...
 
-    @abstractmethod
-    async def idle_conversations(self, before: datetime) -> list[tuple[str, ConversationState]]: ...
 
     # --- staff directory -----------------------------------------------------------------
     @abstractmethod

@@ -137,13 +137,6 @@ class SQLiteStore(Store):
     async def turn_seen(self, turn_id: str) -> bool:
         return await self._run(lambda: self.db["handled_turns"].count_where("turn_id = ?", [turn_id]) > 0)
 
-    async def idle_conversations(self, before: datetime) -> list[tuple[str, ConversationState]]:
-        def find() -> list[tuple[str, ConversationState]]:
-            rows = self.db["conversations"].rows_where("updated_at < ?", [_ts(before)])
-            return [(r["key"], ConversationState.model_validate_json(r["state"])) for r in rows]
-
-        return await self._run(find)
-
     # --- staff directory -----------------------------------------------------------------
 
     async def upsert_staff(self, member: StaffMember) -> None:
