@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.dialogs.base import Context, Input, StepDialog
 from bot.models import Frame
+from bot.text import is_command
 
 
 class GetSupport(StepDialog):
@@ -15,7 +16,8 @@ class GetSupport(StepDialog):
             await self.refuse_attachments(ctx, frame)
             await self.ask(ctx, frame)
             return False
-        topic = await self.answer_choice(ctx, frame, step, inp)
+        done = not inp.picked and is_command(inp.text, ctx.content.phrases.commands["done"])
+        topic = "finished" if done else await self.answer_choice(ctx, frame, step, inp)
         if topic == "finished":
             ctx.say("support.bye")
             return True

@@ -48,8 +48,9 @@ class PrivacyCheck(StepDialog):
         step = self.flow.step("item")
         platform, item = self._current(ctx, frame)
         position = frame.answers["position"]
-        first_of_platform = position == 0 or frame.answers["queue"][position - 1][0] != platform.id
-        if first_of_platform and platform.always_public:
+        shown = frame.answers.setdefault("limits_shown", [])
+        if platform.always_public and platform.id not in shown:
+            shown.append(platform.id)
             limits = "\n".join(f"- {limit.text}" for limit in platform.always_public)
             ctx.say("privacy.limits", platform=platform.name, value=limits)
         text = render(step.ask, ctx.content.facts, {

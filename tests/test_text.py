@@ -1,0 +1,236 @@
+"""Unit tests for bot/text.py: reading accounts, dates and choices out of what people type."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.models import Choice
+from bot.text import clean, contains_phrase, parse_accounts, parse_date, resolve_choices
+
+TODAY = date(2026, 11, 20)
+
+
+def values(text: str) -> list[str]:
+    accounts, invalid = parse_accounts(text)
+    assert invalid == [], f"unexpected invalid links in {text!r}: {invalid}"
+    return [a.value for a in accounts]
+
+
+# --- parse_accounts --------------------------------------------------------------------------
+
+
+def test_handle_is_found_and_lower_cased():
+    accounts, invalid = parse_accounts("It's @Fake_Hillside posting them")
+    assert [(a.kind, a.value) for a in accounts] == [("handle", "@fake_hillside")]
+    assert invalid == []
+
+
+def test_url_with_scheme_is_normalised_and_its_platform_named():
+    accounts, invalid = parse_accounts("https://www.instagram.com/fake_hillside/")
+    assert [a.model_dump() for a in accounts] == [
+        {"kind": "url", "value": "https://instagram.com/fake_hillside", "platform": "instagram"}
+    ]
+    assert invalid == []
+
+
+def test_url_without_scheme_is_accepted():
+    accounts, _ = parse_accounts("instagram.com/fake_hillside")
+    assert [(a.kind, a.value, a.platform) for a in accounts] == [
+        ("url", "https://instagram.com/fake_hillside", "instagram")
+    ]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("www.tiktok.com/@fake.page", "https://tiktok.com/@fake.page"),
+    ("https://m.facebook.com/someone", "https://facebook.com/someone"),
+    ("http://www.x.com/someone", "https://x.com/someone"),
+])
+def test_www_and_mobile_prefixes_are_stripped(raw, expected):
+    assert values(raw) == [expected]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("https://www.instagram.com/fake_hillside/?igsh=abc123", "https://instagram.com/fake_hillside"),
+    ("https://twitter.com/Someone?s=20&t=xyz", "https://twitter.com/Someone"),
+    ("https://www.tiktok.com/@page?_t=8abc&_r=1", "https://tiktok.com/@page"),
+])
+def test_tracking_query_is_removed(raw, expected):
+    assert values(raw) == [expected]
+
+
+def test_facebook_profile_id_is_kept_but_other_parameters_dropped():
+    assert values("https://www.facebook.com/profile.php?id=100012345&ref=share&mibextid=xyz") == [
+        "https://facebook.com/profile.php?id=100012345"
+    ]
+
+
+def test_several_accounts_in_one_message():
+    accounts, invalid = parse_accounts("It's @one, also https://x.com/two and tiktok.com/@three.")
+    assert invalid == []
+    assert {(a.kind, a.value) for a in accounts} == {
+        ("handle", "@one"), ("url", "https://x.com/two"), ("url", "https://tiktok.com/@three"),
+    }
+    assert len(accounts) == 3
+
+
+def test_the_same_account_twice_is_listed_once():
+    assert values("@copycat and again @CopyCat") == ["@copycat"]
+
+
+@pytest.mark.parametrize("text", ["email me at jo.brown@school.org.uk", "jo@school.org", "contact jo@school.org please"])
+def test_an_email_address_is_not_mistaken_for_a_handle(text):
+    accounts, invalid = parse_accounts(text)
+    assert accounts == [] and invalid == []
+
+
+def test_a_single_bare_word_is_taken_as_a_handle():
+    accounts, _ = parse_accounts("FakeHillside")
+    assert [(a.kind, a.value) for a in accounts] == [("handle", "@fakehillside")]
+
+
+def test_a_sentence_without_an_account_is_not_a_handle():
+    assert parse_accounts("it was a horrible page") == ([], [])
+
+
+@pytest.mark.parametrize("raw", ["https://not_a_host/x", "https://:80/x", "https:/broken", "https://user@instagram.com/x"])
+def test_invalid_links_are_reported_as_invalid(raw):
+    accounts, invalid = parse_accounts(raw)
+    assert accounts == []
+    assert invalid == [raw]
+
+
+def test_an_invalid_link_beside_a_good_one_is_still_reported():
+    accounts, invalid = parse_accounts("https://instagram.com/real and https://not_a_host/x")
+    assert [a.value for a in accounts] == ["https://instagram.com/real"]
+    assert invalid == ["https://not_a_host/x"]
+
+
+def test_text_with_no_account_gives_nothing():
+    assert parse_accounts("I don't have the link, sorry.") == ([], [])
+    assert parse_accounts("") == ([], [])
+
+
+# --- parse_date ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("today", date(2026, 11, 20)),
+    ("Today", date(2026, 11, 20)),
+    ("yesterday", date(2026, 11, 19)),
+    ("3 days ago", date(2026, 11, 17)),
+    ("three days ago", date(2026, 11, 17)),
+    ("a week ago", date(2026, 11, 13)),
+    ("last week", date(2026, 11, 13)),
+    ("2 weeks ago", date(2026, 11, 6)),
+    ("14/11/2026", date(2026, 11, 14)),
+    ("2026-11-01", date(2026, 11, 1)),
+    ("14 November", date(2026, 11, 14)),
+    ("14th Nov", date(2026, 11, 14)),
+    ("1st November 2026", date(2026, 11, 1)),
+    ("November 3rd, 2026", date(2026, 11, 3)),
+])
+def test_parse_date_reads_what_people_type(text, expected):
+    assert parse_date(text, TODAY) == expected
+
+
+def test_slashed_dates_are_read_day_first_as_in_the_uk():
+    assert parse_date("03/04/2026", TODAY) == date(2026, 4, 3)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("25 December", date(2025, 12, 25)),
+    ("25/12", date(2025, 12, 25)),
+    ("20 November", date(2026, 11, 20)),  # today itself stays this year
+    ("21 November", date(2025, 11, 21)),
+])
+def test_a_date_without_a_year_that_would_be_in_the_future_is_last_year(text, expected):
+    assert parse_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize("text", ["banana", "soon", "31/02/2026", "next tuesday", "", "14/13/2026"])
+def test_nonsense_is_not_a_date(text):
+    assert parse_date(text, TODAY) is None
+
+
+# --- resolve_choices -------------------------------------------------------------------------
+
+OFFERED = [
+    Choice(id="facebook", label="Facebook"),
+    Choice(id="instagram", label="Instagram"),
+    Choice(id="tiktok", label="TikTok"),
+    Choice(id="x", label="X (formerly Twitter)"),
+]
+NUMBERED = [c.id for c in OFFERED]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("instagram", ["instagram"]),          # id
+    ("Instagram", ["instagram"]),          # label
+    ("TIKTOK", ["tiktok"]),                # label, any case
+    ("x (formerly twitter)", ["x"]),       # label with punctuation
+    ("2", ["instagram"]),                  # number
+    ("4.", ["x"]),
+])
+def test_one_choice_by_id_label_or_number(text, expected):
+    assert resolve_choices(text, OFFERED, NUMBERED, multiple=False) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1, 3", ["facebook", "tiktok"]),
+    ("1 3", ["facebook", "tiktok"]),
+    ("Instagram and TikTok", ["instagram", "tiktok"]),
+    ("facebook, instagram and tiktok", ["facebook", "instagram", "tiktok"]),
+    ("Facebook & 2", ["facebook", "instagram"]),
+    ("2, 2", ["instagram"]),
+])
+def test_several_choices_when_several_are_allowed(text, expected):
+    assert resolve_choices(text, OFFERED, NUMBERED, multiple=True) == expected
+
+
+@pytest.mark.parametrize("text", ["5", "0", "1, 9"])
+def test_a_number_out_of_range_is_not_a_choice(text):
+    assert resolve_choices(text, OFFERED, NUMBERED, multiple=True) is None
+
+
+def test_several_choices_are_refused_when_only_one_is_allowed():
+    assert resolve_choices("1, 3", OFFERED, NUMBERED, multiple=False) is None
+    assert resolve_choices("Instagram and TikTok", OFFERED, NUMBERED, multiple=False) is None
+
+
+def test_text_that_is_not_a_choice_gives_none():
+    assert resolve_choices("hello there", OFFERED, NUMBERED, multiple=True) is None
+    assert resolve_choices("Instagram and MySpace", OFFERED, NUMBERED, multiple=True) is None
+    assert resolve_choices("1", [], [], multiple=False) is None
+
+
+# --- contains_phrase and clean -------------------------------------------------------------
+
+
+def test_contains_phrase_matches_the_start_of_a_word():
+    assert contains_phrase("someone shared nudes of a pupil", ["nude"]) == "nude"
+    assert contains_phrase("Someone is IMPERSONATING me", ["impersonat"]) == "impersonat"
+
+
+def test_contains_phrase_does_not_match_inside_a_word():
+    assert contains_phrase("the frost will denude the trees", ["nude"]) is None
+
+
+def test_contains_phrase_matches_several_words_across_punctuation():
+    assert contains_phrase("A learner is in danger!", ["in danger"]) == "in danger"
+    assert contains_phrase("we're fine, no danger", ["in danger"]) is None
+
+
+def test_clean_strips_control_and_zero_width_characters():
+    assert clean("  he\u200bllo\x00 wor\u202eld\ufeff \r\n") == "hello world"
+    assert clean("a\u2060b\x07c") == "abc"
+
+
+def test_clean_keeps_newlines_and_normalises_line_endings():
+    assert clean("first\r\nsecond\rthird") == "first\nsecond\nthird"
+
+
+def test_clean_of_nothing_is_empty():
+    assert clean(None) == ""
+    assert clean("\u200b \u200d") == ""
