@@ -388,3 +388,10 @@ class StepDialog(Dialog):
             elif step.type == "evidence" and isinstance(value, dict):
                 out.extend(value.get("notes", []))
         return out
+
+
+class CaseUpdate(StepDialog):
+    """A short flow a case handler runs from a case card; stopping it changes nothing on the case."""
+
+    def stop_message(self, frame: Frame) -> str:
+        return "case.update_cancelled"

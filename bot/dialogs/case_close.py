@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from bot.dialogs.base import Context, StepDialog
+from bot.dialogs.base import CaseUpdate, Context
 from bot.models import Frame
 
 
-class CaseClose(StepDialog):
+class CaseClose(CaseUpdate):
     flow_id = "case_close"
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         a = frame.answers
         await ctx.bot.casework.close(ctx, a["reference"], a["outcome"], a.get("note"))
-
-    def stop_message(self, frame: Frame) -> str:
-        return "case.update_cancelled"

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from bot.dialogs.base import Context, StepDialog
+from bot.dialogs.base import CaseUpdate, Context
 from bot.models import Frame
 
 
-class CaseNote(StepDialog):
+class CaseNote(CaseUpdate):
     flow_id = "case_note"
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         await ctx.bot.casework.add_note(ctx, frame.answers["reference"], frame.answers["note"])
-
-    def stop_message(self, frame: Frame) -> str:
-        return "case.update_cancelled"

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from bot.dialogs.base import Context, StepDialog
+from bot.dialogs.base import CaseUpdate, Context
 from bot.models import Frame
 
 
-class ChangeCaseStatus(StepDialog):
+class ChangeCaseStatus(CaseUpdate):
     flow_id = "case_status"
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         await ctx.bot.casework.set_status(ctx, frame.answers["reference"], frame.answers["status"])
-
-    def stop_message(self, frame: Frame) -> str:
-        return "case.update_cancelled"
