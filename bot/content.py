@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError, model_validator
 
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
@@ -116,6 +116,9 @@ class Facts(Strict):
         if node is None:
             raise KeyError(path)
         return node
+
+
+FACT_FILES: dict[str, type[Strict]] = {"helplines": Helpline, "rules": Rule, "platforms": Platform}
 
 
 # --- Flows -------------------------------------------------------------------------------
@@ -229,16 +232,20 @@ def _read_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ContentError(f"{path}: file is missing") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for an impossible date
         raise ContentError(f"{path}: not valid YAML: {exc}") from None
 
 
-def _validated(model: type[BaseModel], path: Path, data: Any) -> Any:
+def _validated(model: Any, path: Path, data: Any, prefix: str = "") -> Any:
+    """Validate `data` (with a model class or a TypeAdapter); an error names the file and the field."""
     try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
         return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join([prefix] * bool(prefix) + [str(p) for p in err['loc']]) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ContentError(f"{path}: {problems}") from None
 
@@ -277,15 +284,14 @@ def load_content(directory: Path | None = None) -> Content:
 
     phrases = _validated(Phrases, root / "phrases.yaml", _read_yaml(root / "phrases.yaml"))
 
-    helplines_path = root / "facts" / "helplines.yaml"
-    rules_path = root / "facts" / "rules.yaml"
-    platforms_path = root / "facts" / "platforms.yaml"
-    facts_data = {
-        "helplines": _keyed((_read_yaml(helplines_path) or {}).get("helplines"), helplines_path, "helplines"),
-        "rules": _keyed((_read_yaml(rules_path) or {}).get("rules"), rules_path, "rules"),
-        "platforms": _keyed((_read_yaml(platforms_path) or {}).get("platforms"), platforms_path, "platforms"),
-    }
-    facts = _validated(Facts, root / "facts", facts_data)
+    facts_data: dict[str, Any] = {}
+    for name, model in FACT_FILES.items():
+        path = root / "facts" / f"{name}.yaml"
+        data = _read_yaml(path)
+        if not isinstance(data, dict):
+            raise ContentError(f"{path}: expected a '{name}:' list at the top")
+        facts_data[name] = _validated(TypeAdapter(dict[str, model]), path, _keyed(data.get(name), path, name), name)
+    facts = Facts(**facts_data)
 
     flows: dict[str, Flow] = {}
     for path in sorted((root / "flows").glob("*.yaml")):

@@ -358,22 +358,22 @@ class StepDialog(Dialog):
             await self.after_answer(ctx, frame, step)
             ctx.say("common.evidence_received", count=len(gathered["files"]) + len(gathered["notes"]),
                     choices=[ctx.choice("done", "common.done_label")], asks=self.question_id(frame))
-        elif not inp.attachments:
+            return None
+        if not inp.attachments:
             ctx.say("common.need_words")
-            return INVALID
-        return None
+        return INVALID  # nothing kept: ask again, with its "done" choice
 
     def _skipped_evidence(self, ctx: Context, inp: Input) -> bool:
         return is_command(inp.text, ctx.content.phrases.commands["skip"])
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict[str, Any]]:
-        limit = ctx.bot.settings.max_attachment_bytes
+        settings = ctx.bot.settings
         kept = []
         for file in attachments:
             if file.size is None:
                 ctx.say("common.file_missing", file_name=file.name[:120])
-            elif file.size > limit:
-                ctx.say("common.file_too_large", file_name=file.name[:120], max_size=f"{limit // (1024 * 1024)} MB")
+            elif file.size > settings.max_attachment_bytes:
+                ctx.say("common.file_too_large", file_name=file.name[:120], max_size=f"{settings.max_attachment_mb:g} MB")
             else:
                 kept.append(file.model_dump())
         return kept
