@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.content import Markup
 from bot.dialogs.base import Context
 from bot.models import (
     CASE_HANDLER_ROLES,
@@ -210,7 +211,7 @@ class Casework:
                 school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
                 replies=[Reply(key=tell_reporter, text=self.text(
                     tell_reporter, reference=case.reference,
-                    outcome=self.text(f"outcomes_for_reporter.{case.outcome}") if case.outcome else ""))],
+                    outcome=Markup(self.text(f"outcomes_for_reporter.{case.outcome}") if case.outcome else "")))],
             ))
             events.append(CaseEvent(case_id=case.id, actor="bot", kind="reporter_told", at=ctx.now,
                                     detail={"message": tell_reporter}))
@@ -302,7 +303,7 @@ class Casework:
                           date=c.created_at.strftime("%-d %B %Y"))
                 for c in reported
             )
-            ctx.say("case.list_reported", cases=lines)
+            ctx.say("case.list_reported", cases=Markup(lines))
         elif not handling and not is_handler:
             ctx.say("case.list_reported_none")
         if not ctx.state.active and not handling:

@@ -214,11 +214,28 @@ class Content(BaseModel):
         return render(template, self.facts, values)
 
 
+class Markup(str):
+    """Text already in the bot's light markdown (from content/), inserted into a template as it is."""
+
+
+_SPECIAL = re.compile(r"([\\*_\[\]`~<>])")
+
+
+def escape(value: Any) -> str:
+    """Make a value literal in the bot's light markdown: `**bold**`, `[label](url)`, `- ` bullets.
+
+    Everything a user typed passes through here, so it can never become a link, a mention or markup
+    on any platform; adapters turn `\\x` back into a literal x in their own format."""
+    return value if isinstance(value, Markup) else _SPECIAL.sub(r"\\\1", str(value))
+
+
 def render(template: str, facts: Facts, values: dict[str, Any]) -> str:
+    """Fill a template: run-time values are escaped unless they are `Markup`; facts are trusted content."""
+
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name in values:
-            return str(values[name])
+            return escape(values[name])
         return str(facts.lookup(name))
 
     return PLACEHOLDER.sub(fill, template).strip()

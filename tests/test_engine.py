@@ -75,13 +75,14 @@ def test_ci_runs_the_test_command_the_readme_gives():
     assert ci in readme
 
 
-async def test_replies_carry_no_platform_markup_from_user_text(chat: Chat, report_steps):
-    """What a user types is echoed back only as text: the summary shows it, unchanged, and nothing else."""
+async def test_what_a_user_typed_is_escaped_so_it_cannot_become_markup(chat: Chat, report_steps):
+    """User text reaches every reply escaped in the bot's light markdown: no link, mention or bold survives."""
     await walk(chat, report_steps[:6])
     await chat.say("<!channel> @here [click](https://evil.example) *bold*")
     await walk(chat, [["me"], "skip", ["done"], ["nobody"], ["no_idea"]])
     summary = chat.reply("report_concern.summary.ask").text
-    assert "<!channel> @here [click](https://evil.example) *bold*" in summary
+    assert r"\<!channel\> @here \[click\](https://evil.example) \*bold\*" in summary
+    assert "**What it shows or says:**" in summary  # the bot's own markup is kept
 
 
 def test_turn_keys_keep_conversations_apart():

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import mimetypes
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def describe_file(path_text: str) -> Attachment:
 def to_json(replies: list[Reply]) -> str:
     messages = []
     for r in replies:
-        message = {"key": r.key, "text": r.text, "choices": [c.model_dump() for c in r.choices]}
+        message = {"key": r.key, "text": unescape(r.text), "choices": [c.model_dump() for c in r.choices]}
         if r.multiple:
             message["multiple"] = True
         if r.urgent:
@@ -64,10 +65,15 @@ def to_json(replies: list[Reply]) -> str:
     return json.dumps({"messages": messages}, ensure_ascii=False)
 
 
+def unescape(text: str) -> str:
+    """The bot's light markdown shows as it is in a terminal, less its escapes."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def to_text(replies: list[Reply]) -> str:
     out = []
     for r in replies:
-        out.append(r.text.strip())
+        out.append(unescape(r.text.strip()))
         if r.card:
             out.append(f"  ┌ {r.card.title} ({r.card.status})")
             out.extend(f"  │ {label}: {value}" for label, value in r.card.fields)

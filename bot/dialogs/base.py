@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.content import Content, Step, render
+from bot.content import Content, Markup, Step, escape, render
 from bot.models import Attachment, CaseCard, Choice, ConversationState, Frame, Reply, StaffMember, Turn
 from bot.text import is_command, parse_accounts, parse_date
 
@@ -196,7 +196,7 @@ class StepDialog(Dialog):
             notes = value.get("notes", [])
             parts = []
             if files:
-                parts.append(text("common.files_listed", count=len(files), value=", ".join(files)))
+                parts.append(text("common.files_listed", count=len(files), value=Markup(", ".join(files))))
             parts.extend(notes)
             return "; ".join(parts) or text("common.not_given")
         return str(value)
@@ -206,7 +206,8 @@ class StepDialog(Dialog):
                 if s.type not in ("summary", "info") and s.id in frame.answers and self.applies(s, frame.answers)]
 
     def summary_text(self, frame: Frame) -> str:
-        return "\n".join(f"**{s.title}:** {self.describe(s, frame.answers[s.id])}" for s in self.answered_steps(frame))
+        """The answers in light markdown: titles in bold, what the user typed escaped."""
+        return "\n".join(f"**{s.title}:** {escape(self.describe(s, frame.answers[s.id]))}" for s in self.answered_steps(frame))
 
     # --- taking answers ------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.content import Step, render
+from bot.content import Markup, Step, render
 from bot.dialogs.base import Context, Input, StepDialog
 from bot.models import Choice, Frame, Reminder, Reply
 
@@ -52,9 +52,9 @@ class PrivacyCheck(StepDialog):
         if platform.always_public and platform.id not in shown:
             shown.append(platform.id)
             limits = "\n".join(f"- {limit.text}" for limit in platform.always_public)
-            ctx.say("privacy.limits", platform=platform.name, value=limits)
+            ctx.say("privacy.limits", platform=platform.name, value=Markup(limits))
         text = render(step.ask, ctx.content.facts, {
-            "platform": platform.name, "item": item.title, "value": item.how,
+            "platform": platform.name, "item": item.title, "value": Markup(item.how),
             "position": position + 1, "total": len(frame.answers["queue"]),
         })
         ctx.replies.append(Reply(key="privacy_check.item.ask", text=text, choices=self.choices_for(ctx, step, frame),
@@ -70,7 +70,7 @@ class PrivacyCheck(StepDialog):
             return False
         platform, item = self._current(ctx, frame)
         if picked == "explain":
-            ctx.say("privacy.why", item=item.title, value=item.why)
+            ctx.say("privacy.why", item=item.title, value=Markup(item.why))
             await self.ask(ctx, frame)
             return False
         frame.answers["results"][f"{platform.id}.{item.id}"] = picked
@@ -107,7 +107,7 @@ class PrivacyCheck(StepDialog):
                 left.append(f"- {platforms[platform_id].name}: {item.title}")
         done = sum(1 for v in results.values() if v == "done")
         if left:
-            ctx.say("privacy.summary_left", done_count=done, skipped_count=len(left), left="\n".join(left))
+            ctx.say("privacy.summary_left", done_count=done, skipped_count=len(left), left=Markup("\n".join(left)))
         else:
             ctx.say("privacy.summary_all_done", done_count=done)
 
