@@ -215,6 +215,11 @@ class Casework:
             ))
             events.append(CaseEvent(case_id=case.id, actor="bot", kind="reporter_told", at=ctx.now,
                                     detail={"message": tell_reporter}))
+        notes += [
+            Notification(school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
+                         kind="card_update", replies=[self.card_reply(case, route.user, names)])
+            for route in case.routed_to
+        ]
         if tell_others:
             actor = names.get(ctx.user, ctx.user)
             for route in case.routed_to:

@@ -218,7 +218,7 @@ class Markup(str):
     """Text already in the bot's light markdown (from content/), inserted into a template as it is."""
 
 
-_SPECIAL = re.compile(r"([\\*_\[\]`~<>])")
+_SPECIAL = re.compile(r"([\\*_\[\]`~<>:])")  # ":" too, so a typed URL is never made a link
 
 
 def escape(value: Any) -> str:

@@ -157,7 +157,8 @@ class Bot:
 
     async def _open(self, ctx: Context) -> None:
         """Waiting notifications first; then whatever comes next, so its choices are the ones numbered."""
-        notes = await self.store.take_notifications(ctx.school_id, ctx.user)
+        # A chat opened now shows each card fresh, so updates to cards shown before are dropped.
+        notes = [n for n in await self.store.take_notifications(ctx.school_id, ctx.user) if n.kind == "message"]
         for note in notes:
             ctx.replies.extend(note.replies)
         if self._set_aside_if_idle(ctx):

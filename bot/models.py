@@ -196,6 +196,9 @@ class Notification(BaseModel):
     school_id: str = "default"
     recipient: str
     case_id: str | None = None
+    kind: Literal["message", "card_update"] = Field(
+        default="message", description="card_update: replace the case card already shown to the recipient, if any"
+    )
     replies: list[Reply]
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None

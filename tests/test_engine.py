@@ -81,7 +81,7 @@ async def test_what_a_user_typed_is_escaped_so_it_cannot_become_markup(chat: Cha
     await chat.say("<!channel> @here [click](https://evil.example) *bold*")
     await walk(chat, [["me"], "skip", ["done"], ["nobody"], ["no_idea"]])
     summary = chat.reply("report_concern.summary.ask").text
-    assert r"\<!channel\> @here \[click\](https://evil.example) \*bold\*" in summary
+    assert r"\<!channel\> @here \[click\](https\://evil.example) \*bold\*" in summary
     assert "**What it shows or says:**" in summary  # the bot's own markup is kept
 
 

@@ -14,7 +14,7 @@ async def test_targeted_phrase_starts_report_and_sending_opens_routed_case(chat:
     await walk(chat, report_steps[1:])
     assert chat.keys == ["report_concern.summary.ask"]
     summary = chat.last[0].text
-    assert r"https://instagram.com/fake\_hillside" in summary and r"@fake\_hillside" in summary
+    assert r"https\://instagram.com/fake\_hillside" in summary and r"@fake\_hillside" in summary
     assert "19 November 2026" in summary  # "yesterday" against the test clock
 
     await chat.pick("send")

@@ -94,6 +94,21 @@ class Store(ABC):
         """Pending notifications for `recipient`, oldest first, marked delivered as they are taken."""
 
     @abstractmethod
+    async def pending_notifications(self, platform: str, limit: int = 100) -> list[Notification]:
+        """Undelivered notifications for the users of one platform, oldest first, for a channel to push."""
+
+    @abstractmethod
+    async def mark_delivered(self, notification_id: str) -> None: ...
+
+    @abstractmethod
+    async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str, message_id: str) -> None:
+        """Remember where a case card was shown to `recipient`, to update it in place later."""
+
+    @abstractmethod
+    async def card_posts(self, school_id: str, reference: str, recipient: str) -> list[tuple[str, str]]:
+        """(channel, message id) of every card for that case shown to `recipient`."""
+
+    @abstractmethod
     async def add_reminder(self, reminder: Reminder) -> None: ...
 
     @abstractmethod

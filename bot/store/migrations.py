@@ -138,4 +138,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "notification kinds and where case cards were posted",
+        """
+        ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
+        CREATE INDEX outbox_undelivered ON outbox(delivered_at, created_at);
+
+        -- Where a case card was shown to someone, so it can be updated in place as the case changes.
+        CREATE TABLE card_posts (
+            school_id TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            PRIMARY KEY (school_id, reference, recipient, channel, message_id)
+        );
+        """,
+    ),
 ]

@@ -198,7 +198,7 @@ class SQLiteStore(Store):
     def _insert_notifications(self, db: sqlite_utils.Database, notifications: list[Notification]) -> None:
         db["outbox"].insert_all(
             [
-                {"id": n.id, "school_id": n.school_id, "recipient": n.recipient, "case_id": n.case_id,
+                {"id": n.id, "school_id": n.school_id, "recipient": n.recipient, "case_id": n.case_id, "kind": n.kind,
                  "replies": json.dumps([r.model_dump(mode="json") for r in n.replies]),
                  "created_at": _ts(n.created_at), "delivered_at": None}
                 for n in notifications
@@ -304,6 +304,10 @@ class SQLiteStore(Store):
 
         await self._run(queue)
 
+    @staticmethod
+    def _notification(row: dict[str, Any]) -> Notification:
+        return Notification.model_validate({**row, "replies": json.loads(row["replies"])})
+
     async def take_notifications(self, school_id: str, recipient: str) -> list[Notification]:
         def take() -> list[Notification]:
             with self._write() as db:
@@ -316,9 +320,44 @@ class SQLiteStore(Store):
                 now = _ts(utcnow())
                 for row in rows:
                     db["outbox"].update(row["id"], {"delivered_at": now})
-            return [Notification.model_validate({**r, "replies": json.loads(r["replies"])}) for r in rows]
+            return [self._notification(r) for r in rows]
 
         return await self._run(take)
+
+    async def pending_notifications(self, platform: str, limit: int = 100) -> list[Notification]:
+        def pending() -> list[Notification]:
+            rows = self.db["outbox"].rows_where(
+                "delivered_at IS NULL AND recipient LIKE ?", [f"{platform}:%"], order_by="created_at, rowid", limit=limit
+            )
+            return [self._notification(r) for r in rows]
+
+        return await self._run(pending)
+
+    async def mark_delivered(self, notification_id: str) -> None:
+        def mark() -> None:
+            with self._write() as db:
+                db["outbox"].update(notification_id, {"delivered_at": _ts(utcnow())})
+
+        await self._run(mark)
+
+    async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str, message_id: str) -> None:
+        def record() -> None:
+            with self._write() as db:
+                db["card_posts"].insert(
+                    {"school_id": school_id, "reference": reference, "recipient": recipient, "channel": channel,
+                     "message_id": message_id}, ignore=True,
+                )
+
+        await self._run(record)
+
+    async def card_posts(self, school_id: str, reference: str, recipient: str) -> list[tuple[str, str]]:
+        def rows() -> list[tuple[str, str]]:
+            found = self.db["card_posts"].rows_where(
+                "school_id = ? AND reference = ? AND recipient = ?", [school_id, reference, recipient]
+            )
+            return [(r["channel"], r["message_id"]) for r in found]
+
+        return await self._run(rows)
 
     async def add_reminder(self, reminder: Reminder) -> None:
         def add() -> None:
