@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import re
 import sys
 from datetime import date, timedelta
@@ -35,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", parents=[common], help="talk to the bot in this terminal")
     chat.add_argument("--as", dest="user", type=user_arg, default="console:me", help="who you are, PLATFORM:USER")
     chat.add_argument("--json", action="store_true", help="one JSON line per turn, for scripts and tests")
+
+    serve = sub.add_parser("serve", parents=[common], help="serve the Slack and Teams channels that are configured")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
 
     staff = sub.add_parser("staff", help="the staff directory").add_subparsers(dest="action", required=True)
     add = staff.add_parser("add", parents=[common], help="add or update a member of staff")
@@ -74,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         content = load_content(settings.content_dir)
         if args.command == "content":
             return check_content(content)
+        if args.command == "serve":
+            return asyncio.run(serve(args, settings, content))
         handler = {"chat": chat, "staff": staff, "cases": cases}[args.command]
         return asyncio.run(_with_store(settings, lambda store: handler(args, settings, content, store)))
     except (ConfigError, ContentError, StoreError) as exc:
@@ -88,6 +95,35 @@ async def chat(args: argparse.Namespace, settings: Settings, content: Content, s
 
     await run_chat(Bot(content, store, settings), args.user, args.json)
     return 0
+
+
+async def serve(args: argparse.Namespace, settings: Settings, content: Content) -> int:
+    import os
+
+    from aiohttp import web
+
+    from bot.server import build_app, configured_channels
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = open_store(settings.db)
+    await store.open()
+    runner = None
+    try:
+        bot = Bot(content, store, settings)
+        channels = configured_channels(bot, os.environ)
+        if not channels:
+            print("online-safety-bot: no channel is configured (see README: Slack); serving /healthz only", file=sys.stderr)
+        runner = web.AppRunner(build_app(bot, channels))
+        await runner.setup()
+        await web.TCPSite(runner, args.host, args.port).start()
+        names = ", ".join(c.name for c in channels) or "none"
+        print(f"online-safety-bot: serving on http://{args.host}:{args.port} (channels: {names})", file=sys.stderr)
+        await asyncio.Event().wait()
+        return 0
+    finally:
+        if runner:
+            await runner.cleanup()
+        await store.close()
 
 
 async def staff(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:

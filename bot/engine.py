@@ -68,6 +68,18 @@ class Bot:
                 log.error("store failure while handling a turn: %s", exc)
                 return [Reply(key="common.store_error", text=self.content.text("common.store_error"))]
 
+    async def home(self, school_id: str, user: str) -> list[Reply]:
+        """What a home screen shows someone: their open cases (for handlers), their reports, and the menu.
+        It reads the store only; the conversation is untouched."""
+        platform, _, user_id = user.partition(":")
+        turn = Turn(platform=platform, user_id=user_id, conversation_id="home", school_id=school_id, kind="open")
+        member = await self.store.get_staff(school_id, user)
+        ctx = Context(bot=self, turn=turn, state=ConversationState(), member=member, now=self.clock())
+        await self.casework.list_for(ctx)
+        if not any(r.key == "menu.ask" for r in ctx.replies):
+            await self.show_menu(ctx)
+        return ctx.replies
+
     # --- the fixed order -----------------------------------------------------------------
 
     async def _dispatch(self, ctx: Context) -> None:

@@ -1,0 +1,186 @@
+"""Neutral replies as Slack Block Kit messages, within Slack's documented limits.
+
+The bot's light markdown (`**bold**`, `[label](url)`, `- ` bullets, `\\x` for a literal x) becomes
+Slack mrkdwn. Text sections are `verbatim`, so Slack links nothing by itself: only the bot's own
+links are links. Escaped characters (everything a user typed) come out inert, so a user's text can
+never become a link, a mention or formatting.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from bot.models import CaseCard, Choice, Reply
+
+# https://api.slack.com/reference/block-kit/blocks and .../block-elements
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_FIELDS = 10
+MAX_BUTTON_TEXT = 75
+MAX_ACTIONS = 25
+MAX_CHECKBOXES = 10
+MAX_HEADER = 150
+MAX_FALLBACK = 3000
+
+CHOICE_ACTION = "osb_choice"
+PICK_ACTION = "osb_pick"
+CONTINUE_ACTION = "osb_continue"
+
+# Lookalikes for formatting characters a user typed: shown, never interpreted.
+_INERT = {"*": "\u2217", "~": "\u223c", "`": "\u02cb", "_": "_"}
+_TOKEN = re.compile(
+    r"\\(?P<escaped>.)"
+    r"|\*\*(?P<bold>.+?)\*\*"
+    r"|\[(?P<label>[^\]\\]+)\]\((?P<href>https?://[^)\s]+)\)"
+    r"|(?P<url>https?://[^\s)<>]+[^\s)<>.,;:!?'\"])"
+    r"|(?P<char>[&<>*~`_])",
+    re.S,
+)
+
+
+def _entity(char: str) -> str:
+    return {"&": "&amp;", "<": "&lt;", ">": "&gt;"}.get(char, char)
+
+
+def to_mrkdwn(text: str) -> str:
+    def convert(match: re.Match[str]) -> str:
+        if match.group("escaped") is not None:
+            char = match.group("escaped")
+            return _INERT.get(char, _entity(char))
+        if match.group("bold") is not None:
+            return f"*{to_mrkdwn(match.group('bold'))}*"
+        if match.group("href") is not None:
+            return f"<{match.group('href')}|{to_mrkdwn(match.group('label'))}>"
+        if match.group("url") is not None:
+            return f"<{match.group('url')}>"
+        char = match.group("char")
+        return _entity(char) if char in "&<>" else _INERT.get(char, char)
+
+    lines = [re.sub(r"^- ", "\u2022 ", line) for line in text.split("\n")]
+    return _TOKEN.sub(convert, "\n".join(lines))
+
+
+def to_plain(text: str) -> str:
+    """For plain_text objects and notification fallbacks: the words, no markup, escapes undone."""
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
+    text = re.sub(r"\[([^\]\\]+)\]\((https?://[^)\s]+)\)", r"\1 (\2)", text)
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _split(text: str, limit: int) -> list[str]:
+    """Long text in pieces under `limit`, broken at paragraph, then line, then word boundaries."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        if cut <= 0:
+            cut = limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def _section(mrkdwn: str) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": piece, "verbatim": True}}
+            for piece in _split(mrkdwn, MAX_SECTION_TEXT)]
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _clip(to_plain(text), limit), "emoji": False}
+
+
+def button_value(choice: Choice, asks: str | None) -> str:
+    return json.dumps({"c": choice.id, "q": asks}, separators=(",", ":"))
+
+
+def _buttons(choices: list[Choice], asks: str | None, block_prefix: str) -> list[dict[str, Any]]:
+    blocks = []
+    for start in range(0, len(choices), MAX_ACTIONS):
+        chunk = choices[start:start + MAX_ACTIONS]
+        blocks.append({
+            "type": "actions", "block_id": f"{block_prefix}{start // MAX_ACTIONS}",
+            "elements": [
+                {"type": "button", "action_id": f"{CHOICE_ACTION}_{start + n}", "text": _plain(c.label, MAX_BUTTON_TEXT),
+                 "value": button_value(c, asks)}
+                for n, c in enumerate(chunk)
+            ],
+        })
+    return blocks
+
+
+def _checkboxes(choices: list[Choice], asks: str | None, continue_label: str) -> list[dict[str, Any]]:
+    blocks = []
+    for start in range(0, len(choices), MAX_CHECKBOXES):
+        chunk = choices[start:start + MAX_CHECKBOXES]
+        blocks.append({
+            "type": "actions", "block_id": f"osb_pick_{start // MAX_CHECKBOXES}",
+            "elements": [{
+                "type": "checkboxes", "action_id": PICK_ACTION,
+                "options": [{"text": _plain(c.label, MAX_BUTTON_TEXT), "value": c.id} for c in chunk],
+            }],
+        })
+    blocks.append({
+        "type": "actions", "block_id": "osb_continue",
+        "elements": [{"type": "button", "action_id": CONTINUE_ACTION, "style": "primary",
+                      "text": _plain(continue_label, MAX_BUTTON_TEXT),
+                      "value": json.dumps({"q": asks}, separators=(",", ":"))}],
+    })
+    return blocks
+
+
+def card_blocks(card: CaseCard) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(card.title, MAX_HEADER)}]
+    fields = [{"type": "mrkdwn", "text": _clip(f"*{to_mrkdwn(label)}*\n{to_mrkdwn(_literal(value))}", MAX_FIELD_TEXT),
+               "verbatim": True} for label, value in card.fields]
+    for start in range(0, len(fields), MAX_FIELDS):
+        blocks.append({"type": "section", "fields": fields[start:start + MAX_FIELDS]})
+    for note in card.guidance:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": _clip(to_mrkdwn(note), MAX_SECTION_TEXT), "verbatim": True}]})
+    return blocks
+
+
+def _literal(value: str) -> str:
+    """Card values are plain text (much of it typed by users): escape it all for the converter."""
+    return re.sub(r"([\\*_\[\]`~<>:])", r"\\\1", value)
+
+
+def reply_message(reply: Reply, continue_label: str) -> dict[str, Any]:
+    """One reply as the keyword arguments of chat.postMessage / chat.update (less the channel)."""
+    blocks = _section(to_mrkdwn(reply.text))
+    if reply.card:
+        blocks += card_blocks(reply.card)
+    if reply.choices:
+        if reply.multiple:
+            blocks += _checkboxes(reply.choices, reply.asks, continue_label)
+        else:
+            blocks += _buttons(reply.choices, reply.asks, "osb_choices_")
+    if len(blocks) > MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1] + [b for b in blocks if b["type"] == "actions"][-1:]
+    return {"text": _clip(to_plain(reply.text), MAX_FALLBACK), "blocks": blocks}
+
+
+def answered(blocks: list[dict[str, Any]], note: str | None) -> list[dict[str, Any]]:
+    """The same message with its buttons taken away, and what was chosen in their place."""
+    kept = [b for b in blocks if b.get("type") != "actions"]
+    if note:
+        kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": to_mrkdwn(note), "verbatim": True}]})
+    return kept
+
+
+def home_view(replies: list[Reply]) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    for n, reply in enumerate(replies):
+        blocks += _section(to_mrkdwn(reply.text))
+        if reply.choices:
+            blocks += _buttons(reply.choices, reply.asks, f"osb_home_{n}_")
+        blocks.append({"type": "divider"})
+    return {"type": "home", "blocks": blocks[:100]}

@@ -1,0 +1,60 @@
+"""`serve`: one aiohttp application carrying every channel whose configuration is present.
+
+A school may use only Slack or only Teams: a channel with no configuration is simply off, and one
+whose configuration is present but wrong stops start-up with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping, Protocol
+
+from aiohttp import web
+
+from bot.engine import Bot
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    name: str
+
+    def mount(self, app: web.Application) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def configured_channels(bot: Bot, env: Mapping[str, str]) -> list[Channel]:
+    """The channels whose settings are in `env` (ConfigError if any is present but wrong)."""
+    from bot.adapters.slack import SlackChannel, slack_config
+
+    channels: list[Channel] = []
+    slack = slack_config(env)
+    if slack:
+        channels.append(SlackChannel(bot, slack, school_id=bot.settings.school_id))
+    return channels
+
+
+def build_app(bot: Bot, channels: list[Channel]) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "channels": [c.name for c in channels]})
+
+    app.router.add_get("/healthz", healthz)
+    for channel in channels:
+        channel.mount(app)
+
+    async def start(_: web.Application) -> None:
+        for channel in channels:
+            await channel.start()
+
+    async def stop(_: web.Application) -> None:
+        for channel in channels:
+            await channel.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app

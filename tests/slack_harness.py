@@ -1,0 +1,135 @@
+"""Drives our real aiohttp server with slack-bolt inside it: real signed requests in, a fake Web API out."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp.test_utils import TestClient
+from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.slack_api import FakeSlackApi
+
+SECRET = "8f742231b10e8888abcd99aaabbb85a5"
+TEAM = "T0HILL"
+
+
+class SlackHarness:
+    def __init__(self, client: TestClient, channel, api: FakeSlackApi):
+        self.client = client
+        self.channel = channel
+        self.api = api
+        self._ids = itertools.count(1)
+
+    # --- requests as Slack sends them ------------------------------------------------------
+
+    def signed_headers(self, body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        return {
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+        }
+
+    async def post(self, body: str, content_type: str, headers: dict[str, str] | None = None, **sign):
+        all_headers = {"Content-Type": content_type, **self.signed_headers(body, **sign), **(headers or {})}
+        return await self.client.post("/slack/events", data=body.encode(), headers=all_headers)
+
+    async def event(self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None, **sign):
+        envelope = {
+            "token": "legacy", "team_id": TEAM, "api_app_id": "A0OSB", "type": "event_callback",
+            "event": event, "event_id": event_id or f"Ev{next(self._ids):08d}", "event_time": int(time.time()),
+        }
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return await self.post(json.dumps(envelope), "application/json", headers, **sign)
+
+    async def dm(self, user: str, text: str = "", files: list[dict] | None = None, event_id: str | None = None,
+                 retry: int | None = None):
+        event = {"type": "message", "channel": f"D{user}", "channel_type": "im", "user": user, "text": text,
+                 "ts": f"{time.time():.6f}", "team": TEAM}
+        if files:
+            event.update(subtype="file_share", files=files)
+        return await self.event(event, event_id=event_id, retry=retry)
+
+    async def interaction(self, payload: dict[str, Any], **sign):
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **sign)
+
+    async def click(self, user: str, message: dict[str, Any], choice_id: str, **sign):
+        """Press the button for `choice_id` on a message the fake API recorded."""
+        block, element = find_button(message, choice_id)
+        return await self.interaction(self.block_actions(user, message, block, element), **sign)
+
+    def block_actions(self, user: str, message: dict[str, Any], block: dict, element: dict,
+                      state: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "team": {"id": TEAM},
+            "api_app_id": "A0OSB", "trigger_id": f"trig-{next(self._ids)}",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"]},
+            "channel": {"id": message["channel"]},
+            "message": {"ts": message["ts"], "text": message.get("text", ""), "blocks": message["blocks"]},
+            "state": {"values": state or {}},
+            "actions": [{**{k: element[k] for k in ("action_id", "type")}, "block_id": block["block_id"],
+                         "value": element.get("value"), "text": element.get("text"),
+                         "action_ts": f"{time.time():.6f}{next(self._ids)}"}],
+        }
+
+    async def tick_and_continue(self, user: str, message: dict[str, Any], choice_ids: list[str]):
+        """Tick checkboxes, then press Continue, as Slack sends it: the ticks arrive in `state`."""
+        state = {}
+        for block in message["blocks"]:
+            for element in block.get("elements", []):
+                if element.get("type") == "checkboxes":
+                    chosen = [o for o in element["options"] if o["value"] in choice_ids]
+                    state[block["block_id"]] = {element["action_id"]: {"type": "checkboxes", "selected_options": chosen}}
+        block, element = next((b, e) for b in message["blocks"] for e in b.get("elements", [])
+                              if e.get("action_id") == "osb_continue")
+        return await self.interaction(self.block_actions(user, message, block, element, state))
+
+    async def command(self, user: str, text: str = "", channel: str = "C0GENERAL"):
+        body = urlencode({"token": "legacy", "team_id": TEAM, "channel_id": channel, "user_id": user,
+                          "command": "/online-safety", "text": text, "trigger_id": f"trig-{next(self._ids)}",
+                          "response_url": "http://127.0.0.1:9/response"})
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    # --- what the bot sent ---------------------------------------------------------------
+
+    def messages_to(self, user: str) -> list[dict[str, Any]]:
+        return self.api.posted_to(f"D{user}")
+
+    async def next_message(self, user: str, after: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Messages to `user` beyond the first `after`, once the bot has sent at least one more."""
+        await self.api.wait_for(lambda: len(self.messages_to(user)) > after, timeout)
+        await self.settle()
+        return self.messages_to(user)[after:]
+
+    async def settle(self) -> None:
+        """Let the background listener finish its turn (Bolt acks first and answers after)."""
+        count = -1
+        while count != len(self.api.calls):
+            count = len(self.api.calls)
+            for _ in range(20):
+                await __import__("asyncio").sleep(0.005)
+
+
+def find_button(message: dict[str, Any], choice_id: str) -> tuple[dict, dict]:
+    for block in message.get("blocks", []):
+        for element in block.get("elements", []):
+            if element.get("type") == "button" and element.get("value"):
+                if json.loads(element["value"]).get("c") == choice_id:
+                    return block, element
+    raise AssertionError(f"no button {choice_id!r} in {json.dumps(message.get('blocks'))[:500]}")
+
+
+def question(message: dict[str, Any]) -> str | None:
+    """The question a message's buttons answer (its `asks`), or None."""
+    for block in message.get("blocks", []):
+        for element in block.get("elements", []):
+            if element.get("value"):
+                return json.loads(element["value"]).get("q")
+    return None
+
+
+def all_text(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
