@@ -291,3 +291,28 @@ async def test_app_home_shows_a_dsl_their_open_cases_and_staff_the_flows(slack):
     assert "OSB-2026-0001" in all_text(by_user[TEACHER])  # their own report, by reference and status
     with pytest.raises(AssertionError):
         find_button(by_user[TEACHER], "case:OSB-2026-0001:show")
+
+
+async def test_socket_mode_needs_no_public_url(bot, slack_api):
+    for member in SLACK_STAFF:
+        await bot.store.upsert_staff(member)
+    channel = SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=None,
+                                            app_token="xapp-1-test", api_url=slack_api.url))
+    client = TestClient(TestServer(build_app(bot, [channel]), host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        assert (await client.post("/slack/events", data="{}")).status in (404, 405)  # no HTTP endpoint at all
+        event = {"type": "message", "channel": f"D{TEACHER}", "channel_type": "im", "user": TEACHER,
+                 "text": "I'm being targeted", "ts": "1.0"}
+        await slack_api.to_socket.put({
+            "envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False,
+            "retry_attempt": 0, "retry_reason": "",
+            "payload": {"type": "event_callback", "team_id": "T0HILL", "api_app_id": "A0OSB", "event": event,
+                        "event_id": "EvSOCK1", "event_time": 1},
+        })
+        (message,) = await slack_api.wait_for(lambda: slack_api.posted_to(f"D{TEACHER}"))
+        assert question(message) == "report_concern.categories"
+        assert {"envelope_id": "env-1"} in slack_api.socket_acks
+        assert "apps.connections.open" in [m for m, _ in slack_api.calls]
+    finally:
+        await client.close()

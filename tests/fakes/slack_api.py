@@ -20,10 +20,34 @@ class FakeSlackApi:
         self.socket_url: str | None = None
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/link", self._socket)
         self.server = TestServer(app, host="127.0.0.1", port=0)
+        # Socket Mode: envelopes to push to the bot, and the acks it sends back.
+        self.to_socket: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.socket_acks: list[dict[str, Any]] = []
 
     async def start(self) -> None:
         await self.server.start_server()
+        self.socket_url = str(self.server.make_url("/link")).replace("http://", "ws://")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
+                            "connection_info": {"app_id": "A0OSB"}})
+
+        async def push() -> None:
+            while not ws.closed:
+                await ws.send_json(await self.to_socket.get())
+
+        pusher = asyncio.create_task(push())
+        try:
+            async for message in ws:
+                if message.type == web.WSMsgType.TEXT:
+                    self.socket_acks.append(json.loads(message.data))
+        finally:
+            pusher.cancel()
+        return ws
 
     async def close(self) -> None:
         await self.server.close()

@@ -1,0 +1,160 @@
+"""The Slack adapter's parts on their own: the manifest, the configuration, and Block Kit within limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+from referencing import Registry, Resource
+
+from bot.adapters.slack.app import from_slack_text, to_attachments
+from bot.adapters.slack.blocks import (
+    MAX_BLOCKS, MAX_BUTTON_TEXT, MAX_SECTION_TEXT, card_blocks, reply_message, to_mrkdwn,
+)
+from bot.adapters.slack.config import slack_config
+from bot.config import ConfigError
+from bot.models import CaseCard, Choice, Reply
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+RAW = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/"
+
+
+def manifest_validator() -> Draft7Validator:
+    """The official top-level schema, its remote $refs served from the copies kept in tests/schemas."""
+    resources = [
+        (RAW + f"manifest.schema.{v}.json", Resource.from_contents(json.loads((SCHEMAS / f"slack-manifest.schema.{v}.json").read_text())))
+        for v in ("1.0.0", "2.0.0")
+    ]
+    schema = json.loads((SCHEMAS / "slack-manifest.schema.json").read_text())
+    return Draft7Validator(schema, registry=Registry().with_resources(resources))
+
+
+@pytest.mark.parametrize("name", ["manifest.yaml", "manifest.socket-mode.yaml"])
+def test_the_slack_manifest_is_valid_against_the_official_schema(name):
+    manifest = yaml.safe_load((ROOT / "manifest" / "slack" / name).read_text())
+    errors = sorted(manifest_validator().iter_errors(manifest), key=str)
+    assert errors == []
+    assert manifest["features"]["slash_commands"][0]["command"] == "/online-safety"
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"message.im", "app_home_opened"}
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    # The least scopes: nothing that reads channels or posts publicly as anyone else.
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"chat:write", "im:history", "im:write", "commands", "files:read"}
+    assert manifest["settings"]["socket_mode_enabled"] is (name == "manifest.socket-mode.yaml")
+
+
+def test_the_validator_does_catch_a_broken_manifest():
+    manifest = yaml.safe_load((ROOT / "manifest" / "slack" / "manifest.yaml").read_text())
+    manifest["settings"]["socket_mode_enabled"] = "yes"
+    del manifest["display_information"]
+    assert list(manifest_validator().iter_errors(manifest))
+
+
+def test_no_slack_settings_means_the_channel_is_off():
+    assert slack_config({}) is None
+    assert slack_config({"OSB_DB": "x"}) is None
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99aaabbb85a5"}, "SLACK_BOT_TOKEN is missing"),
+    ({"SLACK_BOT_TOKEN": "xoxp-user-token", "SLACK_SIGNING_SECRET": "8f742231b10e8888"}, "SLACK_BOT_TOKEN is malformed"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1-2"}, "SLACK_SIGNING_SECRET is missing"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_SIGNING_SECRET": "not hex!"}, "SLACK_SIGNING_SECRET is malformed"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN is malformed"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_APP_TOKEN": "xapp-1", "SLACK_API_URL": "ftp:/x"}, "SLACK_API_URL is malformed"),
+])
+def test_wrong_slack_settings_stop_start_up_naming_the_variable(env, variable):
+    with pytest.raises(ConfigError, match=variable):
+        slack_config(env)
+
+
+def test_socket_mode_needs_no_signing_secret():
+    config = slack_config({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_APP_TOKEN": "xapp-1-A1-2"})
+    assert config.socket_mode and config.signing_secret is None
+
+
+def test_serve_stops_with_a_clear_message_when_slack_settings_are_wrong(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OSB_"))}
+    env["SLACK_BOT_TOKEN"] = "not-a-token"
+    proc = subprocess.run([sys.executable, "-m", "bot", "serve", "--db", str(tmp_path / "b.db"), "--port", "0"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "SLACK_BOT_TOKEN is malformed" in proc.stderr
+
+
+def test_user_text_can_never_become_a_link_a_mention_or_formatting():
+    from bot.content import escape
+
+    typed = "<!channel> <@U123> *bold* ~strike~ `code` [click](https://evil.example) https://evil.example & co"
+    out = to_mrkdwn(f"**Account:** {escape(typed)}")
+    assert out.startswith("*Account:* ")
+    assert "<!channel>" not in out and "<@U123>" not in out and "<https://evil" not in out
+    assert "&lt;!channel&gt;" in out and "&amp; co" in out
+    for char in "*~`":
+        assert char not in out.removeprefix("*Account:* ")
+    message = reply_message(Reply(key="k", text=f"x {escape(typed)}"), "Continue")
+    assert message["blocks"][0]["text"]["verbatim"] is True  # Slack itself links nothing
+
+
+def test_the_bots_own_links_and_bold_are_kept():
+    assert to_mrkdwn("**Call** [Report Remove](https://www.childline.org.uk/rr/)") == "*Call* <https://www.childline.org.uk/rr/|Report Remove>"
+    assert to_mrkdwn("see https://reportharmfulcontent.com/.") == "see <https://reportharmfulcontent.com/>."
+    assert to_mrkdwn("- one\n- two") == "\u2022 one\n\u2022 two"
+
+
+def test_long_text_is_split_into_sections_within_slack_limits():
+    text = "\n\n".join(f"Paragraph {n}. " + "word " * 300 for n in range(12))
+    message = reply_message(Reply(key="k", text=text), "Continue")
+    sections = [b for b in message["blocks"] if b["type"] == "section"]
+    assert len(sections) > 1
+    assert all(len(b["text"]["text"]) <= MAX_SECTION_TEXT for b in sections)
+    assert "".join(b["text"]["text"] for b in sections).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+    assert len(message["blocks"]) <= MAX_BLOCKS and len(message["text"]) <= 3000
+
+
+def test_buttons_stay_within_limits():
+    choices = [Choice(id=f"c{n}", label="A very long label " * 10) for n in range(30)]
+    message = reply_message(Reply(key="k", text="Pick", choices=choices, asks="flow.step"), "Continue")
+    actions = [b for b in message["blocks"] if b["type"] == "actions"]
+    assert [len(b["elements"]) for b in actions] == [25, 5]
+    assert all(len(e["text"]["text"]) <= MAX_BUTTON_TEXT for b in actions for e in b["elements"])
+    ids = [e["action_id"] for b in actions for e in b["elements"]]
+    assert len(ids) == len(set(ids))
+    assert json.loads(actions[0]["elements"][0]["value"]) == {"c": "c0", "q": "flow.step"}
+
+
+def test_many_checkboxes_are_grouped_by_ten_with_one_continue_button():
+    choices = [Choice(id=f"p{n}", label=f"Platform {n}") for n in range(12)]
+    message = reply_message(Reply(key="k", text="Pick", choices=choices, multiple=True, asks="f.s"), "Continue")
+    groups = [e for b in message["blocks"] for e in b.get("elements", []) if e["type"] == "checkboxes"]
+    assert [len(g["options"]) for g in groups] == [10, 2]
+    buttons = [e for b in message["blocks"] for e in b.get("elements", []) if e["type"] == "button"]
+    assert [b["text"]["text"] for b in buttons] == ["Continue"]
+
+
+def test_a_case_card_renders_values_as_literal_text():
+    card = CaseCard(reference="OSB-2026-0001", status="New", urgent=True, title="URGENT case OSB-2026-0001",
+                    fields=[("Account", "<!here> https://evil.example")] * 12, guidance=["**Rule.** Text."])
+    blocks = card_blocks(card)
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "URGENT case OSB-2026-0001", "emoji": False}}
+    sections = [b for b in blocks if b["type"] == "section"]
+    assert [len(s["fields"]) for s in sections] == [10, 2]
+    assert "<!here>" not in json.dumps(blocks) and "<https://evil" not in json.dumps(blocks)
+
+
+def test_slack_markup_in_what_users_type_is_unwrapped():
+    assert from_slack_text("see <https://www.instagram.com/fake|instagram.com/fake> &amp; &lt;3") == "see https://www.instagram.com/fake & <3"
+    assert from_slack_text(None) == ""
+
+
+def test_shared_files_are_recorded_by_reference():
+    (a,) = to_attachments([{"id": "F1", "name": "a.png", "mimetype": "image/png", "size": 10, "permalink": "https://x/F1"}])
+    assert (a.name, a.ref, a.size, a.content_type) == ("a.png", "https://x/F1", 10, "image/png")
