@@ -192,9 +192,22 @@ class Casework:
                 ctx.say("case.already_closed", reference=case.reference)
                 await self.show(ctx, case)
                 return
-            await self.bot.start_flow(ctx, FLOW_FOR_ACTION[action], reference=case.reference)
+            dialog = self.bot.dialogs[FLOW_FOR_ACTION[action]]
+            if ctx.turn.forms:
+                ctx.replies.append(dialog.form_reply(ctx, case.reference))
+            else:
+                await self.bot.start_flow(ctx, FLOW_FOR_ACTION[action], reference=case.reference)
         else:
             ctx.say("common.not_understood")
+
+    async def on_form(self, ctx: Context, form_id: str, values: dict[str, str]) -> None:
+        flow_id, _, reference = form_id.partition(":")
+        if flow_id not in FLOW_FOR_ACTION.values():
+            ctx.say("common.not_understood")
+            return
+        if await self.load_for(ctx, reference, flow_id) is None:
+            return
+        await self.bot.dialogs[flow_id].submit_form(ctx, reference, values)
 
     # --- changes -------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Each turn runs in one fixed order, under a per-conversation lock:
   1. a retried delivery (same turn id) is ignored;
-  2. the opening of a chat delivers waiting notifications and greets;
+  2. the opening of a chat delivers waiting notifications and greets; a submitted form is handled;
   3. a long-silent conversation is set aside, to resume or discard;
   4. input is cleaned and checked (empty, too long), typed choices are resolved;
   5. a button from a question that has moved on is answered kindly;
@@ -86,6 +86,10 @@ class Bot:
         turn, state = ctx.turn, ctx.state
         if turn.kind == "open":
             await self._open(ctx)
+            return
+        if turn.form_id:
+            # A form stands apart from the conversation: whatever is in progress is left as it is.
+            await self.casework.on_form(ctx, turn.form_id, {k: clean(v) for k, v in turn.form_values.items()})
             return
         if self._set_aside_if_idle(ctx):
             await self._offer_resume(ctx)

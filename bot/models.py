@@ -46,6 +46,9 @@ class Turn(BaseModel):
     choices: list[str] = Field(default_factory=list, description="ids picked (a button, or several checkboxes)")
     attachments: list[Attachment] = Field(default_factory=list)
     answering: str | None = Field(default=None, description="the question a clicked button belonged to (Reply.asks)")
+    forms: bool = Field(default=False, description="the channel can show a form in answer to this turn")
+    form_id: str | None = Field(default=None, description="the form these values were submitted from (Form.id)")
+    form_values: dict[str, str] = Field(default_factory=dict, description="field id -> what was entered or picked")
     turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")
     school_id: str = "default"
 
@@ -77,12 +80,31 @@ class CaseCard(BaseModel):
     guidance: list[str] = Field(default_factory=list)
 
 
+class FormField(BaseModel):
+    id: str
+    label: str
+    kind: Literal["text", "choice"]
+    choices: list[Choice] = Field(default_factory=list)
+    optional: bool = False
+
+
+class Form(BaseModel):
+    """Several questions at once, for channels that can show a form (a Slack modal, Teams card inputs)."""
+
+    id: str
+    title: str
+    submit: str
+    cancel: str
+    fields: list[FormField]
+
+
 class Reply(BaseModel):
     key: str = Field(description="the content key of the wording, so tests and adapters need not match on text")
     text: str
     choices: list[Choice] = Field(default_factory=list)
     multiple: bool = Field(default=False, description="several choices may be picked at once")
     card: CaseCard | None = None
+    form: Form | None = None
     urgent: bool = False
     asks: str | None = Field(default=None, description="the question these choices answer, to spot stale buttons")
 

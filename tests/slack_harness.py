@@ -133,3 +133,20 @@ def question(message: dict[str, Any]) -> str | None:
 
 def all_text(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
+
+
+async def submit_modal(slack: SlackHarness, user: str, view: dict[str, Any], values: dict[str, str], view_id: str = "V1"):
+    """Submit a modal the bot opened, as Slack sends view_submission: entries in view.state.values."""
+    state = {}
+    for block in view["blocks"]:
+        element = block["element"]
+        value = values.get(block["block_id"])
+        if element["type"] == "static_select":
+            option = next((o for o in element["options"] if o["value"] == value), None)
+            state[block["block_id"]] = {"value": {"type": "static_select", "selected_option": option}}
+        else:
+            state[block["block_id"]] = {"value": {"type": "plain_text_input", "value": value}}
+    payload = {"type": "view_submission", "user": {"id": user, "team_id": TEAM}, "team": {"id": TEAM},
+               "api_app_id": "A0OSB", "trigger_id": "trig-view",
+               "view": {**view, "id": view_id, "state": {"values": state}}}
+    return await slack.interaction(payload)

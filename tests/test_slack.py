@@ -316,3 +316,91 @@ async def test_socket_mode_needs_no_public_url(bot, slack_api):
         assert "apps.connections.open" in [m for m, _ in slack_api.calls]
     finally:
         await client.close()
+
+
+async def sent_case(slack) -> dict:
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    (card,) = await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    return card
+
+
+async def open_modal(slack, user: str, card: dict, action: str) -> dict:
+    opened = len(slack.api.bodies("views.open"))
+    assert (await slack.click(user, card, f"case:OSB-2026-0001:{action}")).status == 200
+    bodies = await slack.api.wait_for(lambda: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open"))
+    return bodies[-1]
+
+
+async def test_dsl_adds_a_note_through_a_modal(slack, bot):
+    from tests.slack_harness import submit_modal
+
+    card = await sent_case(slack)
+    opened = await open_modal(slack, DSL, card, "note")
+    assert opened["trigger_id"].startswith("trig-")
+    view = opened["view"]
+    assert view["type"] == "modal" and [b["block_id"] for b in view["blocks"]] == ["note"]
+    assert json.loads(view["private_metadata"]) == {"form": "case_note:OSB-2026-0001"}
+    before = len(slack.messages_to(DSL))
+    assert (await submit_modal(slack, DSL, view, {"note": "Spoke to Jo; POSH called at 9am."})).status == 200
+    (done,) = await slack.next_message(DSL, before)
+    assert "note has been added" in done["text"]
+    case = await bot.store.get_case("default", "OSB-2026-0001")
+    notes = [e.detail for e in await bot.store.case_events(case.id) if e.kind == "note_added"]
+    assert notes == [{"note": "Spoke to Jo; POSH called at 9am."}]
+
+
+async def test_dsl_records_a_platform_report_and_closes_through_modals(slack, bot):
+    from tests.slack_harness import submit_modal
+
+    card = await sent_case(slack)
+    view = (await open_modal(slack, DSL, card, "action"))["view"]
+    assert [b["block_id"] for b in view["blocks"]] == ["action", "platform_reference", "detail"]
+    assert [b["optional"] for b in view["blocks"]] == [False, True, True]
+    await submit_modal(slack, DSL, view, {"action": "reported_to_platform", "platform_reference": "IG-55821"}, view_id="V2")
+    await slack.api.wait_for(lambda: any("action has been recorded" in m["text"] for m in slack.messages_to(DSL)))
+    case = await bot.store.get_case("default", "OSB-2026-0001")
+    assert case.status == CaseStatus.IN_PROGRESS
+    recorded = [e.detail for e in await bot.store.case_events(case.id) if e.kind == "action_recorded"]
+    assert recorded == [{"action": "reported_to_platform", "detail": "IG-55821"}]
+
+    view = (await open_modal(slack, DSL, card, "close"))["view"]
+    await submit_modal(slack, DSL, view, {"outcome": "content_removed", "note": ""}, view_id="V3")
+    await slack.api.wait_for(lambda: any(" is closed" in m["text"] for m in slack.messages_to(DSL)))
+    case = await bot.store.get_case("default", "OSB-2026-0001")
+    assert case.status == CaseStatus.CLOSED and case.outcome == "content_removed"
+    told = await slack.api.wait_for(lambda: [m for m in slack.messages_to(TEACHER) if "has been closed" in m["text"]])
+    assert "taken down" in told[0]["text"]
+
+
+async def test_a_modal_submitted_by_someone_not_routed_changes_nothing(slack, bot):
+    from tests.slack_harness import submit_modal
+
+    card = await sent_case(slack)
+    view = (await open_modal(slack, DSL, card, "close"))["view"]
+    await submit_modal(slack, HEAD, view, {"outcome": "no_further_action"}, view_id="V9")
+    refused = await slack.api.wait_for(lambda: slack.messages_to(HEAD))
+    assert "can't find a case" in refused[0]["text"]
+    case = await bot.store.get_case("default", "OSB-2026-0001")
+    assert case.status == CaseStatus.NEW
+    assert [e.actor for e in await bot.store.case_events(case.id) if e.kind == "access_refused"] == [f"slack:{HEAD}"]
+
+
+async def test_a_retry_after_a_restart_is_still_recognised(slack, bot, content, settings, clock, slack_api):
+    """De-duplication lives in the store: a fresh server process still ignores an event it has handled."""
+    from bot.engine import Bot
+
+    await say(slack, TEACHER, "I'm being targeted", event_id="EvRESTART")
+    fresh = SlackChannel(Bot(content, bot.store, settings, clock=clock),
+                         SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None, api_url=slack_api.url))
+    client = TestClient(TestServer(build_app(fresh.bot, [fresh]), host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        from tests.slack_harness import SlackHarness
+
+        again = SlackHarness(client, fresh, slack_api)
+        assert (await again.dm(TEACHER, "I'm being targeted", event_id="EvRESTART", retry=1)).status == 200
+        await again.settle()
+        assert len(slack.messages_to(TEACHER)) == 1
+    finally:
+        await client.close()

@@ -11,7 +11,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.content import Content, Markup, Step, escape, render
-from bot.models import Attachment, CaseCard, Choice, ConversationState, Frame, Reply, StaffMember, Turn
+from bot.models import (
+    Attachment, CaseCard, Choice, ConversationState, Form, FormField, Frame, Reply, StaffMember, Turn,
+)
 from bot.text import is_command, parse_accounts, parse_date
 
 if TYPE_CHECKING:
@@ -392,7 +394,41 @@ class StepDialog(Dialog):
 
 
 class CaseUpdate(StepDialog):
-    """A short flow a case handler runs from a case card; stopping it changes nothing on the case."""
+    """A short flow a case handler runs from a case card; stopping it changes nothing on the case.
+
+    Where the channel can show a form, the whole flow is one form instead of a conversation."""
 
     def stop_message(self, frame: Frame) -> str:
         return "case.update_cancelled"
+
+    def form_reply(self, ctx: Context, reference: str) -> Reply:
+        fields = [
+            FormField(id=s.id, label=s.title, kind="choice" if s.type == "choice" else "text",
+                      choices=[Choice(id=c.id, label=c.label) for c in s.choices],
+                      optional=s.optional or s.when is not None)
+            for s in self.flow.steps
+        ]
+        form = Form(id=f"{self.flow_id}:{reference}", title=self.flow.title, fields=fields,
+                    submit=ctx.text("common.save_label"), cancel=ctx.text("common.cancel_label"))
+        return Reply(key=f"{self.flow_id}.form", text=self.flow.title, form=form)
+
+    async def submit_form(self, ctx: Context, reference: str, values: dict[str, str]) -> None:
+        """Answer every step from the form's values, with the same checks as in conversation."""
+        frame = self.new_frame(reference=reference)
+        for step in self.flow.steps:
+            if not self.applies(step, frame.answers):
+                continue
+            value = (values.get(step.id) or "").strip()
+            if len(value) > ctx.bot.settings.max_text_chars:
+                ctx.say("common.form_not_saved")
+                return
+            if step.type == "choice":
+                inp = Input(picked=[value] if value else [])
+            else:
+                inp = Input(text=value, picked=[] if value else ["skip"])
+            answer = await getattr(self, f"answer_{step.type}")(ctx, frame, step, inp)
+            if answer is INVALID:
+                ctx.say("common.form_not_saved")
+                return
+            frame.answers[step.id] = answer
+        await self.finish(ctx, frame)

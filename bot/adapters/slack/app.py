@@ -23,8 +23,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.blocks import (
     CHOICE_ACTION,
     CONTINUE_ACTION,
+    FORM_CALLBACK,
     PICK_ACTION,
     answered,
+    form_modal,
+    form_values,
     home_view,
     reply_message,
 )
@@ -112,6 +115,7 @@ class SlackChannel:
         app.action(re.compile(rf"^{CHOICE_ACTION}_\d+$"))(self._on_choice)
         app.action(CONTINUE_ACTION)(self._on_continue)
         app.action(PICK_ACTION)(self._on_checkbox)
+        app.view(FORM_CALLBACK)(self._on_form)
         app.error(self._on_error)
 
     async def _on_error(self, error: Exception) -> None:
@@ -177,10 +181,14 @@ class SlackChannel:
         channel = await self.dm_channel(user) if from_home else body["channel"]["id"]
         turn = Turn(
             platform=PLATFORM, user_id=user, conversation_id=channel, school_id=self.school_id,
-            choices=picked, answering=asks, text=None if picked else "",
+            choices=picked, answering=asks, text=None if picked else "", forms=bool(body.get("trigger_id")),
             turn_id=f"action:{user}:{action.get('action_ts') or body.get('trigger_id')}",
         )
         replies = await self.bot.handle(turn)
+        for reply in [r for r in replies if r.form]:
+            metadata = json.dumps({"form": reply.form.id})
+            await self.client.views_open(trigger_id=body["trigger_id"], view=form_modal(reply.form, metadata))
+        replies = [r for r in replies if not r.form]
         message = body.get("message")
         if message and asks is not None and not from_home:
             moved_on = bool(replies) and replies[0].key == "common.moved_on"
@@ -191,6 +199,18 @@ class SlackChannel:
         await self.deliver_pending()
         if from_home:
             await self.publish_home(user)
+
+    async def _on_form(self, ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()  # closes the modal; the outcome arrives in the DM
+        user = body["user"]["id"]
+        try:
+            form_id = str(json.loads(view.get("private_metadata") or "{}")["form"])
+        except (ValueError, KeyError, TypeError):
+            return
+        channel = await self.dm_channel(user)
+        turn = Turn(platform=PLATFORM, user_id=user, conversation_id=channel, school_id=self.school_id,
+                    form_id=form_id, form_values=form_values(view), turn_id=f"view:{view.get('id')}")
+        await self._run(turn, channel)
 
     # --- sending -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from bot.models import CaseCard, Choice, Reply
+from bot.models import CaseCard, Choice, Form, Reply
 
 # https://api.slack.com/reference/block-kit/blocks and .../block-elements
 MAX_BLOCKS = 50
@@ -174,6 +174,43 @@ def answered(blocks: list[dict[str, Any]], note: str | None) -> list[dict[str, A
     if note:
         kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": to_mrkdwn(note), "verbatim": True}]})
     return kept
+
+
+FORM_CALLBACK = "osb_form"
+FORM_VALUE = "value"
+MAX_MODAL_TITLE = 24
+MAX_TEXT_INPUT = 3000
+
+
+def form_modal(form: Form, private_metadata: str) -> dict[str, Any]:
+    """A form as a modal: one input block per field, the field id as its block id."""
+    blocks = []
+    for field in form.fields:
+        if field.kind == "choice":
+            element = {"type": "static_select", "action_id": FORM_VALUE, "options": [
+                {"text": _plain(c.label, MAX_BUTTON_TEXT), "value": c.id} for c in field.choices[:100]]}
+        else:
+            element = {"type": "plain_text_input", "action_id": FORM_VALUE, "multiline": True,
+                       "max_length": MAX_TEXT_INPUT}
+        blocks.append({"type": "input", "block_id": field.id, "optional": field.optional,
+                       "label": _plain(field.label, 2000), "element": element})
+    return {
+        "type": "modal", "callback_id": FORM_CALLBACK, "private_metadata": private_metadata,
+        "title": _plain(form.title, MAX_MODAL_TITLE), "submit": _plain(form.submit, MAX_MODAL_TITLE),
+        "close": _plain(form.cancel, MAX_MODAL_TITLE), "blocks": blocks,
+    }
+
+
+def form_values(view: dict[str, Any]) -> dict[str, str]:
+    """What was entered in a submitted modal, by field id."""
+    values = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        entry = (actions or {}).get(FORM_VALUE) or {}
+        if entry.get("type") == "static_select":
+            values[block_id] = ((entry.get("selected_option") or {}).get("value")) or ""
+        else:
+            values[block_id] = entry.get("value") or ""
+    return values
 
 
 def home_view(replies: list[Reply]) -> dict[str, Any]:
