@@ -5,8 +5,8 @@ Each turn runs in one fixed order, under a per-conversation lock:
   2. the opening of a chat delivers waiting notifications and greets; a submitted form is handled;
   3. a long-silent conversation is set aside, to resume or discard;
   4. input is cleaned and checked (empty, too long), typed choices are resolved;
-  5. a button from a question that has moved on is answered kindly;
-  6. menu and case-card buttons, which can arrive at any time;
+  5. menu and case-card buttons, which can arrive at any time;
+  6. a button from a question that has moved on is answered kindly;
   7. interrupts: someone in danger (always answered first), stop, back, menu, help;
   8. the active step of the active flow;
   9. with no flow running: a phrase that starts a flow, else the menu.
@@ -106,17 +106,16 @@ class Bot:
             return
 
         picked = list(turn.choices)
-        if turn.choices and turn.answering and turn.answering != self._question_id(state):
-            ctx.say("common.moved_on")
-            await self._ask_again(ctx)
-            return
         if not picked and text:
             offered = [Choice.model_validate(c) for c in state.offered]
-            multiple = state.offered_multiple
-            picked = resolve_choices(text, offered, state.numbered, multiple) or []
+            picked = resolve_choices(text, offered, state.numbered, state.offered_multiple) or []
 
         if picked and picked[0].startswith(("menu:", "case:")):
             await self._global_choice(ctx, picked[0])
+            return
+        if turn.choices and turn.answering and turn.answering != self._question_id(state):
+            ctx.say("common.moved_on")
+            await self._ask_again(ctx)
             return
 
         commands = self.content.phrases.commands

@@ -89,3 +89,11 @@ def test_turn_keys_keep_conversations_apart():
     a = Turn(platform="slack", user_id="U1", conversation_id="D1", school_id="one")
     b = Turn(platform="slack", user_id="U1", conversation_id="D1", school_id="two")
     assert a.conversation_key != b.conversation_key
+
+
+async def test_a_menu_button_from_an_old_message_still_works_mid_flow(chat: Chat, report_steps):
+    await walk(chat, report_steps[:3])
+    await chat.pick("menu:get_support", answering="menu")
+    assert chat.keys == ["get_support.topic.ask"]
+    await chat.pick("finished")
+    assert chat.keys == ["support.bye", "common.carry_on", "report_concern.platforms.ask"]
