@@ -37,6 +37,14 @@ from bot.models import Attachment, Notification, Reply, Turn
 
 log = logging.getLogger(__name__)
 
+
+def _no_debug(name: str) -> logging.Logger:
+    """A logger that never passes DEBUG, whatever the root level: slack-sdk and slack-bolt log whole
+    request and response bodies (so case content) at DEBUG, and case content never goes into logs."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    return logger
+
 PLATFORM = "slack"
 DELIVERY_INTERVAL_SECONDS = 2.0
 
@@ -66,7 +74,7 @@ class SlackChannel:
         self.bot = bot
         self.config = config
         self.school_id = school_id
-        client_args = {"token": config.bot_token}
+        client_args = {"token": config.bot_token, "logger": _no_debug("bot.adapters.slack.web_api")}
         if config.api_url:
             client_args["base_url"] = config.api_url
         self.client = AsyncWebClient(**client_args)
@@ -76,7 +84,7 @@ class SlackChannel:
             # Socket Mode has no HTTP endpoint to verify; the HTTP route is only mounted with a signing secret.
             request_verification_enabled=config.signing_secret is not None,
             raise_error_for_unhandled_request=False,
-            logger=log,
+            logger=_no_debug("bot.adapters.slack.bolt"),
         )
         self._dm_channels: dict[str, str] = {}
         self._delivery = asyncio.Lock()
@@ -95,7 +103,8 @@ class SlackChannel:
 
     async def start(self) -> None:
         if self.config.socket_mode:
-            self._socket = AsyncSocketModeHandler(self.app, self.config.app_token)
+            self._socket = AsyncSocketModeHandler(self.app, self.config.app_token,
+                                                  logger=_no_debug("bot.adapters.slack.socket_mode"))
             await self._socket.connect_async()
         self._loop_task = asyncio.create_task(self._deliver_forever())
 
