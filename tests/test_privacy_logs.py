@@ -25,7 +25,7 @@ async def test_a_whole_slack_conversation_leaves_no_case_content_in_the_logs(sla
         assert secret not in caplog.text, secret
 
 
-async def test_a_console_conversation_and_a_store_failure_log_no_case_content(content, settings, clock, staffed, caplog):
+async def test_a_console_conversation_logs_no_case_content(content, settings, clock, staffed, caplog):
     from bot.engine import Bot
 
     caplog.set_level(logging.DEBUG)
