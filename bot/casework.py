@@ -54,7 +54,7 @@ class Casework:
 
     # --- opening a case ------------------------------------------------------------------
 
-    async def alert_guardrail(self, ctx: Context, frame: Frame) -> None:
+    async def alert_guardrail(self, ctx: Context, frame: Frame) -> int:
         """An urgent heads-up to the DSLs the moment a report may involve sexual images of an under-18,
         before the report is finished, so it reaches them even if the reporter never sends it."""
         staff = await self.bot.store.list_staff(ctx.school_id)
@@ -69,6 +69,7 @@ class Casework:
         ]
         await self.bot.store.queue_notifications(notes)
         frame.answers["_guardrail"]["alerted"] = [n.recipient for n in notes]
+        return len(notes)
 
     async def open_case(self, ctx: Context, frame: Frame) -> Case:
         answers = {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}

@@ -14,7 +14,7 @@ SHOT = Attachment(name="shot.png", ref="file:///tmp/shot.png", size=1000, sha256
 async def test_yes_or_not_sure_warns_at_once_and_alerts_the_dsls(chat: Chat, chat_as, answer):
     await walk(chat, ["I'm being targeted", ["showing_learners"]])
     await chat.pick(answer)
-    assert chat.keys == ["report.guardrail", "report_concern.platforms.ask"]
+    assert chat.keys == ["report.guardrail", "report.guardrail_alerted", "report_concern.platforms.ask"]
     warning = chat.last[0]
     assert warning.urgent
     text = warning.text.lower()
@@ -73,7 +73,7 @@ async def test_files_already_shared_are_dropped_when_the_guardrail_rises(chat: C
     await chat.attach(SHOT)
     assert chat.keys == ["common.evidence_received"]
     await chat.say("one of the screenshots looks like a naked image of a learner")
-    assert chat.keys[:2] == ["report.guardrail", "report.guardrail_files_dropped"]
+    assert chat.keys[:3] == ["report.guardrail", "report.guardrail_alerted", "report.guardrail_files_dropped"]
     await walk(chat, [["done"], ["nobody"], ["no_idea"], ["send"]])
     (case,) = await bot.store.list_cases("default")
     assert case.urgent and await bot.store.case_evidence(case.id) == []
@@ -84,3 +84,13 @@ async def test_stopping_after_the_alert_reminds_them_to_tell_the_dsl(chat: Chat,
     await chat.say("stop")
     assert chat.keys[0] == "report.stopped_after_alert"
     assert await bot.store.list_cases("default") == []
+
+
+async def test_with_no_one_to_alert_the_reporter_is_sent_to_the_dsl_in_person(content, store, settings, clock):
+    from bot.engine import Bot
+
+    lonely = Chat(Bot(content, store, settings, clock=clock))  # an empty staff directory
+    await walk(lonely, ["I'm being targeted", ["showing_learners"]])
+    await lonely.pick("yes")
+    assert lonely.keys == ["report.guardrail", "report.guardrail_no_one_alerted", "report_concern.platforms.ask"]
+    assert "in person now" in lonely.last[1].text and lonely.last[1].urgent

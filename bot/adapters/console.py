@@ -70,10 +70,14 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
-def to_text(replies: list[Reply]) -> str:
+def to_text(replies: list[Reply], bold: bool = False) -> str:
+    """Replies for a person at a terminal; with `bold`, **bold** is shown in bold (ANSI)."""
     out = []
     for r in replies:
-        out.append(unescape(r.text.strip()))
+        text = r.text.strip()
+        if bold:
+            text = re.sub(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", "\033[1m\\1\033[0m", text)
+        out.append(unescape(text))
         if r.card:
             out.append(f"  ┌ {r.card.title} ({r.card.status})")
             out.extend(f"  │ {label}: {value}" for label, value in r.card.fields)
@@ -101,7 +105,7 @@ async def run_chat(bot: Bot, user: str, as_json: bool, stdin: IO[bytes] | None =
     interactive = not as_json and stdin.isatty()
 
     def emit(replies: list[Reply]) -> None:
-        stdout.write((to_json(replies) if as_json else to_text(replies)) + "\n")
+        stdout.write((to_json(replies) if as_json else to_text(replies, bold=interactive)) + "\n")
         stdout.flush()
 
     emit(await bot.handle(Turn(platform=platform, user_id=user_id, conversation_id=user_id, kind="open")))

@@ -47,11 +47,12 @@ class ReportConcern(StepDialog):
             return
         frame.answers["_guardrail"] = {"reason": reason, "at": ctx.now.isoformat()}
         ctx.say("report.guardrail", urgent=True)
+        alerted = await ctx.bot.casework.alert_guardrail(ctx, frame)
+        ctx.say("report.guardrail_alerted" if alerted else "report.guardrail_no_one_alerted", urgent=True)
         evidence = frame.answers.get("evidence") or {}
         if evidence.get("files"):
             ctx.say("report.guardrail_files_dropped", count=len(evidence["files"]))
             evidence["files"] = []
-        await ctx.bot.casework.alert_guardrail(ctx, frame)
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict]:
         if self.guardrail_on(frame):
