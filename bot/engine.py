@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from datetime import datetime, timedelta
 from typing import Callable
 from weakref import WeakValueDictionary
@@ -66,7 +67,10 @@ class Bot:
             except StoreError as exc:
                 # Never the message text or case content in logs: only what failed.
                 log.error("store failure while handling a turn: %s", exc)
-                return [Reply(key="common.store_error", text=self.content.text("common.store_error"))]
+            except Exception as exc:  # a bug must not lose the user's trust: nothing is saved, they are told
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                log.error("%s while handling a turn, at %s:%s", type(exc).__name__, where.filename, where.lineno)
+            return [Reply(key="common.store_error", text=self.content.text("common.store_error"))]
 
     async def home(self, school_id: str, user: str) -> list[Reply]:
         """What a home screen shows someone: their open cases (for handlers), their reports, and the menu.

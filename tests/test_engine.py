@@ -97,3 +97,18 @@ async def test_a_menu_button_from_an_old_message_still_works_mid_flow(chat: Chat
     assert chat.keys == ["get_support.topic.ask"]
     await chat.pick("finished")
     assert chat.keys == ["support.bye", "common.carry_on", "report_concern.platforms.ask"]
+
+
+async def test_an_unexpected_error_is_answered_kindly_and_logs_no_content(chat: Chat, bot, report_steps, caplog, monkeypatch):
+    await walk(chat, report_steps[:6])
+
+    async def broken(*args, **kwargs):
+        raise KeyError("Mocking posts using my photo")
+
+    monkeypatch.setattr(bot.dialogs["report_concern"], "answer_text", broken)
+    await chat.say("Mocking posts using my photo")
+    assert chat.keys == ["common.store_error"]
+    assert "KeyError" in caplog.text and "Mocking posts" not in caplog.text
+    monkeypatch.undo()
+    await chat.say("Mocking posts using my photo")  # nothing was half-saved: the same question takes the answer
+    assert chat.keys == ["report_concern.who_appears.ask"]
