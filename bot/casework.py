@@ -46,7 +46,7 @@ class Casework:
 
     async def handler_names(self, school_id: str) -> str:
         staff = await self.bot.store.list_staff(school_id)
-        people = [m for m in staff if m.role in (Role.DSL, Role.DEPUTY_DSL)]
+        people = [m for m in staff if m.role == Role.DSL] + [m for m in staff if m.role == Role.DEPUTY_DSL]
         return ", ".join(f"{m.name} ({self.text(f'roles.{m.role.value}')})" for m in people)
 
     async def _names(self, school_id: str) -> dict[str, str]:

@@ -1,0 +1,40 @@
+"""A few golden transcripts: the exact words of the replies that matter most, placeholders filled.
+
+If the wording in content/ changes on purpose, update these with it (and have the DSL review it)."""
+
+from __future__ import annotations
+
+from tests.conftest import Chat, walk
+
+
+async def test_golden_emergency_answer(chat: Chat):
+    await chat.say("someone is in danger right now")
+    assert chat.last[0].text == (
+        "**If someone is in immediate danger, call 999 now.**\n"
+        "Then tell the Designated Safeguarding Lead straight away, in person or by phone: "
+        "Dana Lee (DSL), Sam Patel (deputy DSL).\n"
+        "If a child has been harmed or is at risk, don't wait to finish a report here. You can come back to me afterwards."
+    )
+
+
+async def test_golden_report_sent(chat: Chat, report_steps):
+    await walk(chat, report_steps + [["send"]])
+    assert chat.last[0].text == (
+        "**Your report has been sent.** Its reference is **OSB-2026-0001**.\n"
+        "It has gone to the safeguarding team (2 people). I'll let you know when someone has picked it up.\n"
+        "In the meantime, please don't contact the account or reply to it, even to ask for it to come down: "
+        "the team will handle reporting.\n"
+        "Looking after yourself matters too."
+    )
+
+
+async def test_golden_posh_support(chat: Chat):
+    await chat.pick("menu:get_support")
+    await chat.pick("posh")
+    assert chat.last[0].text == (
+        "**The Professionals Online Safety Helpline (POSH)** helps school staff with online safety problems, including\n"
+        "getting fake or harmful accounts taken down. They have direct contacts at the major platforms.\n"
+        "Phone 0344 381 4772 or email helpline@saferinternet.org.uk (Monday to Friday, 10am to 4pm).\n"
+        "Report to the platform yourself first and give it 48 hours, unless it's a safeguarding concern: "
+        "then contact POSH straight away."
+    )
