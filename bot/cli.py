@@ -1,4 +1,4 @@
-"""The command line: `online-safety-bot chat | staff | cases | content`."""
+"""The command line: `online-safety-bot chat | serve | staff | cases | content | teams-package`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import json
 import logging
 import re
 import sys
+import zipfile
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from bot.config import ConfigError, Settings
@@ -60,7 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     content = sub.add_parser("content", help="the bot's wording and facts").add_subparsers(dest="action", required=True)
     content.add_parser("check", parents=[common], help="validate content/ and list facts due a re-check")
+
+    package = sub.add_parser("teams-package", help="build the Microsoft Teams app package (zip) to upload")
+    package.add_argument("--app-id", required=True, type=guid_arg, help="the bot's Microsoft App ID (a GUID)")
+    package.add_argument("--out", default="online-safety-bot-teams.zip", help="where to write the zip")
     return parser
+
+
+def guid_arg(value: str) -> str:
+    from bot.adapters.teams.config import is_guid
+
+    if not is_guid(value):
+        raise argparse.ArgumentTypeError(f"'{value}' should be a GUID, like 0e9b1c4f-2a6d-4c55-9f1e-5b2d8a7c3e10")
+    return value.lower()
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
@@ -75,6 +89,8 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "teams-package":
+            return teams_package(args.app_id, args.out)
         settings = Settings.from_env(db=args.db, content_dir=args.content_dir)
         content = load_content(settings.content_dir)
         if args.command == "content":
@@ -112,7 +128,8 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
         bot = Bot(content, store, settings)
         channels = configured_channels(bot, os.environ)
         if not channels:
-            print("online-safety-bot: no channel is configured (see README: Slack); serving /healthz only", file=sys.stderr)
+            print("online-safety-bot: no channel is configured (see README: Slack, Microsoft Teams); serving /healthz only",
+                  file=sys.stderr)
         runner = web.AppRunner(build_app(bot, channels))
         await runner.setup()
         await web.TCPSite(runner, args.host, args.port).start()
@@ -143,13 +160,21 @@ async def staff(args: argparse.Namespace, settings: Settings, content: Content, 
         print(f"online-safety-bot: {args.user} is not in the staff directory", file=sys.stderr)
         return 1
     members = await store.list_staff(school)
+    # Teams lets the bot write only into a chat someone has opened: until then, their cases wait for them.
+    on_teams = await store.reachable_users(school, "teams")
+    unreachable = {m.user for m in members if m.user.startswith("teams:") and m.user not in on_teams}
     if args.json:
-        print(json.dumps([m.model_dump(mode="json") for m in members]))
+        listed = [m.model_dump(mode="json") for m in members]
+        for entry in listed:
+            if entry["user"].startswith("teams:"):
+                entry["reachable"] = entry["user"] not in unreachable
+        print(json.dumps(listed))
     elif not members:
         print("The staff directory is empty. Add people with: online-safety-bot staff add PLATFORM:USER --role dsl --name NAME")
     else:
         for m in members:
-            print(f"{m.user:30} {m.role.value:20} {m.name}")
+            note = "  (cannot be reached on Teams yet: has not opened the bot)" if m.user in unreachable else ""
+            print(f"{m.user:30} {m.role.value:20} {m.name}{note}")
     return 0
 
 
@@ -189,6 +214,25 @@ async def cases(args: argparse.Namespace, settings: Settings, content: Content, 
     print(json.dumps(_case_summary(case), indent=2))
     for e in events:
         print(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:24} {e.kind:16} {json.dumps(e.detail) if e.detail else ''}")
+    return 0
+
+
+TEAMS_MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifest" / "teams"
+
+
+def teams_package(app_id: str, out: str) -> int:
+    """The zip to upload to Teams: the manifest with the bot's app id filled in, and its two icons."""
+    manifest = json.loads((TEAMS_MANIFEST_DIR / "manifest.json").read_text(encoding="utf-8"))
+    manifest["id"] = app_id
+    for bot in manifest.get("bots", []):
+        bot["botId"] = app_id
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        for icon in manifest["icons"].values():
+            package.write(TEAMS_MANIFEST_DIR / icon, icon)
+    print(f"{target}: upload it in Teams (Apps > Manage your apps > Upload an app) or the Teams admin centre.")
     return 0
 
 

@@ -31,8 +31,9 @@ class Attachment(BaseModel):
     name: str
     ref: str = Field(description="where the file lives: a path, a platform file id or a permalink")
     content_type: str | None = None
-    size: int | None = Field(default=None, description="bytes; None when the file could not be found")
+    size: int | None = Field(default=None, description="bytes, where the platform says")
     sha256: str | None = None
+    missing: bool = Field(default=False, description="the file named could not be found")
 
 
 class Turn(BaseModel):

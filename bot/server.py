@@ -29,11 +29,15 @@ class Channel(Protocol):
 def configured_channels(bot: Bot, env: Mapping[str, str]) -> list[Channel]:
     """The channels whose settings are in `env` (ConfigError if any is present but wrong)."""
     from bot.adapters.slack import SlackChannel, slack_config
+    from bot.adapters.teams import TeamsChannel, teams_config
 
     channels: list[Channel] = []
     slack = slack_config(env)
     if slack:
         channels.append(SlackChannel(bot, slack, school_id=bot.settings.school_id))
+    teams = teams_config(env)
+    if teams:
+        channels.append(TeamsChannel(bot, teams, school_id=bot.settings.school_id))
     return channels
 
 

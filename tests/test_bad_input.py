@@ -6,7 +6,6 @@ process. Each one then finishes the report and checks that exactly one, complete
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
@@ -162,7 +161,7 @@ async def test_out_of_range_number_on_a_multi_step_picks_nothing(chat: Chat, bot
 
 async def test_attachment_that_cannot_be_found_is_not_added(chat: Chat, bot):
     await reach(chat, 9)
-    await chat.attach(Attachment(name="gone.png", ref="/no/such/gone.png", size=None))
+    await chat.attach(Attachment(name="gone.png", ref="/no/such/gone.png", missing=True))
     assert chat.keys[0] == "common.file_missing"
     assert "gone.png" in chat.last[0].text
     gathered = (await answers_so_far(chat, bot)).get("evidence") or {"files": []}
@@ -189,7 +188,7 @@ async def test_attachment_over_the_size_limit_is_refused_and_one_at_the_limit_is
 
 
 REFUSED_FILES = {
-    "missing": Attachment(name="gone.png", ref="/no/such/gone.png", size=None),
+    "missing": Attachment(name="gone.png", ref="/no/such/gone.png", missing=True),
     "too_large": shot(10**12, "huge.mov"),
 }
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from tests.conftest import Chat, walk
-from tests.test_slack import DSL, TEACHER, click, report_until_summary, say  # noqa: F401  (fixtures below)
+from tests.test_slack import DSL, TEACHER, click, report_until_summary
+# The Slack fixtures, shared with tests/test_slack.py.
 from tests.test_slack import bot as bot  # noqa: F401
 from tests.test_slack import slack as slack  # noqa: F401
 from tests.test_slack import slack_api as slack_api  # noqa: F401

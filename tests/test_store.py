@@ -212,3 +212,14 @@ async def test_turn_ids_saved_with_a_conversation_are_seen(store):
     await store.save_conversation(key, "default", "console:teacher", ConversationState(updated_at=WHEN), "evt-1")
     assert await store.turn_seen("evt-1") is True
 
+
+
+async def test_notes_for_people_not_yet_reachable_do_not_hold_up_the_others(store):
+    from bot.models import Notification, Reply
+
+    waiting = [Notification(recipient=f"teams:never-opened-{n}", replies=[Reply(key="k", text="t")]) for n in range(150)]
+    ready = Notification(recipient="teams:opened", replies=[Reply(key="k", text="t")])
+    await store.queue_notifications(waiting + [ready])
+    await store.save_conversation_ref("default", "teams:opened", "teams", {"conversation": {"id": "a:1"}})
+    assert [n.recipient for n in await store.pending_notifications("teams", reachable_only=True)] == ["teams:opened"]
+    assert len(await store.pending_notifications("teams")) == 100

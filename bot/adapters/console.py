@@ -29,7 +29,7 @@ def to_turn(line: str, platform: str, user_id: str) -> Turn:
         except ValueError:
             parts = [raw]
         return Turn(platform=platform, user_id=user_id, conversation_id=user_id,
-                    attachments=[describe_file(p) for p in parts] or [Attachment(name="(no file named)", ref="")])
+                    attachments=[describe_file(p) for p in parts] or [Attachment(name="(no file named)", ref="", missing=True)])
     return Turn(platform=platform, user_id=user_id, conversation_id=user_id, text=line)
 
 
@@ -42,7 +42,7 @@ def describe_file(path_text: str) -> Attachment:
             raise FileNotFoundError(path_text)
         size = resolved.stat().st_size
     except (OSError, RuntimeError):
-        return Attachment(name=path.name or path_text, ref=path_text, size=None)
+        return Attachment(name=path.name or path_text, ref=path_text, missing=True)
     digest = hashlib.sha256()
     with resolved.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

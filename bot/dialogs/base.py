@@ -373,12 +373,12 @@ class StepDialog(Dialog):
         settings = ctx.bot.settings
         kept = []
         for file in attachments:
-            if file.size is None:
+            if file.missing:
                 ctx.say("common.file_missing", file_name=file.name[:120])
-            elif file.size > settings.max_attachment_bytes:
+            elif file.size is not None and file.size > settings.max_attachment_bytes:
                 ctx.say("common.file_too_large", file_name=file.name[:120], max_size=f"{settings.max_attachment_mb:g} MB")
             else:
-                kept.append(file.model_dump())
+                kept.append(file.model_dump(exclude={"missing"}))
         return kept
 
     def text_answers(self, frame: Frame) -> list[str]:

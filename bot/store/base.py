@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from bot.models import (
     Case,
@@ -94,8 +94,10 @@ class Store(ABC):
         """Pending notifications for `recipient`, oldest first, marked delivered as they are taken."""
 
     @abstractmethod
-    async def pending_notifications(self, platform: str, limit: int = 100) -> list[Notification]:
-        """Undelivered notifications for the users of one platform, oldest first, for a channel to push."""
+    async def pending_notifications(self, platform: str, limit: int = 100, reachable_only: bool = False) -> list[Notification]:
+        """Undelivered notifications for the users of one platform, oldest first, for a channel to push.
+        With `reachable_only`, only those for people with a stored conversation reference, so that notes
+        waiting for someone who has never opened the bot do not hold up everyone else's."""
 
     @abstractmethod
     async def mark_delivered(self, notification_id: str) -> None: ...
@@ -107,6 +109,22 @@ class Store(ABC):
     @abstractmethod
     async def card_posts(self, school_id: str, reference: str, recipient: str) -> list[tuple[str, str]]:
         """(channel, message id) of every card for that case shown to `recipient`."""
+
+    # --- conversation references (platforms that can only message a conversation someone opened) ---
+    @abstractmethod
+    async def save_conversation_ref(self, school_id: str, user: str, platform: str, reference: dict[str, Any]) -> None:
+        """Remember (or replace) where `user` can be reached: the platform's conversation reference, as JSON."""
+
+    @abstractmethod
+    async def get_conversation_ref(self, school_id: str, user: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def forget_conversation_ref(self, school_id: str, user: str) -> None:
+        """`user` removed the bot: they cannot be reached until they add it again."""
+
+    @abstractmethod
+    async def reachable_users(self, school_id: str, platform: str) -> set[str]:
+        """Everyone on `platform` with a stored conversation reference."""
 
     @abstractmethod
     async def add_reminder(self, reminder: Reminder) -> None: ...

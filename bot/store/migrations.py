@@ -156,4 +156,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "conversation references, to reach people proactively",
+        """
+        -- Where to reach someone on a platform that only allows messages into a conversation they have
+        -- opened (Teams): the platform's conversation reference, kept when they first talk to the bot.
+        CREATE TABLE conversation_refs (
+            school_id TEXT NOT NULL,
+            user TEXT NOT NULL,
+            platform TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (school_id, user)
+        );
+        CREATE INDEX conversation_refs_platform ON conversation_refs(school_id, platform);
+        """,
+    ),
 ]

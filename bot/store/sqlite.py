@@ -324,11 +324,13 @@ class SQLiteStore(Store):
 
         return await self._run(take)
 
-    async def pending_notifications(self, platform: str, limit: int = 100) -> list[Notification]:
+    async def pending_notifications(self, platform: str, limit: int = 100, reachable_only: bool = False) -> list[Notification]:
         def pending() -> list[Notification]:
-            rows = self.db["outbox"].rows_where(
-                "delivered_at IS NULL AND recipient LIKE ?", [f"{platform}:%"], order_by="created_at, rowid", limit=limit
-            )
+            where = "delivered_at IS NULL AND recipient LIKE ?"
+            if reachable_only:
+                where += (" AND EXISTS (SELECT 1 FROM conversation_refs r"
+                          " WHERE r.school_id = outbox.school_id AND r.user = outbox.recipient)")
+            rows = self.db["outbox"].rows_where(where, [f"{platform}:%"], order_by="created_at, rowid", limit=limit)
             return [self._notification(r) for r in rows]
 
         return await self._run(pending)
@@ -358,6 +360,38 @@ class SQLiteStore(Store):
             return [(r["channel"], r["message_id"]) for r in found]
 
         return await self._run(rows)
+
+    async def save_conversation_ref(self, school_id: str, user: str, platform: str, reference: dict[str, Any]) -> None:
+        def save() -> None:
+            with self._write() as db:
+                db["conversation_refs"].upsert(
+                    {"school_id": school_id, "user": user, "platform": platform, "reference": json.dumps(reference),
+                     "updated_at": _ts(utcnow())}, pk=("school_id", "user"),
+                )
+
+        await self._run(save)
+
+    async def get_conversation_ref(self, school_id: str, user: str) -> dict[str, Any] | None:
+        def get() -> dict[str, Any] | None:
+            row = next(self.db["conversation_refs"].rows_where("school_id = ? AND user = ?", [school_id, user]), None)
+            return json.loads(row["reference"]) if row else None
+
+        return await self._run(get)
+
+    async def forget_conversation_ref(self, school_id: str, user: str) -> None:
+        def forget() -> None:
+            with self._write() as db:
+                db.execute("DELETE FROM conversation_refs WHERE school_id = ? AND user = ?", [school_id, user])
+
+        await self._run(forget)
+
+    async def reachable_users(self, school_id: str, platform: str) -> set[str]:
+        def users() -> set[str]:
+            found = self.db["conversation_refs"].rows_where("school_id = ? AND platform = ?", [school_id, platform],
+                                                            select="user")
+            return {r["user"] for r in found}
+
+        return await self._run(users)
 
     async def add_reminder(self, reminder: Reminder) -> None:
         def add() -> None:

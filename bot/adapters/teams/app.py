@@ -1,0 +1,355 @@
+"""The Microsoft Teams channel on the Microsoft 365 Agents SDK: activities to turns, replies to Adaptive Cards.
+
+Everything happens in the personal chat between a member of staff and the bot. The SDK's `CloudAdapter`
+checks each request's Bot Framework token (the JWT check is applied to `POST /api/messages` only) and
+sends replies through the Bot Framework connector; this class is the SDK's agent: it turns each activity
+into a neutral `Turn` and each `Reply` into an Adaptive Card. Case cards and updates for other people are
+sent proactively, through the conversation reference kept when each person first talked to the bot or
+installed it; until then they wait in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import re
+import warnings
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.web_exceptions import NotAppKeyWarning
+from microsoft_agents.activity import Activity, ActivityTypes, ConversationReference
+from microsoft_agents.activity import Attachment as CardAttachment
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
+from microsoft_agents.hosting.core import ClaimsIdentity, OutboundHostValidator, TurnContext
+from pydantic import ValidationError
+
+from bot.adapters.teams import cards
+from bot.adapters.teams.config import TeamsConfig
+from bot.engine import Bot
+from bot.models import Attachment, Notification, Reply, Turn
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "teams"
+DELIVERY_INTERVAL_SECONDS = 2.0
+FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
+QUESTIONS_REMEMBERED = 500
+
+
+def from_teams_text(activity: Activity) -> str:
+    """What the person typed: a mention of the bot removed, anyone else's kept as their name."""
+    return re.sub(r"</?at>", "", activity.remove_recipient_mention()).strip()
+
+
+def user_id_of(activity: Activity) -> str | None:
+    """The person's Entra ID (AAD) object id, as in the staff directory; the Teams id if there is none."""
+    sender = activity.from_property
+    if sender is None:
+        return None
+    return sender.aad_object_id or sender.id
+
+
+def tenant_of(activity: Activity) -> str | None:
+    if activity.conversation and activity.conversation.tenant_id:
+        return activity.conversation.tenant_id
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    return (data.get("tenant") or {}).get("id")
+
+
+class TeamsChannel:
+    name = "teams"
+
+    def __init__(self, bot: Bot, config: TeamsConfig, school_id: str = "default"):
+        self.bot = bot
+        self.config = config
+        self.school_id = school_id
+        # Never below INFO, whatever the root level: the SDK's DEBUG logging may carry activity bodies,
+        # and case content never goes into logs.
+        logging.getLogger("microsoft_agents").setLevel(logging.INFO)
+        self.connections = MsalConnectionManager(**config.sdk)
+        # In production, activities may name (and replies may go to) only Microsoft's service hosts.
+        self.host_validator = OutboundHostValidator(enabled=config.credentials)
+        self.adapter = CloudAdapter(connection_manager=self.connections, host_validator=self.host_validator)
+        self.adapter.on_turn_error = self._on_turn_error
+        self._delivery = asyncio.Lock()
+        self._refs: dict[str, dict[str, Any]] = {}
+        # Cards with buttons or inputs sent lately, so an answered one can lose its buttons:
+        # (conversation id, activity id) -> the card and its choices' labels.
+        self._asked: OrderedDict[tuple[str, str], tuple[dict[str, Any], dict[str, str]]] = OrderedDict()
+        self._loop_task: asyncio.Task | None = None
+
+    # --- wiring into the server ----------------------------------------------------------
+
+    def mount(self, web_app: web.Application) -> None:
+        """`POST /api/messages`, in a sub-application of its own so the SDK's JWT check touches nothing else."""
+        api = web.Application()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotAppKeyWarning)  # the SDK reads this string key
+            api["agent_configuration"] = self.connections.get_default_connection_configuration()
+        api.router.add_post("/messages", self._http if self.config.accepts_requests else self._refuse)
+        web_app.add_subapp("/api", api)
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        """The SDK's token check, then the activity. A token the check trips over (rather than refuses) is
+        refused as well: a bad token gets 401, never 500."""
+        checked = False
+
+        async def process(request: web.Request) -> web.StreamResponse:
+            nonlocal checked
+            checked = True
+            try:
+                response = await self.adapter.process(request, self)
+            except ValidationError:
+                return web.json_response({"error": "not an activity"}, status=400)
+            return response or web.Response(status=202)
+
+        try:
+            return await jwt_authorization_decorator(process)(request)
+        except Exception as exc:
+            if checked:
+                raise
+            log.warning("teams request refused: the token check failed (%s)", type(exc).__name__)
+            return web.json_response({"error": "unauthorized"}, status=401)
+
+    async def _refuse(self, request: web.Request) -> web.Response:
+        return web.json_response({"error": "unauthorized"}, status=401)
+
+    async def start(self) -> None:
+        if self.config.anonymous:
+            log.warning("TEAMS IS IN ANONYMOUS MODE (TEAMS_ALLOW_ANONYMOUS=true): /api/messages accepts requests "
+                        "from anyone, unauthenticated. This is for local testing only: never use it in production.")
+        elif not self.config.credentials:
+            log.warning("Teams has no credentials: /api/messages refuses every request. Set the "
+                        "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* variables (see README).")
+        self._loop_task = asyncio.create_task(self._deliver_forever())
+
+    async def stop(self) -> None:
+        if self._loop_task:
+            self._loop_task.cancel()
+
+    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        # Replaces the SDK's default, which posts the exception text to the user. The type only: its message
+        # could carry case content.
+        log.error("teams turn failed: %s", type(error).__name__)
+
+    # --- the SDK's agent: one activity --------------------------------------------------
+
+    async def on_turn(self, context: TurnContext) -> None:
+        activity = context.activity
+        if activity.conversation is None or activity.conversation.conversation_type not in (None, "personal"):
+            return  # the bot lives in personal chats only
+        tenant = self.config.tenant_id
+        if tenant and (tenant_of(activity) or "").lower() != tenant.lower():
+            # Only the school's own Microsoft 365 tenant: anyone else who installed a copy of the app is ignored.
+            log.warning("teams activity from another tenant ignored")
+            return
+        if activity.type == ActivityTypes.message:
+            await self._on_message(context)
+        elif activity.type == ActivityTypes.installation_update:
+            if (activity.action or "").startswith("add"):
+                await self._remember(activity)
+                await self.deliver_pending()
+            elif (activity.action or "").startswith("remove"):
+                await self._forget(activity)
+        elif activity.type == ActivityTypes.conversation_update:
+            bot_id = activity.recipient.id if activity.recipient else None
+            if any(m.id == bot_id for m in activity.members_added or []):
+                await self._on_installed(context)
+
+    async def _on_installed(self, context: TurnContext) -> None:
+        """The bot was added to someone's personal chat: what waited for them, then a greeting."""
+        activity = context.activity
+        user_id = user_id_of(activity)
+        if not user_id:
+            return
+        await self._remember(activity)
+        async with self._delivery:
+            await self._deliver_all()
+            turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
+                        school_id=self.school_id, kind="open", forms=True, turn_id=self._turn_id(activity))
+            await self._post(context, user_id, await self.bot.handle(turn))
+
+    async def _on_message(self, context: TurnContext) -> None:
+        activity = context.activity
+        user_id = user_id_of(activity)
+        if not user_id:
+            return
+        await self._remember(activity)
+        base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
+                    school_id=self.school_id, forms=True, turn_id=self._turn_id(activity))
+        data = cards.submitted(activity.value)
+        asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
+        if data is not None and "f" in data:
+            if data.get("x"):  # the form's Cancel: take the form away, nothing else happens
+                await self._answered(context, asked, None)
+                return
+            turn = Turn(form_id=str(data["f"]), form_values=cards.form_values(activity.value), **base)
+            replies = await self.bot.handle(turn)
+            if replies:
+                await self._answered(context, asked, None)
+        elif data is not None:
+            picked = [str(data["c"])] if "c" in data else cards.picked(activity.value)
+            asks = data.get("q")
+            turn = Turn(choices=picked, answering=asks, text=None if picked else "", **base)
+            replies = await self.bot.handle(turn)
+            if replies and asks is not None:
+                moved_on = replies[0].key == "common.moved_on"
+                labels = ", ".join(asked[1].get(p, p) for p in picked) if asked else ""
+                note = None if moved_on or not labels else self.bot.content.text("common.you_chose", value=labels)
+                await self._answered(context, asked, note)
+        else:
+            turn = Turn(text=from_teams_text(activity), attachments=await self._attachments(context), **base)
+            replies = await self.bot.handle(turn)
+        await self._post(context, user_id, replies)
+        await self.deliver_pending()
+
+    @staticmethod
+    def _turn_id(activity: Activity) -> str | None:
+        return f"activity:{activity.id}" if activity.id else None
+
+    async def _answered(self, context: TurnContext, asked: tuple[dict[str, Any], dict[str, str]] | None,
+                        note: str | None) -> None:
+        """Take the buttons off the card just answered (when it is one this process sent)."""
+        if asked is None:
+            return
+        update = self._card_activity(cards.answered(asked[0], note))
+        update.id = context.activity.reply_to_id
+        await context.update_activity(update)
+
+    # --- files ---------------------------------------------------------------------------
+
+    async def _attachments(self, context: TurnContext) -> list[Attachment]:
+        """Files shared in the chat, recorded by reference: the bot never fetches them (Teams gives no size)."""
+        found = []
+        for item in context.activity.attachments or []:
+            content = item.content if isinstance(item.content, dict) else {}
+            if item.content_type == FILE_DOWNLOAD_INFO:
+                name = item.name or "file"
+                found.append(Attachment(name=name, ref=item.content_url or f"teams-file:{content.get('uniqueId')}",
+                                        content_type=mimetypes.guess_type(name)[0]))
+            elif item.content_type.startswith("image/") and item.content_url:
+                found.append(Attachment(name=item.name or "image", ref=item.content_url, content_type=item.content_type))
+        return found
+
+    # --- sending -------------------------------------------------------------------------
+
+    @staticmethod
+    def _card_activity(card: dict[str, Any], reply: Reply | None = None) -> Activity:
+        activity = Activity(type=ActivityTypes.message,
+                            attachments=[CardAttachment(content_type=cards.CONTENT_TYPE, content=card)])
+        if reply is not None:
+            activity.summary = cards.summary(reply) or None
+            if reply.urgent:
+                activity.channel_data = {"notification": {"alert": True}}
+        return activity
+
+    async def _post(self, context: TurnContext, user_id: str, replies: list[Reply]) -> None:
+        label = self.bot.content.text("common.continue_label")
+        for reply in replies:
+            sent = None
+            card = None
+            for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars):
+                sent = await context.send_activity(self._card_activity(card, reply))
+            if not sent or not sent.id or card is None:
+                continue
+            if reply.card:
+                await self.bot.store.record_card_post(self.school_id, reply.card.reference, f"{PLATFORM}:{user_id}",
+                                                      context.activity.conversation.id, sent.id)
+            if (reply.choices and reply.asks is not None) or reply.form:
+                self._asked[(context.activity.conversation.id, sent.id)] = (card, {c.id: c.label for c in reply.choices})
+                while len(self._asked) > QUESTIONS_REMEMBERED:
+                    self._asked.popitem(last=False)
+
+    # --- conversation references ---------------------------------------------------------
+
+    async def _remember(self, activity: Activity) -> None:
+        """Keep where to reach this person later (written only when it changes)."""
+        user = f"{PLATFORM}:{user_id_of(activity)}"
+        reference = activity.get_conversation_reference()
+        reference.activity_id = None
+        reference.request_id = None
+        data = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data.get("user", {}).pop("name", None)  # not needed to reach them, so not kept
+        if self._refs.get(user) != data:
+            await self.bot.store.save_conversation_ref(self.school_id, user, PLATFORM, data)
+            self._refs[user] = data
+
+    async def _forget(self, activity: Activity) -> None:
+        user = f"{PLATFORM}:{user_id_of(activity)}"
+        self._refs.pop(user, None)
+        await self.bot.store.forget_conversation_ref(self.school_id, user)
+
+    async def _continue(self, reference: ConversationReference, work: Callable[[TurnContext], Awaitable[None]]) -> None:
+        """Run `work` in someone's personal chat, proactively; it raises if the work failed."""
+        continuation = reference.get_continuation_activity()
+        continuation.id = None  # a new message in the chat, not a reply to an activity that never was
+        failures: list[Exception] = []
+
+        async def callback(context: TurnContext) -> None:
+            try:
+                await work(context)
+            except Exception as exc:  # the SDK would hand it to on_turn_error and carry on as if sent
+                failures.append(exc)
+
+        if self.config.credentials:
+            await self.adapter.continue_conversation(self.config.client_id, continuation, callback)
+        else:
+            await self.adapter.continue_conversation_with_claims(ClaimsIdentity(), continuation, callback)
+        if failures:
+            raise failures[0]
+
+    # --- proactive delivery --------------------------------------------------------------
+
+    async def deliver_pending(self) -> None:
+        """Push waiting notifications to people who can be reached; each is marked delivered once sent.
+        Someone who has never opened the bot has no conversation yet: theirs wait until they do."""
+        async with self._delivery:
+            await self._deliver_all()
+
+    async def _deliver_all(self) -> None:
+        store = self.bot.store
+        for note in await store.pending_notifications(PLATFORM, reachable_only=True):
+            data = await store.get_conversation_ref(note.school_id, note.recipient)
+            if data is None:
+                continue
+            reference = ConversationReference.model_validate(data)
+            if not self.host_validator.is_allowed(reference.service_url or ""):
+                log.warning("teams delivery skipped: the stored service URL is not a Microsoft host")
+                continue
+            try:
+                await self._continue(reference, lambda context, note=note: self._deliver(context, note))
+            except Exception as exc:  # the connector refused or could not be reached; try again later
+                log.warning("teams delivery failed (%s); it will be retried", type(exc).__name__)
+                continue
+            await store.mark_delivered(note.id)
+
+    async def _deliver(self, context: TurnContext, note: Notification) -> None:
+        user_id = note.recipient.partition(":")[2]
+        if note.kind != "card_update":
+            await self._post(context, user_id, note.replies)
+            return
+        label = self.bot.content.text("common.continue_label")
+        conversation = context.activity.conversation.id
+        for reply in note.replies:
+            if not reply.card:
+                continue
+            (card,) = cards.reply_cards(reply, label)
+            for channel, activity_id in await self.bot.store.card_posts(note.school_id, reply.card.reference,
+                                                                        note.recipient):
+                if channel == conversation:
+                    update = self._card_activity(card, reply)
+                    update.id = activity_id
+                    await context.update_activity(update)
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            await asyncio.sleep(DELIVERY_INTERVAL_SECONDS)
+            try:
+                await self.deliver_pending()
+            except Exception as exc:  # keep delivering; say only what kind of failure it was
+                log.error("teams delivery loop: %s", type(exc).__name__)
+

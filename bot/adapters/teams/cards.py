@@ -1,0 +1,260 @@
+"""Neutral replies as Adaptive Cards for Microsoft Teams, within the version and size Teams supports.
+
+Every reply is a card, and all text is in `RichTextBlock`s made of `TextRun`s. Teams applies markdown to
+`TextBlock` and `FactSet` text (and to plain message text), but a `TextRun` is never markdown, so the
+bot's light markdown (`**bold**`, `[label](url)`, `- ` bullets, `\\x` for a literal x) is translated into
+runs here: bold runs, link runs for the bot's own links, and plain runs for everything else. What a user
+typed is always a plain run, so it can never become a link, a mention or formatting.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from bot.models import CaseCard, Choice, Form, Reply
+
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+VERSION = "1.5"  # what Teams renders on desktop, web and mobile
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+
+# Teams refuses a message over about 28 KB; keep each card well under it, leaving room for the envelope.
+MAX_CARD_BYTES = 24 * 1024
+MAX_FIELD_TEXT = 2000
+SHORT_FIELD_TEXT = 400
+MAX_BUTTON_TEXT = 75
+ROW_BUTTONS = 3  # a few short answers sit side by side; more, or longer ones, are stacked
+ROW_LABEL = 20
+MAX_SUMMARY = 250
+
+PICK_INPUT = "osb_pick"
+FIELD_INPUT = "osb_field_"
+
+_TOKEN = re.compile(
+    r"\\(?P<escaped>.)"
+    r"|\*\*(?P<bold>.+?)\*\*"
+    r"|\[(?P<label>[^\]\\]+)\]\((?P<href>https?://[^)\s]+)\)"
+    r"|(?P<url>https?://[^\s)<>]+[^\s)<>.,;:!?'\"])",
+    re.S,
+)
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def _run(text: str, bold: bool = False, url: str | None = None, subtle: bool = False) -> dict[str, Any]:
+    run: dict[str, Any] = {"type": "TextRun", "text": text}
+    if bold:
+        run["weight"] = "Bolder"
+    if subtle:
+        run["isSubtle"] = True
+    if url:
+        run["selectAction"] = {"type": "Action.OpenUrl", "url": url}
+    return run
+
+
+def to_runs(line: str, bold: bool = False, subtle: bool = False) -> list[dict[str, Any]]:
+    """One line of the bot's light markdown as TextRuns."""
+    runs: list[dict[str, Any]] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        text = "".join(pending)
+        pending.clear()
+        if text:
+            runs.append(_run(text, bold, subtle=subtle))
+
+    position = 0
+    for match in _TOKEN.finditer(line):
+        pending.append(line[position:match.start()])
+        position = match.end()
+        if match.group("escaped") is not None:
+            pending.append(match.group("escaped"))
+        elif match.group("bold") is not None:
+            flush()
+            runs += to_runs(match.group("bold"), bold=True, subtle=subtle)
+        elif match.group("href") is not None:
+            flush()
+            runs.append(_run(to_plain(match.group("label")), bold, url=match.group("href"), subtle=subtle))
+        else:
+            flush()
+            runs.append(_run(match.group("url"), bold, url=match.group("url"), subtle=subtle))
+    pending.append(line[position:])
+    flush()
+    return runs
+
+
+def text_blocks(text: str, subtle: bool = False) -> list[dict[str, Any]]:
+    """Text as one RichTextBlock per line: lines of a paragraph close together, paragraphs apart."""
+    blocks: list[dict[str, Any]] = []
+    gap = False
+    for line in text.split("\n"):
+        line = re.sub(r"^- ", "\u2022 ", line)
+        runs = to_runs(line, subtle=subtle)
+        if not runs:
+            gap = bool(blocks)
+            continue
+        block: dict[str, Any] = {"type": "RichTextBlock", "inlines": runs}
+        if blocks:
+            block["spacing"] = "Medium" if gap else "None"
+        blocks.append(block)
+        gap = False
+    return blocks
+
+
+def literal_block(text: str, bold: bool = False, subtle: bool = False) -> dict[str, Any]:
+    """Plain text (a case card value, much of it typed by users) shown exactly as it is."""
+    return {"type": "RichTextBlock", "inlines": [_run(text, bold, subtle=subtle)] if text else [_run(" ")]}
+
+
+def to_plain(text: str) -> str:
+    """The words without markup, escapes undone: for summaries and notification previews."""
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
+    text = re.sub(r"\[([^\]\\]+)\]\((https?://[^)\s]+)\)", r"\1 (\2)", text)
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# --- cards --------------------------------------------------------------------------------
+
+
+def card(body: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body}
+
+
+def size(card_json: dict[str, Any]) -> int:
+    return len(json.dumps(card_json, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def submit(title: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "Action.Submit", "title": _clip(to_plain(title), MAX_BUTTON_TEXT), "data": {"osb": data}, **extra}
+
+
+def buttons(choices: list[Choice], asks: str | None) -> list[dict[str, Any]]:
+    """One button per choice, each answering `asks`: side by side when few and short, otherwise stacked."""
+    actions = [submit(c.label, {"c": c.id, "q": asks}) for c in choices]
+    if len(choices) <= ROW_BUTTONS and all(len(c.label) <= ROW_LABEL for c in choices):
+        return [{"type": "ActionSet", "actions": actions}]
+    return [{"type": "ActionSet", "actions": [action]} for action in actions]
+
+
+def checkboxes(choices: list[Choice], asks: str | None, continue_label: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "Input.ChoiceSet", "id": PICK_INPUT, "isMultiSelect": True, "style": "expanded", "wrap": True,
+         "choices": [{"title": _clip(to_plain(c.label), MAX_BUTTON_TEXT), "value": c.id} for c in choices]},
+        {"type": "ActionSet", "actions": [submit(continue_label, {"q": asks, "m": 1}, style="positive")]},
+    ]
+
+
+def case_blocks(case: CaseCard, value_limit: int = MAX_FIELD_TEXT) -> list[dict[str, Any]]:
+    """The case itself: title, each field as a label over its literal value, then the guidance."""
+    title = {"type": "RichTextBlock", "inlines": [
+        {**_run(to_plain(case.title), bold=True), "size": "Medium", **({"color": "Attention"} if case.urgent else {})}]}
+    items: list[dict[str, Any]] = [title]
+    for label, value in case.fields:
+        items.append({"type": "RichTextBlock", "inlines": to_runs(label, bold=True), "spacing": "Small"})
+        items.append({**literal_block(_clip(value, value_limit)), "spacing": "None"})
+    for n, note in enumerate(case.guidance):
+        blocks = text_blocks(note, subtle=True)
+        if blocks and n == 0:
+            blocks[0] = {**blocks[0], "separator": True, "spacing": "Medium"}
+        items += blocks
+    return [{"type": "Container", "style": "attention" if case.urgent else "emphasis", "bleed": True, "items": items}]
+
+
+def _reply_body(reply: Reply, continue_label: str, value_limit: int) -> list[dict[str, Any]]:
+    body = text_blocks(reply.text)
+    if reply.urgent:
+        body = [{"type": "Container", "style": "attention", "items": body}] if body else []
+    if reply.card:
+        body += case_blocks(reply.card, value_limit)
+    if reply.choices:
+        body += checkboxes(reply.choices, reply.asks, continue_label) if reply.multiple else buttons(reply.choices, reply.asks)
+    return body
+
+
+def reply_cards(reply: Reply, continue_label: str, max_chars: int = 4000) -> list[dict[str, Any]]:
+    """One reply as one card, or, for very long text, several in order with its buttons on the last.
+    A case card is always one card (it is updated in place later): long values are shortened instead.
+    `max_chars` is the most a form's text input takes (the engine's limit on text)."""
+    if reply.form:
+        return [form_card(reply.form, max_chars)]
+    body = _reply_body(reply, continue_label, MAX_FIELD_TEXT)
+    if reply.card:
+        whole = card(body)
+        if size(whole) > MAX_CARD_BYTES:
+            whole = card(_reply_body(reply, continue_label, SHORT_FIELD_TEXT))
+        return [whole]
+    cards: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+    for element in body:
+        if current and size(card(current + [element])) > MAX_CARD_BYTES:
+            cards.append(card(current))
+            current = []
+        current.append(element if size(card([element])) <= MAX_CARD_BYTES else _shorten(element))
+    if current:
+        cards.append(card(current))
+    return cards
+
+
+def _shorten(block: dict[str, Any]) -> dict[str, Any]:
+    """A single line too long for a card (it cannot happen with the text limits, but never send a broken card)."""
+    text = "".join(r.get("text", "") for r in block.get("inlines", []))
+    return {"type": "RichTextBlock", "inlines": [_run(_clip(text, MAX_CARD_BYTES // 4))]}
+
+
+def form_card(form: Form, max_chars: int = 4000) -> dict[str, Any]:
+    """A form as card inputs: each field's id carried in its input id, the form id in the submit's data."""
+    body: list[dict[str, Any]] = [{"type": "RichTextBlock", "inlines": to_runs(form.title, bold=True)}]
+    for field in form.fields:
+        element: dict[str, Any] = {"id": FIELD_INPUT + field.id, "label": to_plain(field.label), "isRequired": not field.optional}
+        if field.kind == "choice":
+            element.update(type="Input.ChoiceSet", style="compact", wrap=True,
+                           choices=[{"title": _clip(to_plain(c.label), MAX_BUTTON_TEXT), "value": c.id} for c in field.choices])
+        else:
+            element.update(type="Input.Text", isMultiline=True, maxLength=max_chars)
+        body.append(element)
+    body.append({"type": "ActionSet", "actions": [
+        submit(form.submit, {"f": form.id}, style="positive"),
+        submit(form.cancel, {"f": form.id, "x": 1}, associatedInputs="none"),
+    ]})
+    return card(body)
+
+
+def answered(card_json: dict[str, Any], note: str | None) -> dict[str, Any]:
+    """The same card with its buttons and inputs taken away, and what was chosen in their place."""
+    def keep(element: dict[str, Any]) -> bool:
+        return element.get("type") != "ActionSet" and not str(element.get("type", "")).startswith("Input.")
+
+    body = [e for e in card_json.get("body", []) if keep(e)]
+    if note:
+        body += text_blocks(note, subtle=True)
+    return card(body or text_blocks("\u2026"))
+
+
+# --- what comes back ----------------------------------------------------------------------
+
+
+def submitted(value: Any) -> dict[str, Any] | None:
+    """The bot's own data from a card's Action.Submit (None for anything else)."""
+    if isinstance(value, dict) and isinstance(value.get("osb"), dict):
+        return value["osb"]
+    return None
+
+
+def picked(value: dict[str, Any]) -> list[str]:
+    """Ids ticked in a multi-select (Teams sends them comma-separated)."""
+    raw = value.get(PICK_INPUT)
+    return [p for p in str(raw).split(",") if p] if raw else []
+
+
+def form_values(value: dict[str, Any]) -> dict[str, str]:
+    return {k.removeprefix(FIELD_INPUT): "" if v is None else str(v) for k, v in value.items() if k.startswith(FIELD_INPUT)}
+
+
+def summary(reply: Reply) -> str:
+    return _clip(" ".join(to_plain(reply.text).split()), MAX_SUMMARY)

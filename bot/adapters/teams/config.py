@@ -1,0 +1,80 @@
+"""Microsoft Teams settings from the environment. No Teams variable at all means the Teams channel is off.
+
+The bot's Azure registration is read from the Agents SDK's standard variables
+(`CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID`, `__CLIENTSECRET`, `__TENANTID`), parsed by the
+SDK's own `load_configuration_from_env`. Anonymous mode, for local testing against a fake or the Agents
+Playground only, must be switched on explicitly with `TEAMS_ALLOW_ANONYMOUS=true`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from microsoft_agents.activity import load_configuration_from_env
+
+from bot.config import ConfigError
+
+SETTINGS = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
+CLIENT_ID = SETTINGS + "CLIENTID"
+CLIENT_SECRET = SETTINGS + "CLIENTSECRET"
+TENANT_ID = SETTINGS + "TENANTID"
+SDK_ANONYMOUS = SETTINGS + "ANONYMOUS_ALLOWED"
+ALLOW_ANONYMOUS = "TEAMS_ALLOW_ANONYMOUS"
+
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+@dataclass(frozen=True)
+class TeamsConfig:
+    client_id: str | None
+    tenant_id: str | None
+    anonymous: bool
+    sdk: dict[str, Any] = field(default_factory=dict, repr=False)  # for the SDK's connection manager; holds the secret
+
+    @property
+    def credentials(self) -> bool:
+        """Production: requests must carry a valid Bot Framework token and replies go only to Microsoft's hosts."""
+        return self.client_id is not None
+
+    @property
+    def accepts_requests(self) -> bool:
+        return self.credentials or self.anonymous
+
+
+def is_guid(value: str) -> bool:
+    return bool(GUID.fullmatch(value))
+
+
+def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
+    """The Teams configuration, None when none is given, or ConfigError naming the variable that is wrong."""
+    ours = {k: v.strip() for k, v in env.items() if k.startswith("CONNECTIONS__") or k == ALLOW_ANONYMOUS}
+    ours = {k: v for k, v in ours.items() if v}
+    if not ours:
+        return None
+    if SDK_ANONYMOUS in ours:
+        raise ConfigError(f"{SDK_ANONYMOUS} is not used: set {ALLOW_ANONYMOUS}=true for local testing instead")
+    anonymous_setting = ours.get(ALLOW_ANONYMOUS, "false").lower()
+    if anonymous_setting not in ("true", "false"):
+        raise ConfigError(f"{ALLOW_ANONYMOUS} is malformed: it should be true or false")
+    anonymous = anonymous_setting == "true"
+
+    client_id, secret, tenant = ours.get(CLIENT_ID), ours.get(CLIENT_SECRET), ours.get(TENANT_ID)
+    if (secret or tenant) and not client_id:
+        raise ConfigError(f"{CLIENT_ID} is missing: set it to the bot's Microsoft App ID (a GUID)")
+    if client_id:
+        if not is_guid(client_id):
+            raise ConfigError(f"{CLIENT_ID} is malformed: the bot's Microsoft App ID is a GUID")
+        if not secret:
+            raise ConfigError(f"{CLIENT_SECRET} is missing: set it to a client secret of the bot's app registration")
+        if not tenant:
+            raise ConfigError(f"{TENANT_ID} is missing: set it to your Microsoft 365 tenant ID (a GUID)")
+        if not is_guid(tenant):
+            raise ConfigError(f"{TENANT_ID} is malformed: the tenant ID is a GUID")
+        if anonymous:
+            raise ConfigError(f"{ALLOW_ANONYMOUS}=true cannot be used with credentials: anonymous mode is for local testing only")
+
+    sdk = load_configuration_from_env({k: v for k, v in ours.items() if k.startswith("CONNECTIONS__")})
+    sdk["CONNECTIONS"].setdefault("SERVICE_CONNECTION", {}).setdefault("SETTINGS", {})["ANONYMOUS_ALLOWED"] = anonymous
+    return TeamsConfig(client_id=client_id, tenant_id=tenant, anonymous=anonymous, sdk=sdk)

@@ -1,0 +1,91 @@
+"""A fake Bot Framework connector on 127.0.0.1 (ephemeral port), in the manner of the Agents SDK's own test
+callback server: it plays the `serviceUrl` of the activities the tests send, records every activity the bot
+posts or updates, answers conversation creation, and serves file sizes for shared files."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any, Callable
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+class FakeConnector:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []  # {"method", "conversation", "activity_id", "body", "auth"}
+        self.files: dict[str, int] = {}  # path -> size, answered to HEAD
+        self.heads: list[str] = []  # paths asked for their size
+        self.gets: list[str] = []  # paths fetched (a file download would show here)
+        self.failing: set[str] = set()  # conversations whose posts fail with 503
+        self._ids = itertools.count(1)
+        app = web.Application()
+        app.router.add_post("/v3/conversations", self._create)
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._activity)
+        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._activity)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._activity)
+        app.router.add_route("HEAD", "/{path:.*}", self._head)
+        app.router.add_get("/{path:.*}", self._get, allow_head=False)
+        self.server = TestServer(app, host="127.0.0.1", port=0)
+
+    async def start(self) -> None:
+        await self.server.start_server()
+
+    async def close(self) -> None:
+        await self.server.close()
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("/"))
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls.append({"method": "CREATE", "conversation": None, "activity_id": None, "body": body,
+                           "auth": request.headers.get("Authorization")})
+        return web.json_response({"id": f"a:created-{next(self._ids)}", "activityId": None}, status=201)
+
+    async def _activity(self, request: web.Request) -> web.Response:
+        conversation = request.match_info["conversation"]
+        body = await request.json()
+        call = {"method": request.method, "conversation": conversation, "activity_id": request.match_info.get("activity"),
+                "body": body, "auth": request.headers.get("Authorization")}
+        self.calls.append(call)
+        if conversation in self.failing:
+            return web.json_response({"error": {"code": "ServiceError"}}, status=503)
+        if request.method == "PUT":
+            return web.json_response({"id": call["activity_id"]})
+        call["id"] = f"act-{next(self._ids):04d}"  # kept with the recorded call, to answer its card later
+        return web.json_response({"id": call["id"]}, status=201)
+
+    async def _get(self, request: web.Request) -> web.Response:
+        self.gets.append(request.path)
+        return web.Response(status=404)
+
+    async def _head(self, request: web.Request) -> web.Response:
+        self.heads.append(request.path)
+        size = self.files.get(request.path)
+        if size is None:
+            return web.Response(status=404)
+        return web.Response(status=200, headers={"Content-Length": str(size)})
+
+    # --- for assertions ------------------------------------------------------------------
+
+    def posted(self, conversation: str) -> list[dict[str, Any]]:
+        """Activities posted (new or as replies) to a conversation, in order, each with the id it was given."""
+        return [{**c["body"], "id": c["id"]} for c in self.calls
+                if c["method"] == "POST" and c["conversation"] == conversation and "id" in c]
+
+    def updates(self, conversation: str) -> list[dict[str, Any]]:
+        return [{**c["body"], "id": c["activity_id"]} for c in self.calls
+                if c["method"] == "PUT" and c["conversation"] == conversation]
+
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            result = condition()
+            if result:
+                return result
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out; calls so far: {[(c['method'], c['conversation']) for c in self.calls]}")
+            await asyncio.sleep(0.01)

@@ -1,0 +1,562 @@
+"""The Teams channel through our real server and the real Agents SDK: activities in as Teams sends them,
+Adaptive Cards out to a fake Bot Framework connector."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.adapters.teams import TeamsChannel, teams_config
+from bot.models import CaseStatus, Role, StaffMember
+from bot.server import build_app
+from tests.fakes.connector import FakeConnector
+from tests.teams_harness import (
+    TENANT, TeamsHarness, actions, assert_valid_for_teams, card_of, elements, find_action, links, question, text, words,
+)
+
+TEACHER = "6f1b2c3d-0000-4000-8000-00000000a001"
+DSL = "6f1b2c3d-0000-4000-8000-00000000d001"
+DEPUTY = "6f1b2c3d-0000-4000-8000-00000000d002"
+HEAD = "6f1b2c3d-0000-4000-8000-00000000e001"
+CHAIR = "6f1b2c3d-0000-4000-8000-00000000e002"
+TEAMS_STAFF = [
+    StaffMember(user=f"teams:{DSL}", role=Role.DSL, name="Dana Lee"),
+    StaffMember(user=f"teams:{DEPUTY}", role=Role.DEPUTY_DSL, name="Sam Patel"),
+    StaffMember(user=f"teams:{HEAD}", role=Role.HEADTEACHER, name="Alex Morgan"),
+    StaffMember(user=f"teams:{CHAIR}", role=Role.CHAIR_OF_GOVERNORS, name="Chris Wood"),
+    StaffMember(user=f"teams:{TEACHER}", role=Role.STAFF, name="Jo Brown"),
+]
+REF = "OSB-2026-0001"
+
+pytestmark = [
+    # The SDK keeps its configuration and claims under string keys, which aiohttp only advises against.
+    pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning"),
+    # adaptive-cards-py 0.4.3 reads model_fields from instances.
+    pytest.mark.filterwarnings("ignore:Accessing the 'model_fields' attribute:DeprecationWarning"),
+]
+
+
+@pytest.fixture
+def bot(content, store, settings, clock):
+    """A bot whose staff directory has only Teams users (added by the `teams` fixture)."""
+    from bot.engine import Bot
+
+    return Bot(content, store, settings, clock=clock)
+
+
+@pytest.fixture
+async def connector():
+    fake = FakeConnector()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def teams(bot, connector):
+    """The server in anonymous local mode, so the SDK may reach the fake connector on 127.0.0.1.
+    Every card the bot sent during the test is validated for Teams at the end."""
+    for member in TEAMS_STAFF:
+        await bot.store.upsert_staff(member)
+    channel = TeamsChannel(bot, teams_config({"TEAMS_ALLOW_ANONYMOUS": "true"}))
+    client = TestClient(TestServer(build_app(bot, [channel]), host="127.0.0.1", port=0))
+    await client.start_server()
+    harness = TeamsHarness(client, channel, connector, names={m.user.removeprefix("teams:"): m.name for m in TEAMS_STAFF})
+    yield harness
+    await client.close()
+    for card in harness.all_cards():
+        assert_valid_for_teams(card)
+
+
+async def report_until_summary(teams: TeamsHarness, categories=("targeting_me",), images="no", extra=(),
+                               description="Mocking posts using my photo from the school website") -> dict:
+    """A whole report by chat and card buttons, up to the summary; returns the summary card's activity."""
+    (msg,) = await teams.say(TEACHER, "I'm being targeted")
+    assert question(msg) == "report_concern.categories"
+    (msg,) = await teams.tick(TEACHER, msg, list(categories))
+    assert question(msg) == "report_concern.images"
+    msgs = await teams.press(TEACHER, msg, images)
+    for answer in extra:
+        msgs = await teams.press(TEACHER, msgs[-1], answer)
+    assert question(msgs[-1]) == "report_concern.platforms"
+    (msg,) = await teams.tick(TEACHER, msgs[-1], ["instagram"])
+    (msg,) = await teams.say(TEACHER, "https://www.instagram.com/fake_hillside/")
+    assert question(msg) == "report_concern.first_seen"
+    (msg,) = await teams.say(TEACHER, "yesterday")
+    (msg,) = await teams.say(TEACHER, description)
+    (msg,) = await teams.tick(TEACHER, msg, ["me"])
+    (msg,) = await teams.say(TEACHER, "skip")
+    assert question(msg) == "report_concern.evidence"
+    msgs = await teams.press(TEACHER, msg, "done")
+    msgs = await teams.tick(TEACHER, msgs[-1], ["nobody"])
+    (msg,) = await teams.press(TEACHER, msgs[-1], "no_idea")
+    assert question(msg) == "report_concern.summary"
+    return msg
+
+
+async def sent_case(teams: TeamsHarness) -> dict:
+    """The DSL and deputy have the bot; the teacher reports; the DSL's proactive case card is returned."""
+    for user in (DSL, DEPUTY):
+        await teams.install(user)
+    summary = await report_until_summary(teams)
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    assert REF in text(sent)
+    return teams.to(DSL)[-1]
+
+
+async def test_a_report_reaches_the_dsl_as_a_proactive_case_card(teams, bot):
+    for user in (DSL, DEPUTY):
+        greeting = await teams.install(user)
+        assert question(greeting[-1]) == "menu"
+    summary = await report_until_summary(teams)
+    assert "instagram.com/fake_hillside" in text(summary)
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    assert REF in text(sent)
+
+    (case,) = await bot.store.list_cases("default")
+    assert {r.user for r in case.routed_to} == {f"teams:{DSL}", f"teams:{DEPUTY}"}
+    card = teams.to(DSL)[-1]
+    body = card_of(card)
+    titles = [e["text"] for e in elements(body) if e.get("type") == "TextRun" and e.get("size") == "Medium"]
+    assert titles == [f"Case {REF}"]
+    assert "Jo Brown" in text(card) and "Instagram" in text(card)
+    assert [a["data"]["osb"]["c"] for a in actions(card)] == [
+        f"case:{REF}:{a}" for a in ("ack", "note", "action", "status", "close")]
+    # Sent as a new message in the DSL's own chat, never as a reply to anything.
+    call = next(c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL) and c.get("id") == card["id"])
+    assert call["activity_id"] is None
+    assert f"Case {REF}" in text(teams.to(DEPUTY)[-1])
+    assert not teams.to(HEAD) and not teams.to(CHAIR)
+
+
+async def test_the_dsl_acknowledges_from_the_card_and_the_reporter_is_told(teams, bot):
+    card = await sent_case(teams)
+    deputy_card = teams.to(DEPUTY)[-1]
+    before = len(teams.to(TEACHER))
+    replies = await teams.press(DSL, card, f"case:{REF}:ack")
+    assert f"You've acknowledged {REF}" in text(replies[-1])
+
+    assert (await bot.store.get_case("default", REF)).status == CaseStatus.ACKNOWLEDGED
+    # Both handlers' cards are updated in place, and no longer offer to acknowledge.
+    for user, posted in ((DSL, card), (DEPUTY, deputy_card)):
+        (update,) = [u for u in teams.updates(user) if u["id"] == posted["id"]]
+        assert "Acknowledged" in text(update)
+        with pytest.raises(AssertionError):
+            find_action(update, f"case:{REF}:ack")
+        find_action(update, f"case:{REF}:close")
+    told = teams.to(TEACHER)[before:]
+    assert len(told) == 1 and "picked up" in text(told[0]) and REF in text(told[0])
+    assert "Dana" not in text(told[0])
+    assert any("Dana Lee" in text(m) for m in teams.to(DEPUTY))  # the deputy is told who picked it up
+
+
+async def test_an_allegation_about_the_head_goes_to_the_chair_never_the_head(teams, bot):
+    for user in (DSL, DEPUTY, HEAD, CHAIR):
+        await teams.install(user)
+    summary = await report_until_summary(teams, categories=("allegation",), extra=("headteacher",))
+    await teams.press(TEACHER, summary, "send")
+    (case,) = await bot.store.list_cases("default")
+    assert f"teams:{CHAIR}" in {r.user for r in case.routed_to}
+    card = teams.to(CHAIR)[-1]
+    assert "chair of governors is the case manager" in text(card) and "LADO" in text(card)
+    assert not any(REF in text(m) for m in teams.to(HEAD))
+    assert [(r.user, r.reason) for r in case.excluded if r.user == f"teams:{HEAD}"]
+
+
+async def test_the_guardrail_alerts_at_once_refuses_files_and_marks_the_case_urgent(teams, bot):
+    await teams.install(DSL)
+    (msg,) = await teams.say(TEACHER, "there's an account posting photos of our pupils")
+    (msg,) = await teams.tick(TEACHER, msg, ["showing_learners"])
+    warned = await teams.press(TEACHER, msg, "not_sure")
+    assert "view" in text(warned[0]) and "forward" in text(warned[0])
+    alert = teams.to(DSL)[-1]
+    assert "URGENT" in text(alert) and "Jo Brown" in text(alert)
+    assert alert["channelData"] == {"notification": {"alert": True}}  # a Teams notification, not just a message
+    assert card_of(alert)["body"][0]["style"] == "attention"
+
+    (msg,) = await teams.tick(TEACHER, warned[-1], ["snapchat"])
+    for said in ("skip", "today", "Pictures of Year 10 learners"):
+        (msg,) = await teams.say(TEACHER, said)
+    (msg,) = await teams.tick(TEACHER, msg, ["learners"])
+    (msg,) = await teams.say(TEACHER, "skip")
+    assert question(msg) == "report_concern.evidence"
+    teams.connector.files["/files/shot.png"] = 1000
+    refused = await teams.say(TEACHER, "", attachments=[file_attachment(teams, "shot.png")])
+    assert "Please don't send any files" in text(refused[0])
+    msgs = await teams.press(TEACHER, refused[-1], "done")
+    msgs = await teams.tick(TEACHER, msgs[-1], ["learners_talking"])
+    (msg,) = await teams.press(TEACHER, msgs[-1], "learner")
+    (msg,) = await teams.say(TEACHER, "skip")
+    await teams.press(TEACHER, msg, "send")
+    (case,) = await bot.store.list_cases("default")
+    assert case.urgent and await bot.store.case_evidence(case.id) == []
+    case_part = next(e for e in card_of(teams.to(DSL)[-1])["body"] if e.get("type") == "Container" and e.get("bleed"))
+    assert case_part["style"] == "attention" and words(case_part).startswith("URGENT")
+
+
+def file_attachment(teams: TeamsHarness, name: str) -> dict:
+    """A file shared in a personal chat, as Teams sends it to a bot that supports files."""
+    return {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": name,
+            "contentUrl": f"https://hillside.sharepoint.com/personal/jo/Documents/Microsoft Teams Chat Files/{name}",
+            "content": {"downloadUrl": f"{teams.connector.url}files/{name}", "uniqueId": "1f2e3d4c", "fileType": "png"}}
+
+
+async def test_files_shared_in_the_chat_are_recorded_by_reference_never_downloaded(teams, bot):
+    (msg,) = await teams.say(TEACHER, "I'm being targeted")
+    (msg,) = await teams.tick(TEACHER, msg, ["targeting_me"])
+    msgs = await teams.press(TEACHER, msg, "no")
+    (msg,) = await teams.tick(TEACHER, msgs[-1], ["tiktok"])
+    for said in ("@fakehill", "today", "Mocking videos"):
+        (msg,) = await teams.say(TEACHER, said)
+    (msg,) = await teams.tick(TEACHER, msg, ["me"])
+    (msg,) = await teams.say(TEACHER, "skip")
+    pasted = f"{teams.connector.url}v3/attachments/0-weu-d1-abc/views/original"
+    (kept,) = await teams.say(TEACHER, "screenshot of the profile", attachments=[
+        file_attachment(teams, "tiktok.png"), {"contentType": "image/*", "contentUrl": pasted},
+        {"contentType": "text/html", "content": "<p>screenshot of the profile</p>"}])
+    assert "that's kept" in text(kept)
+    msgs = await teams.press(TEACHER, kept, "done")
+    msgs = await teams.tick(TEACHER, msgs[-1], ["nobody"])
+    (summary,) = await teams.press(TEACHER, msgs[-1], "no_idea")
+    await teams.press(TEACHER, summary, "send")
+    (case,) = await bot.store.list_cases("default")
+    evidence = await bot.store.case_evidence(case.id)
+    assert [(e.name, e.ref, e.size, e.content_type) for e in evidence] == [
+        ("tiktok.png", file_attachment(teams, "tiktok.png")["contentUrl"], None, "image/png"),
+        ("image", pasted, None, "image/*"),
+    ]
+    # Recorded by reference only: nothing was fetched, not even asked about.
+    assert teams.connector.heads == [] and teams.connector.gets == []
+
+
+async def test_what_is_not_an_activity_gets_400_not_500(teams):
+    assert (await teams.post({"type": 5, "conversation": "x"})).status == 400
+    assert (await teams.client.post("/api/messages", data=b"{not json", headers={"Content-Type": "application/json"})).status == 400
+    assert teams.connector.calls == []
+
+
+async def test_a_redelivered_activity_runs_one_turn_and_gets_one_reply(teams, bot):
+    activity = teams.activity(TEACHER, text="I'm being targeted", id="1700000009999")
+    for _ in range(3):
+        response = await teams.post(activity)
+        assert response.status == 202
+    (reply,) = teams.to(TEACHER)
+    assert question(reply) == "report_concern.categories"
+    assert await bot.store.turn_seen("activity:1700000009999")
+
+
+async def test_a_card_from_an_earlier_question_gets_a_kind_reply(teams):
+    (first,) = await teams.say(TEACHER, "I'm being targeted")
+    (second,) = await teams.tick(TEACHER, first, ["targeting_me"])
+    (answered,) = [u for u in teams.updates(TEACHER) if u["id"] == first["id"]]
+    kinds = {e["type"] for e in elements(card_of(answered))}
+    assert "ActionSet" not in kinds and "Input.ChoiceSet" not in kinds  # nothing left to press
+    assert "Your answer: An account targeting me" in text(answered)
+    again = await teams.tick(TEACHER, first, ["school_impersonation"])  # a card still showing on another device
+    assert "moved on" in text(again[0])
+    assert question(again[-1]) == "report_concern.images"
+
+
+async def test_someone_not_routed_cannot_act_on_a_case_and_the_attempt_is_recorded(teams, bot):
+    card = await sent_case(teams)
+    await teams.install(HEAD)
+    # The headteacher replays the DSL's button from their own chat: valid Teams traffic, but not routed to them.
+    refused = await teams.send(HEAD, teams.submit(HEAD, card, find_action(card, f"case:{REF}:ack")["data"]))
+    assert "can't find a case" in text(refused[0])
+    assert "Jo Brown" not in text(refused[0])
+    case = await bot.store.get_case("default", REF)
+    assert case.status == CaseStatus.NEW
+    events = await bot.store.case_events(case.id)
+    assert [(e.actor, e.kind) for e in events if e.kind == "access_refused"] == [(f"teams:{HEAD}", "access_refused")]
+
+
+async def test_a_dsl_who_has_not_opened_the_bot_gets_the_card_the_moment_they_do(teams, bot):
+    summary = await report_until_summary(teams)
+    await teams.press(TEACHER, summary, "send")
+    assert teams.to(DSL) == []  # Teams lets a bot write only into a chat the person has opened
+    assert await bot.store.reachable_users("default", "teams") == {f"teams:{TEACHER}"}
+    await teams.channel.deliver_pending()
+    assert teams.to(DSL) == [] and any(n.recipient == f"teams:{DSL}" for n in await bot.store.pending_notifications("teams"))
+
+    await teams.say(DSL, "hello")
+    cards = [m for m in teams.to(DSL) if f"Case {REF}" in text(m)]
+    assert len(cards) == 1
+    await teams.channel.deliver_pending()
+    await teams.install(DSL)
+    assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
+    assert not any(n.recipient == f"teams:{DSL}" for n in await bot.store.pending_notifications("teams"))
+    # The card was recorded where it was shown, so acting on it updates it in place.
+    await teams.press(DSL, cards[0], f"case:{REF}:ack")
+    assert any(u["id"] == cards[0]["id"] for u in teams.updates(DSL))
+
+
+async def test_someone_who_removes_the_bot_is_no_longer_reachable(teams, bot):
+    await teams.install(DSL)
+    assert f"teams:{DSL}" in await bot.store.reachable_users("default", "teams")
+    stored = await bot.store.get_conversation_ref("default", f"teams:{DSL}")
+    assert stored["conversation"]["id"] == teams.conversation(DSL) and stored["serviceUrl"] == teams.connector.url
+    assert "name" not in stored["user"] and "activityId" not in stored  # only what it takes to reach them
+    await teams.send(DSL, teams.activity(DSL, "installationUpdate", action="remove"))
+    assert await bot.store.get_conversation_ref("default", f"teams:{DSL}") is None
+
+
+async def test_a_failed_delivery_waits_and_is_sent_once_when_the_connector_recovers(teams, bot):
+    await teams.install(DSL)
+    teams.connector.failing.add(teams.conversation(DSL))
+    summary = await report_until_summary(teams)
+    await teams.press(TEACHER, summary, "send")
+    assert any(n.recipient == f"teams:{DSL}" for n in await bot.store.pending_notifications("teams"))
+    teams.connector.failing.clear()
+    await teams.channel.deliver_pending()
+    await teams.channel.deliver_pending()
+    assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
+
+
+async def open_form(teams: TeamsHarness, card: dict, action: str) -> dict:
+    (form,) = await teams.press(DSL, card, f"case:{REF}:{action}")
+    return form
+
+
+async def test_the_dsl_adds_a_note_through_a_form_card(teams, bot):
+    card = await sent_case(teams)
+    form = await open_form(teams, card, "note")
+    body = card_of(form)["body"]
+    (note,) = [e for e in body if e["type"] == "Input.Text"]
+    assert (note["id"], note["isRequired"], note["isMultiline"]) == ("osb_field_note", True, True)
+    assert [a["title"] for a in elements(body) if a.get("type") == "Action.Submit"] == ["Save", "Cancel"]
+    assert find_form_data(form) == {"f": f"case_note:{REF}"}
+
+    (done,) = await teams.fill(DSL, form, {"note": "Spoke to Jo; POSH called at 9am."})
+    assert "note has been added" in text(done)
+    case = await bot.store.get_case("default", REF)
+    assert [e.detail for e in await bot.store.case_events(case.id) if e.kind == "note_added"] == [
+        {"note": "Spoke to Jo; POSH called at 9am."}]
+    (closed_form,) = [u for u in teams.updates(DSL) if u["id"] == form["id"]]
+    assert not [e for e in elements(card_of(closed_form)) if e["type"].startswith("Input.") or e["type"] == "ActionSet"]
+
+
+def find_form_data(form: dict) -> dict:
+    return next(a["data"]["osb"] for a in elements(card_of(form)) if a.get("type") == "Action.Submit")
+
+
+async def test_the_dsl_closes_a_case_with_its_outcome_through_a_form_card(teams, bot):
+    card = await sent_case(teams)
+    form = await open_form(teams, card, "close")
+    inputs = [e for e in card_of(form)["body"] if e["type"].startswith("Input.")]
+    assert [(e["type"], e["id"], e["isRequired"]) for e in inputs] == [
+        ("Input.ChoiceSet", "osb_field_outcome", True), ("Input.Text", "osb_field_note", False)]
+    assert "content_removed" in [c["value"] for c in inputs[0]["choices"]]
+    before = len(teams.to(TEACHER))
+    (done,) = await teams.fill(DSL, form, {"outcome": "content_removed", "note": ""})
+    assert " is closed" in text(done)
+    case = await bot.store.get_case("default", REF)
+    assert case.status == CaseStatus.CLOSED and case.outcome == "content_removed"
+    (told,) = teams.to(TEACHER)[before:]
+    assert "has been closed" in text(told) and "taken down" in text(told)
+
+
+async def test_cancelling_a_form_card_changes_nothing(teams, bot):
+    card = await sent_case(teams)
+    form = await open_form(teams, card, "note")
+    cancel = [a for a in elements(card_of(form)) if a.get("type") == "Action.Submit"][1]
+    assert cancel["associatedInputs"] == "none"
+    assert await teams.send(DSL, teams.submit(DSL, form, cancel["data"])) == []
+    assert [u["id"] for u in teams.updates(DSL)] == [form["id"]]  # the form is taken away
+    case = await bot.store.get_case("default", REF)
+    assert not [e for e in await bot.store.case_events(case.id) if e.kind == "note_added"]
+
+
+async def test_a_form_submitted_by_someone_not_routed_changes_nothing(teams, bot):
+    card = await sent_case(teams)
+    form = await open_form(teams, card, "close")
+    await teams.install(HEAD)
+    value = {"osb": find_form_data(form), "osb_field_outcome": "no_further_action"}
+    (refused,) = await teams.send(HEAD, teams.submit(HEAD, form, value))
+    assert "can't find a case" in text(refused)
+    case = await bot.store.get_case("default", REF)
+    assert case.status == CaseStatus.NEW
+    assert [e.actor for e in await bot.store.case_events(case.id) if e.kind == "access_refused"] == [f"teams:{HEAD}"]
+
+
+async def test_a_failed_turn_is_logged_by_type_and_never_shown_to_the_user(teams, caplog):
+    teams.connector.failing.add(teams.conversation(TEACHER))
+    response = await teams.post(teams.activity(TEACHER, text="I'm being targeted by @fake_hillside"))
+    assert response.status == 202
+    assert "teams turn failed: ClientResponseError" in caplog.text
+    assert "fake_hillside" not in caplog.text
+    bodies = [json.dumps(c["body"]) for c in teams.connector.calls]
+    assert not any("Exception" in b or "Traceback" in b for b in bodies)
+
+
+async def test_a_whole_teams_conversation_leaves_no_case_content_in_the_logs(teams, caplog):
+    caplog.set_level(logging.DEBUG)
+    card = await sent_case(teams)
+    await teams.press(DSL, card, f"case:{REF}:ack")
+    assert caplog.records, "the test should see the libraries' logging"
+    for secret in ["fake_hillside", "instagram.com/fake", "Mocking posts using my photo", "Jo Brown", "Dana Lee"]:
+        assert secret not in caplog.text, secret
+
+
+async def test_user_text_can_never_become_a_link_or_formatting_on_a_card(teams):
+    typed = "**bold** [click](https://evil.example) https://evil.example <at>Dana</at> _x_ - y"
+    await teams.install(DSL)
+    summary = await report_until_summary(teams, description=typed)
+    await teams.press(TEACHER, summary, "send")
+    for message in (summary, teams.to(DSL)[-1]):
+        assert "**bold** [click](https://evil.example) https://evil.example Dana _x_ - y" in text(message)
+        assert "evil.example" not in " ".join(links(message))  # not a link, anywhere
+        # Nothing on the card is markdown-rendered: Teams would apply markdown to TextBlock and FactSet text.
+        assert not [e for e in elements(card_of(message)) if e.get("type") in ("TextBlock", "FactSet")]
+
+
+# --- the endpoint's security --------------------------------------------------------------------------
+
+CLIENT_ID = "0e9b1c4f-2a6d-4c55-9f1e-5b2d8a7c3e10"
+PRODUCTION = {
+    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID": CLIENT_ID,
+    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET": "not-a-real-secret",
+    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID": TENANT,
+}
+
+
+@functools.lru_cache(maxsize=2)
+def signing_key(name: str = "botframework"):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def botframework_keys(monkeypatch):
+    """Bot Framework's published signing keys, served locally instead of from login.botframework.com."""
+    import jwt
+    from jwt.algorithms import RSAAlgorithm
+
+    jwk = {**RSAAlgorithm.to_jwk(signing_key().public_key(), as_dict=True), "kid": "osb-test", "use": "sig", "alg": "RS256"}
+    monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", lambda self: {"keys": [jwk]})
+
+
+def token(key=None, **claims) -> str:
+    import jwt
+
+    now = int(time.time())
+    payload = {"iss": "https://api.botframework.com", "aud": CLIENT_ID, "nbf": now - 10, "exp": now + 3600,
+               "serviceurl": "https://smba.trafficmanager.net/uk/", **claims}
+    return jwt.encode(payload, key or signing_key(), algorithm="RS256", headers={"kid": "osb-test"})
+
+
+async def serve(bot, env) -> TestClient:
+    for member in TEAMS_STAFF:
+        await bot.store.upsert_staff(member)
+    client = TestClient(TestServer(build_app(bot, [TeamsChannel(bot, teams_config(env))]), host="127.0.0.1", port=0))
+    await client.start_server()
+    return client
+
+
+@pytest.mark.parametrize("authorization", [
+    None,
+    "Bearer not-a-token",
+    "Basic dXNlcjpwYXNz",
+    "Bearer " + "e30.e30.e30",
+    "forged",
+    "wrong audience",
+    "expired",
+    "loopback service URL",
+])
+async def test_with_credentials_a_missing_or_bad_token_gets_401_never_500(bot, connector, botframework_keys, authorization):
+    forged = {
+        "forged": lambda: token(signing_key("attacker")),
+        "wrong audience": lambda: token(aud="11111111-2222-3333-4444-555555555555"),
+        "expired": lambda: token(nbf=int(time.time()) - 7200, exp=int(time.time()) - 3600),
+        # A genuine token, but the activity names a service URL on loopback: production replies only to Microsoft.
+        "loopback service URL": lambda: token(serviceurl=connector.url),
+    }
+    case = authorization
+    if authorization in forged:
+        authorization = "Bearer " + forged[authorization]()
+    client = await serve(bot, PRODUCTION)
+    try:
+        harness = TeamsHarness(client, None, connector)
+        response = await harness.post(harness.activity(TEACHER, text="I'm being targeted"),
+                                      headers={"Authorization": authorization} if authorization else None)
+        assert response.status == 401
+        if case == "loopback service URL":  # the token itself was accepted: the service URL was not
+            assert "host validator" in (await response.json())["error"]
+        assert "Traceback" not in await response.text()
+        assert connector.calls == []
+        assert await bot.store.load_conversation(f"default/teams:{harness.conversation(TEACHER)}") is None
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("env", [{"TEAMS_ALLOW_ANONYMOUS": "false"}, {"TEAMS_ALLOW_ANONYMOUS": "FALSE"}])
+async def test_without_credentials_or_anonymous_mode_every_request_is_refused(bot, connector, env, botframework_keys):
+    client = await serve(bot, env)
+    try:
+        harness = TeamsHarness(client, None, connector)
+        for headers in (None, {"Authorization": "Bearer " + token()}):
+            response = await harness.post(harness.activity(TEACHER, text="I'm being targeted"), headers=headers)
+            assert response.status == 401
+        assert connector.calls == []
+        assert (await client.get("/healthz")).status == 200  # the rest of the server is unaffected
+    finally:
+        await client.close()
+
+
+async def test_the_slack_route_is_untouched_by_the_teams_token_check(bot, connector):
+    from bot.adapters.slack import SlackChannel, SlackConfig
+    from tests.slack_harness import SECRET
+
+    slack = SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None,
+                                          api_url=connector.url))
+    client = TestClient(TestServer(build_app(bot, [slack, TeamsChannel(bot, teams_config(PRODUCTION))]),
+                                   host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        body = json.dumps({"token": "legacy", "challenge": "abc123", "type": "url_verification"})
+        from tests.slack_harness import SlackHarness
+
+        signed = SlackHarness(client, slack, None).signed_headers(body)
+        response = await client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **signed})
+        assert response.status == 200 and (await response.json()) == {"challenge": "abc123"}
+        assert (await client.post("/api/messages", json={})).status == 401
+    finally:
+        await client.close()
+
+
+async def test_anonymous_mode_warns_loudly_at_start_up(bot, caplog):
+    client = await serve(bot, {"TEAMS_ALLOW_ANONYMOUS": "true"})
+    await client.close()
+    (warning,) = [r for r in caplog.records if "ANONYMOUS MODE" in r.getMessage()]
+    assert warning.levelno == logging.WARNING and "never use it in production" in warning.getMessage()
+
+
+async def test_no_teams_settings_means_no_teams_endpoint(bot):
+    from bot.server import configured_channels
+
+    assert configured_channels(bot, {}) == []
+    (channel,) = configured_channels(bot, {"TEAMS_ALLOW_ANONYMOUS": "true"})
+    assert channel.name == "teams"
+
+
+async def test_with_credentials_activities_from_another_tenant_are_ignored(bot, connector):
+    from microsoft_agents.activity import Activity
+    from microsoft_agents.hosting.core import TurnContext
+
+    channel = TeamsChannel(bot, teams_config(PRODUCTION))
+    harness = TeamsHarness(None, channel, connector)
+    other = harness.activity(TEACHER, text="I'm being targeted")
+    other["conversation"]["tenantId"] = "99999999-8888-7777-6666-555555555555"
+    other["channelData"] = {"tenant": {"id": "99999999-8888-7777-6666-555555555555"}}
+    await channel.on_turn(TurnContext(channel.adapter, Activity.model_validate(other)))
+    assert await bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is None
+    assert await bot.store.load_conversation(f"default/teams:{harness.conversation(TEACHER)}") is None
+    # The school's own tenant gets through (this context has no connector to answer with, hence the error).
+    with pytest.raises(RuntimeError, match="ConnectorClient"):
+        await channel.on_turn(TurnContext(channel.adapter, Activity.model_validate(harness.activity(TEACHER, text="hi"))))
+    assert await bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is not None
