@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.content import Markup
 from bot.dialogs.base import Context
+from bot.markup import Markup
 from bot.models import (
     CASE_HANDLER_ROLES,
     Case,

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError, model_validator
 
+from bot.markup import escape
+
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+(?:\.[a-z0-9_]+)*)\}")
@@ -212,21 +214,6 @@ class Content(BaseModel):
         """The wording for `key` with its placeholders filled: facts first, then `values`."""
         template = self.messages[key]
         return render(template, self.facts, values)
-
-
-class Markup(str):
-    """Text already in the bot's light markdown (from content/), inserted into a template as it is."""
-
-
-_SPECIAL = re.compile(r"([\\*_\[\]`~<>:])")  # ":" too, so a typed URL is never made a link
-
-
-def escape(value: Any) -> str:
-    """Make a value literal in the bot's light markdown: `**bold**`, `[label](url)`, `- ` bullets.
-
-    Everything a user typed passes through here, so it can never become a link, a mention or markup
-    on any platform; adapters turn `\\x` back into a literal x in their own format."""
-    return value if isinstance(value, Markup) else _SPECIAL.sub(r"\\\1", str(value))
 
 
 def render(template: str, facts: Facts, values: dict[str, Any]) -> str:

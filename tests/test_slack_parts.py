@@ -91,7 +91,7 @@ def test_serve_stops_with_a_clear_message_when_slack_settings_are_wrong(tmp_path
 
 
 def test_user_text_can_never_become_a_link_a_mention_or_formatting():
-    from bot.content import escape
+    from bot.markup import escape
 
     typed = "<!channel> <@U123> *bold* ~strike~ `code` [click](https://evil.example) https://evil.example & co"
     out = to_mrkdwn(f"**Account:** {escape(typed)}")

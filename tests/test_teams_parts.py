@@ -18,7 +18,7 @@ from bot.adapters.teams.cards import (
 from bot.adapters.teams.config import teams_config
 from bot.cli import main
 from bot.config import ConfigError
-from bot.content import escape
+from bot.markup import escape
 from bot.models import CaseCard, Choice, Form, FormField, Reply
 from tests.teams_harness import assert_valid_for_teams, elements, words
 

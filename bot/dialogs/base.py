@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.content import Content, Markup, Step, escape, render
+from bot.content import Content, Step, render
+from bot.markup import Markup, escape
 from bot.models import (
     Attachment, CaseCard, Choice, ConversationState, Form, FormField, Frame, Reply, StaffMember, Turn,
 )

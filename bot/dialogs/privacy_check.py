@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.content import Markup, Step, render
+from bot.content import Step, render
+from bot.markup import Markup
 from bot.dialogs.base import Context, Input, StepDialog
 from bot.models import Choice, Frame, Reminder, Reply
 

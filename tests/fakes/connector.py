@@ -4,12 +4,13 @@ posts or updates, answers conversation creation, and serves file sizes for share
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any, Callable
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from tests.fakes.waiting import wait_until
 
 
 class FakeConnector:
@@ -81,11 +82,4 @@ class FakeConnector:
                 if c["method"] == "PUT" and c["conversation"] == conversation]
 
     async def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out; calls so far: {[(c['method'], c['conversation']) for c in self.calls]}")
-            await asyncio.sleep(0.01)
+        return await wait_until(condition, timeout, lambda: [(c["method"], c["conversation"]) for c in self.calls])

@@ -11,6 +11,8 @@ from typing import Any, Callable
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.waiting import wait_until
+
 
 class FakeSlackApi:
     def __init__(self) -> None:
@@ -99,11 +101,4 @@ class FakeSlackApi:
 
     async def wait_for(self, condition: Callable[[], Any], timeout: float = 5.0) -> Any:
         """Wait until `condition()` is truthy (the bot answers after acking, in the background)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out; calls so far: {[m for m, _ in self.calls]}")
-            await asyncio.sleep(0.01)
+        return await wait_until(condition, timeout, lambda: [m for m, _ in self.calls])

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from bot.markup import clip, to_plain
 from bot.models import CaseCard, Choice, Form, Reply
 
 # https://api.slack.com/reference/block-kit/blocks and .../block-elements
@@ -63,17 +64,6 @@ def to_mrkdwn(text: str) -> str:
     return _TOKEN.sub(convert, "\n".join(lines))
 
 
-def to_plain(text: str) -> str:
-    """For plain_text objects and notification fallbacks: the words, no markup, escapes undone."""
-    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
-    text = re.sub(r"\[([^\]\\]+)\]\((https?://[^)\s]+)\)", r"\1 (\2)", text)
-    return re.sub(r"\\(.)", r"\1", text)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
 def _split(text: str, limit: int) -> list[str]:
     """Long text in pieces under `limit`, broken at paragraph, then line, then word boundaries."""
     pieces: list[str] = []
@@ -94,7 +84,7 @@ def _section(mrkdwn: str) -> list[dict[str, Any]]:
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(to_plain(text), limit), "emoji": False}
+    return {"type": "plain_text", "text": clip(to_plain(text), limit), "emoji": False}
 
 
 def button_value(choice: Choice, asks: str | None) -> str:
@@ -138,13 +128,13 @@ def _checkboxes(choices: list[Choice], asks: str | None, continue_label: str) ->
 
 def card_blocks(card: CaseCard) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(card.title, MAX_HEADER)}]
-    fields = [{"type": "mrkdwn", "text": _clip(f"*{to_mrkdwn(label)}*\n{to_mrkdwn(_literal(value))}", MAX_FIELD_TEXT),
+    fields = [{"type": "mrkdwn", "text": clip(f"*{to_mrkdwn(label)}*\n{to_mrkdwn(_literal(value))}", MAX_FIELD_TEXT),
                "verbatim": True} for label, value in card.fields]
     for start in range(0, len(fields), MAX_FIELDS):
         blocks.append({"type": "section", "fields": fields[start:start + MAX_FIELDS]})
     for note in card.guidance:
         blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": _clip(to_mrkdwn(note), MAX_SECTION_TEXT), "verbatim": True}]})
+            {"type": "mrkdwn", "text": clip(to_mrkdwn(note), MAX_SECTION_TEXT), "verbatim": True}]})
     return blocks
 
 
@@ -165,7 +155,7 @@ def reply_message(reply: Reply, continue_label: str) -> dict[str, Any]:
             blocks += _buttons(reply.choices, reply.asks, "osb_choices_")
     if len(blocks) > MAX_BLOCKS:
         blocks = blocks[: MAX_BLOCKS - 1] + [b for b in blocks if b["type"] == "actions"][-1:]
-    return {"text": _clip(to_plain(reply.text), MAX_FALLBACK), "blocks": blocks}
+    return {"text": clip(to_plain(reply.text), MAX_FALLBACK), "blocks": blocks}
 
 
 def answered(blocks: list[dict[str, Any]], note: str | None) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from bot.markup import clip, to_plain
 from bot.models import CaseCard, Choice, Form, Reply
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -108,17 +109,6 @@ def literal_block(text: str, bold: bool = False, subtle: bool = False) -> dict[s
     return {"type": "RichTextBlock", "inlines": [_run(text, bold, subtle=subtle)] if text else [_run(" ")]}
 
 
-def to_plain(text: str) -> str:
-    """The words without markup, escapes undone: for summaries and notification previews."""
-    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
-    text = re.sub(r"\[([^\]\\]+)\]\((https?://[^)\s]+)\)", r"\1 (\2)", text)
-    return re.sub(r"\\(.)", r"\1", text)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
 # --- cards --------------------------------------------------------------------------------
 
 
@@ -131,7 +121,7 @@ def size(card_json: dict[str, Any]) -> int:
 
 
 def submit(title: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"type": "Action.Submit", "title": _clip(to_plain(title), MAX_BUTTON_TEXT), "data": {"osb": data}, **extra}
+    return {"type": "Action.Submit", "title": clip(to_plain(title), MAX_BUTTON_TEXT), "data": {"osb": data}, **extra}
 
 
 def buttons(choices: list[Choice], asks: str | None) -> list[dict[str, Any]]:
@@ -145,7 +135,7 @@ def buttons(choices: list[Choice], asks: str | None) -> list[dict[str, Any]]:
 def checkboxes(choices: list[Choice], asks: str | None, continue_label: str) -> list[dict[str, Any]]:
     return [
         {"type": "Input.ChoiceSet", "id": PICK_INPUT, "isMultiSelect": True, "style": "expanded", "wrap": True,
-         "choices": [{"title": _clip(to_plain(c.label), MAX_BUTTON_TEXT), "value": c.id} for c in choices]},
+         "choices": [{"title": clip(to_plain(c.label), MAX_BUTTON_TEXT), "value": c.id} for c in choices]},
         {"type": "ActionSet", "actions": [submit(continue_label, {"q": asks, "m": 1}, style="positive")]},
     ]
 
@@ -157,7 +147,7 @@ def case_blocks(case: CaseCard, value_limit: int = MAX_FIELD_TEXT) -> list[dict[
     items: list[dict[str, Any]] = [title]
     for label, value in case.fields:
         items.append({"type": "RichTextBlock", "inlines": to_runs(label, bold=True), "spacing": "Small"})
-        items.append({**literal_block(_clip(value, value_limit)), "spacing": "None"})
+        items.append({**literal_block(clip(value, value_limit)), "spacing": "None"})
     for n, note in enumerate(case.guidance):
         blocks = text_blocks(note, subtle=True)
         if blocks and n == 0:
@@ -204,7 +194,7 @@ def reply_cards(reply: Reply, continue_label: str, max_chars: int = 4000) -> lis
 def _shorten(block: dict[str, Any]) -> dict[str, Any]:
     """A single line too long for a card (it cannot happen with the text limits, but never send a broken card)."""
     text = "".join(r.get("text", "") for r in block.get("inlines", []))
-    return {"type": "RichTextBlock", "inlines": [_run(_clip(text, MAX_CARD_BYTES // 4))]}
+    return {"type": "RichTextBlock", "inlines": [_run(clip(text, MAX_CARD_BYTES // 4))]}
 
 
 def form_card(form: Form, max_chars: int = 4000) -> dict[str, Any]:
@@ -214,7 +204,7 @@ def form_card(form: Form, max_chars: int = 4000) -> dict[str, Any]:
         element: dict[str, Any] = {"id": FIELD_INPUT + field.id, "label": to_plain(field.label), "isRequired": not field.optional}
         if field.kind == "choice":
             element.update(type="Input.ChoiceSet", style="compact", wrap=True,
-                           choices=[{"title": _clip(to_plain(c.label), MAX_BUTTON_TEXT), "value": c.id} for c in field.choices])
+                           choices=[{"title": clip(to_plain(c.label), MAX_BUTTON_TEXT), "value": c.id} for c in field.choices])
         else:
             element.update(type="Input.Text", isMultiline=True, maxLength=max_chars)
         body.append(element)
@@ -257,4 +247,4 @@ def form_values(value: dict[str, Any]) -> dict[str, str]:
 
 
 def summary(reply: Reply) -> str:
-    return _clip(" ".join(to_plain(reply.text).split()), MAX_SUMMARY)
+    return clip(" ".join(to_plain(reply.text).split()), MAX_SUMMARY)
