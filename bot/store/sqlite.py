@@ -91,7 +91,7 @@ class SQLiteStore(Store):
                 "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
         applied = {row["version"] for row in db["migrations"].rows}
-        for version, name, sql in MIGRATIONS:
+        for version, name, sql in sorted(MIGRATIONS):  # by number, whatever order they were added in
             if version in applied:
                 continue
             with self._write():
