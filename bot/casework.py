@@ -23,6 +23,8 @@ from bot.models import (
     Reply,
     Role,
 )
+from bot.plan import PlanEntry, case_plan, open_required, plan_reply
+from bot.report_pack import pack_replies, reporter_pack
 from bot.routing import alert_route, route_case
 
 if TYPE_CHECKING:
@@ -149,9 +151,9 @@ class Casework:
             return Choice(id=f"case:{ref}:{action}", label=self.text(f"case.action.{action}"))
 
         if case.status == CaseStatus.CLOSED:
-            return [choice("note")]
+            return [choice("note"), choice("plan")]
         actions = [choice("ack")] if case.status == CaseStatus.NEW else []
-        return actions + [choice("note"), choice("action"), choice("status"), choice("close")]
+        return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"), choice("close")]
 
     def card_reply(self, case: Case, viewer: str, names: dict[str, str], key: str = "case.card") -> Reply:
         card = self.card(case, viewer, names)
@@ -188,6 +190,15 @@ class Casework:
             await self.show(ctx, case)
         elif action == "ack":
             await self.acknowledge(ctx, case)
+        elif action == "plan":
+            ctx.replies.append(await self.plan_reply(case))
+        elif action.startswith("tick:"):
+            await self.tick(ctx, case, action.removeprefix("tick:"))
+        elif action == "pack":
+            offer = "targeting_me" in case.categories and not case.is_routed_to(case.reporter)
+            ctx.replies.extend(pack_replies(self.bot.content, self.bot.settings.school_name, case, offer))
+        elif action == "pack_reporter":
+            await self.send_pack_to_reporter(ctx, case)
         elif action in FLOW_FOR_ACTION:
             if case.status == CaseStatus.CLOSED and action != "note":
                 ctx.say("case.already_closed", reference=case.reference)
@@ -209,6 +220,32 @@ class Casework:
         if await self.load_for(ctx, reference, flow_id) is None:
             return
         await self.bot.dialogs[flow_id].submit_form(ctx, reference, values)
+
+    # --- the case plan and report packs ------------------------------------------------------
+
+    async def plan_of(self, case: Case) -> list[PlanEntry]:
+        store = self.bot.store
+        return case_plan(self.bot.content, case, await store.case_events(case.id), await store.case_evidence(case.id))
+
+    async def plan_reply(self, case: Case, key: str = "case.plan.show") -> Reply:
+        return plan_reply(self.bot.content, self.bot.settings.school_name, case, await self.plan_of(case), key)
+
+    async def tick(self, ctx: Context, case: Case, item: str) -> None:
+        entry = next((e for e in await self.plan_of(case) if e.id == item), None)
+        if entry is None:
+            ctx.say("common.not_understood")
+            return
+        if not entry.done:
+            await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="plan_ticked",
+                                                          at=ctx.now, detail={"item": item})])
+        ctx.replies.append(await self.plan_reply(case, key="case.plan.ticked"))
+
+    async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
+        note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
+                            replies=reporter_pack(self.bot.content, self.bot.settings.school_name, case))
+        event = CaseEvent(case_id=case.id, actor=ctx.user, kind="pack_sent_to_reporter", at=ctx.now)
+        await self.bot.store.update_case(case, [event], [note])
+        ctx.say("case.pack.sent_to_reporter", reference=case.reference)
 
     # --- changes -------------------------------------------------------------------------
 
@@ -286,17 +323,24 @@ class Casework:
                          tell_reporter="case.reporter_acknowledged" if was_new else None, tell_others=True)
         await self.show(ctx, case, key="case.status_changed")
 
-    async def close(self, ctx: Context, reference: str, outcome: str, note: str | None) -> None:
+    async def close(self, ctx: Context, reference: str, outcome: str, note: str | None, reason: str | None = None) -> None:
         case = await self.load_for(ctx, reference, "close")
         if case is None:
             return
         if case.status == CaseStatus.CLOSED:
             ctx.say("case.already_closed", reference=case.reference)
             return
+        still_open = [e.id for e in open_required(await self.plan_of(case))]
+        if still_open and not reason:
+            ctx.say("case.plan.reason_needed", reference=case.reference)
+            ctx.replies.append(await self.plan_reply(case))
+            return
         case.status = CaseStatus.CLOSED
         case.outcome = outcome
-        await self._save(ctx, case, "closed", {"outcome": outcome, "note": note},
-                         tell_reporter="case.reporter_closed", tell_others=True)
+        detail = {"outcome": outcome, "note": note}
+        if still_open:
+            detail.update(open_required=still_open, reason=reason)
+        await self._save(ctx, case, "closed", detail, tell_reporter="case.reporter_closed", tell_others=True)
         await self.show(ctx, case, key="case.closed")
 
     # --- lists ---------------------------------------------------------------------------

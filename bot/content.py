@@ -28,6 +28,7 @@ RUNTIME_VARIABLES = {
     "max_size", "file_name", "summary", "routed_count", "step_title", "platform", "item", "done_count",
     "skipped_count", "left", "status", "outcome", "count", "cases", "date", "reporter", "role",
     "reason", "urgency", "categories", "started", "value", "reasons", "people", "position", "total",
+    "open_required",
 }
 
 
@@ -184,6 +185,37 @@ class Flow(Strict):
         return self
 
 
+# --- The case plan ---------------------------------------------------------------------
+
+
+class PlanWhen(Strict):
+    """An item applies when `urgent` matches (if given) and, if categories or suspects are given, either matches."""
+
+    urgent: bool | None = None
+    categories: list[str] = Field(default_factory=list)
+    behind_it: list[str] = Field(default_factory=list)
+
+
+class PlanItem(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    text: str
+    required: bool = False
+    when: PlanWhen | None = None
+    per_platform: bool = Field(default=False, description="one item for each platform in the case: {platform}")
+    done_by_action: str | None = Field(default=None, description="recording this action ticks the item")
+    done_when_answered: Literal["accounts", "first_seen", "evidence_files"] | None = None
+
+
+class PlanStep(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: str
+    items: list[PlanItem]
+
+
+class CasePlan(Strict):
+    steps: list[PlanStep]
+
+
 # --- Phrases -----------------------------------------------------------------------------
 
 
@@ -208,6 +240,7 @@ class Content(BaseModel):
     phrases: Phrases
     facts: Facts
     flows: dict[str, Flow]
+    plan: CasePlan
     version: str
 
     def text(self, key: str, **values: Any) -> str:
@@ -304,8 +337,16 @@ def load_content(directory: Path | None = None) -> Content:
             raise ContentError(f"{path}: id: '{flow.id}' should match the file name '{path.stem}'")
         flows[flow.id] = flow
 
+    plan = _validated(CasePlan, root / "case_plan.yaml", _read_yaml(root / "case_plan.yaml"))
+    actions = {c.id for c in flows["case_action"].step("action").choices} if "case_action" in flows else set()
+    for step in plan.steps:
+        for item in step.items:
+            if item.done_by_action and item.done_by_action not in actions:
+                raise ContentError(f"{root / 'case_plan.yaml'}: {step.id}.{item.id}.done_by_action: "
+                                   f"'{item.done_by_action}' is not an action in flows/case_action.yaml")
+
     content = Content(
-        meta=meta, messages=messages, phrases=phrases, facts=facts, flows=flows,
+        meta=meta, messages=messages, phrases=phrases, facts=facts, flows=flows, plan=plan,
         version=f"{meta.version}+{_digest(root)}",
     )
     _check_placeholders(content, message_files, root)

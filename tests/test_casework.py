@@ -108,10 +108,15 @@ async def test_status_moves_through_in_progress_to_closed_with_outcome(bot, dsl,
     assert dsl.keys == ["case_close.outcome.ask"]
     await dsl.pick("content_removed")
     await dsl.say("Instagram removed the account after POSH escalated it.")
+    assert dsl.keys == ["case_close.open_items_reason.ask"]  # the case plan still has required steps open
+    await dsl.say("Removed within the hour; the reporter is fine and has had support from their line manager.")
     assert dsl.keys == ["case.closed"]
     case = await case_of(bot)
     assert case.status == CaseStatus.CLOSED and case.outcome == "content_removed"
-    assert [c.id for c in dsl.last[0].choices] == [f"case:{REF}:note"]
+    assert [c.id for c in dsl.last[0].choices] == [f"case:{REF}:note", f"case:{REF}:plan"]
+    closed = next(e for e in await bot.store.case_events(case.id) if e.kind == "closed")
+    assert closed.detail["reason"].startswith("Removed within the hour")
+    assert "support.reporter_support" in closed.detail["open_required"]
 
     await reported.open()
     closed = reported.reply("case.reporter_closed")
@@ -127,6 +132,7 @@ async def test_the_reporter_never_learns_an_allegation_outcome(bot, chat: Chat):
     await head.pick(f"case:{REF}:close")
     await head.pick("malicious")
     await head.say("skip")
+    await head.say("LADO agreed no further action; the account was removed.")
     await chat.open()
     closed = chat.reply("case.reporter_closed")
     assert "malicious" not in closed.text.lower() and "allegation" not in closed.text.lower()
@@ -136,6 +142,7 @@ async def test_a_closed_case_takes_notes_but_no_other_change(bot, dsl):
     await dsl.pick(f"case:{REF}:close")
     await dsl.pick("no_further_action")
     await dsl.say("skip")
+    await dsl.say("The account was a parody, clearly labelled; no further action.")
     await dsl.pick(f"case:{REF}:status")
     assert dsl.keys[0] == "case.already_closed"
     await dsl.pick(f"case:{REF}:note")

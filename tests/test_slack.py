@@ -365,7 +365,8 @@ async def test_dsl_records_a_platform_report_and_closes_through_modals(slack, bo
     assert recorded == [{"action": "reported_to_platform", "detail": "IG-55821"}]
 
     view = (await open_modal(slack, DSL, card, "close"))["view"]
-    await submit_modal(slack, DSL, view, {"outcome": "content_removed", "note": ""}, view_id="V3")
+    await submit_modal(slack, DSL, view, {"outcome": "content_removed", "note": "",
+                                          "open_items_reason": "Removed within the hour."}, view_id="V3")
     await slack.api.wait_for(lambda: any(" is closed" in m["text"] for m in slack.messages_to(DSL)))
     case = await bot.store.get_case("default", "OSB-2026-0001")
     assert case.status == CaseStatus.CLOSED and case.outcome == "content_removed"

@@ -126,7 +126,7 @@ async def test_a_report_reaches_the_dsl_as_a_proactive_case_card(teams, bot):
     assert titles == [f"Case {REF}"]
     assert "Jo Brown" in text(card) and "Instagram" in text(card)
     assert [a["data"]["osb"]["c"] for a in actions(card)] == [
-        f"case:{REF}:{a}" for a in ("ack", "note", "action", "status", "close")]
+        f"case:{REF}:{a}" for a in ("ack", "plan", "pack", "note", "action", "status", "close")]
     # Sent as a new message in the DSL's own chat, never as a reply to anything.
     call = next(c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL) and c.get("id") == card["id"])
     assert call["activity_id"] is None
@@ -349,10 +349,12 @@ async def test_the_dsl_closes_a_case_with_its_outcome_through_a_form_card(teams,
     form = await open_form(teams, card, "close")
     inputs = [e for e in card_of(form)["body"] if e["type"].startswith("Input.")]
     assert [(e["type"], e["id"], e["isRequired"]) for e in inputs] == [
-        ("Input.ChoiceSet", "osb_field_outcome", True), ("Input.Text", "osb_field_note", False)]
+        ("Input.ChoiceSet", "osb_field_outcome", True), ("Input.Text", "osb_field_note", False),
+        ("Input.Text", "osb_field_open_items_reason", False)]
     assert "content_removed" in [c["value"] for c in inputs[0]["choices"]]
     before = len(teams.to(TEACHER))
-    (done,) = await teams.fill(DSL, form, {"outcome": "content_removed", "note": ""})
+    (done,) = await teams.fill(DSL, form, {"outcome": "content_removed", "note": "",
+                                           "open_items_reason": "Removed within the hour."})
     assert " is closed" in text(done)
     case = await bot.store.get_case("default", REF)
     assert case.status == CaseStatus.CLOSED and case.outcome == "content_removed"

@@ -414,8 +414,10 @@ class CaseUpdate(StepDialog):
         return Reply(key=f"{self.flow_id}.form", text=self.flow.title, form=form)
 
     async def submit_form(self, ctx: Context, reference: str, values: dict[str, str]) -> None:
+        await self._submit(ctx, self.new_frame(reference=reference), values)
+
+    async def _submit(self, ctx: Context, frame: Frame, values: dict[str, str]) -> None:
         """Answer every step from the form's values, with the same checks as in conversation."""
-        frame = self.new_frame(reference=reference)
         for step in self.flow.steps:
             if not self.applies(step, frame.answers):
                 continue
@@ -425,6 +427,9 @@ class CaseUpdate(StepDialog):
                 return
             if step.type == "choice":
                 inp = Input(picked=[value] if value else [])
+            elif not value and not step.optional:
+                ctx.say("common.form_not_saved")
+                return
             else:
                 inp = Input(text=value, picked=[] if value else ["skip"])
             answer = await getattr(self, f"answer_{step.type}")(ctx, frame, step, inp)
