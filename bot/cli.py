@@ -59,6 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
     show = cases.add_parser("show", parents=[common], help="show one case and its events")
     show.add_argument("reference")
     show.add_argument("--json", action="store_true")
+    export = cases.add_parser("export", parents=[common],
+                              help="write a case's safeguarding record for the child-protection file")
+    export.add_argument("reference")
+    export.add_argument("--format", choices=["pdf", "json", "md"], default="pdf", help="pdf (default), json or md")
+    export.add_argument("--out", help="where to write it; '-' for standard output "
+                                      "(default: REFERENCE.pdf for pdf, standard output for json and md)")
+    export.add_argument("--by", type=user_arg, help="who is making the record, PLATFORM:USER; recorded on the case "
+                                                    "(default: cli:LOGIN-NAME)")
+    verify = cases.add_parser("verify", parents=[common], help="check that cases' event logs are unchanged")
+    verify.add_argument("reference", nargs="?", help="one case (default: every case)")
+    verify.add_argument("--json", action="store_true")
+    stats = cases.add_parser("stats", parents=[common], help="trends across cases: counts and times, never content")
+    stats.add_argument("--json", action="store_true")
+    stats.add_argument("--since", type=date_arg, help="only cases reported on or after DATE (YYYY-MM-DD)")
+    purge = cases.add_parser("purge", parents=[common], help="delete closed cases whose retention period has run out")
+    purge.add_argument("--dry-run", action="store_true", help="only list what is due; delete nothing")
+    purge.add_argument("--now", type=date_arg, help="decide as on DATE (YYYY-MM-DD); a later date than today "
+                                                    "only with --dry-run")
+    purge.add_argument("--by", type=user_arg, help="who is purging, PLATFORM:USER; kept on each tombstone "
+                                                   "(default: cli:LOGIN-NAME)")
+    purge.add_argument("--json", action="store_true")
 
     content = sub.add_parser("content", help="the bot's wording and facts").add_subparsers(dest="action", required=True)
     content.add_parser("check", parents=[common], help="validate content/ and list facts due a re-check")
@@ -94,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(db=args.db, content_dir=args.content_dir)
         content = load_content(settings.content_dir)
         if args.command == "content":
-            return check_content(content)
+            from bot.retention import load_retention, report_categories
+
+            retention = load_retention(settings.content_dir, settings.retention_file, report_categories(content))
+            return check_content(content, retention=retention)
         if args.command == "serve":
             return asyncio.run(serve(args, settings, content))
         handler = {"chat": chat, "staff": staff, "cases": cases}[args.command]
@@ -197,6 +221,10 @@ async def cases(args: argparse.Namespace, settings: Settings, content: Content, 
             flag = "URGENT " if c.urgent else ""
             print(f"{c.reference}  {flag}{c.status.value:12} {c.created_at:%Y-%m-%d %H:%M}  {', '.join(c.categories)}")
         return 0
+    if args.action in ("export", "verify"):
+        return await (export_record if args.action == "export" else verify_chains)(args, settings, content, store)
+    if args.action in ("stats", "purge"):
+        return await (show_stats if args.action == "stats" else purge_cases)(args, settings, content, store)
     case = await store.get_case(settings.school_id, args.reference)
     if case is None:
         print(f"online-safety-bot: no case {args.reference}", file=sys.stderr)
@@ -215,6 +243,167 @@ async def cases(args: argparse.Namespace, settings: Settings, content: Content, 
     for e in events:
         print(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:24} {e.kind:16} {json.dumps(e.detail) if e.detail else ''}")
     return 0
+
+
+def _cli_user() -> str:
+    import getpass
+
+    try:
+        login = re.sub(r"[\s:]+", "_", getpass.getuser())[:128]
+    except (KeyError, OSError):  # no login name (some containers)
+        login = ""
+    return f"cli:{login or 'unknown'}"
+
+
+async def export_record(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
+    """`cases export`: record the export on the case (it joins the event chain), then write the record.
+    The file is created readable by its owner only: it is a child-protection record."""
+    import os
+
+    from bot.record import export_case, render
+
+    case = await store.get_case(settings.school_id, args.reference)
+    if case is None:
+        print(f"online-safety-bot: no case {args.reference}", file=sys.stderr)
+        return 1
+    out = args.out or (f"{case.reference}.pdf" if args.format == "pdf" else "-")
+    if out == "-" and args.format == "pdf" and sys.stdout.isatty():
+        print("online-safety-bot: not writing a PDF to the terminal; give --out FILE", file=sys.stderr)
+        return 2
+    record = await export_case(Bot(content, store, settings), case, by=args.by or _cli_user(), fmt=args.format)
+    data = render(record, content)
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        target = Path(out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        print(f"{target}: the safeguarding record of {case.reference} ({args.format}).", file=sys.stderr)
+    if not record.integrity.intact:
+        print(f"online-safety-bot: {case.reference}: the event log is broken; the record says where "
+              "(run `online-safety-bot cases verify` for details)", file=sys.stderr)
+    return 0
+
+
+async def verify_chains(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
+    """`cases verify`: recompute each case's event chain. Exit 0 when every chain holds, 1 naming each case
+    and the event where its chain breaks."""
+    from bot.record import chain_words
+
+    if args.reference:
+        case = await store.get_case(settings.school_id, args.reference)
+        if case is None:
+            print(f"online-safety-bot: no case {args.reference}", file=sys.stderr)
+            return 1
+        found = [case]
+    else:
+        found = sorted(await store.list_cases(settings.school_id), key=lambda c: c.reference)
+    results = []
+    broken = 0
+    for case in found:
+        report = await store.verify_case_chain(case.id)
+        result, problems = chain_words(content, report)
+        broken += not report.intact
+        results.append({"reference": case.reference, "intact": report.intact, "events": report.events,
+                        "unsealed": report.unsealed, "head": report.head, "result": result, "problems": problems,
+                        "broken_at": [p.model_dump(mode="json") for p in report.problems]})
+        if not args.json:
+            print(f"{case.reference}: {result}")
+            for problem in problems:
+                print(f"  {problem}")
+    if args.json:
+        print(json.dumps(results))
+    elif not found:
+        print("No cases yet.")
+    elif broken:
+        print(f"{broken} of {len(found)} case(s) have a broken event log.", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def date_arg(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' should be a date, YYYY-MM-DD") from None
+
+
+async def show_stats(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
+    """`cases stats`: counts, times and repeated accounts; never a reporter, a name or free text."""
+    from bot.markup import to_plain
+    from bot.stats import case_stats, stats_lines
+
+    stats = await case_stats(store, settings.school_id, since=args.since)
+    if args.json:
+        print(stats.model_dump_json())
+    else:
+        for line in stats_lines(content, stats):
+            print(to_plain(line))
+    return 0
+
+
+async def purge_cases(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
+    """`cases purge`: list the closed cases whose retention period has run out and, unless --dry-run, delete
+    each, leaving a tombstone. Exit 1 if any due case could not be deleted."""
+    from datetime import datetime, timezone
+
+    from bot.markup import to_plain
+    from bot.retention import load_retention, purge, report_categories
+
+    policy = load_retention(settings.content_dir, settings.retention_file, report_categories(content))
+    today = datetime.now(timezone.utc).date()
+    when = args.now or today
+    if when > today and not args.dry_run:
+        print(f"online-safety-bot: --now {when} is later than today: use it with --dry-run only; cases are never "
+              "deleted before they are due", file=sys.stderr)
+        return 2
+    result = await purge(store, settings.school_id, policy, when, purged_by=args.by or _cli_user(),
+                         dry_run=args.dry_run)
+    if args.json:
+        print(result.model_dump_json())
+        return 1 if result.failed else 0
+
+    def say(key: str, **values: Any) -> None:
+        print(to_plain(content.text(key, **values)))
+
+    def period(rule: Any) -> str:
+        basis = (content.text("retention.basis.set_by_school", reason=rule.reason or "-") if rule.set_by_school
+                 else content.text(f"retention.basis.{rule.basis}"))
+        return content.text("retention.period", count=rule.keep_years, status=rule.anchor) + f" ({basis})"
+
+    say("retention.policy", value=", ".join(policy.files))
+    for category, rule in policy.categories.items():
+        say("retention.rule_category", categories=category, value=period(rule))
+    say("retention.rule_default", value=period(policy.default))
+    print()
+    if result.due:
+        say("retention.dry_run" if result.dry_run else "retention.due", date=when.isoformat(), count=len(result.due))
+        for d in result.due:
+            closed = f"{d.closed_at:%Y-%m-%d}" if d.closed_at else "?"
+            print(f"  {d.reference}  {','.join(d.categories):32}  reported {d.created_at:%Y-%m-%d}  closed {closed}"
+                  f"  due {d.due_on}  [{d.rule}]")
+    else:
+        say("retention.none_due", date=when.isoformat())
+    if result.not_due:
+        say("retention.not_due", count=len(result.not_due), date=result.not_due[0].due_on.isoformat())
+    say("retention.open_cases", count=result.open_cases)
+    evidence = sum(d.evidence for d in result.due)
+    if result.dry_run:
+        if evidence:
+            say("retention.evidence_due", count=evidence)
+        return 0
+    for tombstone in result.purged:
+        say("retention.purged", reference=tombstone.reference, count=tombstone.events_removed)
+        if tombstone.still_mentioned:
+            say("retention.still_mentioned", reference=tombstone.reference, value=", ".join(tombstone.still_mentioned))
+    for reference, reason in result.failed.items():
+        say("retention.failed", reference=reference, reason=reason)
+    removed = sum(t.removed.get("evidence", 0) for t in result.purged)
+    if removed:
+        say("retention.evidence_note", count=removed)
+    return 1 if result.failed else 0
 
 
 TEAMS_MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifest" / "teams"
@@ -236,7 +425,7 @@ def teams_package(app_id: str, out: str) -> int:
     return 0
 
 
-def check_content(content: Content, today: date | None = None) -> int:
+def check_content(content: Content, today: date | None = None, retention: Any = None) -> int:
     """Print what was checked, and any fact not re-checked at its source for over a year."""
     today = today or date.today()
     facts: list[tuple[str, date]] = []
@@ -249,6 +438,9 @@ def check_content(content: Content, today: date | None = None) -> int:
             facts.append((f"platforms.{p.id}.report", p.report.checked))
         facts += [(f"platforms.{p.id}.privacy.{i.id}", i.checked) for i in p.privacy]
         facts += [(f"platforms.{p.id}.always_public.{n}", x.checked) for n, x in enumerate(p.always_public)]
+    if retention is not None:  # content/facts/retention.yaml, checked by bot/retention.py
+        facts.append(("retention.default", retention.facts.default.checked))
+        facts += [(f"retention.{c.id}", c.checked) for c in retention.facts.categories]
     stale = [(name, checked) for name, checked in facts if today - checked > timedelta(days=365)]
     print(f"Content {content.version}: {len(content.messages)} messages, {len(content.flows)} flows, "
           f"{len(facts)} facts, each with a source and a checked date.")

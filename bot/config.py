@@ -24,6 +24,16 @@ class Settings(BaseModel):
     idle_days: float = Field(default=7, gt=0, description="a conversation silent this long is set aside")
     max_text_chars: int = Field(default=4000, ge=200)
     max_attachment_mb: float = Field(default=25, gt=0)
+    # Reminders and escalation (bot/scheduler.py): a case still new is reminded, then escalated.
+    urgent_remind_minutes: float = Field(default=15, gt=0, le=1440, description="urgent: remind after, at any hour")
+    urgent_escalate_minutes: float = Field(default=30, gt=0, le=1440, description="urgent: escalate after, at any hour")
+    remind_school_hours: float = Field(default=4, gt=0, le=100, description="others: remind after, in school hours")
+    escalate_school_days: float = Field(default=1, gt=0, le=20, description="others: escalate after, in school days")
+    school_calendar: Path | None = Field(default=None, description="school hours and term dates; content's by default")
+    platform_follow_up_hours: float = Field(default=48, gt=0, le=720, description="no platform reply this long: offer POSH")
+    report_harmful_content_days: float = Field(default=7, gt=0, le=90, description="still none: offer Report Harmful Content")
+    scheduler_seconds: float = Field(default=30, ge=1, le=3600, description="how often serve looks for due reminders")
+    retention_file: Path | None = Field(default=None, description="the school's own retention periods (bot/retention.py)")
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -36,6 +46,11 @@ class Settings(BaseModel):
             "db": "OSB_DB", "content_dir": "OSB_CONTENT_DIR", "school_name": "OSB_SCHOOL_NAME",
             "reference_prefix": "OSB_REFERENCE_PREFIX", "idle_days": "OSB_IDLE_DAYS",
             "max_text_chars": "OSB_MAX_TEXT_CHARS", "max_attachment_mb": "OSB_MAX_ATTACHMENT_MB",
+            "urgent_remind_minutes": "OSB_URGENT_REMIND_MINUTES", "urgent_escalate_minutes": "OSB_URGENT_ESCALATE_MINUTES",
+            "remind_school_hours": "OSB_REMIND_SCHOOL_HOURS", "escalate_school_days": "OSB_ESCALATE_SCHOOL_DAYS",
+            "school_calendar": "OSB_SCHOOL_CALENDAR", "platform_follow_up_hours": "OSB_PLATFORM_FOLLOW_UP_HOURS",
+            "report_harmful_content_days": "OSB_REPORT_HARMFUL_CONTENT_DAYS", "scheduler_seconds": "OSB_SCHEDULER_SECONDS",
+            "retention_file": "OSB_RETENTION_FILE",
         }
         values: dict[str, object] = {field: env[var] for field, var in names.items() if env.get(var)}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -199,6 +199,8 @@ class CaseEvent(BaseModel):
     kind: str
     detail: dict[str, Any] = Field(default_factory=dict)
     at: datetime = Field(default_factory=utcnow)
+    prev_hash: str | None = Field(default=None, description="the hash of the case's previous event (set by the store)")
+    hash: str | None = Field(default=None, description="this event's hash in the case's chain (set by the store)")
 
 
 class Evidence(BaseModel):

@@ -12,6 +12,7 @@ from typing import Mapping, Protocol
 from aiohttp import web
 
 from bot.engine import Bot
+from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,15 @@ def build_app(bot: Bot, channels: list[Channel]) -> web.Application:
     app.router.add_get("/healthz", healthz)
     for channel in channels:
         channel.mount(app)
+    scheduler = Scheduler(bot)  # reads the school calendar now: a bad one stops start-up, naming the field
 
     async def start(_: web.Application) -> None:
         for channel in channels:
             await channel.start()
+        scheduler.start()
 
     async def stop(_: web.Application) -> None:
+        await scheduler.stop()
         for channel in channels:
             await channel.stop()
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, Field
 
 from bot.models import (
     Case,
@@ -13,12 +17,72 @@ from bot.models import (
     Evidence,
     Notification,
     Reminder,
+    Route,
     StaffMember,
 )
 
 
 class StoreError(Exception):
     """The store could not do what was asked (for example, the disk is full or the database is locked)."""
+
+
+# --- the tamper-evident event log ---------------------------------------------------------
+
+
+def event_hash(case_id: str, actor: str, kind: str, detail: Any, at: str, prev_hash: str | None) -> str:
+    """SHA-256 (hex) over a canonical JSON of one event and the hash of the case's event before it.
+    `at` is the timestamp exactly as stored (ISO 8601); `detail` the parsed JSON object."""
+    canonical = json.dumps(
+        {"case_id": case_id, "actor": actor, "kind": kind, "detail": detail, "at": at, "prev_hash": prev_hash},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ChainProblem(BaseModel):
+    """One place where a case's event chain does not hold."""
+
+    position: int | None = Field(description="the event's place in the case's log as it is now, from 1")
+    event_id: int | None = Field(default=None, description="the stored row's id")
+    kind: str | None = None
+    at: datetime | None = None
+    problem: Literal["altered", "link_broken", "unhashed", "end_mismatch"] = Field(description=(
+        "altered: the event no longer matches its own hash; link_broken: the event before it was removed, "
+        "changed or another put in its place; unhashed: an event without a hash after the chain began; "
+        "end_mismatch: the log does not end with the case's latest event (later events removed, or this one "
+        "added outside the bot)"))
+
+
+class ChainReport(BaseModel):
+    case_id: str
+    events: int = 0
+    hashed: int = 0
+    unsealed: int = Field(default=0, description="events from before the chain existed, not yet sealed by a later one")
+    head: str | None = Field(default=None, description="the hash of the case's latest event")
+    problems: list[ChainProblem] = Field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+class CaseTombstone(BaseModel):
+    """What is kept of a purged case: when and why it went, never what it said."""
+
+    school_id: str
+    reference: str
+    categories: list[str]
+    created_at: datetime
+    closed_at: datetime | None = None
+    purged_at: datetime
+    purged_by: str
+    policy: str = Field(description="the retention rule that made the case due")
+    events_removed: int
+    last_event_hash: str | None = Field(default=None, description="the hash of the case's last event, if hashed")
+    removed: dict[str, int] = Field(default_factory=dict, description="rows removed (or scrubbed) per table")
+    still_mentioned: list[str] = Field(
+        default_factory=list, description="tables where the reference still appears (other cases' records), checked "
+        "after the purge; not stored")
 
 
 class Store(ABC):
@@ -136,3 +200,53 @@ class Store(ABC):
     async def record_privacy_check(
         self, school_id: str, user: str, platforms: list[str], done: list[str], skipped: list[str], at: datetime
     ) -> None: ...
+
+    @abstractmethod
+    async def privacy_check_users(self, school_id: str) -> set[str]:
+        """Who has completed a privacy check: for a count, never shown as a list."""
+
+    # --- the tamper-evident event log ------------------------------------------------------
+    @abstractmethod
+    async def verify_case_chain(self, case_id: str) -> ChainReport:
+        """Recompute the case's event chain from what is stored and say where, if anywhere, it breaks."""
+
+    # --- retention -------------------------------------------------------------------------
+    @abstractmethod
+    async def case_closed_times(self, school_id: str) -> dict[str, datetime]:
+        """case id -> when each closed case was closed (its first `closed` event)."""
+
+    @abstractmethod
+    async def purge_case(
+        self, school_id: str, reference: str, *, purged_at: datetime, purged_by: str, policy: str
+    ) -> CaseTombstone:
+        """Delete a closed case and everything kept about it (answers, routes, evidence references, events,
+        notifications, card posts, and its traces in conversations and reminders) in one transaction that
+        also writes its tombstone. Raises StoreError if the case does not exist or is not closed."""
+
+    @abstractmethod
+    async def list_tombstones(self, school_id: str) -> list[CaseTombstone]: ...
+
+    # --- reminders and escalation (bot/scheduler.py) ------------------------------------------
+    @abstractmethod
+    async def claimed_reminders(self, school_id: str, keys: list[str]) -> set[str]:
+        """Which of `keys` the scheduler has already claimed (sent)."""
+
+    @abstractmethod
+    async def claim_case_reminder(
+        self, school_id: str, key: str, kind: str, case_id: str, at: datetime,
+        prepare: Callable[[Case, list[CaseEvent]], tuple[list[CaseEvent], list[Notification], list[Route]] | None],
+    ) -> bool:
+        """Send one reminder about a case exactly once, even with several processes sharing the store.
+        In one write transaction: unless `key` is already claimed, read the case and its events afresh and
+        call `prepare` (synchronous; it must not use the store). If it returns None (no longer due: the case
+        was acknowledged, answered or closed meanwhile), nothing is stored. Otherwise store the key, the case
+        events, the notifications, and give each new route access to the case. True when this call claimed it."""
+
+    @abstractmethod
+    async def due_reminders(self, school_id: str, now: datetime, kind: str | None = None) -> list[Reminder]:
+        """Stored reminders not yet sent whose time has come, earliest first."""
+
+    @abstractmethod
+    async def claim_reminder(self, reminder_id: str, sent_at: datetime, notifications: list[Notification]) -> bool:
+        """Mark a stored reminder sent and queue its notifications in one write transaction, only if it was
+        not sent already. True when this call claimed it."""

@@ -173,4 +173,87 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX conversation_refs_platform ON conversation_refs(school_id, platform);
         """,
     ),
+    (
+        4,
+        "a hash chain over each case's events, so that the log is tamper-evident",
+        """
+        -- Each event stores the hash of the case's previous event and its own: SHA-256 over a canonical JSON
+        -- of case_id, actor, kind, detail, at and prev_hash (see Store.event_hash). The store computes both
+        -- in the same write transaction as the insert; `cases verify` recomputes the chain.
+        -- Events written before this migration keep NULL hashes: SQL alone cannot compute SHA-256. They are
+        -- sealed when the case gets its next event, whose prev_hash is then the hash those earlier events
+        -- would have chained to; `cases verify` reports a case whose events are all older as not yet sealed.
+        -- (Adding a column is not an UPDATE, so the append-only triggers of migration 1 still hold.)
+        ALTER TABLE case_events ADD COLUMN prev_hash TEXT;
+        ALTER TABLE case_events ADD COLUMN hash TEXT;
+        -- The hash of each case's latest event, so that removing the last events is noticed too.
+        ALTER TABLE cases ADD COLUMN events_head TEXT;
+        """,
+    ),
+    (
+        5,
+        "reminders and escalation sent, each exactly once",
+        """
+        -- One row for each reminder or escalation the scheduler has sent about a case, by a key naming what it
+        -- is about (the case, and for platform follow-ups the report event). It is inserted in the same write
+        -- transaction as the notifications and the case event, so two server processes sharing the database
+        -- never send one twice. (Stored reminders, such as privacy checks, are claimed by setting sent_at.)
+        CREATE TABLE sent_reminders (
+            key TEXT PRIMARY KEY,
+            school_id TEXT NOT NULL,
+            case_id TEXT,
+            kind TEXT NOT NULL,
+            sent_at TEXT NOT NULL
+        );
+        CREATE INDEX sent_reminders_case ON sent_reminders(case_id);
+        """,
+    ),
+    (
+        6,
+        "retention: purging closed cases, leaving a tombstone",
+        """
+        -- A case being purged is marked first, inside the purge's own transaction; only then may its events be
+        -- deleted. Only a closed case can be marked, and a marked case cannot be reopened.
+        ALTER TABLE cases ADD COLUMN purging INTEGER NOT NULL DEFAULT 0;
+        CREATE TRIGGER cases_purge_only_closed BEFORE UPDATE OF purging ON cases
+            WHEN NEW.purging != 0 AND NEW.status != 'closed'
+            BEGIN SELECT RAISE(ABORT, 'only a closed case can be purged'); END;
+        CREATE TRIGGER cases_purging_stays_closed BEFORE UPDATE OF status ON cases
+            WHEN OLD.purging != 0 AND NEW.status != 'closed'
+            BEGIN SELECT RAISE(ABORT, 'a case being purged cannot be reopened'); END;
+
+        -- What is left of a purged case: when and why it went, never what it said. Append-only.
+        CREATE TABLE case_tombstones (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            school_id TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            categories TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            closed_at TEXT,
+            purged_at TEXT NOT NULL,
+            purged_by TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            events_removed INTEGER NOT NULL,
+            last_event_hash TEXT,
+            removed TEXT NOT NULL,
+            UNIQUE (school_id, reference)
+        );
+        CREATE TRIGGER case_tombstones_no_update BEFORE UPDATE ON case_tombstones
+            BEGIN SELECT RAISE(ABORT, 'tombstones are permanent'); END;
+        CREATE TRIGGER case_tombstones_no_delete BEFORE DELETE ON case_tombstones
+            BEGIN SELECT RAISE(ABORT, 'tombstones are permanent'); END;
+
+        -- Events stay append-only: a DELETE aborts unless its case exists, is closed and is marked for purging.
+        DROP TRIGGER IF EXISTS case_events_no_delete;
+        CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events
+            WHEN NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = OLD.case_id AND c.purging != 0 AND c.status = 'closed')
+            BEGIN SELECT RAISE(ABORT, 'case events are append-only'); END;
+
+        -- A case row goes only in a purge that has already written its tombstone.
+        CREATE TRIGGER cases_delete_only_by_purge BEFORE DELETE ON cases
+            WHEN OLD.purging = 0 OR NOT EXISTS (
+                SELECT 1 FROM case_tombstones t WHERE t.school_id = OLD.school_id AND t.reference = OLD.reference)
+            BEGIN SELECT RAISE(ABORT, 'a case is deleted only by a purge that leaves a tombstone'); END;
+        """,
+    ),
 ]

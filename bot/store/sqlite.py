@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -24,10 +25,12 @@ from bot.models import (
     Evidence,
     Notification,
     Reminder,
+    Route,
     StaffMember,
     utcnow,
 )
-from bot.store.base import Store, StoreError
+from bot.store.base import ChainProblem, ChainReport, Store, StoreError, event_hash
+from bot.store.base import CaseTombstone
 from bot.store.migrations import MIGRATIONS
 
 T = TypeVar("T")
@@ -187,13 +190,34 @@ class SQLiteStore(Store):
         return Case.model_validate(data)
 
     def _insert_events(self, db: sqlite_utils.Database, events: list[CaseEvent], school_id: str) -> None:
-        db["case_events"].insert_all(
-            [
-                {"case_id": e.case_id, "school_id": school_id, "actor": e.actor, "kind": e.kind,
-                 "detail": json.dumps(e.detail), "at": _ts(e.at)}
-                for e in events
-            ]
-        )
+        """Append events inside the caller's write transaction, each chained to its case's previous event:
+        it stores that event's hash and its own (see `event_hash`), and the case remembers its latest hash."""
+
+        def last_hash(case_id: str) -> str | None:
+            last = next(db.query("SELECT hash FROM case_events WHERE case_id = ? ORDER BY id DESC LIMIT 1", [case_id]),
+                        None)
+            if last is None or last["hash"] is not None:
+                return last["hash"] if last else None
+            # Events from before migration 4 carry no hash: chain on from the hash they would have had.
+            head: str | None = None
+            for row in db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]):
+                head = row["hash"] or event_hash(row["case_id"], row["actor"], row["kind"], _detail(row["detail"]),
+                                                 row["at"], head)
+            return head
+
+        heads: dict[str, str | None] = {}
+        rows = []
+        for e in events:
+            if e.case_id not in heads:
+                heads[e.case_id] = last_hash(e.case_id)
+            detail, at = json.dumps(e.detail), _ts(e.at)
+            digest = event_hash(e.case_id, e.actor, e.kind, json.loads(detail), at, heads[e.case_id])
+            rows.append({"case_id": e.case_id, "school_id": school_id, "actor": e.actor, "kind": e.kind,
+                         "detail": detail, "at": at, "prev_hash": heads[e.case_id], "hash": digest})
+            heads[e.case_id] = digest
+        db["case_events"].insert_all(rows)
+        for case_id, head in heads.items():
+            db.execute("UPDATE cases SET events_head = ? WHERE id = ?", [head, case_id])
 
     def _insert_notifications(self, db: sqlite_utils.Database, notifications: list[Notification]) -> None:
         db["outbox"].insert_all(
@@ -422,6 +446,275 @@ class SQLiteStore(Store):
 
         await self._run(record)
 
+    async def privacy_check_users(self, school_id: str) -> set[str]:
+        def users() -> set[str]:
+            return {r["user"] for r in self.db.query("SELECT DISTINCT user FROM privacy_checks WHERE school_id = ?", [school_id])}
+
+        return await self._run(users)
+
+    # --- the tamper-evident event log ------------------------------------------------------
+
+    async def verify_case_chain(self, case_id: str) -> ChainReport:
+        def verify() -> ChainReport:
+            rows = list(self.db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
+            case = next(self.db.query("SELECT events_head FROM cases WHERE id = ?", [case_id]), None)
+            return self._check_chain(case_id, rows, case["events_head"] if case else None)
+
+        return await self._run(verify)
+
+    @staticmethod
+    def _check_chain(case_id: str, rows: list[dict[str, Any]], recorded_head: str | None) -> ChainReport:
+        """Walk the case's events in the order they were stored. Events from before the chain existed
+        (no hash, all before the first hashed one) are chained implicitly, as `_insert_events` sealed them."""
+        report = ChainReport(case_id=case_id, events=len(rows))
+
+        def problem(position: int | None, row: dict[str, Any] | None, what: str) -> None:
+            report.problems.append(ChainProblem(
+                position=position, event_id=row["id"] if row else None, kind=row["kind"] if row else None,
+                at=row["at"] if row else None, problem=what))  # type: ignore[arg-type]
+
+        expected: str | None = None
+        last_hashed: tuple[int, dict[str, Any]] | None = None
+        legacy = 0
+        for position, row in enumerate(rows, 1):
+            computed_from = row["prev_hash"] if row["hash"] is not None else expected
+            digest = event_hash(row["case_id"], row["actor"], row["kind"], _detail(row["detail"]), row["at"],
+                                computed_from)
+            if row["hash"] is None:
+                if last_hashed is None:
+                    legacy += 1
+                    expected = digest
+                else:
+                    problem(position, row, "unhashed")
+                continue
+            report.hashed += 1
+            if row["prev_hash"] != expected:
+                problem(position, row, "link_broken")
+            if digest != row["hash"]:
+                problem(position, row, "altered")
+            expected = row["hash"]
+            last_hashed = (position, row)
+        report.unsealed = legacy if last_hashed is None else 0
+        report.head = expected
+        if last_hashed is None:
+            if recorded_head is not None or not rows:
+                problem(len(rows) or None, rows[-1] if rows else None, "end_mismatch")
+        elif recorded_head != last_hashed[1]["hash"] or last_hashed[0] != len(rows):
+            if not any(p.position == len(rows) for p in report.problems):
+                problem(len(rows), rows[-1], "end_mismatch")
+        return report
+
+    # --- reminders and escalation (bot/scheduler.py) ------------------------------------------
+
+    async def claimed_reminders(self, school_id: str, keys: list[str]) -> set[str]:
+        def claimed() -> set[str]:
+            found: set[str] = set()
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                rows = self.db.query(
+                    f"SELECT key FROM sent_reminders WHERE school_id = ? AND key IN ({', '.join('?' * len(chunk))})",
+                    [school_id, *chunk],
+                )
+                found.update(r["key"] for r in rows)
+            return found
+
+        return await self._run(claimed)
+
+    async def claim_case_reminder(
+        self, school_id: str, key: str, kind: str, case_id: str, at: datetime,
+        prepare: Callable[[Case, list[CaseEvent]], tuple[list[CaseEvent], list[Notification], list[Route]] | None],
+    ) -> bool:
+        def claim() -> bool:
+            # BEGIN IMMEDIATE: a second process waits here, then finds the key taken.
+            with self._write() as db:
+                if next(db.query("SELECT 1 FROM sent_reminders WHERE key = ?", [key]), None):
+                    return False
+                row = next(db["cases"].rows_where("id = ? AND school_id = ?", [case_id, school_id]), None)
+                if row is None:
+                    return False
+                case = self._case_from_row(row)
+                events = [CaseEvent.model_validate({**r, "detail": json.loads(r["detail"])})
+                          for r in db["case_events"].rows_where("case_id = ?", [case_id], order_by="id")]
+                prepared = prepare(case, events)
+                if prepared is None:
+                    return False
+                new_events, notifications, routes = prepared
+                db["sent_reminders"].insert(
+                    {"key": key, "school_id": school_id, "case_id": case_id, "kind": kind, "sent_at": _ts(at)}
+                )
+                added = [r for r in routes if not case.is_routed_to(r.user)]
+                if added:
+                    routed = [r.model_dump(mode="json") for r in case.routed_to + added]
+                    db.execute("UPDATE cases SET routed_to = ? WHERE id = ?", [json.dumps(routed), case_id])
+                    db["case_routes"].insert_all(
+                        [{"case_id": case_id, "school_id": school_id, "user": r.user} for r in added], ignore=True
+                    )
+                self._insert_events(db, new_events, school_id)
+                self._insert_notifications(db, notifications)
+                return True
+
+        return await self._run(claim)
+
+    async def due_reminders(self, school_id: str, now: datetime, kind: str | None = None) -> list[Reminder]:
+        def due() -> list[Reminder]:
+            where, params = "school_id = ? AND sent_at IS NULL", [school_id]
+            if kind:
+                where, params = where + " AND kind = ?", params + [kind]
+            found = [Reminder.model_validate({**r, "detail": json.loads(r["detail"])})
+                     for r in self.db["reminders"].rows_where(where, params)]
+            # Compared as times, not as stored text: the text's form varies ("Z" or "+00:00", fractions).
+            ready = [r for r in found if self._aware(r.due_at) <= now]
+            return sorted(ready, key=lambda r: self._aware(r.due_at))
+
+        return await self._run(due)
+
+    @staticmethod
+    def _aware(value: datetime) -> datetime:
+        """A stored time without a zone is UTC."""
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    async def claim_reminder(self, reminder_id: str, sent_at: datetime, notifications: list[Notification]) -> bool:
+        def claim() -> bool:
+            with self._write() as db:
+                cursor = db.execute("UPDATE reminders SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+                                    [_ts(sent_at), reminder_id])
+                if cursor.rowcount != 1:
+                    return False
+                self._insert_notifications(db, notifications)
+                return True
+
+        return await self._run(claim)
+
+
+    # --- retention (bot/retention.py) ------------------------------------------------------
+
+    async def case_closed_times(self, school_id: str) -> dict[str, datetime]:
+        def rows() -> dict[str, datetime]:
+            found = self.db.query(
+                "SELECT e.case_id, e.at FROM case_events e JOIN cases c ON c.id = e.case_id"
+                " WHERE c.school_id = ? AND c.status = 'closed' AND e.kind = 'closed' ORDER BY e.id", [school_id],
+            )
+            closed: dict[str, datetime] = {}
+            for r in found:
+                closed.setdefault(r["case_id"], datetime.fromisoformat(r["at"]))
+            return closed
+
+        return await self._run(rows)
+
+    # Tables a purge never deletes from by case id: the case row goes last, tombstones stay.
+    _PURGE_SKIP = {"cases", "case_tombstones", "migrations"}
+
+    async def purge_case(
+        self, school_id: str, reference: str, *, purged_at: datetime, purged_by: str, policy: str
+    ) -> CaseTombstone:
+        def purge() -> CaseTombstone:
+            try:
+                with self._write() as db:
+                    return self._purge(db, school_id, reference, purged_at, purged_by, policy)
+            except sqlite3.DatabaseError as exc:  # a trigger refused: the transaction was rolled back whole
+                raise StoreError(f"{reference} was not purged: {exc}") from exc
+
+        tombstone = await self._run(purge)
+        tombstone.still_mentioned = await self._run(self._tables_mentioning, tombstone.reference)
+        return tombstone
+
+    def _purge(
+        self, db: sqlite_utils.Database, school_id: str, reference: str, purged_at: datetime, purged_by: str,
+        policy: str,
+    ) -> CaseTombstone:
+        found = db.query("SELECT * FROM cases WHERE school_id = ? AND reference = ?", [school_id, reference.upper()])
+        row = next(found, None)
+        if row is None:
+            raise StoreError(f"no case {reference}")
+        if row["status"] != "closed":
+            raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
+        case_id, ref = row["id"], row["reference"]
+        events = list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
+        closed_at = next((e["at"] for e in events if e["kind"] == "closed"), None)
+        last_hash = row.get("events_head") or (events[-1].get("hash") if events else None)
+        mentions = _mentions(ref, case_id, row["draft_id"])
+        removed: dict[str, int] = {}
+
+        def count(table: str, n: int) -> None:
+            if n > 0:
+                removed[table] = removed.get(table, 0) + n
+
+        db.execute("UPDATE cases SET purging = 1 WHERE id = ?", [case_id])  # lets its events be deleted
+        tables = [t for t in db.table_names() if t not in self._PURGE_SKIP and not t.startswith("sqlite_")]
+        for table in tables:  # every row that carries the case's id, whichever migration added its table
+            if "case_id" in db[table].columns_dict:
+                count(table, db.execute(f'DELETE FROM "{table}" WHERE case_id = ?', [case_id]).rowcount)
+        count("card_posts", db.execute("DELETE FROM card_posts WHERE school_id = ? AND reference = ?",
+                                       [school_id, ref]).rowcount)
+        # Notifications and reminders that name the case without carrying its id.
+        for table, column in (("outbox", "replies"), ("reminders", "detail")):
+            if table in tables:
+                found = [r["rowid"] for r in db.query(f"SELECT rowid, {column} FROM {table} WHERE school_id = ?",
+                                                      [school_id]) if mentions(r[column])]
+                for rowid in found:
+                    db.execute(f"DELETE FROM {table} WHERE rowid = ?", [rowid])
+                count(table, len(found))
+        # Conversations go on: only the case's frames (a report draft, a half-written note) and its buttons go.
+        scrubbed = 0
+        for conv in list(db.query("SELECT key, state FROM conversations WHERE school_id = ?", [school_id])):
+            if not mentions(conv["state"]):
+                continue
+            state = ConversationState.model_validate_json(conv["state"])
+            for stack in (state.frames, state.paused):
+                stack[:] = [f for f in stack if f.draft_id != row["draft_id"] and not mentions(f.model_dump_json())]
+            if mentions(json.dumps(state.offered)) or mentions(json.dumps(state.numbered)):
+                state.offered, state.numbered, state.offered_multiple = [], [], False
+            if mentions(state.model_dump_json()):
+                state = ConversationState(updated_at=state.updated_at)
+            db.execute("UPDATE conversations SET state = ? WHERE key = ?", [state.model_dump_json(), conv["key"]])
+            scrubbed += 1
+        count("conversations", scrubbed)
+        count("cases", 1)
+        tombstone = CaseTombstone(
+            school_id=school_id, reference=ref, categories=json.loads(row["categories"]),
+            created_at=datetime.fromisoformat(row["created_at"]),
+            closed_at=datetime.fromisoformat(closed_at) if closed_at else None, purged_at=purged_at,
+            purged_by=purged_by, policy=policy, events_removed=removed.get("case_events", 0),
+            last_event_hash=last_hash, removed=removed,
+        )
+        db["case_tombstones"].insert({
+            **tombstone.model_dump(mode="json", exclude={"still_mentioned"}),
+            "categories": json.dumps(tombstone.categories), "removed": json.dumps(removed),
+        })
+        db.execute("DELETE FROM cases WHERE id = ?", [case_id])  # allowed now that its tombstone exists
+        return tombstone
+
+    def _tables_mentioning(self, reference: str) -> list[str]:
+        """Tables whose text still contains `reference` (another case's note, say), for the purge's report."""
+        found = []
+        for table in self.db.table_names():
+            if table in ("case_tombstones", "migrations") or table.startswith("sqlite_"):
+                continue
+            columns = [c for c, kind in self.db[table].columns_dict.items() if kind is str]
+            if columns:
+                where = " OR ".join(f'instr(upper("{c}"), ?) > 0' for c in columns)
+                hit = next(self.db.query(f'SELECT 1 FROM "{table}" WHERE {where} LIMIT 1',
+                                         [reference.upper()] * len(columns)), None)
+                if hit:
+                    found.append(table)
+        return found
+
+    async def list_tombstones(self, school_id: str) -> list[CaseTombstone]:
+        def rows() -> list[CaseTombstone]:
+            found = self.db.query("SELECT * FROM case_tombstones WHERE school_id = ? ORDER BY id", [school_id])
+            return [CaseTombstone.model_validate({**r, "categories": json.loads(r["categories"]),
+                                                  "removed": json.loads(r["removed"])}) for r in found]
+
+        return await self._run(rows)
+
+
+def _detail(text: str) -> Any:
+    """A stored event detail as parsed JSON; text that is not JSON is hashed as it is, so it cannot match."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
 
 def _statements(sql: str) -> list[str]:
     """Split a migration into statements; triggers keep their inner semicolons."""
@@ -435,3 +728,15 @@ def _statements(sql: str) -> list[str]:
     if "\n".join(current).strip():
         statements.append("\n".join(current).strip())
     return statements
+
+
+def _mentions(reference: str, *ids: str) -> Callable[[str | None], bool]:
+    """Does a stored text name this case: its reference (not a longer one), its id or its draft's id?"""
+    pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(reference)}(?![0-9])", re.IGNORECASE)
+
+    def test(text: str | None) -> bool:
+        if not text:
+            return False
+        return pattern.search(text) is not None or any(i in text for i in ids if i)
+
+    return test

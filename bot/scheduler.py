@@ -1,0 +1,328 @@
+"""Reminders and escalation: what is due, worked out from the store on every tick, each sent exactly once.
+
+- A case still **new** (no one has acknowledged it or acted on it) is reminded to its routed DSL and
+  deputies, then escalated to the deputies and the headteacher (the chair of governors instead when the
+  allegation is about the head, or when no head can receive it). Urgent cases go by the wall clock, at any
+  hour (defaults: 15 and 30 minutes); others count school hours on school days from the school calendar
+  (defaults: 4 school hours and 1 school day). Whoever is escalated to is added to the case's route, so
+  they can open and act on it; never anyone the case's routing excluded, and never the reporter.
+- A report to a platform (`action_recorded`, action `reported_to_platform`) with no later
+  `platform_responded` on an open case: after 48 hours its handlers are asked whether the platform has
+  replied and offered POSH; after 7 days, Report Harmful Content. Once for each report.
+- Stored reminders (kind `privacy_check`) are delivered to their recipient when due.
+
+Nothing is kept in memory between ticks: everything due is derived from the store, so a restart loses
+nothing. Each item is claimed in one write transaction together with its notifications and a case event
+(`reminded` or `escalated`, actor "bot", with who was told), so two server processes sharing the database
+never send one twice, and a case acknowledged a moment before is not reminded after all.
+
+Logs say how many were sent, never anything about a case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from bot.casework import NAMED_TEXT_STEPS
+from bot.content import DEFAULT_CONTENT_DIR
+from bot.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Choice,
+    Notification,
+    Reminder,
+    Reply,
+    Role,
+    Route,
+    StaffMember,
+)
+from bot.routing import route_case
+from bot.school_calendar import SchoolCalendar, load_calendar
+
+if TYPE_CHECKING:
+    from bot.engine import Bot
+
+log = logging.getLogger(__name__)
+
+ESCALATED_REASON = "escalated_not_acknowledged"
+REMINDER_ROLES = {Role.DSL, Role.DEPUTY_DSL}
+
+Prepared = tuple[list[CaseEvent], list[Notification], list[Route]]
+
+
+def calendar_path(settings) -> Path:
+    """The school calendar file: OSB_SCHOOL_CALENDAR, else school_calendar.yaml in the content folder."""
+    if settings.school_calendar:
+        return Path(settings.school_calendar)
+    return Path(settings.content_dir or DEFAULT_CONTENT_DIR) / "school_calendar.yaml"
+
+
+@dataclass
+class Due:
+    """One thing the scheduler may send: claimed under `key`, re-checked by `prepare` inside the claim."""
+
+    key: str
+    kind: str
+    case: Case
+    events: list[CaseEvent]
+    prepare: Callable[[Case, list[CaseEvent]], Prepared | None]
+
+
+class Scheduler:
+    def __init__(self, bot: "Bot", calendar: SchoolCalendar | None = None):
+        self.bot = bot
+        self.calendar = calendar or load_calendar(calendar_path(bot.settings))
+        self._task: asyncio.Task[None] | None = None
+        self._warned_calendar: date | None = None
+
+    # --- timings -------------------------------------------------------------------------
+
+    def remind_at(self, case: Case) -> datetime:
+        s = self.bot.settings
+        if case.urgent:
+            return case.created_at + timedelta(minutes=s.urgent_remind_minutes)
+        return self.calendar.add_school_time(case.created_at, timedelta(hours=s.remind_school_hours))
+
+    def escalate_at(self, case: Case) -> datetime:
+        s = self.bot.settings
+        if case.urgent:
+            return case.created_at + timedelta(minutes=s.urgent_escalate_minutes)
+        return self.calendar.add_school_time(case.created_at, self.calendar.day_length * s.escalate_school_days)
+
+    # --- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Tick now (to catch up on anything due while the server was down), then every OSB_SCHEDULER_SECONDS."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run_forever())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep going; say only what kind of failure it was
+                log.error("scheduler tick failed: %s", type(exc).__name__)
+            await asyncio.sleep(self.bot.settings.scheduler_seconds)
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Queue every notification that is due at `now` (the bot's clock by default) and not yet sent.
+        Returns how many items this call claimed."""
+        now = now or self.bot.clock()
+        self._warn_if_calendar_ends(now)
+        store = self.bot.store
+        school = self.bot.settings.school_id
+        staff = await store.list_staff(school)
+        names = {m.user: m.name for m in staff}
+
+        due: list[Due] = []
+        for case in await store.list_cases(school, open_only=True):
+            events = await store.case_events(case.id)
+            due += self._case_items(case, events, staff, names, now)
+        claimed = await store.claimed_reminders(school, [d.key for d in due])
+        sent = 0
+        for item in due:
+            try:
+                if item.key in claimed or item.prepare(item.case, item.events) is None:
+                    continue  # sent already, or no one to tell yet: no need for the write lock
+                if await store.claim_case_reminder(school, item.key, item.kind, item.case.id, now, item.prepare):
+                    sent += 1
+            except Exception as exc:  # one case going wrong must not hold up the others' reminders
+                log.error("scheduler: %s reminder failed: %s", item.kind, type(exc).__name__)
+
+        for reminder in await store.due_reminders(school, now, kind="privacy_check"):
+            try:
+                if await store.claim_reminder(reminder.id, now, [self._privacy_note(reminder, now)]):
+                    sent += 1
+            except Exception as exc:
+                log.error("scheduler: privacy-check reminder failed: %s", type(exc).__name__)
+        if sent:
+            log.info("scheduler: %d reminder(s) queued", sent)
+        return sent
+
+    def _warn_if_calendar_ends(self, now: datetime) -> None:
+        today = now.astimezone(self.calendar.tz).date()
+        last = self.calendar.last_day
+        if last - timedelta(days=31) <= today and self._warned_calendar != today:
+            self._warned_calendar = today
+            log.warning("the school calendar covers term dates only until %s: add the next terms to it", last)
+
+    # --- what is due for one case ----------------------------------------------------------
+
+    def _case_items(
+        self, case: Case, events: list[CaseEvent], staff: list[StaffMember], names: dict[str, str], now: datetime
+    ) -> list[Due]:
+        items: list[Due] = []
+        if case.status == CaseStatus.NEW:
+            remind_at, escalate_at = self.remind_at(case), self.escalate_at(case)
+            if remind_at <= now < escalate_at:  # once escalation is due, it supersedes the reminder
+                items.append(self._unacknowledged(case, events, staff, names, now, escalate=False))
+            if escalate_at <= now:
+                items.append(self._unacknowledged(case, events, staff, names, now, escalate=True))
+        follow_up = timedelta(hours=self.bot.settings.platform_follow_up_hours)
+        rhc = timedelta(days=self.bot.settings.report_harmful_content_days)
+        for index, event in enumerate(events):
+            if not _is_action(event, "reported_to_platform") or _answered_after(events, index):
+                continue
+            if event.at + follow_up <= now < event.at + rhc:
+                items.append(self._platform(case, events, index, staff, names, now, "platform_no_reply"))
+            if event.at + rhc <= now:
+                items.append(self._platform(case, events, index, staff, names, now, "report_harmful_content"))
+        return items
+
+    def _unacknowledged(
+        self, case: Case, events: list[CaseEvent], staff: list[StaffMember], names: dict[str, str], now: datetime,
+        escalate: bool,
+    ) -> Due:
+        kind = "escalation" if escalate else "reminder"
+        urgent = "_urgent" if case.urgent else ""
+
+        def prepare(fresh: Case, _events: list[CaseEvent]) -> Prepared | None:
+            if fresh.status != CaseStatus.NEW:
+                return None  # acknowledged (or acted on) since this tick looked
+            if escalate:
+                routes = escalation_routes(fresh, staff)
+                recipients = [r.user for r in routes]
+                key = f"reminders.escalated{urgent}"
+            else:
+                routes = []
+                recipients = reminder_recipients(fresh, staff)
+                key = f"reminders.not_acknowledged{urgent}"
+            if not recipients:
+                return None  # no one to tell yet: try again when the staff directory has someone
+            added = [r for r in routes if not fresh.is_routed_to(r.user)]
+            case_after = fresh.model_copy(update={"routed_to": fresh.routed_to + added})
+            notes = [
+                Notification(school_id=fresh.school_id, recipient=user, case_id=fresh.id, created_at=now,
+                             replies=[self.bot.casework.card_reply(case_after, user, names, key=key)])
+                for user in recipients
+            ]
+            if added:  # the "Sent to" line on cards already shown
+                notes += [
+                    Notification(school_id=fresh.school_id, recipient=r.user, case_id=fresh.id, created_at=now,
+                                 kind="card_update", replies=[self.bot.casework.card_reply(case_after, r.user, names)])
+                    for r in fresh.routed_to if r.user not in recipients
+                ]
+            detail: dict[str, object] = {"about": "not_acknowledged", "urgent": fresh.urgent, "to": recipients}
+            if escalate:
+                detail["added"] = [r.model_dump(mode="json") for r in added]
+            event = CaseEvent(case_id=fresh.id, actor="bot", kind="escalated" if escalate else "reminded",
+                              detail=detail, at=now)
+            return [event], notes, added
+
+        return Due(key=f"unacknowledged_{kind}:{case.id}", kind=f"unacknowledged_{kind}", case=case, events=events,
+                   prepare=prepare)
+
+    def _platform(
+        self, case: Case, events: list[CaseEvent], index: int, staff: list[StaffMember], names: dict[str, str],
+        now: datetime, about: str,
+    ) -> Due:
+        def prepare(fresh: Case, events: list[CaseEvent]) -> Prepared | None:
+            if fresh.status == CaseStatus.CLOSED or index >= len(events):
+                return None
+            report = events[index]
+            if not _is_action(report, "reported_to_platform") or _answered_after(events, index):
+                return None  # the platform's reply was recorded since this tick looked
+            recipients = handler_recipients(fresh, staff)
+            if not recipients:
+                return None
+            reference = report.detail.get("detail") or self._text("reminders.no_platform_reference")
+            text = self._text(f"reminders.{about}", reference=fresh.reference, value=reference,
+                              date=self._date(report.at))
+            choices = [
+                Choice(id=f"case:{fresh.reference}:action", label=self._text("reminders.record_reply")),
+                Choice(id=f"case:{fresh.reference}:show", label=self._text("reminders.open_case")),
+            ]
+            notes = [
+                Notification(school_id=fresh.school_id, recipient=user, case_id=fresh.id, created_at=now,
+                             replies=[Reply(key=f"reminders.{about}", text=text, choices=choices, urgent=fresh.urgent)])
+                for user in recipients
+            ]
+            event = CaseEvent(case_id=fresh.id, actor="bot", kind="reminded", at=now,
+                              detail={"about": about, "report_event": index, "to": recipients})
+            return [event], notes, []
+
+        return Due(key=f"{about}:{case.id}:{index}", kind=about, case=case, events=events, prepare=prepare)
+
+    # --- privacy-check reminders -----------------------------------------------------------
+
+    def _privacy_note(self, reminder: Reminder, now: datetime) -> Notification:
+        platforms = self.bot.content.facts.platforms
+        chosen = [platforms[p].name for p in reminder.detail.get("platforms", []) if p in platforms]
+        if chosen:
+            listed = ", ".join(chosen[:-1]) + " and " + chosen[-1] if len(chosen) > 1 else chosen[0]
+            text = self._text("reminders.privacy_check", value=listed)
+        else:
+            text = self._text("reminders.privacy_check_no_platforms")
+        choice = Choice(id="menu:privacy_check", label=self._text("menu.privacy_check"))
+        return Notification(school_id=reminder.school_id, recipient=reminder.recipient, created_at=now,
+                            replies=[Reply(key="reminders.privacy_check", text=text, choices=[choice])])
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _text(self, key: str, **values: object) -> str:
+        return self.bot.content.text(key, school_name=self.bot.settings.school_name, **values)
+
+    def _date(self, at: datetime) -> str:
+        return at.astimezone(self.calendar.tz).strftime("%-d %B %Y")
+
+
+def _is_action(event: CaseEvent, action: str) -> bool:
+    return event.kind == "action_recorded" and event.detail.get("action") == action
+
+
+def _answered_after(events: list[CaseEvent], index: int) -> bool:
+    return any(_is_action(e, "platform_responded") for e in events[index + 1:])
+
+
+def _barred(case: Case, staff: list[StaffMember]) -> set[str]:
+    """Who must never hear about the case: the reporter, and everyone its routing excluded, then or now
+    (by the routing rules applied to today's staff directory, so a newly added colleague named in the
+    report is kept out too)."""
+    named_text = [case.answers[k] for k in NAMED_TEXT_STEPS if isinstance(case.answers.get(k), str)]
+    now = route_case(case.categories, case.answers, case.reporter, staff, named_text)
+    return {case.reporter} | {r.user for r in case.excluded} | {r.user for r in now.excluded}
+
+
+def handler_recipients(case: Case, staff: list[StaffMember]) -> list[str]:
+    """The case's routed handlers who are still in the staff directory."""
+    present, barred = {m.user for m in staff}, _barred(case, staff)
+    return [r.user for r in case.routed_to if r.user in present and r.user not in barred]
+
+
+def reminder_recipients(case: Case, staff: list[StaffMember]) -> list[str]:
+    """The routed DSL and deputies (or, where the case went to neither, whoever it went to)."""
+    handlers = handler_recipients(case, staff)
+    roles = {r.user: r.role for r in case.routed_to}
+    return [u for u in handlers if roles[u] in REMINDER_ROLES] or handlers
+
+
+def escalation_routes(case: Case, staff: list[StaffMember]) -> list[Route]:
+    """The deputies and the headteacher; the chair of governors instead of the head when the allegation is
+    about the head (as routing decided) or no head can receive it. Never anyone barred from the case."""
+    barred = _barred(case, staff)
+    about_head = any(r.reason == "allegation_about_headteacher" for r in case.routed_to + case.excluded)
+    deputies = [m for m in staff if m.role == Role.DEPUTY_DSL and m.user not in barred]
+    heads = [] if about_head else [m for m in staff if m.role == Role.HEADTEACHER and m.user not in barred]
+    chairs = [m for m in staff if m.role == Role.CHAIR_OF_GOVERNORS and m.user not in barred]
+    routed = {r.user: r for r in case.routed_to}
+    return [
+        routed.get(m.user) or Route(user=m.user, role=m.role, reason=ESCALATED_REASON)
+        for m in deputies + (heads or chairs)
+    ]
