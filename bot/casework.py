@@ -26,6 +26,7 @@ from bot.models import (
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
 from bot.routing import alert_route, route_case
+from bot.stats import compute_stats, stats_reply
 
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
@@ -342,6 +343,13 @@ class Casework:
             detail.update(open_required=still_open, reason=reason)
         await self._save(ctx, case, "closed", detail, tell_reporter="case.reporter_closed", tell_others=True)
         await self.show(ctx, case, key="case.closed")
+
+    async def stats_for(self, ctx: Context) -> None:
+        """Trends across the cases routed to this person only: a handler never learns of anyone else's cases."""
+        store = self.bot.store
+        cases = await store.list_cases(ctx.school_id, routed_to=ctx.user)
+        events = {c.id: await store.case_events(c.id) for c in cases}
+        ctx.replies.append(stats_reply(self.bot.content, compute_stats(ctx.school_id, cases, events, now=ctx.now)))
 
     # --- lists ---------------------------------------------------------------------------
 

@@ -225,7 +225,7 @@ class Phrases(Strict):
     commands: dict[Literal["stop", "back", "menu", "help", "skip", "done"], list[str]]
     danger: list[str]
     guardrail: list[str]
-    intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases"], list[str]]
+    intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases", "prevention_review"], list[str]]
 
 
 class Meta(Strict):

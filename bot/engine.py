@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.dialogs import DIALOGS
 from bot.dialogs.base import Context, Dialog, Input
-from bot.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
+from bot.models import CASE_HANDLER_ROLES, Choice, ConversationState, Frame, Reply, Turn, utcnow
 from bot.store import Store, StoreError
 from bot.text import clean, contains_phrase, is_command, resolve_choices
 
@@ -230,7 +230,14 @@ class Bot:
             ctx.choice("menu:get_support", "menu.get_support"),
             ctx.choice("menu:my_cases", "menu.my_cases"),
         ]
+        if self._is_handler(ctx):
+            choices.append(ctx.choice("menu:stats", "menu.stats"))
+            choices.append(ctx.choice("menu:prevention_review", "menu.prevention_review"))
         ctx.say("menu.ask" if not greeting else "menu.ask_first", choices=choices, asks="menu")
+
+    @staticmethod
+    def _is_handler(ctx: Context) -> bool:
+        return ctx.member is not None and ctx.member.role in CASE_HANDLER_ROLES
 
     async def _global_choice(self, ctx: Context, choice: str) -> None:
         state = ctx.state
@@ -252,6 +259,11 @@ class Bot:
             await self.show_menu(ctx)
         elif action == "my_cases":
             await self.casework.list_for(ctx)
+        elif action == "stats":
+            await self.casework.stats_for(ctx)
+        elif action in self.dialogs and self.dialogs[action].handlers_only and not self._is_handler(ctx):
+            ctx.say("common.handlers_only")
+            await self.show_menu(ctx)
         elif action in self.dialogs:
             existing = next((f for f in state.frames if f.flow == action), None)
             if existing is not None:

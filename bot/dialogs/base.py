@@ -76,6 +76,7 @@ class Dialog:
     """A flow the engine can start, hand input to and ask to repeat its question."""
 
     flow_id: ClassVar[str]
+    handlers_only: ClassVar[bool] = False  # only case handlers (DSLs, deputies, heads, chairs) may start it
 
     def __init__(self, bot: "Bot"):
         self.bot = bot
