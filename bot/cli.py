@@ -117,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "content":
             from bot.retention import load_retention, report_categories
 
+            from bot.scheduler import calendar_path
+            from bot.school_calendar import load_calendar
+
             retention = load_retention(settings.content_dir, settings.retention_file, report_categories(content))
+            calendar = load_calendar(calendar_path(settings))
+            until = calendar.covers_until or max(t.end for t in calendar.terms)
+            print(f"School calendar {calendar_path(settings)}: terms covered until {until}.")
             return check_content(content, retention=retention)
         if args.command == "serve":
             return asyncio.run(serve(args, settings, content))
