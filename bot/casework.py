@@ -18,6 +18,7 @@ from bot.models import (
     CaseStatus,
     Choice,
     Evidence,
+    FileReply,
     Frame,
     Notification,
     Reply,
@@ -152,9 +153,10 @@ class Casework:
             return Choice(id=f"case:{ref}:{action}", label=self.text(f"case.action.{action}"))
 
         if case.status == CaseStatus.CLOSED:
-            return [choice("note"), choice("plan")]
+            return [choice("note"), choice("plan"), choice("record")]
         actions = [choice("ack")] if case.status == CaseStatus.NEW else []
-        return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"), choice("close")]
+        return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"),
+                          choice("close"), choice("record")]
 
     def card_reply(self, case: Case, viewer: str, names: dict[str, str], key: str = "case.card") -> Reply:
         card = self.card(case, viewer, names)
@@ -200,6 +202,8 @@ class Casework:
             ctx.replies.extend(pack_replies(self.bot.content, self.bot.settings.school_name, case, offer))
         elif action == "pack_reporter":
             await self.send_pack_to_reporter(ctx, case)
+        elif action == "record":
+            await self.send_record(ctx, case)
         elif action in FLOW_FOR_ACTION:
             if case.status == CaseStatus.CLOSED and action != "note":
                 ctx.say("case.already_closed", reference=case.reference)
@@ -240,6 +244,20 @@ class Casework:
             await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="plan_ticked",
                                                           at=ctx.now, detail={"item": item})])
         ctx.replies.append(await self.plan_reply(case, key="case.plan.ticked"))
+
+    async def send_record(self, ctx: Context, case: Case) -> None:
+        """The safeguarding record as a PDF, to the handler who asked, where the channel can carry a file."""
+        if not ctx.turn.files:
+            ctx.say("case.record.not_here", reference=case.reference)
+            return
+        from bot.record import export_case, render
+
+        record = await export_case(self.bot, case, by=ctx.user, fmt="pdf", now=ctx.now)
+        data = render(record, self.bot.content)
+        ctx.replies.append(Reply(
+            key="case.record.ready", text=self.text("case.record.ready", reference=case.reference),
+            file=FileReply(name=f"{case.reference}.pdf", media_type="application/pdf", content=data),
+        ))
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
         note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,

@@ -122,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
 
             retention = load_retention(settings.content_dir, settings.retention_file, report_categories(content))
             calendar = load_calendar(calendar_path(settings))
+            code = check_content(content, retention=retention)
             until = calendar.covers_until or max(t.end for t in calendar.terms)
             print(f"School calendar {calendar_path(settings)}: terms covered until {until}.")
-            return check_content(content, retention=retention)
+            return code
         if args.command == "serve":
             return asyncio.run(serve(args, settings, content))
         handler = {"chat": chat, "staff": staff, "cases": cases}[args.command]
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 async def chat(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
     from bot.adapters.console import run_chat
 
-    await run_chat(Bot(content, store, settings), args.user, args.json)
+    exports = Path(settings.db).resolve().parent / "exports"  # beside the database, as private as it is
+    await run_chat(Bot(content, store, settings), args.user, args.json, exports)
     return 0
 
 

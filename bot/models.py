@@ -48,6 +48,7 @@ class Turn(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
     answering: str | None = Field(default=None, description="the question a clicked button belonged to (Reply.asks)")
     forms: bool = Field(default=False, description="the channel can show a form in answer to this turn")
+    files: bool = Field(default=False, description="the channel can deliver a file in answer to this turn")
     form_id: str | None = Field(default=None, description="the form these values were submitted from (Form.id)")
     form_values: dict[str, str] = Field(default_factory=dict, description="field id -> what was entered or picked")
     turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")
@@ -99,6 +100,14 @@ class Form(BaseModel):
     fields: list[FormField]
 
 
+class FileReply(BaseModel):
+    """A file for the user (a safeguarding record): only ever sent to the person who asked for it."""
+
+    name: str
+    media_type: str
+    content: bytes
+
+
 class Reply(BaseModel):
     key: str = Field(description="the content key of the wording, so tests and adapters need not match on text")
     text: str
@@ -106,6 +115,7 @@ class Reply(BaseModel):
     multiple: bool = Field(default=False, description="several choices may be picked at once")
     card: CaseCard | None = None
     form: Form | None = None
+    file: FileReply | None = None
     urgent: bool = False
     asks: str | None = Field(default=None, description="the question these choices answer, to spot stale buttons")
 

@@ -113,7 +113,7 @@ async def test_status_moves_through_in_progress_to_closed_with_outcome(bot, dsl,
     assert dsl.keys == ["case.closed"]
     case = await case_of(bot)
     assert case.status == CaseStatus.CLOSED and case.outcome == "content_removed"
-    assert [c.id for c in dsl.last[0].choices] == [f"case:{REF}:note", f"case:{REF}:plan"]
+    assert [c.id for c in dsl.last[0].choices] == [f"case:{REF}:note", f"case:{REF}:plan", f"case:{REF}:record"]
     closed = next(e for e in await bot.store.case_events(case.id) if e.kind == "closed")
     assert closed.detail["reason"].startswith("Removed within the hour")
     assert "support.reporter_support" in closed.detail["open_required"]
@@ -206,3 +206,13 @@ async def test_cancelling_a_case_update_changes_nothing(bot, dsl):
     await dsl.say("cancel")
     assert dsl.keys[0] == "case.update_cancelled"
     assert (await case_of(bot)).status == CaseStatus.NEW
+
+
+async def test_the_record_comes_as_a_file_where_the_channel_can_carry_one(bot, dsl):
+    await dsl.pick(f"case:{REF}:record", files=True)
+    (ready,) = dsl.last
+    assert ready.key == "case.record.ready" and ready.file.name == f"{REF}.pdf"
+    assert ready.file.content.startswith(b"%PDF") and ready.file.media_type == "application/pdf"
+    await dsl.pick(f"case:{REF}:record")  # a channel that cannot carry files
+    assert dsl.keys == ["case.record.not_here"]
+    assert f"cases export {REF}" in dsl.last[0].text

@@ -405,3 +405,19 @@ async def test_a_retry_after_a_restart_is_still_recognised(slack, bot, content, 
         assert len(slack.messages_to(TEACHER)) == 1
     finally:
         await client.close()
+
+
+async def test_the_dsl_gets_the_safeguarding_record_as_a_file_in_their_dm(slack, bot):
+    card = await sent_case(slack)
+    assert (await slack.click(DSL, card, "case:OSB-2026-0001:record")).status == 200
+    completed = await slack.api.wait_for(lambda: slack.api.bodies("files.completeUploadExternal"))
+    assert completed[0]["channel_id"] == f"D{DSL}"
+    (pdf,) = slack.api.uploads.values()
+    assert pdf.startswith(b"%PDF")
+    case = await bot.store.get_case("default", "OSB-2026-0001")
+    exported = [e for e in await bot.store.case_events(case.id) if e.kind == "record_exported"]
+    assert [(e.actor, e.detail) for e in exported] == [(f"slack:{DSL}", {"format": "pdf"})]
+    # Someone the case is not routed to gets nothing.
+    await slack.click(HEAD, {**card, "channel": f"D{HEAD}"}, "case:OSB-2026-0001:record")
+    await slack.api.wait_for(lambda: slack.messages_to(HEAD))
+    assert len(slack.api.uploads) == 1

@@ -126,7 +126,7 @@ async def test_a_report_reaches_the_dsl_as_a_proactive_case_card(teams, bot):
     assert titles == [f"Case {REF}"]
     assert "Jo Brown" in text(card) and "Instagram" in text(card)
     assert [a["data"]["osb"]["c"] for a in actions(card)] == [
-        f"case:{REF}:{a}" for a in ("ack", "plan", "pack", "note", "action", "status", "close")]
+        f"case:{REF}:{a}" for a in ("ack", "plan", "pack", "note", "action", "status", "close", "record")]
     # Sent as a new message in the DSL's own chat, never as a reply to anything.
     call = next(c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL) and c.get("id") == card["id"])
     assert call["activity_id"] is None
@@ -562,3 +562,11 @@ async def test_with_credentials_activities_from_another_tenant_are_ignored(bot, 
     with pytest.raises(RuntimeError, match="ConnectorClient"):
         await channel.on_turn(TurnContext(channel.adapter, Activity.model_validate(harness.activity(TEACHER, text="hi"))))
     assert await bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is not None
+
+
+async def test_teams_cannot_carry_the_record_file_so_the_dsl_is_told_how_to_get_it(teams, bot):
+    card = await sent_case(teams)
+    (reply,) = await teams.press(DSL, card, f"case:{REF}:record")
+    assert f"cases export {REF}" in text(reply)
+    case = await bot.store.get_case("default", REF)
+    assert "record_exported" not in [e.kind for e in await bot.store.case_events(case.id)]

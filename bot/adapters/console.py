@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import mimetypes
+import os
 import re
 import shlex
 import sys
@@ -17,6 +18,20 @@ from typing import IO
 
 from bot.engine import Bot
 from bot.models import Attachment, Reply, Turn
+
+
+def save_files(replies: list[Reply], folder: Path) -> dict[int, Path]:
+    """Files the bot sends (safeguarding records) are written where only this user can read them."""
+    saved = {}
+    for n, reply in enumerate(replies):
+        if reply.file:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / Path(reply.file.name).name
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(reply.file.content)
+            saved[n] = path
+    return saved
 
 
 def to_turn(line: str, platform: str, user_id: str) -> Turn:
@@ -28,9 +43,9 @@ def to_turn(line: str, platform: str, user_id: str) -> Turn:
             parts = shlex.split(raw)
         except ValueError:
             parts = [raw]
-        return Turn(platform=platform, user_id=user_id, conversation_id=user_id,
+        return Turn(platform=platform, user_id=user_id, conversation_id=user_id, files=True,
                     attachments=[describe_file(p) for p in parts] or [Attachment(name="(no file named)", ref="", missing=True)])
-    return Turn(platform=platform, user_id=user_id, conversation_id=user_id, text=line)
+    return Turn(platform=platform, user_id=user_id, conversation_id=user_id, text=line, files=True)
 
 
 def describe_file(path_text: str) -> Attachment:
@@ -51,10 +66,12 @@ def describe_file(path_text: str) -> Attachment:
                       content_type=mimetypes.guess_type(resolved.name)[0])
 
 
-def to_json(replies: list[Reply]) -> str:
+def to_json(replies: list[Reply], saved: dict[int, Path] | None = None) -> str:
     messages = []
-    for r in replies:
+    for n, r in enumerate(replies):
         message = {"key": r.key, "text": unescape(r.text), "choices": [c.model_dump() for c in r.choices]}
+        if saved and n in saved:
+            message["file"] = {"name": r.file.name, "media_type": r.file.media_type, "path": str(saved[n])}
         if r.multiple:
             message["multiple"] = True
         if r.urgent:
@@ -70,10 +87,10 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
-def to_text(replies: list[Reply], bold: bool = False) -> str:
+def to_text(replies: list[Reply], bold: bool = False, saved: dict[int, Path] | None = None) -> str:
     """Replies for a person at a terminal; with `bold`, **bold** is shown in bold (ANSI)."""
     out = []
-    for r in replies:
+    for n, r in enumerate(replies):
         text = r.text.strip()
         if bold:
             text = re.sub(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", "\033[1m\\1\033[0m", text)
@@ -83,8 +100,10 @@ def to_text(replies: list[Reply], bold: bool = False) -> str:
             out.extend(f"  │ {label}: {value}" for label, value in r.card.fields)
             out.extend(f"  │ ! {g.strip()}" for g in r.card.guidance)
             out.append("  └")
-        for n, choice in enumerate(r.choices, start=1):
-            out.append(f"  {n}. {choice.label}")
+        if saved and n in saved:
+            out.append(f"  [file: {saved[n]}]")
+        for number, choice in enumerate(r.choices, start=1):
+            out.append(f"  {number}. {choice.label}")
         if r.multiple:
             out.append("  (pick one or more: type their numbers, like 1, 3)")
         out.append("")
@@ -98,17 +117,20 @@ async def _read_line(stream: IO[bytes]) -> str | None:
     return raw.decode("utf-8", errors="replace").rstrip("\n")
 
 
-async def run_chat(bot: Bot, user: str, as_json: bool, stdin: IO[bytes] | None = None, stdout: IO[str] | None = None) -> None:
+async def run_chat(bot: Bot, user: str, as_json: bool, exports: Path, stdin: IO[bytes] | None = None,
+                   stdout: IO[str] | None = None) -> None:
+    """Chat until end of input. Files the bot sends are saved in `exports`."""
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout
     platform, _, user_id = user.partition(":")
     interactive = not as_json and stdin.isatty()
 
     def emit(replies: list[Reply]) -> None:
-        stdout.write((to_json(replies) if as_json else to_text(replies, bold=interactive)) + "\n")
+        saved = save_files(replies, exports)
+        stdout.write((to_json(replies, saved) if as_json else to_text(replies, bold=interactive, saved=saved)) + "\n")
         stdout.flush()
 
-    emit(await bot.handle(Turn(platform=platform, user_id=user_id, conversation_id=user_id, kind="open")))
+    emit(await bot.handle(Turn(platform=platform, user_id=user_id, conversation_id=user_id, kind="open", files=True)))
     while True:
         if interactive:
             stdout.write("> ")

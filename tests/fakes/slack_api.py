@@ -23,6 +23,8 @@ class FakeSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/link", self._socket)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded
         self.server = TestServer(app, host="127.0.0.1", port=0)
         # Socket Mode: envelopes to push to the bot, and the acks it sends back.
         self.to_socket: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -31,6 +33,10 @@ class FakeSlackApi:
     async def start(self) -> None:
         await self.server.start_server()
         self.socket_url = str(self.server.make_url("/link")).replace("http://", "ws://")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text=f"OK - {len(self.uploads[request.match_info['file_id']])}")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -87,6 +93,12 @@ class FakeSlackApi:
             return {"ok": True, "channel": body["channel"], "ts": body["ts"]}
         if method in ("views.publish", "views.open"):
             return {"ok": True, "view": {"id": "V1", **(body.get("view") or {})}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):06d}"
+            return {"ok": True, "file_id": file_id, "upload_url": str(self.server.make_url(f"/upload/{file_id}"))}
+        if method == "files.completeUploadExternal":
+            files = json.loads(body["files"]) if isinstance(body.get("files"), str) else body.get("files")
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         return {"ok": True}

@@ -32,6 +32,7 @@ from bot.adapters.slack.blocks import (
     reply_message,
 )
 from bot.adapters.slack.config import SlackConfig
+from bot.markup import to_plain
 from bot.engine import Bot
 from bot.models import Attachment, Notification, Reply, Turn
 
@@ -190,7 +191,7 @@ class SlackChannel:
         channel = await self.dm_channel(user) if from_home else body["channel"]["id"]
         turn = Turn(
             platform=PLATFORM, user_id=user, conversation_id=channel, school_id=self.school_id,
-            choices=picked, answering=asks, text=None if picked else "", forms=bool(body.get("trigger_id")),
+            choices=picked, answering=asks, text=None if picked else "", forms=bool(body.get("trigger_id")), files=True,
             turn_id=f"action:{user}:{action.get('action_ts') or body.get('trigger_id')}",
         )
         replies = await self.bot.handle(turn)
@@ -239,6 +240,11 @@ class SlackChannel:
     async def _post(self, channel: str, user_id: str, replies: list[Reply]) -> None:
         label = self.bot.content.text("common.continue_label")
         for reply in replies:
+            if reply.file:  # a record for the person who asked: uploaded into their DM only
+                await self.client.files_upload_v2(channel=channel, file=reply.file.content, filename=reply.file.name,
+                                                  title=reply.file.name, initial_comment=to_plain(reply.text),
+                                                  request_file_info=False)
+                continue
             response = await self.client.chat_postMessage(channel=channel, **reply_message(reply, label))
             if reply.card:
                 await self.bot.store.record_card_post(self.school_id, reply.card.reference, f"{PLATFORM}:{user_id}",
