@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.fakes.connector import FakeConnector
 
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 BOT = "28:0e9b1c4f-2a6d-4c55-9f1e-5b2d8a7c3e10"
 
@@ -88,6 +89,28 @@ class TeamsHarness:
         action = next(a for e in body if e["type"] == "ActionSet" for a in e["actions"])
         return await self.send(user, self.submit(user, message, {**action["data"], **value}))
 
+    async def consent(self, user: str, offer: dict[str, Any], action: str = "accept", upload_url: str | None = None,
+                      context: dict[str, Any] | None = None):
+        """Press Allow (or Decline) on a file-consent card, as Teams sends it: an invoke whose value carries the
+        card's context and, on accept, the upload session Teams made in the person's OneDrive.
+        Returns the HTTP response's status and body, and what the bot then sent to that person's chat."""
+        (attachment,) = offer["attachments"]
+        card = attachment["content"]
+        value: dict[str, Any] = {"type": "fileUpload", "action": action,
+                                 "context": context if context is not None else card[f"{action}Context"]}
+        if action == "accept":
+            name = attachment["name"]
+            value["uploadInfo"] = {
+                "name": name, "uploadUrl": upload_url or self.connector.upload_url(),
+                "contentUrl": f"https://contoso-my.sharepoint.com/personal/dana/Documents/Applications/{name}",
+                "uniqueId": "1150D938-8870-4044-9F2C-5BBDEBA70C9D", "fileType": name.rpartition(".")[2],
+            }
+        before = len(self.to(user))
+        response = await self.post(self.activity(user, "invoke", name="fileConsent/invoke", value=value,
+                                                 replyToId=offer["id"]))
+        body = await response.json() if response.content_type == "application/json" else await response.text()
+        return response.status, body, self.to(user)[before:]
+
     async def install(self, user: str) -> list[dict[str, Any]]:
         """What Teams sends when someone adds the bot: installationUpdate, then conversationUpdate."""
         sent = await self.send(user, self.activity(user, "installationUpdate", action="add"))
@@ -104,13 +127,14 @@ class TeamsHarness:
     def all_cards(self) -> list[dict[str, Any]]:
         """Every distinct card the bot sent or updated."""
         found = {json.dumps(a["content"], sort_keys=True): a["content"] for c in self.connector.calls
-                 if c["method"] in ("POST", "PUT") for a in c["body"].get("attachments") or []}
+                 if c["method"] in ("POST", "PUT") for a in c["body"].get("attachments") or []
+                 if a["contentType"] == ADAPTIVE}  # file-consent and file-info cards are not Adaptive Cards
         return list(found.values())
 
 
 def card_of(activity: dict[str, Any]) -> dict[str, Any]:
     (attachment,) = activity["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert attachment["contentType"] == ADAPTIVE
     return attachment["content"]
 
 

@@ -564,9 +564,133 @@ async def test_with_credentials_activities_from_another_tenant_are_ignored(bot, 
     assert await bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is not None
 
 
-async def test_teams_cannot_carry_the_record_file_so_the_dsl_is_told_how_to_get_it(teams, bot):
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
+
+
+async def record_offer(teams: TeamsHarness) -> tuple[list[dict], dict]:
+    """The DSL presses "Safeguarding record" on their case card: the words, then a file-consent card."""
     card = await sent_case(teams)
-    (reply,) = await teams.press(DSL, card, f"case:{REF}:record")
-    assert f"cases export {REF}" in text(reply)
+    *said, offer = await teams.press(DSL, card, f"case:{REF}:record")
+    return said, offer
+
+
+async def test_the_dsl_gets_the_record_as_a_file_they_accept_into_their_chat(teams, bot, caplog):
+    caplog.set_level(logging.DEBUG)
+    said, offer = await record_offer(teams)
+    (ready,) = said
+    assert f"The safeguarding record for {REF}" in text(ready) and "cases export" not in text(ready)
+    (attachment,) = offer["attachments"]
+    assert attachment["contentType"] == FILE_CONSENT and attachment["name"] == f"{REF}.pdf"
+    size = attachment["content"]["sizeInBytes"]
+    assert size > 1000 and set(attachment["content"]["acceptContext"]) == {"osb_file"}
+    assert teams.connector.uploads == []  # nothing leaves until the DSL accepts
     case = await bot.store.get_case("default", REF)
-    assert "record_exported" not in [e.kind for e in await bot.store.case_events(case.id)]
+    assert "record_exported" in [e.kind for e in await bot.store.case_events(case.id)]
+
+    status, _, sent = await teams.consent(DSL, offer)
+    assert status == 200
+    (upload,) = teams.connector.uploads
+    assert upload["body"].startswith(b"%PDF") and len(upload["body"]) == size
+    assert upload["headers"]["Content-Range"] == f"bytes 0-{size - 1}/{size}"
+    assert upload["headers"]["Content-Length"] == str(size)
+    (info,) = sent
+    (attachment,) = info["attachments"]
+    assert attachment["contentType"] == FILE_INFO and attachment["name"] == f"{REF}.pdf"
+    assert attachment["contentUrl"].startswith("https://contoso-my.sharepoint.com/")
+    assert attachment["content"] == {"uniqueId": "1150D938-8870-4044-9F2C-5BBDEBA70C9D", "fileType": "pdf"}
+    assert len(teams.channel.pending_files) == 0  # the bytes are no longer held
+    # The upload session's address carries a token, and the file's address is the DSL's: the bot logs neither
+    # (the fake upload server's own access log, which stands in for OneDrive's, is left out).
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")
+    assert "tempauth" not in logged and "/upload/" not in logged and "sharepoint" not in logged
+
+    # An offer is good once: accepting it again gets the expired message and uploads nothing.
+    status, _, (again,) = await teams.consent(DSL, offer)
+    assert status == 200 and "expired" in text(again) and len(teams.connector.uploads) == 1
+
+
+async def test_declining_the_record_uploads_nothing_and_says_nothing(teams):
+    _, offer = await record_offer(teams)
+    status, _, sent = await teams.consent(DSL, offer, action="decline")
+    assert status == 200 and sent == []
+    assert teams.connector.uploads == [] and len(teams.channel.pending_files) == 0
+    status, _, (later,) = await teams.consent(DSL, offer)
+    assert "expired" in text(later) and teams.connector.uploads == []
+
+
+async def test_only_the_dsl_the_record_was_offered_to_can_accept_it(teams, caplog):
+    _, offer = await record_offer(teams)
+    status, _, (refused,) = await teams.consent(DEPUTY, offer)  # someone else sends the DSL's token
+    assert status == 200 and "expired" in text(refused)
+    assert teams.connector.uploads == []
+    assert "not the person the file was offered to" in caplog.text
+    status, _, (info,) = await teams.consent(DSL, offer)  # still waiting for the DSL
+    assert info["attachments"][0]["contentType"] == FILE_INFO and len(teams.connector.uploads) == 1
+
+
+@pytest.mark.parametrize("context", [{"osb_file": "no-such-token"}, {}, {"osb_file": ["a"]}])
+async def test_an_unknown_token_gets_the_expired_message(teams, context):
+    _, offer = await record_offer(teams)
+    status, _, (reply,) = await teams.consent(DSL, offer, context=context)
+    assert status == 200
+    assert text(reply).startswith("That file has expired") and teams.connector.uploads == []
+
+
+async def test_an_offer_expires_after_ten_minutes(teams):
+    _, offer = await record_offer(teams)
+    teams.channel.pending_files.clock = lambda: time.monotonic() + 10 * 60 + 1
+    status, _, (reply,) = await teams.consent(DSL, offer)
+    assert "expired" in text(reply) and teams.connector.uploads == []
+
+
+async def test_only_a_few_offers_are_held_the_oldest_going_first(teams):
+    from bot.adapters.teams.files import FILES_KEPT
+
+    card = await sent_case(teams)
+    offers = [(await teams.press(DSL, card, f"case:{REF}:record"))[-1] for _ in range(FILES_KEPT + 1)]
+    assert len(teams.channel.pending_files) == FILES_KEPT
+    (reply,) = (await teams.consent(DSL, offers[0]))[2]
+    assert "expired" in text(reply)
+    assert (await teams.consent(DSL, offers[-1]))[2][0]["attachments"][0]["contentType"] == FILE_INFO
+
+
+async def test_an_upload_address_that_is_not_allowed_is_never_contacted(teams):
+    _, offer = await record_offer(teams)
+    status, _, (reply,) = await teams.consent(DSL, offer, upload_url="https://uploads.example.com/session?t=1")
+    assert status == 200 and "couldn't put that file" in text(reply) and teams.connector.uploads == []
+    # The offer was used up: the DSL presses the button again for a fresh one.
+    assert len(teams.channel.pending_files) == 0
+
+
+async def test_a_failed_upload_is_told_and_no_file_card_is_sent(teams, caplog):
+    _, offer = await record_offer(teams)
+    teams.connector.upload_status = 500
+    status, _, (reply,) = await teams.consent(DSL, offer)
+    assert status == 200 and "couldn't put that file" in text(reply)
+    assert len(teams.connector.uploads) == 1 and "teams file upload failed (UploadFailed)" in caplog.text
+
+
+@pytest.mark.parametrize("url, production, allowed", [
+    ("https://contoso-my.sharepoint.com/personal/dana/_api/v2.0/drive/upload?tempauth=x", True, True),
+    ("https://CONTOSO-MY.SHAREPOINT.COM/upload", True, True),
+    ("http://contoso-my.sharepoint.com/upload", True, False),  # never in the clear
+    ("https://sharepoint.com.example.com/upload", True, False),
+    ("https://evilsharepoint.com/upload", True, False),
+    ("https://.sharepoint.com/upload", True, False),
+    ("https://user:pw@contoso-my.sharepoint.com/upload", True, False),
+    ("https://contoso-my.sharepoint.com:bad/upload", True, False),
+    ("https://uploads.example.com/upload", True, False),
+    ("http://127.0.0.1:8901/upload/s", True, False),  # the local fake only without credentials
+    ("http://127.0.0.1:8901/upload/s", False, True),
+    ("https://contoso-my.sharepoint.com/upload", False, True),
+    ("http://localhost:8901/upload/s", False, False),
+    ("http://10.0.0.5/upload/s", False, False),
+    ("http://169.254.169.254/latest/meta-data", False, False),
+    ("file:///etc/passwd", False, False),
+    ("", False, False),
+])
+def test_uploads_go_only_to_onedrive_for_business_in_production(url, production, allowed):
+    from bot.adapters.teams.files import upload_allowed
+
+    assert upload_allowed(url, production) is allowed

@@ -1,6 +1,7 @@
 """A fake Bot Framework connector on 127.0.0.1 (ephemeral port), in the manner of the Agents SDK's own test
 callback server: it plays the `serviceUrl` of the activities the tests send, records every activity the bot
-posts or updates, answers conversation creation, and serves file sizes for shared files."""
+posts or updates, answers conversation creation, serves file sizes for shared files, and plays the OneDrive
+upload session a file-consent card's acceptance names (`upload_url`), recording each upload."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ class FakeConnector:
         self.heads: list[str] = []  # paths asked for their size
         self.gets: list[str] = []  # paths fetched (a file download would show here)
         self.failing: set[str] = set()  # conversations whose posts fail with 503
+        self.uploads: list[dict[str, Any]] = []  # {"path", "body" (bytes), "headers"} for each upload PUT
+        self.upload_status = 201  # what the upload session answers (OneDrive: 201 once the whole file is in)
         self._ids = itertools.count(1)
         app = web.Application()
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._activity)
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._activity)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._activity)
+        app.router.add_put("/upload/{session}", self._upload)
         app.router.add_route("HEAD", "/{path:.*}", self._head)
         app.router.add_get("/{path:.*}", self._get, allow_head=False)
         self.server = TestServer(app, host="127.0.0.1", port=0)
@@ -58,6 +62,14 @@ class FakeConnector:
             return web.json_response({"id": call["activity_id"]})
         call["id"] = f"act-{next(self._ids):04d}"  # kept with the recorded call, to answer its card later
         return web.json_response({"id": call["id"]}, status=201)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads.append({"path": request.path_qs, "body": await request.read(), "headers": dict(request.headers)})
+        return web.json_response({"id": "01UPLOADED", "name": request.match_info["session"]}, status=self.upload_status)
+
+    def upload_url(self, session: str = "session-1") -> str:
+        """An upload session's address, with a query token as OneDrive's have."""
+        return str(self.server.make_url(f"/upload/{session}")) + "?tempauth=secret-upload-token"
 
     async def _get(self, request: web.Request) -> web.Response:
         self.gets.append(request.path)

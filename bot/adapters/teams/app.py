@@ -20,17 +20,17 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
-from microsoft_agents.activity import Activity, ActivityTypes, ConversationReference
+from microsoft_agents.activity import Activity, ActivityTypes, ConversationReference, InvokeResponse
 from microsoft_agents.activity import Attachment as CardAttachment
 from microsoft_agents.authentication.msal import MsalConnectionManager
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
 from microsoft_agents.hosting.core import ClaimsIdentity, OutboundHostValidator, TurnContext
 from pydantic import ValidationError
 
-from bot.adapters.teams import cards
+from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsConfig
 from bot.engine import Bot
-from bot.models import Attachment, Notification, Reply, Turn
+from bot.models import Attachment, FileReply, Notification, Reply, Turn
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ class TeamsChannel:
         # (conversation id, activity id) -> the card and its choices' labels.
         self._asked: OrderedDict[tuple[str, str], tuple[dict[str, Any], dict[str, str]]] = OrderedDict()
         self._loop_task: asyncio.Task | None = None
+        # Files offered in a file-consent card and not yet accepted: in memory only, a few, for a few minutes.
+        self.pending_files = files.PendingFiles()
 
     # --- wiring into the server ----------------------------------------------------------
 
@@ -149,6 +151,8 @@ class TeamsChannel:
             return
         if activity.type == ActivityTypes.message:
             await self._on_message(context)
+        elif activity.type == ActivityTypes.invoke and activity.name == files.CONSENT_INVOKE:
+            await self._on_file_consent(context)
         elif activity.type == ActivityTypes.installation_update:
             if (activity.action or "").startswith("add"):
                 await self._remember(activity)
@@ -170,7 +174,7 @@ class TeamsChannel:
         async with self._delivery:
             await self._deliver_all()
             turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                        school_id=self.school_id, kind="open", forms=True, turn_id=self._turn_id(activity))
+                        school_id=self.school_id, kind="open", forms=True, files=True, turn_id=self._turn_id(activity))
             await self._post(context, user_id, await self.bot.handle(turn))
 
     async def _on_message(self, context: TurnContext) -> None:
@@ -180,7 +184,7 @@ class TeamsChannel:
             return
         await self._remember(activity)
         base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=self.school_id, forms=True, turn_id=self._turn_id(activity))
+                    school_id=self.school_id, forms=True, files=True, turn_id=self._turn_id(activity))
         data = cards.submitted(activity.value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
@@ -235,7 +239,63 @@ class TeamsChannel:
                 found.append(Attachment(name=item.name or "image", ref=item.content_url, content_type=item.content_type))
         return found
 
+    async def _on_file_consent(self, context: TurnContext) -> None:
+        """The person accepted or declined a file offered in a file-consent card. Whatever happens, Teams gets
+        its 200: the outcome is told in the chat."""
+        activity = context.activity
+        try:
+            user_id = user_id_of(activity)
+            value = activity.value if isinstance(activity.value, dict) else {}
+            consent = value.get("context") if isinstance(value.get("context"), dict) else {}
+            token = consent.get(files.TOKEN_KEY)
+            offer = self.pending_files.peek(token)
+            if offer is not None and offer.user_id != user_id:
+                log.warning("teams file consent refused: not the person the file was offered to")
+                offer = None  # and it stays waiting for the person it was offered to
+            if offer is not None:
+                self.pending_files.take(token)
+            if value.get("action") != "accept" or not user_id:
+                return  # declined: nothing is uploaded and nothing more is said
+            if offer is None:
+                await self._say(context, user_id, "case.record.expired")
+            elif not await self._upload(context, offer.file, value.get("uploadInfo")):
+                await self._say(context, user_id, "case.record.upload_failed")
+        finally:
+            await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200)))
+
+    async def _upload(self, context: TurnContext, file: FileReply, upload_info: Any) -> bool:
+        """Put the file into the upload session Teams made for it, then post the card that opens it.
+        Neither the upload URL nor the file's address is ever logged: they carry access tokens."""
+        info = upload_info if isinstance(upload_info, dict) else {}
+        url, content_url, unique_id = info.get("uploadUrl"), info.get("contentUrl"), info.get("uniqueId")
+        if not all(isinstance(v, str) and v for v in (url, content_url, unique_id)):
+            log.warning("teams file upload skipped: the consent carried no upload session")
+            return False
+        if not files.upload_allowed(url, production=self.config.credentials):
+            log.warning("teams file upload refused: the upload URL is not a OneDrive for Business address")
+            return False
+        try:
+            await files.upload(url, file.content)
+        except Exception as exc:  # the type only: an aiohttp error's text can include the URL
+            log.warning("teams file upload failed (%s)", type(exc).__name__)
+            return False
+        name = info.get("name") if isinstance(info.get("name"), str) and info.get("name") else file.name
+        file_type = info.get("fileType") if isinstance(info.get("fileType"), str) else name.rpartition(".")[2]
+        await context.send_activity(Activity(type=ActivityTypes.message, attachments=[CardAttachment(
+            content_type=files.FILE_INFO, content_url=content_url, name=name,
+            content={"uniqueId": unique_id, "fileType": file_type})]))
+        return True
+
     # --- sending -------------------------------------------------------------------------
+
+    async def _say(self, context: TurnContext, user_id: str, key: str) -> None:
+        await self._post(context, user_id, [Reply(key=key, text=self.bot.content.text(key))])
+
+    async def _offer_file(self, context: TurnContext, user_id: str, file: FileReply) -> None:
+        """A file-consent card for a file for this person (it waits here until they accept or decline)."""
+        token = self.pending_files.offer(user_id, file)
+        await context.send_activity(Activity(type=ActivityTypes.message, attachments=[CardAttachment(
+            content_type=files.FILE_CONSENT, name=file.name, content=files.consent_card(file, token))]))
 
     @staticmethod
     def _card_activity(card: dict[str, Any], reply: Reply | None = None) -> Activity:
@@ -254,6 +314,8 @@ class TeamsChannel:
             card = None
             for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars):
                 sent = await context.send_activity(self._card_activity(card, reply))
+            if reply.file:  # a record for the person who asked, offered in their own chat only
+                await self._offer_file(context, user_id, reply.file)
             if not sent or not sent.id or card is None:
                 continue
             if reply.card:
