@@ -579,7 +579,7 @@ async def test_the_dsl_gets_the_record_as_a_file_they_accept_into_their_chat(tea
     caplog.set_level(logging.DEBUG)
     said, offer = await record_offer(teams)
     (ready,) = said
-    assert f"The safeguarding record for {REF}" in text(ready) and "cases export" not in text(ready)
+    assert f"safeguarding record for {REF}" in text(ready) and "cases export" not in text(ready)
     (attachment,) = offer["attachments"]
     assert attachment["contentType"] == FILE_CONSENT and attachment["name"] == f"{REF}.pdf"
     size = attachment["content"]["sizeInBytes"]
