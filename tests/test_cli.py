@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import yaml
+from tests.cli_runner import err, out, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{4}\b")
@@ -27,31 +26,10 @@ REFERENCE = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{4}\b")
 # --- helpers -------------------------------------------------------------------------------
 
 
-def run_cli(*args: str | Path, input: bytes | str | None = None, env: dict[str, str] | None = None,
-            expect: int | None = 0) -> subprocess.CompletedProcess[bytes]:
-    """Run `python -m bot ARGS` from the repository root; check the exit code unless expect is None."""
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OSB_")}
-    clean_env.update(env or {})
-    if isinstance(input, str):
-        input = input.encode("utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", *map(str, args)], cwd=ROOT, input=input if input is not None else b"",
-        capture_output=True, timeout=60, env=clean_env,
-    )
-    if expect is not None:
-        assert proc.returncode == expect, (
-            f"exit {proc.returncode}, wanted {expect}\nstdout:\n{proc.stdout.decode()[-3000:]}\n"
-            f"stderr:\n{proc.stderr.decode()[-3000:]}"
-        )
-    return proc
 
 
-def out(proc: subprocess.CompletedProcess[bytes]) -> str:
-    return proc.stdout.decode("utf-8")
 
 
-def err(proc: subprocess.CompletedProcess[bytes]) -> str:
-    return proc.stderr.decode("utf-8")
 
 
 def turns_of(proc: subprocess.CompletedProcess[bytes]) -> list[list[dict]]:

@@ -9,12 +9,9 @@ then tampered with as someone with the database file could (dropping the append-
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import stat
-import subprocess
-import sys
 from datetime import datetime, timezone
 from io import BytesIO
 from pathlib import Path
@@ -26,6 +23,7 @@ from pypdf import PdfReader
 from bot.models import Attachment, CaseEvent, Role, StaffMember
 from bot.record import FORMATS, SafeguardingRecord, build_record, export_case, pdf_safe, record_schema, render
 from bot.store import SQLiteStore
+from tests import cli_runner
 from tests.conftest import Chat, walk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,19 +38,12 @@ KINDS = ["reported", "routed", "acknowledged", "reporter_told", "note_added", "a
          "reporter_told"]
 
 
-def run_cli(*args: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None,
-            expect: int | None = 0) -> subprocess.CompletedProcess[bytes]:
-    """`python -m bot ARGS` as a real process, with no OSB_* settings leaking in (as in test_cli.py)."""
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OSB_")}
-    clean_env.update({"OSB_SCHOOL_NAME": "Hillside Academy", **(env or {})})
-    proc = subprocess.run([sys.executable, "-m", "bot", *map(str, args)], cwd=cwd, input=b"", capture_output=True,
-                          timeout=60, env=clean_env)
-    if expect is not None:
-        assert proc.returncode == expect, (
-            f"exit {proc.returncode}, wanted {expect}\nstdout:\n{proc.stdout.decode()[-3000:]}\n"
-            f"stderr:\n{proc.stderr.decode()[-3000:]}"
-        )
-    return proc
+
+
+
+def run_cli(*args, env=None, **kwargs):
+    """The command line as a process, with the school's name set as in the other tests."""
+    return cli_runner.run_cli(*args, env={"OSB_SCHOOL_NAME": "Hillside Academy", **(env or {})}, **kwargs)
 
 
 # --- a case from report to closure -------------------------------------------------------

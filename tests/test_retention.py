@@ -5,11 +5,8 @@ for everything else. Cases are built through the in-process chat on a clock the 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from bot.models import Attachment, CaseStatus, Reminder
 from bot.retention import RetentionError, add_years, find_due, load_retention, purge, report_categories
 from bot.store import StoreError
 from bot.store.migrations import MIGRATIONS
+from tests.cli_runner import err, out, run_cli
 from tests.conftest import Chat, walk
 
 # --- the command line as a real process (the pattern of tests/test_cli.py) ---------------------------------
@@ -27,27 +25,10 @@ from tests.conftest import Chat, walk
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str | Path, env: dict[str, str] | None = None,
-            expect: int | None = 0) -> subprocess.CompletedProcess[bytes]:
-    """Run `python -m bot ARGS` from the repository root, with no OSB_* settings but `env`; check the exit code."""
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OSB_")}
-    clean_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "bot", *map(str, args)], cwd=ROOT, input=b"", capture_output=True,
-                          timeout=60, env=clean_env)
-    if expect is not None:
-        assert proc.returncode == expect, (
-            f"exit {proc.returncode}, wanted {expect}\nstdout:\n{proc.stdout.decode()[-3000:]}\n"
-            f"stderr:\n{proc.stderr.decode()[-3000:]}"
-        )
-    return proc
 
 
-def out(proc: subprocess.CompletedProcess[bytes]) -> str:
-    return proc.stdout.decode("utf-8")
 
 
-def err(proc: subprocess.CompletedProcess[bytes]) -> str:
-    return proc.stderr.decode("utf-8")
 
 
 TODAY = date(2026, 11, 28)

@@ -4,9 +4,6 @@ test controls, then every figure checked exactly, in process and through the com
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 
 from bot.markup import to_plain
 from bot.stats import account_key, case_stats, compute_stats, median, percentile, stats_reply
+from tests.cli_runner import out, run_cli
 from tests.conftest import Chat, walk
 
 HOUR = 3600
@@ -24,27 +22,10 @@ HOUR = 3600
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str | Path, env: dict[str, str] | None = None,
-            expect: int | None = 0) -> subprocess.CompletedProcess[bytes]:
-    """Run `python -m bot ARGS` from the repository root, with no OSB_* settings but `env`; check the exit code."""
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("OSB_")}
-    clean_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "bot", *map(str, args)], cwd=ROOT, input=b"", capture_output=True,
-                          timeout=60, env=clean_env)
-    if expect is not None:
-        assert proc.returncode == expect, (
-            f"exit {proc.returncode}, wanted {expect}\nstdout:\n{proc.stdout.decode()[-3000:]}\n"
-            f"stderr:\n{proc.stderr.decode()[-3000:]}"
-        )
-    return proc
 
 
-def out(proc: subprocess.CompletedProcess[bytes]) -> str:
-    return proc.stdout.decode("utf-8")
 
 
-def err(proc: subprocess.CompletedProcess[bytes]) -> str:
-    return proc.stderr.decode("utf-8")
 
 
 def at(*args: int) -> datetime:
