@@ -264,27 +264,29 @@ def render(template: str, facts: Facts, values: dict[str, Any]) -> str:
 # --- Loading -----------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path, error: type[ContentError] = ContentError) -> Any:
+    """A YAML file's data, or `error` naming the file."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ContentError(f"{path}: file is missing") from None
+        raise error(f"{path}: file is missing") from None
     except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for an impossible date
-        raise ContentError(f"{path}: not valid YAML: {exc}") from None
+        raise error(f"{path}: not valid YAML: {exc}") from None
 
 
-def _validated(model: Any, path: Path, data: Any, prefix: str = "") -> Any:
-    """Validate `data` (with a model class or a TypeAdapter); an error names the file and the field."""
+def validated(model: Any, path: Path, data: Any, prefix: str = "", error: type[ContentError] = ContentError) -> Any:
+    """Validate `data` (with a model class or a TypeAdapter); `error` names the file and the field."""
     try:
         if isinstance(model, TypeAdapter):
             return model.validate_python(data)
         return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join([prefix] * bool(prefix) + [str(p) for p in err['loc']]) or '(top)'}: {err['msg']}"
+            f"{'.'.join([prefix] * bool(prefix) + [str(p) for p in err['loc']]) or '(top)'}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         )
-        raise ContentError(f"{path}: {problems}") from None
+        raise error(f"{path}: {problems}") from None
 
 
 def _flatten(prefix: str, node: Any, out: dict[str, str], path: Path) -> None:
@@ -312,32 +314,32 @@ def _keyed(items: Any, path: Path, field: str) -> dict[str, Any]:
 
 def load_content(directory: Path | None = None) -> Content:
     root = Path(directory or DEFAULT_CONTENT_DIR)
-    meta = _validated(Meta, root / "meta.yaml", _read_yaml(root / "meta.yaml"))
+    meta = validated(Meta, root / "meta.yaml", read_yaml(root / "meta.yaml"))
 
     messages: dict[str, str] = {}
     for path in sorted((root / "messages").glob("*.yaml")):
-        _flatten("", _read_yaml(path), messages, path)
+        _flatten("", read_yaml(path), messages, path)
     message_files = {k: p for p in sorted((root / "messages").glob("*.yaml")) for k in _flat_keys(p)}
 
-    phrases = _validated(Phrases, root / "phrases.yaml", _read_yaml(root / "phrases.yaml"))
+    phrases = validated(Phrases, root / "phrases.yaml", read_yaml(root / "phrases.yaml"))
 
     facts_data: dict[str, Any] = {}
     for name, model in FACT_FILES.items():
         path = root / "facts" / f"{name}.yaml"
-        data = _read_yaml(path)
+        data = read_yaml(path)
         if not isinstance(data, dict):
             raise ContentError(f"{path}: expected a '{name}:' list at the top")
-        facts_data[name] = _validated(TypeAdapter(dict[str, model]), path, _keyed(data.get(name), path, name), name)
+        facts_data[name] = validated(TypeAdapter(dict[str, model]), path, _keyed(data.get(name), path, name), name)
     facts = Facts(**facts_data)
 
     flows: dict[str, Flow] = {}
     for path in sorted((root / "flows").glob("*.yaml")):
-        flow = _validated(Flow, path, _read_yaml(path))
+        flow = validated(Flow, path, read_yaml(path))
         if flow.id != path.stem:
             raise ContentError(f"{path}: id: '{flow.id}' should match the file name '{path.stem}'")
         flows[flow.id] = flow
 
-    plan = _validated(CasePlan, root / "case_plan.yaml", _read_yaml(root / "case_plan.yaml"))
+    plan = validated(CasePlan, root / "case_plan.yaml", read_yaml(root / "case_plan.yaml"))
     actions = {c.id for c in flows["case_action"].step("action").choices} if "case_action" in flows else set()
     for step in plan.steps:
         for item in step.items:
@@ -355,7 +357,7 @@ def load_content(directory: Path | None = None) -> Content:
 
 def _flat_keys(path: Path) -> list[str]:
     out: dict[str, str] = {}
-    _flatten("", _read_yaml(path), out, path)
+    _flatten("", read_yaml(path), out, path)
     return list(out)
 
 

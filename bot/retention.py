@@ -24,12 +24,11 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Iterable, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from bot.content import DEFAULT_CONTENT_DIR, ContentError, Content
+from bot.content import DEFAULT_CONTENT_DIR, Content, ContentError, read_yaml, validated
 from bot.models import Case, CaseStatus, utcnow
 from bot.store import Store
 from bot.store.base import CaseTombstone
@@ -138,25 +137,6 @@ def add_years(day: date, years: int) -> date:
 # --- loading -------------------------------------------------------------------------------------------
 
 
-def _read(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RetentionError(f"{path}: file is missing") from None
-    except (yaml.YAMLError, ValueError) as exc:
-        raise RetentionError(f"{path}: not valid YAML: {exc}") from None
-
-
-def _validated(model: type[BaseModel], path: Path, data: Any, prefix: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join([prefix] + [str(p) for p in err['loc']])}: {err['msg']}" for err in exc.errors()
-        )
-        raise RetentionError(f"{path}: {problems}") from None
-
-
 def report_categories(content: Content) -> set[str]:
     """The category ids a report can have, from the report flow."""
     return {c.id for c in content.flows["report_concern"].step("categories").choices}
@@ -168,10 +148,10 @@ def load_retention(
     """The retention policy: content/facts/retention.yaml, then the school's own file if there is one.
     `categories`, if given, are the known report categories: any other named in either file is an error."""
     path = Path(content_dir or DEFAULT_CONTENT_DIR) / "facts" / "retention.yaml"
-    data = _read(path)
+    data = read_yaml(path, RetentionError)
     if not isinstance(data, dict) or not isinstance(data.get("retention"), dict):
         raise RetentionError(f"{path}: expected a 'retention:' section at the top")
-    facts: RetentionFacts = _validated(RetentionFacts, path, data["retention"], "retention")
+    facts: RetentionFacts = validated(RetentionFacts, path, data["retention"], "retention", RetentionError)
     known = set(categories) if categories is not None else None
     for i, entry in enumerate(facts.categories):
         if known is not None and entry.id not in known:
@@ -186,12 +166,12 @@ def load_retention(
     files = [str(path)]
     if school_file:
         own_path = Path(school_file)
-        own_data = _read(own_path)
+        own_data = read_yaml(own_path, RetentionError)
         if own_data is None:
             own_data = {}
         if not isinstance(own_data, dict):
             raise RetentionError(f"{own_path}: expected 'default:' and/or 'categories:' at the top")
-        own: SchoolRetention = _validated(SchoolRetention, own_path, own_data, "")
+        own: SchoolRetention = validated(SchoolRetention, own_path, own_data, "", RetentionError)
         if own.default:
             default = _apply(own_path, "default", default, own.default)
         for category, period in own.categories.items():

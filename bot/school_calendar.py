@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.content import ContentError
+from bot.content import ContentError, read_yaml, validated
 
 log = logging.getLogger(__name__)
 
@@ -169,17 +168,4 @@ class SchoolCalendar(_Strict):
 
 def load_calendar(path: str | Path) -> SchoolCalendar:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CalendarError(f"{path}: file is missing") from None
-    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for an impossible date
-        raise CalendarError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return SchoolCalendar.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        )
-        raise CalendarError(f"{path}: {problems}") from None
+    return validated(SchoolCalendar, path, read_yaml(path, CalendarError), error=CalendarError)
