@@ -421,3 +421,11 @@ async def test_the_dsl_gets_the_safeguarding_record_as_a_file_in_their_dm(slack,
     await slack.click(HEAD, {**card, "channel": f"D{HEAD}"}, "case:OSB-2026-0001:record")
     await slack.api.wait_for(lambda: slack.messages_to(HEAD))
     assert len(slack.api.uploads) == 1
+
+
+async def test_a_rate_limited_or_failing_web_api_is_retried_and_the_reply_arrives_once(slack):
+    slack.api.statuses["chat.postMessage"] = [429, 500]
+    await slack.dm(TEACHER, "I'm being targeted")
+    (message,) = await slack.api.wait_for(lambda: [b for b in slack.messages_to(TEACHER) if "ts" in b], timeout=10)
+    assert question(message) == "report_concern.categories"
+    assert len(slack.api.bodies("chat.postMessage")) == 3  # two refusals, then the one message

@@ -18,6 +18,7 @@ class FakeSlackApi:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.errors: dict[str, str] = {}  # method -> Slack error to answer with
+        self.statuses: dict[str, list[int]] = {}  # method -> HTTP statuses to answer with first (429, 500...)
         self._ts = itertools.count(1)
         self.socket_url: str | None = None
         app = web.Application()
@@ -75,6 +76,10 @@ class FakeSlackApi:
                 body[key] = json.loads(body[key])
         body.update({k: v for k, v in request.query.items() if k not in body})
         self.calls.append((method, body))
+        if self.statuses.get(method):
+            status = self.statuses[method].pop(0)
+            return web.json_response({"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"},
+                                     status=status, headers={"Retry-After": "1"} if status == 429 else None)
         if method in self.errors:
             return web.json_response({"ok": False, "error": self.errors[method]})
         return web.json_response(self._answer(method, body))

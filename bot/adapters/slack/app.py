@@ -18,6 +18,11 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.blocks import (
@@ -75,7 +80,13 @@ class SlackChannel:
         self.bot = bot
         self.config = config
         self.school_id = school_id
-        client_args = {"token": config.bot_token, "logger": _no_debug("bot.adapters.slack.web_api")}
+        client_args = {
+            "token": config.bot_token, "logger": _no_debug("bot.adapters.slack.web_api"),
+            # slack-sdk's own handlers: wait as long as a 429's Retry-After says, retry 5xx and dropped connections.
+            "retry_handlers": [AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+                               AsyncServerErrorRetryHandler(max_retry_count=2),
+                               AsyncConnectionErrorRetryHandler(max_retry_count=2)],
+        }
         if config.api_url:
             client_args["base_url"] = config.api_url
         self.client = AsyncWebClient(**client_args)
