@@ -7,6 +7,8 @@ the DSL is reminded to check the reporter's own words before pasting them.
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.content import Content
 from bot.markup import Markup
 from bot.models import Case, Choice, Reply
@@ -20,8 +22,6 @@ def _describe(content: Content, school_name: str, case: Case) -> str:
     if accounts:
         parts.append(text("case.pack.about_accounts", value=accounts))
     if case.answers.get("first_seen"):
-        from datetime import date
-
         parts.append(text("case.pack.about_first_seen", date=date.fromisoformat(case.answers["first_seen"]).strftime("%-d %B %Y")))
     if case.answers.get("description"):
         parts.append(text("case.pack.about_description", value=case.answers["description"]))

@@ -21,7 +21,6 @@ Logs say how many were sent, never anything about a case.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -42,6 +41,7 @@ from bot.models import (
     Route,
     StaffMember,
 )
+from bot.periodic import Periodic
 from bot.routing import route_case
 from bot.school_calendar import SchoolCalendar, load_calendar
 
@@ -78,7 +78,7 @@ class Scheduler:
     def __init__(self, bot: "Bot", calendar: SchoolCalendar | None = None):
         self.bot = bot
         self.calendar = calendar or load_calendar(calendar_path(bot.settings))
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("scheduler tick", bot.settings.scheduler_seconds, self.tick)
         self._warned_calendar: date | None = None
 
     # --- timings -------------------------------------------------------------------------
@@ -99,27 +99,10 @@ class Scheduler:
 
     def start(self) -> None:
         """Tick now (to catch up on anything due while the server was down), then every OSB_SCHEDULER_SECONDS."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run_forever())
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run_forever(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # keep going; say only what kind of failure it was
-                log.error("scheduler tick failed: %s", type(exc).__name__)
-            await asyncio.sleep(self.bot.settings.scheduler_seconds)
+        await self._loop.stop()
 
     async def tick(self, now: datetime | None = None) -> int:
         """Queue every notification that is due at `now` (the bot's clock by default) and not yet sent.

@@ -598,7 +598,7 @@ async def test_serve_runs_the_scheduler_from_startup_and_stops_it_on_shutdown(bo
                 break
             await asyncio.sleep(0.01)
         assert told(bot, "reminders.not_acknowledged") == {"console:dsl", "console:deputy"}
-        (loop_task,) = [t for t in asyncio.all_tasks() if "Scheduler._run_forever" in repr(t.get_coro())]
+        (loop_task,) = [t for t in asyncio.all_tasks() if t.get_name() == "periodic:scheduler tick"]
     finally:
         await client.close()
     assert loop_task.done()

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from bot.content import Content
 from bot.engine import Bot
 from bot.models import Attachment, Reply, Turn
 
@@ -87,7 +88,7 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text)
 
 
-def to_text(replies: list[Reply], bold: bool = False, saved: dict[int, Path] | None = None) -> str:
+def to_text(replies: list[Reply], content: Content, bold: bool = False, saved: dict[int, Path] | None = None) -> str:
     """Replies for a person at a terminal; with `bold`, **bold** is shown in bold (ANSI)."""
     out = []
     for n, r in enumerate(replies):
@@ -101,11 +102,11 @@ def to_text(replies: list[Reply], bold: bool = False, saved: dict[int, Path] | N
             out.extend(f"  │ ! {g.strip()}" for g in r.card.guidance)
             out.append("  └")
         if saved and n in saved:
-            out.append(f"  [file: {saved[n]}]")
+            out.append("  " + unescape(content.text("console.file_saved", value=str(saved[n]))))
         for number, choice in enumerate(r.choices, start=1):
             out.append(f"  {number}. {choice.label}")
         if r.multiple:
-            out.append("  (pick one or more: type their numbers, like 1, 3)")
+            out.append("  " + content.text("console.pick_several"))
         out.append("")
     return "\n".join(out)
 
@@ -127,7 +128,7 @@ async def run_chat(bot: Bot, user: str, as_json: bool, exports: Path, stdin: IO[
 
     def emit(replies: list[Reply]) -> None:
         saved = save_files(replies, exports)
-        stdout.write((to_json(replies, saved) if as_json else to_text(replies, bold=interactive, saved=saved)) + "\n")
+        stdout.write((to_json(replies, saved) if as_json else to_text(replies, bot.content, bold=interactive, saved=saved)) + "\n")
         stdout.flush()
 
     emit(await bot.handle(Turn(platform=platform, user_id=user_id, conversation_id=user_id, kind="open", files=True)))

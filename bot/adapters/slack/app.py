@@ -38,6 +38,7 @@ from bot.adapters.slack.blocks import (
 )
 from bot.adapters.slack.config import SlackConfig
 from bot.markup import to_plain
+from bot.periodic import Periodic
 from bot.engine import Bot
 from bot.models import Attachment, Notification, Reply, Turn
 
@@ -101,7 +102,7 @@ class SlackChannel:
         self._dm_channels: dict[str, str] = {}
         self._delivery = asyncio.Lock()
         self._socket: AsyncSocketModeHandler | None = None
-        self._loop_task: asyncio.Task | None = None
+        self._delivery_loop = Periodic("slack delivery", DELIVERY_INTERVAL_SECONDS, self.deliver_pending)
         self._register()
 
     # --- wiring into the server ----------------------------------------------------------
@@ -118,11 +119,10 @@ class SlackChannel:
             self._socket = AsyncSocketModeHandler(self.app, self.config.app_token,
                                                   logger=_no_debug("bot.adapters.slack.socket_mode"))
             await self._socket.connect_async()
-        self._loop_task = asyncio.create_task(self._deliver_forever())
+        self._delivery_loop.start()
 
     async def stop(self) -> None:
-        if self._loop_task:
-            self._loop_task.cancel()
+        await self._delivery_loop.stop()
         if self._socket:
             await self._socket.close_async()
 
@@ -287,11 +287,3 @@ class SlackChannel:
                     await self.client.chat_update(channel=channel, ts=ts, **reply_message(reply, label))
             return
         await self._post(await self.dm_channel(user_id), user_id, note.replies)
-
-    async def _deliver_forever(self) -> None:
-        while True:
-            await asyncio.sleep(DELIVERY_INTERVAL_SECONDS)
-            try:
-                await self.deliver_pending()
-            except Exception as exc:  # keep delivering; say only what kind of failure it was
-                log.error("slack delivery loop: %s", type(exc).__name__)

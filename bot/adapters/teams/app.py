@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsConfig
 from bot.engine import Bot
+from bot.periodic import Periodic
 from bot.models import Attachment, FileReply, Notification, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class TeamsChannel:
         # Cards with buttons or inputs sent lately, so an answered one can lose its buttons:
         # (conversation id, activity id) -> the card and its choices' labels.
         self._asked: OrderedDict[tuple[str, str], tuple[dict[str, Any], dict[str, str]]] = OrderedDict()
-        self._loop_task: asyncio.Task | None = None
+        self._delivery_loop = Periodic("teams delivery", DELIVERY_INTERVAL_SECONDS, self.deliver_pending)
         # Files offered in a file-consent card and not yet accepted: in memory only, a few, for a few minutes.
         self.pending_files = files.PendingFiles()
 
@@ -127,11 +128,10 @@ class TeamsChannel:
         elif not self.config.credentials:
             log.warning("Teams has no credentials: /api/messages refuses every request. Set the "
                         "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* variables (see README).")
-        self._loop_task = asyncio.create_task(self._deliver_forever())
+        self._delivery_loop.start()
 
     async def stop(self) -> None:
-        if self._loop_task:
-            self._loop_task.cancel()
+        await self._delivery_loop.stop()
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         # Replaces the SDK's default, which posts the exception text to the user. The type only: its message
@@ -406,12 +406,4 @@ class TeamsChannel:
                     update = self._card_activity(card, reply)
                     update.id = activity_id
                     await context.update_activity(update)
-
-    async def _deliver_forever(self) -> None:
-        while True:
-            await asyncio.sleep(DELIVERY_INTERVAL_SECONDS)
-            try:
-                await self.deliver_pending()
-            except Exception as exc:  # keep delivering; say only what kind of failure it was
-                log.error("teams delivery loop: %s", type(exc).__name__)
 
