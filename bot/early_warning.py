@@ -1,0 +1,163 @@
+"""Early warning across schools: the same fake account, or the same naming pattern, reported by several schools.
+
+A viral trend ("Muggies" pages, say) reaches many schools within days, each page named after its school:
+`hillside_muggies`, `oakfield.muggies2`. No single school can see that; the authority's safeguarding team
+can, if the bot tells it. From each case we keep only *sightings*: the account's normalised key and its
+naming pattern (the handle with the school's own name taken out). Reporters' names and case details stay
+with the school; an alert carries the schools, the account or pattern, and counts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from difflib import SequenceMatcher
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import BaseModel
+
+# Words that name the kind of school rather than the school: taken out of handles with the school's name.
+SCHOOL_WORDS = {
+    "school", "schools", "academy", "academies", "college", "primary", "secondary", "high", "infant", "infants",
+    "junior", "juniors", "community", "church", "ce", "rc", "catholic", "the", "of", "and", "st", "saint", "sch",
+    "acad", "uk",
+}
+# Paths on a platform's site that are not an account's name ("/p/…" is a post), and those whose second
+# part is the name.
+NOT_AN_ACCOUNT = {"p", "reel", "reels", "watch", "status", "posts", "share", "video", "stories", "explore",
+                  "hashtag", "search", "tv", "shorts", "photo", "photos", "events", "story.php", "permalink.php"}
+NAMED_BY_SECOND = {"groups", "add", "user", "c", "channel", "in", "company", "pages"}
+MIN_PATTERN = 4  # a shorter remainder ("x", "2", "ok") says nothing about a trend
+SIMILAR = 0.8  # difflib ratio at which two patterns count as variants of one name ("muggies" ~ "muggs")
+
+
+class Sighting(BaseModel):
+    """One account named in one school's case: what early warning keeps, and nothing more."""
+
+    school_id: str
+    case_id: str
+    account: str  # normalised: "@hillside_muggies", "facebook:id:1000123", or the link
+    pattern: str | None  # "muggies": the handle without the school's name, digits or separators
+    platform: str | None
+    seen_at: datetime
+
+
+class Alert(BaseModel):
+    kind: str  # "account" or "pattern"
+    key: str  # the account, or the pattern shared by the group
+    schools: list[str]  # school ids, in the order they first reported it
+    reports: int  # sightings in the window (one case naming it twice counts once)
+    variants: list[str]  # the accounts seen (for a pattern) or the account itself
+    first_seen: datetime
+    last_seen: datetime
+
+
+def handle_of(account: dict) -> tuple[str | None, str | None]:
+    """(platform, handle) for a parsed account (bot.text.Account as a dict); handle None for a link
+    that names no account (a post's address, say)."""
+    if account.get("kind") == "handle":
+        return account.get("platform"), account["value"].lstrip("@").lower().rstrip(".")
+    parts = urlsplit(account["value"])
+    platform = account.get("platform")
+    segments = [s for s in parts.path.split("/") if s]
+    if platform == "facebook" and parts.path == "/profile.php":
+        page_id = dict(parse_qsl(parts.query)).get("id")
+        return platform, f"id:{page_id}" if page_id else None
+    if platform is None or not segments:
+        return platform, None
+    first = segments[0].lower()
+    if first.startswith("@"):  # tiktok.com/@name, youtube.com/@name
+        return platform, first[1:]
+    if first in NAMED_BY_SECOND and len(segments) > 1:  # facebook.com/groups/name, snapchat.com/add/name
+        return platform, segments[1].lower()
+    if first in NOT_AN_ACCOUNT or first in NAMED_BY_SECOND:  # a post, a video, a search
+        return platform, None
+    return platform, first
+
+
+def account_key(account: dict) -> str:
+    """The account's name as "@name" whichever platform it was seen on (a trend reuses one name across
+    apps, and staff often give a bare handle), a Facebook page id with its platform, or else the link."""
+    platform, handle = handle_of(account)
+    if handle and handle.startswith("id:"):
+        return f"{platform}:{handle}"
+    if handle:
+        return f"@{handle}"
+    return account["value"].lower()
+
+
+def school_tokens(school_name: str) -> list[str]:
+    """The parts of a school's name that may appear in a handle: each distinctive word, and the initials
+    of the whole name ("Hillside Academy" -> hillside, ha; school words are dropped as words but kept in
+    the initials)."""
+    words = re.findall(r"[a-z0-9]+", school_name.lower().replace("'", "").replace("\u2019", ""))
+    tokens = [w for w in words if w not in SCHOOL_WORDS and len(w) >= 3]
+    if len(words) >= 2:
+        tokens.append("".join(w[0] for w in words))
+    return sorted(set(tokens), key=len, reverse=True)
+
+
+def name_pattern(handle: str | None, school_name: str) -> str | None:
+    """The handle with the school's name, school words, digits and separators taken out, if enough is left
+    to be a pattern: "hillside_muggies" at Hillside Academy -> "muggies"."""
+    if not handle or handle.startswith("id:"):
+        return None
+    rest = handle.lower()
+    for token in school_tokens(school_name):
+        rest = rest.replace(token, " ")
+    for word in SCHOOL_WORDS:
+        rest = re.sub(rf"(?<![a-z]){word}(?![a-z])", " ", rest)
+    rest = re.sub(r"[^a-z]+", "", rest)
+    return rest if len(rest) >= MIN_PATTERN else None
+
+
+def sightings(school_id: str, school_name: str, case_id: str, answers: dict, at: datetime) -> list[Sighting]:
+    found: dict[str, Sighting] = {}
+    for account in answers.get("accounts") or []:
+        platform, handle = handle_of(account)
+        key = account_key(account)
+        found.setdefault(key, Sighting(school_id=school_id, case_id=case_id, account=key,
+                                       pattern=name_pattern(handle, school_name), platform=platform, seen_at=at))
+    return list(found.values())
+
+
+def similar(a: str, b: str) -> bool:
+    return a == b or (min(len(a), len(b)) >= MIN_PATTERN and (a in b or b in a)) or \
+        SequenceMatcher(None, a, b).ratio() >= SIMILAR
+
+
+def find_alerts(recent: list[Sighting], min_schools: int = 2) -> list[Alert]:
+    """Groups of sightings, within whatever window `recent` covers, that span `min_schools` or more
+    schools: first the same account, then the same or a similar naming pattern. An account already
+    alerted on its own is still counted in its pattern's group."""
+    alerts: list[Alert] = []
+    by_account: dict[str, list[Sighting]] = {}
+    for s in sorted(recent, key=lambda s: s.seen_at):
+        by_account.setdefault(s.account, []).append(s)
+    for key, group in by_account.items():
+        alert = _alert("account", key, group, [key])
+        if len(alert.schools) >= min_schools:
+            alerts.append(alert)
+
+    groups: list[tuple[str, list[Sighting]]] = []  # (the first pattern seen, its sightings)
+    for s in sorted((s for s in recent if s.pattern), key=lambda s: s.seen_at):
+        home = next((g for p, g in groups if similar(p, s.pattern)), None)
+        if home is None:
+            groups.append((s.pattern, [s]))
+        else:
+            home.append(s)
+    for pattern, group in groups:
+        variants = list(dict.fromkeys(s.account for s in group))
+        alert = _alert("pattern", pattern, group, variants)
+        # Two schools reporting one account is already the account alert: a pattern needs more than one name.
+        if len(alert.schools) >= min_schools and len(variants) > 1:
+            alerts.append(alert)
+    return alerts
+
+
+def _alert(kind: str, key: str, group: list[Sighting], variants: list[str]) -> Alert:
+    return Alert(
+        kind=kind, key=key, schools=list(dict.fromkeys(s.school_id for s in group)),
+        reports=len({(s.school_id, s.case_id) for s in group}), variants=variants,
+        first_seen=group[0].seen_at, last_seen=group[-1].seen_at,
+    )
