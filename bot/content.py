@@ -312,21 +312,29 @@ def _keyed(items: Any, path: Path, field: str) -> dict[str, Any]:
     return out
 
 
-def load_content(directory: Path | None = None) -> Content:
+def load_content(directory: Path | None = None, overlay: Path | None = None) -> Content:
+    """The content in `directory` (the repository's by default). A school's `overlay` folder has the same
+    layout and holds only what it changes: each of its files is merged over the matching file (mappings
+    key by key, lists of items with an `id` item by item), for its LADO, its safeguarding front door or
+    its own wording. An overlay file with no matching content file is an error, so a typo cannot hide."""
     root = Path(directory or DEFAULT_CONTENT_DIR)
-    meta = validated(Meta, root / "meta.yaml", read_yaml(root / "meta.yaml"))
+    layered = _Layers(root, Path(overlay) if overlay else None)
+    meta = validated(Meta, root / "meta.yaml", layered.read("meta.yaml"))
 
     messages: dict[str, str] = {}
+    message_files: dict[str, Path] = {}
     for path in sorted((root / "messages").glob("*.yaml")):
-        _flatten("", read_yaml(path), messages, path)
-    message_files = {k: p for p in sorted((root / "messages").glob("*.yaml")) for k in _flat_keys(p)}
+        flat: dict[str, str] = {}
+        _flatten("", layered.read(path.relative_to(root)), flat, path)
+        messages.update(flat)
+        message_files.update(dict.fromkeys(flat, path))
 
-    phrases = validated(Phrases, root / "phrases.yaml", read_yaml(root / "phrases.yaml"))
+    phrases = validated(Phrases, root / "phrases.yaml", layered.read("phrases.yaml"))
 
     facts_data: dict[str, Any] = {}
     for name, model in FACT_FILES.items():
         path = root / "facts" / f"{name}.yaml"
-        data = read_yaml(path)
+        data = layered.read(path.relative_to(root))
         if not isinstance(data, dict):
             raise ContentError(f"{path}: expected a '{name}:' list at the top")
         facts_data[name] = validated(TypeAdapter(dict[str, model]), path, _keyed(data.get(name), path, name), name)
@@ -334,12 +342,12 @@ def load_content(directory: Path | None = None) -> Content:
 
     flows: dict[str, Flow] = {}
     for path in sorted((root / "flows").glob("*.yaml")):
-        flow = validated(Flow, path, read_yaml(path))
+        flow = validated(Flow, path, layered.read(path.relative_to(root)))
         if flow.id != path.stem:
             raise ContentError(f"{path}: id: '{flow.id}' should match the file name '{path.stem}'")
         flows[flow.id] = flow
 
-    plan = validated(CasePlan, root / "case_plan.yaml", read_yaml(root / "case_plan.yaml"))
+    plan = validated(CasePlan, root / "case_plan.yaml", layered.read("case_plan.yaml"))
     actions = {c.id for c in flows["case_action"].step("action").choices} if "case_action" in flows else set()
     for step in plan.steps:
         for item in step.items:
@@ -349,16 +357,48 @@ def load_content(directory: Path | None = None) -> Content:
 
     content = Content(
         meta=meta, messages=messages, phrases=phrases, facts=facts, flows=flows, plan=plan,
-        version=f"{meta.version}+{_digest(root)}",
+        version=f"{meta.version}+{_digest(root, layered.overlay)}",
     )
     _check_placeholders(content, message_files, root)
+    layered.check_all_used()
     return content
 
 
-def _flat_keys(path: Path) -> list[str]:
-    out: dict[str, str] = {}
-    _flatten("", read_yaml(path), out, path)
-    return list(out)
+class _Layers:
+    """Reads content files, each merged with the overlay's file of the same name if there is one."""
+
+    def __init__(self, root: Path, overlay: Path | None):
+        self.root = root
+        self.overlay = overlay
+        self.used: set[str] = set()
+        if overlay is not None and not overlay.is_dir():
+            raise ContentError(f"{overlay}: the school's content folder does not exist")
+
+    def read(self, relative: Path | str) -> Any:
+        relative = Path(relative).as_posix()
+        data = read_yaml(self.root / relative)
+        if self.overlay is not None and (self.overlay / relative).is_file():
+            self.used.add(relative)
+            data = _merge(data, read_yaml(self.overlay / relative))
+        return data
+
+    def check_all_used(self) -> None:
+        if self.overlay is None:
+            return
+        for path in sorted(self.overlay.rglob("*.yaml")):
+            if path.relative_to(self.overlay).as_posix() not in self.used:
+                raise ContentError(f"{path}: there is no content file of that name to change")
+
+
+def _merge(base: Any, change: Any) -> Any:
+    if isinstance(base, dict) and isinstance(change, dict):
+        return {**base, **{k: _merge(base[k], v) if k in base else v for k, v in change.items()}}
+    if isinstance(base, list) and isinstance(change, list) and all(
+            isinstance(x, dict) and "id" in x for x in [*base, *change]):
+        changes = {x["id"]: x for x in change}
+        merged = [_merge(x, changes.pop(x["id"])) if x["id"] in changes else x for x in base]
+        return merged + list(changes.values())
+    return change
 
 
 def _check_placeholders(content: Content, message_files: dict[str, Path], root: Path) -> None:
@@ -380,11 +420,13 @@ def _check_placeholders(content: Content, message_files: dict[str, Path], root: 
                 raise ContentError(f"{path}: {key}: '{{{name}}}' is neither a run-time value nor a known fact") from None
 
 
-def _digest(root: Path) -> str:
-    """A short hash of every content file, so a case records exactly which wording its reporter saw."""
+def _digest(root: Path, overlay: Path | None = None) -> str:
+    """A short hash of every content file (the school's own included), so a case records exactly which
+    wording its reporter saw."""
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.yaml")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
+    for folder in (root, overlay) if overlay else (root,):
+        for path in sorted(folder.rglob("*.yaml")):
+            h.update(path.relative_to(folder).as_posix().encode())
+            h.update(path.read_bytes())
     return h.hexdigest()[:10]
 
