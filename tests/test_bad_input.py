@@ -84,6 +84,7 @@ async def test_empty_message_with_nothing_running_shows_the_menu(chat: Chat):
     assert "menu:report_concern" in chat.choice_ids()
 
 
+@pytest.mark.sqlite_only
 async def test_hundred_kilobyte_message_is_refused_kindly_and_nothing_is_lost(chat: Chat, bot, db_path):
     question = await reach(chat, 6)
     marker = "ZQXJ-unique-marker"

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.engine import Bot
-from bot.store import SQLiteStore
-from tests.conftest import Chat
+from tests.conftest import Chat, stored_rows
 
 EXPECTED_PLATFORMS = {"facebook", "instagram", "tiktok", "x", "linkedin", "snapchat", "whatsapp"}
 
@@ -122,7 +121,7 @@ async def test_walk_two_platforms_item_by_item_with_done_skip_and_explain(chat: 
 
     await chat.say("no thanks")
     assert chat.keys == ["privacy.no_reminder"]
-    (row,) = list(bot.store.db["privacy_checks"].rows)
+    (row,) = stored_rows(bot.store, "privacy_checks")
     assert row["user"] == "console:teacher" and row["school_id"] == "default"
     assert json.loads(row["platforms"]) == ["instagram", "x"]
     assert sorted(json.loads(row["done"])) == sorted(k for k, v in answers.items() if v == "done")
@@ -231,7 +230,7 @@ async def test_back_from_the_reminder_returns_to_the_last_item(chat: Chat, conte
     assert chat.keys == ["privacy.summary_all_done", "privacy_check.reminder.ask"]
 
 
-async def test_progress_survives_a_restart(content, settings, clock, staffed, db_path):
+async def test_progress_survives_a_restart(content, settings, clock, staffed, another_store):
     insta = items(content, "instagram")
     first = Chat(Bot(content, staffed, settings, clock=clock))
     await start_check(first, "instagram", "x")
@@ -240,8 +239,7 @@ async def test_progress_survives_a_restart(content, settings, clock, staffed, db
     assert position(first) == (3, 6)
     await staffed.close()
 
-    reopened = SQLiteStore(db_path)
-    await reopened.open()
+    reopened = await another_store()
     try:
         second = Chat(Bot(content, reopened, settings, clock=clock))
         await second.open()
@@ -252,7 +250,7 @@ async def test_progress_survives_a_restart(content, settings, clock, staffed, db
         assert second.keys == ["privacy.summary_left", "privacy_check.reminder.ask"]
         assert f"- Instagram: {insta[1].title}" in second.reply("privacy.summary_left").text
         await second.pick("no_thanks")
-        (row,) = list(reopened.db["privacy_checks"].rows)
+        (row,) = stored_rows(reopened, "privacy_checks")
         assert json.loads(row["skipped"]) == ["instagram.manual_tags"]
     finally:
         await reopened.close()
@@ -306,7 +304,7 @@ async def test_choosing_a_reminder_stores_it(chat: Chat, bot, content, clock, ch
     assert reminder.sent_at is None
     assert reminder.detail == {"platforms": ["instagram", "x"]}
 
-    (row,) = list(bot.store.db["privacy_checks"].rows)
+    (row,) = stored_rows(bot.store, "privacy_checks")
     assert json.loads(row["skipped"]) == ["instagram.manual_tags"]
     assert len(json.loads(row["done"])) == 5
 
@@ -317,8 +315,8 @@ async def test_no_thanks_stores_no_reminder_but_records_the_check(chat: Chat, bo
     await chat.pick("no_thanks")
     assert chat.keys == ["privacy.no_reminder"]
     assert await bot.store.list_reminders("default") == []
-    assert bot.store.db["reminders"].count == 0
-    (row,) = list(bot.store.db["privacy_checks"].rows)
+    assert stored_rows(bot.store, "reminders") == []
+    (row,) = stored_rows(bot.store, "privacy_checks")
     assert json.loads(row["platforms"]) == ["whatsapp"]
     assert json.loads(row["skipped"]) == []
     assert len(json.loads(row["done"])) == len(items(content, "whatsapp"))
@@ -329,7 +327,7 @@ async def test_an_unfinished_check_is_not_recorded(chat: Chat, bot):
     await chat.pick("done")
     await chat.say("stop")
     assert chat.keys[0] == "common.stopped"
-    assert bot.store.db["privacy_checks"].count == 0
+    assert stored_rows(bot.store, "privacy_checks") == []
     assert await bot.store.list_reminders("default") == []
 
 
@@ -339,7 +337,7 @@ async def test_a_completed_check_is_recorded_for_each_run(chat: Chat, bot, conte
         await answer_all(chat, ["done"] * len(items(content, "x")))
         await chat.pick("no_thanks")
         clock.advance(days=1)
-    rows = list(bot.store.db["privacy_checks"].rows)
+    rows = stored_rows(bot.store, "privacy_checks")
     assert len(rows) == 2
     assert [datetime.fromisoformat(r["completed_at"]).date() for r in rows] == [
         (clock.now - timedelta(days=2)).date(), (clock.now - timedelta(days=1)).date(),

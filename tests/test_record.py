@@ -305,11 +305,13 @@ async def test_each_event_stores_the_previous_hash_and_its_own(bot, closed_case)
     assert report.intact and report.hashed == report.events == len(KINDS) and report.unsealed == 0
 
 
+@pytest.mark.sqlite_only
 async def test_the_triggers_still_refuse_changes(bot, closed_case):
     with pytest.raises(sqlite3.IntegrityError):
         bot.store.db.execute("UPDATE case_events SET hash = 'x' WHERE case_id = ?", [closed_case.id])
 
 
+@pytest.mark.sqlite_only
 async def test_a_changed_detail_is_found_at_its_event(bot, closed_case, db_path):
     tamper(db_path, """UPDATE case_events SET detail = '{"note": "Nothing to worry about."}'
                        WHERE kind = 'note_added'""")
@@ -317,6 +319,7 @@ async def test_a_changed_detail_is_found_at_its_event(bot, closed_case, db_path)
     assert [(p.position, p.kind, p.problem) for p in report.problems] == [(5, "note_added", "altered")]
 
 
+@pytest.mark.sqlite_only
 async def test_a_change_with_its_hash_recomputed_breaks_the_next_link(bot, closed_case, db_path):
     from bot.store.base import event_hash
 
@@ -328,6 +331,7 @@ async def test_a_change_with_its_hash_recomputed_breaks_the_next_link(bot, close
     assert [(p.position, p.kind, p.problem) for p in report.problems] == [(6, "action_recorded", "link_broken")]
 
 
+@pytest.mark.sqlite_only
 async def test_a_deleted_event_is_found_at_the_event_after_it(bot, closed_case, db_path):
     tamper(db_path, "DELETE FROM case_events WHERE kind = 'acknowledged'")
     report = await bot.store.verify_case_chain(closed_case.id)
@@ -335,6 +339,7 @@ async def test_a_deleted_event_is_found_at_the_event_after_it(bot, closed_case, 
     assert [(p.position, p.kind, p.problem) for p in report.problems] == [(3, "reporter_told", "link_broken")]
 
 
+@pytest.mark.sqlite_only
 async def test_deleting_the_latest_events_is_found_too(bot, closed_case, db_path):
     tamper(db_path, "DELETE FROM case_events WHERE id = (SELECT MAX(id) FROM case_events)",
            "DELETE FROM case_events WHERE id = (SELECT MAX(id) FROM case_events)")
@@ -342,6 +347,7 @@ async def test_deleting_the_latest_events_is_found_too(bot, closed_case, db_path
     assert [(p.position, p.kind, p.problem) for p in report.problems] == [(6, "action_recorded", "end_mismatch")]
 
 
+@pytest.mark.sqlite_only
 async def test_an_event_slipped_in_without_a_hash_is_found(bot, closed_case, db_path):
     tamper(db_path, f"""INSERT INTO case_events (case_id, school_id, actor, kind, detail, at)
                         VALUES ('{closed_case.id}', 'default', 'console:dsl', 'note_added', '{{"note": "added later"}}',
@@ -350,6 +356,7 @@ async def test_an_event_slipped_in_without_a_hash_is_found(bot, closed_case, db_
     assert [(p.position, p.problem) for p in report.problems] == [(9, "unhashed")]
 
 
+@pytest.mark.sqlite_only
 async def test_a_broken_log_is_shown_in_the_record(bot, closed_case, db_path, clock):
     tamper(db_path, "DELETE FROM case_events WHERE kind = 'acknowledged'")
     record, data = await export(bot, closed_case, "md", clock)
@@ -399,6 +406,7 @@ async def test_events_from_before_the_chain_are_sealed_by_the_next_event(tmp_pat
 # --- the command line, as a real process ---------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 async def test_cli_verify_exit_codes_and_naming(bot, closed_case, db_path):
     proc = run_cli("cases", "verify", "--db", db_path)
     assert proc.stdout.decode().startswith(f"{REF}: Intact: all 8 events")
@@ -418,12 +426,14 @@ async def test_cli_verify_exit_codes_and_naming(bot, closed_case, db_path):
     assert [(p["position"], p["kind"], p["problem"]) for p in result["broken_at"]] == [(6, "action_recorded", "altered")]
 
 
+@pytest.mark.sqlite_only
 async def test_cli_verify_names_the_event_after_a_deleted_one(bot, closed_case, db_path):
     tamper(db_path, "DELETE FROM case_events WHERE kind = 'note_added'")
     proc = run_cli("cases", "verify", REF, "--db", db_path, expect=1)
     assert "Event 5 of 7 (action_recorded, 2026-11-21 08:30:00 UTC): the event before it was removed" in proc.stdout.decode()
 
 
+@pytest.mark.sqlite_only
 async def test_cli_export_each_format(bot, closed_case, db_path, tmp_path):
     proc = run_cli("cases", "export", REF, "--format", "json", "--by", "console:dsl", "--db", db_path, cwd=tmp_path)
     exported = json.loads(proc.stdout)
@@ -449,6 +459,7 @@ async def test_cli_export_each_format(bot, closed_case, db_path, tmp_path):
     run_cli("cases", "verify", "--db", db_path)  # the exports joined the chain
 
 
+@pytest.mark.sqlite_only
 async def test_cli_export_of_an_unknown_case_fails_and_records_nothing(bot, closed_case, db_path, tmp_path):
     before = len(await bot.store.case_events(closed_case.id))
     proc = run_cli("cases", "export", "OSB-2026-9999", "--format", "md", "--db", db_path, cwd=tmp_path, expect=1)
@@ -457,6 +468,7 @@ async def test_cli_export_of_an_unknown_case_fails_and_records_nothing(bot, clos
     assert len(await bot.store.case_events(closed_case.id)) == before
 
 
+@pytest.mark.sqlite_only
 async def test_cli_export_of_a_broken_log_still_writes_the_record_and_warns(bot, closed_case, db_path, tmp_path):
     tamper(db_path, "DELETE FROM case_events WHERE kind = 'note_added'")
     proc = run_cli("cases", "export", REF, "--format", "json", "--by", "console:dsl", "--db", db_path, cwd=tmp_path)

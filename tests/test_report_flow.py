@@ -78,17 +78,15 @@ async def test_stop_mid_report_opens_no_case_and_tells_no_one(chat: Chat, bot, c
     assert dsl.keys == ["common.greeting", "menu.ask_first"]
 
 
-async def test_half_finished_report_survives_a_restart(content, settings, clock, staffed, db_path, report_steps):
+async def test_half_finished_report_survives_a_restart(content, settings, clock, staffed, another_store, report_steps):
     from bot.engine import Bot
-    from bot.store import SQLiteStore
 
     first = Chat(Bot(content, staffed, settings, clock=clock))
     await walk(first, report_steps[:5])
     assert first.keys == ["report_concern.first_seen.ask"]
     await staffed.close()
 
-    reopened = SQLiteStore(db_path)
-    await reopened.open()
+    reopened = await another_store()
     try:
         second = Chat(Bot(content, reopened, settings, clock=clock))
         await second.open()

@@ -220,6 +220,7 @@ async def test_a_case_with_several_categories_is_kept_for_the_longest(bot, cases
     assert policy.due_on(both, at(2012, 3, 15))[0] == date(2022, 3, 1)
 
 
+@pytest.mark.sqlite_only
 async def test_dry_run_deletes_nothing(bot, cases, policy, db_path):
     before = rows_of_every_table(db_path)
     result = await purge(bot.store, "default", policy, TODAY, purged_by="console:dsl", dry_run=True)
@@ -230,6 +231,7 @@ async def test_dry_run_deletes_nothing(bot, cases, policy, db_path):
 # --- purging -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 async def test_purge_removes_every_trace_of_the_case_and_leaves_a_tombstone(bot, cases, policy, db_path):
     store = bot.store
     a = await store.get_case("default", A)
@@ -298,6 +300,7 @@ async def test_purging_again_finds_nothing_and_references_are_never_reused(bot, 
     assert new == "OSB-2012-0004"
 
 
+@pytest.mark.sqlite_only
 async def test_an_open_case_is_never_purged_even_when_asked_directly(bot, cases, db_path):
     before = rows_of_every_table(db_path)
     with pytest.raises(StoreError, match="not closed"):
@@ -313,6 +316,7 @@ def test_migration_6_is_registered_once_and_the_runner_applies_migrations_by_num
     assert numbers.count(6) == 1 and len(numbers) == len(set(numbers))
 
 
+@pytest.mark.sqlite_only
 async def test_a_plain_delete_of_events_still_aborts_after_migration_6(bot, cases, db_path):
     conn = sqlite3.connect(db_path, isolation_level=None)  # autocommit: each statement stands alone
     try:
@@ -351,6 +355,7 @@ async def test_a_plain_delete_of_events_still_aborts_after_migration_6(bot, case
         conn.close()
 
 
+@pytest.mark.sqlite_only
 async def test_tombstones_cannot_be_changed_or_removed(bot, cases, policy, db_path):
     await purge(bot.store, "default", policy, date(2020, 1, 1), purged_by="console:dsl")
     conn = sqlite3.connect(db_path)
@@ -370,6 +375,7 @@ def references_in(db_path: Path) -> list[str]:
     return sorted(c["reference"] for c in json.loads(out(run_cli("cases", "list", "--json", "--db", db_path))))
 
 
+@pytest.mark.sqlite_only
 async def test_cases_purge_through_the_command_line(bot, cases, db_path):
     # A dry run as on a day in 2020: A is due, nothing is deleted.
     dry = out(run_cli("cases", "purge", "--dry-run", "--now", "2020-01-01", "--db", db_path))
@@ -417,6 +423,7 @@ async def test_cases_purge_through_the_command_line(bot, cases, db_path):
     assert "Nothing is due for deletion" in again
 
 
+@pytest.mark.sqlite_only
 async def test_a_school_file_named_in_the_environment_changes_what_is_due(bot, cases, db_path, tmp_path):
     own = tmp_path / "our-retention.yaml"
     own.write_text("default:\n  keep_years: 20\n  from: closed\n")

@@ -18,7 +18,7 @@ from bot.engine import Bot
 from bot.models import CaseStatus, Reminder
 from bot.school_calendar import CalendarError, load_calendar
 from bot.scheduler import Scheduler, calendar_path
-from tests.conftest import STAFF, STANDARD_REPORT, Chat, walk
+from tests.conftest import STAFF, STANDARD_REPORT, Chat, stored_rows, walk
 
 REF = "OSB-2026-0001"
 UTC = timezone.utc
@@ -77,7 +77,7 @@ async def report(bot: Bot, clock, at: datetime, steps=None, user: str = "console
 
 def outbox(bot: Bot, key_prefix: str = "reminders.") -> list[tuple[str, str]]:
     """(recipient, reply key) of every queued message whose first reply's key starts with `key_prefix`."""
-    rows = bot.store.db.query("SELECT recipient, replies FROM outbox WHERE kind = 'message' ORDER BY created_at, rowid")
+    rows = sorted((r for r in stored_rows(bot.store, "outbox") if r["kind"] == "message"), key=lambda r: r["created_at"])
     found = [(r["recipient"], json.loads(r["replies"])[0]["key"]) for r in rows]
     return [(who, key) for who, key in found if key.startswith(key_prefix)]
 
@@ -243,7 +243,7 @@ async def test_repeated_ticks_and_a_restart_send_nothing_twice(bot, clock, sched
         ("console:deputy", "reminders.escalated"), ("console:head", "reminders.escalated"),
     ])
     assert [e.kind for e in await bot_events(bot, case.id)] == ["reminded", "escalated"]
-    assert bot.store.db["sent_reminders"].count == 2
+    assert len(stored_rows(bot.store, "sent_reminders")) == 2
 
 
 async def test_after_a_restart_what_fell_due_meanwhile_is_sent_and_escalation_supersedes_the_reminder(bot, clock):
@@ -369,7 +369,8 @@ async def test_each_report_to_a_platform_is_followed_up_once(bot, clock, schedul
     assert await scheduler.tick(first + timedelta(hours=48)) == 1
     assert await scheduler.tick(second + timedelta(hours=48)) == 1
     assert await scheduler.tick(second + timedelta(hours=49)) == 0
-    rows = bot.store.db.query("SELECT replies FROM outbox WHERE recipient = 'console:dsl' ORDER BY created_at, rowid")
+    rows = sorted((r for r in stored_rows(bot.store, "outbox") if r["recipient"] == "console:dsl"),
+                  key=lambda r: r["created_at"])
     texts = [json.loads(r["replies"])[0]["text"] for r in rows]
     follow_ups = [t for t in texts if "has the platform replied" in t]
     assert len(follow_ups) == 2 and "IG-1" in follow_ups[0] and "TT-2" in follow_ups[1]
@@ -466,14 +467,11 @@ def test_a_calendar_that_has_run_out_counts_every_weekday(calendar_file):
 # --- two processes on one database -----------------------------------------------------------------------
 
 
-async def test_two_stores_that_both_saw_an_item_due_claim_it_once(bot, clock, db_path, content):
+async def test_two_stores_that_both_saw_an_item_due_claim_it_once(bot, clock, another_store, content):
     """The race the claim exists for: both processes decided to send before either had."""
-    from bot.store import SQLiteStore
-
     case = await report(bot, clock, FRIDAY_NIGHT)
     await bot.store.add_reminder(Reminder(recipient="console:teacher", kind="privacy_check", due_at=FRIDAY_NIGHT))
-    other_store = SQLiteStore(db_path)
-    await other_store.open()
+    other_store = await another_store()
     try:
         other = Scheduler(Bot(content, other_store, bot.settings))
         now = at("2026-11-23 12:00")
@@ -517,6 +515,7 @@ def _tick_in_process(db: str, calendar: str, moments: list[str], rounds: int, ba
     results.put(asyncio.run(run()))
 
 
+@pytest.mark.sqlite_only  # the processes open the SQLite file
 async def test_two_scheduler_processes_on_one_database_send_each_reminder_exactly_once(
     bot, clock, db_path, calendar_file
 ):
@@ -623,7 +622,7 @@ async def test_a_reminder_with_no_one_left_to_tell_waits_until_someone_is_in_the
     for user in ("console:dsl", "console:deputy"):
         await bot.store.remove_staff("default", user)
     assert await scheduler.tick(at("2026-11-23 12:00")) == 0
-    assert bot.store.db["sent_reminders"].count == 0
+    assert stored_rows(bot.store, "sent_reminders") == []
     await bot.store.upsert_staff(STAFF[0])  # the DSL is back
     assert await scheduler.tick(at("2026-11-23 12:01")) == 1
     assert told(bot, "reminders.not_acknowledged") == {"console:dsl"}

@@ -214,6 +214,7 @@ def test_accounts_are_normalised_to_a_handle_where_a_link_names_one(entry, expec
     assert account_key(entry) == expected
 
 
+@pytest.mark.sqlite_only
 async def test_cases_stats_through_the_command_line(bot, clock, cases, db_path):
     proc = run_cli("cases", "stats", "--json", "--db", db_path)
     stats = json.loads(out(proc))

@@ -1,15 +1,24 @@
-"""The SQLite store on its own: schema, append-only events, references, idempotent cases, outbox and state."""
+"""The store on its own, on SQLite and on PostgreSQL: schema, append-only events, references, idempotent cases,
+outbox and leases, conversation locks and state. (What only matters across processes sharing PostgreSQL is in
+test_store_postgres.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import datetime, timezone
 
+import psycopg
 import pytest
 
-from bot.models import Case, CaseEvent, ConversationState, Frame, Notification, Reply, Role, Route
-from bot.store import SQLiteStore
-from bot.store.migrations import MIGRATIONS
+from bot.models import (
+    Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reminder, Reply, Role, Route,
+)
+from bot.store import PostgresStore, SQLiteStore, Store, StoreError, migrations, open_store, pg_migrations
+from tests.conftest import run_sql, stored_rows
+
+# What either database raises when a trigger or a constraint refuses a change.
+IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 WHEN = datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc)
 
@@ -36,39 +45,55 @@ async def create(store, draft_id: str, **kwargs) -> tuple[Case, bool]:
     return await store.create_case(case, events, [], notify_dsl, "OSB")
 
 
-# --- the file and its schema ------------------------------------------------------------------
+# --- the database and its schema --------------------------------------------------------------
 
 
+def test_open_store_chooses_the_store_by_url(tmp_path):
+    assert isinstance(open_store(str(tmp_path / "bot.db")), SQLiteStore)
+    assert open_store(f"sqlite:///{tmp_path}/bot.db").path == f"{tmp_path}/bot.db"
+    for url in ("postgresql://postgres@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1/test"):
+        chosen = open_store(url)
+        assert isinstance(chosen, PostgresStore) and chosen.url == url
+
+
+def test_both_databases_have_the_same_migrations():
+    """Numbers and names match one to one, so a migration added to one store is added to the other."""
+    assert [(v, name) for v, name, _ in sorted(pg_migrations.MIGRATIONS)] == \
+        [(v, name) for v, name, _ in sorted(migrations.MIGRATIONS)]
+    assert len({v for v, _, _ in migrations.MIGRATIONS}) == len(migrations.MIGRATIONS)
+
+
+@pytest.mark.sqlite_only
 async def test_a_file_database_uses_wal_journal_mode(store):
     (mode,) = store.db.execute("PRAGMA journal_mode").fetchone()
     assert mode == "wal"
 
 
 async def test_foreign_keys_are_enforced(store):
-    (on,) = store.db.execute("PRAGMA foreign_keys").fetchone()
-    assert on == 1
+    with pytest.raises(IntegrityError):
+        run_sql(store, 'INSERT INTO case_routes (case_id, school_id, "user") VALUES (?, ?, ?)',
+                ["no-such-case", "default", "console:dsl"])
+
+
+def applied(store: Store) -> list[tuple[int, str]]:
+    return [(r["version"], r["name"]) for r in sorted(stored_rows(store, "migrations"), key=lambda r: r["version"])]
 
 
 async def test_migrations_are_recorded(store):
-    rows = list(store.db["migrations"].rows)
-    assert [(r["version"], r["name"]) for r in rows] == [(v, name) for v, name, _ in MIGRATIONS]
-    assert all(r["applied_at"] for r in rows)
+    assert applied(store) == [(v, name) for v, name, _ in sorted(migrations.MIGRATIONS)]
+    assert all(r["applied_at"] for r in stored_rows(store, "migrations"))
     for table in ("conversations", "handled_turns", "staff", "cases", "case_events", "outbox", "reminders",
                   "privacy_checks", "reference_sequences"):
-        assert store.db[table].exists(), table
+        assert stored_rows(store, table) == [], table  # there, and empty
 
 
-async def test_reopening_applies_no_migration_twice(store, db_path):
-    before = list(store.db["migrations"].rows)
+async def test_reopening_applies_no_migration_twice(store, another_store):
+    before = stored_rows(store, "migrations")
     await store.close()
-    again = SQLiteStore(db_path)
-    await again.open()
-    try:
-        assert list(again.db["migrations"].rows) == before  # same rows, same applied_at
-        # The seed row of the first migration was not inserted a second time either.
-        assert again.db["schools"].count == 1
-    finally:
-        await again.close()
+    again = await another_store()
+    assert stored_rows(again, "migrations") == before  # same rows, same applied_at
+    # The seed row of the first migration was not inserted a second time either.
+    assert len(stored_rows(again, "schools")) == 1
 
 
 # --- case events are append-only --------------------------------------------------------------
@@ -76,16 +101,25 @@ async def test_reopening_applies_no_migration_twice(store, db_path):
 
 async def test_case_events_cannot_be_updated(store):
     case, _ = await create(store, "draft-1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store.db.execute("UPDATE case_events SET kind = 'tampered' WHERE case_id = ?", [case.id])
+    with pytest.raises(IntegrityError, match="append-only"):
+        run_sql(store, "UPDATE case_events SET kind = 'tampered' WHERE case_id = ?", [case.id])
     assert [e.kind for e in await store.case_events(case.id)] == ["reported"]
 
 
 async def test_case_events_cannot_be_deleted(store):
     case, _ = await create(store, "draft-1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        store.db.execute("DELETE FROM case_events WHERE case_id = ?", [case.id])
+    with pytest.raises(IntegrityError, match="append-only"):
+        run_sql(store, "DELETE FROM case_events WHERE case_id = ?", [case.id])
     assert [e.kind for e in await store.case_events(case.id)] == ["reported"]
+
+
+async def test_each_event_is_chained_to_the_one_before(store):
+    case, _ = await create(store, "draft-1")
+    await store.record_events([CaseEvent(case_id=case.id, actor="console:dsl", kind="acknowledged", at=WHEN)])
+    first, second = await store.case_events(case.id)
+    assert first.prev_hash is None and second.prev_hash == first.hash
+    report = await store.verify_case_chain(case.id)
+    assert report.intact and report.hashed == 2 and report.head == second.hash
 
 
 async def test_new_case_events_are_appended_in_order(store):
@@ -122,7 +156,7 @@ async def test_references_restart_each_year(store):
 
 
 async def test_references_are_counted_per_school(store):
-    store.db["schools"].insert({"id": "riverside", "name": "Riverside Primary"})
+    run_sql(store, "INSERT INTO schools (id, name) VALUES ('riverside', 'Riverside Primary')")
     await create(store, "draft-1")
     await create(store, "draft-2")
     other, _ = await create(store, "draft-3", school_id="riverside")
@@ -142,7 +176,7 @@ async def test_creating_the_same_draft_twice_returns_the_first_case(store):
     assert again.id == first.id and again.reference == "OSB-2026-0001"
     assert len(await store.list_cases("default")) == 1
     # No second notification, no second set of events, and the sequence did not move on.
-    assert store.db["outbox"].count == 1
+    assert len(stored_rows(store, "outbox")) == 1
     assert [e.kind for e in await store.case_events(first.id)] == ["reported"]
     following, _ = await create(store, "draft-2")
     assert following.reference == "OSB-2026-0002"
@@ -160,21 +194,29 @@ async def test_a_stored_case_reads_back_as_it_was_created(store):
 # --- the outbox -------------------------------------------------------------------------------
 
 
-async def test_take_notifications_delivers_each_notification_once(store):
+async def test_waiting_notifications_stay_until_the_turn_showing_them_is_saved(store):
     case, _ = await create(store, "draft-1")
     await store.queue_notifications([Notification(
         recipient="console:dsl", case_id=case.id, replies=[Reply(key="case.reminder", text="Still open")],
     )])
-    taken = await store.take_notifications("default", "console:dsl")
-    assert [n.replies[0].key for n in taken] == ["case.new_card", "case.reminder"]
-    assert taken[0].replies[0].text == "New case OSB-2026-0001"
-    assert await store.take_notifications("default", "console:dsl") == []
+    waiting = await store.waiting_notifications("default", "console:dsl")
+    assert [n.replies[0].key for n in waiting] == ["case.new_card", "case.reminder"]
+    assert waiting[0].replies[0].text == "New case OSB-2026-0001"
+    assert await store.waiting_notifications("default", "console:dsl") == waiting  # a failed turn loses none
+    await store.save_conversation("default/console:dsl", "default", "console:dsl", ConversationState(),
+                                  delivered=[n.id for n in waiting])
+    assert await store.waiting_notifications("default", "console:dsl") == []
 
 
-async def test_take_notifications_only_takes_the_recipients_own(store):
+async def test_waiting_notifications_are_the_recipients_own_and_not_those_being_sent(store):
     await create(store, "draft-1")
-    assert await store.take_notifications("default", "console:deputy") == []
-    assert len(await store.take_notifications("default", "console:dsl")) == 1
+    assert await store.waiting_notifications("default", "console:deputy") == []
+    assert len(await store.waiting_notifications("default", "console:dsl")) == 1
+    [leased] = await store.claim_notifications("console", lease_seconds=60)
+    assert await store.waiting_notifications("default", "console:dsl") == []  # a sender has it now
+    await store.release_notification(leased.id)  # its send failed
+    assert [n.id for n in await store.waiting_notifications("default", "console:dsl")] == [leased.id]
+    assert [n.id for n in await store.claim_notifications("console")] == [leased.id]  # offered again at once
 
 
 # --- conversations ----------------------------------------------------------------------------
@@ -199,7 +241,7 @@ async def test_saving_again_replaces_the_state(store):
     await store.save_conversation(key, "default", "console:teacher", ConversationState(numbered=["a"], updated_at=WHEN))
     await store.save_conversation(key, "default", "console:teacher", ConversationState(numbered=["b"], updated_at=WHEN))
     assert (await store.load_conversation(key)).numbered == ["b"]
-    assert store.db["conversations"].count == 1
+    assert len(stored_rows(store, "conversations")) == 1
 
 
 async def test_turn_ids_saved_with_a_conversation_are_seen(store):
@@ -223,3 +265,161 @@ async def test_notes_for_people_not_yet_reachable_do_not_hold_up_the_others(stor
     await store.save_conversation_ref("default", "teams:opened", "teams", {"conversation": {"id": "a:1"}})
     assert [n.recipient for n in await store.pending_notifications("teams", reachable_only=True)] == ["teams:opened"]
     assert len(await store.pending_notifications("teams")) == 100
+
+
+# --- notifications leased to one sender ---------------------------------------------------------------
+
+
+def note(recipient: str) -> Notification:
+    return Notification(recipient=recipient, replies=[Reply(key="k", text="t")])
+
+
+async def test_claimed_notifications_are_leased_to_one_sender_oldest_first(store):
+    queued = [note(f"slack:U{n}") for n in range(3)] + [note("teams:someone")]
+    await store.queue_notifications(queued)
+    first = await store.claim_notifications("slack", limit=2)
+    assert [n.id for n in first] == [queued[0].id, queued[1].id]
+    assert [n.id for n in await store.claim_notifications("slack")] == [queued[2].id]
+    assert await store.claim_notifications("slack") == []  # all leased
+    # Leases do not change what is pending, nor is anything marked delivered.
+    assert len(await store.pending_notifications("slack")) == 3
+    await store.mark_delivered(first[0].id)
+    assert [n.id for n in await store.pending_notifications("slack")] == [queued[1].id, queued[2].id]
+
+
+async def test_a_lease_that_has_run_out_is_offered_again_until_delivered(store):
+    queued = [note("slack:U1"), note("slack:U2")]
+    await store.queue_notifications(queued)
+    # A sender that claimed with no time at all (as if it had died long ago): the next claim gets them again.
+    assert len(await store.claim_notifications("slack", lease_seconds=0)) == 2
+    again = await store.claim_notifications("slack", lease_seconds=60)
+    assert [n.id for n in again] == [n.id for n in queued]
+    assert await store.claim_notifications("slack") == []
+    await store.mark_delivered(queued[0].id)
+    await store.claim_notifications("slack", lease_seconds=0)  # nothing to claim: U2's lease still runs
+    assert await store.claim_notifications("slack") == []
+
+
+async def test_claiming_only_the_reachable_skips_those_who_never_opened_the_bot(store):
+    await store.queue_notifications([note(f"teams:never-opened-{n}") for n in range(3)] + [note("teams:opened")])
+    await store.save_conversation_ref("default", "teams:opened", "teams", {"conversation": {"id": "a:1"}})
+    assert [n.recipient for n in await store.claim_notifications("teams", limit=1, reachable_only=True)] == \
+        ["teams:opened"]
+    assert len(await store.claim_notifications("teams")) == 3
+
+
+# --- conversation locks ---------------------------------------------------------------------------
+
+
+async def entered_within(lock, seconds: float) -> bool:
+    """Whether `lock` can be taken within `seconds` (and if so it is released again)."""
+    try:
+        async with asyncio.timeout(seconds):
+            async with lock:
+                return True
+    except TimeoutError:
+        return False
+
+
+async def test_a_conversation_lock_holds_off_other_turns_of_that_conversation_only(store):
+    async with store.conversation_lock("default/console:teacher"):
+        assert not await entered_within(store.conversation_lock("default/console:teacher"), 0.2)
+        assert await entered_within(store.conversation_lock("default/console:dsl"), 5)
+    assert await entered_within(store.conversation_lock("default/console:teacher"), 5)
+
+
+async def test_turns_of_one_conversation_run_one_at_a_time_in_arrival_order(store):
+    running, order = [], []
+
+    async def turn(n: int) -> None:
+        async with store.conversation_lock("default/console:teacher"):
+            running.append(n)
+            assert running == [n], "two turns at once"
+            await asyncio.sleep(0.01)
+            order.append(n)
+            running.remove(n)
+
+    tasks = []
+    for n in range(4):
+        tasks.append(asyncio.create_task(turn(n)))
+        await asyncio.sleep(0.01)  # arrive in order
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3]
+
+
+async def test_a_conversation_lock_is_released_on_error_and_on_cancellation(store):
+    key = "default/console:teacher"
+    with pytest.raises(RuntimeError):
+        async with store.conversation_lock(key):
+            raise RuntimeError("the turn failed")
+    assert await entered_within(store.conversation_lock(key), 5)
+
+    held = asyncio.Event()
+
+    async def turn() -> None:
+        async with store.conversation_lock(key):
+            held.set()
+            await asyncio.sleep(60)
+
+    holder = asyncio.create_task(turn())
+    await held.wait()
+    waiter = asyncio.create_task(entered_within(store.conversation_lock(key), 60))
+    await asyncio.sleep(0.05)
+    waiter.cancel()  # a turn given up while waiting takes nothing with it
+    holder.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await holder
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert await entered_within(store.conversation_lock(key), 5)
+
+
+# --- retention ----------------------------------------------------------------------------------------
+
+
+def table_names(store: Store) -> list[str]:
+    if isinstance(store, SQLiteStore):
+        return [r["name"] for r in run_sql(store, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                                                  " AND name NOT LIKE 'sqlite_%'")]
+    return [r["table_name"] for r in run_sql(store, "SELECT table_name FROM information_schema.tables"
+                                                    " WHERE table_schema = current_schema()")]
+
+
+async def test_a_purge_removes_every_trace_of_a_closed_case_and_leaves_a_tombstone(store):
+    case = make_case("draft-1")
+    case, _ = await store.create_case(
+        case, [CaseEvent(case_id=case.id, actor="console:teacher", kind="reported", at=WHEN)],
+        [Evidence(case_id=case.id, name="shot.png", ref="file:///shot.png", added_by="console:teacher", added_at=WHEN)],
+        notify_dsl, "OSB")
+    other, _ = await create(store, "draft-2")
+    ref = case.reference
+    await store.record_events([CaseEvent(case_id=other.id, actor="console:dsl", kind="note_added",
+                                         detail={"text": f"Same account as {ref}"}, at=WHEN)])
+    await store.record_card_post("default", ref, "console:dsl", "D1", "m1")
+    await store.add_reminder(Reminder(recipient="console:dsl", kind="follow_up", due_at=WHEN, detail={"ref": ref}))
+    await store.save_conversation("default/console:dsl", "default", "console:dsl", ConversationState(
+        frames=[Frame(flow="privacy_check", step="platforms"),
+                Frame(flow="case_note", step="text", answers={"reference": ref})],
+        offered=[{"id": f"case:{ref}:ack", "label": "Acknowledge"}], updated_at=WHEN))
+    assert await store.claim_case_reminder("default", f"remind:{case.id}", "reminded", case.id, WHEN,
+                                           lambda c, e: ([], [], []))
+    with pytest.raises(StoreError, match="not closed"):
+        await store.purge_case("default", ref, purged_at=WHEN, purged_by="console:dsl", policy="test")
+    await store.update_case(case.model_copy(update={"status": CaseStatus.CLOSED}),
+                            [CaseEvent(case_id=case.id, actor="console:dsl", kind="closed", at=WHEN)], [])
+
+    tombstone = await store.purge_case("default", ref.lower(), purged_at=WHEN, purged_by="console:dsl", policy="test")
+    assert tombstone.removed == {"case_routes": 1, "case_events": 2, "evidence": 1, "outbox": 1, "sent_reminders": 1,
+                                 "card_posts": 1, "reminders": 1, "conversations": 1, "cases": 1}
+    assert tombstone.still_mentioned == ["case_events"]  # the other case's note
+    assert (tombstone.reference, tombstone.events_removed, tombstone.closed_at) == (ref, 2, WHEN)
+    assert await store.list_tombstones("default") == [tombstone.model_copy(update={"still_mentioned": []})]
+    assert await store.get_case("default", ref) is None and await store.case_events(case.id) == []
+    for table in table_names(store):
+        for row in stored_rows(store, table):
+            text = str(row)
+            assert case.id not in text and "draft-1" not in text, table
+            assert ref not in text or table in ("case_tombstones", "case_events"), table
+    state = await store.load_conversation("default/console:dsl")
+    assert [f.flow for f in state.frames] == ["privacy_check"] and state.offered == []
+    assert (await store.verify_case_chain(other.id)).intact

@@ -1,13 +1,16 @@
 """Where conversations, cases and the staff directory are kept."""
 
 from bot.store.base import Store, StoreError
+from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SQLiteStore
 
 
 def open_store(url: str) -> Store:
-    """A store for `url`: a file path (or `sqlite:///path`) gives the embedded SQLite store."""
-    path = url.removeprefix("sqlite:///")
-    return SQLiteStore(path)
+    """A store for `url`: postgresql:// (or postgres://) gives the PostgreSQL store; a file path (or
+    `sqlite:///path`) the embedded SQLite store."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
+    return SQLiteStore(url.removeprefix("sqlite:///"))
 
 
-__all__ = ["Store", "StoreError", "SQLiteStore", "open_store"]
+__all__ = ["Store", "StoreError", "SQLiteStore", "PostgresStore", "open_store"]

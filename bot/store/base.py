@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
+from weakref import WeakValueDictionary
 
 from pydantic import BaseModel, Field
 
+from bot.early_warning import Sighting
 from bot.models import (
     Case,
     CaseEvent,
@@ -18,6 +22,7 @@ from bot.models import (
     Notification,
     Reminder,
     Route,
+    School,
     StaffMember,
 )
 
@@ -85,6 +90,20 @@ class CaseTombstone(BaseModel):
         "after the purge; not stored")
 
 
+class KeyedLocks:
+    """In-process asyncio locks by key, each kept only while someone holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+    def __call__(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+
 class Store(ABC):
     @abstractmethod
     async def open(self) -> None: ...
@@ -92,21 +111,53 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    @abstractmethod
+    def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Held for a whole turn of conversation `key`: no other turn of it runs meanwhile, in this process
+        or (for a store several processes share) in any other. Released on exit, even on error or cancellation."""
+
     # --- conversations -------------------------------------------------------------------
     @abstractmethod
     async def load_conversation(self, key: str) -> ConversationState | None: ...
 
     @abstractmethod
     async def save_conversation(
-        self, key: str, school_id: str, user: str, state: ConversationState, turn_id: str | None = None
+        self, key: str, school_id: str, user: str, state: ConversationState, turn_id: str | None = None,
+        delivered: Sequence[str] = (),
     ) -> None:
-        """Save the state and, in the same transaction, remember `turn_id` as handled."""
+        """Save the state and, in the same transaction, remember `turn_id` as handled and mark the
+        notifications `delivered` (those the turn showed) as delivered."""
 
     @abstractmethod
     async def turn_seen(self, turn_id: str) -> bool: ...
 
 
-    # --- staff directory -----------------------------------------------------------------
+    # --- schools (tenants) ----------------------------------------------------------------
+    @abstractmethod
+    async def upsert_school(self, school: School) -> None:
+        """Add the school, or update it, and make its workspaces exactly `school.workspaces`, in one
+        transaction."""
+
+    @abstractmethod
+    async def get_school(self, school_id: str) -> School | None:
+        """The school with its workspaces (by platform, then id), or None."""
+
+    @abstractmethod
+    async def list_schools(self) -> list[School]:
+        """Every school with its workspaces: schools first, then authorities, each by id."""
+
+    @abstractmethod
+    async def remove_school(self, school_id: str) -> None:
+        """Delete an empty school with its workspaces and reference counters, in one transaction. Raises
+        StoreError, saying why, if there is no such school or it still has staff, cases, conversations or
+        tombstones of purged cases (those are permanent, and a school id used again must not inherit them
+        or reuse their references)."""
+
+    @abstractmethod
+    async def schools_for_workspace(self, platform: str, workspace_id: str) -> list[str]:
+        """The ids of the schools a workspace (Slack team, Microsoft 365 tenant) is mapped to, sorted: one
+        usually, several when a trust shares a workspace, none when no school has claimed it."""
+
     @abstractmethod
     async def upsert_staff(self, member: StaffMember) -> None: ...
 
@@ -130,7 +181,12 @@ class Store(ABC):
         instead (created False), so a retried report never opens a second case or notifies twice."""
 
     @abstractmethod
-    async def update_case(self, case: Case, events: list[CaseEvent], notifications: list[Notification]) -> None: ...
+    async def update_case(
+        self, case: Case, events: list[CaseEvent], notifications: list[Notification], *, expected_status: str | None = None,
+    ) -> bool:
+        """Store the case's status, outcome and time with its events and notifications, all or nothing. With
+        `expected_status`, only while the stored status is still that (compare-and-set): False, and nothing
+        stored, when another handler changed it meanwhile."""
 
     @abstractmethod
     async def record_events(self, events: list[CaseEvent]) -> None: ...
@@ -154,8 +210,10 @@ class Store(ABC):
     async def queue_notifications(self, notifications: list[Notification]) -> None: ...
 
     @abstractmethod
-    async def take_notifications(self, school_id: str, recipient: str) -> list[Notification]:
-        """Pending notifications for `recipient`, oldest first, marked delivered as they are taken."""
+    async def waiting_notifications(self, school_id: str, recipient: str) -> list[Notification]:
+        """Undelivered notifications for `recipient`, oldest first, but for those leased to a sender right now.
+        Read only: the turn that shows them marks them delivered when it is saved (`save_conversation`'s
+        `delivered`), so a turn that fails loses none."""
 
     @abstractmethod
     async def pending_notifications(self, platform: str, limit: int = 100, reachable_only: bool = False) -> list[Notification]:
@@ -164,7 +222,19 @@ class Store(ABC):
         waiting for someone who has never opened the bot do not hold up everyone else's."""
 
     @abstractmethod
+    async def claim_notifications(
+        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60
+    ) -> list[Notification]:
+        """As `pending_notifications`, but each one returned is leased to the caller: no other call (in any
+        process) gets it until `lease_seconds` have passed, after which it is offered again (the sender died
+        mid-send, say). `mark_delivered` ends it."""
+
+    @abstractmethod
     async def mark_delivered(self, notification_id: str) -> None: ...
+
+    @abstractmethod
+    async def release_notification(self, notification_id: str) -> None:
+        """End a lease without delivering: the send failed, so the next claim may offer it again at once."""
 
     @abstractmethod
     async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str, message_id: str) -> None:
@@ -205,6 +275,51 @@ class Store(ABC):
     async def privacy_check_users(self, school_id: str) -> set[str]:
         """Who has completed a privacy check: for a count, never shown as a list."""
 
+    # --- early warning across schools (bot/early_warning.py) ----------------------------------
+    @abstractmethod
+    async def record_sightings(self, sightings: list[Sighting]) -> None:
+        """Keep the accounts a case named (each sighting's case must be stored). A purge deletes them with
+        their case."""
+
+    @abstractmethod
+    async def recent_sightings(self, since: datetime) -> list[Sighting]:
+        """Every school's sightings at or after `since`, oldest first (in the order recorded when at the same
+        time). Times read back in UTC."""
+
+    @abstractmethod
+    async def claim_alert(
+        self, key: str, at: datetime, window_start: datetime, notifications: list[Notification]
+    ) -> bool:
+        """Send one early-warning alert exactly once, even with several processes sharing the store: in one
+        write transaction, unless an alert with `key` was sent at or after `window_start` (or at `at`
+        itself), record it as sent at `at` and queue `notifications`. True when this call claimed it."""
+
+    # --- Slack installations (Bolt's OAuth install flow, many workspaces) ------------------------
+    @abstractmethod
+    async def save_slack_installation(
+        self, enterprise_id: str | None, team_id: str | None, data: bytes, at: datetime
+    ) -> None:
+        """Keep (or replace) the installation for a workspace, or for a whole Enterprise Grid organisation
+        (team_id None). `data` is already encrypted by the caller: the store never sees a token in clear."""
+
+    @abstractmethod
+    async def find_slack_installation(self, enterprise_id: str | None, team_id: str | None) -> bytes | None:
+        """The stored `data` for exactly this enterprise and team; failing that, for a team in an organisation,
+        the organisation's own install (enterprise_id, no team); else None."""
+
+    @abstractmethod
+    async def delete_slack_installation(self, enterprise_id: str | None, team_id: str | None) -> None:
+        """Forget the installation for exactly this enterprise and team (nothing if there is none)."""
+
+    @abstractmethod
+    async def issue_oauth_state(self, state: str, expires_at: float) -> None:
+        """Remember an OAuth `state` parameter until `expires_at` (seconds since the epoch)."""
+
+    @abstractmethod
+    async def consume_oauth_state(self, state: str, now: float) -> bool:
+        """Use up `state`: True only if it was issued, not yet consumed, and has not expired by `now`. Each
+        state is consumed once, even by two processes at the same moment. Expired states are forgotten too."""
+
     # --- the tamper-evident event log ------------------------------------------------------
     @abstractmethod
     async def verify_case_chain(self, case_id: str) -> ChainReport:
@@ -220,8 +335,9 @@ class Store(ABC):
         self, school_id: str, reference: str, *, purged_at: datetime, purged_by: str, policy: str
     ) -> CaseTombstone:
         """Delete a closed case and everything kept about it (answers, routes, evidence references, events,
-        notifications, card posts, and its traces in conversations and reminders) in one transaction that
-        also writes its tombstone. Raises StoreError if the case does not exist or is not closed."""
+        notifications, card posts, early-warning sightings, and its traces in conversations and reminders) in
+        one transaction that also writes its tombstone. Raises StoreError if the case does not exist or is not
+        closed."""
 
     @abstractmethod
     async def list_tombstones(self, school_id: str) -> list[CaseTombstone]: ...

@@ -256,4 +256,92 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'a case is deleted only by a purge that leaves a tombstone'); END;
         """,
     ),
+    (
+        7,
+        "indexes for scale: open cases without reading a school's whole history",
+        """
+        -- A DSL's open cases, and the scheduler's look at every open case each half-minute, read all of the
+        -- school's cases (through cases_reporter) to keep the few still open, then sorted them: 300 ms at
+        -- 100,000 cases (bench/store_scale.py). This index holds only the open cases, in the order they are
+        -- listed, so those reads cost the same however long the history. (Its WHERE matches the store's query
+        -- text `status != 'closed'` exactly, which is what lets SQLite use a partial index.)
+        CREATE INDEX cases_open ON cases(school_id, urgent DESC, created_at) WHERE status != 'closed';
+        """,
+    ),
+    (
+        8,
+        "notifications leased to one sender at a time",
+        """
+        -- A sender leases the undelivered notifications it is about to push (Store.claim_notifications), so
+        -- two processes pushing to one platform never send one twice, and a notification whose sender died
+        -- mid-send is offered again once the lease has run out. Seconds since the epoch; NULL: never leased.
+        ALTER TABLE outbox ADD COLUMN leased_until REAL;
+        """,
+    ),
+    (
+        9,
+        "schools as tenants, and early warning across schools",
+        """
+        -- A deployment serves many schools (bot/schools.py), and above them an authority or trust: a school
+        -- record of kind 'authority' holds its safeguarding team. The `default` school of migration 1 stays.
+        ALTER TABLE schools ADD COLUMN kind TEXT NOT NULL DEFAULT 'school' CHECK (kind IN ('school', 'authority'));
+        ALTER TABLE schools ADD COLUMN reference_prefix TEXT;
+        ALTER TABLE schools ADD COLUMN content_dir TEXT;
+
+        -- Where each school's staff talk to the bot: a Slack workspace (team id) or a Microsoft 365 tenant. A
+        -- trust may share one workspace among several schools, so the key includes the school.
+        CREATE TABLE school_workspaces (
+            platform TEXT NOT NULL,
+            workspace_id TEXT NOT NULL,
+            school_id TEXT NOT NULL REFERENCES schools(id) ON DELETE CASCADE,
+            PRIMARY KEY (platform, workspace_id, school_id)
+        );
+        CREATE INDEX school_workspaces_school ON school_workspaces(school_id);
+
+        -- Early warning (bot/early_warning.py): the accounts each case named, normalised, and their naming
+        -- pattern; nothing about the reporter or the case. Purged with the case. seen_at is in UTC, so that
+        -- the text's order is the time's.
+        CREATE TABLE account_sightings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            school_id TEXT NOT NULL REFERENCES schools(id),
+            case_id TEXT NOT NULL REFERENCES cases(id),
+            account TEXT NOT NULL,
+            pattern TEXT,
+            platform TEXT,
+            seen_at TEXT NOT NULL
+        );
+        CREATE INDEX account_sightings_seen ON account_sightings(seen_at);
+        CREATE INDEX account_sightings_case ON account_sightings(case_id);
+
+        -- Each early-warning alert sent, by key, so that it is sent once within its window whichever process
+        -- saw the report that completed it (Store.claim_alert). sent_at in UTC.
+        CREATE TABLE sent_alerts (
+            key TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (key, sent_at)
+        );
+        """,
+    ),
+    (
+        10,
+        "Slack installations for many workspaces",
+        """
+        -- Bolt's OAuth install flow, one row per workspace (or per Enterprise Grid organisation, team_id ''
+        -- for an org-wide install). `data` is the installation as the caller encrypted it: the store never
+        -- holds a token in clear.
+        CREATE TABLE slack_installations (
+            enterprise_id TEXT NOT NULL DEFAULT '',
+            team_id TEXT NOT NULL DEFAULT '',
+            data BLOB NOT NULL,
+            installed_at TEXT NOT NULL,
+            PRIMARY KEY (enterprise_id, team_id)
+        );
+
+        -- OAuth state parameters issued and not yet used; each is consumed once. Seconds since the epoch.
+        CREATE TABLE oauth_states (
+            state TEXT PRIMARY KEY,
+            expires_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

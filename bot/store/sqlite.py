@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from contextlib import AbstractAsyncContextManager, contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import sqlite_utils
 
@@ -26,18 +26,42 @@ from bot.models import (
     Notification,
     Reminder,
     Route,
+    School,
     StaffMember,
     utcnow,
 )
-from bot.store.base import ChainProblem, ChainReport, Store, StoreError, event_hash
-from bot.store.base import CaseTombstone
+from bot.early_warning import Sighting
+from bot.store.base import CaseTombstone, ChainReport, KeyedLocks, Store, StoreError
 from bot.store.migrations import MIGRATIONS
+from bot.store.rows import (
+    UNSCANNED,
+    aware,
+    case_from_row,
+    case_row,
+    chain_head,
+    chained_rows,
+    check_chain,
+    event_from_row,
+    installation_keys,
+    mentions,
+    not_empty,
+    notification_from_row,
+    notification_row,
+    reminder_from_row,
+    reminder_row,
+    school_from_row,
+    school_row,
+    scrubbed_state,
+    sighting_from_row,
+    sighting_row,
+    tombstone_for,
+    tombstone_from_row,
+    tombstone_row,
+    ts,
+    utc_ts,
+)
 
 T = TypeVar("T")
-
-
-def _ts(value: datetime) -> str:
-    return value.isoformat()
 
 
 class SQLiteStore(Store):
@@ -45,6 +69,7 @@ class SQLiteStore(Store):
         self.path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite_utils.Database | None = None
+        self._conversation_locks = KeyedLocks()
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -100,7 +125,7 @@ class SQLiteStore(Store):
             with self._write():
                 for statement in _statements(sql):
                     db.execute(statement)
-                db["migrations"].insert({"version": version, "name": name, "applied_at": _ts(utcnow())})
+                db["migrations"].insert({"version": version, "name": name, "applied_at": ts(utcnow())})
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -110,6 +135,11 @@ class SQLiteStore(Store):
             await self._run(self._db.conn.close)
             self._db = None
         self._executor.shutdown(wait=True)
+
+    def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        # One process has the file (WAL allows others to read and write it, but the bot runs one server on
+        # SQLite), so an in-process lock is enough.
+        return self._conversation_locks(key)
 
     # --- conversations -------------------------------------------------------------------
 
@@ -121,24 +151,84 @@ class SQLiteStore(Store):
         return await self._run(load)
 
     async def save_conversation(
-        self, key: str, school_id: str, user: str, state: ConversationState, turn_id: str | None = None
+        self, key: str, school_id: str, user: str, state: ConversationState, turn_id: str | None = None,
+        delivered: Sequence[str] = (),
     ) -> None:
         def save() -> None:
             with self._write() as db:
                 db["conversations"].upsert(
                     {"key": key, "school_id": school_id, "user": user, "state": state.model_dump_json(),
-                     "updated_at": _ts(state.updated_at)},
+                     "updated_at": ts(state.updated_at)},
                     pk="key",
                 )
                 if turn_id:
                     db["handled_turns"].insert(
-                        {"turn_id": turn_id, "school_id": school_id, "handled_at": _ts(utcnow())}, ignore=True
+                        {"turn_id": turn_id, "school_id": school_id, "handled_at": ts(utcnow())}, ignore=True
                     )
+                db.conn.executemany("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+                                    [(ts(utcnow()), n) for n in delivered])
 
         await self._run(save)
 
     async def turn_seen(self, turn_id: str) -> bool:
         return await self._run(lambda: self.db["handled_turns"].count_where("turn_id = ?", [turn_id]) > 0)
+
+    # --- schools (tenants) ----------------------------------------------------------------
+
+    async def upsert_school(self, school: School) -> None:
+        def upsert() -> None:
+            with self._write() as db:
+                row = school_row(school)
+                db.execute(f"INSERT INTO schools ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                           " ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,"
+                           " reference_prefix = excluded.reference_prefix, content_dir = excluded.content_dir",
+                           list(row.values()))
+                db.execute("DELETE FROM school_workspaces WHERE school_id = ?", [school.id])
+                db["school_workspaces"].insert_all(
+                    [{"platform": w.platform, "workspace_id": w.id, "school_id": school.id} for w in school.workspaces],
+                    ignore=True)
+
+        await self._run(upsert)
+
+    def _schools(self, where: str = "", params: list[Any] | None = None) -> list[School]:
+        rows = list(self.db.query(f"SELECT * FROM schools {where}"
+                                  " ORDER BY CASE kind WHEN 'school' THEN 0 ELSE 1 END, id", params or []))
+        workspaces: dict[str, list[dict[str, Any]]] = {}
+        for w in self.db.query(f"SELECT * FROM school_workspaces WHERE school_id IN (SELECT id FROM schools {where})"
+                               " ORDER BY platform, workspace_id", params or []):
+            workspaces.setdefault(w["school_id"], []).append(w)
+        return [school_from_row(r, workspaces.get(r["id"], [])) for r in rows]
+
+    async def get_school(self, school_id: str) -> School | None:
+        found = await self._run(self._schools, "WHERE id = ?", [school_id])
+        return found[0] if found else None
+
+    async def list_schools(self) -> list[School]:
+        return await self._run(self._schools)
+
+    async def remove_school(self, school_id: str) -> None:
+        def remove() -> None:
+            with self._write() as db:
+                if next(db.query("SELECT 1 FROM schools WHERE id = ?", [school_id]), None) is None:
+                    raise StoreError(f"there is no school {school_id}")
+                counts = {t: db.execute(f"SELECT count(*) FROM {t} WHERE school_id = ?", [school_id]).fetchone()[0]
+                          for t in ("staff", "cases", "conversations", "case_tombstones")}
+                refused = not_empty(school_id, counts)
+                if refused:
+                    raise StoreError(refused)
+                db.execute("DELETE FROM school_workspaces WHERE school_id = ?", [school_id])
+                db.execute("DELETE FROM reference_sequences WHERE school_id = ?", [school_id])
+                db.execute("DELETE FROM schools WHERE id = ?", [school_id])
+
+        await self._run(remove)
+
+    async def schools_for_workspace(self, platform: str, workspace_id: str) -> list[str]:
+        def rows() -> list[str]:
+            found = self.db.query("SELECT school_id FROM school_workspaces WHERE platform = ? AND workspace_id = ?"
+                                  " ORDER BY school_id", [platform, workspace_id])
+            return [r["school_id"] for r in found]
+
+        return await self._run(rows)
 
     # --- staff directory -----------------------------------------------------------------
 
@@ -173,22 +263,6 @@ class SQLiteStore(Store):
 
     # --- cases -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _case_row(case: Case) -> dict[str, Any]:
-        data = case.model_dump(mode="json")
-        for key in ("categories", "answers", "routed_to", "excluded"):
-            data[key] = json.dumps(data[key])
-        data["urgent"] = int(case.urgent)
-        return data
-
-    @staticmethod
-    def _case_from_row(row: dict[str, Any]) -> Case:
-        data = dict(row)
-        for key in ("categories", "answers", "routed_to", "excluded"):
-            data[key] = json.loads(data[key])
-        data["urgent"] = bool(data["urgent"])
-        return Case.model_validate(data)
-
     def _insert_events(self, db: sqlite_utils.Database, events: list[CaseEvent], school_id: str) -> None:
         """Append events inside the caller's write transaction, each chained to its case's previous event:
         it stores that event's hash and its own (see `event_hash`), and the case remembers its latest hash."""
@@ -199,35 +273,15 @@ class SQLiteStore(Store):
             if last is None or last["hash"] is not None:
                 return last["hash"] if last else None
             # Events from before migration 4 carry no hash: chain on from the hash they would have had.
-            head: str | None = None
-            for row in db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]):
-                head = row["hash"] or event_hash(row["case_id"], row["actor"], row["kind"], _detail(row["detail"]),
-                                                 row["at"], head)
-            return head
+            return chain_head(list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id])))
 
-        heads: dict[str, str | None] = {}
-        rows = []
-        for e in events:
-            if e.case_id not in heads:
-                heads[e.case_id] = last_hash(e.case_id)
-            detail, at = json.dumps(e.detail), _ts(e.at)
-            digest = event_hash(e.case_id, e.actor, e.kind, json.loads(detail), at, heads[e.case_id])
-            rows.append({"case_id": e.case_id, "school_id": school_id, "actor": e.actor, "kind": e.kind,
-                         "detail": detail, "at": at, "prev_hash": heads[e.case_id], "hash": digest})
-            heads[e.case_id] = digest
-        db["case_events"].insert_all(rows)
+        heads = {case_id: last_hash(case_id) for case_id in dict.fromkeys(e.case_id for e in events)}
+        db["case_events"].insert_all(chained_rows(events, school_id, heads))
         for case_id, head in heads.items():
             db.execute("UPDATE cases SET events_head = ? WHERE id = ?", [head, case_id])
 
     def _insert_notifications(self, db: sqlite_utils.Database, notifications: list[Notification]) -> None:
-        db["outbox"].insert_all(
-            [
-                {"id": n.id, "school_id": n.school_id, "recipient": n.recipient, "case_id": n.case_id, "kind": n.kind,
-                 "replies": json.dumps([r.model_dump(mode="json") for r in n.replies]),
-                 "created_at": _ts(n.created_at), "delivered_at": None}
-                for n in notifications
-            ]
-        )
+        db["outbox"].insert_all([notification_row(n) for n in notifications])
 
     async def create_case(
         self, case: Case, events: list[CaseEvent], evidence: list[Evidence],
@@ -237,7 +291,7 @@ class SQLiteStore(Store):
             with self._write() as db:
                 existing = next(db["cases"].rows_where("draft_id = ?", [case.draft_id]), None)
                 if existing:
-                    return self._case_from_row(existing), False
+                    return case_from_row(existing), False
                 year = case.created_at.year
                 row = next(db["reference_sequences"].rows_where("school_id = ? AND year = ?", [case.school_id, year]), None)
                 number = (row["last"] if row else 0) + 1
@@ -245,7 +299,7 @@ class SQLiteStore(Store):
                     {"school_id": case.school_id, "year": year, "last": number}, pk=("school_id", "year")
                 )
                 stored = case.model_copy(update={"reference": f"{reference_prefix}-{year}-{number:04d}"})
-                db["cases"].insert(self._case_row(stored))
+                db["cases"].insert(case_row(stored))
                 db["case_routes"].insert_all(
                     [{"case_id": stored.id, "school_id": stored.school_id, "user": r.user} for r in stored.routed_to]
                 )
@@ -258,15 +312,25 @@ class SQLiteStore(Store):
 
         return await self._run(create)
 
-    async def update_case(self, case: Case, events: list[CaseEvent], notifications: list[Notification]) -> None:
-        def update() -> None:
+    async def update_case(
+        self, case: Case, events: list[CaseEvent], notifications: list[Notification], *, expected_status: str | None = None,
+    ) -> bool:
+        def update() -> bool:
             with self._write() as db:
-                row = self._case_row(case)
-                db["cases"].update(case.id, {k: row[k] for k in ("status", "urgent", "outcome", "updated_at")})
+                row = case_row(case)
+                sql = "UPDATE cases SET status = ?, urgent = ?, outcome = ?, updated_at = ? WHERE id = ?"
+                params = [row["status"], row["urgent"], row["outcome"], row["updated_at"], case.id]
+                if expected_status is not None:
+                    sql, params = sql + " AND status = ?", params + [expected_status]
+                if db.execute(sql, params).rowcount != 1:
+                    if expected_status is not None:
+                        return False  # another handler changed it first
+                    raise StoreError(f"no case with id {case.id}")
                 self._insert_events(db, events, case.school_id)
                 self._insert_notifications(db, notifications)
+                return True
 
-        await self._run(update)
+        return await self._run(update)
 
     async def record_events(self, events: list[CaseEvent]) -> None:
         def record() -> None:
@@ -282,7 +346,7 @@ class SQLiteStore(Store):
             row = next(
                 self.db["cases"].rows_where("school_id = ? AND reference = ?", [school_id, reference.upper()]), None
             )
-            return self._case_from_row(row) if row else None
+            return case_from_row(row) if row else None
 
         return await self._run(get)
 
@@ -302,14 +366,14 @@ class SQLiteStore(Store):
             if open_only:
                 where.append("cases.status != 'closed'")
             sql += " WHERE " + " AND ".join(where) + " ORDER BY cases.urgent DESC, cases.created_at"
-            return [self._case_from_row(r) for r in self.db.query(sql, params)]
+            return [case_from_row(r) for r in self.db.query(sql, params)]
 
         return await self._run(rows)
 
     async def case_events(self, case_id: str) -> list[CaseEvent]:
         def rows() -> list[CaseEvent]:
             found = self.db["case_events"].rows_where("case_id = ?", [case_id], order_by="id")
-            return [CaseEvent.model_validate({**r, "detail": json.loads(r["detail"])}) for r in found]
+            return [event_from_row(r) for r in found]
 
         return await self._run(rows)
 
@@ -328,43 +392,60 @@ class SQLiteStore(Store):
 
         await self._run(queue)
 
+    async def waiting_notifications(self, school_id: str, recipient: str) -> list[Notification]:
+        def waiting() -> list[Notification]:
+            rows = self.db["outbox"].rows_where(
+                "school_id = ? AND recipient = ? AND delivered_at IS NULL AND (leased_until IS NULL OR leased_until <= ?)",
+                [school_id, recipient, time.time()], order_by="created_at, rowid")
+            return [notification_from_row(r) for r in rows]
+
+        return await self._run(waiting)
+
     @staticmethod
-    def _notification(row: dict[str, Any]) -> Notification:
-        return Notification.model_validate({**row, "replies": json.loads(row["replies"])})
-
-    async def take_notifications(self, school_id: str, recipient: str) -> list[Notification]:
-        def take() -> list[Notification]:
-            with self._write() as db:
-                rows = list(
-                    db["outbox"].rows_where(
-                        "school_id = ? AND recipient = ? AND delivered_at IS NULL", [school_id, recipient],
-                        order_by="created_at, rowid",
-                    )
-                )
-                now = _ts(utcnow())
-                for row in rows:
-                    db["outbox"].update(row["id"], {"delivered_at": now})
-            return [self._notification(r) for r in rows]
-
-        return await self._run(take)
+    def _undelivered(reachable_only: bool) -> str:
+        where = "delivered_at IS NULL AND recipient LIKE ?"
+        if reachable_only:
+            where += (" AND EXISTS (SELECT 1 FROM conversation_refs r"
+                      " WHERE r.school_id = outbox.school_id AND r.user = outbox.recipient)")
+        return where
 
     async def pending_notifications(self, platform: str, limit: int = 100, reachable_only: bool = False) -> list[Notification]:
         def pending() -> list[Notification]:
-            where = "delivered_at IS NULL AND recipient LIKE ?"
-            if reachable_only:
-                where += (" AND EXISTS (SELECT 1 FROM conversation_refs r"
-                          " WHERE r.school_id = outbox.school_id AND r.user = outbox.recipient)")
-            rows = self.db["outbox"].rows_where(where, [f"{platform}:%"], order_by="created_at, rowid", limit=limit)
-            return [self._notification(r) for r in rows]
+            rows = self.db["outbox"].rows_where(self._undelivered(reachable_only), [f"{platform}:%"],
+                                                order_by="created_at, rowid", limit=limit)
+            return [notification_from_row(r) for r in rows]
 
         return await self._run(pending)
+
+    async def claim_notifications(
+        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60
+    ) -> list[Notification]:
+        def claim() -> list[Notification]:
+            now = time.time()  # leases are seconds since the epoch (migration 8)
+            with self._write() as db:
+                rows = list(db["outbox"].rows_where(
+                    self._undelivered(reachable_only) + " AND (leased_until IS NULL OR leased_until <= ?)",
+                    [f"{platform}:%", now], order_by="created_at, rowid", limit=limit))
+                db.conn.executemany("UPDATE outbox SET leased_until = ? WHERE id = ?",
+                                    [(now + lease_seconds, r["id"]) for r in rows])
+            return [notification_from_row(r) for r in rows]
+
+        return await self._run(claim)
 
     async def mark_delivered(self, notification_id: str) -> None:
         def mark() -> None:
             with self._write() as db:
-                db["outbox"].update(notification_id, {"delivered_at": _ts(utcnow())})
+                db.execute("UPDATE outbox SET delivered_at = ? WHERE id = ?", [ts(utcnow()), notification_id])
 
         await self._run(mark)
+
+    async def release_notification(self, notification_id: str) -> None:
+        def release() -> None:
+            with self._write() as db:
+                db.execute("UPDATE outbox SET leased_until = NULL WHERE id = ? AND delivered_at IS NULL",
+                           [notification_id])
+
+        await self._run(release)
 
     async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str, message_id: str) -> None:
         def record() -> None:
@@ -390,7 +471,7 @@ class SQLiteStore(Store):
             with self._write() as db:
                 db["conversation_refs"].upsert(
                     {"school_id": school_id, "user": user, "platform": platform, "reference": json.dumps(reference),
-                     "updated_at": _ts(utcnow())}, pk=("school_id", "user"),
+                     "updated_at": ts(utcnow())}, pk=("school_id", "user"),
                 )
 
         await self._run(save)
@@ -420,7 +501,7 @@ class SQLiteStore(Store):
     async def add_reminder(self, reminder: Reminder) -> None:
         def add() -> None:
             with self._write() as db:
-                db["reminders"].insert({**reminder.model_dump(mode="json"), "detail": json.dumps(reminder.detail)})
+                db["reminders"].insert(reminder_row(reminder))
 
         await self._run(add)
 
@@ -430,7 +511,7 @@ class SQLiteStore(Store):
             if recipient:
                 where, params = where + " AND recipient = ?", params + [recipient]
             found = self.db["reminders"].rows_where(where, params, order_by="due_at")
-            return [Reminder.model_validate({**r, "detail": json.loads(r["detail"])}) for r in found]
+            return [reminder_from_row(r) for r in found]
 
         return await self._run(rows)
 
@@ -441,7 +522,7 @@ class SQLiteStore(Store):
             with self._write() as db:
                 db["privacy_checks"].insert(
                     {"school_id": school_id, "user": user, "platforms": json.dumps(platforms),
-                     "done": json.dumps(done), "skipped": json.dumps(skipped), "completed_at": _ts(at)}
+                     "done": json.dumps(done), "skipped": json.dumps(skipped), "completed_at": ts(at)}
                 )
 
         await self._run(record)
@@ -458,51 +539,93 @@ class SQLiteStore(Store):
         def verify() -> ChainReport:
             rows = list(self.db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
             case = next(self.db.query("SELECT events_head FROM cases WHERE id = ?", [case_id]), None)
-            return self._check_chain(case_id, rows, case["events_head"] if case else None)
+            return check_chain(case_id, rows, case["events_head"] if case else None)
 
         return await self._run(verify)
 
-    @staticmethod
-    def _check_chain(case_id: str, rows: list[dict[str, Any]], recorded_head: str | None) -> ChainReport:
-        """Walk the case's events in the order they were stored. Events from before the chain existed
-        (no hash, all before the first hashed one) are chained implicitly, as `_insert_events` sealed them."""
-        report = ChainReport(case_id=case_id, events=len(rows))
+    # --- early warning across schools (bot/early_warning.py) ----------------------------------
 
-        def problem(position: int | None, row: dict[str, Any] | None, what: str) -> None:
-            report.problems.append(ChainProblem(
-                position=position, event_id=row["id"] if row else None, kind=row["kind"] if row else None,
-                at=row["at"] if row else None, problem=what))  # type: ignore[arg-type]
+    async def record_sightings(self, sightings: list[Sighting]) -> None:
+        def record() -> None:
+            with self._write() as db:
+                db["account_sightings"].insert_all([sighting_row(s) for s in sightings])
 
-        expected: str | None = None
-        last_hashed: tuple[int, dict[str, Any]] | None = None
-        legacy = 0
-        for position, row in enumerate(rows, 1):
-            computed_from = row["prev_hash"] if row["hash"] is not None else expected
-            digest = event_hash(row["case_id"], row["actor"], row["kind"], _detail(row["detail"]), row["at"],
-                                computed_from)
-            if row["hash"] is None:
-                if last_hashed is None:
-                    legacy += 1
-                    expected = digest
-                else:
-                    problem(position, row, "unhashed")
-                continue
-            report.hashed += 1
-            if row["prev_hash"] != expected:
-                problem(position, row, "link_broken")
-            if digest != row["hash"]:
-                problem(position, row, "altered")
-            expected = row["hash"]
-            last_hashed = (position, row)
-        report.unsealed = legacy if last_hashed is None else 0
-        report.head = expected
-        if last_hashed is None:
-            if recorded_head is not None or not rows:
-                problem(len(rows) or None, rows[-1] if rows else None, "end_mismatch")
-        elif recorded_head != last_hashed[1]["hash"] or last_hashed[0] != len(rows):
-            if not any(p.position == len(rows) for p in report.problems):
-                problem(len(rows), rows[-1], "end_mismatch")
-        return report
+        await self._run(record)
+
+    async def recent_sightings(self, since: datetime) -> list[Sighting]:
+        def rows() -> list[Sighting]:
+            found = self.db.query("SELECT * FROM account_sightings WHERE seen_at >= ? ORDER BY seen_at, id",
+                                  [utc_ts(since)])
+            return [sighting_from_row(r) for r in found]
+
+        return await self._run(rows)
+
+    async def claim_alert(
+        self, key: str, at: datetime, window_start: datetime, notifications: list[Notification]
+    ) -> bool:
+        def claim() -> bool:
+            # BEGIN IMMEDIATE: a second process waits here, then finds the alert sent.
+            with self._write() as db:
+                if next(db.query("SELECT 1 FROM sent_alerts WHERE key = ? AND sent_at >= ?",
+                                 [key, utc_ts(window_start)]), None):
+                    return False
+                if db.execute("INSERT OR IGNORE INTO sent_alerts (key, sent_at) VALUES (?, ?)",
+                              [key, utc_ts(at)]).rowcount != 1:
+                    return False
+                self._insert_notifications(db, notifications)
+                return True
+
+        return await self._run(claim)
+
+    # --- Slack installations ------------------------------------------------------------------
+
+    async def save_slack_installation(
+        self, enterprise_id: str | None, team_id: str | None, data: bytes, at: datetime
+    ) -> None:
+        def save() -> None:
+            with self._write() as db:
+                db.execute("INSERT INTO slack_installations (enterprise_id, team_id, data, installed_at)"
+                           " VALUES (?, ?, ?, ?) ON CONFLICT (enterprise_id, team_id)"
+                           " DO UPDATE SET data = excluded.data, installed_at = excluded.installed_at",
+                           [enterprise_id or "", team_id or "", data, ts(at)])
+
+        await self._run(save)
+
+    async def find_slack_installation(self, enterprise_id: str | None, team_id: str | None) -> bytes | None:
+        def find() -> bytes | None:
+            for key in installation_keys(enterprise_id, team_id):
+                row = self.db.execute("SELECT data FROM slack_installations WHERE enterprise_id = ? AND team_id = ?",
+                                      list(key)).fetchone()
+                if row:
+                    return bytes(row[0])
+            return None
+
+        return await self._run(find)
+
+    async def delete_slack_installation(self, enterprise_id: str | None, team_id: str | None) -> None:
+        def delete() -> None:
+            with self._write() as db:
+                db.execute("DELETE FROM slack_installations WHERE enterprise_id = ? AND team_id = ?",
+                           [enterprise_id or "", team_id or ""])
+
+        await self._run(delete)
+
+    async def issue_oauth_state(self, state: str, expires_at: float) -> None:
+        def issue() -> None:
+            with self._write() as db:
+                db.execute("INSERT INTO oauth_states (state, expires_at) VALUES (?, ?)"
+                           " ON CONFLICT (state) DO UPDATE SET expires_at = excluded.expires_at", [state, expires_at])
+
+        await self._run(issue)
+
+    async def consume_oauth_state(self, state: str, now: float) -> bool:
+        def consume() -> bool:
+            with self._write() as db:
+                gone = db.execute("DELETE FROM oauth_states WHERE state = ? OR expires_at <= ? RETURNING state,"
+                                  " expires_at", [state, now]).fetchall()
+                return any(s == state and expires_at > now for s, expires_at in gone)
+
+        return await self._run(consume)
 
     # --- reminders and escalation (bot/scheduler.py) ------------------------------------------
 
@@ -532,15 +655,14 @@ class SQLiteStore(Store):
                 row = next(db["cases"].rows_where("id = ? AND school_id = ?", [case_id, school_id]), None)
                 if row is None:
                     return False
-                case = self._case_from_row(row)
-                events = [CaseEvent.model_validate({**r, "detail": json.loads(r["detail"])})
-                          for r in db["case_events"].rows_where("case_id = ?", [case_id], order_by="id")]
+                case = case_from_row(row)
+                events = [event_from_row(r) for r in db["case_events"].rows_where("case_id = ?", [case_id], order_by="id")]
                 prepared = prepare(case, events)
                 if prepared is None:
                     return False
                 new_events, notifications, routes = prepared
                 db["sent_reminders"].insert(
-                    {"key": key, "school_id": school_id, "case_id": case_id, "kind": kind, "sent_at": _ts(at)}
+                    {"key": key, "school_id": school_id, "case_id": case_id, "kind": kind, "sent_at": ts(at)}
                 )
                 added = [r for r in routes if not case.is_routed_to(r.user)]
                 if added:
@@ -560,24 +682,18 @@ class SQLiteStore(Store):
             where, params = "school_id = ? AND sent_at IS NULL", [school_id]
             if kind:
                 where, params = where + " AND kind = ?", params + [kind]
-            found = [Reminder.model_validate({**r, "detail": json.loads(r["detail"])})
-                     for r in self.db["reminders"].rows_where(where, params)]
+            found = [reminder_from_row(r) for r in self.db["reminders"].rows_where(where, params)]
             # Compared as times, not as stored text: the text's form varies ("Z" or "+00:00", fractions).
-            ready = [r for r in found if self._aware(r.due_at) <= now]
-            return sorted(ready, key=lambda r: self._aware(r.due_at))
+            ready = [r for r in found if aware(r.due_at) <= now]
+            return sorted(ready, key=lambda r: aware(r.due_at))
 
         return await self._run(due)
-
-    @staticmethod
-    def _aware(value: datetime) -> datetime:
-        """A stored time without a zone is UTC."""
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
     async def claim_reminder(self, reminder_id: str, sent_at: datetime, notifications: list[Notification]) -> bool:
         def claim() -> bool:
             with self._write() as db:
                 cursor = db.execute("UPDATE reminders SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
-                                    [_ts(sent_at), reminder_id])
+                                    [ts(sent_at), reminder_id])
                 if cursor.rowcount != 1:
                     return False
                 self._insert_notifications(db, notifications)
@@ -630,9 +746,7 @@ class SQLiteStore(Store):
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
         case_id, ref = row["id"], row["reference"]
         events = list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
-        closed_at = next((e["at"] for e in events if e["kind"] == "closed"), None)
-        last_hash = row.get("events_head") or (events[-1].get("hash") if events else None)
-        mentions = _mentions(ref, case_id, row["draft_id"])
+        mentioned = mentions(ref, case_id, row["draft_id"])
         removed: dict[str, int] = {}
 
         def count(table: str, n: int) -> None:
@@ -650,37 +764,20 @@ class SQLiteStore(Store):
         for table, column in (("outbox", "replies"), ("reminders", "detail")):
             if table in tables:
                 found = [r["rowid"] for r in db.query(f"SELECT rowid, {column} FROM {table} WHERE school_id = ?",
-                                                      [school_id]) if mentions(r[column])]
+                                                      [school_id]) if mentioned(r[column])]
                 for rowid in found:
                     db.execute(f"DELETE FROM {table} WHERE rowid = ?", [rowid])
                 count(table, len(found))
-        # Conversations go on: only the case's frames (a report draft, a half-written note) and its buttons go.
         scrubbed = 0
         for conv in list(db.query("SELECT key, state FROM conversations WHERE school_id = ?", [school_id])):
-            if not mentions(conv["state"]):
-                continue
-            state = ConversationState.model_validate_json(conv["state"])
-            for stack in (state.frames, state.paused):
-                stack[:] = [f for f in stack if f.draft_id != row["draft_id"] and not mentions(f.model_dump_json())]
-            if mentions(json.dumps(state.offered)) or mentions(json.dumps(state.numbered)):
-                state.offered, state.numbered, state.offered_multiple = [], [], False
-            if mentions(state.model_dump_json()):
-                state = ConversationState(updated_at=state.updated_at)
-            db.execute("UPDATE conversations SET state = ? WHERE key = ?", [state.model_dump_json(), conv["key"]])
-            scrubbed += 1
+            if mentioned(conv["state"]):
+                db.execute("UPDATE conversations SET state = ? WHERE key = ?",
+                           [scrubbed_state(conv["state"], row["draft_id"], mentioned), conv["key"]])
+                scrubbed += 1
         count("conversations", scrubbed)
         count("cases", 1)
-        tombstone = CaseTombstone(
-            school_id=school_id, reference=ref, categories=json.loads(row["categories"]),
-            created_at=datetime.fromisoformat(row["created_at"]),
-            closed_at=datetime.fromisoformat(closed_at) if closed_at else None, purged_at=purged_at,
-            purged_by=purged_by, policy=policy, events_removed=removed.get("case_events", 0),
-            last_event_hash=last_hash, removed=removed,
-        )
-        db["case_tombstones"].insert({
-            **tombstone.model_dump(mode="json", exclude={"still_mentioned"}),
-            "categories": json.dumps(tombstone.categories), "removed": json.dumps(removed),
-        })
+        tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
+        db["case_tombstones"].insert(tombstone_row(tombstone))
         db.execute("DELETE FROM cases WHERE id = ?", [case_id])  # allowed now that its tombstone exists
         return tombstone
 
@@ -688,7 +785,7 @@ class SQLiteStore(Store):
         """Tables whose text still contains `reference` (another case's note, say), for the purge's report."""
         found = []
         for table in self.db.table_names():
-            if table in ("case_tombstones", "migrations") or table.startswith("sqlite_"):
+            if table in UNSCANNED or table.startswith("sqlite_"):
                 continue
             columns = [c for c, kind in self.db[table].columns_dict.items() if kind is str]
             if columns:
@@ -702,18 +799,9 @@ class SQLiteStore(Store):
     async def list_tombstones(self, school_id: str) -> list[CaseTombstone]:
         def rows() -> list[CaseTombstone]:
             found = self.db.query("SELECT * FROM case_tombstones WHERE school_id = ? ORDER BY id", [school_id])
-            return [CaseTombstone.model_validate({**r, "categories": json.loads(r["categories"]),
-                                                  "removed": json.loads(r["removed"])}) for r in found]
+            return [tombstone_from_row(r) for r in found]
 
         return await self._run(rows)
-
-
-def _detail(text: str) -> Any:
-    """A stored event detail as parsed JSON; text that is not JSON is hashed as it is, so it cannot match."""
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return text
 
 
 def _statements(sql: str) -> list[str]:
@@ -729,14 +817,3 @@ def _statements(sql: str) -> list[str]:
         statements.append("\n".join(current).strip())
     return statements
 
-
-def _mentions(reference: str, *ids: str) -> Callable[[str | None], bool]:
-    """Does a stored text name this case: its reference (not a longer one), its id or its draft's id?"""
-    pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(reference)}(?![0-9])", re.IGNORECASE)
-
-    def test(text: str | None) -> bool:
-        if not text:
-            return False
-        return pattern.search(text) is not None or any(i in text for i in ids if i)
-
-    return test
