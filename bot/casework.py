@@ -6,6 +6,7 @@ status, nothing more. Every change is an event (who, what, when) stored with the
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs.base import Context
@@ -24,6 +25,7 @@ from bot.models import (
     Reply,
     Role,
 )
+from bot.early_warning import check_case
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
 from bot.routing import alert_route, route_case
@@ -35,6 +37,18 @@ if TYPE_CHECKING:
 
 NAMED_TEXT_STEPS = ("names", "description", "behind_it_detail")
 FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
+# What a refused press is recorded as: the card's name for the action (a form counts as its button; a plan
+# tick as "tick"), or "other", so nothing a sender made up is ever written into the case's record.
+CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", *FLOW_FOR_ACTION}
+ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
+
+log = logging.getLogger(__name__)
+
+
+def attempted(action: str) -> str:
+    """The card action a button, form or typed id was trying to take, in one vocabulary."""
+    name = ACTION_OF_FLOW.get(action, action.partition(":")[0])
+    return name if name in CARD_ACTIONS else "other"
 
 
 class Casework:
@@ -46,7 +60,7 @@ class Casework:
         return self.bot.dialogs["report_concern"]  # type: ignore[return-value]
 
     def text(self, key: str, **values: Any) -> str:
-        return self.bot.content.text(key, school_name=self.bot.settings.school_name, **values)
+        return self.bot.schools.text(key, **values)
 
     async def handler_names(self, school_id: str) -> str:
         staff = await self.bot.store.list_staff(school_id)
@@ -85,7 +99,7 @@ class Casework:
         case = Case(
             school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail), categories=answers["categories"],
             reporter=ctx.user, answers={**answers, "guardrail": guardrail}, routed_to=routing.routes,
-            excluded=routing.excluded, content_version=self.bot.content.version, created_at=ctx.now, updated_at=ctx.now,
+            excluded=routing.excluded, content_version=self.bot.schools.words().version, created_at=ctx.now, updated_at=ctx.now,
         )
         events = [
             CaseEvent(case_id=case.id, actor=ctx.user, kind="reported", at=ctx.now,
@@ -111,9 +125,15 @@ class Casework:
                 for route in stored.routed_to
             ]
 
-        stored, _created = await self.bot.store.create_case(
-            case, events, evidence, notify, self.bot.settings.reference_prefix
+        school = self.bot.schools.current()
+        stored, created = await self.bot.store.create_case(
+            case, events, evidence, notify, self.bot.schools.reference_prefix(school)
         )
+        if created:
+            try:
+                await check_case(self.bot, stored, school.name)
+            except Exception as exc:  # the report is safe with its school: early warning must not undo that
+                log.error("early warning failed for a new case: %s", type(exc).__name__)
         return stored
 
     # --- the case card -------------------------------------------------------------------
@@ -169,13 +189,17 @@ class Casework:
     # --- buttons on a card ---------------------------------------------------------------
 
     async def load_for(self, ctx: Context, reference: str, action: str) -> Case | None:
-        """The case, if this user may act on it; otherwise a refusal that gives nothing away, recorded."""
+        """The case, if this user may act on it; otherwise a refusal that gives nothing away, not even whether
+        the case exists. A refusal on a case is recorded on it (who, which action, when), for its handlers to see;
+        the log says only that a case action was refused, never which case or whose."""
         case = await self.bot.store.get_case(ctx.school_id, reference)
         if case and case.is_routed_to(ctx.user):
             return case
+        name = attempted(action)
         if case:
             await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="access_refused",
-                                                          at=ctx.now, detail={"action": action})])
+                                                          at=ctx.now, detail={"action": name})])
+        log.warning("case action refused (%s): the case is not routed to this person, or does not exist", name)
         ctx.say("case.not_found", reference=reference[:40])
         return None
 
@@ -199,7 +223,7 @@ class Casework:
             await self.tick(ctx, case, action.removeprefix("tick:"))
         elif action == "pack":
             offer = "targeting_me" in case.categories and not case.is_routed_to(case.reporter)
-            ctx.replies.extend(pack_replies(self.bot.content, self.bot.settings.school_name, case, offer))
+            ctx.replies.extend(pack_replies(self.bot.schools.words(), self.bot.schools.current().name, case, offer))
         elif action == "pack_reporter":
             await self.send_pack_to_reporter(ctx, case)
         elif action == "record":
@@ -230,10 +254,10 @@ class Casework:
 
     async def plan_of(self, case: Case) -> list[PlanEntry]:
         store = self.bot.store
-        return case_plan(self.bot.content, case, await store.case_events(case.id), await store.case_evidence(case.id))
+        return case_plan(self.bot.schools.words(), case, await store.case_events(case.id), await store.case_evidence(case.id))
 
     async def plan_reply(self, case: Case, key: str = "case.plan.show") -> Reply:
-        return plan_reply(self.bot.content, self.bot.settings.school_name, case, await self.plan_of(case), key)
+        return plan_reply(self.bot.schools.words(), self.bot.schools.current().name, case, await self.plan_of(case), key)
 
     async def tick(self, ctx: Context, case: Case, item: str) -> None:
         entry = next((e for e in await self.plan_of(case) if e.id == item), None)
@@ -253,7 +277,7 @@ class Casework:
         from bot.record import export_case, render
 
         record = await export_case(self.bot, case, by=ctx.user, fmt="pdf", now=ctx.now)
-        data = render(record, self.bot.content)
+        data = render(record, self.bot.schools.words())
         ctx.replies.append(Reply(
             key="case.record.ready", text=self.text("case.record.ready", reference=case.reference),
             file=FileReply(name=f"{case.reference}.pdf", media_type="application/pdf", content=data),
@@ -261,7 +285,7 @@ class Casework:
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
         note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
-                            replies=reporter_pack(self.bot.content, self.bot.settings.school_name, case))
+                            replies=reporter_pack(self.bot.schools.words(), self.bot.schools.current().name, case))
         event = CaseEvent(case_id=case.id, actor=ctx.user, kind="pack_sent_to_reporter", at=ctx.now)
         await self.bot.store.update_case(case, [event], [note])
         ctx.say("case.pack.sent_to_reporter", reference=case.reference)
@@ -270,8 +294,9 @@ class Casework:
 
     async def _save(
         self, ctx: Context, case: Case, kind: str, detail: dict[str, Any], *, tell_reporter: str | None = None,
-        tell_others: bool = False,
-    ) -> None:
+        tell_others: bool = False, expected: CaseStatus | None = None,
+    ) -> bool:
+        """Store the change; with `expected`, only if the case is still in that status (False if not)."""
         case.updated_at = ctx.now
         events = [CaseEvent(case_id=case.id, actor=ctx.user, kind=kind, detail=detail, at=ctx.now)]
         notes: list[Notification] = []
@@ -300,15 +325,25 @@ class Casework:
                             f"case.update.{kind}", reference=case.reference, name=actor,
                             status=self.text(f"statuses.{case.status.value}")))],
                     ))
-        await self.bot.store.update_case(case, events, notes)
+        return await self.bot.store.update_case(case, events, notes,
+                                                expected_status=expected.value if expected else None)
+
+    async def already_done(self, ctx: Context, case: Case, action: str, **detail: Any) -> None:
+        """A press that found its change already made: it changes nothing, and the chronology shows it."""
+        await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="already_done", at=ctx.now,
+                                                      detail={"action": action, **detail})])
 
     async def acknowledge(self, ctx: Context, case: Case) -> None:
         if case.status != CaseStatus.NEW:
+            await self.already_done(ctx, case, "ack")
             ctx.say("case.already_acknowledged", reference=case.reference)
             await self.show(ctx, case)
             return
         case.status = CaseStatus.ACKNOWLEDGED
-        await self._save(ctx, case, "acknowledged", {}, tell_reporter="case.reporter_acknowledged", tell_others=True)
+        if not await self._save(ctx, case, "acknowledged", {}, tell_reporter="case.reporter_acknowledged",
+                                tell_others=True, expected=CaseStatus.NEW):
+            await self.acknowledge(ctx, await self.bot.store.get_case(case.school_id, case.reference))
+            return
         await self.show(ctx, case, key="case.acknowledged")
 
     async def add_note(self, ctx: Context, reference: str, note: str) -> None:
@@ -322,10 +357,13 @@ class Casework:
         if case is None:
             return
         was_new = case.status == CaseStatus.NEW
+        old = case.status
         if case.status in (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED):
             case.status = CaseStatus.IN_PROGRESS
-        await self._save(ctx, case, "action_recorded", {"action": action, "detail": detail},
-                         tell_reporter="case.reporter_acknowledged" if was_new else None)
+        if not await self._save(ctx, case, "action_recorded", {"action": action, "detail": detail},
+                                tell_reporter="case.reporter_acknowledged" if was_new else None, expected=old):
+            await self.record_action(ctx, reference, action, detail)
+            return
         await self.show(ctx, case, key="case.action_recorded")
 
     async def set_status(self, ctx: Context, reference: str, status: str) -> None:
@@ -333,13 +371,17 @@ class Casework:
         if case is None:
             return
         if case.status == CaseStatus.CLOSED:
+            await self.already_done(ctx, case, "status", to=status)
             ctx.say("case.already_closed", reference=case.reference)
             return
         was_new = case.status == CaseStatus.NEW
         old = case.status
         case.status = CaseStatus(status)
-        await self._save(ctx, case, "status_changed", {"from": old.value, "to": status},
-                         tell_reporter="case.reporter_acknowledged" if was_new else None, tell_others=True)
+        if not await self._save(ctx, case, "status_changed", {"from": old.value, "to": status},
+                                tell_reporter="case.reporter_acknowledged" if was_new else None, tell_others=True,
+                                expected=old):
+            await self.set_status(ctx, reference, status)
+            return
         await self.show(ctx, case, key="case.status_changed")
 
     async def close(self, ctx: Context, reference: str, outcome: str, note: str | None, reason: str | None = None) -> None:
@@ -347,6 +389,7 @@ class Casework:
         if case is None:
             return
         if case.status == CaseStatus.CLOSED:
+            await self.already_done(ctx, case, "close", outcome=outcome, note=note)
             ctx.say("case.already_closed", reference=case.reference)
             return
         still_open = [e.id for e in open_required(await self.plan_of(case))]
@@ -354,12 +397,16 @@ class Casework:
             ctx.say("case.plan.reason_needed", reference=case.reference)
             ctx.replies.append(await self.plan_reply(case))
             return
+        old = case.status
         case.status = CaseStatus.CLOSED
         case.outcome = outcome
         detail = {"outcome": outcome, "note": note}
         if still_open:
             detail.update(open_required=still_open, reason=reason)
-        await self._save(ctx, case, "closed", detail, tell_reporter="case.reporter_closed", tell_others=True)
+        if not await self._save(ctx, case, "closed", detail, tell_reporter="case.reporter_closed", tell_others=True,
+                                expected=old):
+            await self.close(ctx, reference, outcome, note, reason)
+            return
         await self.show(ctx, case, key="case.closed")
 
     async def stats_for(self, ctx: Context) -> None:
@@ -367,7 +414,7 @@ class Casework:
         store = self.bot.store
         cases = await store.list_cases(ctx.school_id, routed_to=ctx.user)
         events = {c.id: await store.case_events(c.id) for c in cases}
-        ctx.replies.append(stats_reply(self.bot.content, compute_stats(ctx.school_id, cases, events, now=ctx.now)))
+        ctx.replies.append(stats_reply(self.bot.schools.words(), compute_stats(ctx.school_id, cases, events, now=ctx.now)))
 
     # --- lists ---------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The command line: `online-safety-bot chat | serve | staff | cases | content | teams-package`."""
+"""The command line: `online-safety-bot chat | serve | schools | staff | cases | trends | content | teams-package`."""
 
 from __future__ import annotations
 
@@ -32,11 +32,15 @@ def user_arg(value: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="online-safety-bot", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", help="the SQLite database file (default data/online-safety-bot.db, or $OSB_DB)")
+    common.add_argument("--db", help="the SQLite database file, or a postgresql:// URL for a server database "
+                                     "(default data/online-safety-bot.db, or $OSB_DB)")
     common.add_argument("--content", dest="content_dir", help="the content folder (default: the repository's)")
+    one_school = argparse.ArgumentParser(add_help=False, parents=[common])
+    one_school.add_argument("--school", type=school_arg,
+                            help="which school (a school id from `schools list`); needed when there are several")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    chat = sub.add_parser("chat", parents=[common], help="talk to the bot in this terminal")
+    chat = sub.add_parser("chat", parents=[one_school], help="talk to the bot in this terminal")
     chat.add_argument("--as", dest="user", type=user_arg, default="console:me", help="who you are, PLATFORM:USER")
     chat.add_argument("--json", action="store_true", help="one JSON line per turn, for scripts and tests")
 
@@ -45,22 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
 
     staff = sub.add_parser("staff", help="the staff directory").add_subparsers(dest="action", required=True)
-    add = staff.add_parser("add", parents=[common], help="add or update a member of staff")
+    add = staff.add_parser("add", parents=[one_school], help="add or update a member of staff")
     add.add_argument("user", type=user_arg)
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--name", required=True)
-    listing = staff.add_parser("list", parents=[common], help="list the staff directory")
+    listing = staff.add_parser("list", parents=[one_school], help="list the staff directory")
     listing.add_argument("--json", action="store_true")
-    remove = staff.add_parser("remove", parents=[common], help="remove a member of staff")
+    remove = staff.add_parser("remove", parents=[one_school], help="remove a member of staff")
     remove.add_argument("user", type=user_arg)
 
     cases = sub.add_parser("cases", help="cases").add_subparsers(dest="action", required=True)
-    cases_list = cases.add_parser("list", parents=[common], help="list cases")
+    cases_list = cases.add_parser("list", parents=[one_school], help="list cases")
     cases_list.add_argument("--json", action="store_true")
-    show = cases.add_parser("show", parents=[common], help="show one case and its events")
+    show = cases.add_parser("show", parents=[one_school], help="show one case and its events")
     show.add_argument("reference")
     show.add_argument("--json", action="store_true")
-    export = cases.add_parser("export", parents=[common],
+    export = cases.add_parser("export", parents=[one_school],
                               help="write a case's safeguarding record for the child-protection file")
     export.add_argument("reference")
     export.add_argument("--format", choices=["pdf", "json", "md"], default="pdf", help="pdf (default), json or md")
@@ -68,19 +72,44 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default: REFERENCE.pdf for pdf, standard output for json and md)")
     export.add_argument("--by", type=user_arg, help="who is making the record, PLATFORM:USER; recorded on the case "
                                                     "(default: cli:LOGIN-NAME)")
-    verify = cases.add_parser("verify", parents=[common], help="check that cases' event logs are unchanged")
+    verify = cases.add_parser("verify", parents=[one_school], help="check that cases' event logs are unchanged")
     verify.add_argument("reference", nargs="?", help="one case (default: every case)")
     verify.add_argument("--json", action="store_true")
-    stats = cases.add_parser("stats", parents=[common], help="trends across cases: counts and times, never content")
+    stats = cases.add_parser("stats", parents=[one_school], help="trends across cases: counts and times, never content")
     stats.add_argument("--json", action="store_true")
     stats.add_argument("--since", type=date_arg, help="only cases reported on or after DATE (YYYY-MM-DD)")
-    purge = cases.add_parser("purge", parents=[common], help="delete closed cases whose retention period has run out")
+    purge = cases.add_parser("purge", parents=[one_school], help="delete closed cases whose retention period has run out")
     purge.add_argument("--dry-run", action="store_true", help="only list what is due; delete nothing")
     purge.add_argument("--now", type=date_arg, help="decide as on DATE (YYYY-MM-DD); a later date than today "
                                                     "only with --dry-run")
     purge.add_argument("--by", type=user_arg, help="who is purging, PLATFORM:USER; kept on each tombstone "
                                                    "(default: cli:LOGIN-NAME)")
     purge.add_argument("--json", action="store_true")
+
+    schools = sub.add_parser("schools", help="the schools this deployment serves").add_subparsers(
+        dest="action", required=True)
+    school_add = schools.add_parser("add", parents=[common], help="add a school (or update one)")
+    school_add.add_argument("id", type=school_arg, help="a short id: lower-case letters, digits and dashes")
+    school_add.add_argument("--name", required=True, help="the school's name, as staff know it")
+    school_add.add_argument("--prefix", type=prefix_arg, help="for its case references (default OSB, or $OSB_REFERENCE_PREFIX)")
+    school_add.add_argument("--local-content", dest="school_content", metavar="DIR",
+                            help="the school's own content folder: its LADO, front door, term dates, wording")
+    school_add.add_argument("--slack-team", action="append", default=[], metavar="TEAM_ID",
+                            help="a Slack workspace whose staff belong to this school (repeatable)")
+    school_add.add_argument("--teams-tenant", action="append", default=[], metavar="TENANT_ID",
+                            help="a Microsoft 365 tenant whose staff belong to this school (repeatable)")
+    school_add.add_argument("--authority", action="store_true",
+                            help="this is the local authority's or trust's safeguarding team, not a school: its "
+                                 "staff (role authority_safeguarding) get early-warning alerts across schools")
+    school_list = schools.add_parser("list", parents=[common], help="list the schools")
+    school_list.add_argument("--json", action="store_true")
+    school_remove = schools.add_parser("remove", parents=[common], help="remove a school with no staff and no cases")
+    school_remove.add_argument("id", type=school_arg)
+
+    trends = sub.add_parser("trends", parents=[common],
+                            help="accounts and naming patterns reported by more than one school")
+    trends.add_argument("--days", type=float, help="how far back to look (default: the early-warning window)")
+    trends.add_argument("--json", action="store_true")
 
     content = sub.add_parser("content", help="the bot's wording and facts").add_subparsers(dest="action", required=True)
     content.add_parser("check", parents=[common], help="validate content/ and list facts due a re-check")
@@ -89,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--app-id", required=True, type=guid_arg, help="the bot's Microsoft App ID (a GUID)")
     package.add_argument("--out", default="online-safety-bot-teams.zip", help="where to write the zip")
     return parser
+
+
+def school_arg(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", value):
+        raise argparse.ArgumentTypeError(f"'{value}' should be a school id: lower-case letters, digits and dashes")
+    return value
+
+
+def prefix_arg(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2,6}", value):
+        raise argparse.ArgumentTypeError(f"'{value}' should be 2 to 6 capital letters, like HSA")
+    return value
 
 
 def guid_arg(value: str) -> str:
@@ -129,8 +170,15 @@ def main(argv: list[str] | None = None) -> int:
             return code
         if args.command == "serve":
             return asyncio.run(serve(args, settings, content))
-        handler = {"chat": chat, "staff": staff, "cases": cases}[args.command]
-        return asyncio.run(_with_store(settings, lambda store: handler(args, settings, content, store)))
+        handler = {"chat": chat, "staff": staff, "cases": cases, "schools": schools, "trends": trends}[args.command]
+
+        async def run(store: Store) -> int:
+            school = settings.school_id
+            if hasattr(args, "school"):
+                school = await _school(store, args.school)
+            return await handler(args, settings.model_copy(update={"school_id": school}), content, store)
+
+        return asyncio.run(_with_store(settings, run))
     except (ConfigError, ContentError, StoreError) as exc:
         print(f"online-safety-bot: {exc}", file=sys.stderr)
         return 2
@@ -141,10 +189,82 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+async def _school(store: Store, chosen: str | None) -> str:
+    """The school a command is about: the one given, or the only one there is."""
+    schools = [s for s in await store.list_schools() if s.kind == "school"]
+    ids = [s.id for s in schools]
+    if chosen is not None:
+        if chosen not in ids:
+            raise ConfigError(f"--school {chosen}: no such school (schools: {', '.join(ids) or 'none'})")
+        return chosen
+    if len(ids) != 1:
+        raise ConfigError(f"there are {len(ids)} schools: say which with --school (one of: {', '.join(ids)})")
+    return ids[0]
+
+
+async def schools(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
+    from bot.models import School, Workspace
+
+    if args.action == "add":
+        name = " ".join(args.name.split())
+        if not name:
+            raise ConfigError("--name must not be empty")
+        folder = None
+        if args.school_content:
+            folder = str(Path(args.school_content).resolve())
+            load_content(settings.content_dir, Path(folder))  # a mistake in the folder stops here, named
+        workspaces = [Workspace(platform="slack", id=t) for t in args.slack_team] + \
+            [Workspace(platform="teams", id=t.lower()) for t in args.teams_tenant]
+        school = School(id=args.id, name=name, kind="authority" if args.authority else "school",
+                        reference_prefix=args.prefix, content_dir=folder, workspaces=workspaces)
+        await store.upsert_school(school)
+        where = ", ".join(f"{w.platform} {w.id}" for w in workspaces) or "no workspace yet"
+        print(f"{school.id}: {school.name} ({school.kind}; {where}).")
+        return 0
+    if args.action == "remove":
+        await store.remove_school(args.id)  # StoreError, naming why, if it still has staff or cases
+        print(f"{args.id} removed.")
+        return 0
+    found = await store.list_schools()
+    if args.json:
+        print(json.dumps([s.model_dump(mode="json") for s in found]))
+        return 0
+    for s in found:
+        where = ", ".join(f"{w.platform}:{w.id}" for w in s.workspaces) or "-"
+        print(f"{s.id:20} {s.kind:10} {s.reference_prefix or settings.reference_prefix:6} {s.name}  [{where}]")
+    return 0
+
+
+async def trends(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
+    """`trends`: accounts and naming patterns that more than one school reported, with counts; never a
+    reporter or a case's details."""
+    from datetime import datetime, timezone
+
+    from bot.early_warning import find_alerts
+
+    days = args.days if args.days is not None else settings.early_warning_days
+    since = datetime.now(timezone.utc) - timedelta(days=days)
+    alerts = find_alerts(await store.recent_sightings(since), settings.early_warning_schools)
+    names = {s.id: s.name for s in await store.list_schools()}
+    if args.json:
+        print(json.dumps([{**a.model_dump(mode="json"), "school_names": [names.get(s, s) for s in a.schools]}
+                          for a in alerts]))
+        return 0
+    if not alerts:
+        print(f"Nothing reported by {settings.early_warning_schools} or more schools in the last {days:g} days.")
+    for a in alerts:
+        print(content.text(f"early_warning.trend_{a.kind}", value=a.key, count=len(a.schools), total=a.reports,
+                           date=f"{a.first_seen:%-d %b}", cases=", ".join(names.get(s, s) for s in a.schools)))
+        if a.kind == "pattern":
+            print("    " + ", ".join(a.variants))
+    return 0
+
+
 async def chat(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
     from bot.adapters.console import run_chat
 
-    exports = Path(settings.db).resolve().parent / "exports"  # beside the database, as private as it is
+    # Beside the database, as private as it is (a server database: beside where the command runs).
+    exports = (Path(settings.db).resolve().parent if "://" not in settings.db else Path.cwd()) / "exports"
     await run_chat(Bot(content, store, settings), args.user, args.json, exports)
     return 0
 

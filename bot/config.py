@@ -16,7 +16,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseModel):
-    db: str = Field(default=DEFAULT_DB, description="SQLite file path")
+    db: str = Field(default=DEFAULT_DB, description="a SQLite file path, or a postgresql:// URL")
     content_dir: Path | None = Field(default=None, description="content/ folder; the repository's by default")
     school_id: str = "default"
     school_name: str = "your school"
@@ -33,7 +33,13 @@ class Settings(BaseModel):
     platform_follow_up_hours: float = Field(default=48, gt=0, le=720, description="no platform reply this long: offer POSH")
     report_harmful_content_days: float = Field(default=7, gt=0, le=90, description="still none: offer Report Harmful Content")
     scheduler_seconds: float = Field(default=30, ge=1, le=3600, description="how often serve looks for due reminders")
+    delivery_lease_seconds: float = Field(default=120, ge=1, le=3600, description=(
+        "a notification being sent is another process's to send again only after this long (its sender died)"))
     retention_file: Path | None = Field(default=None, description="the school's own retention periods (bot/retention.py)")
+    # Early warning across schools (bot/early_warning.py): the same account or naming pattern reported by
+    # this many schools within this many days alerts the authority's safeguarding team.
+    early_warning_days: float = Field(default=14, gt=0, le=365)
+    early_warning_schools: int = Field(default=2, ge=2, le=100)
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -50,7 +56,9 @@ class Settings(BaseModel):
             "remind_school_hours": "OSB_REMIND_SCHOOL_HOURS", "escalate_school_days": "OSB_ESCALATE_SCHOOL_DAYS",
             "school_calendar": "OSB_SCHOOL_CALENDAR", "platform_follow_up_hours": "OSB_PLATFORM_FOLLOW_UP_HOURS",
             "report_harmful_content_days": "OSB_REPORT_HARMFUL_CONTENT_DAYS", "scheduler_seconds": "OSB_SCHEDULER_SECONDS",
-            "retention_file": "OSB_RETENTION_FILE",
+            "delivery_lease_seconds": "OSB_DELIVERY_LEASE_SECONDS",
+            "retention_file": "OSB_RETENTION_FILE", "early_warning_days": "OSB_EARLY_WARNING_DAYS",
+            "early_warning_schools": "OSB_EARLY_WARNING_SCHOOLS",
         }
         values: dict[str, object] = {field: env[var] for field, var in names.items() if env.get(var)}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -316,7 +316,8 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
     """The content in `directory` (the repository's by default). A school's `overlay` folder has the same
     layout and holds only what it changes: each of its files is merged over the matching file (mappings
     key by key, lists of items with an `id` item by item), for its LADO, its safeguarding front door or
-    its own wording. An overlay file with no matching content file is an error, so a typo cannot hide."""
+    its own wording. Only messages/ and facts/ can change (and the folder may hold the school's
+    school_calendar.yaml); a file with no matching content file is an error, so a typo cannot hide."""
     root = Path(directory or DEFAULT_CONTENT_DIR)
     layered = _Layers(root, Path(overlay) if overlay else None)
     meta = validated(Meta, root / "meta.yaml", layered.read("meta.yaml"))
@@ -364,6 +365,9 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
     return content
 
 
+OVERLAY_FOLDERS = ("messages", "facts")
+
+
 class _Layers:
     """Reads content files, each merged with the overlay's file of the same name if there is one."""
 
@@ -386,7 +390,13 @@ class _Layers:
         if self.overlay is None:
             return
         for path in sorted(self.overlay.rglob("*.yaml")):
-            if path.relative_to(self.overlay).as_posix() not in self.used:
+            relative = path.relative_to(self.overlay).as_posix()
+            if relative == "school_calendar.yaml":  # the school's term dates: read by bot/school_calendar.py
+                continue
+            if relative.split("/")[0] not in OVERLAY_FOLDERS:
+                raise ContentError(f"{path}: a school's folder changes only messages/ and facts/ (and its "
+                                   f"school_calendar.yaml); the flows and case plan are the same for every school")
+            if relative not in self.used:
                 raise ContentError(f"{path}: there is no content file of that name to change")
 
 

@@ -10,11 +10,16 @@ with the school; an alert carries the schools, the account or pattern, and count
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from bot.engine import Bot
+    from bot.models import Case
 
 # Words that name the kind of school rather than the school: taken out of handles with the school's name.
 SCHOOL_WORDS = {
@@ -161,3 +166,42 @@ def _alert(kind: str, key: str, group: list[Sighting], variants: list[str]) -> A
         reports=len({(s.school_id, s.case_id) for s in group}), variants=variants,
         first_seen=group[0].seen_at, last_seen=group[-1].seen_at,
     )
+
+
+# --- raising alerts ----------------------------------------------------------------------------
+
+
+async def check_case(bot: "Bot", case: "Case", school_name: str) -> list[Alert]:
+    """After a case is opened: keep its sightings and alert the authority's safeguarding team to each
+    group it completes or grows. Each group alerts once per number of schools (a third school joining
+    is news; a fourth report from the same two is not), once across every process, within the window."""
+    from bot.models import Notification, Reply, Role
+
+    store, settings = bot.store, bot.settings
+    seen = sightings(case.school_id, school_name, case.id, case.answers, case.created_at)
+    if not seen:
+        return []
+    await store.record_sightings(seen)
+    window_start = case.created_at - timedelta(days=settings.early_warning_days)
+    mine = {s.account for s in seen}
+    alerts = [a for a in find_alerts(await store.recent_sightings(window_start), settings.early_warning_schools)
+              if case.school_id in a.schools and mine & set(a.variants)]
+    if not alerts:
+        return []
+    schools = await store.list_schools()
+    names = {s.id: s.name for s in schools}
+    team = [m for s in schools if s.kind == "authority" for m in await store.list_staff(s.id)
+            if m.role == Role.AUTHORITY_SAFEGUARDING]
+    raised = []
+    for alert in alerts:
+        key = f"early_warning:{alert.kind}:{alert.key}:{len(alert.schools)}"
+        text = bot.content.text(
+            f"early_warning.alert_{alert.kind}", value=alert.key, count=len(alert.schools), total=alert.reports,
+            cases=", ".join(names.get(s, s) for s in alert.schools), date=f"{alert.first_seen:%-d %B}",
+            reasons=", ".join(alert.variants))
+        notes = [Notification(school_id=m.school_id, recipient=m.user, created_at=case.created_at,
+                              replies=[Reply(key=f"early_warning.alert_{alert.kind}", text=text, urgent=True)])
+                 for m in team]
+        if await store.claim_alert(key, case.created_at, window_start, notes):
+            raised.append(alert)
+    return raised

@@ -14,12 +14,11 @@ Each turn runs in one fixed order, under a per-conversation lock:
 
 from __future__ import annotations
 
-import asyncio
+import re
 import logging
 import traceback
 from datetime import datetime, timedelta
 from typing import Callable
-from weakref import WeakValueDictionary
 
 from bot.casework import Casework
 from bot.config import Settings
@@ -27,10 +26,12 @@ from bot.content import Content
 from bot.dialogs import DIALOGS
 from bot.dialogs.base import Context, Dialog, Input
 from bot.models import CASE_HANDLER_ROLES, Choice, ConversationState, Frame, Reply, Turn, utcnow
+from bot.schools import Schools, serving
 from bot.store import Store, StoreError
 from bot.text import clean, contains_phrase, is_command, resolve_choices
 
 log = logging.getLogger(__name__)
+CASE_BUTTON = re.compile(r"case:[A-Za-z0-9-]{1,40}:[a-z_]{1,20}(?::[a-z_.]{1,60})?")
 
 
 class Bot:
@@ -41,28 +42,24 @@ class Bot:
         self.clock = clock
         self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(self) for cls in DIALOGS}
         self.casework = Casework(self)
-        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
-
-    def _lock(self, key: str) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[key] = lock
-        return lock
+        self.schools = Schools(store, content, settings)
 
     async def handle(self, turn: Turn) -> list[Reply]:
         key = turn.conversation_key
-        async with self._lock(key):
+        # The store's lock: with a server database it holds across every process serving this deployment.
+        async with self.store.conversation_lock(key):
             try:
                 if turn.turn_id and await self.store.turn_seen(turn.turn_id):
                     return []
+                school = await self.schools.get(turn.school_id)
                 state = await self.store.load_conversation(key) or ConversationState()
                 member = await self.store.get_staff(turn.school_id, turn.user)
-                ctx = Context(bot=self, turn=turn, state=state, member=member, now=self.clock())
-                await self._dispatch(ctx)
+                with serving(school):
+                    ctx = Context(bot=self, turn=turn, state=state, member=member, now=self.clock())
+                    await self._dispatch(ctx)
                 state.updated_at = ctx.now
                 self._remember_offered(ctx)
-                await self.store.save_conversation(key, turn.school_id, turn.user, state, turn.turn_id)
+                await self.store.save_conversation(key, turn.school_id, turn.user, state, turn.turn_id, ctx.delivered)
                 return ctx.replies
             except StoreError as exc:
                 # Never the message text or case content in logs: only what failed.
@@ -72,16 +69,21 @@ class Bot:
                 log.error("%s while handling a turn, at %s:%s", type(exc).__name__, where.filename, where.lineno)
             return [Reply(key="common.store_error", text=self.content.text("common.store_error"))]
 
+    def no_school(self) -> list[Reply]:
+        """For someone the deployment cannot place in a school (see bot/schools.py): nothing is stored."""
+        return [Reply(key="common.no_school", text=self.content.text("common.no_school"))]
+
     async def home(self, school_id: str, user: str) -> list[Reply]:
         """What a home screen shows someone: their open cases (for handlers), their reports, and the menu.
         It reads the store only; the conversation is untouched."""
         platform, _, user_id = user.partition(":")
         turn = Turn(platform=platform, user_id=user_id, conversation_id="home", school_id=school_id, kind="open")
         member = await self.store.get_staff(school_id, user)
-        ctx = Context(bot=self, turn=turn, state=ConversationState(), member=member, now=self.clock())
-        await self.casework.list_for(ctx)
-        if not any(r.key == "menu.ask" for r in ctx.replies):
-            await self.show_menu(ctx)
+        with serving(await self.schools.get(school_id)):
+            ctx = Context(bot=self, turn=turn, state=ConversationState(), member=member, now=self.clock())
+            await self.casework.list_for(ctx)
+            if not any(r.key == "menu.ask" for r in ctx.replies):
+                await self.show_menu(ctx)
         return ctx.replies
 
     # --- the fixed order -----------------------------------------------------------------
@@ -114,6 +116,8 @@ class Bot:
             offered = [Choice.model_validate(c) for c in state.offered]
             picked = resolve_choices(text, offered, state.numbered, state.offered_multiple) or []
 
+        if not picked and CASE_BUTTON.fullmatch(text):
+            picked = [text]
         if picked and picked[0].startswith(("menu:", "case:")):
             await self._global_choice(ctx, picked[0])
             return
@@ -141,7 +145,8 @@ class Bot:
                 await self._help(ctx)
                 return
 
-        inp = Input(text=text, picked=picked, attachments=list(turn.attachments))
+        files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
+        inp = Input(text=text, picked=picked, attachments=files)
         if state.active:
             await self._advance(ctx, state.active, inp)
             return
@@ -177,7 +182,9 @@ class Bot:
     async def _open(self, ctx: Context) -> None:
         """Waiting notifications first; then whatever comes next, so its choices are the ones numbered."""
         # A chat opened now shows each card fresh, so updates to cards shown before are dropped.
-        notes = [n for n in await self.store.take_notifications(ctx.school_id, ctx.user) if n.kind == "message"]
+        waiting = await self.store.waiting_notifications(ctx.school_id, ctx.user)
+        ctx.delivered = [n.id for n in waiting]  # marked delivered when the turn is saved: a failed turn loses none
+        notes = [n for n in waiting if n.kind == "message"]
         for note in notes:
             ctx.replies.extend(note.replies)
         if self._set_aside_if_idle(ctx):

@@ -157,6 +157,9 @@ class Role(StrEnum):
     HEADTEACHER = "headteacher"
     CHAIR_OF_GOVERNORS = "chair_of_governors"
     STAFF = "staff"
+    # Above school level: the local authority's or trust's safeguarding team, in the deployment's
+    # authority (a school record of kind "authority"). Gets early-warning alerts, never case details.
+    AUTHORITY_SAFEGUARDING = "authority_safeguarding"
 
 
 CASE_HANDLER_ROLES = {Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.CHAIR_OF_GOVERNORS}
@@ -167,6 +170,26 @@ class StaffMember(BaseModel):
     role: Role
     name: str
     school_id: str = "default"
+
+
+class Workspace(BaseModel):
+    """Where a school's staff talk to the bot: a Slack workspace (team id) or a Microsoft 365 tenant."""
+
+    platform: str
+    id: str
+
+
+class School(BaseModel):
+    """One tenant of a deployment. A trust may share one workspace among several schools: then the staff
+    directory says which school each person is in."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["school", "authority"] = "school"
+    reference_prefix: str | None = Field(default=None, pattern=r"^[A-Z]{2,6}$",
+                                         description="for case references; the deployment's (OSB) if unset")
+    content_dir: str | None = Field(default=None, description="the school's own content folder (bot/content.py)")
+    workspaces: list[Workspace] = Field(default_factory=list)
 
 
 class CaseStatus(StrEnum):

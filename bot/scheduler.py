@@ -44,6 +44,7 @@ from bot.models import (
 from bot.periodic import Periodic
 from bot.routing import route_case
 from bot.school_calendar import SchoolCalendar, load_calendar
+from bot.schools import serving
 
 if TYPE_CHECKING:
     from bot.engine import Bot
@@ -77,9 +78,23 @@ class Due:
 class Scheduler:
     def __init__(self, bot: "Bot", calendar: SchoolCalendar | None = None):
         self.bot = bot
-        self.calendar = calendar or load_calendar(calendar_path(bot.settings))
+        self.default_calendar = calendar or load_calendar(calendar_path(bot.settings))
+        self._calendars: dict[tuple[str, str], SchoolCalendar] = {}
         self._loop = Periodic("scheduler tick", bot.settings.scheduler_seconds, self.tick)
-        self._warned_calendar: date | None = None
+        self._warned_calendar: dict[str, date] = {}
+
+    @property
+    def calendar(self) -> SchoolCalendar:
+        """The calendar of the school being served: its own school_calendar.yaml, in its content folder, if it
+        has one (term dates differ between authorities and academies); else the deployment's."""
+        school = self.bot.schools.current()
+        own = Path(school.content_dir) / "school_calendar.yaml" if school.content_dir else None
+        if own is None or not own.is_file():
+            return self.default_calendar
+        key = (school.id, str(own))
+        if key not in self._calendars:
+            self._calendars[key] = load_calendar(own)
+        return self._calendars[key]
 
     # --- timings -------------------------------------------------------------------------
 
@@ -105,12 +120,25 @@ class Scheduler:
         await self._loop.stop()
 
     async def tick(self, now: datetime | None = None) -> int:
-        """Queue every notification that is due at `now` (the bot's clock by default) and not yet sent.
-        Returns how many items this call claimed."""
+        """Queue every notification that is due at `now` (the bot's clock by default) and not yet sent, for
+        every school. Returns how many items this call claimed."""
         now = now or self.bot.clock()
-        self._warn_if_calendar_ends(now)
+        sent = 0
+        for school in await self.bot.store.list_schools():
+            if school.kind != "school":
+                continue
+            with serving(await self.bot.schools.get(school.id)):
+                try:
+                    self._warn_if_calendar_ends(now)
+                    sent += await self._tick_school(school.id, now)
+                except Exception as exc:  # one school going wrong must not hold up the others
+                    log.error("scheduler: school %s failed: %s", school.id, type(exc).__name__)
+        if sent:
+            log.info("scheduler: %d reminder(s) queued", sent)
+        return sent
+
+    async def _tick_school(self, school: str, now: datetime) -> int:
         store = self.bot.store
-        school = self.bot.settings.school_id
         staff = await store.list_staff(school)
         names = {m.user: m.name for m in staff}
 
@@ -135,16 +163,16 @@ class Scheduler:
                     sent += 1
             except Exception as exc:
                 log.error("scheduler: privacy-check reminder failed: %s", type(exc).__name__)
-        if sent:
-            log.info("scheduler: %d reminder(s) queued", sent)
         return sent
 
     def _warn_if_calendar_ends(self, now: datetime) -> None:
         today = now.astimezone(self.calendar.tz).date()
         last = self.calendar.last_day
-        if last - timedelta(days=31) <= today and self._warned_calendar != today:
-            self._warned_calendar = today
-            log.warning("the school calendar covers term dates only until %s: add the next terms to it", last)
+        school = self.bot.schools.current().id
+        if last - timedelta(days=31) <= today and self._warned_calendar.get(school) != today:
+            self._warned_calendar[school] = today
+            log.warning("the school calendar of %s covers term dates only until %s: add the next terms to it",
+                        school, last)
 
     # --- what is due for one case ----------------------------------------------------------
 
@@ -260,7 +288,7 @@ class Scheduler:
     # --- helpers ---------------------------------------------------------------------------
 
     def _text(self, key: str, **values: object) -> str:
-        return self.bot.content.text(key, school_name=self.bot.settings.school_name, **values)
+        return self.bot.schools.text(key, **values)
 
     def _date(self, at: datetime) -> str:
         return at.astimezone(self.calendar.tz).strftime("%-d %B %Y")

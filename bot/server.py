@@ -35,10 +35,10 @@ def configured_channels(bot: Bot, env: Mapping[str, str]) -> list[Channel]:
     channels: list[Channel] = []
     slack = slack_config(env)
     if slack:
-        channels.append(SlackChannel(bot, slack, school_id=bot.settings.school_id))
+        channels.append(SlackChannel(bot, slack))
     teams = teams_config(env)
     if teams:
-        channels.append(TeamsChannel(bot, teams, school_id=bot.settings.school_id))
+        channels.append(TeamsChannel(bot, teams))
     return channels
 
 

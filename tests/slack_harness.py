@@ -23,6 +23,7 @@ class SlackHarness:
         self.channel = channel
         self.api = api
         self._ids = itertools.count(1)
+        self.team = TEAM  # the workspace requests come from
 
     # --- requests as Slack sends them ------------------------------------------------------
 
@@ -39,7 +40,7 @@ class SlackHarness:
 
     async def event(self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None, **sign):
         envelope = {
-            "token": "legacy", "team_id": TEAM, "api_app_id": "A0OSB", "type": "event_callback",
+            "token": "legacy", "team_id": self.team, "api_app_id": "A0OSB", "type": "event_callback",
             "event": event, "event_id": event_id or f"Ev{next(self._ids):08d}", "event_time": int(time.time()),
         }
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
@@ -48,7 +49,7 @@ class SlackHarness:
     async def dm(self, user: str, text: str = "", files: list[dict] | None = None, event_id: str | None = None,
                  retry: int | None = None):
         event = {"type": "message", "channel": f"D{user}", "channel_type": "im", "user": user, "text": text,
-                 "ts": f"{time.time():.6f}", "team": TEAM}
+                 "ts": f"{time.time():.6f}", "team": self.team}
         if files:
             event.update(subtype="file_share", files=files)
         return await self.event(event, event_id=event_id, retry=retry)
@@ -64,7 +65,7 @@ class SlackHarness:
     def block_actions(self, user: str, message: dict[str, Any], block: dict, element: dict,
                       state: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
-            "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "team": {"id": TEAM},
+            "type": "block_actions", "user": {"id": user, "team_id": self.team}, "team": {"id": self.team},
             "api_app_id": "A0OSB", "trigger_id": f"trig-{next(self._ids)}",
             "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"]},
             "channel": {"id": message["channel"]},
@@ -88,7 +89,7 @@ class SlackHarness:
         return await self.interaction(self.block_actions(user, message, block, element, state))
 
     async def command(self, user: str, text: str = "", channel: str = "C0GENERAL"):
-        body = urlencode({"token": "legacy", "team_id": TEAM, "channel_id": channel, "user_id": user,
+        body = urlencode({"token": "legacy", "team_id": self.team, "channel_id": channel, "user_id": user,
                           "command": "/online-safety", "text": text, "trigger_id": f"trig-{next(self._ids)}",
                           "response_url": "http://127.0.0.1:9/response"})
         return await self.post(body, "application/x-www-form-urlencoded")
@@ -146,7 +147,7 @@ async def submit_modal(slack: SlackHarness, user: str, view: dict[str, Any], val
             state[block["block_id"]] = {"value": {"type": "static_select", "selected_option": option}}
         else:
             state[block["block_id"]] = {"value": {"type": "plain_text_input", "value": value}}
-    payload = {"type": "view_submission", "user": {"id": user, "team_id": TEAM}, "team": {"id": TEAM},
+    payload = {"type": "view_submission", "user": {"id": user, "team_id": slack.team}, "team": {"id": slack.team},
                "api_app_id": "A0OSB", "trigger_id": "trig-view",
                "view": {**view, "id": view_id, "state": {"values": state}}}
     return await slack.interaction(payload)

@@ -65,3 +65,12 @@ def test_a_schools_change_that_breaks_a_fact_is_an_error_naming_the_field(tmp_pa
 def test_a_missing_school_folder_is_an_error(tmp_path):
     with pytest.raises(ContentError, match="does not exist"):
         load_content(overlay=tmp_path / "nowhere")
+
+
+def test_a_school_cannot_change_the_flows_and_may_keep_its_term_dates_beside_its_words(tmp_path):
+    write(tmp_path, "school_calendar.yaml", "anything: here\n")
+    write(tmp_path, "messages/support.yaml", "support:\n  bye: See you soon.\n")
+    assert load_content(overlay=tmp_path).text("support.bye") == "See you soon."
+    write(tmp_path, "flows/report_concern.yaml", "steps: []\n")
+    with pytest.raises(ContentError, match="changes only messages/ and facts/"):
+        load_content(overlay=tmp_path)

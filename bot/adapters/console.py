@@ -35,7 +35,7 @@ def save_files(replies: list[Reply], folder: Path) -> dict[int, Path]:
     return saved
 
 
-def to_turn(line: str, platform: str, user_id: str) -> Turn:
+def to_turn(line: str, platform: str, user_id: str, school_id: str = "default") -> Turn:
     """A typed line as a turn. `/attach PATH` shares a file; anything else is text."""
     stripped = line.strip()
     if stripped.startswith("/attach"):
@@ -44,9 +44,9 @@ def to_turn(line: str, platform: str, user_id: str) -> Turn:
             parts = shlex.split(raw)
         except ValueError:
             parts = [raw]
-        return Turn(platform=platform, user_id=user_id, conversation_id=user_id, files=True,
+        return Turn(platform=platform, user_id=user_id, conversation_id=user_id, files=True, school_id=school_id,
                     attachments=[describe_file(p) for p in parts] or [Attachment(name="(no file named)", ref="", missing=True)])
-    return Turn(platform=platform, user_id=user_id, conversation_id=user_id, text=line, files=True)
+    return Turn(platform=platform, user_id=user_id, conversation_id=user_id, text=line, files=True, school_id=school_id)
 
 
 def describe_file(path_text: str) -> Attachment:
@@ -131,7 +131,9 @@ async def run_chat(bot: Bot, user: str, as_json: bool, exports: Path, stdin: IO[
         stdout.write((to_json(replies, saved) if as_json else to_text(replies, bot.content, bold=interactive, saved=saved)) + "\n")
         stdout.flush()
 
-    emit(await bot.handle(Turn(platform=platform, user_id=user_id, conversation_id=user_id, kind="open", files=True)))
+    school = bot.settings.school_id  # the command line's --school, or the only school
+    emit(await bot.handle(Turn(platform=platform, user_id=user_id, conversation_id=user_id, kind="open", files=True,
+                               school_id=school)))
     while True:
         if interactive:
             stdout.write("> ")
@@ -139,4 +141,4 @@ async def run_chat(bot: Bot, user: str, as_json: bool, exports: Path, stdin: IO[
         line = await _read_line(stdin)
         if line is None:
             break
-        emit(await bot.handle(to_turn(line, platform, user_id)))
+        emit(await bot.handle(to_turn(line, platform, user_id, school)))

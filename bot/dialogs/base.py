@@ -38,10 +38,12 @@ class Context:
     member: StaffMember | None
     now: datetime
     replies: list[Reply] = field(default_factory=list)
+    delivered: list[str] = field(default_factory=list)  # notifications shown this turn: marked when it is saved
 
     @property
     def content(self) -> Content:
-        return self.bot.content
+        """The school's words: the shared content with its own folder merged over it (bot/schools.py)."""
+        return self.bot.schools.words()
 
     @property
     def user(self) -> str:
@@ -52,7 +54,7 @@ class Context:
         return self.turn.school_id
 
     def text(self, key: str, **values: Any) -> str:
-        return self.content.text(key, school_name=self.bot.settings.school_name, **values)
+        return self.bot.schools.text(key, **values)
 
     def say(
         self, key: str, *, choices: list[Choice] | None = None, multiple: bool = False, card: CaseCard | None = None,
@@ -164,7 +166,7 @@ class StepDialog(Dialog):
             return
         step = self.flow.step(frame.step)
         values = {k: v for k, v in frame.answers.items() if isinstance(v, str)}
-        text = render(step.ask, ctx.content.facts, {**values, "school_name": ctx.bot.settings.school_name})
+        text = render(step.ask, ctx.content.facts, {**values, "school_name": ctx.bot.schools.current().name})
         if step.type == "summary":
             text = text.strip() + "\n\n" + self.summary_text(frame)
         reply = Reply(
@@ -184,7 +186,7 @@ class StepDialog(Dialog):
     # --- describing answers --------------------------------------------------------------
 
     def describe(self, step: Step, value: Any) -> str:
-        text = self.bot.content.text
+        text = self.bot.schools.words().text
         if value is None:
             return text("common.not_given")
         if step.type == "choice":

@@ -1,0 +1,96 @@
+"""Schools as tenants: which school a message belongs to, and each school's name, prefix and content.
+
+A deployment may serve one school (the embedded default: everything belongs to the `default` school,
+named by OSB_SCHOOL_NAME) or many (a local authority or trust: `online-safety-bot schools add`). A Slack
+workspace or Microsoft 365 tenant maps to one school, or to several when a trust shares a tenant: then
+the staff directory says which school each person is in. Cases never cross schools: every store call
+is made with the school id resolved here.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Iterator
+
+from bot.config import Settings
+from bot.content import Content, load_content
+from bot.models import School
+from bot.store import Store
+
+DEFAULT_SCHOOL = "default"
+
+# The school a turn (or a scheduler pass) is for. Everything said in it, the case cards included, is in that
+# school's words and under its name; carrying it with the task saves threading it through every call.
+_serving: ContextVar[School | None] = ContextVar("school", default=None)
+
+
+@contextmanager
+def serving(school: School) -> Iterator[School]:
+    token = _serving.set(school)
+    try:
+        yield school
+    finally:
+        _serving.reset(token)
+
+
+class Schools:
+    def __init__(self, store: Store, content: Content, settings: Settings):
+        self.store = store
+        self.base = content
+        self.settings = settings
+        self._content: dict[tuple[str, str | None], Content] = {}
+
+    async def resolve(self, platform: str, workspace: str | None, user: str) -> str | None:
+        """The school of `user` writing from `workspace`, or None when the deployment cannot tell (a
+        workspace no school has claimed, or a shared one where the directory does not list the person).
+        A deployment with a single school and no workspaces set up takes everyone into it."""
+        if workspace:
+            mapped = await self.store.schools_for_workspace(platform, workspace)
+            if len(mapped) == 1:
+                return mapped[0]
+            if mapped:
+                listed = [s for s in mapped if await self.store.get_staff(s, user) is not None]
+                return listed[0] if len(listed) == 1 else None
+        schools = [s for s in await self.store.list_schools() if s.kind == "school"]
+        if len(schools) == 1 and not any(s.workspaces for s in schools):
+            return schools[0].id
+        return None
+
+    async def get(self, school_id: str) -> School:
+        school = await self.store.get_school(school_id)
+        if school is None:
+            school = School(id=school_id, name=self.settings.school_name)
+        elif school.id == DEFAULT_SCHOOL and school.name == "Our school":
+            school = school.model_copy(update={"name": self.settings.school_name})  # named by OSB_SCHOOL_NAME
+        return school
+
+    def content(self, school: School) -> Content:
+        """The shared content with the school's own folder merged over it (loaded once per folder)."""
+        key = (school.id, school.content_dir)
+        if key not in self._content:
+            self._content[key] = load_content(self.settings.content_dir, Path(school.content_dir)) \
+                if school.content_dir else self.base
+        return self._content[key]
+
+    def reference_prefix(self, school: School) -> str:
+        return school.reference_prefix or self.settings.reference_prefix
+
+    # --- the school being served now (see `serving`) ---------------------------------------
+
+    def current(self) -> School:
+        return _serving.get() or School(id=self.settings.school_id, name=self.settings.school_name)
+
+    def words(self) -> Content:
+        school = _serving.get()
+        return self.content(school) if school else self.base
+
+    def text(self, key: str, **values: object) -> str:
+        """A message in the current school's words, with its name."""
+        return self.words().text(key, **{"school_name": self.current().name, **values})
+
+    async def only_school(self) -> str | None:
+        """For commands given no --school: the one school, when there is exactly one."""
+        schools = [s for s in await self.store.list_schools() if s.kind == "school"]
+        return schools[0].id if len(schools) == 1 else None

@@ -1,0 +1,196 @@
+"""Many schools in one deployment: each with its own staff, routing, references and words; cases never cross
+schools; a shared (trust) workspace places each person by the staff directory; the authority's safeguarding
+team hears when one account or naming pattern is reported by several schools, and nothing more."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine import Bot
+from bot.markup import to_plain
+from bot.models import Role, School, StaffMember, Workspace
+from tests.conftest import STANDARD_REPORT, Chat, walk
+from tests.slack_harness import SlackHarness
+
+OAK_REPORT = [step.replace("fake_hillside", "fake_oakfield") if isinstance(step, str) else step
+              for step in STANDARD_REPORT]
+
+
+def staff(school: str, prefix: str) -> list[StaffMember]:
+    return [
+        StaffMember(school_id=school, user=f"console:{prefix}dsl", role=Role.DSL, name=f"{prefix} DSL"),
+        StaffMember(school_id=school, user=f"console:{prefix}teacher", role=Role.STAFF, name=f"{prefix} Teacher"),
+    ]
+
+
+@pytest.fixture
+async def two_schools(store, tmp_path):
+    """Hillside (prefix HSA, its own LADO) and Oakfield (OAK), each with a DSL and a teacher, and the
+    county's safeguarding team."""
+    local = tmp_path / "hillside-content" / "facts"
+    local.mkdir(parents=True)
+    (local / "helplines.yaml").write_text(
+        "helplines:\n  - id: lado\n    name: the Hillshire LADO (01632 960001)\n"
+        "    source: https://example.org/hillshire-lado\n    checked: 2026-11-20\n", encoding="utf-8")
+    await store.upsert_school(School(id="hill", name="Hillside Academy", reference_prefix="HSA",
+                                     content_dir=str(local.parent), workspaces=[Workspace(platform="slack", id="T0HILL")]))
+    await store.upsert_school(School(id="oak", name="Oakfield Primary School", reference_prefix="OAK",
+                                     workspaces=[Workspace(platform="slack", id="T0OAK")]))
+    await store.upsert_school(School(id="county", name="Hillshire County Council", kind="authority"))
+    for member in staff("hill", "h") + staff("oak", "o"):
+        await store.upsert_staff(member)
+    await store.upsert_staff(StaffMember(school_id="county", user="console:lso", role=Role.AUTHORITY_SAFEGUARDING,
+                                         name="Lee Officer"))
+    return store
+
+
+@pytest.fixture
+def county_bot(content, two_schools, settings, clock) -> Bot:
+    return Bot(content, two_schools, settings, clock=clock)
+
+
+async def report(bot: Bot, school: str, user: str, steps=STANDARD_REPORT) -> Chat:
+    chat = Chat(bot, user, school=school)
+    await walk(chat, steps)
+    await chat.pick("send")
+    return chat
+
+
+async def test_each_school_has_its_own_references_routing_and_cases(county_bot):
+    hill = await report(county_bot, "hill", "console:hteacher")
+    oak = await report(county_bot, "oak", "console:oteacher", OAK_REPORT)
+    assert "HSA-2026-0001" in hill.reply("report.sent").text
+    assert "OAK-2026-0001" in oak.reply("report.sent").text  # each school counts from one
+
+    [hill_case] = await county_bot.store.list_cases("hill")
+    [oak_case] = await county_bot.store.list_cases("oak")
+    assert [r.user for r in hill_case.routed_to] == ["console:hdsl"]
+    assert [r.user for r in oak_case.routed_to] == ["console:odsl"]
+
+    hill_dsl = Chat(county_bot, "console:hdsl", school="hill")
+    await hill_dsl.open()
+    assert [r.card.reference for r in hill_dsl.last if r.card] == ["HSA-2026-0001"]
+    # Oakfield's case is not Hillside's to see, even by its reference.
+    await hill_dsl.say("case:OAK-2026-0001:show")
+    assert "fake_oakfield" not in hill_dsl.text and not any(r.card for r in hill_dsl.last)
+    assert await county_bot.store.get_case("hill", "OAK-2026-0001") is None
+
+
+async def test_a_schools_own_words_are_used_for_its_staff_only(county_bot):
+    hill = Chat(county_bot, "console:hteacher", school="hill")
+    oak = Chat(county_bot, "console:oteacher", school="oak")
+    for chat in (hill, oak):
+        await chat.say("I need support")
+        await chat.pick("in_school")
+    assert "the Hillshire LADO (01632 960001)" in hill.text
+    assert "Hillshire LADO" not in oak.text and "local authority designated officer" in oak.text
+
+
+async def test_the_same_account_at_two_schools_alerts_the_authority_once_without_case_details(county_bot):
+    await report(county_bot, "hill", "console:hteacher")
+    officer = Chat(county_bot, "console:lso", school="county")
+    await officer.open()
+    assert not any(r.key.startswith("early_warning.") for r in officer.last)  # one school is not a trend
+
+    await report(county_bot, "oak", "console:oteacher")  # the same account, from another school
+    await officer.open()
+    [alert] = [to_plain(r.text) for r in officer.last if r.key == "early_warning.alert_account"]
+    assert "@fake_hillside" in alert
+    assert "Hillside Academy" in alert and "Oakfield Primary School" in alert
+    for private in ("teacher", "Teacher", "mocking captions", "screenshots", "HSA-", "OAK-"):
+        assert private not in alert
+
+    # A second report from a school already counted is not news; a third school is.
+    await report(county_bot, "oak", "console:odsl")
+    await officer.open()
+    assert not any(r.key.startswith("early_warning.") for r in officer.last)
+    store = county_bot.store
+    await store.upsert_school(School(id="ash", name="Ash Grove School"))
+    await store.upsert_staff(StaffMember(school_id="ash", user="console:ateacher", role=Role.STAFF, name="A Teacher"))
+    await report(county_bot, "ash", "console:ateacher")
+    await officer.open()
+    [alert] = [to_plain(r.text) for r in officer.last if r.key == "early_warning.alert_account"]
+    assert "3 schools" in alert and "Ash Grove School" in alert
+
+
+async def test_the_same_naming_pattern_at_two_schools_is_a_pattern_alert(county_bot):
+    await report(county_bot, "hill", "console:hteacher",
+                 [s.replace("@fake_hillside https://www.instagram.com/fake_hillside/?igsh=abc", "@hillside_muggies")
+                  if isinstance(s, str) else s for s in STANDARD_REPORT])
+    await report(county_bot, "oak", "console:oteacher",
+                 [s.replace("@fake_hillside https://www.instagram.com/fake_hillside/?igsh=abc", "instagram.com/oakfield.muggies2")
+                  if isinstance(s, str) else s for s in STANDARD_REPORT])
+    officer = Chat(county_bot, "console:lso", school="county")
+    await officer.open()
+    [alert] = [r for r in officer.last if r.key.startswith("early_warning.")]
+    assert alert.key == "early_warning.alert_pattern"
+    words = to_plain(alert.text)
+    assert "Accounts like muggies" in words and "@hillside_muggies, @oakfield.muggies2" in words
+
+
+async def test_a_shared_trust_workspace_places_each_person_by_the_staff_directory(county_bot):
+    store = county_bot.store
+    await store.upsert_school(School(id="hill", name="Hillside Academy", reference_prefix="HSA",
+                                     workspaces=[Workspace(platform="slack", id="T0TRUST")]))
+    await store.upsert_school(School(id="oak", name="Oakfield Primary School", reference_prefix="OAK",
+                                     workspaces=[Workspace(platform="slack", id="T0TRUST")]))
+    schools = county_bot.schools
+    assert await schools.resolve("slack", "T0TRUST", "console:hteacher") == "hill"
+    assert await schools.resolve("slack", "T0TRUST", "console:oteacher") == "oak"
+    assert await schools.resolve("slack", "T0TRUST", "console:stranger") is None  # in no school's directory
+    assert await schools.resolve("slack", "T0ELSEWHERE", "console:hteacher") is None  # a workspace nobody claimed
+
+
+async def test_one_school_with_no_workspaces_takes_everyone(bot):
+    assert await bot.schools.resolve("slack", "T0ANY", "slack:U1") == "default"
+
+
+# --- through Slack: workspaces map to schools ---------------------------------------------------
+
+
+@pytest.fixture
+async def slack_two_schools(county_bot, slack_api):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.adapters.slack import SlackChannel
+    from bot.adapters.slack.config import SlackConfig
+    from bot.server import build_app
+    from tests.slack_harness import SECRET
+
+    store = county_bot.store
+    for school, user in (("hill", "UHILLDSL"), ("hill", "UHILLT"), ("oak", "UOAKDSL"), ("oak", "UOAKT")):
+        role = Role.DSL if user.endswith("DSL") else Role.STAFF
+        await store.upsert_staff(StaffMember(school_id=school, user=f"slack:{user}", role=role, name=user))
+    channel = SlackChannel(county_bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None,
+                                                   api_url=slack_api.url))
+    client = TestClient(TestServer(build_app(county_bot, [channel]), host="127.0.0.1", port=0))
+    await client.start_server()
+    yield SlackHarness(client, channel, slack_api)
+    await client.close()
+
+
+@pytest.fixture
+async def slack_api():
+    from tests.fakes.slack_api import FakeSlackApi
+
+    api = FakeSlackApi()
+    await api.start()
+    yield api
+    await api.close()
+
+
+async def test_slack_workspaces_map_to_their_schools_and_strangers_are_told_kindly(slack_two_schools, county_bot):
+    slack = slack_two_schools
+    slack.team = "T0OAK"
+    assert (await slack.dm("UOAKT", "I'm being targeted")).status == 200
+    [message] = await slack.api.wait_for(lambda: slack.api.posted_to("DUOAKT"))
+    assert "report_concern.categories" in str(message["blocks"])
+    state = await county_bot.store.load_conversation("oak/slack:DUOAKT")
+    assert state is not None and state.active.flow == "report_concern"
+
+    slack.team = "T0NOBODY"
+    assert (await slack.dm("UWHO", "I'm being targeted")).status == 200
+    [refusal] = await slack.api.wait_for(lambda: slack.api.posted_to("DUWHO"))
+    assert "can't tell which school" in refusal["text"]
+    for school in ("hill", "oak", "default"):
+        assert await county_bot.store.load_conversation(f"{school}/slack:DUWHO") is None
