@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from bot.models import Choice
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\ufffd]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\ufffd\ud800-\udfff]")
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
 
 

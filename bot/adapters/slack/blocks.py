@@ -50,6 +50,11 @@ def to_mrkdwn(text: str) -> str:
     def convert(match: re.Match[str]) -> str:
         if match.group("escaped") is not None:
             char = match.group("escaped")
+            before, after = match.string[match.start() - 1:match.start()], match.string[match.end():match.end() + 1]
+            if char == "_" and not (before.isalnum() and after.isalnum()):
+                return "\u02cd"  # a lookalike, except inside a word (fake_hillside), where Slack never italicises
+            if char == ">" and (match.start() == 0 or before == "\n"):
+                return "\u203a"  # a line starting ">" would be a quote
             return _INERT.get(char, _entity(char))
         if match.group("bold") is not None:
             return f"*{to_mrkdwn(match.group('bold'))}*"
@@ -155,7 +160,13 @@ def reply_message(reply: Reply, continue_label: str) -> dict[str, Any]:
             blocks += _buttons(reply.choices, reply.asks, "osb_choices_")
     if len(blocks) > MAX_BLOCKS:
         blocks = blocks[: MAX_BLOCKS - 1] + [b for b in blocks if b["type"] == "actions"][-1:]
-    return {"text": clip(to_plain(reply.text), MAX_FALLBACK), "blocks": blocks}
+    return {"text": fallback(reply.text), "blocks": blocks}
+
+
+def fallback(text: str) -> str:
+    """Plain words for notifications, with Slack's three control characters escaped so nothing in them is a
+    link or a mention."""
+    return "".join(_entity(c) for c in clip(to_plain(text), MAX_FALLBACK))
 
 
 def answered(blocks: list[dict[str, Any]], note: str | None) -> list[dict[str, Any]]:

@@ -16,7 +16,9 @@ import mimetypes
 import re
 import warnings
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
+
+import aiohttp
 
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
@@ -39,6 +41,39 @@ PLATFORM = "teams"
 DELIVERY_INTERVAL_SECONDS = 2.0
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 QUESTIONS_REMEMBERED = 500
+# Calls to the Bot Framework connector: the SDK sets no timeout (aiohttp's default is 5 minutes) and never retries.
+SEND_ATTEMPTS = 3
+SEND_TIMEOUT_SECONDS = 15.0
+LONGEST_WAIT_SECONDS = 30.0  # a longer Retry-After is left to the outbox's next delivery
+
+T = TypeVar("T")
+
+
+async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
+    """A connector call, tried again on 429 (after its Retry-After), 5xx, a dropped connection or no answer within
+    SEND_TIMEOUT_SECONDS, with backoff; the last failure is raised."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await asyncio.wait_for(call(), SEND_TIMEOUT_SECONDS)
+        except aiohttp.ClientResponseError as exc:
+            if attempt == SEND_ATTEMPTS or not (exc.status == 429 or exc.status >= 500):
+                raise
+            wait = retry_after(exc) or 0.5 * 2 ** (attempt - 1)
+        except (asyncio.TimeoutError, aiohttp.ClientConnectionError):
+            if attempt == SEND_ATTEMPTS:
+                raise
+            wait = 0.5 * 2 ** (attempt - 1)
+        if wait > LONGEST_WAIT_SECONDS:
+            raise TimeoutError("the connector asked to wait longer than the bot waits")
+        await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def retry_after(exc: aiohttp.ClientResponseError) -> float | None:
+    try:
+        return float((exc.headers or {}).get("Retry-After", ""))
+    except ValueError:
+        return None
 
 
 def from_teams_text(activity: Activity) -> str:
@@ -64,19 +99,22 @@ def tenant_of(activity: Activity) -> str | None:
 class TeamsChannel:
     name = "teams"
 
-    def __init__(self, bot: Bot, config: TeamsConfig, school_id: str = "default"):
+    def __init__(self, bot: Bot, config: TeamsConfig):
         self.bot = bot
         self.config = config
-        self.school_id = school_id
         # Never below INFO, whatever the root level: the SDK's DEBUG logging may carry activity bodies,
         # and case content never goes into logs.
         logging.getLogger("microsoft_agents").setLevel(logging.INFO)
+        # The SDK logs a request that is not a valid activity at ERROR with the offending values, which can be
+        # what someone typed: `_http` answers 400 and says so without them.
+        logging.getLogger("microsoft_agents.activity").setLevel(logging.CRITICAL)
         self.connections = MsalConnectionManager(**config.sdk)
         # In production, activities may name (and replies may go to) only Microsoft's service hosts.
         self.host_validator = OutboundHostValidator(enabled=config.credentials)
         self.adapter = CloudAdapter(connection_manager=self.connections, host_validator=self.host_validator)
         self.adapter.on_turn_error = self._on_turn_error
         self._delivery = asyncio.Lock()
+        self._delivery_calls = self._delivery_covered = 0  # deliver_pending calls made, and covered by a finished round
         self._refs: dict[str, dict[str, Any]] = {}
         # Cards with buttons or inputs sent lately, so an answered one can lose its buttons:
         # (conversation id, activity id) -> the card and its choices' labels.
@@ -106,17 +144,21 @@ class TeamsChannel:
             checked = True
             try:
                 response = await self.adapter.process(request, self)
-            except ValidationError:
+            except ValidationError as exc:
+                log.warning("teams request refused: not an activity (%d problems)", exc.error_count())
                 return web.json_response({"error": "not an activity"}, status=400)
             return response or web.Response(status=202)
 
         try:
-            return await jwt_authorization_decorator(process)(request)
+            response = await jwt_authorization_decorator(process)(request)
         except Exception as exc:
             if checked:
                 raise
             log.warning("teams request refused: the token check failed (%s)", type(exc).__name__)
             return web.json_response({"error": "unauthorized"}, status=401)
+        if response.status == 401 and not checked:
+            log.warning("teams request refused: no valid Bot Framework token")
+        return response
 
     async def _refuse(self, request: web.Request) -> web.Response:
         return web.json_response({"error": "unauthorized"}, status=401)
@@ -154,11 +196,14 @@ class TeamsChannel:
         elif activity.type == ActivityTypes.invoke and activity.name == files.CONSENT_INVOKE:
             await self._on_file_consent(context)
         elif activity.type == ActivityTypes.installation_update:
+            school = await self._school(activity)
+            if school is None:
+                return
             if (activity.action or "").startswith("add"):
-                await self._remember(activity)
+                await self._remember(activity, school)
                 await self.deliver_pending()
             elif (activity.action or "").startswith("remove"):
-                await self._forget(activity)
+                await self._forget(activity, school)
         elif activity.type == ActivityTypes.conversation_update:
             bot_id = activity.recipient.id if activity.recipient else None
             if any(m.id == bot_id for m in activity.members_added or []):
@@ -168,23 +213,30 @@ class TeamsChannel:
         """The bot was added to someone's personal chat: what waited for them, then a greeting."""
         activity = context.activity
         user_id = user_id_of(activity)
-        if not user_id:
+        school = await self._school(activity)
+        if not user_id or school is None:
+            if user_id:
+                await self._post(context, user_id, self.bot.no_school(), None)
             return
-        await self._remember(activity)
+        await self._remember(activity, school)
         async with self._delivery:
             await self._deliver_all()
             turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                        school_id=self.school_id, kind="open", forms=True, files=True, turn_id=self._turn_id(activity))
-            await self._post(context, user_id, await self.bot.handle(turn))
+                        school_id=school, kind="open", forms=True, files=True, turn_id=self._turn_id(activity))
+            await self._post(context, user_id, await self.bot.handle(turn), school)
 
     async def _on_message(self, context: TurnContext) -> None:
         activity = context.activity
         user_id = user_id_of(activity)
         if not user_id:
             return
-        await self._remember(activity)
+        school = await self._school(activity)
+        if school is None:
+            await self._post(context, user_id, self.bot.no_school(), None)
+            return
+        await self._remember(activity, school)
         base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=self.school_id, forms=True, files=True, turn_id=self._turn_id(activity))
+                    school_id=school, forms=True, files=True, turn_id=self._turn_id(activity))
         data = cards.submitted(activity.value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
@@ -208,8 +260,13 @@ class TeamsChannel:
         else:
             turn = Turn(text=from_teams_text(activity), attachments=await self._attachments(context), **base)
             replies = await self.bot.handle(turn)
-        await self._post(context, user_id, replies)
+        await self._post(context, user_id, replies, school)
         await self.deliver_pending()
+
+    async def _school(self, activity: Activity) -> str | None:
+        """The school of the person writing, from their Microsoft 365 tenant (bot/schools.py)."""
+        tenant = (tenant_of(activity) or "").lower() or None
+        return await self.bot.schools.resolve(PLATFORM, tenant, f"{PLATFORM}:{user_id_of(activity)}")
 
     @staticmethod
     def _turn_id(activity: Activity) -> str | None:
@@ -222,7 +279,10 @@ class TeamsChannel:
             return
         update = self._card_activity(cards.answered(asked[0], note))
         update.id = context.activity.reply_to_id
-        await context.update_activity(update)
+        try:
+            await with_retries(lambda: context.update_activity(update))
+        except Exception as exc:  # only the buttons stay: the reply still goes
+            log.warning("teams card update failed (%s)", type(exc).__name__)
 
     # --- files ---------------------------------------------------------------------------
 
@@ -289,7 +349,7 @@ class TeamsChannel:
     # --- sending -------------------------------------------------------------------------
 
     async def _say(self, context: TurnContext, user_id: str, key: str) -> None:
-        await self._post(context, user_id, [Reply(key=key, text=self.bot.content.text(key))])
+        await self._post(context, user_id, [Reply(key=key, text=self.bot.content.text(key))], None)
 
     async def _offer_file(self, context: TurnContext, user_id: str, file: FileReply) -> None:
         """A file-consent card for a file for this person (it waits here until they accept or decline)."""
@@ -307,19 +367,20 @@ class TeamsChannel:
                 activity.channel_data = {"notification": {"alert": True}}
         return activity
 
-    async def _post(self, context: TurnContext, user_id: str, replies: list[Reply]) -> None:
+    async def _post(self, context: TurnContext, user_id: str, replies: list[Reply], school_id: str | None) -> None:
         label = self.bot.content.text("common.continue_label")
         for reply in replies:
             sent = None
             card = None
             for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars):
-                sent = await context.send_activity(self._card_activity(card, reply))
+                activity = self._card_activity(card, reply)
+                sent = await with_retries(lambda: context.send_activity(activity))
             if reply.file:  # a record for the person who asked, offered in their own chat only
                 await self._offer_file(context, user_id, reply.file)
             if not sent or not sent.id or card is None:
                 continue
-            if reply.card:
-                await self.bot.store.record_card_post(self.school_id, reply.card.reference, f"{PLATFORM}:{user_id}",
+            if reply.card and school_id:
+                await self.bot.store.record_card_post(school_id, reply.card.reference, f"{PLATFORM}:{user_id}",
                                                       context.activity.conversation.id, sent.id)
             if (reply.choices and reply.asks is not None) or reply.form:
                 self._asked[(context.activity.conversation.id, sent.id)] = (card, {c.id: c.label for c in reply.choices})
@@ -328,7 +389,7 @@ class TeamsChannel:
 
     # --- conversation references ---------------------------------------------------------
 
-    async def _remember(self, activity: Activity) -> None:
+    async def _remember(self, activity: Activity, school_id: str) -> None:
         """Keep where to reach this person later (written only when it changes)."""
         user = f"{PLATFORM}:{user_id_of(activity)}"
         reference = activity.get_conversation_reference()
@@ -337,13 +398,13 @@ class TeamsChannel:
         data = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
         data.get("user", {}).pop("name", None)  # not needed to reach them, so not kept
         if self._refs.get(user) != data:
-            await self.bot.store.save_conversation_ref(self.school_id, user, PLATFORM, data)
+            await self.bot.store.save_conversation_ref(school_id, user, PLATFORM, data)
             self._refs[user] = data
 
-    async def _forget(self, activity: Activity) -> None:
+    async def _forget(self, activity: Activity, school_id: str) -> None:
         user = f"{PLATFORM}:{user_id_of(activity)}"
         self._refs.pop(user, None)
-        await self.bot.store.forget_conversation_ref(self.school_id, user)
+        await self.bot.store.forget_conversation_ref(school_id, user)
 
     async def _continue(self, reference: ConversationReference, work: Callable[[TurnContext], Awaitable[None]]) -> None:
         """Run `work` in someone's personal chat, proactively; it raises if the work failed."""
@@ -368,13 +429,24 @@ class TeamsChannel:
 
     async def deliver_pending(self) -> None:
         """Push waiting notifications to people who can be reached; each is marked delivered once sent.
-        Someone who has never opened the bot has no conversation yet: theirs wait until they do."""
+        Someone who has never opened the bot has no conversation yet: theirs wait until they do.
+        Every turn ends with this before Teams gets its HTTP response, so under load calls queue for the lock; a
+        call is done once a round that began after it was made has finished (that round read the outbox after the
+        call's turn was saved): queued calls share one round instead of each running its own, which held each
+        response for every round queued ahead of it (bench/: half a second at 100 conversations)."""
+        self._delivery_calls += 1
+        call = self._delivery_calls
         async with self._delivery:
+            if self._delivery_covered >= call:
+                return
+            covers = self._delivery_calls
             await self._deliver_all()
+            self._delivery_covered = covers
 
     async def _deliver_all(self) -> None:
         store = self.bot.store
-        for note in await store.pending_notifications(PLATFORM, reachable_only=True):
+        # Leased to this process: another one serving the same database does not send them too.
+        for note in await store.claim_notifications(PLATFORM, reachable_only=True, lease_seconds=self.bot.settings.delivery_lease_seconds):
             data = await store.get_conversation_ref(note.school_id, note.recipient)
             if data is None:
                 continue
@@ -386,13 +458,14 @@ class TeamsChannel:
                 await self._continue(reference, lambda context, note=note: self._deliver(context, note))
             except Exception as exc:  # the connector refused or could not be reached; try again later
                 log.warning("teams delivery failed (%s); it will be retried", type(exc).__name__)
+                await store.release_notification(note.id)
                 continue
             await store.mark_delivered(note.id)
 
     async def _deliver(self, context: TurnContext, note: Notification) -> None:
         user_id = note.recipient.partition(":")[2]
         if note.kind != "card_update":
-            await self._post(context, user_id, note.replies)
+            await self._post(context, user_id, note.replies, note.school_id)
             return
         label = self.bot.content.text("common.continue_label")
         conversation = context.activity.conversation.id
@@ -405,5 +478,5 @@ class TeamsChannel:
                 if channel == conversation:
                     update = self._card_activity(card, reply)
                     update.id = activity_id
-                    await context.update_activity(update)
+                    await with_retries(lambda: context.update_activity(update))
 

@@ -76,5 +76,8 @@ def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
             raise ConfigError(f"{ALLOW_ANONYMOUS}=true cannot be used with credentials: anonymous mode is for local testing only")
 
     sdk = load_configuration_from_env({k: v for k, v in ours.items() if k.startswith("CONNECTIONS__")})
-    sdk["CONNECTIONS"].setdefault("SERVICE_CONNECTION", {}).setdefault("SETTINGS", {})["ANONYMOUS_ALLOWED"] = anonymous
+    settings = sdk["CONNECTIONS"].setdefault("SERVICE_CONNECTION", {}).setdefault("SETTINGS", {})
+    settings["ANONYMOUS_ALLOWED"] = anonymous
+    # Only tokens issued by the Bot Framework or the school's own tenant (the SDK checks issuers only when asked).
+    settings["VALIDATE_ISSUER"] = client_id is not None
     return TeamsConfig(client_id=client_id, tenant_id=tenant, anonymous=anonymous, sdk=sdk)
