@@ -37,11 +37,14 @@ class NotInstalled(Exception):
     """There is no installation to speak for this workspace (or no workspace at all for this school) yet."""
 
 
-def _keys(enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None) -> list[tuple[str | None, str | None]]:
+Key = tuple[str | None, str | None]  # (enterprise id, team id), as the store keeps installations
+
+
+def _keys(enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None) -> list[Key]:
     """Where an installation is kept, in the order to look. A workspace's under its team id alone: team ids are
     unique across Slack, and a school knows only its workspace's team id, not its Enterprise Grid organisation.
     An organisation-wide install under the organisation's id."""
-    keys: list[tuple[str | None, str | None]] = []
+    keys: list[Key] = []
     if team_id and not is_enterprise_install:
         keys.append((None, team_id))
     if enterprise_id:
