@@ -12,7 +12,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Iterator
+import time
+from typing import Callable, Iterator
 
 from bot.config import Settings
 from bot.content import Content, load_content
@@ -20,6 +21,7 @@ from bot.models import School
 from bot.store import Store
 
 DEFAULT_SCHOOL = "default"
+CACHE_SECONDS = 5.0  # a school's changed name, prefix or workspaces reach every process within this
 
 # The school a turn (or a scheduler pass) is for. Everything said in it, the case cards included, is in that
 # school's words and under its name; carrying it with the task saves threading it through every call.
@@ -41,30 +43,45 @@ class Schools:
         self.base = content
         self.settings = settings
         self._content: dict[tuple[str, str | None], Content] = {}
+        self._cached: dict[str, School] | None = None
+        self._cached_at = 0.0
 
     async def resolve(self, platform: str, workspace: str | None, user: str) -> str | None:
         """The school of `user` writing from `workspace`, or None when the deployment cannot tell (a
         workspace no school has claimed, or a shared one where the directory does not list the person).
         A deployment with a single school and no workspaces set up takes everyone into it."""
+        schools = await self._schools(missing=lambda found: bool(workspace) and not any(
+            w.platform == platform and w.id == workspace for s in found.values() for w in s.workspaces))
         if workspace:
-            mapped = await self.store.schools_for_workspace(platform, workspace)
+            mapped = [s.id for s in schools.values() if any(w.platform == platform and w.id == workspace
+                                                            for w in s.workspaces)]
             if len(mapped) == 1:
                 return mapped[0]
             if mapped:
                 listed = [s for s in mapped if await self.store.get_staff(s, user) is not None]
                 return listed[0] if len(listed) == 1 else None
-        schools = [s for s in await self.store.list_schools() if s.kind == "school"]
-        if len(schools) == 1 and not any(s.workspaces for s in schools):
-            return schools[0].id
+        tenants = [s for s in schools.values() if s.kind == "school"]
+        if len(tenants) == 1 and not tenants[0].workspaces:
+            return tenants[0].id
         return None
 
     async def get(self, school_id: str) -> School:
-        school = await self.store.get_school(school_id)
+        school = (await self._schools(missing=lambda found: school_id not in found)).get(school_id)
         if school is None:
             school = School(id=school_id, name=self.settings.school_name)
         elif school.id == DEFAULT_SCHOOL and school.name == "Our school":
             school = school.model_copy(update={"name": self.settings.school_name})  # named by OSB_SCHOOL_NAME
         return school
+
+    async def _schools(self, missing: Callable[[dict[str, School]], bool]) -> dict[str, School]:
+        """Every school, read at most every few seconds (two store trips a turn saved: bench/); read again
+        at once when what is looked for is missing, so a school added elsewhere is found straight away."""
+        now = time.monotonic()
+        if self._cached is None or now - self._cached_at > CACHE_SECONDS or (
+                missing(self._cached) and now - self._cached_at > 0.5):
+            self._cached = {s.id: s for s in await self.store.list_schools()}
+            self._cached_at = now
+        return self._cached
 
     def content(self, school: School) -> Content:
         """The shared content with the school's own folder merged over it (loaded once per folder)."""

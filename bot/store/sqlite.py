@@ -145,8 +145,8 @@ class SQLiteStore(Store):
 
     async def load_conversation(self, key: str) -> ConversationState | None:
         def load() -> ConversationState | None:
-            row = next(self.db["conversations"].rows_where("key = ?", [key]), None)
-            return ConversationState.model_validate_json(row["state"]) if row else None
+            row = self.db.execute("SELECT state FROM conversations WHERE key = ?", [key]).fetchone()
+            return ConversationState.model_validate_json(row[0]) if row else None
 
         return await self._run(load)
 
@@ -155,23 +155,23 @@ class SQLiteStore(Store):
         delivered: Sequence[str] = (),
     ) -> None:
         def save() -> None:
+            # Plain SQL on the per-turn path: sqlite-utils reads the schema on each table access (bench/).
             with self._write() as db:
-                db["conversations"].upsert(
-                    {"key": key, "school_id": school_id, "user": user, "state": state.model_dump_json(),
-                     "updated_at": ts(state.updated_at)},
-                    pk="key",
-                )
+                db.execute("INSERT INTO conversations (key, school_id, user, state, updated_at) VALUES (?, ?, ?, ?, ?)"
+                           " ON CONFLICT (key) DO UPDATE SET school_id = excluded.school_id, user = excluded.user,"
+                           " state = excluded.state, updated_at = excluded.updated_at",
+                           [key, school_id, user, state.model_dump_json(), ts(state.updated_at)])
                 if turn_id:
-                    db["handled_turns"].insert(
-                        {"turn_id": turn_id, "school_id": school_id, "handled_at": ts(utcnow())}, ignore=True
-                    )
+                    db.execute("INSERT OR IGNORE INTO handled_turns (turn_id, school_id, handled_at) VALUES (?, ?, ?)",
+                               [turn_id, school_id, ts(utcnow())])
                 db.conn.executemany("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
                                     [(ts(utcnow()), n) for n in delivered])
 
         await self._run(save)
 
     async def turn_seen(self, turn_id: str) -> bool:
-        return await self._run(lambda: self.db["handled_turns"].count_where("turn_id = ?", [turn_id]) > 0)
+        return await self._run(
+            lambda: self.db.execute("SELECT 1 FROM handled_turns WHERE turn_id = ?", [turn_id]).fetchone() is not None)
 
     # --- schools (tenants) ----------------------------------------------------------------
 
@@ -249,7 +249,7 @@ class SQLiteStore(Store):
 
     async def get_staff(self, school_id: str, user: str) -> StaffMember | None:
         def get() -> StaffMember | None:
-            row = next(self.db["staff"].rows_where("school_id = ? AND user = ?", [school_id, user]), None)
+            row = next(self.db.query("SELECT * FROM staff WHERE school_id = ? AND user = ?", [school_id, user]), None)
             return StaffMember.model_validate(row) if row else None
 
         return await self._run(get)
@@ -422,6 +422,10 @@ class SQLiteStore(Store):
     ) -> list[Notification]:
         def claim() -> list[Notification]:
             now = time.time()  # leases are seconds since the epoch (migration 8)
+            waiting = self._undelivered(reachable_only) + " AND (leased_until IS NULL OR leased_until <= ?)"
+            # Most calls find nothing: look first (indexed, no lock) before taking the write lock.
+            if self.db.execute(f"SELECT 1 FROM outbox WHERE {waiting} LIMIT 1", [f"{platform}:%", now]).fetchone() is None:
+                return []
             with self._write() as db:
                 rows = list(db["outbox"].rows_where(
                     self._undelivered(reachable_only) + " AND (leased_until IS NULL OR leased_until <= ?)",

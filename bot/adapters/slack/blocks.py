@@ -166,7 +166,7 @@ def reply_message(reply: Reply, continue_label: str) -> dict[str, Any]:
 def fallback(text: str) -> str:
     """Plain words for notifications, with Slack's three control characters escaped so nothing in them is a
     link or a mention."""
-    return "".join(_entity(c) for c in clip(to_plain(text), MAX_FALLBACK))
+    return clip(to_plain(text), MAX_FALLBACK).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def answered(blocks: list[dict[str, Any]], note: str | None) -> list[dict[str, Any]]:
