@@ -5,6 +5,7 @@ test_store_postgres.py.)"""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 import sqlite3
 from datetime import datetime, timezone
 
@@ -67,6 +68,23 @@ def test_both_databases_have_the_same_migrations():
 async def test_a_file_database_uses_wal_journal_mode(store):
     (mode,) = store.db.execute("PRAGMA journal_mode").fetchone()
     assert mode == "wal"
+
+
+@pytest.mark.sqlite_only
+async def test_the_wal_is_folded_back_off_the_writers_thread_and_truncated_when_large(store, monkeypatch):
+    import bot.store.sqlite as sqlite_store
+
+    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)  # never inside a commit
+    wal = Path(store.path + "-wal")
+    monkeypatch.setattr(sqlite_store, "WAL_TRUNCATE_BYTES", 0)  # any WAL counts as large
+    await create(store, "draft-1")
+    assert wal.stat().st_size > 0
+    for _ in range(40):  # the background round runs every second
+        if wal.stat().st_size == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert wal.stat().st_size == 0
+    assert len(await store.list_cases("default")) == 1
 
 
 async def test_foreign_keys_are_enforced(store):
