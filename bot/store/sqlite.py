@@ -10,6 +10,7 @@ import asyncio
 import logging
 import json
 import sqlite3
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, contextmanager
@@ -73,7 +74,7 @@ class SQLiteStore(Store):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite_utils.Database | None = None
         self._conversation_locks = KeyedLocks()
-        self._checkpoints: asyncio.Task[None] | None = None
+        self._checkpoints: _Checkpoints | None = None
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         if self.path != ":memory:":
-            # The WAL is copied back into the database by `_checkpoint_often`, off the writer's thread: SQLite's
+            # The WAL is copied back into the database by `_Checkpoints`, off the writer's thread: SQLite's
             # automatic checkpoint runs inside a commit, and made one write in a few hundred take 15-30 ms at
             # 100,000 cases (bench/store_scale.py).
             conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -139,15 +140,11 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         await self._run(self._open)
         if self.path != ":memory:":
-            self._checkpoints = asyncio.create_task(self._checkpoint_often(), name="sqlite checkpoints")
+            self._checkpoints = _Checkpoints(self.path, self._checkpoint)
 
     async def close(self) -> None:
         if self._checkpoints is not None:
-            self._checkpoints.cancel()
-            try:
-                await self._checkpoints
-            except asyncio.CancelledError:
-                pass
+            await asyncio.to_thread(self._checkpoints.stop)
             self._checkpoints = None
         if self._db is not None:
             try:
@@ -158,23 +155,12 @@ class SQLiteStore(Store):
             self._db = None
         self._executor.shutdown(wait=True)
 
-    async def _checkpoint_often(self, seconds: float = 1.0) -> None:
-        """Copy the WAL back into the database every second, on a connection and thread of its own: a PASSIVE
-        checkpoint never waits for (or holds up) the writer; one that finds the WAL large also truncates it."""
-        conn = await asyncio.to_thread(sqlite3.connect, self.path, check_same_thread=False, timeout=0.1)
-        try:
-            while True:
-                await asyncio.sleep(seconds)
-                try:
-                    await asyncio.to_thread(self._checkpoint, "PASSIVE", conn)
-                except sqlite3.Error as exc:  # busy now: the next round catches up
-                    log.debug("sqlite checkpoint skipped: %s", type(exc).__name__)
-        finally:
-            await asyncio.to_thread(conn.close)
-
     def _checkpoint(self, mode: str, conn: sqlite3.Connection | None = None) -> None:
         conn = conn or self.db.conn
-        conn.execute(f"PRAGMA wal_checkpoint({mode})")
+        try:
+            conn.execute(f"PRAGMA wal_checkpoint({mode})")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(str(exc)) from exc
         wal = Path(self.path + "-wal")
         if mode == "PASSIVE" and wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -864,3 +850,29 @@ def _statements(sql: str) -> list[str]:
         statements.append("\n".join(current).strip())
     return statements
 
+
+class _Checkpoints:
+    """Copies the WAL back into the database every second, on a thread and connection of their own (see
+    `SQLiteStore._open`): a PASSIVE checkpoint never waits for, or holds up, the writer; one that finds the WAL
+    large also truncates it. The connection is used by this thread alone, from opening to closing."""
+
+    def __init__(self, path: str, checkpoint: Callable[[str, sqlite3.Connection], None], seconds: float = 1.0):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(path, checkpoint, seconds),
+                                        name="sqlite checkpoints", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: str, checkpoint: Callable[[str, sqlite3.Connection], None], seconds: float) -> None:
+        conn = sqlite3.connect(path, timeout=0.1)
+        try:
+            while not self._stop.wait(seconds):
+                try:
+                    checkpoint("PASSIVE", conn)
+                except (StoreError, sqlite3.Error) as exc:  # busy now: the next round catches up
+                    log.debug("sqlite checkpoint skipped: %s", type(exc).__name__)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
