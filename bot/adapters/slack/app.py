@@ -50,7 +50,6 @@ from bot.adapters.slack.installations import (
     StoreOAuthStates,
     Workspaces,
 )
-from bot.markup import to_plain
 from bot.periodic import Periodic
 from bot.engine import Bot
 from bot.models import Attachment, Notification, Reply, Turn
