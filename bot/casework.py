@@ -25,7 +25,7 @@ from bot.models import (
     Reply,
     Role,
 )
-from bot.early_warning import check_case
+from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
 from bot.routing import alert_route, route_case
@@ -126,14 +126,14 @@ class Casework:
             ]
 
         school = self.bot.schools.current()
-        stored, created = await self.bot.store.create_case(
-            case, events, evidence, notify, self.bot.schools.reference_prefix(school)
+        stored, _created = await self.bot.store.create_case(
+            case, events, evidence, notify, self.bot.schools.reference_prefix(school),
+            sightings(case.school_id, school.name, case.id, case.answers, case.created_at),
         )
-        if created:
-            try:
-                await check_case(self.bot, stored, school.name)
-            except Exception as exc:  # the report is safe with its school: early warning must not undo that
-                log.error("early warning failed for a new case: %s", type(exc).__name__)
+        try:  # on a retried send too: a process that died before alerting left that to this one
+            await raise_alerts(self.bot, stored)
+        except Exception as exc:  # the report is safe with its school: early warning must not undo that
+            log.error("early warning failed for a new case: %s", type(exc).__name__)
         return stored
 
     # --- the case card -------------------------------------------------------------------

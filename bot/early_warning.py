@@ -171,20 +171,20 @@ def _alert(kind: str, key: str, group: list[Sighting], variants: list[str]) -> A
 # --- raising alerts ----------------------------------------------------------------------------
 
 
-async def check_case(bot: "Bot", case: "Case", school_name: str) -> list[Alert]:
-    """After a case is opened: keep its sightings and alert the authority's safeguarding team to each
-    group it completes or grows. Each group alerts once per number of schools (a third school joining
-    is news; a fourth report from the same two is not), once across every process, within the window."""
+async def raise_alerts(bot: "Bot", case: "Case") -> list[Alert]:
+    """After a case is stored with its sightings (in the same transaction: `Store.create_case`): alert the
+    authority's safeguarding team to each group the case completes or grows. Each group alerts once per number
+    of schools (a third school joining is news; a fourth report from the same two is not), once across every
+    process, within the window; so running this again, after a retry, sends nothing twice."""
     from bot.models import Notification, Reply, Role
 
     store, settings = bot.store, bot.settings
-    seen = sightings(case.school_id, school_name, case.id, case.answers, case.created_at)
-    if not seen:
-        return []
-    await store.record_sightings(seen)
     window_start = case.created_at - timedelta(days=settings.early_warning_days)
-    mine = {s.account for s in seen}
-    alerts = [a for a in find_alerts(await store.recent_sightings(window_start), settings.early_warning_schools)
+    recent = await store.recent_sightings(window_start)
+    mine = {s.account for s in recent if s.case_id == case.id}
+    if not mine:
+        return []
+    alerts = [a for a in find_alerts(recent, settings.early_warning_schools)
               if case.school_id in a.schools and mine & set(a.variants)]
     if not alerts:
         return []

@@ -194,3 +194,40 @@ async def test_slack_workspaces_map_to_their_schools_and_strangers_are_told_kind
     assert "can't tell which school" in refusal["text"]
     for school in ("hill", "oak", "default"):
         assert await county_bot.store.load_conversation(f"{school}/slack:DUWHO") is None
+
+
+async def test_a_report_whose_process_died_before_alerting_alerts_when_it_is_sent_again(county_bot, monkeypatch):
+    """The sightings are stored with the case; the alert check runs again on the retried send."""
+    import bot.casework as casework
+    from bot.store import StoreError
+
+    await report(county_bot, "hill", "console:hteacher")
+    store, real_alerts, real_save = county_bot.store, casework.raise_alerts, county_bot.store.save_conversation
+    died = {"alerting": True, "saving": True}
+
+    async def alerts_then_dies(bot, case):
+        if died.pop("alerting", False):
+            raise RuntimeError("the process died here")
+        return await real_alerts(bot, case)
+
+    async def save_then_dies(*args, **kwargs):
+        if died.pop("saving", False):
+            raise StoreError("the process died here")
+        return await real_save(*args, **kwargs)
+
+    oak = Chat(county_bot, "console:oteacher", school="oak")
+    await walk(oak, STANDARD_REPORT)
+    monkeypatch.setattr(casework, "raise_alerts", alerts_then_dies)
+    monkeypatch.setattr(store, "save_conversation", save_then_dies)
+    await oak.pick("send")
+    assert oak.keys == ["common.store_error"]
+    [case] = await store.list_cases("oak")  # stored, with its sightings, before the process died
+    assert {s.case_id for s in await store.recent_sightings(case.created_at)} >= {case.id}
+    officer = Chat(county_bot, "console:lso", school="county")
+    await officer.open()
+    assert not any(r.key.startswith("early_warning.") for r in officer.last)
+
+    await oak.pick("send")  # the same send again, as a retried request would be
+    assert "OAK-2026-0001" in oak.reply("report.sent").text and len(await store.list_cases("oak")) == 1
+    await officer.open()
+    assert [r.key for r in officer.last if r.key.startswith("early_warning.")] == ["early_warning.alert_account"]

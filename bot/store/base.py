@@ -174,10 +174,10 @@ class Store(ABC):
     @abstractmethod
     async def create_case(
         self, case: Case, events: list[CaseEvent], evidence: list[Evidence],
-        notify: Callable[[Case], list[Notification]], reference_prefix: str,
+        notify: Callable[[Case], list[Notification]], reference_prefix: str, sightings: Sequence[Sighting] = (),
     ) -> tuple[Case, bool]:
-        """Give the case its reference and store it with its first events, evidence and the notifications
-        `notify` makes for it, all or nothing. A case with the same draft id already stored is returned
+        """Give the case its reference and store it with its first events, evidence, early-warning sightings
+        and the notifications `notify` makes for it, all or nothing. A case with the same draft id already stored is returned
         instead (created False), so a retried report never opens a second case or notifies twice."""
 
     @abstractmethod

@@ -317,7 +317,7 @@ class PostgresStore(Store):
 
     async def create_case(
         self, case: Case, events: list[CaseEvent], evidence: list[Evidence],
-        notify: Callable[[Case], list[Notification]], reference_prefix: str,
+        notify: Callable[[Case], list[Notification]], reference_prefix: str, sightings: Sequence[Sighting] = (),
     ) -> tuple[Case, bool]:
         try:
             async with self._write() as conn:
@@ -342,6 +342,7 @@ class PostgresStore(Store):
                 await _insert(conn, "evidence", [{**e.model_dump(mode="json"), "case_id": stored.id,
                                                   "school_id": stored.school_id} for e in evidence])
                 await _insert(conn, "outbox", [notification_row(n) for n in notify(stored)])
+                await _insert(conn, "account_sightings", [sighting_row(s) for s in sightings])
                 return stored, True
         except _DraftTaken:
             row = await self._one("SELECT * FROM cases WHERE draft_id = %s", [case.draft_id])

@@ -314,7 +314,7 @@ class SQLiteStore(Store):
 
     async def create_case(
         self, case: Case, events: list[CaseEvent], evidence: list[Evidence],
-        notify: Callable[[Case], list[Notification]], reference_prefix: str,
+        notify: Callable[[Case], list[Notification]], reference_prefix: str, sightings: Sequence[Sighting] = (),
     ) -> tuple[Case, bool]:
         def create() -> tuple[Case, bool]:
             with self._write() as db:
@@ -337,6 +337,7 @@ class SQLiteStore(Store):
                     [{**e.model_dump(mode="json"), "case_id": stored.id, "school_id": stored.school_id} for e in evidence]
                 )
                 self._insert_notifications(db, notify(stored))
+                db["account_sightings"].insert_all([sighting_row(s) for s in sightings])
                 return stored, True
 
         return await self._run(create)
