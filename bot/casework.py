@@ -29,7 +29,7 @@ from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
 from bot.routing import alert_route, route_case
-from bot.stats import compute_stats, stats_reply
+from bot.stats import MILESTONES, compute_stats, stats_reply
 
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
@@ -413,7 +413,7 @@ class Casework:
         """Trends across the cases routed to this person only: a handler never learns of anyone else's cases."""
         store = self.bot.store
         cases = await store.list_cases(ctx.school_id, routed_to=ctx.user)
-        events = {c.id: await store.case_events(c.id) for c in cases}
+        events = await store.events_of_cases([c.id for c in cases], MILESTONES)
         ctx.replies.append(stats_reply(self.bot.schools.words(), compute_stats(ctx.school_id, cases, events, now=ctx.now)))
 
     # --- lists ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from bot.models import Case, CaseEvent, CaseStatus, Reply, utcnow
 from bot.store import Store
 
 PICKED_UP = ("acknowledged", "action_recorded", "status_changed", "closed")
+MILESTONES = ("reported", *PICKED_UP)  # the only events the figures read
 
 # Path segments that are a platform's own pages, never an account name.
 _NOT_ACCOUNTS = {
@@ -227,8 +228,8 @@ async def case_stats(
 ) -> CaseStats:
     """The figures for one school, read from the store."""
     cases = await store.list_cases(school_id)
-    events = {c.id: await store.case_events(c.id) for c in cases}
-    return compute_stats(school_id, cases, events, since=since, now=now)
+    return compute_stats(school_id, cases, await store.events_of_cases([c.id for c in cases], MILESTONES),
+                         since=since, now=now)
 
 
 # --- in words ----------------------------------------------------------------------------------------

@@ -441,3 +441,16 @@ async def test_a_purge_removes_every_trace_of_a_closed_case_and_leaves_a_tombsto
     state = await store.load_conversation("default/console:dsl")
     assert [f.flow for f in state.frames] == ["privacy_check"] and state.offered == []
     assert (await store.verify_case_chain(other.id)).intact
+
+
+async def test_events_of_many_cases_come_in_one_go_by_kind_each_in_order(store):
+    first, _ = await create(store, "draft-1")
+    second, _ = await create(store, "draft-2")
+    await store.record_events([CaseEvent(case_id=first.id, actor="console:dsl", kind="acknowledged"),
+                               CaseEvent(case_id=second.id, actor="console:dsl", kind="note_added"),
+                               CaseEvent(case_id=first.id, actor="console:dsl", kind="closed")])
+    found = await store.events_of_cases([first.id, second.id, "no-such-case"], ["reported", "acknowledged", "closed"])
+    assert [e.kind for e in found[first.id]] == ["reported", "acknowledged", "closed"]
+    assert [e.kind for e in found[second.id]] == ["reported"]
+    assert found["no-such-case"] == []
+    assert found[first.id] == [e for e in await store.case_events(first.id) if e.kind in ("reported", "acknowledged", "closed")]

@@ -203,6 +203,11 @@ class Store(ABC):
     async def case_events(self, case_id: str) -> list[CaseEvent]: ...
 
     @abstractmethod
+    async def events_of_cases(self, case_ids: Sequence[str], kinds: Sequence[str]) -> dict[str, list[CaseEvent]]:
+        """The events of these kinds for many cases at once (for trends), each case's in order; a few queries
+        however many cases, where `case_events` for each would be one a case."""
+
+    @abstractmethod
     async def case_evidence(self, case_id: str) -> list[Evidence]: ...
 
     # --- notifications and reminders -----------------------------------------------------

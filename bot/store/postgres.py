@@ -401,6 +401,14 @@ class PostgresStore(Store):
         rows = await self._all("SELECT * FROM case_events WHERE case_id = %s ORDER BY id", [case_id])
         return [event_from_row(r) for r in rows]
 
+    async def events_of_cases(self, case_ids: Sequence[str], kinds: Sequence[str]) -> dict[str, list[CaseEvent]]:
+        found: dict[str, list[CaseEvent]] = {case_id: [] for case_id in case_ids}
+        rows = await self._all("SELECT * FROM case_events WHERE case_id = ANY(%s) AND kind = ANY(%s) ORDER BY id",
+                               [list(found), list(kinds)])
+        for row in rows:
+            found[row["case_id"]].append(event_from_row(row))
+        return found
+
     async def case_evidence(self, case_id: str) -> list[Evidence]:
         rows = await self._all("SELECT * FROM evidence WHERE case_id = %s ORDER BY id", [case_id])
         return [Evidence.model_validate(r) for r in rows]

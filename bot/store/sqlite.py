@@ -66,6 +66,7 @@ from bot.store.rows import (
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
+EVENTS_BATCH = 500  # case ids to a query: well within SQLite's limit on parameters
 
 
 class SQLiteStore(Store):
@@ -404,6 +405,20 @@ class SQLiteStore(Store):
         def rows() -> list[CaseEvent]:
             found = self.db["case_events"].rows_where("case_id = ?", [case_id], order_by="id")
             return [event_from_row(r) for r in found]
+
+        return await self._run(rows)
+
+    async def events_of_cases(self, case_ids: Sequence[str], kinds: Sequence[str]) -> dict[str, list[CaseEvent]]:
+        def rows() -> dict[str, list[CaseEvent]]:
+            found: dict[str, list[CaseEvent]] = {case_id: [] for case_id in case_ids}
+            ids = list(found)
+            for start in range(0, len(ids), EVENTS_BATCH):
+                batch = ids[start:start + EVENTS_BATCH]
+                for row in self.db.query(
+                        f"SELECT * FROM case_events WHERE case_id IN ({', '.join('?' * len(batch))})"
+                        f" AND kind IN ({', '.join('?' * len(kinds))}) ORDER BY id", [*batch, *kinds]):
+                    found[row["case_id"]].append(event_from_row(row))
+            return found
 
         return await self._run(rows)
 
