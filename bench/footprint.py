@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.load import Http, Server, clean_env
+from tests.server_process import HttpClient
+from bench.load import Server, clean_env
 from bench.slack_path import TOKEN, BenchSlackApi, SlackConversation
 from tests.slack_harness import SECRET, SlackHarness
 
@@ -93,7 +94,7 @@ async def measure_memory(checkpoints: tuple[int, ...], workers: int, work: Path)
     errors: list[str] = []
     try:
         await server.start()
-        http = Http(server.url)
+        http = HttpClient(server.url, connections=0)
         try:
             harness = SlackHarness(http, None, api)
             await settle()

@@ -283,23 +283,6 @@ async def end_checks(server: Server, db: Path | None, reports: int, cards: dict[
     return checks
 
 
-class Http:
-    """What the test harnesses need of aiohttp's TestClient (`post(path, ...)`), over a real connection pool
-    to a server in another process."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-
-    async def post(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
-        async with self.session.post(self.base_url + path, **kwargs) as response:
-            await response.read()
-            return response
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
 class Mailboxes:
     """Replies as the fake platform API receives them, per conversation, each with its arrival time."""
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import (
-    FULL, QUICK, Http, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
+    FULL, QUICK, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
     seed_staff, summarise,
 )
+from tests.server_process import HttpClient
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack_harness import SECRET, SlackHarness, find_button
 
@@ -99,7 +100,7 @@ class SlackTarget:
         if self.ours:
             await seed_staff(self.db, {f"slack:{u}": r for u, r in HANDLERS.items()})
         await self.server.start()
-        self.http = Http(self.server.url)
+        self.http = HttpClient(self.server.url, connections=0)
         self.harness = SlackHarness(self.http, None, self.api)  # the tests' request builder and signer
 
     def conversations(self, n: int) -> list[SlackConversation]:

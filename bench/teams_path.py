@@ -22,9 +22,10 @@ from typing import Any
 from aiohttp import web
 
 from bench.load import (
-    FULL, QUICK, Http, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
+    FULL, QUICK, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
     seed_staff, summarise,
 )
+from tests.server_process import HttpClient
 from tests.fakes.connector import FakeConnector
 from tests.teams_harness import TeamsHarness, card_of
 
@@ -102,7 +103,7 @@ class TeamsTarget:
         if self.ours:
             await seed_staff(self.db, {f"teams:{u}": r for u, r in HANDLERS.items()})
         await self.server.start()
-        self.http = Http(self.server.url)
+        self.http = HttpClient(self.server.url, connections=0)
         self.harness = BenchTeamsHarness(self.http, None, self.connector)
         if self.ours:  # the DSL and deputy add the bot, so their cases reach them (its greeting is counted out)
             for user in HANDLERS:

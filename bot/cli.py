@@ -251,7 +251,7 @@ async def trends(args: argparse.Namespace, settings: Settings, content: Content,
                           for a in alerts]))
         return 0
     if not alerts:
-        print(f"Nothing reported by {settings.early_warning_schools} or more schools in the last {days:g} days.")
+        print(content.text("early_warning.no_trends", count=settings.early_warning_schools, value=f"{days:g}"))
     for a in alerts:
         print(content.text(f"early_warning.trend_{a.kind}", value=a.key, count=len(a.schools), total=a.reports,
                            date=f"{a.first_seen:%-d %b}", cases=", ".join(names.get(s, s) for s in a.schools)))

@@ -13,9 +13,10 @@ import re
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel
+
+from bot.text import account_key
 
 if TYPE_CHECKING:
     from bot.engine import Bot
@@ -27,11 +28,6 @@ SCHOOL_WORDS = {
     "junior", "juniors", "community", "church", "ce", "rc", "catholic", "the", "of", "and", "st", "saint", "sch",
     "acad", "uk",
 }
-# Paths on a platform's site that are not an account's name ("/p/…" is a post), and those whose second
-# part is the name.
-NOT_AN_ACCOUNT = {"p", "reel", "reels", "watch", "status", "posts", "share", "video", "stories", "explore",
-                  "hashtag", "search", "tv", "shorts", "photo", "photos", "events", "story.php", "permalink.php"}
-NAMED_BY_SECOND = {"groups", "add", "user", "c", "channel", "in", "company", "pages"}
 MIN_PATTERN = 4  # a shorter remainder ("x", "2", "ok") says nothing about a trend
 SIMILAR = 0.8  # difflib ratio at which two patterns count as variants of one name ("muggies" ~ "muggs")
 
@@ -41,7 +37,7 @@ class Sighting(BaseModel):
 
     school_id: str
     case_id: str
-    account: str  # normalised: "@hillside_muggies", "facebook:id:1000123", or the link
+    account: str  # normalised by bot.text.account_key: "@hillside_muggies", or the link
     pattern: str | None  # "muggies": the handle without the school's name, digits or separators
     platform: str | None
     seen_at: datetime
@@ -57,40 +53,6 @@ class Alert(BaseModel):
     last_seen: datetime
 
 
-def handle_of(account: dict) -> tuple[str | None, str | None]:
-    """(platform, handle) for a parsed account (bot.text.Account as a dict); handle None for a link
-    that names no account (a post's address, say)."""
-    if account.get("kind") == "handle":
-        return account.get("platform"), account["value"].lstrip("@").lower().rstrip(".")
-    parts = urlsplit(account["value"])
-    platform = account.get("platform")
-    segments = [s for s in parts.path.split("/") if s]
-    if platform == "facebook" and parts.path == "/profile.php":
-        page_id = dict(parse_qsl(parts.query)).get("id")
-        return platform, f"id:{page_id}" if page_id else None
-    if platform is None or not segments:
-        return platform, None
-    first = segments[0].lower()
-    if first.startswith("@"):  # tiktok.com/@name, youtube.com/@name
-        return platform, first[1:]
-    if first in NAMED_BY_SECOND and len(segments) > 1:  # facebook.com/groups/name, snapchat.com/add/name
-        return platform, segments[1].lower()
-    if first in NOT_AN_ACCOUNT or first in NAMED_BY_SECOND:  # a post, a video, a search
-        return platform, None
-    return platform, first
-
-
-def account_key(account: dict) -> str:
-    """The account's name as "@name" whichever platform it was seen on (a trend reuses one name across
-    apps, and staff often give a bare handle), a Facebook page id with its platform, or else the link."""
-    platform, handle = handle_of(account)
-    if handle and handle.startswith("id:"):
-        return f"{platform}:{handle}"
-    if handle:
-        return f"@{handle}"
-    return account["value"].lower()
-
-
 def school_tokens(school_name: str) -> list[str]:
     """The parts of a school's name that may appear in a handle: each distinctive word, and the initials
     of the whole name ("Hillside Academy" -> hillside, ha; school words are dropped as words but kept in
@@ -102,12 +64,12 @@ def school_tokens(school_name: str) -> list[str]:
     return sorted(set(tokens), key=len, reverse=True)
 
 
-def name_pattern(handle: str | None, school_name: str) -> str | None:
-    """The handle with the school's name, school words, digits and separators taken out, if enough is left
-    to be a pattern: "hillside_muggies" at Hillside Academy -> "muggies"."""
-    if not handle or handle.startswith("id:"):
+def name_pattern(account: str, school_name: str) -> str | None:
+    """An account's name ("@hillside_muggies") with the school's name, school words, digits and separators
+    taken out, if enough is left to be a pattern: at Hillside Academy, "muggies". None for a link."""
+    if not account.startswith("@"):
         return None
-    rest = handle.lower()
+    rest = account[1:].lower()
     for token in school_tokens(school_name):
         rest = rest.replace(token, " ")
     for word in SCHOOL_WORDS:
@@ -118,11 +80,13 @@ def name_pattern(handle: str | None, school_name: str) -> str | None:
 
 def sightings(school_id: str, school_name: str, case_id: str, answers: dict, at: datetime) -> list[Sighting]:
     found: dict[str, Sighting] = {}
-    for account in answers.get("accounts") or []:
-        platform, handle = handle_of(account)
-        key = account_key(account)
-        found.setdefault(key, Sighting(school_id=school_id, case_id=case_id, account=key,
-                                       pattern=name_pattern(handle, school_name), platform=platform, seen_at=at))
+    for entry in answers.get("accounts") or []:
+        key = account_key(entry) if isinstance(entry, dict) else None
+        if key is None:
+            continue
+        account, platform = key
+        found.setdefault(account, Sighting(school_id=school_id, case_id=case_id, account=account,
+                                           pattern=name_pattern(account, school_name), platform=platform, seen_at=at))
     return list(found.values())
 
 

@@ -22,11 +22,9 @@ Definitions:
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
 from datetime import date, datetime, timezone
-from typing import Any, Iterable
-from urllib.parse import urlsplit
+from typing import Iterable
 
 from pydantic import BaseModel, Field
 
@@ -34,20 +32,10 @@ from bot.content import Content
 from bot.markup import Markup
 from bot.models import Case, CaseEvent, CaseStatus, Reply, utcnow
 from bot.store import Store
+from bot.text import account_key
 
 PICKED_UP = ("acknowledged", "action_recorded", "status_changed", "closed")
 MILESTONES = ("reported", *PICKED_UP)  # the only events the figures read
-
-# Path segments that are a platform's own pages, never an account name.
-_NOT_ACCOUNTS = {
-    "p", "reel", "reels", "stories", "explore", "tv", "watch", "video", "videos", "share", "hashtag", "search",
-    "home", "i", "intent", "groups", "events", "pages", "profile.php", "permalink.php", "photo", "photos",
-    "story.php", "posts", "status", "tag", "tags", "channel", "c", "user", "shorts", "login", "discover",
-}
-# Where a profile name sits in a known platform's links: the first path segment unless listed here.
-_PROFILE_AFTER = {"linkedin": ("in", "company", "school"), "snapchat": ("add",), "youtube": ("c", "user", "channel")}
-_NAME = re.compile(r"^@?([a-z0-9._-]{1,100})$")
-
 
 class Duration(BaseModel):
     """How long something took across cases, in seconds."""
@@ -106,34 +94,6 @@ def percentile(values: list[float], p: float) -> float | None:
 def _duration(values: list[float], pending: int) -> Duration:
     return Duration(count=len(values), pending=pending, median_seconds=median(values),
                     p90_seconds=percentile(values, 90))
-
-
-def account_key(account: dict[str, Any]) -> tuple[str, str | None] | None:
-    """(normalised account, platform or None) for one entry of `answers["accounts"]`."""
-    value = str(account.get("value") or "").strip()
-    if not value:
-        return None
-    if account.get("kind") == "handle":
-        match = _NAME.match(value.lower())
-        return ("@" + match.group(1), account.get("platform")) if match else None
-    platform = account.get("platform")
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return None
-    segments = [s for s in parts.path.split("/") if s]
-    if platform and segments:
-        after = _PROFILE_AFTER.get(platform, ())
-        if segments[0].lower() in after and len(segments) > 1:
-            name = segments[1]
-        elif segments[0].lower() not in _NOT_ACCOUNTS:
-            name = segments[0]
-        else:
-            name = ""
-        match = _NAME.match(name.lower()) if name else None
-        if match and not parts.query:
-            return "@" + match.group(1), platform
-    return value, platform
 
 
 def _month(at: datetime) -> str:

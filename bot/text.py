@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel
@@ -155,6 +155,47 @@ def parse_accounts(text: str) -> tuple[list[Account], list[str]]:
         found.append(Account(kind="handle", value="@" + bare.lower()))
     unique = list({(a.kind, a.value): a for a in found}.values())
     return unique, invalid
+
+
+# Path segments that are a platform's own pages, never an account name.
+_NOT_ACCOUNTS = {
+    "p", "reel", "reels", "stories", "explore", "tv", "watch", "video", "videos", "share", "hashtag", "search",
+    "home", "i", "intent", "groups", "events", "pages", "profile.php", "permalink.php", "photo", "photos",
+    "story.php", "posts", "status", "tag", "tags", "channel", "c", "user", "shorts", "login", "discover",
+}
+# Where a profile name sits in a known platform's links: the first path segment unless listed here.
+_PROFILE_AFTER = {"linkedin": ("in", "company", "school"), "snapchat": ("add",), "youtube": ("c", "user", "channel")}
+_NAME = re.compile(r"^@?([a-z0-9._-]{1,100})$")
+
+
+def account_key(account: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(normalised account, platform or None) for one entry of `answers["accounts"]`: "@name" for a handle or
+    a profile's link on a known platform (the same account however it was written), else the link. Used for
+    repeated accounts within a school (bot/stats.py) and across schools (bot/early_warning.py)."""
+    value = str(account.get("value") or "").strip()
+    if not value:
+        return None
+    if account.get("kind") == "handle":
+        match = _NAME.match(value.lower())
+        return ("@" + match.group(1), account.get("platform")) if match else None
+    platform = account.get("platform")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    if platform and segments:
+        after = _PROFILE_AFTER.get(platform, ())
+        if segments[0].lower() in after and len(segments) > 1:
+            name = segments[1]
+        elif segments[0].lower() not in _NOT_ACCOUNTS:
+            name = segments[0]
+        else:
+            name = ""
+        match = _NAME.match(name.lower()) if name else None
+        if match and not parts.query:
+            return "@" + match.group(1), platform
+    return value, platform
 
 
 # --- Dates -------------------------------------------------------------------------------
