@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +17,12 @@ from tests.fakes.slack_api import FakeSlackApi
 
 SECRET = "8f742231b10e8888abcd99aaabbb85a5"
 TEAM = "T0HILL"
+FIXTURES = Path(__file__).parent / "fixtures" / "slack"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A fresh copy of a payload as Slack sends it (tests/fixtures/slack/README.md says where each shape comes from)."""
+    return copy.deepcopy(json.loads((FIXTURES / f"{name}.json").read_text()))
 
 
 class SlackHarness:
@@ -39,17 +47,21 @@ class SlackHarness:
         return await self.client.post("/slack/events", data=body.encode(), headers=all_headers)
 
     async def event(self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None, **sign):
-        envelope = {
-            "token": "legacy", "team_id": self.team, "api_app_id": "A0OSB", "type": "event_callback",
-            "event": event, "event_id": event_id or f"Ev{next(self._ids):08d}", "event_time": int(time.time()),
-        }
+        """An Events API callback: `event` inside the envelope Slack wraps it in (message_im.json's)."""
+        envelope = fixture("message_im")
+        envelope.update(team_id=self.team, context_team_id=self.team, event=event,
+                        event_id=event_id or f"Ev{next(self._ids):08d}", event_time=int(time.time()))
+        envelope["authorizations"][0]["team_id"] = self.team
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return await self.post(json.dumps(envelope), "application/json", headers, **sign)
 
     async def dm(self, user: str, text: str = "", files: list[dict] | None = None, event_id: str | None = None,
                  retry: int | None = None):
-        event = {"type": "message", "channel": f"D{user}", "channel_type": "im", "user": user, "text": text,
-                 "ts": f"{time.time():.6f}", "team": self.team}
+        event = fixture("message_im")["event"]
+        ts = f"{time.time():.6f}"
+        event.update(channel=f"D{user}", user=user, text=text, ts=ts, event_ts=ts, team=self.team,
+                     client_msg_id=f"msg-{next(self._ids)}")
+        event["blocks"][0]["elements"][0]["elements"][0]["text"] = text
         if files:
             event.update(subtype="file_share", files=files)
         return await self.event(event, event_id=event_id, retry=retry)
@@ -64,17 +76,33 @@ class SlackHarness:
 
     def block_actions(self, user: str, message: dict[str, Any], block: dict, element: dict,
                       state: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            "type": "block_actions", "user": {"id": user, "team_id": self.team}, "team": {"id": self.team},
-            "api_app_id": "A0OSB", "trigger_id": f"trig-{next(self._ids)}",
-            "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"]},
-            "channel": {"id": message["channel"]},
-            "message": {"ts": message["ts"], "text": message.get("text", ""), "blocks": message["blocks"]},
-            "state": {"values": state or {}},
-            "actions": [{**{k: element[k] for k in ("action_id", "type")}, "block_id": block["block_id"],
-                         "value": element.get("value"), "text": element.get("text"),
-                         "action_ts": f"{time.time():.6f}{next(self._ids)}"}],
-        }
+        """A press on a message in the DM, as block_actions_dm.json: every key Slack sends, nulls included."""
+        payload = fixture("block_actions_dm")
+        payload["user"].update(id=user, team_id=self.team)
+        payload["team"]["id"] = self.team
+        payload["trigger_id"] = f"trig-{next(self._ids)}"
+        payload["container"].update(message_ts=message["ts"], channel_id=message["channel"])
+        payload["channel"]["id"] = message["channel"]
+        payload["message"].update(ts=message["ts"], text=message.get("text", ""), blocks=message["blocks"],
+                                  team=self.team)
+        payload["state"] = {"values": state or {}}
+        payload["actions"] = [self._action(block, element)]
+        return payload
+
+    def home_press(self, user: str, view: dict[str, Any], block: dict, element: dict) -> dict[str, Any]:
+        """A press on the App Home tab, as block_actions_home.json: no channel, no message, the whole view."""
+        payload = fixture("block_actions_home")
+        payload["user"].update(id=user, team_id=self.team)
+        payload["team"]["id"] = self.team
+        payload["trigger_id"] = f"trig-{next(self._ids)}"
+        payload["view"].update(blocks=view.get("blocks", []), team_id=self.team)
+        payload["actions"] = [self._action(block, element)]
+        return payload
+
+    def _action(self, block: dict, element: dict) -> dict[str, Any]:
+        return {"action_id": element["action_id"], "block_id": block["block_id"], "text": element.get("text"),
+                "value": element.get("value"), "type": element["type"],
+                "action_ts": f"{time.time():.6f}{next(self._ids)}"}
 
     async def tick_and_continue(self, user: str, message: dict[str, Any], choice_ids: list[str]):
         """Tick checkboxes, then press Continue, as Slack sends it: the ticks arrive in `state`."""
@@ -147,7 +175,9 @@ async def submit_modal(slack: SlackHarness, user: str, view: dict[str, Any], val
             state[block["block_id"]] = {"value": {"type": "static_select", "selected_option": option}}
         else:
             state[block["block_id"]] = {"value": {"type": "plain_text_input", "value": value}}
-    payload = {"type": "view_submission", "user": {"id": user, "team_id": slack.team}, "team": {"id": slack.team},
-               "api_app_id": "A0OSB", "trigger_id": "trig-view",
-               "view": {**view, "id": view_id, "state": {"values": state}}}
+    payload = fixture("view_submission")
+    payload["team"]["id"] = slack.team
+    payload["user"].update(id=user, team_id=slack.team)
+    payload["view"].update({**view, "id": view_id, "root_view_id": view_id, "team_id": slack.team,
+                            "state": {"values": state}})
     return await slack.interaction(payload)

@@ -12,7 +12,7 @@ from bot.adapters.slack import SlackChannel, SlackConfig
 from bot.models import CaseStatus, Role, StaffMember
 from bot.server import build_app
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack_harness import SECRET, SlackHarness, all_text, find_button, question
+from tests.slack_harness import SECRET, SlackHarness, all_text, find_button, fixture, question
 
 TEACHER, DSL, DEPUTY, HEAD, CHAIR = "UTEACH", "UDSL", "UDEP", "UHEAD", "UCHAIR"
 SLACK_STAFF = [
@@ -291,6 +291,25 @@ async def test_app_home_shows_a_dsl_their_open_cases_and_staff_the_flows(slack):
     assert "OSB-2026-0001" in all_text(by_user[TEACHER])  # their own report, by reference and status
     with pytest.raises(AssertionError):
         find_button(by_user[TEACHER], "case:OSB-2026-0001:show")
+
+
+async def test_a_press_on_the_app_home_as_slack_sends_it_answers_in_the_dm(slack):
+    """Home-tab presses arrive with `"enterprise": null`, no channel and no message (block_actions_home.json)."""
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    opened = fixture("app_home_opened")["event"]
+    opened.update(user=DSL, channel=f"D{DSL}")
+    await slack.event(opened)
+    (home,) = await slack.api.wait_for(lambda: slack.api.bodies("views.publish"))
+    block, element = find_button(home["view"], "case:OSB-2026-0001:show")
+    before = len(slack.messages_to(DSL))
+    payload = slack.home_press(DSL, home["view"], block, element)
+    assert payload["enterprise"] is None and "channel" not in payload
+    assert (await slack.interaction(payload)).status == 200
+    (card,) = await slack.next_message(DSL, before)
+    assert "OSB-2026-0001" in all_text(card)
+    await slack.api.wait_for(lambda: len(slack.api.bodies("views.publish")) >= 2)
 
 
 async def test_socket_mode_needs_no_public_url(bot, slack_api):

@@ -99,10 +99,12 @@ _OBJECTS = ("event", "user", "team", "channel", "container", "message", "view", 
 
 
 def well_formed(body: Any) -> bool:
-    """The shape slack-bolt relies on before any listener runs (it raises on anything else)."""
+    """The shape slack-bolt relies on before any listener runs (it raises on anything else). A null object is
+    what Slack sends for an absent one (`"enterprise": null` outside Enterprise Grid, in every interaction), so
+    it is accepted: only a value that is neither an object nor null is refused."""
     if not isinstance(body, dict) or not isinstance(body.get("type", ""), str):
         return False
-    if any(key in body and not isinstance(body[key], dict) for key in _OBJECTS):
+    if any(body.get(key) is not None and not isinstance(body[key], dict) for key in _OBJECTS):
         return False
     if not isinstance((body.get("event") or {}).get("type", ""), str):
         return False
