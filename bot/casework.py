@@ -186,6 +186,14 @@ class Casework:
     async def show(self, ctx: Context, case: Case, key: str = "case.card") -> None:
         ctx.replies.append(self.card_reply(case, ctx.user, await self._names(ctx.school_id), key=key))
 
+    async def confirm(self, ctx: Context, case: Case, key: str) -> None:
+        """After a change: one short line where the channel updates each person's one card in place (the change
+        reaches that card as a card update); the card itself where the channel cannot update it."""
+        if ctx.turn.updates_cards:
+            ctx.say(key, reference=case.reference, status=self.text(f"statuses.{case.status.value}"))
+        else:
+            await self.show(ctx, case, key=key)
+
     # --- buttons on a card ---------------------------------------------------------------
 
     async def load_for(self, ctx: Context, reference: str, action: str) -> Case | None:
@@ -344,13 +352,13 @@ class Casework:
                                 tell_others=True, expected=CaseStatus.NEW):
             await self.acknowledge(ctx, await self.bot.store.get_case(case.school_id, case.reference))
             return
-        await self.show(ctx, case, key="case.acknowledged")
+        await self.confirm(ctx, case, "case.acknowledged")
 
     async def add_note(self, ctx: Context, reference: str, note: str) -> None:
         case = await self.load_for(ctx, reference, "note")
         if case:
             await self._save(ctx, case, "note_added", {"note": note})
-            await self.show(ctx, case, key="case.note_added")
+            await self.confirm(ctx, case, "case.note_added")
 
     async def record_action(self, ctx: Context, reference: str, action: str, detail: str | None) -> None:
         case = await self.load_for(ctx, reference, "action")
@@ -364,7 +372,7 @@ class Casework:
                                 tell_reporter="case.reporter_acknowledged" if was_new else None, expected=old):
             await self.record_action(ctx, reference, action, detail)
             return
-        await self.show(ctx, case, key="case.action_recorded")
+        await self.confirm(ctx, case, "case.action_recorded")
 
     async def set_status(self, ctx: Context, reference: str, status: str) -> None:
         case = await self.load_for(ctx, reference, "status")
@@ -382,7 +390,7 @@ class Casework:
                                 expected=old):
             await self.set_status(ctx, reference, status)
             return
-        await self.show(ctx, case, key="case.status_changed")
+        await self.confirm(ctx, case, "case.status_changed")
 
     async def close(self, ctx: Context, reference: str, outcome: str, note: str | None, reason: str | None = None) -> None:
         case = await self.load_for(ctx, reference, "close")
@@ -407,7 +415,7 @@ class Casework:
                                 expected=old):
             await self.close(ctx, reference, outcome, note, reason)
             return
-        await self.show(ctx, case, key="case.closed")
+        await self.confirm(ctx, case, "case.closed")
 
     async def stats_for(self, ctx: Context) -> None:
         """Trends across the cases routed to this person only: a handler never learns of anyone else's cases."""

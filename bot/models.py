@@ -49,6 +49,7 @@ class Turn(BaseModel):
     answering: str | None = Field(default=None, description="the question a clicked button belonged to (Reply.asks)")
     forms: bool = Field(default=False, description="the channel can show a form in answer to this turn")
     files: bool = Field(default=False, description="the channel can deliver a file in answer to this turn")
+    updates_cards: bool = Field(default=False, description="the channel updates a case card in place once shown")
     form_id: str | None = Field(default=None, description="the form these values were submitted from (Form.id)")
     form_values: dict[str, str] = Field(default_factory=dict, description="field id -> what was entered or picked")
     turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")

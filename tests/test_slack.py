@@ -369,6 +369,45 @@ async def test_dsl_adds_a_note_through_a_modal(slack, bot):
     assert notes == [{"note": "Spoke to Jo; POSH called at 9am."}]
 
 
+async def test_each_handler_keeps_one_card_per_case_updated_in_place(slack, bot):
+    """Acknowledge, a note, an action, a status and the card opened again: the DSL's DM holds one live card; each
+    action is answered with one line, and every update goes to that card with fresh block_ids."""
+    from tests.slack_harness import submit_modal
+
+    card = await sent_case(slack)
+    await click(slack, DSL, card, "case:OSB-2026-0001:ack")
+    view = (await open_modal(slack, DSL, card, "note"))["view"]
+    await submit_modal(slack, DSL, view, {"note": "Called POSH."}, view_id="V7")
+    await slack.api.wait_for(lambda: any("note has been added" in m["text"] for m in slack.messages_to(DSL)))
+    view = (await open_modal(slack, DSL, card, "status"))["view"]
+    await submit_modal(slack, DSL, view, {"status": "in_progress"}, view_id="V8")
+    await slack.api.wait_for(lambda: any(u["ts"] == card["ts"] and "In progress" in all_text(u)
+                                         for u in slack.api.bodies("chat.update")))
+    await slack.settle()
+
+    dsl_cards = [m for m in slack.messages_to(DSL) if "Reported by" in all_text(m)]
+    assert len(dsl_cards) == 1, [m["text"] for m in slack.messages_to(DSL)]
+    confirmations = [m for m in slack.messages_to(DSL) if m is not card]
+    assert confirmations and all(len(m["blocks"]) == 1 for m in confirmations)  # one line, no buttons
+    card_updates = [u for u in slack.api.bodies("chat.update") if "Reported by" in all_text(u)]
+    assert {(u["channel"], u["ts"]) for u in card_updates} <= {(card["channel"], card["ts"]),
+                                                               (slack.messages_to(DEPUTY)[0]["channel"],
+                                                                slack.messages_to(DEPUTY)[0]["ts"])}
+    block_ids = [tuple(b["block_id"] for b in u["blocks"] if "block_id" in b) for u in card_updates
+                 if u["ts"] == card["ts"]]
+    assert len(set(block_ids)) == len(block_ids)  # each iteration of the message has new block_ids
+
+    # Opened again from the list: the newer card is the live one, the older loses its buttons.
+    shown = await say(slack, DSL, "my cases")
+    listed = next(m for m in shown if "case:OSB-2026-0001:show" in all_text(m))
+    opened = await click(slack, DSL, listed, "case:OSB-2026-0001:show")
+    newer = next(m for m in opened if "Reported by" in all_text(m))
+    retired = await slack.api.wait_for(lambda: [u for u in slack.api.bodies("chat.update")
+                                                if u["ts"] == card["ts"] and "further down" in u["text"]])
+    assert not [b for b in retired[-1]["blocks"] if b["type"] == "actions"]
+    assert await bot.store.card_posts("default", "OSB-2026-0001", f"slack:{DSL}") == [(newer["channel"], newer["ts"])]
+
+
 async def test_dsl_records_a_platform_report_and_closes_through_modals(slack, bot):
     from tests.slack_harness import submit_modal
 

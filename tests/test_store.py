@@ -454,3 +454,15 @@ async def test_events_of_many_cases_come_in_one_go_by_kind_each_in_order(store):
     assert [e.kind for e in found[second.id]] == ["reported"]
     assert found["no-such-case"] == []
     assert found[first.id] == [e for e in await store.case_events(first.id) if e.kind in ("reported", "acknowledged", "closed")]
+
+
+async def test_each_person_has_one_live_card_per_case(store):
+    """Showing a case's card again replaces the one shown before: card updates go to one message, and the channel
+    is told which earlier messages to take the buttons off."""
+    assert await store.record_card_post("default", "OSB-2026-0001", "slack:UDSL", "D1", "100.1") == []
+    assert await store.record_card_post("default", "OSB-2026-0001", "slack:UDSL", "D1", "100.1") == []  # a retry
+    assert await store.record_card_post("default", "OSB-2026-0001", "slack:UDSL", "D1", "200.2") == [("D1", "100.1")]
+    await store.record_card_post("default", "OSB-2026-0001", "slack:UDEP", "D2", "300.3")
+    await store.record_card_post("default", "OSB-2026-0002", "slack:UDSL", "D1", "400.4")
+    assert await store.card_posts("default", "OSB-2026-0001", "slack:UDSL") == [("D1", "200.2")]
+    assert await store.card_posts("default", "OSB-2026-0001", "slack:UDEP") == [("D2", "300.3")]

@@ -340,6 +340,33 @@ async def test_the_dsl_adds_a_note_through_a_form_card(teams, bot):
     assert not [e for e in elements(card_of(closed_form)) if e["type"].startswith("Input.") or e["type"] == "ActionSet"]
 
 
+async def test_each_handler_keeps_one_card_per_case_updated_in_place(teams, bot):
+    """Acknowledge and a note: one line each, and the one card per person updated in place; opened again from the
+    list, the newer card is the live one and the older loses its buttons."""
+    card = await sent_case(teams)
+    (done,) = await teams.press(DSL, card, f"case:{REF}:ack")
+    assert not actions(done) and f"Case {REF}" not in text(done)  # a line, not another card
+    form = await open_form(teams, card, "note")
+    (noted,) = await teams.fill(DSL, form, {"note": "Called POSH."})
+    assert not actions(noted)
+    cards_posted = [m for m in teams.to(DSL) if "Reported by" in text(m)]
+    assert [m["id"] for m in cards_posted] == [card["id"]]
+    assert any(u["id"] == card["id"] and "Acknowledged" in text(u) for u in teams.updates(DSL))
+
+    (listing,) = [m for m in await teams.say(DSL, "my cases") if find_action_or_none(m, f"case:{REF}:show")]
+    (newer,) = await teams.press(DSL, listing, f"case:{REF}:show")
+    retired = [u for u in teams.updates(DSL) if u["id"] == card["id"] and "further down" in text(u)]
+    assert retired and not actions(retired[-1])
+    assert await bot.store.card_posts("default", REF, f"teams:{DSL}") == [(teams.conversation(DSL), newer["id"])]
+
+
+def find_action_or_none(message: dict, choice_id: str) -> dict | None:
+    try:
+        return find_action(message, choice_id)
+    except AssertionError:
+        return None
+
+
 def find_form_data(form: dict) -> dict:
     return next(a["data"]["osb"] for a in elements(card_of(form)) if a.get("type") == "Action.Submit")
 

@@ -242,12 +242,15 @@ class Store(ABC):
         """End a lease without delivering: the send failed, so the next claim may offer it again at once."""
 
     @abstractmethod
-    async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str, message_id: str) -> None:
-        """Remember where a case card was shown to `recipient`, to update it in place later."""
+    async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str,
+                               message_id: str) -> list[tuple[str, str]]:
+        """Remember where a case card was shown to `recipient`, to update it in place later. Each person has one
+        live card per case: this one replaces any shown before, whose (channel, message id) are returned so the
+        channel can take their buttons off."""
 
     @abstractmethod
     async def card_posts(self, school_id: str, reference: str, recipient: str) -> list[tuple[str, str]]:
-        """(channel, message id) of every card for that case shown to `recipient`."""
+        """(channel, message id) of the live card for that case shown to `recipient` (at most one)."""
 
     # --- conversation references (platforms that can only message a conversation someone opened) ---
     @abstractmethod

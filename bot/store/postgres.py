@@ -465,11 +465,16 @@ class PostgresStore(Store):
             await conn.execute("UPDATE outbox SET leased_until = NULL WHERE id = %s AND delivered_at IS NULL",
                                [notification_id])
 
-    async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str, message_id: str) -> None:
+    async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str,
+                               message_id: str) -> list[tuple[str, str]]:
+        where, args = "school_id = %s AND reference = %s AND recipient = %s", [school_id, reference, recipient]
         async with self._write() as conn:
+            cursor = await conn.execute(f"DELETE FROM card_posts WHERE {where} RETURNING channel, message_id", args)
+            earlier = [(row["channel"], row["message_id"]) for row in await cursor.fetchall()]
             post = {"school_id": school_id, "reference": reference, "recipient": recipient, "channel": channel,
                     "message_id": message_id}
             await _insert(conn, "card_posts", [post], "ON CONFLICT DO NOTHING")
+        return [post for post in earlier if post != (channel, message_id)]
 
     async def card_posts(self, school_id: str, reference: str, recipient: str) -> list[tuple[str, str]]:
         rows = await self._all(f"""

@@ -496,15 +496,18 @@ class SQLiteStore(Store):
 
         await self._run(release)
 
-    async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str, message_id: str) -> None:
-        def record() -> None:
+    async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str,
+                               message_id: str) -> list[tuple[str, str]]:
+        def record() -> list[tuple[str, str]]:
+            where, args = "school_id = ? AND reference = ? AND recipient = ?", [school_id, reference, recipient]
             with self._write() as db:
-                db["card_posts"].insert(
-                    {"school_id": school_id, "reference": reference, "recipient": recipient, "channel": channel,
-                     "message_id": message_id}, ignore=True,
-                )
+                earlier = [(r["channel"], r["message_id"]) for r in db["card_posts"].rows_where(where, args)]
+                db.execute(f"DELETE FROM card_posts WHERE {where}", args)
+                db["card_posts"].insert({"school_id": school_id, "reference": reference, "recipient": recipient,
+                                         "channel": channel, "message_id": message_id})
+            return [post for post in earlier if post != (channel, message_id)]
 
-        await self._run(record)
+        return await self._run(record)
 
     async def card_posts(self, school_id: str, reference: str, recipient: str) -> list[tuple[str, str]]:
         def rows() -> list[tuple[str, str]]:

@@ -260,7 +260,7 @@ class SlackChannel:
         turn = Turn(
             platform=PLATFORM, user_id=event["user"], conversation_id=event["channel"], school_id=school,
             text=from_slack_text(event.get("text")), attachments=to_attachments(event.get("files")),
-            turn_id=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
+            updates_cards=True, turn_id=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
         )
         self._dm_channels[(speaker.team, event["user"])] = event["channel"]
         await self._run(speaker, turn, event["channel"])
@@ -280,7 +280,7 @@ class SlackChannel:
             await self._post(speaker, channel, user, self.bot.no_school(), None)
             return
         turn = Turn(platform=PLATFORM, user_id=user, conversation_id=channel, school_id=school,
-                    kind="message" if text else "open", text=text or None,
+                    kind="message" if text else "open", text=text or None, updates_cards=True,
                     turn_id=f"command:{command.get('trigger_id')}" if command.get("trigger_id") else None)
         await self._run(speaker, turn, channel)
 
@@ -326,6 +326,7 @@ class SlackChannel:
         turn = Turn(
             platform=PLATFORM, user_id=user, conversation_id=channel, school_id=school,
             choices=picked, answering=asks, text=None if picked else "", forms=bool(body.get("trigger_id")), files=True,
+            updates_cards=True,
             turn_id=f"action:{user}:{action.get('action_ts') or body.get('trigger_id')}",
         )
         replies = await self.bot.handle(turn)
@@ -360,7 +361,7 @@ class SlackChannel:
         if school is None:
             return
         turn = Turn(platform=PLATFORM, user_id=user, conversation_id=channel, school_id=school,
-                    form_id=form_id, form_values=form_values(view), turn_id=f"view:{view.get('id')}")
+                    form_id=form_id, form_values=form_values(view), updates_cards=True, turn_id=f"view:{view.get('id')}")
         await self._run(speaker, turn, channel)
 
     # --- sending -------------------------------------------------------------------------
@@ -394,8 +395,18 @@ class SlackChannel:
                 continue
             response = await client.chat_postMessage(channel=channel, **reply_message(reply, label))
             if reply.card and school_id:
-                await self.bot.store.record_card_post(school_id, reply.card.reference, f"{PLATFORM}:{user_id}",
-                                                      channel, response["ts"])
+                earlier = await self.bot.store.record_card_post(school_id, reply.card.reference,
+                                                                f"{PLATFORM}:{user_id}", channel, response["ts"])
+                for old_channel, old_ts in earlier:
+                    await self._retire_card(client, old_channel, old_ts, reply.card.reference)
+
+    async def _retire_card(self, client: AsyncWebClient, channel: str, ts: str, reference: str) -> None:
+        """An older copy of a case card, once a newer one is shown: one line pointing to it, and no buttons."""
+        moved = Reply(key="case.card_moved", text=self.bot.content.text("case.card_moved", reference=reference))
+        try:
+            await client.chat_update(channel=channel, ts=ts, **reply_message(moved, "", revision=ts))
+        except SlackApiError as exc:  # deleted by the person, say: the newer card is what matters
+            log.warning("slack could not retire an older card (%s)", exc.response.get("error"))
 
     async def publish_home(self, user_id: str, team: str | None) -> None:
         school = await self._school(team, user_id)
@@ -440,6 +451,7 @@ class SlackChannel:
                 if not reply.card:
                     continue
                 for channel, ts in await self.bot.store.card_posts(note.school_id, reply.card.reference, note.recipient):
-                    await speaker.client.chat_update(channel=channel, ts=ts, **reply_message(reply, label))
+                    await speaker.client.chat_update(channel=channel, ts=ts,
+                                                     **reply_message(reply, label, revision=note.id))
             return
         await self._post(speaker, await self.dm_channel(speaker, user_id), user_id, note.replies, note.school_id)

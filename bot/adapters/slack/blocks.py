@@ -148,8 +148,9 @@ def _literal(value: str) -> str:
     return re.sub(r"([\\*_\[\]`~<>:])", r"\\\1", value)
 
 
-def reply_message(reply: Reply, continue_label: str) -> dict[str, Any]:
-    """One reply as the keyword arguments of chat.postMessage / chat.update (less the channel)."""
+def reply_message(reply: Reply, continue_label: str, revision: str | None = None) -> dict[str, Any]:
+    """One reply as the keyword arguments of chat.postMessage / chat.update (less the channel). An update gives a
+    `revision`, which makes every block_id new, as Slack asks of each iteration of a message."""
     blocks = _section(to_mrkdwn(reply.text))
     if reply.card:
         blocks += card_blocks(reply.card)
@@ -160,6 +161,8 @@ def reply_message(reply: Reply, continue_label: str) -> dict[str, Any]:
             blocks += _buttons(reply.choices, reply.asks, "osb_choices_")
     if len(blocks) > MAX_BLOCKS:
         blocks = blocks[: MAX_BLOCKS - 1] + [b for b in blocks if b["type"] == "actions"][-1:]
+    if revision:
+        blocks = [{**b, "block_id": f"{b['block_id']}.{revision}"[:255]} if "block_id" in b else b for b in blocks]
     return {"text": fallback(reply.text), "blocks": blocks}
 
 

@@ -222,7 +222,8 @@ class TeamsChannel:
         async with self._delivery:
             await self._deliver_all()
             turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                        school_id=school, kind="open", forms=True, files=True, turn_id=self._turn_id(activity))
+                        school_id=school, kind="open", forms=True, files=True, updates_cards=True,
+                        turn_id=self._turn_id(activity))
             await self._post(context, user_id, await self.bot.handle(turn), school)
 
     async def _on_message(self, context: TurnContext) -> None:
@@ -236,7 +237,7 @@ class TeamsChannel:
             return
         await self._remember(activity, school)
         base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=school, forms=True, files=True, turn_id=self._turn_id(activity))
+                    school_id=school, forms=True, files=True, updates_cards=True, turn_id=self._turn_id(activity))
         data = cards.submitted(activity.value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
@@ -380,12 +381,27 @@ class TeamsChannel:
             if not sent or not sent.id or card is None:
                 continue
             if reply.card and school_id:
-                await self.bot.store.record_card_post(school_id, reply.card.reference, f"{PLATFORM}:{user_id}",
-                                                      context.activity.conversation.id, sent.id)
+                conversation = context.activity.conversation.id
+                earlier = await self.bot.store.record_card_post(school_id, reply.card.reference,
+                                                                f"{PLATFORM}:{user_id}", conversation, sent.id)
+                for old_conversation, old_id in earlier:
+                    if old_conversation == conversation:
+                        await self._retire_card(context, old_id, reply.card.reference)
             if (reply.choices and reply.asks is not None) or reply.form:
                 self._asked[(context.activity.conversation.id, sent.id)] = (card, {c.id: c.label for c in reply.choices})
                 while len(self._asked) > QUESTIONS_REMEMBERED:
                     self._asked.popitem(last=False)
+
+    async def _retire_card(self, context: TurnContext, activity_id: str, reference: str) -> None:
+        """An older copy of a case card, once a newer one is shown: one line pointing to it, and no buttons."""
+        moved = Reply(key="case.card_moved", text=self.bot.content.text("case.card_moved", reference=reference))
+        (card,) = cards.reply_cards(moved, "")
+        update = self._card_activity(card, moved)
+        update.id = activity_id
+        try:
+            await with_retries(lambda: context.update_activity(update))
+        except Exception as exc:  # the newer card is what matters; the older one keeps its stale buttons
+            log.warning("teams could not retire an older card (%s)", type(exc).__name__)
 
     # --- conversation references ---------------------------------------------------------
 
