@@ -34,6 +34,7 @@ from bot.stats import MILESTONES, compute_stats, stats_reply
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
     from bot.engine import Bot
+    from bot.store import Store
 
 NAMED_TEXT_STEPS = ("names", "description", "behind_it_detail")
 FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
@@ -43,6 +44,13 @@ CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record"
 ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
 
 log = logging.getLogger(__name__)
+
+
+async def names_of_people(store: "Store", school_id: str) -> dict[str, str]:
+    """user -> how to name them: the staff directory's name, else the name their platform gave them."""
+    names = await store.display_names(school_id)
+    names.update({m.user: m.name for m in await store.list_staff(school_id)})
+    return names
 
 
 def attempted(action: str) -> str:
@@ -68,7 +76,12 @@ class Casework:
         return ", ".join(f"{m.name} ({self.text(f'roles.{m.role.value}')})" for m in people)
 
     async def _names(self, school_id: str) -> dict[str, str]:
-        return {m.user: m.name for m in await self.bot.store.list_staff(school_id)}
+        """How to name each person: the staff directory's name, else the name their platform gave them."""
+        return await names_of_people(self.bot.store, school_id)
+
+    def name_of(self, names: dict[str, str], user: str) -> str:
+        """A person as people read them: a name, never a platform id."""
+        return names.get(user) or self.text("case.unnamed_person")
 
     # --- opening a case ------------------------------------------------------------------
 
@@ -76,7 +89,7 @@ class Casework:
         """An urgent heads-up to the DSLs the moment a report may involve sexual images of an under-18,
         before the report is finished, so it reaches them even if the reporter never sends it."""
         staff = await self.bot.store.list_staff(ctx.school_id)
-        reporter = next((m.name for m in staff if m.user == ctx.user), ctx.user)
+        reporter = self.name_of(await self._names(ctx.school_id), ctx.user)
         notes = [
             Notification(
                 school_id=ctx.school_id, recipient=route.user,
@@ -116,7 +129,7 @@ class Casework:
                      ("name", "ref", "content_type", "size", "sha256")})
             for f in evidence_files
         ]
-        names = {m.user: m.name for m in staff}
+        names = await self._names(ctx.school_id)
 
         def notify(stored: Case) -> list[Notification]:
             return [
@@ -141,7 +154,7 @@ class Casework:
     def card(self, case: Case, viewer: str, names: dict[str, str]) -> CaseCard:
         report = self.report
         fields: list[tuple[str, str]] = [
-            (self.text("case.field.reported_by"), names.get(case.reporter, case.reporter)),
+            (self.text("case.field.reported_by"), self.name_of(names, case.reporter)),
             (self.text("case.field.reported_at"), case.created_at.strftime("%-d %B %Y, %H:%M")),
         ]
         for step in report.flow.steps:
@@ -150,7 +163,7 @@ class Casework:
         route = next((r for r in case.routed_to if r.user == viewer), None)
         if route:
             fields.append((self.text("case.field.why_you"), self.text(f"routing.{route.reason}")))
-        routed = ", ".join(names.get(r.user, r.user) for r in case.routed_to)
+        routed = ", ".join(self.name_of(names, r.user) for r in case.routed_to)
         fields.append((self.text("case.field.routed_to"), routed))
         if case.outcome:
             fields.append((self.text("case.field.outcome"), self.text(f"outcomes.{case.outcome}")))
@@ -164,6 +177,7 @@ class Casework:
         return CaseCard(
             reference=case.reference, status=self.text(f"statuses.{case.status.value}"), urgent=case.urgent,
             title=self.text(title_key, reference=case.reference), fields=fields, guidance=guidance,
+            mentions={self.text("case.field.reported_by"): case.reporter},
         )
 
     def actions(self, case: Case) -> list[Choice]:
@@ -324,7 +338,7 @@ class Casework:
             for route in case.routed_to
         ]
         if tell_others:
-            actor = names.get(ctx.user, ctx.user)
+            actor = self.name_of(names, ctx.user)
             for route in case.routed_to:
                 if route.user != ctx.user:
                     notes.append(Notification(

@@ -43,6 +43,7 @@ class Bot:
         self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(self) for cls in DIALOGS}
         self.casework = Casework(self)
         self.schools = Schools(store, content, settings)
+        self._names_kept: dict[tuple[str, str], str] = {}  # (school, user) -> the display name last stored
 
     async def handle(self, turn: Turn) -> list[Reply]:
         key = turn.conversation_key
@@ -51,6 +52,7 @@ class Bot:
             try:
                 if turn.turn_id and await self.store.turn_seen(turn.turn_id):
                     return []
+                await self._keep_display_name(turn)
                 school = await self.schools.get(turn.school_id)
                 state = await self.store.load_conversation(key) or ConversationState()
                 member = await self.store.get_staff(turn.school_id, turn.user)
@@ -68,6 +70,14 @@ class Bot:
                 where = traceback.extract_tb(exc.__traceback__)[-1]
                 log.error("%s while handling a turn, at %s:%s", type(exc).__name__, where.filename, where.lineno)
             return [Reply(key="common.store_error", text=self.content.text("common.store_error"))]
+
+    async def _keep_display_name(self, turn: Turn) -> None:
+        """The name the platform gives this person, so cards name them (stored only when it changes)."""
+        name = clean(turn.display_name)[:100] if turn.display_name else ""
+        key = (turn.school_id, turn.user)
+        if name and self._names_kept.get(key) != name:
+            await self.store.save_display_name(turn.school_id, turn.user, name)
+            self._names_kept[key] = name
 
     def no_school(self) -> list[Reply]:
         """For someone the deployment cannot place in a school (see bot/schools.py): nothing is stored."""

@@ -53,6 +53,7 @@ class Turn(BaseModel):
     form_id: str | None = Field(default=None, description="the form these values were submitted from (Form.id)")
     form_values: dict[str, str] = Field(default_factory=dict, description="field id -> what was entered or picked")
     turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")
+    display_name: str | None = Field(default=None, description="the name the platform gives the person, if it says")
     school_id: str = "default"
 
     @property
@@ -81,6 +82,8 @@ class CaseCard(BaseModel):
     title: str
     fields: list[tuple[str, str]] = Field(default_factory=list)
     guidance: list[str] = Field(default_factory=list)
+    mentions: dict[str, str] = Field(default_factory=dict, description="field label -> the person it names (user "
+                                     "key), for channels that can add a mention to the name")
 
 
 class FormField(BaseModel):

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from bot.casework import NAMED_TEXT_STEPS
+from bot.casework import NAMED_TEXT_STEPS, names_of_people
 from bot.content import DEFAULT_CONTENT_DIR
 from bot.models import (
     Case,
@@ -140,7 +140,7 @@ class Scheduler:
     async def _tick_school(self, school: str, now: datetime) -> int:
         store = self.bot.store
         staff = await store.list_staff(school)
-        names = {m.user: m.name for m in staff}
+        names = await names_of_people(store, school)
 
         due: list[Due] = []
         for case in await store.list_cases(school, open_only=True):

@@ -146,6 +146,26 @@ async def test_dsl_acknowledges_from_the_card_and_the_reporter_is_told(slack, bo
     assert any(u["ts"] == deputy_card["ts"] and "Acknowledged" in all_text(u) for u in slack.api.bodies("chat.update"))
 
 
+async def test_a_reporter_outside_the_directory_is_named_and_mentioned_never_shown_as_an_id(slack, bot):
+    await bot.store.remove_staff("default", f"slack:{TEACHER}")
+    slack.api.people[TEACHER] = "Priya Shah"
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    (card,) = await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    assert f"Priya Shah (<@{TEACHER}>)" in all_text(card)
+    assert "slack:" not in all_text(card)
+    assert len(slack.api.bodies("users.info")) == 1  # asked once, then remembered
+
+
+async def test_a_reporter_slack_will_not_name_is_described_never_shown_as_an_id(slack, bot):
+    await bot.store.remove_staff("default", f"slack:{TEACHER}")
+    summary = await report_until_summary(slack)  # users.info answers user_not_found
+    await click(slack, TEACHER, summary, "send")
+    (card,) = await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    assert "their name was not given" in all_text(card) and f"<@{TEACHER}>" in all_text(card)
+    assert "slack:" not in all_text(card)
+
+
 async def test_allegation_about_the_head_goes_to_the_chair_not_the_head(slack, bot):
     summary = await report_until_summary(slack, categories=("allegation",), extra=("headteacher",))
     await click(slack, TEACHER, summary, "send")

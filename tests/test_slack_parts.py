@@ -43,7 +43,8 @@ def test_the_slack_manifest_is_valid_against_the_official_schema(name):
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     # The least scopes: nothing that reads channels or posts publicly as anyone else.
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"chat:write", "im:history", "im:write", "commands", "files:read", "files:write"}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"chat:write", "im:history", "im:write", "commands", "files:read", "files:write",
+                                                                 "users:read"}
     assert manifest["settings"]["socket_mode_enabled"] is (name == "manifest.socket-mode.yaml")
 
 

@@ -155,6 +155,15 @@ async def test_the_dsl_acknowledges_from_the_card_and_the_reporter_is_told(teams
     assert any("Dana Lee" in text(m) for m in teams.to(DEPUTY))  # the deputy is told who picked it up
 
 
+async def test_a_reporter_outside_the_directory_is_named_as_teams_names_them(teams, bot):
+    await bot.store.remove_staff("default", f"teams:{TEACHER}")
+    teams.names[TEACHER] = "Priya Shah"  # from.name, as Teams sends it with every activity
+    card = await sent_case(teams)
+    assert await bot.store.display_names("default") == {f"teams:{TEACHER}": "Priya Shah"}
+    assert "Priya Shah" in text(card)
+    assert "teams:" not in text(card) and TEACHER not in text(card)
+
+
 async def test_an_allegation_about_the_head_goes_to_the_chair_never_the_head(teams, bot):
     for user in (DSL, DEPUTY, HEAD, CHAIR):
         await teams.install(user)

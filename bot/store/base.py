@@ -242,6 +242,14 @@ class Store(ABC):
         """End a lease without delivering: the send failed, so the next claim may offer it again at once."""
 
     @abstractmethod
+    async def save_display_name(self, school_id: str, user: str, name: str) -> None:
+        """Remember (or replace) the name the platform gives `user`."""
+
+    @abstractmethod
+    async def display_names(self, school_id: str) -> dict[str, str]:
+        """user -> the name their platform gave them, for everyone the school's bot has talked to."""
+
+    @abstractmethod
     async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str,
                                message_id: str) -> list[tuple[str, str]]:
         """Remember where a case card was shown to `recipient`, to update it in place later. Each person has one

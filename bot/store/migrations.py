@@ -344,4 +344,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "display names of the people the bot has talked to",
+        """
+        -- The name each platform gives a person (Teams' from.name, Slack's users.info), so that cards and alerts
+        -- name people who are not in the staff directory instead of showing a platform id.
+        CREATE TABLE people (
+            school_id TEXT NOT NULL,
+            user TEXT NOT NULL,
+            display_name TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (school_id, user)
+        );
+        """,
+    ),
 ]

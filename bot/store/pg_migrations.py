@@ -358,4 +358,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "display names of the people the bot has talked to",
+        """
+        CREATE TABLE people (
+            school_id TEXT NOT NULL,
+            "user" TEXT NOT NULL,
+            display_name TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (school_id, "user")
+        );
+        """,
+    ),
 ]

@@ -465,6 +465,17 @@ class PostgresStore(Store):
             await conn.execute("UPDATE outbox SET leased_until = NULL WHERE id = %s AND delivered_at IS NULL",
                                [notification_id])
 
+    async def save_display_name(self, school_id: str, user: str, name: str) -> None:
+        async with self._write() as conn:
+            await _insert(conn, "people", [{"school_id": school_id, "user": user, "display_name": name,
+                                            "updated_at": ts(utcnow())}],
+                          'ON CONFLICT (school_id, "user") DO UPDATE SET display_name = EXCLUDED.display_name, '
+                          'updated_at = EXCLUDED.updated_at')
+
+    async def display_names(self, school_id: str) -> dict[str, str]:
+        rows = await self._all('SELECT "user", display_name FROM people WHERE school_id = %s', [school_id])
+        return {r["user"]: r["display_name"] for r in rows}
+
     async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str,
                                message_id: str) -> list[tuple[str, str]]:
         where, args = "school_id = %s AND reference = %s AND recipient = %s", [school_id, reference, recipient]

@@ -496,6 +496,20 @@ class SQLiteStore(Store):
 
         await self._run(release)
 
+    async def save_display_name(self, school_id: str, user: str, name: str) -> None:
+        def save() -> None:
+            with self._write() as db:
+                db["people"].upsert({"school_id": school_id, "user": user, "display_name": name,
+                                     "updated_at": ts(utcnow())}, pk=("school_id", "user"))
+
+        await self._run(save)
+
+    async def display_names(self, school_id: str) -> dict[str, str]:
+        def rows() -> dict[str, str]:
+            return {r["user"]: r["display_name"] for r in self.db["people"].rows_where("school_id = ?", [school_id])}
+
+        return await self._run(rows)
+
     async def record_card_post(self, school_id: str, reference: str, recipient: str, channel: str,
                                message_id: str) -> list[tuple[str, str]]:
         def record() -> list[tuple[str, str]]:

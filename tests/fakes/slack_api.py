@@ -30,6 +30,7 @@ class FakeSlackApi:
         self.client_id, self.client_secret = CLIENT_ID, CLIENT_SECRET
         self.installs: dict[str, dict[str, Any]] = {}
         self._installed: dict[str, dict[str, Any]] = {}  # bot token -> its oauth.v2.access answer
+        self.people: dict[str, str] = {}  # user id -> the real name users.info gives (others: user_not_found)
         self.errors: dict[str, str] = {}  # method -> Slack error to answer with
         self.statuses: dict[str, list[int]] = {}  # method -> HTTP statuses to answer with first (429, 500...)
         self.faults = Faults()
@@ -40,6 +41,7 @@ class FakeSlackApi:
         self.socket_url: str | None = None
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/api/{method}", self._handle)  # slack-sdk reads users.info with GET, as Slack allows
         app.router.add_get("/link", self._socket)
         app.router.add_post("/upload/{file_id}", self._upload)
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded
@@ -147,6 +149,15 @@ class FakeSlackApi:
                     "team_id": "T0HILL", "user_id": "UBOT", "bot_id": "BBOT"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{body['users']}"}}
+        if method == "users.info":  # the shape of Slack's users.info answer, less fields the bot never reads
+            name = self.people.get(body.get("user", ""))
+            if name is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {
+                "id": body["user"], "team_id": "T0HILL", "name": name.lower().replace(" ", "."), "deleted": False,
+                "real_name": name, "tz": "Europe/London", "is_bot": False, "is_app_user": False,
+                "profile": {"real_name": name, "display_name": name.split()[0], "real_name_normalized": name,
+                            "display_name_normalized": name.split()[0], "first_name": name.split()[0]}}}
         if method == "chat.postMessage":
             body["ts"] = f"1700000000.{next(self._ts):06d}"  # kept with the recorded call, to click on later
             return {"ok": True, "channel": body["channel"], "ts": body["ts"],

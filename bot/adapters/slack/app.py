@@ -71,6 +71,7 @@ WEB_API_TIMEOUT_SECONDS = 10  # slack-sdk's default is 30: a call that slow is r
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 OAUTH_STATE_SECONDS = 600  # how long an install link stays good
+NAMES_REMEMBERED = 10_000  # people whose users.info name is kept in memory
 
 
 def from_slack_text(text: str | None) -> str:
@@ -163,6 +164,7 @@ class SlackChannel:
         # slack-bolt logs a refused request's whole body at INFO: never let that through (`_http` says why instead).
         logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
         self._dm_channels: dict[tuple[str | None, str], str] = {}  # (workspace, user) -> their DM with the bot
+        self._display_names: dict[tuple[str | None, str], str | None] = {}  # (workspace, user) -> users.info name
         self._delivery = asyncio.Lock()
         self._delivery_calls = self._delivery_covered = 0  # deliver_pending calls made, and covered by a finished round
         self._socket: AsyncSocketModeHandler | None = None
@@ -329,7 +331,7 @@ class SlackChannel:
             updates_cards=True,
             turn_id=f"action:{user}:{action.get('action_ts') or body.get('trigger_id')}",
         )
-        replies = await self.bot.handle(turn)
+        replies = await self.bot.handle(await self._named(speaker, turn))
         for reply in [r for r in replies if r.form]:
             metadata = json.dumps({"form": reply.form.id})
             await speaker.client.views_open(trigger_id=body["trigger_id"], view=form_modal(reply.form, metadata))
@@ -370,8 +372,26 @@ class SlackChannel:
         """The school of a Slack user in workspace `team` (bot/schools.py), None if the bot cannot tell."""
         return await self.bot.schools.resolve(PLATFORM, team if isinstance(team, str) else None, f"{PLATFORM}:{user}")
 
+    async def _named(self, speaker: Speaker, turn: Turn) -> Turn:
+        """The turn with the person's name from users.info (asked once per person and process; None if Slack
+        will not say), so that cards name people who are not in the staff directory."""
+        key = (speaker.team, turn.user_id)
+        if key not in self._display_names:
+            name = None
+            try:
+                user = (await speaker.client.users_info(user=turn.user_id)).get("user") or {}
+                profile = user.get("profile") or {}
+                name = profile.get("real_name") or user.get("real_name") or profile.get("display_name") or None
+            except SlackApiError as exc:  # no name is no harm: the card says so instead
+                error = exc.response.data.get("error") if isinstance(exc.response.data, dict) else None
+                log.warning("slack users.info failed (%s)", error or exc.response.status_code)
+            self._display_names[key] = name if isinstance(name, str) else None
+            while len(self._display_names) > NAMES_REMEMBERED:
+                self._display_names.pop(next(iter(self._display_names)))
+        return turn.model_copy(update={"display_name": self._display_names[key]})
+
     async def _run(self, speaker: Speaker, turn: Turn, channel: str) -> None:
-        replies = await self.bot.handle(turn)
+        replies = await self.bot.handle(await self._named(speaker, turn))
         await self._post(speaker, channel, turn.user_id, replies, turn.school_id)
         await self.deliver_pending()
 

@@ -133,14 +133,20 @@ def _checkboxes(choices: list[Choice], asks: str | None, continue_label: str) ->
 
 def card_blocks(card: CaseCard) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(card.title, MAX_HEADER)}]
-    fields = [{"type": "mrkdwn", "text": clip(f"*{to_mrkdwn(label)}*\n{to_mrkdwn(_literal(value))}", MAX_FIELD_TEXT),
-               "verbatim": True} for label, value in card.fields]
+    fields = [{"type": "mrkdwn", "text": clip(f"*{to_mrkdwn(label)}*\n{to_mrkdwn(_literal(value))}{_mention(card, label)}",
+                                              MAX_FIELD_TEXT), "verbatim": True} for label, value in card.fields]
     for start in range(0, len(fields), MAX_FIELDS):
         blocks.append({"type": "section", "fields": fields[start:start + MAX_FIELDS]})
     for note in card.guidance:
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": clip(to_mrkdwn(note), MAX_SECTION_TEXT), "verbatim": True}]})
     return blocks
+
+
+def _mention(card: CaseCard, label: str) -> str:
+    """A real mention after a Slack user's name, so the DSL can reach them in one click."""
+    platform, _, user_id = card.mentions.get(label, "").partition(":")
+    return f" (<@{user_id}>)" if platform == "slack" and re.fullmatch(r"[UW][A-Z0-9]{2,20}", user_id) else ""
 
 
 def _literal(value: str) -> str:

@@ -237,7 +237,8 @@ class TeamsChannel:
             return
         await self._remember(activity, school)
         base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=school, forms=True, files=True, updates_cards=True, turn_id=self._turn_id(activity))
+                    school_id=school, forms=True, files=True, updates_cards=True, turn_id=self._turn_id(activity),
+                    display_name=activity.from_property.name if activity.from_property else None)
         data = cards.submitted(activity.value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
