@@ -75,6 +75,12 @@ class SlackHarness:
             event.update(subtype="file_share", files=files)
         return await self.event(event, event_id=event_id, retry=retry)
 
+    async def home_opened(self, user: str):
+        """`user` opens the bot's Home tab (app_home_opened.json)."""
+        opened = fixture("app_home_opened")["event"]
+        opened.update(user=user, channel=f"D{user}")
+        return await self.event(opened)
+
     async def fixture_event(self, name: str, **changes):
         """An Events API callback exactly as in the fixture `name`, for this deployment's workspace."""
         envelope = fixture(name)

@@ -39,7 +39,8 @@ def test_the_slack_manifest_is_valid_against_the_official_schema(name):
     errors = sorted(manifest_validator().iter_errors(manifest), key=str)
     assert errors == []
     assert manifest["features"]["slash_commands"][0]["command"] == "/online-safety"
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"message.im", "app_home_opened"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "message.im", "app_home_opened", "app_uninstalled", "tokens_revoked"}
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     # The least scopes: nothing that reads channels or posts publicly as anyone else.
@@ -153,6 +154,27 @@ def test_a_case_card_renders_values_as_literal_text():
 def test_slack_markup_in_what_users_type_is_unwrapped():
     assert from_slack_text("see <https://www.instagram.com/fake|instagram.com/fake> &amp; &lt;3") == "see https://www.instagram.com/fake & <3"
     assert from_slack_text(None) == ""
+
+
+@pytest.mark.parametrize("typed", [
+    "<@U0DANA0001>", "ask <@U0DANA0001> about it", "<@U0DANA0001|dana>", "<!here>", "<!channel> look",
+    "<!subteam^S0TEACH|@teachers>", "<#C0STAFF|staffroom>", "<#C0STAFF>",
+])
+def test_a_slack_mention_is_never_read_as_an_account_handle(typed):
+    from bot.text import parse_accounts
+
+    text = from_slack_text(typed, "(a Slack mention)")
+    assert parse_accounts(text) == ([], [])
+    assert "U0DANA0001" not in text and "@" not in text
+
+
+def test_a_mention_beside_a_real_account_leaves_only_the_account():
+    from bot.text import parse_accounts
+
+    typed = ("<https://www.tiktok.com/@fake_hillside|tiktok.com/@fake_hillside> and @fake.hill &amp; "
+             "<mailto:head@hillside.sch.uk|head@hillside.sch.uk> ask <@U0DANA0001> in <#C0STAFF|staffroom>")
+    accounts, _ = parse_accounts(from_slack_text(typed, "(a Slack mention)"))
+    assert [a.value for a in accounts] == ["https://tiktok.com/@fake_hillside", "@fake.hill"]
 
 
 def test_shared_files_are_recorded_by_reference():

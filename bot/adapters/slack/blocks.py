@@ -26,6 +26,10 @@ MAX_CHECKBOXES = 10
 MAX_HEADER = 150
 MAX_FALLBACK = 3000
 
+# On every chat.postMessage and chat.update: Slack never fetches or previews a link in what the bot sends, as it may
+# be a reported account a reporter typed.
+NO_PREVIEWS = {"unfurl_links": False, "unfurl_media": False}
+
 CHOICE_ACTION = "osb_choice"
 PICK_ACTION = "osb_pick"
 CONTINUE_ACTION = "osb_continue"
@@ -149,7 +153,7 @@ def _literal(value: str) -> str:
 
 
 def reply_message(reply: Reply, continue_label: str) -> dict[str, Any]:
-    """One reply as the keyword arguments of chat.postMessage / chat.update (less the channel)."""
+    """One reply as the keyword arguments of chat.postMessage / chat.update (less the channel and ts)."""
     blocks = _section(to_mrkdwn(reply.text))
     if reply.card:
         blocks += card_blocks(reply.card)
@@ -160,7 +164,7 @@ def reply_message(reply: Reply, continue_label: str) -> dict[str, Any]:
             blocks += _buttons(reply.choices, reply.asks, "osb_choices_")
     if len(blocks) > MAX_BLOCKS:
         blocks = blocks[: MAX_BLOCKS - 1] + [b for b in blocks if b["type"] == "actions"][-1:]
-    return {"text": fallback(reply.text), "blocks": blocks}
+    return {"text": fallback(reply.text), "blocks": blocks, **NO_PREVIEWS}
 
 
 def fallback(text: str) -> str:
