@@ -372,6 +372,7 @@ async def test_dsl_records_a_platform_report_and_closes_through_modals(slack, bo
     card = await sent_case(slack)
     view = (await open_modal(slack, DSL, card, "action"))["view"]
     assert [b["block_id"] for b in view["blocks"]] == ["action", "platform_reference", "detail"]
+    assert view["title"]["text"] == "Record an action"  # the form's own short title, never clipped mid-word
     assert [b["optional"] for b in view["blocks"]] == [False, True, True]
     await submit_modal(slack, DSL, view, {"action": "reported_to_platform", "platform_reference": "IG-55821"}, view_id="V2")
     await slack.api.wait_for(lambda: any("action has been recorded" in m["text"] for m in slack.messages_to(DSL)))

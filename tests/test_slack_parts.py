@@ -180,3 +180,34 @@ def test_a_mention_beside_a_real_account_leaves_only_the_account():
 def test_shared_files_are_recorded_by_reference():
     (a,) = to_attachments([{"id": "F1", "name": "a.png", "mimetype": "image/png", "size": 10, "permalink": "https://x/F1"}])
     assert (a.name, a.ref, a.size, a.content_type) == ("a.png", "https://x/F1", 10, "image/png")
+
+
+# --- the content's titles and labels within Slack's limits -----------------------------------------
+
+
+@pytest.mark.parametrize("file, old, new, named", [
+    ("flows/case_action.yaml", "form_title: Record an action", "form_title: Record an action on a case", "form_title"),
+    ("flows/case_action.yaml", "form_title: Record an action", "form_title: null", "title"),  # the long title instead
+    ("messages/common.yaml", "save_label: Save", "save_label: Save this to the case record", "common.save_label"),
+    ("messages/menu.yaml", 'get_support: "Get support"', f'get_support: "{"Get support " * 7}"', "menu.get_support"),
+    ("messages/case.yaml", "    note: Add a note", f"    note: {'Add a note ' * 8}", "case.action.note"),
+    ("messages/case.yaml", 'title: "Case {reference}"', f'title: "{"Case " * 27}{{reference}}"', "case.title"),
+])
+def test_content_check_refuses_a_title_or_label_longer_than_slack_shows(tmp_path, file, old, new, named):
+    import shutil
+
+    from bot.content import ContentError, load_content
+
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    path = tmp_path / "content" / file
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new, 1))
+    with pytest.raises(ContentError, match=named):
+        load_content(tmp_path / "content")
+
+
+def test_every_form_title_fits_a_slack_modal(content):
+    from bot.adapters.slack.blocks import MAX_MODAL_TITLE
+
+    forms = [f for f in content.flows.values() if f.id.startswith("case_")]
+    assert forms and all(len(f.form_title or f.title) <= MAX_MODAL_TITLE for f in forms)
