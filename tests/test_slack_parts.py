@@ -211,3 +211,47 @@ def test_every_form_title_fits_a_slack_modal(content):
 
     forms = [f for f in content.flows.values() if f.id.startswith("case_")]
     assert forms and all(len(f.form_title or f.title) <= MAX_MODAL_TITLE for f in forms)
+
+
+def _strings(node, where=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _strings(value, f"{where}[{n}]")
+    elif isinstance(node, str):
+        yield where, node
+
+
+def _breaks_mid_sentence(text: str) -> list[str]:
+    """Line breaks a reader sees in the middle of a sentence: Slack shows every newline as it is. A break is fine
+    after a sentence ends (or a colon, or a closing bracket or bold), before a list item or bold heading, and after
+    a placeholder when the next line starts a new sentence (the placeholder's words end one)."""
+    import re
+
+    found = []
+    lines = text.strip().split("\n")
+    for before, after in zip(lines, lines[1:]):
+        before, after = before.rstrip(), after.strip()
+        if not before.strip() or not after or re.match(r"(- |\d+[.)] |• |\*\*|#)", after):
+            continue
+        if re.search(r"[.!?:)]\**$|\*\*$", before) or (before.endswith("}") and after[:1].isupper()):
+            continue
+        found.append(f"…{before[-30:]}⏎{after[:30]}…")
+    return found
+
+
+def test_no_message_breaks_a_line_in_the_middle_of_a_sentence():
+    """Every piece of wording in content/ (messages, flows, facts), as the bot renders it."""
+    wrapped = {}
+    for path in sorted((ROOT / "content").rglob("*.yaml")):
+        for where, text in _strings(yaml.safe_load(path.read_text())):
+            if _breaks_mid_sentence(text):
+                wrapped[f"{path.relative_to(ROOT)}{where}"] = _breaks_mid_sentence(text)
+    assert wrapped == {}
+
+
+def test_a_line_broken_mid_sentence_is_caught():
+    assert _breaks_mid_sentence("I can help you report a fake or harmful\naccount, or find support.")
+    assert not _breaks_mid_sentence("Call 999 now.\nThen tell the DSL: {dsl_names}.\n- a list item\n**Bold**")
