@@ -166,6 +166,8 @@ class Step(Strict):
 class Flow(Strict):
     id: str
     title: str
+    form_title: str | None = Field(default=None, description="a short title for the flow shown as one form (a Slack "
+                                   "modal's title holds 24 characters); the title where none is given")
     steps: list[Step]
 
     def step(self, step_id: str) -> Step:
@@ -361,6 +363,7 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
         version=f"{meta.version}+{_digest(root, layered.overlay)}",
     )
     _check_placeholders(content, message_files, root)
+    _check_platform_limits(content, message_files, root)
     layered.check_all_used()
     return content
 
@@ -428,6 +431,42 @@ def _check_placeholders(content: Content, message_files: dict[str, Path], root: 
                 content.facts.lookup(name)
             except (KeyError, AttributeError):
                 raise ContentError(f"{path}: {key}: '{{{name}}}' is neither a run-time value nor a known fact") from None
+
+
+# The platforms' limits on what the bot's words become (Slack's Block Kit reference; Teams' Adaptive Cards allow more),
+# so no title or label is ever cut short: a modal's title, submit and close buttons, a button's or option's text, and a
+# header (the case card's title).
+MODAL_TITLE_CHARS, BUTTON_TEXT_CHARS, HEADER_CHARS = 24, 75, 150
+PLACEHOLDER_ROOM = 20  # what each placeholder in a label is allowed to fill (a case reference, a count, a flow title)
+MODAL_BUTTON_KEYS = ("common.save_label", "common.cancel_label")
+HEADER_KEYS = ("case.title", "case.title_urgent")
+BUTTON_KEYS = re.compile(r"^(?:.+_label|menu\.(?!ask).+|case\.action\..+|case\.pack\.send_to_reporter"
+                         r"|reminders\.(?:record_reply|open_case))$")
+
+
+def _check_platform_limits(content: Content, message_files: dict[str, Path], root: Path) -> None:
+    """Every title and label the bot shows fits the tightest platform's limit for where it is shown."""
+    def check(path: Path, key: str, text: str, limit: int, what: str) -> None:
+        size = len(PLACEHOLDER.sub("", text.strip())) + PLACEHOLDER_ROOM * len(PLACEHOLDER.findall(text))
+        if size > limit:
+            raise ContentError(f"{path}: {key}: '{text.strip()}' is too long for {what} (at most {limit} characters"
+                               f"{', counting ' + str(PLACEHOLDER_ROOM) + ' for each placeholder' if '{' in text else ''})")
+
+    for key, text in content.messages.items():
+        if key in MODAL_BUTTON_KEYS:
+            check(message_files[key], key, text, MODAL_TITLE_CHARS, "a form's button")
+        elif key in HEADER_KEYS:
+            check(message_files[key], key, text, HEADER_CHARS, "a card's header")
+        elif BUTTON_KEYS.match(key):
+            check(message_files[key], key, text, BUTTON_TEXT_CHARS, "a button")
+    for flow in content.flows.values():
+        path = root / "flows" / f"{flow.id}.yaml"
+        check(path, "form_title" if flow.form_title else "title", flow.form_title or flow.title, MODAL_TITLE_CHARS,
+              "a form's title (give the flow a shorter form_title)")
+        for step in flow.steps:  # a step's title is a button when choosing which answer to change
+            check(path, f"steps.{step.id}.title", step.title, BUTTON_TEXT_CHARS, "a button")
+    for platform in content.facts.platforms.values():  # a platform's name is an option to tick
+        check(root / "facts" / "platforms.yaml", f"{platform.id}.name", platform.name, BUTTON_TEXT_CHARS, "an option")
 
 
 def _digest(root: Path, overlay: Path | None = None) -> str:

@@ -46,7 +46,10 @@ def build_app(bot: Bot, channels: list[Channel]) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "channels": [c.name for c in channels]})
+        # A channel that cannot work at all (its only token revoked, say) says why in `unusable`.
+        unusable = {c.name: c.unusable for c in channels if getattr(c, "unusable", None)}
+        body = {"ok": not unusable, "channels": [c.name for c in channels], **({"unusable": unusable} if unusable else {})}
+        return web.json_response(body, status=503 if unusable else 200)
 
     app.router.add_get("/healthz", healthz)
     for channel in channels:

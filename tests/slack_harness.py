@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from aiohttp.test_utils import TestClient
 from slack_sdk.signature import SignatureVerifier
@@ -23,6 +23,11 @@ FIXTURES = Path(__file__).parent / "fixtures" / "slack"
 def fixture(name: str) -> dict[str, Any]:
     """A fresh copy of a payload as Slack sends it (tests/fixtures/slack/README.md says where each shape comes from)."""
     return copy.deepcopy(json.loads((FIXTURES / f"{name}.json").read_text()))
+
+
+def form_fixture(name: str) -> dict[str, str]:
+    """The fields of a form body as Slack sends it (a slash command), from tests/fixtures/slack/NAME.txt."""
+    return dict(parse_qsl((FIXTURES / f"{name}.txt").read_text().strip(), keep_blank_values=True))
 
 
 class SlackHarness:
@@ -56,15 +61,35 @@ class SlackHarness:
         return await self.post(json.dumps(envelope), "application/json", headers, **sign)
 
     async def dm(self, user: str, text: str = "", files: list[dict] | None = None, event_id: str | None = None,
-                 retry: int | None = None):
-        event = fixture("message_im")["event"]
+                 retry: int | None = None, kind: str = "message_im", **changes):
+        """A message `user` sends in their DM with the bot, from the fixture `kind` (a plain message, a file share, a
+        reply in a thread...): its ids made this deployment's, its text `text`, and any other `changes` applied."""
+        event = fixture(kind)["event"]
         ts = f"{time.time():.6f}"
-        event.update(channel=f"D{user}", user=user, text=text, ts=ts, event_ts=ts, team=self.team,
-                     client_msg_id=f"msg-{next(self._ids)}")
-        event["blocks"][0]["elements"][0]["elements"][0]["text"] = text
-        if files:
+        event.update(channel=f"D{user}", user=user, text=text, ts=ts, event_ts=ts, team=self.team, **changes)
+        if "client_msg_id" in event:
+            event["client_msg_id"] = f"msg-{next(self._ids)}"
+        for block in event.get("blocks", []):  # the rich_text copy of the text, as Slack sends it beside `text`
+            block["elements"][0]["elements"] = [{"type": "text", "text": text}]
+        if files is not None:
             event.update(subtype="file_share", files=files)
         return await self.event(event, event_id=event_id, retry=retry)
+
+    async def home_opened(self, user: str):
+        """`user` opens the bot's Home tab (app_home_opened.json)."""
+        opened = fixture("app_home_opened")["event"]
+        opened.update(user=user, channel=f"D{user}")
+        return await self.event(opened)
+
+    async def fixture_event(self, name: str, **changes):
+        """An Events API callback exactly as in the fixture `name`, for this deployment's workspace."""
+        envelope = fixture(name)
+        envelope.update(team_id=self.team, context_team_id=self.team, event_id=f"Ev{next(self._ids):08d}",
+                        event_time=int(time.time()))
+        envelope["event"].update(changes)
+        for authorization in envelope.get("authorizations", []):
+            authorization["team_id"] = self.team
+        return await self.post(json.dumps(envelope), "application/json")
 
     async def interaction(self, payload: dict[str, Any], **sign):
         return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **sign)
@@ -85,6 +110,8 @@ class SlackHarness:
         payload["channel"]["id"] = message["channel"]
         payload["message"].update(ts=message["ts"], text=message.get("text", ""), blocks=message["blocks"],
                                   team=self.team)
+        if message.get("thread_ts"):  # a message in a thread: Slack says so in the container and the message
+            payload["container"]["thread_ts"] = payload["message"]["thread_ts"] = message["thread_ts"]
         payload["state"] = {"values": state or {}}
         payload["actions"] = [self._action(block, element)]
         return payload
@@ -116,11 +143,13 @@ class SlackHarness:
                               if e.get("action_id") == "osb_continue")
         return await self.interaction(self.block_actions(user, message, block, element, state))
 
-    async def command(self, user: str, text: str = "", channel: str = "C0GENERAL"):
-        body = urlencode({"token": "legacy", "team_id": self.team, "channel_id": channel, "user_id": user,
-                          "command": "/online-safety", "text": text, "trigger_id": f"trig-{next(self._ids)}",
-                          "response_url": "http://127.0.0.1:9/response"})
-        return await self.post(body, "application/x-www-form-urlencoded")
+    async def command(self, user: str, text: str = "", in_dm: bool = False):
+        """`/online-safety` typed by `user` in a channel, or in their DM with the bot (slash_command_*.txt)."""
+        fields = form_fixture("slash_command_dm" if in_dm else "slash_command_channel")
+        fields.update(team_id=self.team, user_id=user, text=text, trigger_id=f"trig-{next(self._ids)}")
+        if in_dm:
+            fields["channel_id"] = f"D{user}"
+        return await self.post(urlencode(fields), "application/x-www-form-urlencoded")
 
     # --- what the bot sent ---------------------------------------------------------------
 

@@ -32,7 +32,7 @@ async def test_golden_posh_support(chat: Chat):
     await chat.pick("menu:get_support")
     await chat.pick("posh")
     assert chat.last[0].text == (
-        "**The Professionals Online Safety Helpline (POSH)** helps school staff with online safety problems, including\n"
+        "**The Professionals Online Safety Helpline (POSH)** helps school staff with online safety problems, including "
         "getting fake or harmful accounts taken down. They have direct contacts at the major platforms.\n"
         "Phone 0344 381 4772 or email helpline@saferinternet.org.uk (Monday to Friday, 10am to 4pm).\n"
         "Report to the platform yourself first and give it 48 hours, unless it's a safeguarding concern: "

@@ -444,7 +444,7 @@ async def test_typed_text_never_becomes_a_link_a_mention_or_formatting_in_slack(
         await submit_modal(slack, DSL, views[-1]["view"], values, view_id=f"V{action}")
         await slack.settle()
     await click(slack, DSL, card, f"case:{REF}:ack")
-    await slack.event({"type": "app_home_opened", "user": DSL, "channel": f"D{DSL}", "tab": "home"})
+    await slack.home_opened(DSL)
     await slack.settle()
 
     shown, problems = [], set()

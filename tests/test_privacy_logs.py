@@ -161,7 +161,7 @@ def assert_routed_only(deliveries: list[tuple[str, str, bool]], routed: set[str]
 async def test_on_slack_case_data_goes_only_to_the_dms_of_the_people_it_is_routed_to(slack, bot):
     for user in (HEAD, CHAIR):  # two senior people the case is not routed to have the bot too
         await slack.dm(user, "hello")
-        await slack.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"})
+        await slack.home_opened(user)
     await slack.api.wait_for(lambda: slack.messages_to(HEAD) and slack.messages_to(CHAIR))
     summary = await report_until_summary(slack)
     await click(slack, TEACHER, summary, "send")
@@ -185,7 +185,7 @@ async def test_on_slack_case_data_goes_only_to_the_dms_of_the_people_it_is_route
     await slack.api.wait_for(lambda: slack.api.bodies("files.completeUploadExternal"))
     await slack.click(HEAD, {**card, "channel": f"D{HEAD}"}, f"case:{REF}:plan")  # replayed: refused
     for user in (DSL, TEACHER, HEAD):
-        await slack.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"})
+        await slack.home_opened(user)
     await slack.settle()
 
     deliveries = []

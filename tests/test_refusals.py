@@ -23,7 +23,7 @@ import pytest
 from bot.models import CaseStatus
 from bot.record import build_record
 from tests.conftest import STANDARD_REPORT, Chat, walk
-from tests.slack_harness import find_button
+from tests.slack_harness import find_button, fixture
 from tests.teams_harness import TeamsHarness
 from tests.test_slack import DSL as SLACK_DSL
 from tests.test_slack import HEAD as SLACK_HEAD
@@ -57,10 +57,11 @@ def assert_nothing_logged_of(caplog, *texts: str) -> None:
 
 
 def dm_envelope(text: str, event_id: str = "EvREFUSED1") -> str:
-    event = {"type": "message", "channel": f"D{SLACK_TEACHER}", "channel_type": "im", "user": SLACK_TEACHER,
-             "text": text, "ts": "1700000000.000100", "team": "T0HILL"}
-    return json.dumps({"token": "legacy", "team_id": "T0HILL", "api_app_id": "A0OSB", "type": "event_callback",
-                       "event": event, "event_id": event_id, "event_time": int(time.time())})
+    """A DM as Slack sends it (tests/fixtures/slack/message_im.json)."""
+    envelope = fixture("message_im")
+    envelope["event"].update(channel=f"D{SLACK_TEACHER}", user=SLACK_TEACHER, text=text, ts="1700000000.000100")
+    envelope.update(event_id=event_id, event_time=int(time.time()))
+    return json.dumps(envelope)
 
 
 def swap(headers: dict[str, str], **changes: str | None) -> dict[str, str]:

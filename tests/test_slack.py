@@ -83,7 +83,8 @@ async def report_until_summary(slack: SlackHarness, categories=("targeting_me",)
         msgs = await click(slack, TEACHER, msgs[-1], answer)
     assert question(msgs[-1]) == "report_concern.platforms"
     (msg,) = await tick(slack, TEACHER, msgs[-1], ["instagram"])
-    (msg,) = await say(slack, TEACHER, "<https://www.instagram.com/fake_hillside/|instagram.com/fake_hillside>")
+    # As Slack sends it: the link wrapped, and a colleague @-mentioned (never taken for an account).
+    (msg,) = await say(slack, TEACHER, f"<https://www.instagram.com/fake_hillside/|instagram.com/fake_hillside> cc <@{DSL}>")
     assert question(msg) == "report_concern.first_seen"
     (msg,) = await say(slack, TEACHER, "yesterday")
     (msg,) = await say(slack, TEACHER, "Mocking posts using my photo from the school website")
@@ -190,8 +191,7 @@ async def test_guardrail_alerts_at_once_refuses_files_and_marks_urgent(slack, bo
     (msg,) = await tick(slack, TEACHER, msg, ["learners"])
     (msg,) = await say(slack, TEACHER, "skip")
     assert question(msg) == "report_concern.evidence"
-    refused = await say(slack, TEACHER, "", files=[{"id": "F1", "name": "shot.png", "mimetype": "image/png",
-                                                    "size": 1000, "permalink": "https://hillside.slack.com/files/F1"}])
+    refused = await say(slack, TEACHER, "", kind="message_file_share")
     assert "Please don't send any files" in refused[0]["text"]
     msgs = await click(slack, TEACHER, refused[-1], "done")
     msgs = await tick(slack, TEACHER, msgs[-1], ["learners_talking"])
@@ -205,9 +205,9 @@ async def test_guardrail_alerts_at_once_refuses_files_and_marks_urgent(slack, bo
 
 
 async def test_a_forged_signature_or_stale_timestamp_is_refused(slack, bot):
-    event = {"type": "message", "channel": f"D{TEACHER}", "channel_type": "im", "user": TEACHER,
-             "text": "I'm being targeted", "ts": "1.0"}
-    envelope = json.dumps({"type": "event_callback", "team_id": "T0HILL", "event": event, "event_id": "EvF1"})
+    envelope = fixture("message_im")
+    envelope["event"].update(channel=f"D{TEACHER}", user=TEACHER, text="I'm being targeted")
+    envelope = json.dumps(envelope)
     forged = await slack.post(envelope, "application/json", secret="00000000000000000000000000000000")
     assert forged.status == 401
     stale = await slack.post(envelope, "application/json", timestamp=int(time.time()) - 60 * 10)
@@ -275,9 +275,8 @@ async def test_a_file_shared_in_the_dm_is_recorded_as_evidence(slack, bot):
         (msg,) = await say(slack, TEACHER, text)
     (msg,) = await tick(slack, TEACHER, msg, ["me"])
     (msg,) = await say(slack, TEACHER, "skip")
-    file = {"id": "F0SHOT", "name": "tiktok.png", "mimetype": "image/png", "size": 52100,
-            "permalink": "https://hillside.slack.com/files/UTEACH/F0SHOT/tiktok.png"}
-    (kept,) = await say(slack, TEACHER, "screenshot of the profile", files=[file])
+    (file,) = fixture("message_file_share")["event"]["files"]  # the whole file object, as Slack sends it
+    (kept,) = await say(slack, TEACHER, "screenshot of the profile", kind="message_file_share")
     assert "that's kept" in kept["text"]
     msgs = await click(slack, TEACHER, kept, "done")
     msgs = await tick(slack, TEACHER, msgs[-1], ["nobody"])
@@ -286,7 +285,7 @@ async def test_a_file_shared_in_the_dm_is_recorded_as_evidence(slack, bot):
     (case,) = await bot.store.list_cases("default")
     (evidence,) = await bot.store.case_evidence(case.id)
     assert (evidence.name, evidence.ref, evidence.size, evidence.content_type) == (
-        "tiktok.png", file["permalink"], 52100, "image/png")
+        "profile.png", file["permalink"], 52100, "image/png")
 
 
 async def test_slash_command_answers_privately_and_continues_in_the_dm(slack):
@@ -303,7 +302,7 @@ async def test_app_home_shows_a_dsl_their_open_cases_and_staff_the_flows(slack):
     await click(slack, TEACHER, summary, "send")
     await slack.api.wait_for(lambda: slack.messages_to(DSL))
     for user in (DSL, TEACHER):
-        await slack.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"})
+        await slack.home_opened(user)
     published = await slack.api.wait_for(lambda: len(slack.api.bodies("views.publish")) >= 2 and slack.api.bodies("views.publish"))
     by_user = {p["user_id"]: p["view"] for p in published}
     find_button(by_user[DSL], "case:OSB-2026-0001:show")
@@ -341,13 +340,11 @@ async def test_socket_mode_needs_no_public_url(bot, slack_api):
     await client.start_server()
     try:
         assert (await client.post("/slack/events", data="{}")).status in (404, 405)  # no HTTP endpoint at all
-        event = {"type": "message", "channel": f"D{TEACHER}", "channel_type": "im", "user": TEACHER,
-                 "text": "I'm being targeted", "ts": "1.0"}
+        payload = fixture("message_im")  # Socket Mode wraps the same Events API envelope
+        payload["event"].update(channel=f"D{TEACHER}", user=TEACHER, text="I'm being targeted")
         await slack_api.to_socket.put({
             "envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False,
-            "retry_attempt": 0, "retry_reason": "",
-            "payload": {"type": "event_callback", "team_id": "T0HILL", "api_app_id": "A0OSB", "event": event,
-                        "event_id": "EvSOCK1", "event_time": 1},
+            "retry_attempt": 0, "retry_reason": "", "payload": payload,
         })
         (message,) = await slack_api.wait_for(lambda: slack_api.posted_to(f"D{TEACHER}"))
         assert question(message) == "report_concern.categories"
@@ -434,6 +431,7 @@ async def test_dsl_records_a_platform_report_and_closes_through_modals(slack, bo
     card = await sent_case(slack)
     view = (await open_modal(slack, DSL, card, "action"))["view"]
     assert [b["block_id"] for b in view["blocks"]] == ["action", "platform_reference", "detail"]
+    assert view["title"]["text"] == "Record an action"  # the form's own short title, never clipped mid-word
     assert [b["optional"] for b in view["blocks"]] == [False, True, True]
     await submit_modal(slack, DSL, view, {"action": "reported_to_platform", "platform_reference": "IG-55821"}, view_id="V2")
     await slack.api.wait_for(lambda: any("action has been recorded" in m["text"] for m in slack.messages_to(DSL)))
@@ -507,3 +505,142 @@ async def test_a_rate_limited_or_failing_web_api_is_retried_and_the_reply_arrive
     (message,) = await slack.api.wait_for(lambda: [b for b in slack.messages_to(TEACHER) if "ts" in b], timeout=10)
     assert question(message) == "report_concern.categories"
     assert len(slack.api.bodies("chat.postMessage")) == 3  # two refusals, then the one message
+
+
+# --- payloads as Slack really sends them (tests/fixtures/slack/) ---------------------------------
+
+
+@pytest.mark.parametrize("kind", ["message_slackbot", "message_from_app", "message_bot_message"])
+async def test_slackbot_bots_and_apps_are_never_answered(slack, bot, kind):
+    """Slackbot's own DMs (USLACKBOT), another app's message (bot_id, bot_profile) and the classic bot_message."""
+    response = await slack.fixture_event(kind, channel=f"D{TEACHER}")
+    assert response.status == 200
+    await slack.settle()
+    assert slack.api.bodies("chat.postMessage") == []
+    sender = fixture(kind)["event"].get("user") or fixture(kind)["event"]["bot_id"]
+    assert await bot.store.load_conversation(f"default/slack:D{TEACHER}") is None, sender
+
+
+async def test_a_reply_in_a_thread_is_answered_in_that_thread(slack):
+    first = (await say(slack, TEACHER, "hello"))[0]
+    before = len(slack.messages_to(TEACHER))
+    assert (await slack.dm(TEACHER, "I'm being targeted", kind="message_thread_reply", thread_ts=first["ts"],
+                           parent_user_id="U0BOT00001")).status == 200
+    (question_in_thread,) = await slack.next_message(TEACHER, before)
+    assert question(question_in_thread) == "report_concern.categories"
+    assert question_in_thread["thread_ts"] == first["ts"]
+    # The buttons pressed there answer there too.
+    (next_question,) = await tick(slack, TEACHER, question_in_thread, ["targeting_me"])
+    assert question(next_question) == "report_concern.images" and next_question["thread_ts"] == first["ts"]
+
+
+async def test_a_thread_reply_also_sent_to_the_dm_is_answered(slack):
+    first = (await say(slack, TEACHER, "hello"))[0]
+    before = len(slack.messages_to(TEACHER))
+    response = await slack.dm(TEACHER, "I'm being targeted", kind="message_thread_broadcast", thread_ts=first["ts"])
+    assert response.status == 200
+    (answer,) = await slack.next_message(TEACHER, before)
+    assert question(answer) == "report_concern.categories" and answer["thread_ts"] == first["ts"]
+
+
+async def test_a_message_at_the_top_of_the_dm_is_answered_at_the_top(slack):
+    (answer,) = await say(slack, TEACHER, "I'm being targeted")
+    assert answer.get("thread_ts") is None
+
+
+async def test_nothing_the_bot_sends_lets_slack_preview_a_link(slack):
+    """A reported account typed by a reporter must never be fetched or unfurled by Slack, in posts or updates."""
+    await report_until_summary(slack)
+    sent = slack.api.bodies("chat.postMessage") + slack.api.bodies("chat.update")
+    assert sent and all(b.get("unfurl_links") in (False, "0", "false") for b in sent)
+    assert all(b.get("unfurl_media") in (False, "0", "false") for b in sent)
+
+
+async def test_continue_with_nothing_ticked_asks_again_kindly_and_leaves_the_question(slack, bot):
+    (msg,) = await say(slack, TEACHER, "I'm being targeted")
+    (kind_word,) = await tick(slack, TEACHER, msg, [])
+    assert "tick one or more" in kind_word["text"]
+    assert not [u for u in slack.api.bodies("chat.update") if u["ts"] == msg["ts"]]  # no empty "Your answer:"
+    (next_question,) = await tick(slack, TEACHER, msg, ["targeting_me"])  # the same question still works
+    assert question(next_question) == "report_concern.images"
+
+
+async def test_a_reply_slack_refuses_is_sent_again_and_never_lost(slack):
+    slack.api.refusals["chat.postMessage"] = ["fatal_error"]
+    assert (await slack.dm(TEACHER, "I'm being targeted")).status == 200
+    (message,) = await slack.api.wait_delivered(f"D{TEACHER}", 1, timeout=10)
+    assert question(message) == "report_concern.categories"
+    assert len(slack.api.bodies("chat.postMessage")) == 2  # the refused post, then the same reply again
+
+
+async def test_your_report_has_been_sent_arrives_even_if_slack_refuses_it_first(slack, bot):
+    summary = await report_until_summary(slack)
+    delivered = len(slack.api.delivered_to(f"D{TEACHER}"))
+    slack.api.refusals["chat.postMessage"] = ["fatal_error", "fatal_error"]
+    block, element = find_button(summary, "send")
+    assert (await slack.interaction(slack.block_actions(TEACHER, summary, block, element))).status == 200
+    told = await slack.api.wait_for(
+        lambda: [m for m in slack.api.delivered_to(f"D{TEACHER}")[delivered:] if "OSB-2026-0001" in m["text"]], timeout=10)
+    assert len(told) == 1
+    assert len(await bot.store.list_cases("default")) == 1
+
+
+async def test_a_file_shared_as_a_stub_is_described_with_files_info(slack, bot):
+    """Slack Connect and some clients send only `file_access: check_file_info`: files:read asks files.info."""
+    (msg,) = await say(slack, TEACHER, "I'm being targeted")
+    (msg,) = await tick(slack, TEACHER, msg, ["targeting_me"])
+    msgs = await click(slack, TEACHER, msg, "no")
+    (msg,) = await tick(slack, TEACHER, msgs[-1], ["tiktok"])
+    for text in ("@fakehill", "today", "Mocking videos"):
+        (msg,) = await say(slack, TEACHER, text)
+    (msg,) = await tick(slack, TEACHER, msg, ["me"])
+    (msg,) = await say(slack, TEACHER, "skip")
+    stub = fixture("message_file_share_connect")["event"]["files"]
+    slack.api.files[stub[0]["id"]] = {
+        "id": stub[0]["id"], "name": "tiktok-profile.png", "title": "tiktok-profile.png", "mimetype": "image/png",
+        "size": 48210, "permalink": f"https://hillside.slack.com/files/{TEACHER}/{stub[0]['id']}/tiktok-profile.png"}
+    (kept,) = await say(slack, TEACHER, "screenshot", kind="message_file_share_connect", files=stub)
+    assert "that's kept" in kept["text"]
+    assert [b["file"] for b in slack.api.bodies("files.info")] == [stub[0]["id"]]
+    msgs = await click(slack, TEACHER, kept, "done")
+    msgs = await tick(slack, TEACHER, msgs[-1], ["nobody"])
+    (summary,) = await click(slack, TEACHER, msgs[-1], "no_idea")
+    await click(slack, TEACHER, summary, "send")
+    (case,) = await bot.store.list_cases("default")
+    (evidence,) = await bot.store.case_evidence(case.id)
+    assert (evidence.name, evidence.size, evidence.content_type) == ("tiktok-profile.png", 48210, "image/png")
+
+
+async def test_the_slash_command_in_the_bots_own_dm_does_not_point_to_a_dm(slack):
+    response = await slack.command(TEACHER, "", in_dm=True)
+    assert response.status == 200
+    assert "direct message" not in await response.text()
+    greeting = await slack.next_message(TEACHER, 0)
+    assert question(greeting[-1]) == "menu"
+
+
+@pytest.mark.parametrize("kind", ["app_uninstalled", "tokens_revoked"])
+async def test_with_one_token_losing_it_is_acknowledged_logged_and_shown_by_healthz(slack, caplog, kind):
+    assert (await slack.client.get("/healthz")).status == 200
+    with caplog.at_level("ERROR", logger="bot.adapters.slack.app"):
+        assert (await slack.fixture_event(kind)).status == 200
+        await slack.settle()
+    assert any("slack is not usable" in r.getMessage() for r in caplog.records)
+    health = await slack.client.get("/healthz")
+    assert health.status == 503
+    body = await health.json()
+    assert body["ok"] is False and "SLACK_BOT_TOKEN" in body["unusable"]["slack"]
+
+
+async def test_a_revoked_user_token_alone_leaves_slack_usable(slack):
+    assert (await slack.fixture_event("tokens_revoked", tokens={"oauth": ["U043H11ES4V"]})).status == 200
+    await slack.settle()
+    assert (await slack.client.get("/healthz")).status == 200
+
+
+def test_starting_with_a_bot_token_logs_no_alarming_warning(bot, monkeypatch, caplog):
+    """Bolt also reads SLACK_BOT_TOKEN and warns the client's token wins; it is the same token, so nothing to say."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    with caplog.at_level("INFO"):
+        SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None, api_url=None))
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []

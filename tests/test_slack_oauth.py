@@ -258,10 +258,10 @@ async def test_uninstalling_or_revoking_the_token_forgets_the_installation(oauth
     await install(oauth, OAK)
     await say(oauth, OAK, "UOT", "hello")  # the client for Oakfield is now cached too
     oauth.team = OAK
-    assert (await oauth.event({"type": "app_uninstalled"})).status == 200
+    assert (await oauth.fixture_event("app_uninstalled")).status == 200
     await oauth.api.wait_for(lambda: set(installation_rows(store)) == {HILL})
     oauth.team = HILL
-    assert (await oauth.event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOTT0HILL"]}})).status == 200
+    assert (await oauth.fixture_event("tokens_revoked", tokens={"oauth": [], "bot": ["UBOTT0HILL"]})).status == 200
     await oauth.api.wait_for(lambda: installation_rows(store) == {})
 
     # Slack would no longer send events from there; if one came, nothing is said with a stale token.

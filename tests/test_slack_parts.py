@@ -39,7 +39,8 @@ def test_the_slack_manifest_is_valid_against_the_official_schema(name):
     errors = sorted(manifest_validator().iter_errors(manifest), key=str)
     assert errors == []
     assert manifest["features"]["slash_commands"][0]["command"] == "/online-safety"
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"message.im", "app_home_opened"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "message.im", "app_home_opened", "app_uninstalled", "tokens_revoked"}
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     # The least scopes: nothing that reads channels or posts publicly as anyone else.
@@ -156,6 +157,102 @@ def test_slack_markup_in_what_users_type_is_unwrapped():
     assert from_slack_text(None) == ""
 
 
+@pytest.mark.parametrize("typed", [
+    "<@U0DANA0001>", "ask <@U0DANA0001> about it", "<@U0DANA0001|dana>", "<!here>", "<!channel> look",
+    "<!subteam^S0TEACH|@teachers>", "<#C0STAFF|staffroom>", "<#C0STAFF>",
+])
+def test_a_slack_mention_is_never_read_as_an_account_handle(typed):
+    from bot.text import parse_accounts
+
+    text = from_slack_text(typed, "(a Slack mention)")
+    assert parse_accounts(text) == ([], [])
+    assert "U0DANA0001" not in text and "@" not in text
+
+
+def test_a_mention_beside_a_real_account_leaves_only_the_account():
+    from bot.text import parse_accounts
+
+    typed = ("<https://www.tiktok.com/@fake_hillside|tiktok.com/@fake_hillside> and @fake.hill &amp; "
+             "<mailto:head@hillside.sch.uk|head@hillside.sch.uk> ask <@U0DANA0001> in <#C0STAFF|staffroom>")
+    accounts, _ = parse_accounts(from_slack_text(typed, "(a Slack mention)"))
+    assert [a.value for a in accounts] == ["https://tiktok.com/@fake_hillside", "@fake.hill"]
+
+
 def test_shared_files_are_recorded_by_reference():
     (a,) = to_attachments([{"id": "F1", "name": "a.png", "mimetype": "image/png", "size": 10, "permalink": "https://x/F1"}])
     assert (a.name, a.ref, a.size, a.content_type) == ("a.png", "https://x/F1", 10, "image/png")
+
+
+# --- the content's titles and labels within Slack's limits -----------------------------------------
+
+
+@pytest.mark.parametrize("file, old, new, named", [
+    ("flows/case_action.yaml", "form_title: Record an action", "form_title: Record an action on a case", "form_title"),
+    ("flows/case_action.yaml", "form_title: Record an action", "form_title: null", "title"),  # the long title instead
+    ("messages/common.yaml", "save_label: Save", "save_label: Save this to the case record", "common.save_label"),
+    ("messages/menu.yaml", 'get_support: "Get support"', f'get_support: "{"Get support " * 7}"', "menu.get_support"),
+    ("messages/case.yaml", "    note: Add a note", f"    note: {'Add a note ' * 8}", "case.action.note"),
+    ("messages/case.yaml", 'title: "Case {reference}"', f'title: "{"Case " * 27}{{reference}}"', "case.title"),
+])
+def test_content_check_refuses_a_title_or_label_longer_than_slack_shows(tmp_path, file, old, new, named):
+    import shutil
+
+    from bot.content import ContentError, load_content
+
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    path = tmp_path / "content" / file
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new, 1))
+    with pytest.raises(ContentError, match=named):
+        load_content(tmp_path / "content")
+
+
+def test_every_form_title_fits_a_slack_modal(content):
+    from bot.adapters.slack.blocks import MAX_MODAL_TITLE
+
+    forms = [f for f in content.flows.values() if f.id.startswith("case_")]
+    assert forms and all(len(f.form_title or f.title) <= MAX_MODAL_TITLE for f in forms)
+
+
+def _strings(node, where=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for n, value in enumerate(node):
+            yield from _strings(value, f"{where}[{n}]")
+    elif isinstance(node, str):
+        yield where, node
+
+
+def _breaks_mid_sentence(text: str) -> list[str]:
+    """Line breaks a reader sees in the middle of a sentence: Slack shows every newline as it is. A break is fine
+    after a sentence ends (or a colon, or a closing bracket or bold), before a list item or bold heading, and after
+    a placeholder when the next line starts a new sentence (the placeholder's words end one)."""
+    import re
+
+    found = []
+    lines = text.strip().split("\n")
+    for before, after in zip(lines, lines[1:]):
+        before, after = before.rstrip(), after.strip()
+        if not before.strip() or not after or re.match(r"(- |\d+[.)] |• |\*\*|#)", after):
+            continue
+        if re.search(r"[.!?:)]\**$|\*\*$", before) or (before.endswith("}") and after[:1].isupper()):
+            continue
+        found.append(f"…{before[-30:]}⏎{after[:30]}…")
+    return found
+
+
+def test_no_message_breaks_a_line_in_the_middle_of_a_sentence():
+    """Every piece of wording in content/ (messages, flows, facts), as the bot renders it."""
+    wrapped = {}
+    for path in sorted((ROOT / "content").rglob("*.yaml")):
+        for where, text in _strings(yaml.safe_load(path.read_text())):
+            if _breaks_mid_sentence(text):
+                wrapped[f"{path.relative_to(ROOT)}{where}"] = _breaks_mid_sentence(text)
+    assert wrapped == {}
+
+
+def test_a_line_broken_mid_sentence_is_caught():
+    assert _breaks_mid_sentence("I can help you report a fake or harmful\naccount, or find support.")
+    assert not _breaks_mid_sentence("Call 999 now.\nThen tell the DSL: {dsl_names}.\n- a list item\n**Bold**")

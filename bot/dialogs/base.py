@@ -412,7 +412,7 @@ class CaseUpdate(StepDialog):
                       optional=s.optional or s.when is not None)
             for s in self.flow.steps
         ]
-        form = Form(id=f"{self.flow_id}:{reference}", title=self.flow.title, fields=fields,
+        form = Form(id=f"{self.flow_id}:{reference}", title=self.flow.form_title or self.flow.title, fields=fields,
                     submit=ctx.text("common.save_label"), cancel=ctx.text("common.cancel_label"))
         return Reply(key=f"{self.flow_id}.form", text=self.flow.title, form=form)
 

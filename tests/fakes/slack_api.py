@@ -32,6 +32,8 @@ class FakeSlackApi:
         self._installed: dict[str, dict[str, Any]] = {}  # bot token -> its oauth.v2.access answer
         self.people: dict[str, str] = {}  # user id -> the real name users.info gives (others: user_not_found)
         self.errors: dict[str, str] = {}  # method -> Slack error to answer with
+        self.refusals: dict[str, list[str]] = {}  # method -> Slack errors to answer its next calls with, one each
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> what files.info tells of it
         self.statuses: dict[str, list[int]] = {}  # method -> HTTP statuses to answer with first (429, 500...)
         self.faults = Faults()
         # Messages Slack accepted, by channel, and who is waiting for them (see `wait_delivered`).
@@ -41,7 +43,7 @@ class FakeSlackApi:
         self.socket_url: str | None = None
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
-        app.router.add_get("/api/{method}", self._handle)  # slack-sdk reads users.info with GET, as Slack allows
+        app.router.add_get("/api/{method}", self._handle)  # what slack-sdk reads with GET (users.info, files.info)
         app.router.add_get("/link", self._socket)
         app.router.add_post("/upload/{file_id}", self._upload)
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes uploaded
@@ -111,6 +113,8 @@ class FakeSlackApi:
             return self._refusal(*fault)
         if method in self.errors:
             return web.json_response({"ok": False, "error": self.errors[method]})
+        if self.refusals.get(method):
+            return web.json_response({"ok": False, "error": self.refusals[method].pop(0)})
         answer = self._answer(method, body, token)
         if method == "chat.postMessage":
             self._delivered_one(body)
@@ -172,6 +176,9 @@ class FakeSlackApi:
         if method == "files.completeUploadExternal":
             files = json.loads(body["files"]) if isinstance(body.get("files"), str) else body.get("files")
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        if method == "files.info":
+            file = self.files.get(body.get("file", ""))
+            return {"ok": True, "file": file} if file else {"ok": False, "error": "file_not_found"}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         return {"ok": True}

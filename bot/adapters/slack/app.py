@@ -19,6 +19,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_sdk.errors import SlackApiError
@@ -33,6 +34,7 @@ from bot.adapters.slack.blocks import (
     CHOICE_ACTION,
     CONTINUE_ACTION,
     FORM_CALLBACK,
+    NO_PREVIEWS,
     PICK_ACTION,
     answered,
     fallback,
@@ -65,6 +67,8 @@ def _no_debug(name: str) -> logging.Logger:
     return logger
 
 PLATFORM = "slack"
+SLACKBOT = "USLACKBOT"
+ANSWERED_SUBTYPES = (None, "file_share", "thread_broadcast")  # message subtypes that are a person writing
 DELIVERY_INTERVAL_SECONDS = 2.0
 WEB_API_TIMEOUT_SECONDS = 10  # slack-sdk's default is 30: a call that slow is retried sooner instead
 # Installing into many workspaces (README, "Slack for many workspaces").
@@ -72,15 +76,32 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 OAUTH_STATE_SECONDS = 600  # how long an install link stays good
 NAMES_REMEMBERED = 10_000  # people whose users.info name is kept in memory
+COMMAND_ACK_SECONDS = 2.0  # Slack wants a slash command acknowledged within 3 s
 
 
-def from_slack_text(text: str | None) -> str:
-    """Slack's message markup back to what the person typed: links and entities unwrapped."""
+def from_slack_text(text: str | None, mention: str = "") -> str:
+    """Slack's message markup back to what the person typed: links and entities unwrapped. A mention of a person
+    (`<@U…>`), a user group or everyone (`<!here>`, `<!subteam^S…>`) becomes `mention`, and a channel (`<#C…|name>`)
+    its name after "#", so neither is ever read as an account's @handle."""
     if not text:
         return ""
     text = re.sub(r"<(https?://[^|>]+)(?:\|[^>]*)?>", r"\1", text)
     text = re.sub(r"<mailto:([^|>]+)(?:\|[^>]*)?>", r"\1", text)
+    text = re.sub(r"<#[A-Z0-9]+\|([^>]+)>", lambda m: "#" + m.group(1).lstrip("#@"), text)
+    text = re.sub(r"<(?:@[A-Z0-9]+|#[A-Z0-9]+|![^>]*)(?:\|[^>]*)?>", mention, text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def from_a_person(event: dict[str, Any]) -> bool:
+    """A message typed by a person: never Slackbot, a bot, an app, a workflow or a webhook (the bot answers none)."""
+    return not (event.get("bot_id") or event.get("bot_profile") or event.get("app_id")
+                or event.get("user") == SLACKBOT or event.get("subtype") == "bot_message")
+
+
+def thread_of(message: dict[str, Any]) -> str | None:
+    """The thread a message sits in, if it is a reply in one (the thread's first message is not a reply)."""
+    thread = message.get("thread_ts")
+    return thread if isinstance(thread, str) and thread != message.get("ts") else None
 
 
 def to_attachments(files: list[dict[str, Any]] | None) -> list[Attachment]:
@@ -139,6 +160,8 @@ class SlackChannel:
             client_args["base_url"] = config.api_url
         self.client = AsyncWebClient(**client_args)  # with installations (config.oauth), it holds no token itself
         bolt_logger = _no_debug("bot.adapters.slack.bolt")
+        # Bolt also reads SLACK_BOT_TOKEN and warns that the client's token wins: it is the same token, so say nothing.
+        bolt_logger.addFilter(lambda record: record.getMessage() != warning_client_prioritized_and_token_skipped())
         installations = oauth = None
         if config.oauth:
             installations = StoreInstallations(bot.store, config.token_key, on_change=lambda team: self.workspaces.forget(team))
@@ -165,6 +188,7 @@ class SlackChannel:
         logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
         self._dm_channels: dict[tuple[str | None, str], str] = {}  # (workspace, user) -> their DM with the bot
         self._display_names: dict[tuple[str | None, str], str | None] = {}  # (workspace, user) -> users.info name
+        self.unusable: str | None = None  # why Slack cannot be used at all (one token, uninstalled), for /healthz
         self._delivery = asyncio.Lock()
         self._delivery_calls = self._delivery_covered = 0  # deliver_pending calls made, and covered by a finished round
         self._socket: AsyncSocketModeHandler | None = None
@@ -240,6 +264,9 @@ class SlackChannel:
         app.action(CONTINUE_ACTION)(self._on_continue)
         app.action(PICK_ACTION)(self._on_checkbox)
         app.view(FORM_CALLBACK)(self._on_form)
+        if not self.config.oauth:  # with installations, Bolt's own listeners forget the workspace's tokens
+            app.event("app_uninstalled")(self._on_app_uninstalled)
+            app.event("tokens_revoked")(self._on_tokens_revoked)
         app.error(self._on_error)
 
     async def _on_error(self, error: Exception) -> None:
@@ -247,36 +274,71 @@ class SlackChannel:
         log.error("slack listener failed: %s", type(error).__name__)
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("channel_type") != "im" or event.get("bot_id") or not isinstance(event.get("user"), str):
+        if event.get("channel_type") != "im" or not isinstance(event.get("user"), str) or not from_a_person(event):
             return
         if not isinstance(event.get("channel"), str) or not isinstance(event.get("text") or "", str):
             return
-        if event.get("subtype") not in (None, "file_share"):
+        if event.get("subtype") not in ANSWERED_SUBTYPES:
             return
         team = body.get("team_id") or event.get("team")
         speaker = await self.workspaces.speaker(team)
+        thread = thread_of(event)
         school = await self._school(team, event["user"])
         if school is None:
-            await self._post(speaker, event["channel"], event["user"], self.bot.no_school(), None)
+            await self._post(speaker, event["channel"], event["user"], self.bot.no_school(), None, thread)
             return
         turn = Turn(
             platform=PLATFORM, user_id=event["user"], conversation_id=event["channel"], school_id=school,
-            text=from_slack_text(event.get("text")), attachments=to_attachments(event.get("files")),
+            text=from_slack_text(event.get("text"), self.bot.content.text("common.slack_mention")),
+            attachments=await self._attachments(speaker, event.get("files")),
             updates_cards=True, turn_id=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
         )
         self._dm_channels[(speaker.team, event["user"])] = event["channel"]
-        await self._run(speaker, turn, event["channel"])
+        await self._run(speaker, turn, event["channel"], thread)
+
+    async def _attachments(self, speaker: Speaker, files: Any) -> list[Attachment]:
+        """The files shared with a message. Slack sometimes sends only a stub (`file_access: check_file_info`, as
+        from a Slack Connect workspace): its name, type and size are then asked of files.info (files:read). The
+        file itself is never downloaded."""
+        if not isinstance(files, list):
+            return []
+        described = []
+        for file in files:
+            if isinstance(file, dict) and file.get("file_access") == "check_file_info" and isinstance(file.get("id"), str):
+                try:
+                    file = (await speaker.client.files_info(file=file["id"]))["file"]
+                except (SlackApiError, KeyError, TypeError) as exc:  # kept by its id, as Slack gave it
+                    log.warning("slack could not describe a shared file (%s)", type(exc).__name__)
+            described.append(file)
+        return to_attachments(described)
+
+    async def _on_app_uninstalled(self, body: dict[str, Any]) -> None:
+        self._token_lost("the app was uninstalled from workspace", body)
+
+    async def _on_tokens_revoked(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if (event.get("tokens") or {}).get("bot"):  # user tokens alone: the app holds none
+            self._token_lost("the bot token was revoked in workspace", body)
+
+    def _token_lost(self, what: str, body: dict[str, Any]) -> None:
+        """With one bot token (SLACK_BOT_TOKEN), nothing more can be sent to Slack until a new one is set."""
+        self.unusable = f"{what} {body.get('team_id')}: install it again and set the new SLACK_BOT_TOKEN"
+        log.error("slack is not usable: %s", self.unusable)
 
     async def _on_command(self, ack, command: dict[str, Any]) -> None:
-        await ack(text=self.bot.content.text("common.continue_in_dm"))
         user = command["user_id"]
         speaker = await self.workspaces.speaker(command.get("team_id"))
         try:
-            channel = await self.dm_channel(speaker, user)
-        except SlackApiError as exc:
+            channel = await asyncio.wait_for(self.dm_channel(speaker, user), COMMAND_ACK_SECONDS)
+        except (SlackApiError, asyncio.TimeoutError) as exc:
+            await ack(text=self.bot.content.text("common.continue_in_dm"))
             log.warning("slack could not open a DM for a command (%s)", type(exc).__name__)
             return
-        text = from_slack_text(command.get("text")).strip()
+        # Typed in the bot's own DM, the answer follows right there: nothing to point to.
+        if channel == command.get("channel_id"):
+            await ack()
+        else:
+            await ack(text=self.bot.content.text("common.continue_in_dm"))
+        text = from_slack_text(command.get("text"), self.bot.content.text("common.slack_mention")).strip()
         school = await self._school(command.get("team_id"), user)
         if school is None:
             await self._post(speaker, channel, user, self.bot.no_school(), None)
@@ -313,7 +375,19 @@ class SlackChannel:
             for option in (block.get(PICK_ACTION) or {}).get("selected_options") or []:
                 picked.append(str(option.get("value")))
                 labels.append(option.get("text", {}).get("text", ""))
+        if not picked:
+            await self._tick_first(body)
+            return
         await self._answer(body, action, picked, asks, ", ".join(labels))
+
+    async def _tick_first(self, body: dict[str, Any]) -> None:
+        """Continue with nothing ticked: the question stays as it is, with a kind word under it. Not a turn: nothing
+        was answered."""
+        speaker = await self.workspaces.speaker(_team_of(body))
+        channel = (body.get("channel") or {}).get("id")
+        if isinstance(channel, str):
+            reply = Reply(key="common.tick_first", text=self.bot.content.text("common.tick_first"))
+            await self._post(speaker, channel, body["user"]["id"], [reply], None, thread_of(body.get("message") or {}))
 
     async def _answer(self, body: dict[str, Any], action: dict[str, Any], picked: list[str], asks: str | None,
                       label: str) -> None:
@@ -337,15 +411,16 @@ class SlackChannel:
             await speaker.client.views_open(trigger_id=body["trigger_id"], view=form_modal(reply.form, metadata))
         replies = [r for r in replies if not r.form]
         message = body.get("message")
+        thread = None if from_home else thread_of(message or {})
         if message and asks is not None and not from_home:
             moved_on = bool(replies) and replies[0].key == "common.moved_on"
             note = None if moved_on else self.bot.content.text("common.you_chose", value=label)
             try:
                 await speaker.client.chat_update(channel=channel, ts=message["ts"], text=message.get("text", ""),
-                                                 blocks=answered(message.get("blocks", []), note))
+                                                 blocks=answered(message.get("blocks", []), note), **NO_PREVIEWS)
             except (SlackApiError, KeyError, TypeError) as exc:  # the answer still goes out below
                 log.warning("slack could not take the buttons off a message (%s)", type(exc).__name__)
-        await self._post(speaker, channel, user, replies, school)
+        await self._post(speaker, channel, user, replies, school, thread)
         await self.deliver_pending()
         if from_home:
             await self.publish_home(user, _team_of(body))
@@ -390,9 +465,9 @@ class SlackChannel:
                 self._display_names.pop(next(iter(self._display_names)))
         return turn.model_copy(update={"display_name": self._display_names[key]})
 
-    async def _run(self, speaker: Speaker, turn: Turn, channel: str) -> None:
+    async def _run(self, speaker: Speaker, turn: Turn, channel: str, thread: str | None = None) -> None:
         replies = await self.bot.handle(await self._named(speaker, turn))
-        await self._post(speaker, channel, turn.user_id, replies, turn.school_id)
+        await self._post(speaker, channel, turn.user_id, replies, turn.school_id, thread)
         await self.deliver_pending()
 
     async def dm_channel(self, speaker: Speaker, user_id: str) -> str:
@@ -404,21 +479,37 @@ class SlackChannel:
         return channel
 
     async def _post(self, speaker: Speaker, channel: str, user_id: str, replies: list[Reply],
-                    school_id: str | None) -> None:
-        label = self.bot.content.text("common.continue_label")
+                    school_id: str | None, thread: str | None = None) -> None:
+        """A turn's replies, in order, in the thread the person wrote in (if any). If Slack refuses one (after
+        slack-sdk's own retries), it and those after it wait in the outbox and are sent again like notifications,
+        so none is lost. Without a school there is no outbox to keep them in, and a file (a safeguarding record) is
+        never kept there: the refusal is raised, and the record can be asked for again."""
+        for n, reply in enumerate(replies):
+            try:
+                await self._post_one(speaker, channel, user_id, reply, school_id, thread)
+            except SlackApiError as exc:
+                if school_id is None or reply.file:
+                    raise
+                log.warning("slack refused a reply (%s); it will be sent again", exc.response.get("error"))
+                await self.bot.store.queue_notifications([Notification(
+                    school_id=school_id, recipient=f"{PLATFORM}:{user_id}", replies=[r for r in replies[n:] if not r.file])])
+                return
+
+    async def _post_one(self, speaker: Speaker, channel: str, user_id: str, reply: Reply, school_id: str | None,
+                        thread: str | None) -> None:
         client = speaker.client
-        for reply in replies:
-            if reply.file:  # a record for the person who asked: uploaded into their DM only
-                await client.files_upload_v2(channel=channel, file=reply.file.content, filename=reply.file.name,
-                                             title=reply.file.name, initial_comment=fallback(reply.text),
-                                             request_file_info=False)
-                continue
-            response = await client.chat_postMessage(channel=channel, **reply_message(reply, label))
-            if reply.card and school_id:
-                earlier = await self.bot.store.record_card_post(school_id, reply.card.reference,
-                                                                f"{PLATFORM}:{user_id}", channel, response["ts"])
-                for old_channel, old_ts in earlier:
-                    await self._retire_card(client, old_channel, old_ts, reply.card.reference)
+        if reply.file:  # a record for the person who asked: uploaded into their DM only
+            await client.files_upload_v2(channel=channel, file=reply.file.content, filename=reply.file.name,
+                                         title=reply.file.name, initial_comment=fallback(reply.text),
+                                         thread_ts=thread, request_file_info=False)
+            return
+        label = self.bot.content.text("common.continue_label")
+        response = await client.chat_postMessage(channel=channel, thread_ts=thread, **reply_message(reply, label))
+        if reply.card and school_id:
+            earlier = await self.bot.store.record_card_post(school_id, reply.card.reference,
+                                                            f"{PLATFORM}:{user_id}", channel, response["ts"])
+            for old_channel, old_ts in earlier:
+                await self._retire_card(client, old_channel, old_ts, reply.card.reference)
 
     async def _retire_card(self, client: AsyncWebClient, channel: str, ts: str, reference: str) -> None:
         """An older copy of a case card, once a newer one is shown: one line pointing to it, and no buttons."""
@@ -474,4 +565,6 @@ class SlackChannel:
                     await speaker.client.chat_update(channel=channel, ts=ts,
                                                      **reply_message(reply, label, revision=note.id))
             return
-        await self._post(speaker, await self.dm_channel(speaker, user_id), user_id, note.replies, note.school_id)
+        channel = await self.dm_channel(speaker, user_id)
+        for reply in note.replies:  # a refusal is raised: the whole note is offered again
+            await self._post_one(speaker, channel, user_id, reply, note.school_id, None)

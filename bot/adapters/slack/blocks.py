@@ -26,6 +26,10 @@ MAX_CHECKBOXES = 10
 MAX_HEADER = 150
 MAX_FALLBACK = 3000
 
+# On every chat.postMessage and chat.update: Slack never fetches or previews a link in what the bot sends, as it may
+# be a reported account a reporter typed.
+NO_PREVIEWS = {"unfurl_links": False, "unfurl_media": False}
+
 CHOICE_ACTION = "osb_choice"
 PICK_ACTION = "osb_pick"
 CONTINUE_ACTION = "osb_continue"
@@ -169,7 +173,7 @@ def reply_message(reply: Reply, continue_label: str, revision: str | None = None
         blocks = blocks[: MAX_BLOCKS - 1] + [b for b in blocks if b["type"] == "actions"][-1:]
     if revision:
         blocks = [{**b, "block_id": f"{b['block_id']}.{revision}"[:255]} if "block_id" in b else b for b in blocks]
-    return {"text": fallback(reply.text), "blocks": blocks}
+    return {"text": fallback(reply.text), "blocks": blocks, **NO_PREVIEWS}
 
 
 def fallback(text: str) -> str:
