@@ -694,3 +694,64 @@ def test_uploads_go_only_to_onedrive_for_business_in_production(url, production,
     from bot.adapters.teams.files import upload_allowed
 
     assert upload_allowed(url, production) is allowed
+
+
+@pytest.fixture
+def outgoing_token(monkeypatch):
+    """The bot's own token for calling the connector, which MSAL would fetch from Entra: stubbed, never fetched."""
+    from microsoft_agents.authentication.msal import MsalAuth
+
+    async def get_access_token(self, *args, **kwargs):
+        return "stub-outgoing-token"
+
+    monkeypatch.setattr(MsalAuth, "get_access_token", get_access_token)
+
+
+def entra_token(**claims) -> str:
+    """A token as the school's own Entra tenant issues it to any app registration in the tenant that asks for
+    the bot's App ID (client credentials): signed with the same locally served key, so only its claims differ."""
+    return token(**{"iss": f"https://sts.windows.net/{TENANT}/", "tid": TENANT, "idtyp": "app", "ver": "1.0",
+                    "appid": "99999999-aaaa-4bbb-8ccc-dddddddddddd", **claims})
+
+
+@pytest.mark.parametrize("claims", [
+    pytest.param(lambda: entra_token(), id="an app in the school's tenant"),
+    pytest.param(lambda: entra_token(iss=f"https://login.microsoftonline.com/{TENANT}/v2.0", azp="99999999-aaaa-4bbb-8ccc-dddddddddddd"),
+                 id="the same as a v2 token"),
+    pytest.param(lambda: token(ver="2.0", azp="99999999-aaaa-4bbb-8ccc-dddddddddddd"),
+                 id="an agent-to-agent claim under the Bot Framework issuer"),
+])
+async def test_only_bot_framework_channel_tokens_are_accepted(bot, connector, botframework_keys, outgoing_token, claims,
+                                                             caplog):
+    client = await serve(bot, PRODUCTION)
+    try:
+        harness = TeamsHarness(client, None, connector)
+        activity = harness.activity(DSL, text="my cases", serviceUrl="https://smba.trafficmanager.net/uk/")
+        response = await harness.post(activity, headers={"Authorization": "Bearer " + claims()})
+        assert response.status == 401
+        assert "not a Bot Framework channel token" in caplog.text
+        assert connector.calls == []
+        assert await bot.store.get_conversation_ref("default", f"teams:{DSL}") is None
+        assert await bot.store.load_conversation(f"default/teams:{harness.conversation(DSL)}") is None
+    finally:
+        await client.close()
+
+
+async def test_a_bot_framework_channel_token_is_accepted(bot, connector, botframework_keys, outgoing_token, monkeypatch):
+    """The same request with the channel's token gets through the token check (and on to the turn)."""
+    from bot.adapters.teams import app as teams_app
+
+    seen = []
+
+    async def on_turn(self, context):
+        seen.append(context.activity.text)
+
+    monkeypatch.setattr(teams_app.TeamsChannel, "on_turn", on_turn)
+    client = await serve(bot, PRODUCTION)
+    try:
+        harness = TeamsHarness(client, None, connector)
+        activity = harness.activity(DSL, text="my cases", serviceUrl="https://smba.trafficmanager.net/uk/")
+        response = await harness.post(activity, headers={"Authorization": "Bearer " + token()})
+        assert response.status in (200, 202) and seen == ["my cases"]
+    finally:
+        await client.close()

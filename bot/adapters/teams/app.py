@@ -38,6 +38,7 @@ from bot.models import Attachment, FileReply, Notification, Reply, Turn
 log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
+BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"  # the issuer of the tokens the Teams channel sends
 DELIVERY_INTERVAL_SECONDS = 2.0
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 QUESTIONS_REMEMBERED = 500
@@ -87,6 +88,14 @@ def user_id_of(activity: Activity) -> str | None:
     if sender is None:
         return None
     return sender.aad_object_id or sender.id
+
+
+def from_the_channel(claims: ClaimsIdentity | None) -> bool:
+    """A token the Bot Framework channel issued: not one the school's own Entra tenant gives any of its apps
+    for the bot's App ID, nor an agent calling the bot (both would let the caller speak as anyone)."""
+    if claims is None:
+        return False
+    return claims.claims.get("iss") == BOT_FRAMEWORK_ISSUER and not claims.is_agent_claim()
 
 
 def tenant_of(activity: Activity) -> str | None:
@@ -142,6 +151,9 @@ class TeamsChannel:
         async def process(request: web.Request) -> web.StreamResponse:
             nonlocal checked
             checked = True
+            if self.config.credentials and not from_the_channel(request.get("claims_identity")):
+                log.warning("teams request refused: not a Bot Framework channel token")
+                return web.json_response({"error": "unauthorized"}, status=401)
             try:
                 response = await self.adapter.process(request, self)
             except ValidationError as exc:
