@@ -247,7 +247,31 @@ async def test_a_redelivered_activity_runs_one_turn_and_gets_one_reply(teams, bo
         assert response.status == 202
     (reply,) = teams.to(TEACHER)
     assert question(reply) == "report_concern.categories"
-    assert await bot.store.turn_seen("activity:1700000009999")
+    assert await bot.store.turn_seen(f"activity:{teams.conversation(TEACHER)}:1700000009999")
+
+
+async def test_the_same_activity_id_in_another_persons_chat_is_not_a_redelivery(teams):
+    """Teams numbers activities per conversation: the same id in two chats is two different activities."""
+    await teams.post(teams.activity(TEACHER, text="I'm being targeted", id="1732140600123"))
+    await teams.post(teams.activity(DSL, text="help", id="1732140600123"))
+    (reply,) = teams.to(TEACHER)
+    assert question(reply) == "report_concern.categories"
+    assert teams.to(DSL), "the DSL's own message was taken for a redelivery of the teacher's"
+
+
+@pytest.mark.parametrize("service_url", [None, "http://[::1", "file:///etc/passwd", "not a url", 42, "http://"])
+async def test_a_missing_or_malformed_service_url_gets_400_and_leaks_nothing(teams, service_url, caplog):
+    activity = teams.activity(TEACHER, text="I'm being targeted")
+    if service_url is None:
+        del activity["serviceUrl"]
+    else:
+        activity["serviceUrl"] = service_url
+    response = await teams.post(activity)
+    assert response.status == 400
+    assert "Traceback" not in await response.text() and "Traceback" not in caplog.text
+    assert "Unclosed client session" not in caplog.text
+    assert teams.connector.calls == []
+    assert await teams.channel.bot.store.load_conversation(f"default/teams:{teams.conversation(TEACHER)}") is None
 
 
 async def test_a_card_from_an_earlier_question_gets_a_kind_reply(teams):

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Any, Awaitable, Callable, TypeVar
 
 import aiohttp
+import yarl
 
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
@@ -90,6 +91,25 @@ def user_id_of(activity: Activity) -> str | None:
     return sender.aad_object_id or sender.id
 
 
+async def has_service_url(request: web.Request) -> bool:
+    """Whether an activity names an absolute http(s) address to answer at. A body that is not a JSON object is
+    left to the SDK, which refuses it; aiohttp keeps the body, so the SDK reads it again."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return True
+    if not isinstance(body, dict):
+        return True
+    url = body.get("serviceUrl")
+    if not isinstance(url, str):
+        return False
+    try:
+        parsed = yarl.URL(url)
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host) and not any(c.isspace() for c in parsed.host)
+
+
 def from_the_channel(claims: ClaimsIdentity | None) -> bool:
     """A token the Bot Framework channel issued: not one the school's own Entra tenant gives any of its apps
     for the bot's App ID, nor an agent calling the bot (both would let the caller speak as anyone)."""
@@ -154,6 +174,9 @@ class TeamsChannel:
             if self.config.credentials and not from_the_channel(request.get("claims_identity")):
                 log.warning("teams request refused: not a Bot Framework channel token")
                 return web.json_response({"error": "unauthorized"}, status=401)
+            if not await has_service_url(request):
+                log.warning("teams request refused: no usable serviceUrl")
+                return web.json_response({"error": "serviceUrl is missing or not an http(s) address"}, status=400)
             try:
                 response = await self.adapter.process(request, self)
             except ValidationError as exc:
@@ -282,7 +305,11 @@ class TeamsChannel:
 
     @staticmethod
     def _turn_id(activity: Activity) -> str | None:
-        return f"activity:{activity.id}" if activity.id else None
+        """Teams activity ids are unique only within a conversation (one chat's are millisecond timestamps,
+        Microsoft's test adapter numbers each chat's from 1), so a redelivery is known by both."""
+        if not activity.id:
+            return None
+        return f"activity:{activity.conversation.id}:{activity.id}"
 
     async def _answered(self, context: TurnContext, asked: tuple[dict[str, Any], dict[str, str]] | None,
                         note: str | None) -> None:
