@@ -336,6 +336,10 @@ async def test_a_failed_delivery_waits_and_is_sent_once_when_the_connector_recov
     await teams.press(TEACHER, summary, "send")
     assert any(n.recipient == f"teams:{DSL}" for n in await bot.store.pending_notifications("teams"))
     teams.connector.failing.clear()
+    attempts = len(teams.connector.calls)
+    await teams.channel.deliver_pending()
+    assert len(teams.connector.calls) == attempts  # the DSL's chat rests a while after failing: not hammered
+    teams.channel.senders.clock = lambda: time.monotonic() + 60  # the rest is over
     await teams.channel.deliver_pending()
     await teams.channel.deliver_pending()
     assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
@@ -779,3 +783,34 @@ async def test_a_bot_framework_channel_token_is_accepted(bot, connector, botfram
         assert response.status in (200, 202) and seen == ["my cases"]
     finally:
         await client.close()
+
+
+# --- delivery: never on the request path ---------------------------------------------------------------
+
+
+async def test_one_dsls_chat_hanging_delays_nobody_elses_reply_or_card(teams, bot):
+    """The DSL's chat never answers. The reporter still gets "sent" at once, the deputy gets the case card
+    while the DSL's send is still hanging, and someone else's "help" is answered: the connector's hang is never
+    released during the test, so anything that waited for it would not arrive (the bound is the issue's 2 s)."""
+    import asyncio
+
+    from tests.fakes.faults import HANG
+
+    for user in (DSL, DEPUTY, HEAD):
+        await teams.install(user)
+    summary = await report_until_summary(teams)
+    teams.connector.fault(teams.conversation(DSL), *[HANG] * 20)
+    send_it = teams.submit(TEACHER, summary, find_action(summary, "send")["data"])
+
+    response = await asyncio.wait_for(teams.post(send_it), 2)
+    assert response.status == 202
+    assert REF in text(teams.to(TEACHER)[-1]) and "sent" in text(teams.to(TEACHER)[-1])
+    await teams.connector.wait_for(lambda: any(f"Case {REF}" in text(m) for m in teams.to(DEPUTY)), timeout=2)
+    assert teams.connector.faults.hung == [teams.conversation(DSL)]  # the DSL's card is still on its way
+
+    before = len(teams.to(HEAD))
+    response = await asyncio.wait_for(teams.post(teams.activity(HEAD, text="help")), 2)
+    assert response.status == 202 and len(teams.to(HEAD)) > before
+    assert teams.to(DSL) == [m for m in teams.to(DSL) if f"Case {REF}" not in text(m)]  # still nothing arrived
+    assert teams.connector.faults.hung == [teams.conversation(DSL)]
+
