@@ -49,11 +49,14 @@ class TeamsHarness:
         return await self.client.post("/api/messages", json=activity, headers=headers or {})
 
     async def send(self, user: str, activity: dict[str, Any]) -> list[dict[str, Any]]:
-        """Post an activity and return what the bot sent back to that person's chat (the SDK answers the
-        HTTP request only when the turn is over, so everything has been sent by then)."""
+        """Post an activity and return what the bot sent back to that person's chat. The SDK answers the HTTP
+        request when the turn is over, so the replies have been sent by then; what the turn made for other
+        people goes in the background, and is waited for too, so each step of a test starts from a quiet bot."""
         before = len(self.to(user))
         response = await self.post(activity)
         assert response.status in (200, 202), (response.status, await response.text())
+        if self.channel is not None:
+            await self.channel.senders.settled()
         return self.to(user)[before:]
 
     async def say(self, user: str, text: str = "", **fields: Any) -> list[dict[str, Any]]:

@@ -176,7 +176,6 @@ async def test_a_kill_9_between_send_and_the_dsl_card_still_tells_each_dsl_exact
     teacher = side.person(TEACHER)
     await teacher.walk(FULL_REPORT[:-1])
     side.fault_next_post_to(DSL, HANG)  # the DSL's card gets no further than the wire
-    # In Teams the sender's request lasts as long as the turn, deliveries included: it ends with the kill.
     sending = asyncio.create_task(teacher.answer(FULL_REPORT[-1]))
 
     def told() -> list[dict[str, Any]]:
@@ -185,9 +184,10 @@ async def test_a_kill_9_between_send_and_the_dsl_card_still_tells_each_dsl_exact
     await wait_until(lambda: side.hung() and told(), 10, lambda: (side.hung(), len(told())))
     (sent,) = told()
     reference = reference_in(sent)
-    # Committed and told to the reporter, its cards still in the outbox.
+    # Committed and told to the reporter, the DSL's card still in the outbox (the deputy's may have gone
+    # already: Teams sends to several people at once, in the background).
     assert read_db(server.db, "SELECT reference FROM cases") == [(reference,)]
-    assert undelivered(server.db) == {f"{side.name}:{DSL}", f"{side.name}:{DEPUTY}"}
+    assert f"{side.name}:{DSL}" in undelivered(server.db)
 
     await server.kill()
     with contextlib.suppress(aiohttp.ClientError):

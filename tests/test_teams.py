@@ -256,7 +256,31 @@ async def test_a_redelivered_activity_runs_one_turn_and_gets_one_reply(teams, bo
         assert response.status == 202
     (reply,) = teams.to(TEACHER)
     assert question(reply) == "report_concern.categories"
-    assert await bot.store.turn_seen("activity:1700000009999")
+    assert await bot.store.turn_seen(f"activity:{teams.conversation(TEACHER)}:1700000009999")
+
+
+async def test_the_same_activity_id_in_another_persons_chat_is_not_a_redelivery(teams):
+    """Teams numbers activities per conversation: the same id in two chats is two different activities."""
+    await teams.post(teams.activity(TEACHER, text="I'm being targeted", id="1732140600123"))
+    await teams.post(teams.activity(DSL, text="help", id="1732140600123"))
+    (reply,) = teams.to(TEACHER)
+    assert question(reply) == "report_concern.categories"
+    assert teams.to(DSL), "the DSL's own message was taken for a redelivery of the teacher's"
+
+
+@pytest.mark.parametrize("service_url", [None, "http://[::1", "file:///etc/passwd", "not a url", 42, "http://"])
+async def test_a_missing_or_malformed_service_url_gets_400_and_leaks_nothing(teams, service_url, caplog):
+    activity = teams.activity(TEACHER, text="I'm being targeted")
+    if service_url is None:
+        del activity["serviceUrl"]
+    else:
+        activity["serviceUrl"] = service_url
+    response = await teams.post(activity)
+    assert response.status == 400
+    assert "Traceback" not in await response.text() and "Traceback" not in caplog.text
+    assert "Unclosed client session" not in caplog.text
+    assert teams.connector.calls == []
+    assert await teams.channel.bot.store.load_conversation(f"default/teams:{teams.conversation(TEACHER)}") is None
 
 
 async def test_a_card_from_an_earlier_question_gets_a_kind_reply(teams):
@@ -321,6 +345,10 @@ async def test_a_failed_delivery_waits_and_is_sent_once_when_the_connector_recov
     await teams.press(TEACHER, summary, "send")
     assert any(n.recipient == f"teams:{DSL}" for n in await bot.store.pending_notifications("teams"))
     teams.connector.failing.clear()
+    attempts = len(teams.connector.calls)
+    await teams.channel.deliver_pending()
+    assert len(teams.connector.calls) == attempts  # the DSL's chat rests a while after failing: not hammered
+    teams.channel.senders.clock = lambda: time.monotonic() + 60  # the rest is over
     await teams.channel.deliver_pending()
     await teams.channel.deliver_pending()
     assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
@@ -730,3 +758,95 @@ def test_uploads_go_only_to_onedrive_for_business_in_production(url, production,
     from bot.adapters.teams.files import upload_allowed
 
     assert upload_allowed(url, production) is allowed
+
+
+@pytest.fixture
+def outgoing_token(monkeypatch):
+    """The bot's own token for calling the connector, which MSAL would fetch from Entra: stubbed, never fetched."""
+    from microsoft_agents.authentication.msal import MsalAuth
+
+    async def get_access_token(self, *args, **kwargs):
+        return "stub-outgoing-token"
+
+    monkeypatch.setattr(MsalAuth, "get_access_token", get_access_token)
+
+
+def entra_token(**claims) -> str:
+    """A token as the school's own Entra tenant issues it to any app registration in the tenant that asks for
+    the bot's App ID (client credentials): signed with the same locally served key, so only its claims differ."""
+    return token(**{"iss": f"https://sts.windows.net/{TENANT}/", "tid": TENANT, "idtyp": "app", "ver": "1.0",
+                    "appid": "99999999-aaaa-4bbb-8ccc-dddddddddddd", **claims})
+
+
+@pytest.mark.parametrize("claims", [
+    pytest.param(lambda: entra_token(), id="an app in the school's tenant"),
+    pytest.param(lambda: entra_token(iss=f"https://login.microsoftonline.com/{TENANT}/v2.0", azp="99999999-aaaa-4bbb-8ccc-dddddddddddd"),
+                 id="the same as a v2 token"),
+    pytest.param(lambda: token(ver="2.0", azp="99999999-aaaa-4bbb-8ccc-dddddddddddd"),
+                 id="an agent-to-agent claim under the Bot Framework issuer"),
+])
+async def test_only_bot_framework_channel_tokens_are_accepted(bot, connector, botframework_keys, outgoing_token, claims,
+                                                             caplog):
+    client = await serve(bot, PRODUCTION)
+    try:
+        harness = TeamsHarness(client, None, connector)
+        activity = harness.activity(DSL, text="my cases", serviceUrl="https://smba.trafficmanager.net/uk/")
+        response = await harness.post(activity, headers={"Authorization": "Bearer " + claims()})
+        assert response.status == 401
+        assert "not a Bot Framework channel token" in caplog.text
+        assert connector.calls == []
+        assert await bot.store.get_conversation_ref("default", f"teams:{DSL}") is None
+        assert await bot.store.load_conversation(f"default/teams:{harness.conversation(DSL)}") is None
+    finally:
+        await client.close()
+
+
+async def test_a_bot_framework_channel_token_is_accepted(bot, connector, botframework_keys, outgoing_token, monkeypatch):
+    """The same request with the channel's token gets through the token check (and on to the turn)."""
+    from bot.adapters.teams import app as teams_app
+
+    seen = []
+
+    async def on_turn(self, context):
+        seen.append(context.activity.text)
+
+    monkeypatch.setattr(teams_app.TeamsChannel, "on_turn", on_turn)
+    client = await serve(bot, PRODUCTION)
+    try:
+        harness = TeamsHarness(client, None, connector)
+        activity = harness.activity(DSL, text="my cases", serviceUrl="https://smba.trafficmanager.net/uk/")
+        response = await harness.post(activity, headers={"Authorization": "Bearer " + token()})
+        assert response.status in (200, 202) and seen == ["my cases"]
+    finally:
+        await client.close()
+
+
+# --- delivery: never on the request path ---------------------------------------------------------------
+
+
+async def test_one_dsls_chat_hanging_delays_nobody_elses_reply_or_card(teams, bot):
+    """The DSL's chat never answers. The reporter still gets "sent" at once, the deputy gets the case card
+    while the DSL's send is still hanging, and someone else's "help" is answered: the connector's hang is never
+    released during the test, so anything that waited for it would not arrive (the bound is the issue's 2 s)."""
+    import asyncio
+
+    from tests.fakes.faults import HANG
+
+    for user in (DSL, DEPUTY, HEAD):
+        await teams.install(user)
+    summary = await report_until_summary(teams)
+    teams.connector.fault(teams.conversation(DSL), *[HANG] * 20)
+    send_it = teams.submit(TEACHER, summary, find_action(summary, "send")["data"])
+
+    response = await asyncio.wait_for(teams.post(send_it), 2)
+    assert response.status == 202
+    assert REF in text(teams.to(TEACHER)[-1]) and "sent" in text(teams.to(TEACHER)[-1])
+    await teams.connector.wait_for(lambda: any(f"Case {REF}" in text(m) for m in teams.to(DEPUTY)), timeout=2)
+    assert teams.connector.faults.hung == [teams.conversation(DSL)]  # the DSL's card is still on its way
+
+    before = len(teams.to(HEAD))
+    response = await asyncio.wait_for(teams.post(teams.activity(HEAD, text="help")), 2)
+    assert response.status == 202 and len(teams.to(HEAD)) > before
+    assert teams.to(DSL) == [m for m in teams.to(DSL) if f"Case {REF}" not in text(m)]  # still nothing arrived
+    assert teams.connector.faults.hung == [teams.conversation(DSL)]
+

@@ -16,9 +16,10 @@ import mimetypes
 import re
 import warnings
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable
 
 import aiohttp
+import yarl
 
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
@@ -30,6 +31,7 @@ from microsoft_agents.hosting.core import ClaimsIdentity, OutboundHostValidator,
 from pydantic import ValidationError
 
 from bot.adapters.teams import cards, files
+from bot.adapters.teams.delivery import Refused, Senders, retry_after, with_retries
 from bot.adapters.teams.config import TeamsConfig
 from bot.engine import Bot
 from bot.periodic import Periodic
@@ -38,42 +40,10 @@ from bot.models import Attachment, FileReply, Notification, Reply, Turn
 log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
+BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"  # the issuer of the tokens the Teams channel sends
 DELIVERY_INTERVAL_SECONDS = 2.0
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 QUESTIONS_REMEMBERED = 500
-# Calls to the Bot Framework connector: the SDK sets no timeout (aiohttp's default is 5 minutes) and never retries.
-SEND_ATTEMPTS = 3
-SEND_TIMEOUT_SECONDS = 15.0
-LONGEST_WAIT_SECONDS = 30.0  # a longer Retry-After is left to the outbox's next delivery
-
-T = TypeVar("T")
-
-
-async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
-    """A connector call, tried again on 429 (after its Retry-After), 5xx, a dropped connection or no answer within
-    SEND_TIMEOUT_SECONDS, with backoff; the last failure is raised."""
-    for attempt in range(1, SEND_ATTEMPTS + 1):
-        try:
-            return await asyncio.wait_for(call(), SEND_TIMEOUT_SECONDS)
-        except aiohttp.ClientResponseError as exc:
-            if attempt == SEND_ATTEMPTS or not (exc.status == 429 or exc.status >= 500):
-                raise
-            wait = retry_after(exc) or 0.5 * 2 ** (attempt - 1)
-        except (asyncio.TimeoutError, aiohttp.ClientConnectionError):
-            if attempt == SEND_ATTEMPTS:
-                raise
-            wait = 0.5 * 2 ** (attempt - 1)
-        if wait > LONGEST_WAIT_SECONDS:
-            raise TimeoutError("the connector asked to wait longer than the bot waits")
-        await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
-
-
-def retry_after(exc: aiohttp.ClientResponseError) -> float | None:
-    try:
-        return float((exc.headers or {}).get("Retry-After", ""))
-    except ValueError:
-        return None
 
 
 def from_teams_text(activity: Activity) -> str:
@@ -87,6 +57,33 @@ def user_id_of(activity: Activity) -> str | None:
     if sender is None:
         return None
     return sender.aad_object_id or sender.id
+
+
+async def has_service_url(request: web.Request) -> bool:
+    """Whether an activity names an absolute http(s) address to answer at. A body that is not a JSON object is
+    left to the SDK, which refuses it; aiohttp keeps the body, so the SDK reads it again."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return True
+    if not isinstance(body, dict):
+        return True
+    url = body.get("serviceUrl")
+    if not isinstance(url, str):
+        return False
+    try:
+        parsed = yarl.URL(url)
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host) and not any(c.isspace() for c in parsed.host)
+
+
+def from_the_channel(claims: ClaimsIdentity | None) -> bool:
+    """A token the Bot Framework channel issued: not one the school's own Entra tenant gives any of its apps
+    for the bot's App ID, nor an agent calling the bot (both would let the caller speak as anyone)."""
+    if claims is None:
+        return False
+    return claims.claims.get("iss") == BOT_FRAMEWORK_ISSUER and not claims.is_agent_claim()
 
 
 def tenant_of(activity: Activity) -> str | None:
@@ -113,13 +110,14 @@ class TeamsChannel:
         self.host_validator = OutboundHostValidator(enabled=config.credentials)
         self.adapter = CloudAdapter(connection_manager=self.connections, host_validator=self.host_validator)
         self.adapter.on_turn_error = self._on_turn_error
-        self._delivery = asyncio.Lock()
-        self._delivery_calls = self._delivery_covered = 0  # deliver_pending calls made, and covered by a finished round
+        # Claiming from the outbox, one at a time; an opening turn (which shows what waited) holds it too.
+        self._claiming = asyncio.Lock()
+        self.senders = Senders(self._delivery_round)
         self._refs: dict[str, dict[str, Any]] = {}
         # Cards with buttons or inputs sent lately, so an answered one can lose its buttons:
         # (conversation id, activity id) -> the card and its choices' labels.
         self._asked: OrderedDict[tuple[str, str], tuple[dict[str, Any], dict[str, str]]] = OrderedDict()
-        self._delivery_loop = Periodic("teams delivery", DELIVERY_INTERVAL_SECONDS, self.deliver_pending)
+        self._delivery_loop = Periodic("teams delivery", DELIVERY_INTERVAL_SECONDS, self._wake)
         # Files offered in a file-consent card and not yet accepted: in memory only, a few, for a few minutes.
         self.pending_files = files.PendingFiles()
 
@@ -142,6 +140,12 @@ class TeamsChannel:
         async def process(request: web.Request) -> web.StreamResponse:
             nonlocal checked
             checked = True
+            if self.config.credentials and not from_the_channel(request.get("claims_identity")):
+                log.warning("teams request refused: not a Bot Framework channel token")
+                return web.json_response({"error": "unauthorized"}, status=401)
+            if not await has_service_url(request):
+                log.warning("teams request refused: no usable serviceUrl")
+                return web.json_response({"error": "serviceUrl is missing or not an http(s) address"}, status=400)
             try:
                 response = await self.adapter.process(request, self)
             except ValidationError as exc:
@@ -174,6 +178,7 @@ class TeamsChannel:
 
     async def stop(self) -> None:
         await self._delivery_loop.stop()
+        await self.senders.stop()
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         # Replaces the SDK's default, which posts the exception text to the user. The type only: its message
@@ -201,7 +206,7 @@ class TeamsChannel:
                 return
             if (activity.action or "").startswith("add"):
                 await self._remember(activity, school)
-                await self.deliver_pending()
+                self.senders.wake()
             elif (activity.action or "").startswith("remove"):
                 await self._forget(activity, school)
         elif activity.type == ActivityTypes.conversation_update:
@@ -219,12 +224,13 @@ class TeamsChannel:
                 await self._post(context, user_id, self.bot.no_school(), None)
             return
         await self._remember(activity, school)
-        async with self._delivery:
-            await self._deliver_all()
-            turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                        school_id=school, kind="open", forms=True, files=True, updates_cards=True,
-                        turn_id=self._turn_id(activity))
-            await self._post(context, user_id, await self.bot.handle(turn), school)
+        turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
+                    school_id=school, kind="open", forms=True, files=True, updates_cards=True,
+                    turn_id=self._turn_id(activity))
+        async with self._claiming:  # the turn shows what waited for them: no round may claim it meanwhile
+            replies = await self.bot.handle(turn)
+        await self._post(context, user_id, replies, school)
+        self.senders.wake()
 
     async def _on_message(self, context: TurnContext) -> None:
         activity = context.activity
@@ -263,7 +269,7 @@ class TeamsChannel:
             turn = Turn(text=from_teams_text(activity), attachments=await self._attachments(context), **base)
             replies = await self.bot.handle(turn)
         await self._post(context, user_id, replies, school)
-        await self.deliver_pending()
+        self.senders.wake()  # what the turn made for other people goes in the background: nobody waits for it
 
     async def _school(self, activity: Activity) -> str | None:
         """The school of the person writing, from their Microsoft 365 tenant (bot/schools.py)."""
@@ -272,7 +278,11 @@ class TeamsChannel:
 
     @staticmethod
     def _turn_id(activity: Activity) -> str | None:
-        return f"activity:{activity.id}" if activity.id else None
+        """Teams activity ids are unique only within a conversation (one chat's are millisecond timestamps,
+        Microsoft's test adapter numbers each chat's from 1), so a redelivery is known by both."""
+        if not activity.id:
+            return None
+        return f"activity:{activity.conversation.id}:{activity.id}"
 
     async def _answered(self, context: TurnContext, asked: tuple[dict[str, Any], dict[str, str]] | None,
                         note: str | None) -> None:
@@ -444,40 +454,69 @@ class TeamsChannel:
 
     # --- proactive delivery --------------------------------------------------------------
 
-    async def deliver_pending(self) -> None:
-        """Push waiting notifications to people who can be reached; each is marked delivered once sent.
-        Someone who has never opened the bot has no conversation yet: theirs wait until they do.
-        Every turn ends with this before Teams gets its HTTP response, so under load calls queue for the lock; a
-        call is done once a round that began after it was made has finished (that round read the outbox after the
-        call's turn was saved): queued calls share one round instead of each running its own, which held each
-        response for every round queued ahead of it (bench/: half a second at 100 conversations)."""
-        self._delivery_calls += 1
-        call = self._delivery_calls
-        async with self._delivery:
-            if self._delivery_covered >= call:
-                return
-            covers = self._delivery_calls
-            await self._deliver_all()
-            self._delivery_covered = covers
+    async def _wake(self) -> None:
+        self.senders.wake()
 
-    async def _deliver_all(self) -> None:
+    async def deliver_pending(self) -> None:
+        """Push what waits in the outbox now, and wait until every send has finished (tests use it)."""
+        self.senders.wake()
+        await self.senders.settled()
+
+    async def _delivery_round(self) -> None:
+        """Claim the waiting notifications of people who can be reached (leased to this process: another one
+        serving the same database does not send them too) and start a sender for each recipient. Someone who
+        has never opened the bot has no conversation yet: theirs wait until they do. A recipient already being
+        sent to, or resting after failures, gets theirs back for a later round."""
         store = self.bot.store
-        # Leased to this process: another one serving the same database does not send them too.
-        for note in await store.claim_notifications(PLATFORM, reachable_only=True, lease_seconds=self.bot.settings.delivery_lease_seconds):
-            data = await store.get_conversation_ref(note.school_id, note.recipient)
-            if data is None:
+        async with self._claiming:
+            notes = await store.claim_notifications(PLATFORM, reachable_only=True,
+                                                    lease_seconds=self.bot.settings.delivery_lease_seconds)
+        by_recipient: dict[str, list[Notification]] = {}
+        for note in notes:
+            by_recipient.setdefault(note.recipient, []).append(note)
+        for recipient, theirs in by_recipient.items():
+            if self.senders.busy(recipient):
+                for note in theirs:
+                    await store.release_notification(note.id)
                 continue
-            reference = ConversationReference.model_validate(data)
-            if not self.host_validator.is_allowed(reference.service_url or ""):
-                log.warning("teams delivery skipped: the stored service URL is not a Microsoft host")
-                continue
+            self.senders.start(recipient, lambda theirs=theirs: self._send_in_turn(theirs))
+
+    async def _send_in_turn(self, notes: list[Notification]) -> bool:
+        """One recipient's notifications, in order. False when the connector failed for now: the rest are
+        released and the recipient rests."""
+        store = self.bot.store
+        for n, note in enumerate(notes):
             try:
-                await self._continue(reference, lambda context, note=note: self._deliver(context, note))
-            except Exception as exc:  # the connector refused or could not be reached; try again later
-                log.warning("teams delivery failed (%s); it will be retried", type(exc).__name__)
-                await store.release_notification(note.id)
+                sent = await self._send(note)
+            except Refused as exc:
+                await self._refused(note, exc)
                 continue
-            await store.mark_delivered(note.id)
+            except Exception as exc:  # the connector failed or could not be reached; try again later
+                log.warning("teams delivery failed (%s); it will be retried", type(exc).__name__)
+                for waiting in notes[n:]:
+                    await store.release_notification(waiting.id)
+                self.senders.rest(note.recipient, retry_after(exc))
+                return False
+            if sent:
+                await store.mark_delivered(note.id)
+        return True
+
+    async def _send(self, note: Notification) -> bool:
+        """One notification through the person's stored conversation; False when it cannot go there now."""
+        data = await self.bot.store.get_conversation_ref(note.school_id, note.recipient)
+        if data is None:  # they removed the bot meanwhile: it waits until they add it again
+            await self.bot.store.release_notification(note.id)
+            return False
+        reference = ConversationReference.model_validate(data)
+        if not self.host_validator.is_allowed(reference.service_url or ""):
+            log.warning("teams delivery skipped: the stored service URL is not a Microsoft host")
+            return False
+        await self._continue(reference, lambda context: self._deliver(context, note))
+        return True
+
+    async def _refused(self, note: Notification, exc: Refused) -> None:
+        log.warning("teams delivery refused for good (%s)", exc.reason)
+        await self.bot.store.release_notification(note.id)
 
     async def _deliver(self, context: TurnContext, note: Notification) -> None:
         user_id = note.recipient.partition(":")[2]

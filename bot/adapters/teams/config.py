@@ -78,6 +78,7 @@ def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
     sdk = load_configuration_from_env({k: v for k, v in ours.items() if k.startswith("CONNECTIONS__")})
     settings = sdk["CONNECTIONS"].setdefault("SERVICE_CONNECTION", {}).setdefault("SETTINGS", {})
     settings["ANONYMOUS_ALLOWED"] = anonymous
-    # Only tokens issued by the Bot Framework or the school's own tenant (the SDK checks issuers only when asked).
+    # Only tokens from Microsoft's issuers (the SDK checks issuers only when asked); the channel then accepts only
+    # the Bot Framework channel's own (`app.from_the_channel`): the SDK's list also holds the tenant's Entra issuers.
     settings["VALIDATE_ISSUER"] = client_id is not None
     return TeamsConfig(client_id=client_id, tenant_id=tenant, anonymous=anonymous, sdk=sdk)
