@@ -79,7 +79,7 @@ class Casework:
         reporter = next((m.name for m in staff if m.user == ctx.user), ctx.user)
         notes = [
             Notification(
-                school_id=ctx.school_id, recipient=route.user,
+                school_id=ctx.school_id, recipient=route.user, draft_id=frame.draft_id,
                 replies=[Reply(key="case.guardrail_alert", urgent=True,
                                text=self.text("case.guardrail_alert", reporter=reporter))],
             )

@@ -344,4 +344,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "notifications sent about a report draft before its case existed",
+        """
+        -- The images guardrail alerts the DSLs before the report is sent, so its alert has no case id yet; it
+        -- carries the report's draft id instead, so that a purge of that case removes it (by id, never by
+        -- searching text for the reference: text that mentions a case belongs to whoever wrote it).
+        ALTER TABLE outbox ADD COLUMN draft_id TEXT;
+        CREATE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
+        """,
+    ),
 ]

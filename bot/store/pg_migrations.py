@@ -358,4 +358,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "notifications sent about a report draft before its case existed",
+        """
+        -- See migrations.py.
+        ALTER TABLE outbox ADD COLUMN draft_id TEXT;
+        CREATE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
+        """,
+    ),
 ]

@@ -54,15 +54,15 @@ from bot.store.rows import (
     check_chain,
     event_from_row,
     installation_keys,
-    mentions,
     not_empty,
     notification_from_row,
     notification_row,
     reminder_from_row,
+    reminder_of_case,
     reminder_row,
     school_from_row,
     school_row,
-    scrubbed_state,
+    state_without_case,
     sighting_from_row,
     sighting_row,
     tombstone_for,
@@ -693,9 +693,8 @@ class PostgresStore(Store):
             raise StoreError(f"no case {reference}")
         if row["status"] != "closed":
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
-        case_id, ref = row["id"], row["reference"]
+        case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id", [case_id])
-        mentioned = mentions(ref, case_id, row["draft_id"])
         removed: dict[str, int] = {}
 
         def count(table: str, n: int) -> None:
@@ -712,21 +711,23 @@ class PostgresStore(Store):
                 count(table, cursor.rowcount)
         cursor = await conn.execute("DELETE FROM card_posts WHERE school_id = %s AND reference = %s", [school_id, ref])
         count("card_posts", cursor.rowcount)
-        # Notifications and reminders that name the case without carrying its id.
-        for table, column in (("outbox", "replies"), ("reminders", "detail")):
-            if table in tables:
-                query = sql.SQL("SELECT id, {} AS text FROM {} WHERE school_id = %s").format(
-                    sql.Identifier(column), sql.Identifier(table))
-                found = [r["id"] for r in await _all(conn, query, [school_id]) if mentioned(r["text"])]
-                await conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), [found])
-                count(table, len(found))
-        scrubbed = 0
-        for conv in await _all(conn, "SELECT key, state FROM conversations WHERE school_id = %s", [school_id]):
-            if mentioned(conv["state"]):
-                await conn.execute("UPDATE conversations SET state = %s WHERE key = %s",
-                                   [scrubbed_state(conv["state"], row["draft_id"], mentioned), conv["key"]])
-                scrubbed += 1
-        count("conversations", scrubbed)
+        # Sent about its report before the case existed (the guardrail's alert): by the draft's id.
+        cursor = await conn.execute("DELETE FROM outbox WHERE draft_id = %s", [draft_id])
+        count("outbox", cursor.rowcount)
+        # Reminders about the case, and the DSLs' half-done updates of it and its buttons: by the fields that
+        # name it. Rows whose text merely mentions it belong to someone else and stay.
+        looks_like = [f"%{ref}%", f"%{draft_id}%"]
+        for r in await _all(conn, "SELECT id, detail FROM reminders WHERE school_id = %s"
+                                  " AND (detail ILIKE %s OR detail ILIKE %s)", [school_id, *looks_like]):
+            if reminder_of_case(r["detail"], ref, case_id):
+                cursor = await conn.execute("DELETE FROM reminders WHERE id = %s", [r["id"]])
+                count("reminders", cursor.rowcount)
+        for conv in await _all(conn, "SELECT key, state FROM conversations WHERE school_id = %s"
+                                     " AND (state ILIKE %s OR state ILIKE %s)", [school_id, *looks_like]):
+            scrubbed = state_without_case(conv["state"], ref, draft_id)
+            if scrubbed is not None:
+                await conn.execute("UPDATE conversations SET state = %s WHERE key = %s", [scrubbed, conv["key"]])
+                count("conversations", 1)
         count("cases", 1)
         tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
         await _insert(conn, "case_tombstones", [tombstone_row(tombstone)])

@@ -45,15 +45,15 @@ from bot.store.rows import (
     check_chain,
     event_from_row,
     installation_keys,
-    mentions,
     not_empty,
     notification_from_row,
     notification_row,
     reminder_from_row,
+    reminder_of_case,
     reminder_row,
     school_from_row,
     school_row,
-    scrubbed_state,
+    state_without_case,
     sighting_from_row,
     sighting_row,
     tombstone_for,
@@ -793,9 +793,8 @@ class SQLiteStore(Store):
             raise StoreError(f"no case {reference}")
         if row["status"] != "closed":
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
-        case_id, ref = row["id"], row["reference"]
+        case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
-        mentioned = mentions(ref, case_id, row["draft_id"])
         removed: dict[str, int] = {}
 
         def count(table: str, n: int) -> None:
@@ -809,21 +808,21 @@ class SQLiteStore(Store):
                 count(table, db.execute(f'DELETE FROM "{table}" WHERE case_id = ?', [case_id]).rowcount)
         count("card_posts", db.execute("DELETE FROM card_posts WHERE school_id = ? AND reference = ?",
                                        [school_id, ref]).rowcount)
-        # Notifications and reminders that name the case without carrying its id.
-        for table, column in (("outbox", "replies"), ("reminders", "detail")):
-            if table in tables:
-                found = [r["rowid"] for r in db.query(f"SELECT rowid, {column} FROM {table} WHERE school_id = ?",
-                                                      [school_id]) if mentioned(r[column])]
-                for rowid in found:
-                    db.execute(f"DELETE FROM {table} WHERE rowid = ?", [rowid])
-                count(table, len(found))
-        scrubbed = 0
-        for conv in list(db.query("SELECT key, state FROM conversations WHERE school_id = ?", [school_id])):
-            if mentioned(conv["state"]):
-                db.execute("UPDATE conversations SET state = ? WHERE key = ?",
-                           [scrubbed_state(conv["state"], row["draft_id"], mentioned), conv["key"]])
-                scrubbed += 1
-        count("conversations", scrubbed)
+        # Sent about its report before the case existed (the guardrail's alert): by the draft's id.
+        count("outbox", db.execute("DELETE FROM outbox WHERE draft_id = ?", [draft_id]).rowcount)
+        # Reminders about the case, and the DSLs' half-done updates of it and its buttons: by the fields that
+        # name it. Rows whose text merely mentions it belong to someone else and stay.
+        looks_like = [f"%{ref}%", f"%{draft_id}%"]
+        for r in list(db.query("SELECT rowid, detail FROM reminders WHERE school_id = ? AND (detail LIKE ? OR detail LIKE ?)",
+                               [school_id, *looks_like])):
+            if reminder_of_case(r["detail"], ref, case_id):
+                count("reminders", db.execute("DELETE FROM reminders WHERE rowid = ?", [r["rowid"]]).rowcount)
+        for conv in list(db.query("SELECT key, state FROM conversations WHERE school_id = ? AND (state LIKE ? OR state LIKE ?)",
+                                  [school_id, *looks_like])):
+            scrubbed = state_without_case(conv["state"], ref, draft_id)
+            if scrubbed is not None:
+                db.execute("UPDATE conversations SET state = ? WHERE key = ?", [scrubbed, conv["key"]])
+                count("conversations", 1)
         count("cases", 1)
         tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
         db["case_tombstones"].insert(tombstone_row(tombstone))
