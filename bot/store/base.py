@@ -111,6 +111,11 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    async def claim_server(self) -> None:
+        """Called once by `serve`, before `open`. A store that only one server process may
+        use (an SQLite file) refuses a second one, raising StoreError saying why, until this one closes or
+        dies; a server database that several processes share has nothing to do."""
+
     @abstractmethod
     def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
         """Held for a whole turn of conversation `key`: no other turn of it runs meanwhile, in this process

@@ -7,8 +7,10 @@ blocks on the disk, and the single connection is never used from two threads at 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -33,6 +35,7 @@ from bot.models import (
     utcnow,
 )
 from bot.early_warning import Sighting
+from bot.private import private_file, private_folder
 from bot.store.base import CaseTombstone, ChainReport, KeyedLocks, Store, StoreError
 from bot.store.migrations import MIGRATIONS
 from bot.store.rows import (
@@ -76,6 +79,7 @@ class SQLiteStore(Store):
         self._db: sqlite_utils.Database | None = None
         self._conversation_locks = KeyedLocks()
         self._checkpoints: _Checkpoints | None = None
+        self._server_lock: int | None = None
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -108,7 +112,13 @@ class SQLiteStore(Store):
 
     def _open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Case data: 0600 files in a 0700 folder. SQLite creates the WAL and shared-memory files with the
+            # database file's own mode; ones left looser by an older version are tightened too.
+            database = Path(self.path).resolve()
+            private_folder(database.parent)
+            for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+                if path == database or path.exists():
+                    private_file(path)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         db = sqlite_utils.Database(conn)
         if self.path != ":memory:":
@@ -143,6 +153,29 @@ class SQLiteStore(Store):
         if self.path != ":memory:":
             self._checkpoints = _Checkpoints(self.path, self._checkpoint)
 
+    async def claim_server(self) -> None:
+        """One `serve` per SQLite file: the conversation locks and retry checks are in-process, so a second
+        server on the same file would run Slack's retries twice and lose answers. The lock is an advisory
+        `flock` on a file beside the database, held until this store closes or the process dies."""
+        if self.path == ":memory:" or self._server_lock is not None:
+            return
+        database = Path(self.path).resolve()
+        private_folder(database.parent)
+        lock_path = f"{database}.serve-lock"
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "another process"
+            os.close(descriptor)
+            raise StoreError(
+                f"another `serve` (process {holder}) is already using {self.path}: one SQLite file takes one "
+                f"server process (the lock is {lock_path}). To run several processes, use PostgreSQL (README: "
+                "PostgreSQL and several processes).") from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        self._server_lock = descriptor
+
     async def close(self) -> None:
         if self._checkpoints is not None:
             await asyncio.to_thread(self._checkpoints.stop)
@@ -155,6 +188,9 @@ class SQLiteStore(Store):
             await self._run(self._db.conn.close)
             self._db = None
         self._executor.shutdown(wait=True)
+        if self._server_lock is not None:
+            os.close(self._server_lock)  # closing the only descriptor releases the flock
+            self._server_lock = None
 
     def _checkpoint(self, mode: str, conn: sqlite3.Connection | None = None) -> None:
         conn = conn or self.db.conn
