@@ -355,4 +355,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
         """,
     ),
+    (
+        12,
+        "the inbox: input kept before it is acknowledged",
+        """
+        -- The inbox (Store.keep_input): each request from Slack, as it arrived, written before Slack is told it
+        -- arrived, and deleted once its turn is saved; one whose process died is processed again (at start, or
+        -- by the next delivery round) once its lease (seconds since the epoch) runs out. It holds what people
+        -- typed, for seconds: never logged, never kept after it is processed.
+        CREATE TABLE inbox (
+            id TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            body TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            leased_until REAL NOT NULL
+        );
+        CREATE INDEX inbox_waiting ON inbox(platform, leased_until);
+        """,
+    ),
 ]

@@ -367,4 +367,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
         """,
     ),
+    (
+        12,
+        "the inbox: input kept before it is acknowledged",
+        """
+        -- See migrations.py.
+        CREATE TABLE inbox (
+            id TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            body TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            leased_until DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX inbox_waiting ON inbox(platform, leased_until);
+        """,
+    ),
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, AsyncIterator, Callable, Sequence
@@ -39,10 +40,11 @@ from bot.models import (
     Route,
     School,
     StaffMember,
+    new_id,
     utcnow,
 )
 from bot.early_warning import Sighting
-from bot.store.base import CaseTombstone, ChainReport, KeyedLocks, Store, StoreError
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
 from bot.store.pg_migrations import MIGRATIONS
 from bot.store.rows import (
     UNSCANNED,
@@ -218,6 +220,33 @@ class PostgresStore(Store):
 
     async def turn_seen(self, turn_id: str) -> bool:
         return await self._one("SELECT 1 FROM handled_turns WHERE turn_id = %s", [turn_id]) is not None
+
+    # --- the inbox: input kept before it is acknowledged ---------------------------------------
+
+    async def keep_input(self, platform: str, body: str, content_type: str, lease_seconds: float) -> str:
+        input_id = new_id()
+        async with self._write() as conn:
+            await conn.execute("INSERT INTO inbox (id, platform, body, content_type, received_at, leased_until)"
+                               " VALUES (%s, %s, %s, %s, %s, %s)",
+                               [input_id, platform, body, content_type, utc_ts(utcnow()), time.time() + lease_seconds])
+        return input_id
+
+    async def claim_inputs(self, platform: str, lease_seconds: float, limit: int = 20) -> list[KeptInput]:
+        # SKIP LOCKED: two processes claiming at once take different inputs instead of waiting.
+        now = time.time()
+        rows = await self._all(f"""
+            WITH picked AS (
+                SELECT id FROM inbox WHERE platform = %s AND leased_until <= %s
+                ORDER BY received_at {C}, id LIMIT %s
+                FOR UPDATE SKIP LOCKED)
+            UPDATE inbox SET leased_until = %s FROM picked WHERE inbox.id = picked.id
+            RETURNING inbox.*""", [platform, now, limit, now + lease_seconds])
+        rows.sort(key=lambda r: r["received_at"])
+        return [KeptInput.model_validate(r) for r in rows]
+
+    async def input_done(self, input_id: str) -> None:
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM inbox WHERE id = %s", [input_id])
 
     # --- schools (tenants) ----------------------------------------------------------------
 

@@ -32,11 +32,12 @@ from bot.models import (
     Route,
     School,
     StaffMember,
+    new_id,
     utcnow,
 )
 from bot.early_warning import Sighting
 from bot.private import private_file, private_folder
-from bot.store.base import CaseTombstone, ChainReport, KeyedLocks, Store, StoreError
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
 from bot.store.migrations import MIGRATIONS
 from bot.store.rows import (
     UNSCANNED,
@@ -238,6 +239,43 @@ class SQLiteStore(Store):
     async def turn_seen(self, turn_id: str) -> bool:
         return await self._run(
             lambda: self.db.execute("SELECT 1 FROM handled_turns WHERE turn_id = ?", [turn_id]).fetchone() is not None)
+
+    # --- the inbox: input kept before it is acknowledged ---------------------------------------
+
+    async def keep_input(self, platform: str, body: str, content_type: str, lease_seconds: float) -> str:
+        input_id = new_id()
+
+        def keep() -> None:
+            with self._write() as db:
+                db.execute("INSERT INTO inbox (id, platform, body, content_type, received_at, leased_until)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           [input_id, platform, body, content_type, utc_ts(utcnow()), time.time() + lease_seconds])
+
+        await self._run(keep)
+        return input_id
+
+    async def claim_inputs(self, platform: str, lease_seconds: float, limit: int = 20) -> list[KeptInput]:
+        def claim() -> list[KeptInput]:
+            now = time.time()
+            waiting = "platform = ? AND leased_until <= ?"
+            # Nearly always nothing: look first (indexed, no lock) before taking the write lock.
+            if self.db.execute(f"SELECT 1 FROM inbox WHERE {waiting} LIMIT 1", [platform, now]).fetchone() is None:
+                return []
+            with self._write() as db:
+                rows = list(db.query(f"SELECT * FROM inbox WHERE {waiting} ORDER BY received_at, rowid LIMIT ?",
+                                     [platform, now, limit]))
+                db.conn.executemany("UPDATE inbox SET leased_until = ? WHERE id = ?",
+                                    [(now + lease_seconds, r["id"]) for r in rows])
+            return [KeptInput.model_validate(r) for r in rows]
+
+        return await self._run(claim)
+
+    async def input_done(self, input_id: str) -> None:
+        def done() -> None:
+            with self._write() as db:
+                db.execute("DELETE FROM inbox WHERE id = ?", [input_id])
+
+        await self._run(done)
 
     # --- schools (tenants) ----------------------------------------------------------------
 
