@@ -92,7 +92,7 @@ class Casework:
         reporter = self.name_of(await self._names(ctx.school_id), ctx.user)
         notes = [
             Notification(
-                school_id=ctx.school_id, recipient=route.user,
+                school_id=ctx.school_id, recipient=route.user, draft_id=frame.draft_id,
                 replies=[Reply(key="case.guardrail_alert", urgent=True,
                                text=self.text("case.guardrail_alert", reporter=reporter))],
             )

@@ -278,6 +278,7 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(settings.db)
+    await store.claim_server()  # one server per SQLite file: a second one stops here, saying why
     await store.open()
     runner = None
     try:
@@ -392,6 +393,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     The file is created readable by its owner only: it is a child-protection record."""
     import os
 
+    from bot.private import write_private
     from bot.record import export_case, render
 
     case = await store.get_case(settings.school_id, args.reference)
@@ -408,11 +410,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        target = Path(out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        target = write_private(out, data)  # 0600, never through a link, never keeping a looser mode
         print(f"{target}: the safeguarding record of {case.reference} ({args.format}).", file=sys.stderr)
     if not record.integrity.intact:
         print(f"online-safety-bot: {case.reference}: the event log is broken; the record says where "

@@ -258,6 +258,9 @@ class Notification(BaseModel):
     school_id: str = "default"
     recipient: str
     case_id: str | None = None
+    draft_id: str | None = Field(default=None, description=(
+        "the report draft it was sent about before its case existed (the images guardrail's alert), so that "
+        "it goes when that case is purged"))
     kind: Literal["message", "card_update"] = Field(
         default="message", description="card_update: replace the case card already shown to the recipient, if any"
     )

@@ -36,7 +36,7 @@ from tests.server_process import (
     FULL_REPORT, REFERENCE, HttpClient, ServerProcess, SlackPerson, TeamsPerson, add_staff, read_db, reference_in,
     serve_env,
 )
-from tests.slack_harness import SECRET, SlackHarness
+from tests.slack_harness import SECRET, SlackHarness, submit_modal
 from tests.slack_harness import question as slack_question
 from tests.teams_harness import TeamsHarness
 from tests.teams_harness import question as teams_question
@@ -220,6 +220,40 @@ async def test_a_card_slack_took_just_before_a_kill_9_is_sent_again_never_lost(s
     assert 1 <= cards(side, DSL, reference) <= 2  # now 2: the copy Slack took, and the one sent on restart
     assert cards(side, DEPUTY, reference) == 1
     assert read_db(server.db, "SELECT count(*) FROM cases") == [(1,)]
+
+
+@pytest.mark.parametrize("served", ["slack"], indirect=True)
+async def test_a_note_slack_was_acknowledged_for_survives_a_kill_9_before_its_turn_ran(served):
+    """Bolt acknowledges a modal at once (Slack closes it: the DSL believes the note saved), then opens the DSL's DM
+    before the turn runs. Killed in that window, the note is still in the inbox, and the next process records it."""
+    server, side = served
+    reference = reference_in(await side.person(TEACHER).walk(FULL_REPORT))
+    card = (await side.api.wait_for(lambda: [m for m in side.messages_to(DSL) if reference in json.dumps(m)]))[0]
+    await server.kill()
+    await server.start()  # a new process: it has not opened the DSL's DM yet
+    slack = SlackHarness(HttpClient(server.url), None, side.api)
+    try:
+        opened = len(side.api.bodies("views.open"))
+        assert (await slack.click(DSL, card, f"case:{reference}:note")).status == 200
+        view = (await side.api.wait_for(lambda: side.api.bodies("views.open")[opened:]))[0]["view"]
+        side.api.fault("conversations.open", HANG)
+        note = "Called POSH at 9am; the account is reported."
+        assert (await submit_modal(slack, DSL, view, {"note": note})).status == 200  # Slack closes the modal
+        await wait_until(lambda: side.hung(), 10, lambda: side.hung())
+        assert read_db(server.db, "SELECT count(*) FROM case_events WHERE kind = 'note_added'") == [(0,)]
+
+        await server.kill()
+        side.api.faults.release()
+        await server.start()
+
+        await wait_until(lambda: read_db(server.db, "SELECT detail FROM case_events WHERE kind = 'note_added'"), 15,
+                         lambda: "no note")
+        (detail,) = read_db(server.db, "SELECT detail FROM case_events WHERE kind = 'note_added'")[0]
+        assert json.loads(detail) == {"note": note}
+        await wait_until(lambda: read_db(server.db, "SELECT count(*) FROM inbox") == [(0,)], 10, lambda: "inbox")
+        await side.api.wait_for(lambda: any("note has been added" in m["text"] for m in side.messages_to(DSL)), 10)
+    finally:
+        await slack.client.close()
 
 
 # --- the Slack Web API and the Teams connector failing: our server in process ---------------------------

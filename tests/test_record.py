@@ -474,3 +474,20 @@ async def test_cli_export_of_a_broken_log_still_writes_the_record_and_warns(bot,
     proc = run_cli("cases", "export", REF, "--format", "json", "--by", "console:dsl", "--db", db_path, cwd=tmp_path)
     assert json.loads(proc.stdout)["integrity"]["intact"] is False
     assert "event log is broken" in proc.stderr.decode()
+
+
+@pytest.mark.sqlite_only
+async def test_cli_export_replaces_a_symlink_and_a_loose_file_never_writing_through_them(bot, closed_case, db_path,
+                                                                                         tmp_path):
+    someone_elses = tmp_path / "someone-elses.md"
+    someone_elses.write_text("theirs")
+    link = tmp_path / "link.md"
+    link.symlink_to(someone_elses)
+    loose = tmp_path / "loose.md"
+    loose.write_text("old")
+    loose.chmod(0o666)
+    for out in (link, loose):
+        run_cli("cases", "export", REF, "--format", "md", "--out", out, "--db", db_path, cwd=tmp_path)
+        assert not out.is_symlink() and f"**Reference:** {REF}" in out.read_text(encoding="utf-8")
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert someone_elses.read_text() == "theirs"

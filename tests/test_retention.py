@@ -18,7 +18,7 @@ from bot.retention import RetentionError, add_years, find_due, load_retention, p
 from bot.store import StoreError
 from bot.store.migrations import MIGRATIONS
 from tests.cli_runner import err, out, run_cli
-from tests.conftest import Chat, walk
+from tests.conftest import Chat, stored_rows, walk
 
 # --- the command line as a real process (the pattern of tests/test_cli.py) ---------------------------------
 
@@ -447,3 +447,53 @@ def test_content_check_validates_the_retention_facts(tmp_path):
     proc = run_cli("content", "check", "--content", copy, expect=2)
     assert "retention.yaml" in err(proc) and "retention.default.checked" in err(proc)
     assert "Traceback" not in err(proc)
+
+
+# --- a purge takes only what belongs to the purged case (by its ids) ------------------------------------------
+
+
+async def test_purge_leaves_another_cases_waiting_card_and_a_colleagues_draft_that_mention_the_reference(
+        bot, cases, policy, clock):
+    # A new case whose description names A, its card still waiting for the DSL, who has not opened the chat.
+    later = await report(bot, clock, at(2026, 11, 25, 9), ["targeting_me"], "@again",
+                         f"The same account as {A}, back again")
+    waiting = [n.case_id for n in await bot.store.waiting_notifications("default", "console:deputy")]
+    new_case = await bot.store.get_case("default", later)
+    assert new_case.id in waiting
+    # A colleague half-way through a report that says it is linked to A.
+    colleague = Chat(bot, "console:head")
+    await walk(colleague, ["I'm being targeted", ["targeting_me"], ["no"], ["instagram"], "@linked",
+                           "last week", f"I think this is linked to {A}"])
+    assert colleague.keys and colleague.keys[0].startswith("report_concern.")
+
+    await purge(bot.store, "default", policy, date(2020, 1, 1), purged_by="console:dsl")
+    assert await bot.store.get_case("default", A) is None
+
+    assert new_case.id in [n.case_id for n in await bot.store.waiting_notifications("default", "console:deputy")]
+    deputy = Chat(bot, "console:deputy")
+    await deputy.open()
+    assert any(later in r.text for r in deputy.last if r.key == "case.new_card")
+    stored = await bot.store.load_conversation("default/console:head")
+    (draft,) = stored.frames
+    assert draft.flow == "report_concern" and f"linked to {A}" in json.dumps(draft.answers)
+
+
+async def test_the_guardrail_alert_goes_with_the_purged_case(bot, clock, policy):
+    clock.now = at(2012, 1, 10, 9)
+    chat = Chat(bot, "console:teacher")
+    await walk(chat, ["I'm being targeted", ["showing_learners"], ["yes"], ["snapchat"],
+                      "https://www.snapchat.com/add/fakeaccount", "today", "Pictures of Year 10", ["learners"],
+                      "skip", "Seen on a phone", ["done"], ["learners_talking"], ["learner"], "skip"])
+    await chat.pick("send")
+    (case,) = await bot.store.list_cases("default")
+    alerts = [n for n in await bot.store.waiting_notifications("default", "console:dsl")
+              if any(r.key == "case.guardrail_alert" for r in n.replies)]
+    assert alerts
+    dsl = Chat(bot, "console:dsl")
+    clock.now = at(2012, 2, 1, 9)
+    await close(dsl, case.reference, "content_removed")
+    (tombstone,) = (await purge(bot.store, "default", policy, date(2020, 1, 1), purged_by="console:dsl")).purged
+    assert tombstone.reference == case.reference
+
+    # Delivered or not, no alert about the purged report is left.
+    assert not any("case.guardrail_alert" in r["replies"] for r in stored_rows(bot.store, "outbox"))

@@ -12,6 +12,7 @@ from bot.adapters.slack import SlackChannel, SlackConfig
 from bot.models import CaseStatus, Role, StaffMember
 from bot.server import build_app
 from tests.fakes.slack_api import FakeSlackApi
+from tests.conftest import stored_rows
 from tests.slack_harness import SECRET, SlackHarness, all_text, find_button, fixture, question
 
 TEACHER, DSL, DEPUTY, HEAD, CHAIR = "UTEACH", "UDSL", "UDEP", "UHEAD", "UCHAIR"
@@ -644,3 +645,45 @@ def test_starting_with_a_bot_token_logs_no_alarming_warning(bot, monkeypatch, ca
     with caplog.at_level("INFO"):
         SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None, api_url=None))
     assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+
+
+# --- input kept before Slack is acknowledged; nothing parsed before the signature is checked ---------------
+
+
+async def test_each_request_leaves_the_inbox_once_its_turn_is_saved(slack, bot):
+    await say(slack, TEACHER, "I'm being targeted")
+    await slack.settle()
+    assert stored_rows(bot.store, "inbox") == []
+    assert await bot.store.load_conversation(f"default/slack:D{TEACHER}") is not None
+
+
+async def test_a_kept_request_whose_process_died_is_run_again_and_only_once(slack, bot):
+    envelope = fixture("message_im")
+    envelope["event"].update(channel=f"D{TEACHER}", user=TEACHER, text="I'm being targeted", team="T0HILL")
+    envelope.update(team_id="T0HILL", event_id="EvKEPT")
+    # Kept by a process that died before running it (its lease is over), then Slack's retry of the same event.
+    await bot.store.keep_input("slack", json.dumps(envelope), "application/json", lease_seconds=0)
+    await slack.api.wait_for(lambda: slack.messages_to(TEACHER), timeout=10)  # the next delivery round runs it
+    assert (await slack.event(envelope["event"], event_id="EvKEPT", retry=1)).status == 200
+    await slack.settle()
+    assert len(slack.messages_to(TEACHER)) == 1
+    assert stored_rows(bot.store, "inbox") == []
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+async def test_unsigned_deeply_nested_json_gets_401_and_signed_gets_400_never_500(slack, bot, caplog):
+    body = nested(100_000)
+    unsigned = await slack.client.post("/slack/events", data=body, headers={
+        "Content-Type": "application/json", "X-Slack-Request-Timestamp": str(int(time.time())),
+        "X-Slack-Signature": "v0=" + "0" * 64})
+    assert unsigned.status == 401
+    signed = await slack.post(body, "application/json")
+    assert signed.status == 400
+    form = await slack.post("payload=" + nested(100_000), "application/x-www-form-urlencoded")
+    assert form.status == 400
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text.replace(
+        "not a Slack payload (RecursionError)", "")
+    assert stored_rows(bot.store, "inbox") == []

@@ -466,3 +466,21 @@ async def test_each_person_has_one_live_card_per_case(store):
     await store.record_card_post("default", "OSB-2026-0002", "slack:UDSL", "D1", "400.4")
     assert await store.card_posts("default", "OSB-2026-0001", "slack:UDSL") == [("D1", "200.2")]
     assert await store.card_posts("default", "OSB-2026-0001", "slack:UDEP") == [("D2", "300.3")]
+
+
+# --- the inbox: input kept before it is acknowledged ----------------------------------------------
+
+
+async def test_kept_input_is_offered_again_only_once_its_lease_has_run_out_and_goes_when_done(store, another_store):
+    first = await store.keep_input("slack", '{"type": "event_callback"}', "application/json", lease_seconds=60)
+    stale = await store.keep_input("slack", "payload=%7B%7D", "application/x-www-form-urlencoded", lease_seconds=0)
+    await store.keep_input("teams", "{}", "application/json", lease_seconds=0)
+    other = await another_store()  # another process, or the next one after a crash
+
+    (claimed,) = await other.claim_inputs("slack", lease_seconds=60)
+    assert (claimed.id, claimed.body, claimed.content_type) == (stale, "payload=%7B%7D",
+                                                                "application/x-www-form-urlencoded")
+    assert await store.claim_inputs("slack", lease_seconds=60) == []  # leased now, as `first` still is
+    await other.input_done(stale)
+    await store.input_done(first)
+    assert [r["platform"] for r in stored_rows(store, "inbox")] == ["teams"]

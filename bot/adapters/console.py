@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import json
 import mimetypes
-import os
 import re
 import shlex
 import sys
@@ -19,19 +18,16 @@ from typing import IO
 from bot.content import Content
 from bot.engine import Bot
 from bot.models import Attachment, Reply, Turn
+from bot.private import write_private
 
 
 def save_files(replies: list[Reply], folder: Path) -> dict[int, Path]:
-    """Files the bot sends (safeguarding records) are written where only this user can read them."""
+    """Files the bot sends (safeguarding records) are written where only this user can read them (0600 files in
+    0700 folders the bot creates; see bot/private.py)."""
     saved = {}
     for n, reply in enumerate(replies):
         if reply.file:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / Path(reply.file.name).name
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(reply.file.content)
-            saved[n] = path
+            saved[n] = write_private(folder / Path(reply.file.name).name, reply.file.content)
     return saved
 
 

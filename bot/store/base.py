@@ -90,6 +90,17 @@ class CaseTombstone(BaseModel):
         "after the purge; not stored")
 
 
+class KeptInput(BaseModel):
+    """A request from a platform as it arrived, kept before the platform was acknowledged and until the turn it
+    brings is saved (`Store.keep_input`). It holds what people typed: never logged, deleted once processed."""
+
+    id: str
+    platform: str
+    body: str
+    content_type: str
+    received_at: datetime
+
+
 class KeyedLocks:
     """In-process asyncio locks by key, each kept only while someone holds or awaits it."""
 
@@ -111,6 +122,11 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    async def claim_server(self) -> None:
+        """Called once by `serve`, before `open`. A store that only one server process may
+        use (an SQLite file) refuses a second one, raising StoreError saying why, until this one closes or
+        dies; a server database that several processes share has nothing to do."""
+
     @abstractmethod
     def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
         """Held for a whole turn of conversation `key`: no other turn of it runs meanwhile, in this process
@@ -130,6 +146,21 @@ class Store(ABC):
 
     @abstractmethod
     async def turn_seen(self, turn_id: str) -> bool: ...
+
+    # --- the inbox: input kept before it is acknowledged ---------------------------------------
+    @abstractmethod
+    async def keep_input(self, platform: str, body: str, content_type: str, lease_seconds: float) -> str:
+        """Keep a request's raw body before the platform is told it arrived; its id. It is leased to this
+        process for `lease_seconds` (it is processing it now): `claim_inputs` offers it to no one until then."""
+
+    @abstractmethod
+    async def claim_inputs(self, platform: str, lease_seconds: float, limit: int = 20) -> list[KeptInput]:
+        """Kept inputs of `platform` whose lease has run out (their process died, or never finished them),
+        oldest first, each leased anew to the caller for `lease_seconds`."""
+
+    @abstractmethod
+    async def input_done(self, input_id: str) -> None:
+        """The input was processed (its turn saved, or nothing to do): delete it."""
 
 
     # --- schools (tenants) ----------------------------------------------------------------

@@ -359,4 +359,34 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        12,
+        "notifications sent about a report draft before its case existed",
+        """
+        -- The images guardrail alerts the DSLs before the report is sent, so its alert has no case id yet; it
+        -- carries the report's draft id instead, so that a purge of that case removes it (by id, never by
+        -- searching text for the reference: text that mentions a case belongs to whoever wrote it).
+        ALTER TABLE outbox ADD COLUMN draft_id TEXT;
+        CREATE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
+        """,
+    ),
+    (
+        13,
+        "the inbox: input kept before it is acknowledged",
+        """
+        -- The inbox (Store.keep_input): each request from Slack, as it arrived, written before Slack is told it
+        -- arrived, and deleted once its turn is saved; one whose process died is processed again (at start, or
+        -- by the next delivery round) once its lease (seconds since the epoch) runs out. It holds what people
+        -- typed, for seconds: never logged, never kept after it is processed.
+        CREATE TABLE inbox (
+            id TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            body TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            leased_until REAL NOT NULL
+        );
+        CREATE INDEX inbox_waiting ON inbox(platform, leased_until);
+        """,
+    ),
 ]

@@ -371,4 +371,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        12,
+        "notifications sent about a report draft before its case existed",
+        """
+        -- See migrations.py.
+        ALTER TABLE outbox ADD COLUMN draft_id TEXT;
+        CREATE INDEX outbox_draft ON outbox(draft_id) WHERE draft_id IS NOT NULL;
+        """,
+    ),
+    (
+        13,
+        "the inbox: input kept before it is acknowledged",
+        """
+        -- See migrations.py.
+        CREATE TABLE inbox (
+            id TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            body TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            leased_until DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX inbox_waiting ON inbox(platform, leased_until);
+        """,
+    ),
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, AsyncIterator, Callable, Sequence
@@ -39,10 +40,11 @@ from bot.models import (
     Route,
     School,
     StaffMember,
+    new_id,
     utcnow,
 )
 from bot.early_warning import Sighting
-from bot.store.base import CaseTombstone, ChainReport, KeyedLocks, Store, StoreError
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
 from bot.store.pg_migrations import MIGRATIONS
 from bot.store.rows import (
     UNSCANNED,
@@ -54,15 +56,15 @@ from bot.store.rows import (
     check_chain,
     event_from_row,
     installation_keys,
-    mentions,
     not_empty,
     notification_from_row,
     notification_row,
     reminder_from_row,
+    reminder_of_case,
     reminder_row,
     school_from_row,
     school_row,
-    scrubbed_state,
+    state_without_case,
     sighting_from_row,
     sighting_row,
     tombstone_for,
@@ -218,6 +220,33 @@ class PostgresStore(Store):
 
     async def turn_seen(self, turn_id: str) -> bool:
         return await self._one("SELECT 1 FROM handled_turns WHERE turn_id = %s", [turn_id]) is not None
+
+    # --- the inbox: input kept before it is acknowledged ---------------------------------------
+
+    async def keep_input(self, platform: str, body: str, content_type: str, lease_seconds: float) -> str:
+        input_id = new_id()
+        async with self._write() as conn:
+            await conn.execute("INSERT INTO inbox (id, platform, body, content_type, received_at, leased_until)"
+                               " VALUES (%s, %s, %s, %s, %s, %s)",
+                               [input_id, platform, body, content_type, utc_ts(utcnow()), time.time() + lease_seconds])
+        return input_id
+
+    async def claim_inputs(self, platform: str, lease_seconds: float, limit: int = 20) -> list[KeptInput]:
+        # SKIP LOCKED: two processes claiming at once take different inputs instead of waiting.
+        now = time.time()
+        rows = await self._all(f"""
+            WITH picked AS (
+                SELECT id FROM inbox WHERE platform = %s AND leased_until <= %s
+                ORDER BY received_at {C}, id LIMIT %s
+                FOR UPDATE SKIP LOCKED)
+            UPDATE inbox SET leased_until = %s FROM picked WHERE inbox.id = picked.id
+            RETURNING inbox.*""", [platform, now, limit, now + lease_seconds])
+        rows.sort(key=lambda r: r["received_at"])
+        return [KeptInput.model_validate(r) for r in rows]
+
+    async def input_done(self, input_id: str) -> None:
+        async with self._write() as conn:
+            await conn.execute("DELETE FROM inbox WHERE id = %s", [input_id])
 
     # --- schools (tenants) ----------------------------------------------------------------
 
@@ -709,9 +738,8 @@ class PostgresStore(Store):
             raise StoreError(f"no case {reference}")
         if row["status"] != "closed":
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
-        case_id, ref = row["id"], row["reference"]
+        case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id", [case_id])
-        mentioned = mentions(ref, case_id, row["draft_id"])
         removed: dict[str, int] = {}
 
         def count(table: str, n: int) -> None:
@@ -728,21 +756,23 @@ class PostgresStore(Store):
                 count(table, cursor.rowcount)
         cursor = await conn.execute("DELETE FROM card_posts WHERE school_id = %s AND reference = %s", [school_id, ref])
         count("card_posts", cursor.rowcount)
-        # Notifications and reminders that name the case without carrying its id.
-        for table, column in (("outbox", "replies"), ("reminders", "detail")):
-            if table in tables:
-                query = sql.SQL("SELECT id, {} AS text FROM {} WHERE school_id = %s").format(
-                    sql.Identifier(column), sql.Identifier(table))
-                found = [r["id"] for r in await _all(conn, query, [school_id]) if mentioned(r["text"])]
-                await conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), [found])
-                count(table, len(found))
-        scrubbed = 0
-        for conv in await _all(conn, "SELECT key, state FROM conversations WHERE school_id = %s", [school_id]):
-            if mentioned(conv["state"]):
-                await conn.execute("UPDATE conversations SET state = %s WHERE key = %s",
-                                   [scrubbed_state(conv["state"], row["draft_id"], mentioned), conv["key"]])
-                scrubbed += 1
-        count("conversations", scrubbed)
+        # Sent about its report before the case existed (the guardrail's alert): by the draft's id.
+        cursor = await conn.execute("DELETE FROM outbox WHERE draft_id = %s", [draft_id])
+        count("outbox", cursor.rowcount)
+        # Reminders about the case, and the DSLs' half-done updates of it and its buttons: by the fields that
+        # name it. Rows whose text merely mentions it belong to someone else and stay.
+        looks_like = [f"%{ref}%", f"%{draft_id}%"]
+        for r in await _all(conn, "SELECT id, detail FROM reminders WHERE school_id = %s"
+                                  " AND (detail ILIKE %s OR detail ILIKE %s)", [school_id, *looks_like]):
+            if reminder_of_case(r["detail"], ref, case_id):
+                cursor = await conn.execute("DELETE FROM reminders WHERE id = %s", [r["id"]])
+                count("reminders", cursor.rowcount)
+        for conv in await _all(conn, "SELECT key, state FROM conversations WHERE school_id = %s"
+                                     " AND (state ILIKE %s OR state ILIKE %s)", [school_id, *looks_like]):
+            scrubbed = state_without_case(conv["state"], ref, draft_id)
+            if scrubbed is not None:
+                await conn.execute("UPDATE conversations SET state = %s WHERE key = %s", [scrubbed, conv["key"]])
+                count("conversations", 1)
         count("cases", 1)
         tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
         await _insert(conn, "case_tombstones", [tombstone_row(tombstone)])

@@ -8,12 +8,11 @@ the same whichever database is underneath.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from bot.early_warning import Sighting
-from bot.models import Case, CaseEvent, ConversationState, Notification, Reminder, School, Workspace
+from bot.models import Case, CaseEvent, ConversationState, Frame, Notification, Reminder, School, Workspace
 from bot.store.base import CaseTombstone, ChainProblem, ChainReport, event_hash
 
 _CASE_JSON = ("categories", "answers", "routed_to", "excluded")
@@ -68,7 +67,7 @@ def event_from_row(row: dict[str, Any]) -> CaseEvent:
 def notification_row(n: Notification) -> dict[str, Any]:
     return {"id": n.id, "school_id": n.school_id, "recipient": n.recipient, "case_id": n.case_id, "kind": n.kind,
             "replies": json.dumps([r.model_dump(mode="json") for r in n.replies]),
-            "created_at": ts(n.created_at), "delivered_at": None}
+            "created_at": ts(n.created_at), "delivered_at": None, "draft_id": n.draft_id}
 
 
 def notification_from_row(row: dict[str, Any]) -> Notification:
@@ -207,29 +206,44 @@ def check_chain(case_id: str, rows: list[dict[str, Any]], recorded_head: str | N
 UNSCANNED = {"case_tombstones", "migrations", "schools", "school_workspaces", "slack_installations", "oauth_states"}
 
 
-def mentions(reference: str, *ids: str) -> Callable[[str | None], bool]:
-    """Does a stored text name this case: its reference (not a longer one), its id or its draft's id?"""
-    pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(reference)}(?![0-9])", re.IGNORECASE)
-
-    def test(text: str | None) -> bool:
-        if not text:
-            return False
-        return pattern.search(text) is not None or any(i in text for i in ids if i)
-
-    return test
+def choice_of_case(choice_id: str, reference: str) -> bool:
+    """A button of this case's own (`case:REFERENCE:action`), not one that merely names it in its label."""
+    kind, _, rest = choice_id.partition(":")
+    return kind == "case" and rest.partition(":")[0].upper() == reference.upper()
 
 
-def scrubbed_state(text: str, draft_id: str, mentioned: Callable[[str | None], bool]) -> str:
-    """A stored conversation without a purged case: only its frames (a report draft, a half-written note)
-    and its buttons go; the conversation goes on."""
+def frame_of_case(frame: Frame, reference: str, draft_id: str) -> bool:
+    """A flow that belongs to the case: the report that opened it (its draft), or a DSL's update of it (a
+    note, an action, a status or a closure, whose `reference` answer is the case). A colleague's draft that
+    only mentions the reference in what they typed is theirs, not the case's."""
+    return frame.draft_id == draft_id or str(frame.answers.get("reference") or "").upper() == reference.upper()
+
+
+def state_without_case(text: str, reference: str, draft_id: str) -> str | None:
+    """A stored conversation without what belonged to a purged case (its frames and its buttons), or None
+    if nothing in it did. Everything else in the conversation stays, whatever it mentions."""
     state = ConversationState.model_validate_json(text)
+    changed = False
     for stack in (state.frames, state.paused):
-        stack[:] = [f for f in stack if f.draft_id != draft_id and not mentioned(f.model_dump_json())]
-    if mentioned(json.dumps(state.offered)) or mentioned(json.dumps(state.numbered)):
+        kept = [f for f in stack if not frame_of_case(f, reference, draft_id)]
+        changed |= len(kept) != len(stack)
+        stack[:] = kept
+    if any(choice_of_case(str(c.get("id", "")), reference) for c in state.offered) or any(
+            choice_of_case(c, reference) for c in state.numbered):
         state.offered, state.numbered, state.offered_multiple = [], [], False
-    if mentioned(state.model_dump_json()):
-        state = ConversationState(updated_at=state.updated_at)
-    return state.model_dump_json()
+        changed = True
+    return state.model_dump_json() if changed else None
+
+
+def reminder_of_case(detail_text: str, reference: str, case_id: str) -> bool:
+    """A stored reminder about the case: a field of its detail is the case's reference or id (a whole value,
+    not a mention inside some text)."""
+    try:
+        data = json.loads(detail_text)
+    except (TypeError, ValueError):
+        return False
+    values = data.values() if isinstance(data, dict) else []
+    return any(isinstance(v, str) and (v == case_id or v.upper() == reference.upper()) for v in values)
 
 
 def tombstone_for(

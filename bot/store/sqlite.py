@@ -7,8 +7,10 @@ blocks on the disk, and the single connection is never used from two threads at 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -30,10 +32,12 @@ from bot.models import (
     Route,
     School,
     StaffMember,
+    new_id,
     utcnow,
 )
 from bot.early_warning import Sighting
-from bot.store.base import CaseTombstone, ChainReport, KeyedLocks, Store, StoreError
+from bot.private import private_file, private_folder
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
 from bot.store.migrations import MIGRATIONS
 from bot.store.rows import (
     UNSCANNED,
@@ -45,15 +49,15 @@ from bot.store.rows import (
     check_chain,
     event_from_row,
     installation_keys,
-    mentions,
     not_empty,
     notification_from_row,
     notification_row,
     reminder_from_row,
+    reminder_of_case,
     reminder_row,
     school_from_row,
     school_row,
-    scrubbed_state,
+    state_without_case,
     sighting_from_row,
     sighting_row,
     tombstone_for,
@@ -76,6 +80,7 @@ class SQLiteStore(Store):
         self._db: sqlite_utils.Database | None = None
         self._conversation_locks = KeyedLocks()
         self._checkpoints: _Checkpoints | None = None
+        self._server_lock: int | None = None
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -108,7 +113,13 @@ class SQLiteStore(Store):
 
     def _open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Case data: 0600 files in a 0700 folder. SQLite creates the WAL and shared-memory files with the
+            # database file's own mode; ones left looser by an older version are tightened too.
+            database = Path(self.path).resolve()
+            private_folder(database.parent)
+            for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+                if path == database or path.exists():
+                    private_file(path)
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         db = sqlite_utils.Database(conn)
         if self.path != ":memory:":
@@ -143,6 +154,29 @@ class SQLiteStore(Store):
         if self.path != ":memory:":
             self._checkpoints = _Checkpoints(self.path, self._checkpoint)
 
+    async def claim_server(self) -> None:
+        """One `serve` per SQLite file: the conversation locks and retry checks are in-process, so a second
+        server on the same file would run Slack's retries twice and lose answers. The lock is an advisory
+        `flock` on a file beside the database, held until this store closes or the process dies."""
+        if self.path == ":memory:" or self._server_lock is not None:
+            return
+        database = Path(self.path).resolve()
+        private_folder(database.parent)
+        lock_path = f"{database}.serve-lock"
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "another process"
+            os.close(descriptor)
+            raise StoreError(
+                f"another `serve` (process {holder}) is already using {self.path}: one SQLite file takes one "
+                f"server process (the lock is {lock_path}). To run several processes, use PostgreSQL (README: "
+                "PostgreSQL and several processes).") from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        self._server_lock = descriptor
+
     async def close(self) -> None:
         if self._checkpoints is not None:
             await asyncio.to_thread(self._checkpoints.stop)
@@ -155,6 +189,9 @@ class SQLiteStore(Store):
             await self._run(self._db.conn.close)
             self._db = None
         self._executor.shutdown(wait=True)
+        if self._server_lock is not None:
+            os.close(self._server_lock)  # closing the only descriptor releases the flock
+            self._server_lock = None
 
     def _checkpoint(self, mode: str, conn: sqlite3.Connection | None = None) -> None:
         conn = conn or self.db.conn
@@ -202,6 +239,43 @@ class SQLiteStore(Store):
     async def turn_seen(self, turn_id: str) -> bool:
         return await self._run(
             lambda: self.db.execute("SELECT 1 FROM handled_turns WHERE turn_id = ?", [turn_id]).fetchone() is not None)
+
+    # --- the inbox: input kept before it is acknowledged ---------------------------------------
+
+    async def keep_input(self, platform: str, body: str, content_type: str, lease_seconds: float) -> str:
+        input_id = new_id()
+
+        def keep() -> None:
+            with self._write() as db:
+                db.execute("INSERT INTO inbox (id, platform, body, content_type, received_at, leased_until)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           [input_id, platform, body, content_type, utc_ts(utcnow()), time.time() + lease_seconds])
+
+        await self._run(keep)
+        return input_id
+
+    async def claim_inputs(self, platform: str, lease_seconds: float, limit: int = 20) -> list[KeptInput]:
+        def claim() -> list[KeptInput]:
+            now = time.time()
+            waiting = "platform = ? AND leased_until <= ?"
+            # Nearly always nothing: look first (indexed, no lock) before taking the write lock.
+            if self.db.execute(f"SELECT 1 FROM inbox WHERE {waiting} LIMIT 1", [platform, now]).fetchone() is None:
+                return []
+            with self._write() as db:
+                rows = list(db.query(f"SELECT * FROM inbox WHERE {waiting} ORDER BY received_at, rowid LIMIT ?",
+                                     [platform, now, limit]))
+                db.conn.executemany("UPDATE inbox SET leased_until = ? WHERE id = ?",
+                                    [(now + lease_seconds, r["id"]) for r in rows])
+            return [KeptInput.model_validate(r) for r in rows]
+
+        return await self._run(claim)
+
+    async def input_done(self, input_id: str) -> None:
+        def done() -> None:
+            with self._write() as db:
+                db.execute("DELETE FROM inbox WHERE id = ?", [input_id])
+
+        await self._run(done)
 
     # --- schools (tenants) ----------------------------------------------------------------
 
@@ -810,9 +884,8 @@ class SQLiteStore(Store):
             raise StoreError(f"no case {reference}")
         if row["status"] != "closed":
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
-        case_id, ref = row["id"], row["reference"]
+        case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
-        mentioned = mentions(ref, case_id, row["draft_id"])
         removed: dict[str, int] = {}
 
         def count(table: str, n: int) -> None:
@@ -826,21 +899,21 @@ class SQLiteStore(Store):
                 count(table, db.execute(f'DELETE FROM "{table}" WHERE case_id = ?', [case_id]).rowcount)
         count("card_posts", db.execute("DELETE FROM card_posts WHERE school_id = ? AND reference = ?",
                                        [school_id, ref]).rowcount)
-        # Notifications and reminders that name the case without carrying its id.
-        for table, column in (("outbox", "replies"), ("reminders", "detail")):
-            if table in tables:
-                found = [r["rowid"] for r in db.query(f"SELECT rowid, {column} FROM {table} WHERE school_id = ?",
-                                                      [school_id]) if mentioned(r[column])]
-                for rowid in found:
-                    db.execute(f"DELETE FROM {table} WHERE rowid = ?", [rowid])
-                count(table, len(found))
-        scrubbed = 0
-        for conv in list(db.query("SELECT key, state FROM conversations WHERE school_id = ?", [school_id])):
-            if mentioned(conv["state"]):
-                db.execute("UPDATE conversations SET state = ? WHERE key = ?",
-                           [scrubbed_state(conv["state"], row["draft_id"], mentioned), conv["key"]])
-                scrubbed += 1
-        count("conversations", scrubbed)
+        # Sent about its report before the case existed (the guardrail's alert): by the draft's id.
+        count("outbox", db.execute("DELETE FROM outbox WHERE draft_id = ?", [draft_id]).rowcount)
+        # Reminders about the case, and the DSLs' half-done updates of it and its buttons: by the fields that
+        # name it. Rows whose text merely mentions it belong to someone else and stay.
+        looks_like = [f"%{ref}%", f"%{draft_id}%"]
+        for r in list(db.query("SELECT rowid, detail FROM reminders WHERE school_id = ? AND (detail LIKE ? OR detail LIKE ?)",
+                               [school_id, *looks_like])):
+            if reminder_of_case(r["detail"], ref, case_id):
+                count("reminders", db.execute("DELETE FROM reminders WHERE rowid = ?", [r["rowid"]]).rowcount)
+        for conv in list(db.query("SELECT key, state FROM conversations WHERE school_id = ? AND (state LIKE ? OR state LIKE ?)",
+                                  [school_id, *looks_like])):
+            scrubbed = state_without_case(conv["state"], ref, draft_id)
+            if scrubbed is not None:
+                db.execute("UPDATE conversations SET state = ? WHERE key = ?", [scrubbed, conv["key"]])
+                count("conversations", 1)
         count("cases", 1)
         tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
         db["case_tombstones"].insert(tombstone_row(tombstone))

@@ -17,12 +17,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -44,6 +46,7 @@ from bot.adapters.slack.blocks import (
     reply_message,
 )
 from bot.adapters.slack.config import SlackConfig
+from bot.adapters.slack.inbox import Inbox
 from bot.adapters.slack.installations import (
     BOT_SCOPES,
     NotInstalled,
@@ -55,6 +58,7 @@ from bot.adapters.slack.installations import (
 from bot.periodic import Periodic
 from bot.engine import Bot
 from bot.models import Attachment, Notification, Reply, Turn
+from bot.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +180,9 @@ class SlackChannel:
         self.app = AsyncApp(
             client=self.client,
             signing_secret=config.signing_secret,
-            # Socket Mode has no HTTP endpoint to verify; the HTTP route is only mounted with a signing secret.
-            request_verification_enabled=config.signing_secret is not None,
+            # `_http` checks the signature on the raw bytes itself, before anything parses them (and before the
+            # request is kept in the inbox, from which it may be dispatched again later); Socket Mode has none.
+            request_verification_enabled=False,
             raise_error_for_unhandled_request=False,
             logger=bolt_logger,
             oauth_settings=oauth,
@@ -192,7 +197,9 @@ class SlackChannel:
         self._delivery = asyncio.Lock()
         self._delivery_calls = self._delivery_covered = 0  # deliver_pending calls made, and covered by a finished round
         self._socket: AsyncSocketModeHandler | None = None
-        self._delivery_loop = Periodic("slack delivery", DELIVERY_INTERVAL_SECONDS, self.deliver_pending)
+        self._verifier = SignatureVerifier(config.signing_secret) if config.signing_secret else None
+        self.inbox = Inbox(bot.store, bot.settings.delivery_lease_seconds)  # as long as a delivery's lease
+        self._delivery_loop = Periodic("slack delivery", DELIVERY_INTERVAL_SECONDS, self._delivery_round)
         self._register()
 
     # --- wiring into the server ----------------------------------------------------------
@@ -213,27 +220,65 @@ class SlackChannel:
         return await to_aiohttp_response(await self.app.oauth_flow.handle_callback(await to_bolt_request(request)))
 
     async def _http(self, request: web.Request) -> web.Response:
-        """Bolt's signature check and dispatch. A refused request leaves a WARNING saying why, never its body; one
-        Bolt cannot read (correctly signed, but not what Slack sends) gets 400, never a 500."""
-        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        """The signature checked on the raw body before anything parses it; then the request kept in the inbox
+        before Slack is acknowledged (bot/adapters/slack/inbox.py), and dispatched."""
+        try:
+            body = (await request.read()).decode("utf-8")  # Slack signs UTF-8 text; nothing is parsed yet
+        except UnicodeDecodeError:
+            log.warning("slack request refused: not a Slack payload (not UTF-8)")
+            return web.json_response({"error": "bad request"}, status=400)
+        if not self._signed(request.headers, body):
+            return web.json_response({"error": "invalid request"}, status=401)
+        if "\x00" in body:  # never in what Slack sends (JSON escapes it), and no database keeps it as text
+            log.warning("slack request refused: not a Slack payload (a NUL byte)")
+            return web.json_response({"error": "bad request"}, status=400)
+        try:
+            kept = await self.inbox.keep(body, request.content_type)
+        except StoreError as exc:  # not acknowledged, so Slack sends it again
+            log.error("slack request not kept: %s", type(exc).__name__)
+            return web.json_response({"error": "try again"}, status=503)
+        try:
+            return await self._dispatch(body, request.headers)
+        finally:
+            await self.inbox.dispatched(kept)
+
+    def _signed(self, headers: Any, body: str) -> bool:
+        """Slack's signature over exactly this body, within five minutes. A refusal leaves a WARNING saying why,
+        never the body."""
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             log.warning("slack request refused: no usable timestamp")
-            return web.json_response({"error": "invalid request"}, status=401)
+            return False
+        if abs(time.time() - int(timestamp)) > 5 * 60:
+            log.warning("slack request refused: outside the five-minute window")
+            return False
+        if not self._verifier.is_valid(body=body, timestamp=timestamp, signature=headers.get("X-Slack-Signature", "")):
+            log.warning("slack request refused: bad signature")
+            return False
+        return True
+
+    async def _dispatch(self, body: str, headers: Any) -> web.Response:
+        """Bolt's dispatch of a signed request (or of one kept in the inbox). One Bolt cannot read (signed, but not
+        what Slack sends, however deeply nested) gets 400, never a 500."""
         try:
-            bolt_request = await to_bolt_request(request)
+            bolt_request = AsyncBoltRequest(body=body, headers=headers)
             if not well_formed(bolt_request.body):
                 raise ValueError("not a Slack payload")
             response = await self.app.async_dispatch(bolt_request)
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
             log.warning("slack request refused: not a Slack payload (%s)", type(exc).__name__)
             return web.json_response({"error": "bad request"}, status=400)
-        if response.status == 401:
-            stale = abs(time.time() - int(timestamp)) > 5 * 60
-            log.warning("slack request refused: %s", "outside the five-minute window" if stale else "bad signature")
-        elif response.status >= 500:
+        if response.status >= 500:
             log.warning("slack request refused: not a Slack payload")
             return web.json_response({"error": "bad request"}, status=400)
         return await to_aiohttp_response(response)
+
+    async def _replay_inbox(self) -> None:
+        await self.inbox.replay(lambda body, content_type: self._dispatch(body, {"content-type": content_type}))
+
+    async def _delivery_round(self) -> None:
+        await self._replay_inbox()
+        await self.deliver_pending()
 
     async def start(self) -> None:
         # One connection pool for every Web API call: without one, slack-sdk opens and closes a new session (a new
@@ -244,6 +289,7 @@ class SlackChannel:
             self._socket = AsyncSocketModeHandler(self.app, self.config.app_token,
                                                   logger=_no_debug("bot.adapters.slack.socket_mode"))
             await self._socket.connect_async()
+        await self._replay_inbox()  # what a stopped process had kept and not finished
         self._delivery_loop.start()
 
     async def stop(self) -> None:
@@ -257,16 +303,18 @@ class SlackChannel:
 
     def _register(self) -> None:
         app = self.app
-        app.event("message")(self._on_message)
-        app.event("app_home_opened")(self._on_home_opened)
-        app.command("/online-safety")(self._on_command)
-        app.action(re.compile(rf"^{CHOICE_ACTION}_\d+$"))(self._on_choice)
-        app.action(CONTINUE_ACTION)(self._on_continue)
-        app.action(PICK_ACTION)(self._on_checkbox)
-        app.view(FORM_CALLBACK)(self._on_form)
+        # Each listener takes its request out of the inbox when it has finished (bot/adapters/slack/inbox.py).
+        kept, done = {"matchers": [self.inbox.matched]}, self.inbox.listener
+        app.event("message", **kept)(done(self._on_message))
+        app.event("app_home_opened", **kept)(done(self._on_home_opened))
+        app.command("/online-safety", **kept)(done(self._on_command))
+        app.action(re.compile(rf"^{CHOICE_ACTION}_\d+$"), **kept)(done(self._on_choice))
+        app.action(CONTINUE_ACTION, **kept)(done(self._on_continue))
+        app.action(PICK_ACTION, **kept)(done(self._on_checkbox))
+        app.view(FORM_CALLBACK, **kept)(done(self._on_form))
         if not self.config.oauth:  # with installations, Bolt's own listeners forget the workspace's tokens
-            app.event("app_uninstalled")(self._on_app_uninstalled)
-            app.event("tokens_revoked")(self._on_tokens_revoked)
+            app.event("app_uninstalled", **kept)(done(self._on_app_uninstalled))
+            app.event("tokens_revoked", **kept)(done(self._on_tokens_revoked))
         app.error(self._on_error)
 
     async def _on_error(self, error: Exception) -> None:
