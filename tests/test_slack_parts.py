@@ -151,10 +151,36 @@ def test_a_case_card_renders_values_as_literal_text():
 
 
 def test_slack_markup_in_what_users_type_is_unwrapped():
-    assert from_slack_text("see <https://www.instagram.com/fake|instagram.com/fake> &amp; &lt;3") == "see https://www.instagram.com/fake & <3"
-    assert from_slack_text(None) == ""
+    assert from_slack_text("see <https://www.instagram.com/fake|instagram.com/fake> &amp; &lt;3", 4000) == "see https://www.instagram.com/fake & <3"
+    assert from_slack_text("mail <mailto:dsl@school.example|dsl@school.example>", 4000) == "mail dsl@school.example"
+    assert from_slack_text(None, 4000) == ""
 
 
 def test_shared_files_are_recorded_by_reference():
     (a,) = to_attachments([{"id": "F1", "name": "a.png", "mimetype": "image/png", "size": 10, "permalink": "https://x/F1"}])
     assert (a.name, a.ref, a.size, a.content_type) == ("a.png", "https://x/F1", 10, "image/png")
+
+
+def test_slack_text_far_over_the_limit_is_cut_unread(monkeypatch):
+    """Slack allows 40,000 characters; the bot reads 4,000. Text over twice that is too long whatever its links
+    unwrap to: it reaches the engine just over the limit (to be refused kindly), and no pattern reads it."""
+    from bot.adapters.slack import app
+
+    read: list[int] = []
+    pattern = app._SLACK_LINK
+
+    class Spy:
+        def sub(self, repl, text):
+            read.append(len(text))
+            return pattern.sub(repl, text)
+
+    monkeypatch.setattr(app, "_SLACK_LINK", Spy())
+    hostile = "<http://a" * 5000  # 45,000 characters with raw `<`, as a message posted through the API can be
+    assert from_slack_text(hostile, 4000) == hostile[:4001]
+    assert read == []
+    assert from_slack_text("<https://x.com/a|x.com/a> hi", 4000) == "https://x.com/a hi" and read == [28]
+
+
+def test_unwrapping_slack_links_never_runs_past_the_next_angle_bracket():
+    assert from_slack_text("<http://a" * 800, 4000) == "<http://a" * 800
+    assert from_slack_text("<mailto:a" * 800 + "<https://x.com/a>", 4000) == "<mailto:a" * 800 + "https://x.com/a"

@@ -73,12 +73,20 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 OAUTH_STATE_SECONDS = 600  # how long an install link stays good
 
 
-def from_slack_text(text: str | None) -> str:
-    """Slack's message markup back to what the person typed: links and entities unwrapped."""
+# A link as Slack writes one: `<https://…|label>`. Neither part can hold a `<` (Slack escapes it as &lt;), so a
+# match never runs past the next `<`: linear on any text, even a raw `<` sent through the API.
+_SLACK_LINK = re.compile(r"<((?:https?://|mailto:)[^|<>]+)(?:\|[^<>]*)?>")
+
+
+def from_slack_text(text: str | None, max_chars: int) -> str:
+    """Slack's message markup back to what the person typed: links and entities unwrapped. Unwrapping only
+    shortens text, so text over twice `max_chars` (Slack allows 40,000) is too long whatever it unwraps to:
+    it is cut to just over the limit, unread, for the engine to refuse kindly."""
     if not text:
         return ""
-    text = re.sub(r"<(https?://[^|>]+)(?:\|[^>]*)?>", r"\1", text)
-    text = re.sub(r"<mailto:([^|>]+)(?:\|[^>]*)?>", r"\1", text)
+    if len(text) > 2 * max_chars:
+        return text[:max_chars + 1]
+    text = _SLACK_LINK.sub(lambda m: m.group(1).removeprefix("mailto:"), text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
@@ -259,7 +267,7 @@ class SlackChannel:
             return
         turn = Turn(
             platform=PLATFORM, user_id=event["user"], conversation_id=event["channel"], school_id=school,
-            text=from_slack_text(event.get("text")), attachments=to_attachments(event.get("files")),
+            text=from_slack_text(event.get("text"), self.bot.settings.max_text_chars), attachments=to_attachments(event.get("files")),
             turn_id=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
         )
         self._dm_channels[(speaker.team, event["user"])] = event["channel"]
@@ -274,7 +282,7 @@ class SlackChannel:
         except SlackApiError as exc:
             log.warning("slack could not open a DM for a command (%s)", type(exc).__name__)
             return
-        text = from_slack_text(command.get("text")).strip()
+        text = from_slack_text(command.get("text"), self.bot.settings.max_text_chars).strip()
         school = await self._school(command.get("team_id"), user)
         if school is None:
             await self._post(speaker, channel, user, self.bot.no_school(), None)
