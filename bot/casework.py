@@ -1,7 +1,8 @@
 """Cases: opening one from a finished report, the case card, and everything a case handler does to it.
 
-Only the people a case is routed to can see it or act on it. The reporter sees its reference and
-status, nothing more. Every change is an event (who, what, when) stored with the change itself.
+Only the people a case is routed to, while the staff directory still lists them in a role that handles cases,
+can see it or act on it: someone removed from the directory, or moved to another role, loses it at once (no
+card, record, button, list entry or card update). The reporter sees its reference and status, nothing more. Every change is an event (who, what, when) stored with the change itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.models import (
     Notification,
     Reply,
     Role,
+    StaffMember,
 )
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
@@ -43,6 +45,20 @@ CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record"
 ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
 
 log = logging.getLogger(__name__)
+
+
+def may_handle(case: Case, member: StaffMember | None) -> bool:
+    """True while `member` (their entry in today's staff directory, or None) holds a role that handles cases and
+    the case is routed to them."""
+    return member is not None and member.role in CASE_HANDLER_ROLES and case.is_routed_to(member.user)
+
+
+def current_handlers(staff: list[StaffMember]) -> set[str]:
+    return {m.user for m in staff if m.role in CASE_HANDLER_ROLES}
+
+
+def is_handler(member: StaffMember | None) -> bool:
+    return member is not None and member.role in CASE_HANDLER_ROLES
 
 
 def attempted(action: str) -> str:
@@ -193,7 +209,7 @@ class Casework:
         the case exists. A refusal on a case is recorded on it (who, which action, when), for its handlers to see;
         the log says only that a case action was refused, never which case or whose."""
         case = await self.bot.store.get_case(ctx.school_id, reference)
-        if case and case.is_routed_to(ctx.user):
+        if case and may_handle(case, ctx.member):
             return case
         name = attempted(action)
         if case:
@@ -206,7 +222,7 @@ class Casework:
     async def on_case_button(self, ctx: Context, choice: str) -> None:
         _, reference, action = (choice.split(":", 2) + ["", ""])[:3]
         case = await self.bot.store.get_case(ctx.school_id, reference)
-        if case and case.reporter == ctx.user and not case.is_routed_to(ctx.user) and action == "show":
+        if case and case.reporter == ctx.user and not may_handle(case, ctx.member) and action == "show":
             ctx.say("case.reporter_view", reference=case.reference, status=self.text(f"statuses.{case.status.value}"),
                     date=case.created_at.strftime("%-d %B %Y"))
             return
@@ -300,7 +316,9 @@ class Casework:
         case.updated_at = ctx.now
         events = [CaseEvent(case_id=case.id, actor=ctx.user, kind=kind, detail=detail, at=ctx.now)]
         notes: list[Notification] = []
-        names = await self._names(ctx.school_id)
+        staff = await self.bot.store.list_staff(ctx.school_id)
+        names = {m.user: m.name for m in staff}
+        handlers = [r for r in case.routed_to if r.user in current_handlers(staff)]
         if tell_reporter and not case.is_routed_to(case.reporter):
             notes.append(Notification(
                 school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
@@ -313,11 +331,11 @@ class Casework:
         notes += [
             Notification(school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
                          kind="card_update", replies=[self.card_reply(case, route.user, names)])
-            for route in case.routed_to
+            for route in handlers
         ]
         if tell_others:
             actor = names.get(ctx.user, ctx.user)
-            for route in case.routed_to:
+            for route in handlers:
                 if route.user != ctx.user:
                     notes.append(Notification(
                         school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
@@ -412,17 +430,33 @@ class Casework:
     async def stats_for(self, ctx: Context) -> None:
         """Trends across the cases routed to this person only: a handler never learns of anyone else's cases."""
         store = self.bot.store
+        if not is_handler(ctx.member):
+            ctx.say("common.handlers_only")
+            await self.bot.show_menu(ctx)
+            return
         cases = await store.list_cases(ctx.school_id, routed_to=ctx.user)
         events = await store.events_of_cases([c.id for c in cases], MILESTONES)
         ctx.replies.append(stats_reply(self.bot.schools.words(), compute_stats(ctx.school_id, cases, events, now=ctx.now)))
+
+    async def still_for_recipient(self, note: Notification) -> bool:
+        """Whether a waiting notification about a case may still go to its recipient: to the case's reporter, or
+        to someone the directory still lists in a role that handles cases. Anything else (a card, a card update,
+        a colleague's "acknowledged") is for a handler who has left or changed role since, and is dropped."""
+        if note.case_id is None:
+            return True
+        member = await self.bot.store.get_staff(note.school_id, note.recipient)
+        if is_handler(member):
+            return True
+        reported = await self.bot.store.list_cases(note.school_id, reporter=note.recipient)
+        return any(c.id == note.case_id for c in reported)
 
     # --- lists ---------------------------------------------------------------------------
 
     async def list_for(self, ctx: Context) -> None:
         store = self.bot.store
-        handling = await store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True)
+        handler = is_handler(ctx.member)
+        handling = await store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True) if handler else []
         reported = await store.list_cases(ctx.school_id, reporter=ctx.user)
-        is_handler = ctx.member is not None and ctx.member.role in CASE_HANDLER_ROLES
         if handling:
             choices = [
                 Choice(id=f"case:{c.reference}:show", label=self.text(
@@ -431,7 +465,7 @@ class Casework:
                 for c in handling
             ]
             ctx.say("case.list_handling", count=len(handling), choices=choices)
-        elif is_handler:
+        elif handler:
             ctx.say("case.list_handling_none")
         if reported:
             lines = "\n".join(
@@ -440,7 +474,7 @@ class Casework:
                 for c in reported
             )
             ctx.say("case.list_reported", cases=Markup(lines))
-        elif not handling and not is_handler:
+        elif not handling and not handler:
             ctx.say("case.list_reported_none")
         if not ctx.state.active and not handling:
             await self.bot.show_menu(ctx)

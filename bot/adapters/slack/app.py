@@ -428,6 +428,9 @@ class SlackChannel:
     async def _deliver_all(self) -> None:
         # Leased to this process: another one serving the same database does not send them too.
         for note in await self.bot.store.claim_notifications(PLATFORM, lease_seconds=self.bot.settings.delivery_lease_seconds):
+            if not await self.bot.casework.still_for_recipient(note):  # no longer theirs: dropped, unsent
+                await self.bot.store.mark_delivered(note.id)
+                continue
             try:
                 await self._deliver(await self.workspaces.for_school(note.school_id), note)
             except NotInstalled as exc:  # left leased: offered again once the lease ends, by when it may be

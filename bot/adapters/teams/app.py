@@ -447,6 +447,9 @@ class TeamsChannel:
         store = self.bot.store
         # Leased to this process: another one serving the same database does not send them too.
         for note in await store.claim_notifications(PLATFORM, reachable_only=True, lease_seconds=self.bot.settings.delivery_lease_seconds):
+            if not await self.bot.casework.still_for_recipient(note):  # no longer theirs: dropped, unsent
+                await store.mark_delivered(note.id)
+                continue
             data = await store.get_conversation_ref(note.school_id, note.recipient)
             if data is None:
                 continue
