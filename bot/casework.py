@@ -7,7 +7,9 @@ card, record, button, list entry or card update). The reporter sees its referenc
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs.base import Context
@@ -25,12 +27,13 @@ from bot.models import (
     Notification,
     Reply,
     Role,
+    Route,
     StaffMember,
 )
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
-from bot.routing import alert_route, route_case
+from bot.routing import route_case
 from bot.stats import MILESTONES, compute_stats, stats_reply
 
 if TYPE_CHECKING:
@@ -55,6 +58,13 @@ def may_handle(case: Case, member: StaffMember | None) -> bool:
 
 def current_handlers(staff: list[StaffMember]) -> set[str]:
     return {m.user for m in staff if m.role in CASE_HANDLER_ROLES}
+
+
+def subject_pending(answers: dict[str, Any]) -> bool:
+    """An allegation that has not yet said whom it is about: neither the reporter nor the head was picked, and
+    the names question is still to come (once it is answered or skipped, what the report says is all there is)."""
+    return ("allegation" in (answers.get("categories") or []) and answers.get("allegation_about") not in ("me", "headteacher")
+            and "names" not in answers)
 
 
 def is_handler(member: StaffMember | None) -> bool:
@@ -88,22 +98,65 @@ class Casework:
 
     # --- opening a case ------------------------------------------------------------------
 
-    async def alert_guardrail(self, ctx: Context, frame: Frame) -> int:
-        """An urgent heads-up to the DSLs the moment a report may involve sexual images of an under-18,
-        before the report is finished, so it reaches them even if the reporter never sends it."""
+    async def alert_guardrail(self, ctx: Context, frame: Frame) -> str:
+        """An urgent heads-up the moment a report may involve sexual images of an under-18, before the report is
+        finished, so it reaches the safeguarding team even if it is never sent. It goes where the report would go
+        with what it says so far: never to anyone it names, nor (for an allegation about the head) to the head.
+        While an allegation has not yet said whom it is about, who is reporting is held back (`held_alert`), and
+        follows once it has (`send_held_details`). One alert a draft; a few an hour per person (the rest wait for
+        the report itself, which is urgent). The key of what to tell the reporter."""
+        guardrail = frame.answers["_guardrail"]
         staff = await self.bot.store.list_staff(ctx.school_id)
-        reporter = next((m.name for m in staff if m.user == ctx.user), ctx.user)
-        notes = [
-            Notification(
-                school_id=ctx.school_id, recipient=route.user,
-                replies=[Reply(key="case.guardrail_alert", urgent=True,
-                               text=self.text("case.guardrail_alert", reporter=reporter))],
-            )
-            for route in alert_route(ctx.user, staff)
-        ]
+        answers = self._answers_so_far(frame)
+        held = subject_pending(answers)
+        if held:  # only the safeguarding team for now: the headteacher, as case manager, once it is not about them
+            answers["categories"] = [c for c in answers["categories"] if c != "allegation"]
+        routes = self._alert_routes(ctx.user, answers, staff)
+        notes = [self._alert_note(ctx, route.user, staff, held) for route in routes]
+        guardrail["alerted"] = []
+        if not notes:
+            return "report.guardrail_no_one_alerted"
+        if not await self._claim_alert_slot(ctx, notes):
+            guardrail["alert"] = "limited"
+            return "report.guardrail_alert_limited"
+        guardrail.update(alerted=[n.recipient for n in notes], held=held)
+        return "report.guardrail_alerted"
+
+    async def send_held_details(self, ctx: Context, frame: Frame) -> None:
+        """Who is reporting, for an alert that held it back, once the report says whom it is about: to those
+        the report would go to now, so never to its subject."""
+        guardrail = frame.answers["_guardrail"]
+        answers = self._answers_so_far(frame)
+        if not guardrail.get("held") or subject_pending(answers):
+            return
+        staff = await self.bot.store.list_staff(ctx.school_id)
+        notes = [self._alert_note(ctx, route.user, staff, held=False) for route in self._alert_routes(ctx.user, answers, staff)]
         await self.bot.store.queue_notifications(notes)
-        frame.answers["_guardrail"]["alerted"] = [n.recipient for n in notes]
-        return len(notes)
+        guardrail.update(held=False, details_to=[n.recipient for n in notes])
+
+    def _answers_so_far(self, frame: Frame) -> dict[str, Any]:
+        return {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
+
+    @staticmethod
+    def _alert_routes(reporter: str, answers: dict[str, Any], staff: list[StaffMember]) -> list[Route]:
+        named_text = [answers[k] for k in NAMED_TEXT_STEPS if isinstance(answers.get(k), str)]
+        return route_case(answers.get("categories") or [], answers, reporter, staff, named_text).routes
+
+    def _alert_note(self, ctx: Context, recipient: str, staff: list[StaffMember], held: bool) -> Notification:
+        reporter = next((m.name for m in staff if m.user == ctx.user), ctx.user)
+        key = "case.guardrail_alert_held" if held else "case.guardrail_alert"
+        return Notification(school_id=ctx.school_id, recipient=recipient, created_at=ctx.now,
+                            replies=[Reply(key=key, urgent=True, text=self.text(key, reporter=reporter))])
+
+    async def _claim_alert_slot(self, ctx: Context, notes: list[Notification]) -> bool:
+        """Queue `notes` if this person has sent fewer than `guardrail_alerts_per_hour` alerts in the last hour,
+        counted in the store (so across every process) by slot; the key carries no name, only a digest."""
+        person = hashlib.sha256(f"{ctx.school_id}/{ctx.user}".encode()).hexdigest()[:32]
+        since = ctx.now - timedelta(hours=1)
+        for slot in range(self.bot.settings.guardrail_alerts_per_hour):
+            if await self.bot.store.claim_alert(f"guardrail:{person}:{slot}", ctx.now, since, notes):
+                return True
+        return False
 
     async def open_case(self, ctx: Context, frame: Frame) -> Case:
         answers = {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
