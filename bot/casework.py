@@ -1,12 +1,15 @@
 """Cases: opening one from a finished report, the case card, and everything a case handler does to it.
 
-Only the people a case is routed to can see it or act on it. The reporter sees its reference and
-status, nothing more. Every change is an event (who, what, when) stored with the change itself.
+Only the people a case is routed to, while the staff directory still lists them in a role that handles cases,
+can see it or act on it: someone removed from the directory, or moved to another role, loses it at once (no
+card, record, button, list entry or card update). The reporter sees its reference and status, nothing more. Every change is an event (who, what, when) stored with the change itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs.base import Context
@@ -24,11 +27,13 @@ from bot.models import (
     Notification,
     Reply,
     Role,
+    Route,
+    StaffMember,
 )
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
-from bot.routing import alert_route, route_case
+from bot.routing import route_case
 from bot.stats import MILESTONES, compute_stats, stats_reply
 
 if TYPE_CHECKING:
@@ -51,6 +56,27 @@ async def names_of_people(store: "Store", school_id: str) -> dict[str, str]:
     names = await store.display_names(school_id)
     names.update({m.user: m.name for m in await store.list_staff(school_id)})
     return names
+
+
+def may_handle(case: Case, member: StaffMember | None) -> bool:
+    """True while `member` (their entry in today's staff directory, or None) holds a role that handles cases and
+    the case is routed to them."""
+    return member is not None and member.role in CASE_HANDLER_ROLES and case.is_routed_to(member.user)
+
+
+def current_handlers(staff: list[StaffMember]) -> set[str]:
+    return {m.user for m in staff if m.role in CASE_HANDLER_ROLES}
+
+
+def subject_pending(answers: dict[str, Any]) -> bool:
+    """An allegation that has not yet said whom it is about: neither the reporter nor the head was picked, and
+    the names question is still to come (once it is answered or skipped, what the report says is all there is)."""
+    return ("allegation" in (answers.get("categories") or []) and answers.get("allegation_about") not in ("me", "headteacher")
+            and "names" not in answers)
+
+
+def is_handler(member: StaffMember | None) -> bool:
+    return member is not None and member.role in CASE_HANDLER_ROLES
 
 
 def attempted(action: str) -> str:
@@ -85,22 +111,69 @@ class Casework:
 
     # --- opening a case ------------------------------------------------------------------
 
-    async def alert_guardrail(self, ctx: Context, frame: Frame) -> int:
-        """An urgent heads-up to the DSLs the moment a report may involve sexual images of an under-18,
-        before the report is finished, so it reaches them even if the reporter never sends it."""
+    async def alert_guardrail(self, ctx: Context, frame: Frame) -> str:
+        """An urgent heads-up the moment a report may involve sexual images of an under-18, before the report is
+        finished, so it reaches the safeguarding team even if it is never sent. It goes where the report would go
+        with what it says so far: never to anyone it names, nor (for an allegation about the head) to the head.
+        While an allegation has not yet said whom it is about, who is reporting is held back (`held_alert`), and
+        follows once it has (`send_held_details`). One alert a draft; a few an hour per person (the rest wait for
+        the report itself, which is urgent). The key of what to tell the reporter."""
+        guardrail = frame.answers["_guardrail"]
         staff = await self.bot.store.list_staff(ctx.school_id)
-        reporter = self.name_of(await self._names(ctx.school_id), ctx.user)
-        notes = [
-            Notification(
-                school_id=ctx.school_id, recipient=route.user, draft_id=frame.draft_id,
-                replies=[Reply(key="case.guardrail_alert", urgent=True,
-                               text=self.text("case.guardrail_alert", reporter=reporter))],
-            )
-            for route in alert_route(ctx.user, staff)
-        ]
+        answers = self._answers_so_far(frame)
+        held = subject_pending(answers)
+        if held:  # only the safeguarding team for now: the headteacher, as case manager, once it is not about them
+            answers["categories"] = [c for c in answers["categories"] if c != "allegation"]
+        routes = self._alert_routes(ctx.user, answers, staff)
+        names = await self._names(ctx.school_id)
+        notes = [self._alert_note(ctx, frame, route.user, names, held) for route in routes]
+        guardrail["alerted"] = []
+        if not notes:
+            return "report.guardrail_no_one_alerted"
+        if not await self._claim_alert_slot(ctx, notes):
+            guardrail["alert"] = "limited"
+            return "report.guardrail_alert_limited"
+        guardrail.update(alerted=[n.recipient for n in notes], held=held)
+        return "report.guardrail_alerted"
+
+    async def send_held_details(self, ctx: Context, frame: Frame) -> None:
+        """Who is reporting, for an alert that held it back, once the report says whom it is about: to those
+        the report would go to now, so never to its subject."""
+        guardrail = frame.answers["_guardrail"]
+        answers = self._answers_so_far(frame)
+        if not guardrail.get("held") or subject_pending(answers):
+            return
+        staff = await self.bot.store.list_staff(ctx.school_id)
+        names = await self._names(ctx.school_id)
+        notes = [self._alert_note(ctx, frame, route.user, names, held=False)
+                 for route in self._alert_routes(ctx.user, answers, staff)]
         await self.bot.store.queue_notifications(notes)
-        frame.answers["_guardrail"]["alerted"] = [n.recipient for n in notes]
-        return len(notes)
+        guardrail.update(held=False, details_to=[n.recipient for n in notes])
+
+    def _answers_so_far(self, frame: Frame) -> dict[str, Any]:
+        return {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
+
+    @staticmethod
+    def _alert_routes(reporter: str, answers: dict[str, Any], staff: list[StaffMember]) -> list[Route]:
+        named_text = [answers[k] for k in NAMED_TEXT_STEPS if isinstance(answers.get(k), str)]
+        return route_case(answers.get("categories") or [], answers, reporter, staff, named_text).routes
+
+    def _alert_note(self, ctx: Context, frame: Frame, recipient: str, names: dict[str, str], held: bool) -> Notification:
+        """The alert carries its report's draft id: a purge of that case removes it."""
+        key = "case.guardrail_alert_held" if held else "case.guardrail_alert"
+        return Notification(school_id=ctx.school_id, recipient=recipient, created_at=ctx.now, draft_id=frame.draft_id,
+                            replies=[Reply(key=key, urgent=True,
+                                           text=self.text(key, reporter=self.name_of(names, ctx.user)))])
+
+    async def _claim_alert_slot(self, ctx: Context, notes: list[Notification]) -> bool:
+        """Queue `notes` if this person has sent fewer than `guardrail_alerts_per_hour` alerts in the last hour,
+        counted in the store (so across every process) by slot; the key carries no name, only a digest."""
+        person = hashlib.sha256(f"{ctx.school_id}/{ctx.user}".encode()).hexdigest()[:32]
+        since = ctx.now - timedelta(hours=1)
+        for slot in range(self.bot.settings.guardrail_alerts_per_hour):
+            if await self.bot.store.claim_alert(f"guardrail:{person}:{slot}", ctx.now, since, notes):
+                return True
+        return False
 
     async def open_case(self, ctx: Context, frame: Frame) -> Case:
         answers = {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
@@ -215,7 +288,7 @@ class Casework:
         the case exists. A refusal on a case is recorded on it (who, which action, when), for its handlers to see;
         the log says only that a case action was refused, never which case or whose."""
         case = await self.bot.store.get_case(ctx.school_id, reference)
-        if case and case.is_routed_to(ctx.user):
+        if case and may_handle(case, ctx.member):
             return case
         name = attempted(action)
         if case:
@@ -228,7 +301,7 @@ class Casework:
     async def on_case_button(self, ctx: Context, choice: str) -> None:
         _, reference, action = (choice.split(":", 2) + ["", ""])[:3]
         case = await self.bot.store.get_case(ctx.school_id, reference)
-        if case and case.reporter == ctx.user and not case.is_routed_to(ctx.user) and action == "show":
+        if case and case.reporter == ctx.user and not may_handle(case, ctx.member) and action == "show":
             ctx.say("case.reporter_view", reference=case.reference, status=self.text(f"statuses.{case.status.value}"),
                     date=case.created_at.strftime("%-d %B %Y"))
             return
@@ -322,7 +395,9 @@ class Casework:
         case.updated_at = ctx.now
         events = [CaseEvent(case_id=case.id, actor=ctx.user, kind=kind, detail=detail, at=ctx.now)]
         notes: list[Notification] = []
-        names = await self._names(ctx.school_id)
+        staff = await self.bot.store.list_staff(ctx.school_id)
+        names = {m.user: m.name for m in staff}
+        handlers = [r for r in case.routed_to if r.user in current_handlers(staff)]
         if tell_reporter and not case.is_routed_to(case.reporter):
             notes.append(Notification(
                 school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
@@ -335,11 +410,11 @@ class Casework:
         notes += [
             Notification(school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
                          kind="card_update", replies=[self.card_reply(case, route.user, names)])
-            for route in case.routed_to
+            for route in handlers
         ]
         if tell_others:
             actor = self.name_of(names, ctx.user)
-            for route in case.routed_to:
+            for route in handlers:
                 if route.user != ctx.user:
                     notes.append(Notification(
                         school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
@@ -434,17 +509,33 @@ class Casework:
     async def stats_for(self, ctx: Context) -> None:
         """Trends across the cases routed to this person only: a handler never learns of anyone else's cases."""
         store = self.bot.store
+        if not is_handler(ctx.member):
+            ctx.say("common.handlers_only")
+            await self.bot.show_menu(ctx)
+            return
         cases = await store.list_cases(ctx.school_id, routed_to=ctx.user)
         events = await store.events_of_cases([c.id for c in cases], MILESTONES)
         ctx.replies.append(stats_reply(self.bot.schools.words(), compute_stats(ctx.school_id, cases, events, now=ctx.now)))
+
+    async def still_for_recipient(self, note: Notification) -> bool:
+        """Whether a waiting notification about a case may still go to its recipient: to the case's reporter, or
+        to someone the directory still lists in a role that handles cases. Anything else (a card, a card update,
+        a colleague's "acknowledged") is for a handler who has left or changed role since, and is dropped."""
+        if note.case_id is None:
+            return True
+        member = await self.bot.store.get_staff(note.school_id, note.recipient)
+        if is_handler(member):
+            return True
+        reported = await self.bot.store.list_cases(note.school_id, reporter=note.recipient)
+        return any(c.id == note.case_id for c in reported)
 
     # --- lists ---------------------------------------------------------------------------
 
     async def list_for(self, ctx: Context) -> None:
         store = self.bot.store
-        handling = await store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True)
+        handler = is_handler(ctx.member)
+        handling = await store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True) if handler else []
         reported = await store.list_cases(ctx.school_id, reporter=ctx.user)
-        is_handler = ctx.member is not None and ctx.member.role in CASE_HANDLER_ROLES
         if handling:
             choices = [
                 Choice(id=f"case:{c.reference}:show", label=self.text(
@@ -453,7 +544,7 @@ class Casework:
                 for c in handling
             ]
             ctx.say("case.list_handling", count=len(handling), choices=choices)
-        elif is_handler:
+        elif handler:
             ctx.say("case.list_handling_none")
         if reported:
             lines = "\n".join(
@@ -462,7 +553,7 @@ class Casework:
                 for c in reported
             )
             ctx.say("case.list_reported", cases=Markup(lines))
-        elif not handling and not is_handler:
+        elif not handling and not handler:
             ctx.say("case.list_reported_none")
         if not ctx.state.active and not handling:
             await self.bot.show_menu(ctx)

@@ -194,7 +194,8 @@ class Bot:
         # A chat opened now shows each card fresh, so updates to cards shown before are dropped.
         waiting = await self.store.waiting_notifications(ctx.school_id, ctx.user)
         ctx.delivered = [n.id for n in waiting]  # marked delivered when the turn is saved: a failed turn loses none
-        notes = [n for n in waiting if n.kind == "message"]
+        # Those about a case no longer theirs (they left the directory or changed role) are dropped unseen.
+        notes = [n for n in waiting if n.kind == "message" and await self.casework.still_for_recipient(n)]
         for note in notes:
             ctx.replies.extend(note.replies)
         if self._set_aside_if_idle(ctx):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Callable
 from bot.casework import NAMED_TEXT_STEPS, names_of_people
 from bot.content import DEFAULT_CONTENT_DIR
 from bot.models import (
+    CASE_HANDLER_ROLES,
     Case,
     CaseEvent,
     CaseStatus,
@@ -312,8 +313,8 @@ def _barred(case: Case, staff: list[StaffMember]) -> set[str]:
 
 
 def handler_recipients(case: Case, staff: list[StaffMember]) -> list[str]:
-    """The case's routed handlers who are still in the staff directory."""
-    present, barred = {m.user for m in staff}, _barred(case, staff)
+    """The case's routed handlers whom the staff directory still lists in a role that handles cases."""
+    present, barred = {m.user for m in staff if m.role in CASE_HANDLER_ROLES}, _barred(case, staff)
     return [r.user for r in case.routed_to if r.user in present and r.user not in barred]
 
 

@@ -15,7 +15,10 @@ from pydantic import BaseModel
 
 from bot.models import Choice
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\ufffd\ud800-\udfff]")
+# C0 and C1 controls (U+009B is a terminal's CSI), zero-width and bidirectional marks, embeddings, overrides and
+# isolates (U+061C, U+200E-F, U+202A-E, U+2066-9: "Trojan source" reordering of names), BOM and surrogates.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufffd\ud800-\udfff]")
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
 
 
@@ -100,7 +103,9 @@ class Account(BaseModel):
 
 
 _HANDLE = re.compile(r"(?<![\w.@])@([A-Za-z0-9._]{1,30})\b")
-_URLISH = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+/\S*")
+# Linear on any input: a link starts with a literal scheme or "www.", or at the start of a run of host characters
+# (never inside one, so no run is scanned from each of its positions), and stops at the first space.
+_URLISH = re.compile(r"(?i)\b(?:https?://|www\.)\S+|(?<![a-z0-9_.-])[a-z0-9-]+(?:\.[a-z0-9-]+)+/\S*")
 _HOSTNAME = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _HOST_PLATFORMS = {
     "facebook.com": "facebook", "fb.com": "facebook", "instagram.com": "instagram", "tiktok.com": "tiktok",

@@ -94,3 +94,82 @@ async def test_with_no_one_to_alert_the_reporter_is_sent_to_the_dsl_in_person(co
     await lonely.pick("yes")
     assert lonely.keys == ["report.guardrail", "report.guardrail_no_one_alerted", "report_concern.platforms.ask"]
     assert "in person now" in lonely.last[1].text and lonely.last[1].urgent
+
+
+# --- who the urgent alert reaches, and how often -----------------------------------------------------------
+
+
+async def alerts_to(chat_as, user: str) -> list:
+    handler = chat_as(user)
+    await handler.open()
+    return [r for r in handler.last if r.key.startswith("case.guardrail_alert")]
+
+
+async def test_the_alert_never_reaches_a_handler_the_words_that_raised_it_name(chat: Chat, chat_as):
+    await walk(chat, ["I'm being targeted", ["targeting_staff"], ["no"], ["instagram"], "skip", "skip"])
+    await chat.say("The account claims Dana Lee shared nude photos of a year 9 pupil")
+    assert chat.keys[:2] == ["report.guardrail", "report.guardrail_alerted"]
+    assert await alerts_to(chat_as, "console:dsl") == []  # Dana Lee is the DSL
+    (alert,) = await alerts_to(chat_as, "console:deputy")
+    assert alert.key == "case.guardrail_alert" and "Jo Brown" in alert.text
+
+
+async def test_an_allegation_alert_holds_who_is_reporting_until_the_report_says_whom_it_is_about(bot, chat: Chat, chat_as):
+    await walk(chat, ["a page is spreading rumours about a teacher", ["allegation"]])
+    await chat.pick("not_sure")
+    assert chat.keys[:2] == ["report.guardrail", "report.guardrail_alerted"]
+    assert await alerts_to(chat_as, "console:head") == []  # the case manager, only once it is not about them
+    held = {user: await alerts_to(chat_as, user) for user in ("console:dsl", "console:deputy")}
+    for user, (alert,) in held.items():
+        assert alert.key == "case.guardrail_alert_held" and alert.urgent
+        assert "Jo Brown" not in alert.text and "contact" not in alert.text.lower(), user
+
+    await walk(chat, [["other_staff"], ["facebook"], "skip", "skip", "Claims about a teacher and a pupil", ["other_staff"]])
+    assert await alerts_to(chat_as, "console:dsl") == []  # still held: the names question is still to come
+    await chat.say("Sam Patel")  # the deputy is whom it is about
+    for user in ("console:dsl", "console:head"):
+        (alert,) = await alerts_to(chat_as, user)
+        assert alert.key == "case.guardrail_alert" and "Jo Brown" in alert.text
+    assert await alerts_to(chat_as, "console:deputy") == []
+
+    await walk(chat, [["done"], ["nobody"], ["no_idea"], ["send"]])
+    (case,) = await bot.store.list_cases("default")
+    assert "console:deputy" not in {r.user for r in case.routed_to}
+
+
+async def test_an_allegation_about_the_head_alerts_the_chair_with_its_details_never_the_head(chat: Chat, chat_as):
+    await walk(chat, ["a page is spreading rumours about a teacher", ["allegation"], ["yes"]])
+    await chat.pick("headteacher")
+    assert await alerts_to(chat_as, "console:head") == []
+    (alert,) = [a for a in await alerts_to(chat_as, "console:chair") if a.key == "case.guardrail_alert"]
+    assert "Jo Brown" in alert.text
+
+
+async def test_one_person_can_send_only_a_few_alerts_an_hour_and_the_rest_wait_for_the_report(bot, chat: Chat, chat_as, clock):
+    limit = bot.settings.guardrail_alerts_per_hour
+    for _ in range(limit):
+        await walk(chat, ["I'm being targeted", ["targeting_me"], ["yes"], "stop"])
+    await walk(chat, ["I'm being targeted", ["targeting_me"]])
+    await chat.pick("yes")
+    assert chat.keys[:2] == ["report.guardrail", "report.guardrail_alert_limited"]
+    assert len(await alerts_to(chat_as, "console:dsl")) == limit
+
+    # The report itself still goes, urgent, and its record says the alert was held back.
+    await walk(chat, [["instagram"], "skip", "skip", "Pictures of a pupil", ["learners"], "skip", ["done"],
+                      ["nobody"], ["no_idea"], ["send"]])
+    (case,) = await bot.store.list_cases("default")
+    assert case.urgent and case.answers["guardrail"]["alert"] == "limited"
+    flagged = next(e for e in await bot.store.case_events(case.id) if e.kind == "flagged_urgent")
+    assert flagged.detail["alert"] == "limited"
+
+    clock.advance(hours=1, seconds=1)
+    await walk(chat, ["I'm being targeted", ["targeting_me"]])
+    await chat.pick("yes")
+    assert chat.keys[1] == "report.guardrail_alerted"
+
+
+async def test_a_draft_alerts_once_however_many_answers_raise_the_guardrail(chat: Chat, chat_as):
+    await walk(chat, ["I'm being targeted", ["targeting_me"], ["yes"], ["instagram"], "skip", "skip"])
+    await chat.say("nude images of a pupil, and naked ones")
+    assert "report.guardrail" not in chat.keys
+    assert len(await alerts_to(chat_as, "console:dsl")) == 1

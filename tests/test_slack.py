@@ -687,3 +687,37 @@ async def test_unsigned_deeply_nested_json_gets_401_and_signed_gets_400_never_50
     assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text.replace(
         "not a Slack payload (RecursionError)", "")
     assert stored_rows(bot.store, "inbox") == []
+
+
+@pytest.mark.parametrize("left", ["removed", "demoted"])
+async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_slack_at_once(slack, bot, left):
+    card = await sent_case(slack)
+    case = await bot.store.get_case("default", "OSB-2026-0001")
+    # A card update waiting for them from before they left (say, the deputy's acknowledgement as Slack failed).
+    names = {m.user: m.name for m in SLACK_STAFF}
+    from bot.models import Notification
+
+    await bot.store.queue_notifications([Notification(
+        recipient=f"slack:{DSL}", case_id=case.id, kind="card_update",
+        replies=[bot.casework.card_reply(case, f"slack:{DSL}", names)])])
+    if left == "removed":
+        await bot.store.remove_staff("default", f"slack:{DSL}")
+    else:
+        await bot.store.upsert_staff(StaffMember(user=f"slack:{DSL}", role=Role.STAFF, name="Dana Lee"))
+
+    refused = await click(slack, DSL, card, "case:OSB-2026-0001:ack")
+    assert "can't find a case" in refused[0]["text"] and "Jo Brown" not in all_text(refused[0])
+    assert (await bot.store.get_case("default", "OSB-2026-0001")).status == CaseStatus.NEW
+    await click(slack, DEPUTY, slack.messages_to(DEPUTY)[0], "case:OSB-2026-0001:ack")
+    await slack.settle()
+    assert [u for u in slack.api.bodies("chat.update") if u["channel"] == f"D{DSL}"] == []
+    assert not any("acknowledged" in m["text"] for m in slack.messages_to(DSL))
+    assert [n for n in await bot.store.pending_notifications("slack") if n.recipient == f"slack:{DSL}"] == []
+
+    opened = fixture("app_home_opened")["event"]
+    opened.update(user=DSL, channel=f"D{DSL}")
+    await slack.event(opened)
+    (home,) = await slack.api.wait_for(lambda: slack.api.bodies("views.publish"))
+    assert "OSB-2026-0001" not in all_text(home["view"])
+    with pytest.raises(AssertionError):
+        find_button(home["view"], "case:OSB-2026-0001:show")

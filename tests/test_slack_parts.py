@@ -153,8 +153,9 @@ def test_a_case_card_renders_values_as_literal_text():
 
 
 def test_slack_markup_in_what_users_type_is_unwrapped():
-    assert from_slack_text("see <https://www.instagram.com/fake|instagram.com/fake> &amp; &lt;3") == "see https://www.instagram.com/fake & <3"
-    assert from_slack_text(None) == ""
+    assert from_slack_text("see <https://www.instagram.com/fake|instagram.com/fake> &amp; &lt;3", 4000) == "see https://www.instagram.com/fake & <3"
+    assert from_slack_text("mail <mailto:dsl@school.example|dsl@school.example>", 4000) == "mail dsl@school.example"
+    assert from_slack_text(None, 4000) == ""
 
 
 @pytest.mark.parametrize("typed", [
@@ -164,7 +165,7 @@ def test_slack_markup_in_what_users_type_is_unwrapped():
 def test_a_slack_mention_is_never_read_as_an_account_handle(typed):
     from bot.text import parse_accounts
 
-    text = from_slack_text(typed, "(a Slack mention)")
+    text = from_slack_text(typed, 4000, "(a Slack mention)")
     assert parse_accounts(text) == ([], [])
     assert "U0DANA0001" not in text and "@" not in text
 
@@ -174,7 +175,7 @@ def test_a_mention_beside_a_real_account_leaves_only_the_account():
 
     typed = ("<https://www.tiktok.com/@fake_hillside|tiktok.com/@fake_hillside> and @fake.hill &amp; "
              "<mailto:head@hillside.sch.uk|head@hillside.sch.uk> ask <@U0DANA0001> in <#C0STAFF|staffroom>")
-    accounts, _ = parse_accounts(from_slack_text(typed, "(a Slack mention)"))
+    accounts, _ = parse_accounts(from_slack_text(typed, 4000, "(a Slack mention)"))
     assert [a.value for a in accounts] == ["https://tiktok.com/@fake_hillside", "@fake.hill"]
 
 
@@ -256,3 +257,28 @@ def test_no_message_breaks_a_line_in_the_middle_of_a_sentence():
 def test_a_line_broken_mid_sentence_is_caught():
     assert _breaks_mid_sentence("I can help you report a fake or harmful\naccount, or find support.")
     assert not _breaks_mid_sentence("Call 999 now.\nThen tell the DSL: {dsl_names}.\n- a list item\n**Bold**")
+
+
+def test_slack_text_far_over_the_limit_is_cut_unread(monkeypatch):
+    """Slack allows 40,000 characters; the bot reads 4,000. Text over twice that is too long whatever its links
+    unwrap to: it reaches the engine just over the limit (to be refused kindly), and no pattern reads it."""
+    from bot.adapters.slack import app
+
+    read: list[int] = []
+    pattern = app._SLACK_LINK
+
+    class Spy:
+        def sub(self, repl, text):
+            read.append(len(text))
+            return pattern.sub(repl, text)
+
+    monkeypatch.setattr(app, "_SLACK_LINK", Spy())
+    hostile = "<http://a" * 5000  # 45,000 characters with raw `<`, as a message posted through the API can be
+    assert from_slack_text(hostile, 4000) == hostile[:4001]
+    assert read == []
+    assert from_slack_text("<https://x.com/a|x.com/a> hi", 4000) == "https://x.com/a hi" and read == [28]
+
+
+def test_unwrapping_slack_links_never_runs_past_the_next_angle_bracket():
+    assert from_slack_text("<http://a" * 800, 4000) == "<http://a" * 800
+    assert from_slack_text("<mailto:a" * 800 + "<https://x.com/a>", 4000) == "<mailto:a" * 800 + "https://x.com/a"

@@ -850,3 +850,35 @@ async def test_one_dsls_chat_hanging_delays_nobody_elses_reply_or_card(teams, bo
     assert teams.to(DSL) == [m for m in teams.to(DSL) if f"Case {REF}" not in text(m)]  # still nothing arrived
     assert teams.connector.faults.hung == [teams.conversation(DSL)]
 
+
+
+@pytest.mark.parametrize("left", ["removed", "demoted"])
+async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_teams_at_once(teams, bot, left):
+    from bot.models import Notification
+
+    card = await sent_case(teams)
+    case = await bot.store.get_case("default", REF)
+    # A card update and a message still waiting for them from before they left.
+    names = {m.user: m.name for m in TEAMS_STAFF}
+    await bot.store.queue_notifications([
+        Notification(recipient=f"teams:{DSL}", case_id=case.id, kind="card_update",
+                     replies=[bot.casework.card_reply(case, f"teams:{DSL}", names)]),
+        Notification(recipient=f"teams:{DSL}", case_id=case.id,
+                     replies=[bot.casework.card_reply(case, f"teams:{DSL}", names, key="case.new_card")]),
+    ])
+    if left == "removed":
+        await bot.store.remove_staff("default", f"teams:{DSL}")
+    else:
+        await bot.store.upsert_staff(StaffMember(user=f"teams:{DSL}", role=Role.STAFF, name="Dana Lee"))
+    sent = len(teams.to(DSL))
+    await teams.channel.deliver_pending()
+    assert teams.updates(DSL) == [] and len(teams.to(DSL)) == sent
+    assert not any(n.recipient == f"teams:{DSL}" for n in await bot.store.pending_notifications("teams"))
+
+    await teams.press(DEPUTY, teams.to(DEPUTY)[-1], f"case:{REF}:ack")
+    assert teams.updates(DSL) == [] and len(teams.to(DSL)) == sent  # no update, no "Sam Patel acknowledged it"
+    for action in ("ack", "close", "record"):
+        refused = await teams.press(DSL, card, f"case:{REF}:{action}")
+        assert "can't find a case" in text(refused[0]) and "Jo Brown" not in text(refused[0]), action
+    listing = await teams.say(DSL, "my cases")
+    assert listing and not any(REF in text(m) for m in listing)

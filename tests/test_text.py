@@ -234,3 +234,25 @@ def test_clean_keeps_newlines_and_normalises_line_endings():
 def test_clean_of_nothing_is_empty():
     assert clean(None) == ""
     assert clean("\u200b \u200d") == ""
+
+
+def test_clean_strips_c1_controls_and_bidirectional_isolates():
+    # U+009B is a terminal's CSI; U+2066-2069 isolates and U+061C reorder what a record shows ("Trojan source").
+    assert clean("Jo\x9b31m Brown\x85") == "Jo31m Brown"
+    assert clean("\u2067nworB oJ\u2069 and \u2066Dana\u2068 Lee\u061c") == "nworB oJ and Dana Lee"
+    assert clean("caf\u00e9 \u00a0ok") == "caf\u00e9 \u00a0ok"  # printable Latin-1 is kept
+
+
+# --- linear reading of hostile input ----------------------------------------------------------
+
+
+def test_a_link_is_read_only_from_the_start_of_a_run_of_host_characters():
+    """What keeps the link pattern linear: it is tried from the start of each run of host-like characters, never
+    from inside one, so a run of thousands of dotted labels is scanned once, not once from each position."""
+    assert parse_accounts("x..instagram.com/fake") == ([], [])
+    assert values("(instagram.com/fake), tiktok.com/@fake") == ["https://instagram.com/fake", "https://tiktok.com/@fake"]
+
+
+@pytest.mark.parametrize("hostile", ["a-." * 1333, "a." * 2000, ("a" * 60 + ".") * 65, "x.y" * 1333])
+def test_dotted_runs_as_long_as_a_message_hold_no_account(hostile):
+    assert parse_accounts(hostile) == ([], [])

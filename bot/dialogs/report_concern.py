@@ -33,6 +33,8 @@ class ReportConcern(StepDialog):
         return bool(frame.answers.get("_guardrail"))
 
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
+        if self.guardrail_on(frame):
+            await ctx.bot.casework.send_held_details(ctx, frame)
         if step.id == "images" and frame.answers["images"] in GUARDRAIL_ANSWERS:
             await self.raise_guardrail(ctx, frame, reason=f"answered {frame.answers['images']}")
             return
@@ -47,8 +49,7 @@ class ReportConcern(StepDialog):
             return
         frame.answers["_guardrail"] = {"reason": reason, "at": ctx.now.isoformat()}
         ctx.say("report.guardrail", urgent=True)
-        alerted = await ctx.bot.casework.alert_guardrail(ctx, frame)
-        ctx.say("report.guardrail_alerted" if alerted else "report.guardrail_no_one_alerted", urgent=True)
+        ctx.say(await ctx.bot.casework.alert_guardrail(ctx, frame), urgent=True)
         evidence = frame.answers.get("evidence") or {}
         if evidence.get("files"):
             ctx.say("report.guardrail_files_dropped", count=len(evidence["files"]))

@@ -83,16 +83,27 @@ NAMES_REMEMBERED = 10_000  # people whose users.info name is kept in memory
 COMMAND_ACK_SECONDS = 2.0  # Slack wants a slash command acknowledged within 3 s
 
 
-def from_slack_text(text: str | None, mention: str = "") -> str:
+# A link as Slack writes one: `<https://…|label>`. Neither part can hold a `<` (Slack escapes it as &lt;), so a
+# match never runs past the next `<`: linear on any text, even a raw `<` sent through the API. Mentions and
+# channels likewise stop at the next `<` or `>`.
+_SLACK_LINK = re.compile(r"<((?:https?://|mailto:)[^|<>]+)(?:\|[^<>]*)?>")
+_SLACK_CHANNEL = re.compile(r"<#[A-Z0-9]+\|([^<>]+)>")
+_SLACK_MENTION = re.compile(r"<(?:@[A-Z0-9]+|#[A-Z0-9]+|![^<>|]*)(?:\|[^<>]*)?>")
+
+
+def from_slack_text(text: str | None, max_chars: int, mention: str = "") -> str:
     """Slack's message markup back to what the person typed: links and entities unwrapped. A mention of a person
     (`<@U…>`), a user group or everyone (`<!here>`, `<!subteam^S…>`) becomes `mention`, and a channel (`<#C…|name>`)
-    its name after "#", so neither is ever read as an account's @handle."""
+    its name after "#", so neither is ever read as an account's @handle. Unwrapping only shortens text, so text
+    over twice `max_chars` (Slack allows 40,000) is too long whatever it unwraps to: it is cut to just over the
+    limit, unread, for the engine to refuse kindly."""
     if not text:
         return ""
-    text = re.sub(r"<(https?://[^|>]+)(?:\|[^>]*)?>", r"\1", text)
-    text = re.sub(r"<mailto:([^|>]+)(?:\|[^>]*)?>", r"\1", text)
-    text = re.sub(r"<#[A-Z0-9]+\|([^>]+)>", lambda m: "#" + m.group(1).lstrip("#@"), text)
-    text = re.sub(r"<(?:@[A-Z0-9]+|#[A-Z0-9]+|![^>]*)(?:\|[^>]*)?>", mention, text)
+    if len(text) > 2 * max_chars:
+        return text[:max_chars + 1]
+    text = _SLACK_LINK.sub(lambda m: m.group(1).removeprefix("mailto:"), text)
+    text = _SLACK_CHANNEL.sub(lambda m: "#" + m.group(1).lstrip("#@"), text)
+    text = _SLACK_MENTION.sub(mention, text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
@@ -337,7 +348,8 @@ class SlackChannel:
             return
         turn = Turn(
             platform=PLATFORM, user_id=event["user"], conversation_id=event["channel"], school_id=school,
-            text=from_slack_text(event.get("text"), self.bot.content.text("common.slack_mention")),
+            text=from_slack_text(event.get("text"), self.bot.settings.max_text_chars,
+                                 self.bot.content.text("common.slack_mention")),
             attachments=await self._attachments(speaker, event.get("files")),
             updates_cards=True, turn_id=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
         )
@@ -386,7 +398,8 @@ class SlackChannel:
             await ack()
         else:
             await ack(text=self.bot.content.text("common.continue_in_dm"))
-        text = from_slack_text(command.get("text"), self.bot.content.text("common.slack_mention")).strip()
+        text = from_slack_text(command.get("text"), self.bot.settings.max_text_chars,
+                               self.bot.content.text("common.slack_mention")).strip()
         school = await self._school(command.get("team_id"), user)
         if school is None:
             await self._post(speaker, channel, user, self.bot.no_school(), None)
@@ -590,6 +603,9 @@ class SlackChannel:
     async def _deliver_all(self) -> None:
         # Leased to this process: another one serving the same database does not send them too.
         for note in await self.bot.store.claim_notifications(PLATFORM, lease_seconds=self.bot.settings.delivery_lease_seconds):
+            if not await self.bot.casework.still_for_recipient(note):  # no longer theirs: dropped, unsent
+                await self.bot.store.mark_delivered(note.id)
+                continue
             try:
                 await self._deliver(await self.workspaces.for_school(note.school_id), note)
             except NotInstalled as exc:  # left leased: offered again once the lease ends, by when it may be

@@ -502,7 +502,10 @@ class TeamsChannel:
         return True
 
     async def _send(self, note: Notification) -> bool:
-        """One notification through the person's stored conversation; False when it cannot go there now."""
+        """One notification through the person's stored conversation; False when it cannot go there now. One that
+        is no longer theirs (they left the directory, or the case's handlers) is dropped unsent (True)."""
+        if not await self.bot.casework.still_for_recipient(note):
+            return True
         data = await self.bot.store.get_conversation_ref(note.school_id, note.recipient)
         if data is None:  # they removed the bot meanwhile: it waits until they add it again
             await self.bot.store.release_notification(note.id)
