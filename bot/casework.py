@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs.base import Context
-from bot.markup import Markup
+from bot.markup import Markup, to_plain
 from bot.models import (
     CASE_HANDLER_ROLES,
     Case,
@@ -72,33 +72,36 @@ class Casework:
 
     # --- opening a case ------------------------------------------------------------------
 
-    async def alert_guardrail(self, ctx: Context, frame: Frame) -> int:
-        """An urgent heads-up to the DSLs the moment a report may involve sexual images of an under-18,
-        before the report is finished, so it reaches them even if the reporter never sends it."""
+    async def alert_urgent(self, ctx: Context, frame: Frame, key: str) -> int:
+        """An urgent heads-up to the DSLs the moment a report may involve sexual images of an under-18
+        (`case.guardrail_alert`) or someone in danger (`case.danger_alert`), before the report is finished, so
+        it reaches them even if the reporter never sends it. Who was alerted is kept on the report."""
         staff = await self.bot.store.list_staff(ctx.school_id)
         reporter = next((m.name for m in staff if m.user == ctx.user), ctx.user)
         notes = [
             Notification(
                 school_id=ctx.school_id, recipient=route.user,
-                replies=[Reply(key="case.guardrail_alert", urgent=True,
-                               text=self.text("case.guardrail_alert", reporter=reporter))],
+                replies=[Reply(key=key, urgent=True, text=self.text(key, reporter=reporter))],
             )
             for route in alert_route(ctx.user, staff)
         ]
         await self.bot.store.queue_notifications(notes)
-        frame.answers["_guardrail"]["alerted"] = [n.recipient for n in notes]
+        frame.answers.setdefault("_alerted", [])
+        frame.answers["_alerted"] = list(dict.fromkeys([*frame.answers["_alerted"], *(n.recipient for n in notes)]))
         return len(notes)
 
     async def open_case(self, ctx: Context, frame: Frame) -> Case:
         answers = {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
         guardrail = frame.answers.get("_guardrail")
+        safety = frame.answers.get("_safety") or {}
         staff = await self.bot.store.list_staff(ctx.school_id)
         named_text = [answers[k] for k in NAMED_TEXT_STEPS if isinstance(answers.get(k), str)]
         routing = route_case(answers["categories"], answers, ctx.user, staff, named_text)
         evidence_files = [] if guardrail else (answers.get("evidence") or {}).get("files", [])
         case = Case(
-            school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail), categories=answers["categories"],
-            reporter=ctx.user, answers={**answers, "guardrail": guardrail}, routed_to=routing.routes,
+            school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail or "danger" in safety),
+            categories=answers["categories"], reporter=ctx.user,
+            answers={**answers, "guardrail": guardrail, "safety": safety or None}, routed_to=routing.routes,
             excluded=routing.excluded, content_version=self.bot.schools.words().version, created_at=ctx.now, updated_at=ctx.now,
         )
         events = [
@@ -109,8 +112,9 @@ class Casework:
                 "excluded": [r.model_dump() for r in routing.excluded],
             }),
         ]
-        if guardrail:
-            events.append(CaseEvent(case_id=case.id, actor="bot", kind="flagged_urgent", at=ctx.now, detail=guardrail))
+        if case.urgent:
+            events.append(CaseEvent(case_id=case.id, actor="bot", kind="flagged_urgent", at=ctx.now,
+                                    detail=guardrail or {"reason": "danger", **safety["danger"]}))
         evidence = [
             Evidence(case_id=case.id, added_by=ctx.user, added_at=ctx.now, **{k: f[k] for k in
                      ("name", "ref", "content_type", "size", "sha256")})
@@ -146,7 +150,10 @@ class Casework:
         ]
         for step in report.flow.steps:
             if step.id in case.answers and step.type not in ("summary", "info"):
-                fields.append((step.title, report.describe(step, case.answers[step.id])))
+                fields.append((step.title, self.describe_answer(case, step.id)))
+        files_before = self.files_before(case)
+        if files_before:
+            fields.append((self.text("case.field.files_before"), files_before))
         route = next((r for r in case.routed_to if r.user == viewer), None)
         if route:
             fields.append((self.text("case.field.why_you"), self.text(f"routing.{route.reason}")))
@@ -155,8 +162,10 @@ class Casework:
         if case.outcome:
             fields.append((self.text("case.field.outcome"), self.text(f"outcomes.{case.outcome}")))
         guidance = []
-        if case.urgent:
+        safety = case.answers.get("safety") or {}
+        if case.answers.get("guardrail"):
             guidance.append(self.text("case.guidance.guardrail"))
+        guidance += [self.text(f"case.guidance.{name}") for name in ("sextortion", "danger", "police") if name in safety]
         if "allegation" in case.categories:
             guidance.append(self.text("case.guidance.allegation"))
         guidance.append(self.text("case.guidance.always"))
@@ -165,6 +174,40 @@ class Casework:
             reference=case.reference, status=self.text(f"statuses.{case.status.value}"), urgent=case.urgent,
             title=self.text(title_key, reference=case.reference), fields=fields, guidance=guidance,
         )
+
+    def describe_answer(self, case: Case, step_id: str) -> str:
+        """An answer as the card and the record show it; the images answer says if the guardrail rose later."""
+        report = self.report
+        shown = report.describe(report.flow.step(step_id), case.answers[step_id])
+        guardrail = case.answers.get("guardrail") or {}
+        if step_id == "images" and guardrail.get("reason") and not guardrail["reason"].startswith("answered_"):
+            return to_plain(self.text("case.images_raised_later", value=shown, reason=self.raised_words(guardrail["reason"])))
+        return shown
+
+    def raised_words(self, reason: str) -> str:
+        """Where a concern was raised ("question:description"), in words."""
+        kind, _, where = reason.partition(":")
+        if kind == "danger":
+            return to_plain(self.text("case.raised.danger", value=self.raised_words(where)))
+        if kind == "question" and where in {s.id for s in self.report.flow.steps}:
+            return to_plain(self.text("case.raised.question", value=self.report.flow.step(where).title))
+        if kind == "flow" and where in self.bot.content.flows:
+            return to_plain(self.text("case.raised.flow", value=self.bot.content.flows[where].title))
+        key = f"case.raised.{kind}"
+        return to_plain(self.text(key)) if key in self.bot.content.messages else kind
+
+    def files_before(self, case: Case) -> str | None:
+        """Files shared into the chat before the guardrail rose: not on the case, but copies may be there."""
+        before = (case.answers.get("guardrail") or {}).get("files_before")
+        if not before:
+            return None
+        return to_plain(self.text("case.files_before", count=before["count"],
+                                  platform=self.chat_platform_name(before["platform"])))
+
+    def chat_platform_name(self, platform: str) -> str:
+        """The chat a file was shared into, by name ("Slack", "Microsoft Teams")."""
+        key = f"report.chat_platform.{platform}"
+        return self.text(key if key in self.bot.content.messages else "report.chat_platform.other")
 
     def actions(self, case: Case) -> list[Choice]:
         ref = case.reference

@@ -9,7 +9,6 @@ from __future__ import annotations
 from bot.content import Step
 from bot.dialogs.base import Context, StepDialog
 from bot.models import Attachment, Choice, Frame
-from bot.text import contains_phrase
 
 GUARDRAIL_ANSWERS = {"yes", "not_sure"}
 
@@ -32,26 +31,34 @@ class ReportConcern(StepDialog):
     def guardrail_on(self, frame: Frame) -> bool:
         return bool(frame.answers.get("_guardrail"))
 
+    def next_step(self, frame: Frame, after: str | None) -> Step | None:
+        """As the flow says, except the images question once the guardrail has answered it."""
+        step = super().next_step(frame, after)
+        if step is not None and step.id == "images" and self.guardrail_on(frame) and "images" in frame.answers:
+            return super().next_step(frame, step.id)
+        return step
+
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
         if step.id == "images" and frame.answers["images"] in GUARDRAIL_ANSWERS:
-            await self.raise_guardrail(ctx, frame, reason=f"answered {frame.answers['images']}")
-            return
-        for text in self.text_answers(frame):
-            phrase = contains_phrase(text, ctx.content.phrases.guardrail)
-            if phrase:
-                await self.raise_guardrail(ctx, frame, reason=f"mentioned '{phrase}'")
-                return
+            await self.raise_guardrail(ctx, frame, reason=f"answered_{frame.answers['images']}")
 
     async def raise_guardrail(self, ctx: Context, frame: Frame, reason: str) -> None:
+        """From the images question, or from words anywhere (bot/safety.py): the guidance, the DSLs alerted,
+        files refused from now on, and any files already shared taken out of the report, with the reporter
+        and the DSL told where copies may still be."""
         if self.guardrail_on(frame):
             return
         frame.answers["_guardrail"] = {"reason": reason, "at": ctx.now.isoformat()}
+        frame.answers.setdefault("images", "yes")
         ctx.say("report.guardrail", urgent=True)
-        alerted = await ctx.bot.casework.alert_guardrail(ctx, frame)
+        alerted = await ctx.bot.casework.alert_urgent(ctx, frame, "case.guardrail_alert")
         ctx.say("report.guardrail_alerted" if alerted else "report.guardrail_no_one_alerted", urgent=True)
         evidence = frame.answers.get("evidence") or {}
         if evidence.get("files"):
-            ctx.say("report.guardrail_files_dropped", count=len(evidence["files"]))
+            count = len(evidence["files"])
+            frame.answers["_guardrail"]["files_before"] = {"count": count, "platform": ctx.turn.platform}
+            ctx.say("report.guardrail_files_dropped", count=count,
+                    platform=ctx.bot.casework.chat_platform_name(ctx.turn.platform), urgent=True)
             evidence["files"] = []
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict]:
@@ -69,6 +76,10 @@ class ReportConcern(StepDialog):
     async def ask(self, ctx: Context, frame: Frame) -> None:
         if frame.step == "evidence" and self.guardrail_on(frame):
             ctx.say("report.evidence_guardrail", choices=[ctx.choice("done", "common.done_label")],
+                    asks=self.question_id(frame))
+            return
+        if frame.step == "accounts" and self.guardrail_on(frame):
+            ctx.say("report.accounts_guardrail", choices=[ctx.choice("skip", "common.skip_label")],
                     asks=self.question_id(frame))
             return
         await super().ask(ctx, frame)
