@@ -190,10 +190,17 @@ class Flow(Strict):
 # --- The case plan ---------------------------------------------------------------------
 
 
+CaseFlag = Literal["images", "danger", "police", "sextortion"]
+
+
 class PlanWhen(Strict):
-    """An item applies when `urgent` matches (if given) and, if categories or suspects are given, either matches."""
+    """An item applies when `urgent` matches (if given), the case has one of `flags` (if given) and none of
+    `not_flags`, and, if categories or suspects are given, either matches. Flags are what the safety check
+    found (bot/safety.py): possible sexual images of under-18s, danger, a police matter, sextortion."""
 
     urgent: bool | None = None
+    flags: list[CaseFlag] = Field(default_factory=list)
+    not_flags: list[CaseFlag] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     behind_it: list[str] = Field(default_factory=list)
 
