@@ -265,7 +265,7 @@ async def chat(args: argparse.Namespace, settings: Settings, content: Content, s
 
     # Beside the database, as private as it is (a server database: beside where the command runs).
     exports = (Path(settings.db).resolve().parent if "://" not in settings.db else Path.cwd()) / "exports"
-    await run_chat(Bot(content, store, settings), args.user, args.json, exports)
+    await run_chat(Bot(content, store, settings, clock=settings.clock()), args.user, args.json, exports)
     return 0
 
 
@@ -281,7 +281,7 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
     await store.open()
     runner = None
     try:
-        bot = Bot(content, store, settings)
+        bot = Bot(content, store, settings, clock=settings.clock())
         channels = configured_channels(bot, os.environ)
         if not channels:
             print("online-safety-bot: no channel is configured (see README: Slack, Microsoft Teams); serving /healthz only",

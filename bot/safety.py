@@ -109,8 +109,10 @@ def read(words: SafetyWords, text: str) -> Finding:
         if _live(clause, words.threats.words, negations):
             found.danger = True
             found.police.append("threat")
-        if _live(clause, words.danger_now.words, negations):
-            if _has(clause, words.uncertain.words):
+        if _has(clause, words.danger_now.words):  # "in danger" is not also read as a bare "danger"
+            if not _live(clause, words.danger_now.words, negations):
+                pass
+            elif _has(clause, words.uncertain.words):
                 found.unsure = True
             else:
                 found.danger = True
@@ -201,8 +203,10 @@ class Safety:
         return ctx.state.active is None  # in a flow, the message is still its answer and the flow moves on
 
     async def _danger_confirmed(self, ctx: "Context") -> None:
-        frame, _new = self._report(ctx)
+        frame, new = self._report(ctx)
         await self._mark_danger(ctx, frame, "confirmed")
+        if new:
+            self._bring_to_top(ctx, frame, new)
         await self.bot.ask_again(ctx)
 
     async def _for_a_report(self, ctx: "Context", found: Finding) -> bool:

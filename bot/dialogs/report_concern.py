@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from bot.content import Step
 from bot.dialogs.base import Context, StepDialog
+from bot.markup import Markup
 from bot.models import Attachment, Choice, Frame
+from bot.school_calendar import calendar_for
 
 GUARDRAIL_ANSWERS = {"yes", "not_sure"}
 
@@ -94,8 +96,14 @@ class ReportConcern(StepDialog):
         if not case.routed_to:
             ctx.say("report.sent_unrouted", reference=case.reference, choices=next_steps)
         elif case.urgent:
-            ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
-                    choices=next_steps, urgent=True)
+            calendar = calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir)
+            if calendar.is_open(ctx.now):
+                ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
+                        choices=next_steps, urgent=True)
+            else:
+                opens = calendar.next_opening(ctx.now)
+                ctx.say("report.sent_urgent_closed", reference=case.reference, routed_count=len(case.routed_to),
+                        date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"), choices=next_steps, urgent=True)
         else:
             ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to), choices=next_steps)
 
