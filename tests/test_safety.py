@@ -70,7 +70,8 @@ async def test_crisis_mid_report_keeps_the_report_to_carry_on_later(chat: Chat, 
 ])
 async def test_negations_do_not_set_off_the_999_reply(chat: Chat, said):
     await chat.say(said)
-    assert not any(k.startswith("safety.") for k in chat.keys)
+    assert not any(k.startswith("safety.") or k == "common.emergency" for k in chat.keys)
+    assert "999" not in chat.text
 
 
 async def test_a_negated_danger_in_a_description_is_just_the_answer(chat: Chat, bot):
