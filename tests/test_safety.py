@@ -154,6 +154,8 @@ async def test_the_guardrail_from_a_first_message_starts_an_urgent_report_with_f
     await walk(chat, [["snapchat"]])
     assert chat.keys == ["report.accounts_guardrail"]
     assert "don't go back to the post" in chat.text and "Copy link" not in chat.text
+    await chat.say("help")
+    assert chat.keys[0] == "report.guardrail_help" and "Copy link" not in chat.text
     await walk(chat, ["skip", "skip", "Pictures of a pupil", ["learners"], "skip"])
     await chat.attach(SHOT)
     assert "report.guardrail_no_files" in chat.keys

@@ -86,6 +86,14 @@ class ReportConcern(StepDialog):
             return
         await super().ask(ctx, frame)
 
+    async def help(self, ctx: Context, frame: Frame) -> None:
+        if self.guardrail_on(frame) and frame.step in ("accounts", "evidence"):
+            ctx.say("report.guardrail_help")  # never "copy the link" or "attach screenshots" here
+            ctx.say("common.help_commands")
+            await self.ask(ctx, frame)
+            return
+        await super().help(ctx, frame)
+
     async def finish(self, ctx: Context, frame: Frame) -> None:
         case = await ctx.bot.casework.open_case(ctx, frame)
         next_steps = [
