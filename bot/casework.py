@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs.base import Context
-from bot.markup import Markup
+from bot.markup import Markup, to_plain
 from bot.models import (
     CASE_HANDLER_ROLES,
     Case,
@@ -111,56 +111,62 @@ class Casework:
 
     # --- opening a case ------------------------------------------------------------------
 
-    async def alert_guardrail(self, ctx: Context, frame: Frame) -> str:
-        """An urgent heads-up the moment a report may involve sexual images of an under-18, before the report is
-        finished, so it reaches the safeguarding team even if it is never sent. It goes where the report would go
-        with what it says so far: never to anyone it names, nor (for an allegation about the head) to the head.
-        While an allegation has not yet said whom it is about, who is reporting is held back (`held_alert`), and
-        follows once it has (`send_held_details`). One alert a draft; a few an hour per person (the rest wait for
-        the report itself, which is urgent). The key of what to tell the reporter."""
-        guardrail = frame.answers["_guardrail"]
+    async def alert_urgent(self, ctx: Context, frame: Frame, key: str) -> str:
+        """An urgent heads-up before the report is finished, so it reaches the safeguarding team even if it is never
+        sent: `case.guardrail_alert` (it may involve sexual images of an under-18) or `case.danger_alert` (someone
+        may be in danger now). It goes where the report would go with what it says so far: never to anyone it
+        names, nor (for an allegation about the head) to the head. While an allegation has not yet said whom it
+        is about, who is reporting is held back, and follows once it has (`send_held_details`). A few an hour per
+        person (the rest wait for the report itself, which is urgent). Returns what happened: "alerted", "no_one"
+        or "limited"; who was alerted is kept on the report (`_alerted`)."""
         staff = await self.bot.store.list_staff(ctx.school_id)
         answers = self._answers_so_far(frame)
         held = subject_pending(answers)
         if held:  # only the safeguarding team for now: the headteacher, as case manager, once it is not about them
             answers["categories"] = [c for c in answers["categories"] if c != "allegation"]
-        routes = self._alert_routes(ctx.user, answers, staff)
+        routes = self._alert_routes(ctx.user, answers, staff, ctx.turn.text)
         names = await self._names(ctx.school_id)
-        notes = [self._alert_note(ctx, frame, route.user, names, held) for route in routes]
-        guardrail["alerted"] = []
+        notes = [self._alert_note(ctx, frame, route.user, names, key, held) for route in routes]
         if not notes:
-            return "report.guardrail_no_one_alerted"
+            return "no_one"
         if not await self._claim_alert_slot(ctx, notes):
-            guardrail["alert"] = "limited"
-            return "report.guardrail_alert_limited"
-        guardrail.update(alerted=[n.recipient for n in notes], held=held)
-        return "report.guardrail_alerted"
+            return "limited"
+        frame.answers["_alerted"] = list(dict.fromkeys([*frame.answers.get("_alerted", []),
+                                                        *(n.recipient for n in notes)]))
+        if held:
+            frame.answers["_alert_held"] = list(dict.fromkeys([*frame.answers.get("_alert_held", []), key]))
+        return "alerted"
 
     async def send_held_details(self, ctx: Context, frame: Frame) -> None:
         """Who is reporting, for an alert that held it back, once the report says whom it is about: to those
         the report would go to now, so never to its subject."""
-        guardrail = frame.answers["_guardrail"]
         answers = self._answers_so_far(frame)
-        if not guardrail.get("held") or subject_pending(answers):
+        held = frame.answers.get("_alert_held") or []
+        if not held or subject_pending(answers):
             return
         staff = await self.bot.store.list_staff(ctx.school_id)
         names = await self._names(ctx.school_id)
-        notes = [self._alert_note(ctx, frame, route.user, names, held=False)
-                 for route in self._alert_routes(ctx.user, answers, staff)]
+        notes = [self._alert_note(ctx, frame, route.user, names, key, held=False)
+                 for route in self._alert_routes(ctx.user, answers, staff) for key in held]
         await self.bot.store.queue_notifications(notes)
-        guardrail.update(held=False, details_to=[n.recipient for n in notes])
+        frame.answers["_alert_held"] = []
 
     def _answers_so_far(self, frame: Frame) -> dict[str, Any]:
         return {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
 
     @staticmethod
-    def _alert_routes(reporter: str, answers: dict[str, Any], staff: list[StaffMember]) -> list[Route]:
+    def _alert_routes(reporter: str, answers: dict[str, Any], staff: list[StaffMember],
+                      typed: str | None = None) -> list[Route]:
+        """Where the report would go now; `typed`, the message that raised the alert (read by the safety check
+        before it is kept as an answer), counts as named text too, so no one it names is alerted."""
         named_text = [answers[k] for k in NAMED_TEXT_STEPS if isinstance(answers.get(k), str)]
+        named_text += [typed] if typed else []
         return route_case(answers.get("categories") or [], answers, reporter, staff, named_text).routes
 
-    def _alert_note(self, ctx: Context, frame: Frame, recipient: str, names: dict[str, str], held: bool) -> Notification:
+    def _alert_note(self, ctx: Context, frame: Frame, recipient: str, names: dict[str, str], key: str,
+                    held: bool) -> Notification:
         """The alert carries its report's draft id: a purge of that case removes it."""
-        key = "case.guardrail_alert_held" if held else "case.guardrail_alert"
+        key = f"{key}_held" if held else key
         return Notification(school_id=ctx.school_id, recipient=recipient, created_at=ctx.now, draft_id=frame.draft_id,
                             replies=[Reply(key=key, urgent=True,
                                            text=self.text(key, reporter=self.name_of(names, ctx.user)))])
@@ -178,13 +184,15 @@ class Casework:
     async def open_case(self, ctx: Context, frame: Frame) -> Case:
         answers = {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
         guardrail = frame.answers.get("_guardrail")
+        safety = frame.answers.get("_safety") or {}
         staff = await self.bot.store.list_staff(ctx.school_id)
         named_text = [answers[k] for k in NAMED_TEXT_STEPS if isinstance(answers.get(k), str)]
         routing = route_case(answers["categories"], answers, ctx.user, staff, named_text)
         evidence_files = [] if guardrail else (answers.get("evidence") or {}).get("files", [])
         case = Case(
-            school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail), categories=answers["categories"],
-            reporter=ctx.user, answers={**answers, "guardrail": guardrail}, routed_to=routing.routes,
+            school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail or "danger" in safety),
+            categories=answers["categories"], reporter=ctx.user,
+            answers={**answers, "guardrail": guardrail, "safety": safety or None}, routed_to=routing.routes,
             excluded=routing.excluded, content_version=self.bot.schools.words().version, created_at=ctx.now, updated_at=ctx.now,
         )
         events = [
@@ -195,8 +203,9 @@ class Casework:
                 "excluded": [r.model_dump() for r in routing.excluded],
             }),
         ]
-        if guardrail:
-            events.append(CaseEvent(case_id=case.id, actor="bot", kind="flagged_urgent", at=ctx.now, detail=guardrail))
+        if case.urgent:
+            events.append(CaseEvent(case_id=case.id, actor="bot", kind="flagged_urgent", at=ctx.now,
+                                    detail=guardrail or {"reason": "danger", **safety["danger"]}))
         evidence = [
             Evidence(case_id=case.id, added_by=ctx.user, added_at=ctx.now, **{k: f[k] for k in
                      ("name", "ref", "content_type", "size", "sha256")})
@@ -232,7 +241,10 @@ class Casework:
         ]
         for step in report.flow.steps:
             if step.id in case.answers and step.type not in ("summary", "info"):
-                fields.append((step.title, report.describe(step, case.answers[step.id])))
+                fields.append((step.title, self.describe_answer(case, step.id)))
+        files_before = self.files_before(case)
+        if files_before:
+            fields.append((self.text("case.field.files_before"), files_before))
         route = next((r for r in case.routed_to if r.user == viewer), None)
         if route:
             fields.append((self.text("case.field.why_you"), self.text(f"routing.{route.reason}")))
@@ -241,8 +253,10 @@ class Casework:
         if case.outcome:
             fields.append((self.text("case.field.outcome"), self.text(f"outcomes.{case.outcome}")))
         guidance = []
-        if case.urgent:
+        safety = case.answers.get("safety") or {}
+        if case.answers.get("guardrail"):
             guidance.append(self.text("case.guidance.guardrail"))
+        guidance += [self.text(f"case.guidance.{name}") for name in ("sextortion", "danger", "police") if name in safety]
         if "allegation" in case.categories:
             guidance.append(self.text("case.guidance.allegation"))
         guidance.append(self.text("case.guidance.always"))
@@ -252,6 +266,40 @@ class Casework:
             title=self.text(title_key, reference=case.reference), fields=fields, guidance=guidance,
             mentions={self.text("case.field.reported_by"): case.reporter},
         )
+
+    def describe_answer(self, case: Case, step_id: str) -> str:
+        """An answer as the card and the record show it; the images answer says if the guardrail rose later."""
+        report = self.report
+        shown = report.describe(report.flow.step(step_id), case.answers[step_id])
+        guardrail = case.answers.get("guardrail") or {}
+        if step_id == "images" and guardrail.get("reason") and not guardrail["reason"].startswith("answered_"):
+            return to_plain(self.text("case.images_raised_later", value=shown, reason=self.raised_words(guardrail["reason"])))
+        return shown
+
+    def raised_words(self, reason: str) -> str:
+        """Where a concern was raised ("question:description"), in words."""
+        kind, _, where = reason.partition(":")
+        if kind == "danger":
+            return to_plain(self.text("case.raised.danger", value=self.raised_words(where)))
+        if kind == "question" and where in {s.id for s in self.report.flow.steps}:
+            return to_plain(self.text("case.raised.question", value=self.report.flow.step(where).title))
+        if kind == "flow" and where in self.bot.content.flows:
+            return to_plain(self.text("case.raised.flow", value=self.bot.content.flows[where].title))
+        key = f"case.raised.{kind}"
+        return to_plain(self.text(key)) if key in self.bot.content.messages else kind
+
+    def files_before(self, case: Case) -> str | None:
+        """Files shared into the chat before the guardrail rose: not on the case, but copies may be there."""
+        before = (case.answers.get("guardrail") or {}).get("files_before")
+        if not before:
+            return None
+        return to_plain(self.text("case.files_before", count=before["count"],
+                                  platform=self.chat_platform_name(before["platform"])))
+
+    def chat_platform_name(self, platform: str) -> str:
+        """The chat a file was shared into, by name ("Slack", "Microsoft Teams")."""
+        key = f"report.chat_platform.{platform}"
+        return self.text(key if key in self.bot.content.messages else "report.chat_platform.other")
 
     def actions(self, case: Case) -> list[Choice]:
         ref = case.reference

@@ -265,7 +265,7 @@ async def chat(args: argparse.Namespace, settings: Settings, content: Content, s
 
     # Beside the database, as private as it is (a server database: beside where the command runs).
     exports = (Path(settings.db).resolve().parent if "://" not in settings.db else Path.cwd()) / "exports"
-    await run_chat(Bot(content, store, settings), args.user, args.json, exports)
+    await run_chat(Bot(content, store, settings, clock=settings.clock()), args.user, args.json, exports)
     return 0
 
 
@@ -282,7 +282,7 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
     await store.open()
     runner = None
     try:
-        bot = Bot(content, store, settings)
+        bot = Bot(content, store, settings, clock=settings.clock())
         channels = configured_channels(bot, os.environ)
         if not channels:
             print("online-safety-bot: no channel is configured (see README: Slack, Microsoft Teams); serving /healthz only",
@@ -556,13 +556,13 @@ def teams_package(app_id: str, out: str) -> int:
 
 
 def check_content(content: Content, today: date | None = None, retention: Any = None) -> int:
-    """Print what was checked, and any fact not re-checked at its source for over a year."""
+    """Print what was checked, any fact not re-checked at its source for over a year, and any marked unconfirmed."""
     today = today or date.today()
     facts: list[tuple[str, date]] = []
-    for h in content.facts.helplines.values():
-        facts.append((f"helplines.{h.id}", h.checked))
-    for r in content.facts.rules.values():
-        facts.append((f"rules.{r.id}", r.checked))
+    sourced = [*(("helplines." + h.id, h) for h in content.facts.helplines.values()),
+               *(("rules." + r.id, r) for r in content.facts.rules.values()),
+               *((f"safety.{name}", getattr(content.safety, name)) for name in type(content.safety).model_fields)]
+    facts += [(name, fact.checked) for name, fact in sourced]
     for p in content.facts.platforms.values():
         if p.report:
             facts.append((f"platforms.{p.id}.report", p.report.checked))
@@ -576,6 +576,9 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
           f"{len(facts)} facts, each with a source and a checked date.")
     for name, checked in stale:
         print(f"  due a re-check: {name} (last checked {checked})")
+    unconfirmed = [(name, fact.unconfirmed) for name, fact in sourced if fact.unconfirmed]
+    for name, why in unconfirmed:
+        print(f"  unconfirmed: {name}: {' '.join(why.split())}")
     return 0
 
 

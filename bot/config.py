@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -42,6 +44,17 @@ class Settings(BaseModel):
     early_warning_schools: int = Field(default=2, ge=2, le=100)
     guardrail_alerts_per_hour: int = Field(default=3, ge=1, le=60, description=(
         "urgent alerts one person's unfinished reports may send in an hour; later ones wait for the report itself"))
+    now: datetime | None = Field(default=None, description=(
+        "OSB_NOW, ISO 8601: the bot's clock starts here and runs on, to try what staff see at 10 pm on a Friday; "
+        "a time without a zone is UK time"))
+
+    def clock(self) -> Callable[[], datetime]:
+        """The bot's clock: the real time, or one that starts at OSB_NOW and runs on from there."""
+        if self.now is None:
+            return lambda: datetime.now(timezone.utc)
+        start = self.now if self.now.tzinfo else self.now.replace(tzinfo=ZoneInfo("Europe/London"))
+        offset = start.astimezone(timezone.utc) - datetime.now(timezone.utc)
+        return lambda: datetime.now(timezone.utc) + offset
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -60,7 +73,7 @@ class Settings(BaseModel):
             "report_harmful_content_days": "OSB_REPORT_HARMFUL_CONTENT_DAYS", "scheduler_seconds": "OSB_SCHEDULER_SECONDS",
             "delivery_lease_seconds": "OSB_DELIVERY_LEASE_SECONDS",
             "retention_file": "OSB_RETENTION_FILE", "early_warning_days": "OSB_EARLY_WARNING_DAYS",
-            "early_warning_schools": "OSB_EARLY_WARNING_SCHOOLS",
+            "early_warning_schools": "OSB_EARLY_WARNING_SCHOOLS", "now": "OSB_NOW",
             "guardrail_alerts_per_hour": "OSB_GUARDRAIL_ALERTS_PER_HOUR",
         }
         values: dict[str, object] = {field: env[var] for field, var in names.items() if env.get(var)}

@@ -41,10 +41,12 @@ class Strict(BaseModel):
 
 
 class Sourced(Strict):
-    """A fact: where it comes from and when someone last checked it there."""
+    """A fact: where it comes from and when someone last checked it there. A fact that could not be confirmed
+    at its source says so in `unconfirmed` (what is unconfirmed, and why): `content check` lists it."""
 
     source: HttpUrl
     checked: date
+    unconfirmed: str | None = None
 
 
 # --- Facts -------------------------------------------------------------------------------
@@ -190,10 +192,17 @@ class Flow(Strict):
 # --- The case plan ---------------------------------------------------------------------
 
 
+CaseFlag = Literal["images", "danger", "police", "sextortion"]
+
+
 class PlanWhen(Strict):
-    """An item applies when `urgent` matches (if given) and, if categories or suspects are given, either matches."""
+    """An item applies when `urgent` matches (if given), the case has one of `flags` (if given) and none of
+    `not_flags`, and, if categories or suspects are given, either matches. Flags are what the safety check
+    found (bot/safety.py): possible sexual images of under-18s, danger, a police matter, sextortion."""
 
     urgent: bool | None = None
+    flags: list[CaseFlag] = Field(default_factory=list)
+    not_flags: list[CaseFlag] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     behind_it: list[str] = Field(default_factory=list)
 
@@ -225,9 +234,36 @@ class Phrases(Strict):
     """Deterministic matching: a whole-message command, or a phrase contained in the message."""
 
     commands: dict[Literal["stop", "back", "menu", "help", "skip", "done"], list[str]]
-    danger: list[str]
-    guardrail: list[str]
     intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases", "prevention_review"], list[str]]
+
+
+class WordList(Sourced):
+    words: list[str] = Field(min_length=1)
+
+
+class PoliceWords(Sourced):
+    """Harms that are matters for the police (101, or 999 if anyone is in immediate danger)."""
+
+    doxxing: list[str]
+    stalking: list[str]
+    hate: list[str]
+    harassment: list[str]
+
+
+class SafetyWords(Strict):
+    """content/safety.yaml: what the safety check (bot/safety.py) looks for in every message."""
+
+    negations: WordList
+    uncertain: WordList
+    crisis_self: WordList
+    crisis_words: WordList
+    others: WordList
+    danger_now: WordList
+    danger_maybe: WordList
+    threats: WordList
+    police: PoliceWords
+    images: WordList
+    sextortion: WordList
 
 
 class Meta(Strict):
@@ -240,6 +276,7 @@ class Content(BaseModel):
     meta: Meta
     messages: dict[str, str]
     phrases: Phrases
+    safety: SafetyWords
     facts: Facts
     flows: dict[str, Flow]
     plan: CasePlan
@@ -333,6 +370,7 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
         message_files.update(dict.fromkeys(flat, path))
 
     phrases = validated(Phrases, root / "phrases.yaml", layered.read("phrases.yaml"))
+    safety = validated(SafetyWords, root / "safety.yaml", layered.read("safety.yaml"))
 
     facts_data: dict[str, Any] = {}
     for name, model in FACT_FILES.items():
@@ -359,7 +397,7 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
                                    f"'{item.done_by_action}' is not an action in flows/case_action.yaml")
 
     content = Content(
-        meta=meta, messages=messages, phrases=phrases, facts=facts, flows=flows, plan=plan,
+        meta=meta, messages=messages, phrases=phrases, safety=safety, facts=facts, flows=flows, plan=plan,
         version=f"{meta.version}+{_digest(root, layered.overlay)}",
     )
     _check_placeholders(content, message_files, root)

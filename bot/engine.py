@@ -2,14 +2,16 @@
 
 Each turn runs in one fixed order, under a per-conversation lock:
   1. a retried delivery (same turn id) is ignored;
-  2. the opening of a chat delivers waiting notifications and greets; a submitted form is handled;
-  3. a long-silent conversation is set aside, to resume or discard;
-  4. input is cleaned and checked (empty, too long), typed choices are resolved;
-  5. menu and case-card buttons, which can arrive at any time;
-  6. a button from a question that has moved on is answered kindly;
-  7. interrupts: someone in danger (always answered first), stop, back, menu, help;
-  8. the active step of the active flow;
-  9. with no flow running: a phrase that starts a flow, else the menu.
+  2. the opening of a chat delivers waiting notifications and greets;
+  3. the safety check (bot/safety.py) reads every message and form, in every state, before anything else:
+     crisis, danger, possible sexual images of under-18s, the police route;
+  4. a submitted form is handled; a long-silent conversation is set aside, to resume or discard;
+  5. input is cleaned and checked (empty, too long), typed choices are resolved;
+  6. menu and case-card buttons, which can arrive at any time;
+  7. a button from a question that has moved on is answered kindly;
+  8. interrupts: stop, back, menu, help;
+  9. the active step of the active flow;
+  10. with no flow running: a phrase that starts a flow, else the menu.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bot.content import Content
 from bot.dialogs import DIALOGS
 from bot.dialogs.base import Context, Dialog, Input
 from bot.models import CASE_HANDLER_ROLES, Choice, ConversationState, Frame, Reply, Turn, utcnow
+from bot.safety import Safety
 from bot.schools import Schools, serving
 from bot.store import Store, StoreError
 from bot.text import clean, contains_phrase, is_command, resolve_choices
@@ -42,6 +45,7 @@ class Bot:
         self.clock = clock
         self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(self) for cls in DIALOGS}
         self.casework = Casework(self)
+        self.safety = Safety(self)
         self.schools = Schools(store, content, settings)
         self._names_kept: dict[tuple[str, str], str] = {}  # (school, user) -> the display name last stored
 
@@ -103,6 +107,9 @@ class Bot:
         if turn.kind == "open":
             await self._open(ctx)
             return
+        said = "\n".join([clean(turn.text), *(clean(v) for v in turn.form_values.values())])
+        if await self.safety.check(ctx, said):
+            return
         if turn.form_id:
             # A form stands apart from the conversation: whatever is in progress is left as it is.
             await self.casework.on_form(ctx, turn.form_id, {k: clean(v) for k, v in turn.form_values.items()})
@@ -114,11 +121,11 @@ class Bot:
         text = clean(turn.text)
         if len(text) > self.settings.max_text_chars:
             ctx.say("common.too_long", max_chars=self.settings.max_text_chars)
-            await self._ask_again(ctx)
+            await self.ask_again(ctx)
             return
         if not text and not turn.choices and not turn.attachments:
             ctx.say("common.empty")
-            await self._ask_again(ctx)
+            await self.ask_again(ctx)
             return
 
         picked = list(turn.choices)
@@ -133,15 +140,11 @@ class Bot:
             return
         if turn.choices and turn.answering and turn.answering != self._question_id(state):
             ctx.say("common.moved_on")
-            await self._ask_again(ctx)
+            await self.ask_again(ctx)
             return
 
         commands = self.content.phrases.commands
         if text and not picked:
-            if contains_phrase(text, self.content.phrases.danger):
-                await self.emergency(ctx)
-                await self._ask_again(ctx, menu_if_idle=False)
-                return
             if is_command(text, commands["stop"]):
                 await self._stop(ctx)
                 return
@@ -202,7 +205,7 @@ class Bot:
             await self._offer_resume(ctx)
         elif ctx.state.active:
             ctx.say("common.welcome_back", value=self.content.flows[ctx.state.active.flow].title)
-            await self._ask_again(ctx)
+            await self.ask_again(ctx)
         elif ctx.state.paused:
             await self._offer_resume(ctx)
         elif notes:
@@ -228,7 +231,7 @@ class Bot:
             choices=[ctx.choice("menu:resume", "menu.resume"), ctx.choice("menu:discard", "menu.discard")],
         )
 
-    async def _ask_again(self, ctx: Context, menu_if_idle: bool = True) -> None:
+    async def ask_again(self, ctx: Context, menu_if_idle: bool = True) -> None:
         if ctx.state.active:
             await self.dialogs[ctx.state.active.flow].ask(ctx, ctx.state.active)
         elif ctx.state.paused:
@@ -268,7 +271,7 @@ class Bot:
                 state.frames, state.paused = state.paused, []
             if state.active:
                 ctx.say("common.welcome_back", value=self.content.flows[state.active.flow].title)
-                await self._ask_again(ctx)
+                await self.ask_again(ctx)
             else:
                 await self.show_menu(ctx)
         elif action == "discard":
@@ -296,7 +299,7 @@ class Bot:
                 await self.start_flow(ctx, action)
         else:
             ctx.say("common.not_understood")
-            await self._ask_again(ctx)
+            await self.ask_again(ctx)
 
     # --- interrupts ----------------------------------------------------------------------
 

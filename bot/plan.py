@@ -25,11 +25,24 @@ class PlanEntry(BaseModel):
     at: datetime | None = None
 
 
+def case_flags(case: Case) -> set[str]:
+    """What the safety check found on a case: "images" (the guardrail), "danger", "police", "sextortion"."""
+    found = set(case.answers.get("safety") or {})
+    if case.answers.get("guardrail"):
+        found.add("images")
+    return found
+
+
 def _applies(item: PlanItem, case: Case) -> bool:
     when = item.when
     if when is None:
         return True
     if when.urgent is not None and when.urgent != case.urgent:
+        return False
+    flags = case_flags(case)
+    if when.flags and not flags & set(when.flags):
+        return False
+    if flags & set(when.not_flags):
         return False
     if not (when.categories or when.behind_it):
         return True

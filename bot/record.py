@@ -384,13 +384,13 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
     summary = []
     for step_id, value in case.answers.items():  # in the order they were asked
         step = steps.get(step_id)
-        if step_id == "guardrail" or (step and step.type in ("summary", "info")):
+        if step_id in ("guardrail", "safety") or (step and step.type in ("summary", "info")):
             continue
         if step is None:  # a question the report no longer asks, since the content changed: kept all the same
             summary.append(Fact(label=_humanize(step_id), value=_value(value)))
             continue
         try:
-            shown = report.describe(step, value)  # type: ignore[attr-defined]
+            shown = bot.casework.describe_answer(case, step_id)
         except (TypeError, ValueError, KeyError, AttributeError):  # an answer from older content
             shown = _value(value)
         summary.append(Fact(label=step.title, value=shown))
@@ -398,6 +398,11 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
     categories = [Coded(code=c, label=report.choice_summary(categories_step, c))  # type: ignore[attr-defined]
                   for c in case.categories]
     guardrail = case.answers.get("guardrail") or {}
+    files_before = bot.casework.files_before(case)
+    if files_before:
+        summary.append(Fact(label=say("case.field.files_before"), value=files_before))
+    safety = case.answers.get("safety") or {}
+    reason = guardrail.get("reason") or ("danger:" + safety["danger"]["at"] if "danger" in safety else None)
     chronology = [b.entry(i, e) for i, e in enumerate(events, 1)]
     closed = next((e for e in reversed(chronology) if e.kind == "closed"), None)
     result, problems = chain_words(content, chain)
@@ -409,7 +414,7 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
         status=b.status(case.status.value),
         urgent=case.urgent,
         urgency=say("record.urgency.urgent" if case.urgent else "record.urgency.normal"),
-        urgent_reason=str(guardrail["reason"]) if guardrail.get("reason") else None,
+        urgent_reason=bot.casework.raised_words(str(reason)) if reason else None,
         categories=categories,
         reported_by=b.person(case.reporter),
         reported_at=moment(case.created_at),

@@ -50,8 +50,11 @@ def platform_replies(content: Content, school_name: str, case: Case) -> list[Rep
 def pack_replies(content: Content, school_name: str, case: Case, offer_reporter: bool) -> list[Reply]:
     """Everything the DSL needs to report the case: one reply per platform, the text to paste, the POSH draft."""
     description = _describe(content, school_name, case)
-    replies = [Reply(key="case.pack.intro", text=content.text("case.pack.intro", reference=case.reference))]
-    replies += platform_replies(content, school_name, case)
+    if case.answers.get("guardrail"):  # possible sexual images of an under-18: no route that means opening the image
+        replies = [Reply(key="case.pack.images_route", text=content.text("case.pack.images_route", reference=case.reference))]
+    else:
+        replies = [Reply(key="case.pack.intro", text=content.text("case.pack.intro", reference=case.reference))]
+        replies += platform_replies(content, school_name, case)
     replies.append(Reply(key="case.pack.description", text=content.text("case.pack.description", value=Markup(description))))
     choices = []
     if offer_reporter:

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from bot.casework import NAMED_TEXT_STEPS, names_of_people
-from bot.content import DEFAULT_CONTENT_DIR
 from bot.models import (
     CASE_HANDLER_ROLES,
     Case,
@@ -44,7 +43,7 @@ from bot.models import (
 )
 from bot.periodic import Periodic
 from bot.routing import route_case
-from bot.school_calendar import SchoolCalendar, load_calendar
+from bot.school_calendar import SchoolCalendar, calendar_path, load_calendar
 from bot.schools import serving
 
 if TYPE_CHECKING:
@@ -56,13 +55,6 @@ ESCALATED_REASON = "escalated_not_acknowledged"
 REMINDER_ROLES = {Role.DSL, Role.DEPUTY_DSL}
 
 Prepared = tuple[list[CaseEvent], list[Notification], list[Route]]
-
-
-def calendar_path(settings) -> Path:
-    """The school calendar file: OSB_SCHOOL_CALENDAR, else school_calendar.yaml in the content folder."""
-    if settings.school_calendar:
-        return Path(settings.school_calendar)
-    return Path(settings.content_dir or DEFAULT_CONTENT_DIR) / "school_calendar.yaml"
 
 
 @dataclass
@@ -231,6 +223,11 @@ class Scheduler:
                                  kind="card_update", replies=[self.bot.casework.card_reply(case_after, r.user, names)])
                     for r in fresh.routed_to if r.user not in recipients
                 ]
+            if escalate and fresh.urgent:  # no one has picked up an urgent case: the reporter must not wait on it
+                notes.append(Notification(school_id=fresh.school_id, recipient=fresh.reporter, case_id=fresh.id,
+                                          created_at=now, replies=[Reply(
+                                              key="reminders.reporter_urgent_waiting", urgent=True,
+                                              text=self._text("reminders.reporter_urgent_waiting", reference=fresh.reference))]))
             detail: dict[str, object] = {"about": "not_acknowledged", "urgent": fresh.urgent, "to": recipients}
             if escalate:
                 detail["added"] = [r.model_dump(mode="json") for r in added]

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.content import ContentError, read_yaml, validated
+from bot.content import DEFAULT_CONTENT_DIR, ContentError, read_yaml, validated
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,22 @@ class SchoolCalendar(_Strict):
             return False
         return not any(c.start <= day <= c.last for c in self.closures)
 
+    def is_open(self, moment: datetime) -> bool:
+        """True inside school hours on a school day: when staff can expect the DSL to be in school."""
+        local = moment.astimezone(self.tz)
+        return self.is_school_day(local.date()) and self.school_hours.start <= local.time() < self.school_hours.end
+
+    def next_opening(self, moment: datetime) -> datetime:
+        """When school hours next begin after `moment`, in the school's time zone."""
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        for _ in range(3660):
+            opens = datetime.combine(day, self.school_hours.start, self.tz)
+            if self.is_school_day(day) and opens > local:
+                return opens
+            day += timedelta(days=1)
+        raise CalendarError("school_hours: no school day found in ten years")  # pragma: no cover
+
     def add_school_time(self, start: datetime, amount: timedelta) -> datetime:
         """The moment when `amount` of school time has passed since `start` (an aware datetime)."""
         if amount <= timedelta(0):
@@ -164,6 +180,26 @@ class SchoolCalendar(_Strict):
                     remaining -= closes - begin
             day += timedelta(days=1)
         raise CalendarError("school_hours: no school time found in ten years")  # pragma: no cover
+
+
+def calendar_path(settings: Any) -> Path:
+    """The school calendar file: OSB_SCHOOL_CALENDAR, else school_calendar.yaml in the content folder."""
+    if settings.school_calendar:
+        return Path(settings.school_calendar)
+    return Path(settings.content_dir or DEFAULT_CONTENT_DIR) / "school_calendar.yaml"
+
+
+_loaded: dict[tuple[str, float], SchoolCalendar] = {}
+
+
+def calendar_for(settings: Any, school_content_dir: str | None = None) -> SchoolCalendar:
+    """The calendar a school keeps in its own content folder, else the deployment's; read again when the file changes."""
+    own = Path(school_content_dir) / "school_calendar.yaml" if school_content_dir else None
+    path = own if own is not None and own.is_file() else calendar_path(settings)
+    key = (str(path), path.stat().st_mtime)
+    if key not in _loaded:
+        _loaded[key] = load_calendar(path)
+    return _loaded[key]
 
 
 def load_calendar(path: str | Path) -> SchoolCalendar:

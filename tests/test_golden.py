@@ -13,7 +13,26 @@ async def test_golden_emergency_answer(chat: Chat):
         "**If someone is in immediate danger, call 999 now.**\n"
         "Then tell the Designated Safeguarding Lead straight away, in person or by phone: "
         "Dana Lee (DSL), Sam Patel (deputy DSL).\n"
-        "If a child has been harmed or is at risk, don't wait to finish a report here. You can come back to me afterwards."
+        "Anyone can make a referral. If you think a child is at risk of harm and you can't reach the DSL or a deputy, "
+        "don't wait: contact children's social care (your local authority's front door or out-of-hours team), or the "
+        "police on 999 if the child is in immediate danger.\n"
+        "When you can, carry on with the report below: it is now marked **urgent**."
+    )
+
+
+async def test_golden_crisis_answer(chat: Chat):
+    await chat.say("I want to kill myself")
+    assert chat.last[0].text == (
+        "**I'm really sorry you're feeling like this. Thank you for telling me.** You don't have to deal with it on your own.\n"
+        "- **If you might act on these thoughts now, or you're in danger, call 999** or go to A&E.\n"
+        "- **Samaritans: 116 123**, free, 24 hours a day, every day of the year. You can also email jo@samaritans.org.\n"
+        "- **NHS 111, option 2**: call 111 and choose option 2 for urgent help with your mental health in England, "
+        "at any time.\n"
+        "- **Education Support helpline: 08000 562 561**, counsellors for people who work in education, "
+        "24 hours a day, every day of the year.\n"
+        "- And someone you trust: a friend, family, a colleague or your GP.\n"
+        "If it's someone else you're worried about, a learner or a colleague, and they're in danger now, call 999, "
+        "then tell the DSL."
     )
 
 

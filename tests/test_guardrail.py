@@ -43,7 +43,7 @@ async def test_guardrail_case_refuses_files_records_words_and_is_urgent(chat: Ch
     await chat.say("Seen at 9pm on a learner's phone, link above")
     await walk(chat, [["done"], ["learners_talking"], ["learner"], "skip"])
     await chat.pick("send")
-    assert chat.reply("report.sent_urgent").urgent
+    assert chat.reply("report.sent_urgent_closed").urgent  # Friday 21:30: school is closed
 
     (case,) = await bot.store.list_cases("default")
     assert case.urgent

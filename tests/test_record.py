@@ -252,7 +252,7 @@ async def test_an_urgent_case_says_why_and_lists_no_evidence(bot, chat):
     ])
     case = await bot.store.get_case("default", REF)
     record = await build_record(bot, case, exported_by="console:dsl", fmt="md")
-    assert record.urgent and record.urgency == "Urgent" and record.urgent_reason == "answered not_sure"
+    assert record.urgent and record.urgency == "Urgent" and record.urgent_reason == "answered Not sure to the images question"
     flagged = next(e for e in record.chronology if e.kind == "flagged_urgent")
     assert flagged.what == "Marked urgent: possibly sexual images of someone under 18"
     assert record.evidence == [] and "guardrail" not in {f.label for f in record.summary}

@@ -200,7 +200,7 @@ async def test_attachments_are_recorded_as_evidence(chat: Chat, bot, report_step
 async def test_someone_in_danger_is_always_answered_first(chat: Chat, report_steps):
     await walk(chat, report_steps[:3])
     await chat.say("a learner is in danger right now")
-    assert chat.keys == ["common.emergency", "report_concern.platforms.ask"]
+    assert chat.keys == ["safety.danger", "safety.danger_alerted", "report_concern.platforms.ask"]
     assert "999" in chat.last[0].text and "Dana Lee" in chat.last[0].text
     assert chat.last[0].urgent
 

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from bot.content import Step
 from bot.dialogs.base import Context, StepDialog
+from bot.markup import Markup
 from bot.models import Attachment, Choice, Frame
-from bot.text import contains_phrase
+from bot.school_calendar import calendar_for
 
 GUARDRAIL_ANSWERS = {"yes", "not_sure"}
+
+
+# What the reporter is told after the images guardrail's alert (`Casework.alert_urgent` says which happened).
+ALERT_TOLD = {"alerted": "report.guardrail_alerted", "no_one": "report.guardrail_no_one_alerted",
+              "limited": "report.guardrail_alert_limited"}
 
 
 class ReportConcern(StepDialog):
@@ -32,27 +38,38 @@ class ReportConcern(StepDialog):
     def guardrail_on(self, frame: Frame) -> bool:
         return bool(frame.answers.get("_guardrail"))
 
+    def next_step(self, frame: Frame, after: str | None) -> Step | None:
+        """As the flow says, except the images question once the guardrail has answered it."""
+        step = super().next_step(frame, after)
+        if step is not None and step.id == "images" and self.guardrail_on(frame) and "images" in frame.answers:
+            return super().next_step(frame, step.id)
+        return step
+
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
-        if self.guardrail_on(frame):
+        if frame.answers.get("_alert_held"):
             await ctx.bot.casework.send_held_details(ctx, frame)
         if step.id == "images" and frame.answers["images"] in GUARDRAIL_ANSWERS:
-            await self.raise_guardrail(ctx, frame, reason=f"answered {frame.answers['images']}")
-            return
-        for text in self.text_answers(frame):
-            phrase = contains_phrase(text, ctx.content.phrases.guardrail)
-            if phrase:
-                await self.raise_guardrail(ctx, frame, reason=f"mentioned '{phrase}'")
-                return
+            await self.raise_guardrail(ctx, frame, reason=f"answered_{frame.answers['images']}")
 
     async def raise_guardrail(self, ctx: Context, frame: Frame, reason: str) -> None:
+        """From the images question, or from words anywhere (bot/safety.py): the guidance, the DSLs alerted,
+        files refused from now on, and any files already shared taken out of the report, with the reporter
+        and the DSL told where copies may still be."""
         if self.guardrail_on(frame):
             return
         frame.answers["_guardrail"] = {"reason": reason, "at": ctx.now.isoformat()}
+        frame.answers.setdefault("images", "yes")
         ctx.say("report.guardrail", urgent=True)
-        ctx.say(await ctx.bot.casework.alert_guardrail(ctx, frame), urgent=True)
+        alerted = await ctx.bot.casework.alert_urgent(ctx, frame, "case.guardrail_alert")
+        if alerted == "limited":  # the report itself still goes urgent; its record says the alert was held back
+            frame.answers["_guardrail"]["alert"] = "limited"
+        ctx.say(ALERT_TOLD[alerted], urgent=True)
         evidence = frame.answers.get("evidence") or {}
         if evidence.get("files"):
-            ctx.say("report.guardrail_files_dropped", count=len(evidence["files"]))
+            count = len(evidence["files"])
+            frame.answers["_guardrail"]["files_before"] = {"count": count, "platform": ctx.turn.platform}
+            ctx.say("report.guardrail_files_dropped", count=count,
+                    platform=ctx.bot.casework.chat_platform_name(ctx.turn.platform), urgent=True)
             evidence["files"] = []
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict]:
@@ -72,7 +89,19 @@ class ReportConcern(StepDialog):
             ctx.say("report.evidence_guardrail", choices=[ctx.choice("done", "common.done_label")],
                     asks=self.question_id(frame))
             return
+        if frame.step == "accounts" and self.guardrail_on(frame):
+            ctx.say("report.accounts_guardrail", choices=[ctx.choice("skip", "common.skip_label")],
+                    asks=self.question_id(frame))
+            return
         await super().ask(ctx, frame)
+
+    async def help(self, ctx: Context, frame: Frame) -> None:
+        if self.guardrail_on(frame) and frame.step in ("accounts", "evidence"):
+            ctx.say("report.guardrail_help")  # never "copy the link" or "attach screenshots" here
+            ctx.say("common.help_commands")
+            await self.ask(ctx, frame)
+            return
+        await super().help(ctx, frame)
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         case = await ctx.bot.casework.open_case(ctx, frame)
@@ -84,8 +113,14 @@ class ReportConcern(StepDialog):
         if not case.routed_to:
             ctx.say("report.sent_unrouted", reference=case.reference, choices=next_steps)
         elif case.urgent:
-            ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
-                    choices=next_steps, urgent=True)
+            calendar = calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir)
+            if calendar.is_open(ctx.now):
+                ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
+                        choices=next_steps, urgent=True)
+            else:
+                opens = calendar.next_opening(ctx.now)
+                ctx.say("report.sent_urgent_closed", reference=case.reference, routed_count=len(case.routed_to),
+                        date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"), choices=next_steps, urgent=True)
         else:
             ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to), choices=next_steps)
 
