@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from bot.dialogs.base import Context
 from bot.markup import Markup
 from bot.models import (
-    CASE_HANDLER_ROLES,
     Case,
     CaseCard,
     CaseEvent,
@@ -28,14 +27,13 @@ from bot.models import (
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
-from bot.routing import alert_route, route_case
+from bot.routing import NAMED_TEXT_STEPS, alert_route, named_text, route_case  # noqa: F401 (NAMED_TEXT_STEPS: as before)
 from bot.stats import MILESTONES, compute_stats, stats_reply
 
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
     from bot.engine import Bot
 
-NAMED_TEXT_STEPS = ("names", "description", "behind_it_detail")
 FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
 # What a refused press is recorded as: the card's name for the action (a form counts as its button; a plan
 # tick as "tick"), or "other", so nothing a sender made up is ever written into the case's record.
@@ -64,8 +62,11 @@ class Casework:
 
     async def handler_names(self, school_id: str) -> str:
         staff = await self.bot.store.list_staff(school_id)
-        people = [m for m in staff if m.role == Role.DSL] + [m for m in staff if m.role == Role.DEPUTY_DSL]
-        return ", ".join(f"{m.name} ({self.text(f'roles.{m.role.value}')})" for m in people)
+        people = [m for m in staff if m.has(Role.DSL)] + [m for m in staff if m.has(Role.DEPUTY_DSL) and not m.has(Role.DSL)]
+        return ", ".join(f"{m.name} ({self.role_names(m.roles)})" for m in people)
+
+    def role_names(self, roles: list[Role]) -> str:
+        return " and ".join(self.text(f"roles.{r.value}") for r in roles)
 
     async def _names(self, school_id: str) -> dict[str, str]:
         return {m.user: m.name for m in await self.bot.store.list_staff(school_id)}
@@ -93,8 +94,7 @@ class Casework:
         answers = {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
         guardrail = frame.answers.get("_guardrail")
         staff = await self.bot.store.list_staff(ctx.school_id)
-        named_text = [answers[k] for k in NAMED_TEXT_STEPS if isinstance(answers.get(k), str)]
-        routing = route_case(answers["categories"], answers, ctx.user, staff, named_text)
+        routing = route_case(answers["categories"], answers, ctx.user, staff, named_text(answers))
         evidence_files = [] if guardrail else (answers.get("evidence") or {}).get("files", [])
         case = Case(
             school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail), categories=answers["categories"],
@@ -422,7 +422,7 @@ class Casework:
         store = self.bot.store
         handling = await store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True)
         reported = await store.list_cases(ctx.school_id, reporter=ctx.user)
-        is_handler = ctx.member is not None and ctx.member.role in CASE_HANDLER_ROLES
+        is_handler = ctx.member is not None and ctx.member.handles_cases
         if handling:
             choices = [
                 Choice(id=f"case:{c.reference}:show", label=self.text(

@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.dialogs import DIALOGS
 from bot.dialogs.base import Context, Dialog, Input
-from bot.models import CASE_HANDLER_ROLES, Choice, ConversationState, Frame, Reply, Turn, utcnow
+from bot.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
 from bot.schools import Schools, serving
 from bot.store import Store, StoreError
 from bot.text import clean, contains_phrase, is_command, resolve_choices
@@ -244,7 +244,7 @@ class Bot:
 
     @staticmethod
     def _is_handler(ctx: Context) -> bool:
-        return ctx.member is not None and ctx.member.role in CASE_HANDLER_ROLES
+        return ctx.member is not None and ctx.member.handles_cases
 
     async def _global_choice(self, ctx: Context, choice: str) -> None:
         state = ctx.state

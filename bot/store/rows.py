@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from bot.early_warning import Sighting
-from bot.models import Case, CaseEvent, ConversationState, Notification, Reminder, School, Workspace
+from bot.models import Case, CaseEvent, ConversationState, Notification, Reminder, School, StaffMember, Workspace
 from bot.store.base import CaseTombstone, ChainProblem, ChainReport, event_hash
 
 _CASE_JSON = ("categories", "answers", "routed_to", "excluded")
@@ -81,6 +81,20 @@ def reminder_row(reminder: Reminder) -> dict[str, Any]:
 
 def reminder_from_row(row: dict[str, Any]) -> Reminder:
     return Reminder.model_validate({**row, "detail": json.loads(row["detail"])})
+
+
+def staff_row(member: StaffMember) -> dict[str, Any]:
+    """`role` keeps the main role (for ordering, and for readers from before migration 11); `roles` all of them."""
+    roles = [r.value for r in member.roles]
+    return {"school_id": member.school_id, "user": member.user, "role": roles[0], "roles": json.dumps(roles),
+            "name": member.name}
+
+
+def staff_from_row(row: dict[str, Any]) -> StaffMember:
+    data = dict(row)
+    data["roles"] = json.loads(data.pop("roles") or "[]") or [data["role"]]
+    data.pop("role")
+    return StaffMember.model_validate(data)
 
 
 def school_row(school: School) -> dict[str, Any]:
