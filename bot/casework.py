@@ -23,11 +23,18 @@ from bot.models import (
     Notification,
     Reply,
     Role,
+    Route,
 )
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
-from bot.routing import NAMED_TEXT_STEPS, alert_route, named_text, route_case  # noqa: F401 (NAMED_TEXT_STEPS: as before)
+from bot.routing import (  # noqa: F401 (NAMED_TEXT_STEPS: imported from here before)
+    CASE_MANAGER_REASONS,
+    NAMED_TEXT_STEPS,
+    alert_route,
+    named_text,
+    route_case,
+)
 from bot.stats import MILESTONES, compute_stats, stats_reply
 
 if TYPE_CHECKING:
@@ -37,7 +44,8 @@ if TYPE_CHECKING:
 FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
 # What a refused press is recorded as: the card's name for the action (a form counts as its button; a plan
 # tick as "tick"), or "other", so nothing a sender made up is ever written into the case's record.
-CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", *FLOW_FOR_ACTION}
+CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", "threshold", *FLOW_FOR_ACTION}
+THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")
 ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
 
 log = logging.getLogger(__name__)
@@ -155,16 +163,41 @@ class Casework:
         if case.outcome:
             fields.append((self.text("case.field.outcome"), self.text(f"outcomes.{case.outcome}")))
         guidance = []
-        if case.urgent:
+        if case.urgent and case.answers.get("guardrail"):
             guidance.append(self.text("case.guidance.guardrail"))
-        if "allegation" in case.categories:
-            guidance.append(self.text("case.guidance.allegation"))
         guidance.append(self.text("case.guidance.always"))
         title_key = "case.title_urgent" if case.urgent else "case.title"
         return CaseCard(
             reference=case.reference, status=self.text(f"statuses.{case.status.value}"), urgent=case.urgent,
             title=self.text(title_key, reference=case.reference), fields=fields, guidance=guidance,
+            notice=self.reader_notice(case, route),
         )
+
+    def reader_notice(self, case: Case, route: Route | None) -> list[str]:
+        """An allegation's guidance for this reader's part: the case manager's (the chair's when it is about the
+        head), with the LADO's deadline; everyone else's (the child's welfare); and what no one does yet."""
+        if "allegation" not in case.categories:
+            return []
+        reason = route.reason if route else None
+        if reason == "allegation_case_manager":
+            first = self.text("case.reader.case_manager", date=self.lado_deadline(case))
+        elif reason == "allegation_about_headteacher":
+            first = self.text("case.reader.chair", date=self.lado_deadline(case))
+        else:
+            first = self.text("case.reader.safeguarding", value=self.case_manager_label(case))
+        return [first, self.text("case.reader.everyone")]
+
+    def case_manager_label(self, case: Case) -> str:
+        about_head = any(r.reason == "allegation_about_headteacher" for r in case.routed_to + case.excluded)
+        return self.text("report.route_role.chair_of_governors" if about_head else "report.route_role.headteacher")
+
+    def lado_deadline(self, case: Case) -> str:
+        """The next working day after the report, from the school's calendar: the LADO's one working day."""
+        from bot.scheduler import school_calendar
+
+        calendar = school_calendar(self.bot.settings, self.bot.schools.current())
+        day = calendar.next_school_day(case.created_at.astimezone(calendar.tz).date())
+        return day.strftime("%A %-d %B %Y")
 
     def actions(self, case: Case) -> list[Choice]:
         ref = case.reference
@@ -175,6 +208,8 @@ class Casework:
         if case.status == CaseStatus.CLOSED:
             return [choice("note"), choice("plan"), choice("record")]
         actions = [choice("ack")] if case.status == CaseStatus.NEW else []
+        if "allegation" in case.categories:
+            actions.append(choice("threshold"))
         return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"),
                           choice("close"), choice("record")]
 
@@ -219,6 +254,8 @@ class Casework:
             await self.acknowledge(ctx, case)
         elif action == "plan":
             ctx.replies.append(await self.plan_reply(case))
+        elif action == "threshold" or action.startswith("threshold:"):
+            await self.threshold(ctx, case, action.partition(":")[2])
         elif action.startswith("tick:"):
             await self.tick(ctx, case, action.removeprefix("tick:"))
         elif action == "pack":
@@ -268,6 +305,26 @@ class Casework:
             await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="plan_ticked",
                                                           at=ctx.now, detail={"item": item})])
         ctx.replies.append(await self.plan_reply(case, key="case.plan.ticked"))
+
+    async def threshold(self, ctx: Context, case: Case, decision: str) -> None:
+        """The case manager's harm-threshold decision on an allegation: asked, then recorded as an event (who
+        and what), after which the case plan shows the steps it makes required."""
+        route = next(r for r in case.routed_to if r.user == ctx.user)
+        if "allegation" not in case.categories or case.status == CaseStatus.CLOSED:
+            ctx.say("common.not_understood")
+            return
+        if route.reason not in CASE_MANAGER_REASONS:
+            ctx.say("case.threshold.case_manager_only", reference=case.reference, value=self.case_manager_label(case))
+            return
+        if decision not in THRESHOLD_DECISIONS:
+            choices = [Choice(id=f"case:{case.reference}:threshold:{d}", label=self.text(f"case.threshold.{d}"))
+                       for d in THRESHOLD_DECISIONS]
+            ctx.say("case.threshold.ask", reference=case.reference, choices=choices)
+            return
+        await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="threshold_decided",
+                                                      at=ctx.now, detail={"decision": decision})])
+        ctx.say("case.threshold.recorded", reference=case.reference, value=self.text(f"case.threshold.{decision}"))
+        ctx.replies.append(await self.plan_reply(case))
 
     async def send_record(self, ctx: Context, case: Case) -> None:
         """The safeguarding record as a PDF, to the handler who asked, where the channel can carry a file."""

@@ -594,7 +594,15 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
           f"{len(facts)} facts, each with a source and a checked date.")
     for name, checked in stale:
         print(f"  due a re-check: {name} (last checked {checked})")
+    for name, fact in _sourced(content):
+        if fact.unconfirmed:
+            print(f"  unconfirmed: {name} ({fact.unconfirmed})")
     return 0
+
+
+def _sourced(content: Content) -> list[tuple[str, Any]]:
+    facts: list[tuple[str, Any]] = [(f"helplines.{h.id}", h) for h in content.facts.helplines.values()]
+    return facts + [(f"rules.{r.id}", r) for r in content.facts.rules.values()]
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ class Sourced(Strict):
 
     source: HttpUrl
     checked: date
+    unconfirmed: str | None = Field(default=None, description="why it could not be confirmed at its source; "
+                                                               "`content check` lists every such fact")
 
 
 # --- Facts -------------------------------------------------------------------------------
@@ -194,6 +196,8 @@ class PlanWhen(Strict):
     urgent: bool | None = None
     categories: list[str] = Field(default_factory=list)
     behind_it: list[str] = Field(default_factory=list)
+    threshold: list[str] = Field(default_factory=list, description="an allegation's harm-threshold decision, "
+                                 "as the case manager recorded it: meets, not_sure, low_level, harassment")
 
 
 class PlanItem(Strict):
@@ -203,7 +207,7 @@ class PlanItem(Strict):
     when: PlanWhen | None = None
     per_platform: bool = Field(default=False, description="one item for each platform in the case: {platform}")
     done_by_action: str | None = Field(default=None, description="recording this action ticks the item")
-    done_when_answered: Literal["accounts", "first_seen", "evidence_files"] | None = None
+    done_when_answered: Literal["accounts", "first_seen", "evidence_files", "threshold"] | None = None
 
 
 class PlanStep(Strict):

@@ -79,6 +79,7 @@ class CaseCard(BaseModel):
     urgent: bool
     title: str
     fields: list[tuple[str, str]] = Field(default_factory=list)
+    notice: list[str] = Field(default_factory=list, description="what this reader must do or not do, shown first")
     guidance: list[str] = Field(default_factory=list)
 
 

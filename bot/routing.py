@@ -40,8 +40,8 @@ ROLE_WORDS = {
 SAFEGUARDING_ROLES = (Role.DSL, Role.DEPUTY_DSL)
 FUZZY_MIN_LENGTH = 5  # shorter names must be written exactly: "Lee" is not "Leeds"
 FUZZY_SCORE = 80  # one slip in a name of five or six letters ("Morgon", "Smyth")
-HANDLE_MIN_LENGTH = 4
-CASE_MANAGER_REASONS = {"allegation_case_manager", "allegation_about_headteacher"}  # a name this long found inside a handle ("@alexmorgan99") counts
+HANDLE_MIN_LENGTH = 4  # a name this long found inside a handle ("@alexmorgan99") counts
+CASE_MANAGER_REASONS = {"allegation_case_manager", "allegation_about_headteacher"}
 
 
 class Routing(BaseModel):

@@ -21,6 +21,7 @@ Logs say how many were sent, never anything about a case.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -63,6 +64,18 @@ def calendar_path(settings) -> Path:
     return Path(settings.content_dir or DEFAULT_CONTENT_DIR) / "school_calendar.yaml"
 
 
+def school_calendar(settings, school) -> SchoolCalendar:
+    """The school's own calendar (school_calendar.yaml in its content folder) if it has one, else the deployment's;
+    each file read once."""
+    own = Path(school.content_dir) / "school_calendar.yaml" if school.content_dir else None
+    return _calendar_at(str(own if own is not None and own.is_file() else calendar_path(settings)))
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar_at(path: str) -> SchoolCalendar:
+    return load_calendar(path)
+
+
 @dataclass
 class Due:
     """One thing the scheduler may send: claimed under `key`, re-checked by `prepare` inside the claim."""
@@ -94,6 +107,7 @@ class Scheduler:
         if key not in self._calendars:
             self._calendars[key] = load_calendar(own)
         return self._calendars[key]
+
 
     # --- timings -------------------------------------------------------------------------
 

@@ -301,3 +301,48 @@ async def test_a_head_entered_as_head_and_dsl_gets_no_card_about_themselves(chat
     head = Chat(bot, "console:head")
     await head.open()
     assert "case.new_card" not in head.keys
+
+
+def allegation_report(about: str, description: str, names: str, appears: list[str]) -> list[str | list[str]]:
+    return ["there's an account spreading rumours about a teacher", ["allegation"], ["no"], [about], ["facebook"],
+            "skip", "skip", description, appears, names, ["done"], ["nobody"], ["no_idea"], ["send"]]
+
+
+async def test_the_reporter_is_told_who_was_sent_it_by_role_and_that_the_head_was_not(chat: Chat, bot):
+    await walk(chat, allegation_report("headteacher", "Posts say the head shouts at pupils", "skip", ["headteacher"]))
+    text = chat.reply("report.sent_allegation").text
+    assert "the chair of governors, the DSL and a deputy DSL" in text
+    assert "The headteacher has not been sent it" in text
+    assert "report.contact_directly" not in chat.keys
+
+
+async def test_the_reporter_is_told_a_named_colleague_was_not_sent_it(chat: Chat, bot):
+    await walk(chat, allegation_report("dsl", "Posts say Dana is lying", "Dana", ["other_staff"]))
+    text = chat.reply("report.sent_allegation").text
+    assert "the headteacher and a deputy DSL" in text and "The person it is about has not been sent it" in text
+
+
+async def test_an_unnamed_colleague_means_the_reporter_is_asked_to_go_to_the_head(chat: Chat, bot):
+    await walk(chat, allegation_report("other_staff", "Posts say a teacher is cruel", "skip", ["other_staff"]))
+    assert "please tell the headteacher" in chat.reply("report.sent_allegation").text
+
+
+async def test_with_no_chair_the_reporter_is_told_to_contact_the_chair_or_the_lado(chat: Chat, bot, store):
+    await store.remove_staff("default", "console:chair")
+    await walk(chat, allegation_report("headteacher", "Posts about the head", "skip", ["headteacher"]))
+    assert "the DSL and a deputy DSL" in chat.reply("report.sent_allegation").text
+    contact = chat.reply("report.contact_directly").text
+    assert "the chair of governors" in contact and "LADO" in contact and "0 people" not in contact
+
+
+async def test_where_the_head_is_the_only_handler_the_report_is_kept_and_the_reporter_told_whom_to_contact(
+        chat: Chat, bot, store):
+    for user in ("console:chair", "console:dsl", "console:deputy"):
+        await store.remove_staff("default", user)
+    await store.upsert_staff(HEAD_DSL)
+    await walk(chat, allegation_report("headteacher", "Posts about the head", "skip", ["headteacher"]))
+    assert chat.reply("report.saved_allegation_unrouted")
+    assert "the chair of governors" in chat.reply("report.contact_directly").text
+    assert not any("0 people" in r.text for r in chat.last)
+    (case,) = await bot.store.list_cases("default")
+    assert case.routed_to == [] and users(case.excluded) == {"console:head": "allegation_about_headteacher"}

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from bot.content import Step
 from bot.dialogs.base import Context, StepDialog
-from bot.models import Attachment, Choice, Frame
+from bot.markup import Markup
+from bot.models import Attachment, Case, Choice, Frame
+from bot.routing import route_of_case
 from bot.text import contains_phrase
+
+SUBJECT_REASONS = {"named_in_report", "allegation_about_dsl", "allegation_about_headteacher"}
 
 GUARDRAIL_ANSWERS = {"yes", "not_sure"}
 
@@ -80,13 +84,50 @@ class ReportConcern(StepDialog):
             ctx.choice("menu:privacy_check", "menu.privacy_check"),
             ctx.choice("menu:my_cases", "menu.my_cases"),
         ]
-        if not case.routed_to:
+        if "allegation" in case.categories:
+            await self.tell_allegation_reporter(ctx, case, next_steps)
+        elif not case.routed_to:
             ctx.say("report.sent_unrouted", reference=case.reference, choices=next_steps)
         elif case.urgent:
             ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
                     choices=next_steps, urgent=True)
         else:
             ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to), choices=next_steps)
+
+    async def tell_allegation_reporter(self, ctx: Context, case: Case, next_steps: list[Choice]) -> None:
+        """Who was sent an allegation, by role; that the person it is about was not; and, where the directory
+        has no one to take it, whom to contact themselves."""
+        routing = route_of_case(case, await ctx.bot.store.list_staff(ctx.school_id))
+        urgent = case.urgent
+        if case.routed_to:
+            roles = list(dict.fromkeys(ctx.text(f"report.route_role.{r.role.value}") for r in case.routed_to))
+            people = roles[0] if len(roles) == 1 else ctx.text(
+                "report.route_role.list", value=Markup(", ".join(roles[:-1])), name=Markup(roles[-1]))
+            subject_kept_out = {r.reason for r in case.excluded} & SUBJECT_REASONS
+            if routing.about == "headteacher":
+                subject = "headteacher"
+            elif subject_kept_out or case.answers.get("allegation_about") == "me":
+                subject = "named"
+            else:
+                subject = "unknown"
+            ctx.say("report.sent_allegation", reference=case.reference, people=Markup(people), urgent=urgent,
+                    value=Markup(ctx.text(f"report.subject_not_sent.{subject}")),
+                    choices=[] if routing.contact_directly else next_steps)
+        else:
+            ctx.say("report.saved_allegation_unrouted", reference=case.reference, urgent=urgent)
+        if routing.contact_directly:
+            contacts = [self.contact(ctx, who) for who in routing.contact_directly]
+            people = contacts[0] if len(contacts) == 1 else ctx.text(
+                "report.contact.either", value=Markup(", ".join(contacts[:-1])), name=Markup(contacts[-1]))
+            ctx.say("report.contact_directly", people=Markup(people), reference=case.reference, choices=next_steps,
+                    urgent=urgent)
+
+    @staticmethod
+    def contact(ctx: Context, who: str) -> str:
+        if who == "lado":
+            phone = getattr(ctx.content.facts.helplines.get("lado"), "phone", None)
+            return ctx.text("report.contact.lado_phone", value=phone) if phone else ctx.text("report.contact.lado")
+        return ctx.text(f"report.contact.{who}")
 
     def stop_message(self, frame: Frame) -> str:
         return "report.stopped_after_alert" if self.guardrail_on(frame) else "report.stopped"
