@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             code = check_content(content, retention=retention)
             until = calendar.covers_until or max(t.end for t in calendar.terms)
             print(f"School calendar {calendar_path(settings)}: terms covered until {until}.")
+            if settings.db.startswith(("postgres://", "postgresql://")) or Path(settings.db).is_file():
+                asyncio.run(_with_store(settings, lambda store: _check_directories(content, store)))
             return code
         if args.command == "serve":
             return asyncio.run(serve(args, settings, content))
@@ -337,6 +339,15 @@ async def staff(args: argparse.Namespace, settings: Settings, content: Content, 
             note = "  (cannot be reached on Teams yet: has not opened the bot)" if m.user in unreachable else ""
             print(f"{m.user:30} {','.join(r.value for r in m.roles):30} {m.name}{note}")
         _warn_routing_gaps(content, members)
+    return 0
+
+
+async def _check_directories(content: Content, store: Store) -> int:
+    """`content check` with a database: warn where a school's staff directory leaves an allegation nowhere to go."""
+    for school in await store.list_schools():
+        if school.kind == "school":
+            for gap in routing_gaps(await store.list_staff(school.id)):
+                print(f"  {school.id}: " + content.text(f"routing_gaps.{gap}").replace("\n", " "))
     return 0
 
 

@@ -313,6 +313,15 @@ def test_staff_list_warns_when_an_allegation_about_the_head_has_nowhere_to_go(tm
     assert "warning" not in err(run_cli("staff", "list", "--db", db))
 
 
+def test_content_check_with_a_database_warns_where_allegations_about_the_head_have_nowhere_to_go(tmp_path):
+    db = tmp_path / "bot.db"
+    run_cli("staff", "add", "slack:UHEAD", "--role", "headteacher", "--role", "dsl", "--name", "Alex Morgan", "--db", db)
+    checked = out(run_cli("content", "check", "--db", db))
+    assert "default: No chair of governors" in checked
+    run_cli("staff", "add", "slack:UCHAIR", "--role", "chair_of_governors", "--name", "Chris Wood", "--db", db)
+    assert "No chair of governors" not in out(run_cli("content", "check", "--db", db))
+
+
 def test_removing_someone_not_in_the_staff_directory_exits_1(tmp_path):
     proc = run_cli("staff", "remove", "teams:nobody", "--db", tmp_path / "bot.db", expect=1)
     assert "teams:nobody" in err(proc) and "not in the staff directory" in err(proc)
