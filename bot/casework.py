@@ -36,6 +36,7 @@ from bot.routing import (  # noqa: F401 (NAMED_TEXT_STEPS: imported from here be
     route_case,
 )
 from bot.stats import MILESTONES, compute_stats, stats_reply
+from bot.text import contains_phrase
 
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
@@ -104,9 +105,11 @@ class Casework:
         staff = await self.bot.store.list_staff(ctx.school_id)
         routing = route_case(answers["categories"], answers, ctx.user, staff, named_text(answers))
         evidence_files = [] if guardrail else (answers.get("evidence") or {}).get("files", [])
+        harm = self.allegation_harm(answers)
         case = Case(
-            school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail), categories=answers["categories"],
-            reporter=ctx.user, answers={**answers, "guardrail": guardrail}, routed_to=routing.routes,
+            school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail or harm),
+            categories=answers["categories"], reporter=ctx.user,
+            answers={**answers, "guardrail": guardrail, **({"allegation_harm": harm} if harm else {})}, routed_to=routing.routes,
             excluded=routing.excluded, content_version=self.bot.schools.words().version, created_at=ctx.now, updated_at=ctx.now,
         )
         events = [
@@ -119,6 +122,8 @@ class Casework:
         ]
         if guardrail:
             events.append(CaseEvent(case_id=case.id, actor="bot", kind="flagged_urgent", at=ctx.now, detail=guardrail))
+        if harm:
+            events.append(CaseEvent(case_id=case.id, actor="bot", kind="flagged_urgent", at=ctx.now, detail=harm))
         evidence = [
             Evidence(case_id=case.id, added_by=ctx.user, added_at=ctx.now, **{k: f[k] for k in
                      ("name", "ref", "content_type", "size", "sha256")})
@@ -144,6 +149,19 @@ class Casework:
             log.error("early warning failed for a new case: %s", type(exc).__name__)
         return stored
 
+    def allegation_harm(self, answers: dict[str, Any]) -> dict[str, str] | None:
+        """Why an allegation is urgent: it is of a sexual or physical nature and a learner is involved (ticked
+        under who appears, or written); None if not. Only the matched words are kept, never the text."""
+        if "allegation" not in answers.get("categories", []):
+            return None
+        phrases = self.bot.schools.words().phrases
+        text = "\n".join(named_text(answers))
+        harm = contains_phrase(text, phrases.allegation_harm)
+        learner = "learners" in (answers.get("who_appears") or []) or contains_phrase(text, phrases.learners)
+        if not (harm and learner):
+            return None
+        return {"reason": "allegation of a sexual or physical nature involving a learner", "phrase": harm}
+
     # --- the case card -------------------------------------------------------------------
 
     def card(self, case: Case, viewer: str, names: dict[str, str]) -> CaseCard:
@@ -163,7 +181,7 @@ class Casework:
         if case.outcome:
             fields.append((self.text("case.field.outcome"), self.text(f"outcomes.{case.outcome}")))
         guidance = []
-        if case.urgent and case.answers.get("guardrail"):
+        if case.possible_images:
             guidance.append(self.text("case.guidance.guardrail"))
         guidance.append(self.text("case.guidance.always"))
         title_key = "case.title_urgent" if case.urgent else "case.title"

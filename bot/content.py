@@ -229,6 +229,9 @@ class Phrases(Strict):
     commands: dict[Literal["stop", "back", "menu", "help", "skip", "done"], list[str]]
     danger: list[str]
     guardrail: list[str]
+    allegation_harm: list[str] = Field(default_factory=list, description="an allegation of a sexual or physical "
+                                       "nature: with a learner involved, the case is urgent")
+    learners: list[str] = Field(default_factory=list, description="words that say a learner is involved")
     intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases", "prevention_review"], list[str]]
 
 

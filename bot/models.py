@@ -249,6 +249,12 @@ class Case(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
+    @property
+    def possible_images(self) -> bool:
+        """Urgent because it may involve sexual images of an under-18 (the guardrail), not only because an
+        allegation of a sexual or physical nature involves a learner."""
+        return self.urgent and (bool(self.answers.get("guardrail")) or not self.answers.get("allegation_harm"))
+
     def is_routed_to(self, user: str) -> bool:
         return any(r.user == user for r in self.routed_to)
 

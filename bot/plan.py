@@ -34,7 +34,7 @@ def _applies(item: PlanItem, case: Case, threshold: str | None) -> bool:
     when = item.when
     if when is None:
         return True
-    if when.urgent is not None and when.urgent != case.urgent:
+    if when.urgent is not None and when.urgent != case.possible_images:  # the urgent items are about images
         return False
     if when.threshold and threshold not in when.threshold:
         return False

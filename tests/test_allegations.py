@@ -195,3 +195,51 @@ def bot_scheduler(bot):
     from bot.scheduler import Scheduler
 
     return Scheduler(bot)
+
+
+# --- what staff are promised -----------------------------------------------------------------------------
+
+
+async def test_the_greeting_says_truthfully_who_may_see_a_report(bot):
+    teacher = Chat(bot, "console:teacher")
+    await teacher.open()
+    text = teacher.reply("common.greeting").text
+    assert "goes only to" not in text
+    assert "headteacher" in text and "chair of governors" in text and "never to the person it is about" in text
+    assert "never your report" in text  # early warning shares an account's name, nothing else
+
+
+def test_support_says_the_case_manager_works_with_the_lado(content):
+    text = content.text("support.in_school", people="Dana Lee")
+    assert "the DSL works with" in text and "case manager" in text
+    assert text.index("case manager") < text.index("LADO")
+
+
+# --- urgency --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("description,appears", [
+    ("Posts claim Mr Smith kissed a year 10 girl", ["other_staff"]),
+    ("Says a teacher is in a relationship with a pupil", ["other_staff"]),
+    ("Claims Mr Smith hit someone in class", ["other_staff", "learners"]),
+])
+async def test_an_allegation_of_a_sexual_or_physical_nature_involving_a_learner_is_urgent(bot, chat: Chat,
+                                                                                          description, appears):
+    await walk(chat, allegation(description=description, appears=appears))
+    case = await bot.store.get_case("default", REF)
+    assert case.urgent and not case.possible_images
+    flagged = [e for e in await bot.store.case_events(case.id) if e.kind == "flagged_urgent"]
+    assert flagged and description not in str(flagged[0].detail)  # the reason and the word, never the text
+    _, card = await card_of(bot, "console:head")
+    assert card.urgent and card.title.startswith("URGENT")
+    plan = [e.id for e in await bot.casework.plan_of(case)]
+    assert "evidence.no_images" not in plan and "report.iwf" not in plan  # those are for possible images
+
+
+@pytest.mark.parametrize("description,appears", [
+    ("Memes saying Mr Smith is a rubbish teacher with bad breath", ["other_staff"]),
+    ("Claims Mr Smith hit his car on the gate", ["other_staff"]),  # physical, but no learner
+])
+async def test_other_allegations_are_not_urgent(bot, chat: Chat, description, appears):
+    await walk(chat, allegation(description=description, appears=appears))
+    assert not (await bot.store.get_case("default", REF)).urgent
