@@ -600,12 +600,17 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
     if retention is not None:  # content/facts/retention.yaml, checked by bot/retention.py
         facts.append(("retention.default", retention.facts.default.checked))
         facts += [(f"retention.{c.id}", c.checked) for c in retention.facts.categories]
+        if retention.facts.removed_allegations:
+            facts.append(("retention.removed_allegations", retention.facts.removed_allegations.checked))
     stale = [(name, checked) for name, checked in facts if today - checked > timedelta(days=365)]
     print(f"Content {content.version}: {len(content.messages)} messages, {len(content.flows)} flows, "
           f"{len(facts)} facts, each with a source and a checked date.")
     for name, checked in stale:
         print(f"  due a re-check: {name} (last checked {checked})")
-    for name, fact in _sourced(content):
+    sourced = _sourced(content)
+    if retention is not None and retention.facts.removed_allegations:
+        sourced.append(("retention.removed_allegations", retention.facts.removed_allegations))
+    for name, fact in sourced:
         if fact.unconfirmed:
             print(f"  unconfirmed: {name} ({fact.unconfirmed})")
     return 0

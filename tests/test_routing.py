@@ -310,7 +310,7 @@ def allegation_report(about: str, description: str, names: str, appears: list[st
 
 async def test_the_reporter_is_told_who_was_sent_it_by_role_and_that_the_head_was_not(chat: Chat, bot):
     await walk(chat, allegation_report("headteacher", "Posts say the head shouts at pupils", "skip", ["headteacher"]))
-    text = chat.reply("report.sent_allegation").text
+    text = chat.reply("report.allegation_sent_to").text
     assert "the chair of governors, the DSL and a deputy DSL" in text
     assert "The headteacher has not been sent it" in text
     assert "report.contact_directly" not in chat.keys
@@ -318,19 +318,19 @@ async def test_the_reporter_is_told_who_was_sent_it_by_role_and_that_the_head_wa
 
 async def test_the_reporter_is_told_a_named_colleague_was_not_sent_it(chat: Chat, bot):
     await walk(chat, allegation_report("dsl", "Posts say Dana is lying", "Dana", ["other_staff"]))
-    text = chat.reply("report.sent_allegation").text
+    text = chat.reply("report.allegation_sent_to").text
     assert "the headteacher and a deputy DSL" in text and "The person it is about has not been sent it" in text
 
 
 async def test_an_unnamed_colleague_means_the_reporter_is_asked_to_go_to_the_head(chat: Chat, bot):
     await walk(chat, allegation_report("other_staff", "Posts say a teacher is cruel", "skip", ["other_staff"]))
-    assert "please tell the headteacher" in chat.reply("report.sent_allegation").text
+    assert "please tell the headteacher" in chat.reply("report.allegation_sent_to").text
 
 
 async def test_with_no_chair_the_reporter_is_told_to_contact_the_chair_or_the_lado(chat: Chat, bot, store):
     await store.remove_staff("default", "console:chair")
     await walk(chat, allegation_report("headteacher", "Posts about the head", "skip", ["headteacher"]))
-    assert "the DSL and a deputy DSL" in chat.reply("report.sent_allegation").text
+    assert "the DSL and a deputy DSL" in chat.reply("report.allegation_sent_to").text
     contact = chat.reply("report.contact_directly").text
     assert "the chair of governors" in contact and "LADO" in contact and "0 people" not in contact
 

@@ -84,15 +84,18 @@ class ReportConcern(StepDialog):
             ctx.choice("menu:privacy_check", "menu.privacy_check"),
             ctx.choice("menu:my_cases", "menu.my_cases"),
         ]
-        if "allegation" in case.categories:
-            await self.tell_allegation_reporter(ctx, case, next_steps)
-        elif not case.routed_to:
-            ctx.say("report.sent_unrouted", reference=case.reference, choices=next_steps)
+        allegation = "allegation" in case.categories
+        if not case.routed_to:
+            ctx.say("report.saved_allegation_unrouted" if allegation else "report.sent_unrouted",
+                    reference=case.reference, choices=[] if allegation else next_steps, urgent=case.urgent)
         elif case.urgent:
             ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
-                    choices=next_steps, urgent=True)
+                    choices=[] if allegation else next_steps, urgent=True)
         else:
-            ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to), choices=next_steps)
+            ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to),
+                    choices=[] if allegation else next_steps)
+        if allegation:
+            await self.tell_allegation_reporter(ctx, case, next_steps)
 
     async def tell_allegation_reporter(self, ctx: Context, case: Case, next_steps: list[Choice]) -> None:
         """Who was sent an allegation, by role; that the person it is about was not; and, where the directory
@@ -110,11 +113,9 @@ class ReportConcern(StepDialog):
                 subject = "named"
             else:
                 subject = "unknown"
-            ctx.say("report.sent_allegation", reference=case.reference, people=Markup(people), urgent=urgent,
+            ctx.say("report.allegation_sent_to", people=Markup(people), urgent=urgent,
                     value=Markup(ctx.text(f"report.subject_not_sent.{subject}")),
                     choices=[] if routing.contact_directly else next_steps)
-        else:
-            ctx.say("report.saved_allegation_unrouted", reference=case.reference, urgent=urgent)
         if routing.contact_directly:
             contacts = [self.contact(ctx, who) for who in routing.contact_directly]
             people = contacts[0] if len(contacts) == 1 else ctx.text(
