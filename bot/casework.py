@@ -103,7 +103,8 @@ class Casework:
         answers = {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
         guardrail = frame.answers.get("_guardrail")
         staff = await self.bot.store.list_staff(ctx.school_id)
-        routing = route_case(answers["categories"], answers, ctx.user, staff, named_text(answers))
+        routing = route_case(answers["categories"], answers, ctx.user, staff, named_text(answers),
+                             self.bot.settings.low_level_concerns_to)
         evidence_files = [] if guardrail else (answers.get("evidence") or {}).get("files", [])
         harm = self.allegation_harm(answers)
         case = Case(
@@ -195,7 +196,7 @@ class Casework:
         """An allegation's guidance for this reader's part: the case manager's (the chair's when it is about the
         head), with the LADO's deadline; everyone else's (the child's welfare); and what no one does yet."""
         if "allegation" not in case.categories:
-            return []
+            return [self.text("case.reader.low_level")] if "low_level_concern" in case.categories else []
         reason = route.reason if route else None
         if reason == "allegation_case_manager":
             first = self.text("case.reader.case_manager", date=self.lado_deadline(case))

@@ -41,7 +41,8 @@ SAFEGUARDING_ROLES = (Role.DSL, Role.DEPUTY_DSL)
 FUZZY_MIN_LENGTH = 5  # shorter names must be written exactly: "Lee" is not "Leeds"
 FUZZY_SCORE = 80  # one slip in a name of five or six letters ("Morgon", "Smyth")
 HANDLE_MIN_LENGTH = 4  # a name this long found inside a handle ("@alexmorgan99") counts
-CASE_MANAGER_REASONS = {"allegation_case_manager", "allegation_about_headteacher"}
+CASE_MANAGER_REASONS = {"allegation_case_manager", "allegation_about_headteacher", "low_level_about_headteacher"}
+STAFF_CONCERNS = {"allegation", "low_level_concern"}  # reports about a member of staff's conduct
 
 
 class Routing(BaseModel):
@@ -112,7 +113,7 @@ def named_in(text: str, member: StaffMember, roles: Iterable[Role] = ()) -> bool
 def allegation_subject(answers: dict[str, Any], reporter: StaffMember | None, staff: list[StaffMember],
                        text: str) -> str:
     """"headteacher" when the allegation is or may be about a head (answered so; the reporter is the head and
-    said "me"; "not sure" with the head ticked under who appears; a head named), "dsl" for a DSL or deputy,
+    said "me"; "not sure" with the head ticked under who appears; a head named), "dsl" for "a DSL or deputy",
     else "staff"."""
     about = answers.get("allegation_about")
     appears = answers.get("who_appears") or []
@@ -123,7 +124,7 @@ def allegation_subject(answers: dict[str, Any], reporter: StaffMember | None, st
         or any(named_in(text, m, [Role.HEADTEACHER]) for m in staff if m.has(Role.HEADTEACHER))
     ):
         return "headteacher"
-    if about == "dsl" or (about == "me" and reporter is not None and reporter.has(*SAFEGUARDING_ROLES)):
+    if about == "dsl":  # (a DSL who says "me" is the reporter, kept off it as such; the others need not be)
         return "dsl"
     return "staff"
 
@@ -157,19 +158,24 @@ def _exclusions(allegation: bool, about_head: bool, about_dsl: bool, reporter: s
 
 
 def route_case(
-    categories: list[str], answers: dict[str, Any], reporter: str, staff: list[StaffMember], named_text: list[str]
+    categories: list[str], answers: dict[str, Any], reporter: str, staff: list[StaffMember], named_text: list[str],
+    low_level_to: str = "dsl",
 ) -> Routing:
-    """Who receives the case, in order (the case manager of an allegation first), and who must never."""
+    """Who receives the case, in order (the case manager of an allegation first), and who must never.
+    A low-level concern about a colleague (not an allegation) goes to the DSLs, or with `low_level_to`
+    "headteacher" to the head first, as the school's policy says; never to the person it is about either."""
     text = "\n".join(named_text)
     reporter_member = next((m for m in staff if m.user == reporter), None)
     allegation = "allegation" in categories
-    subject = allegation_subject(answers, reporter_member, staff, text) if allegation else None
+    low_level = not allegation and "low_level_concern" in categories
+    about_staff = allegation or low_level
+    subject = allegation_subject(answers, reporter_member, staff, text) if about_staff else None
     about_dsl = subject == "dsl"
-    excluded = _exclusions(allegation, subject == "headteacher", about_dsl, reporter, staff, text)
+    excluded = _exclusions(about_staff, subject == "headteacher", about_dsl, reporter, staff, text)
     if about_dsl and any(m.has(Role.HEADTEACHER) and m.user in excluded and excluded[m.user].reason != "reporter"
                          for m in staff):  # the head is also a DSL, and may be the one it is about
         subject = "headteacher"
-        excluded = _exclusions(allegation, True, about_dsl, reporter, staff, text)
+        excluded = _exclusions(about_staff, True, about_dsl, reporter, staff, text)
     routes: dict[str, Route] = {}
 
     def add(role: Role, reason: str) -> None:
@@ -178,9 +184,11 @@ def route_case(
                 routes[m.user] = Route(user=m.user, role=role, reason=reason)
 
     if subject == "headteacher":
-        add(Role.CHAIR_OF_GOVERNORS, "allegation_about_headteacher")
+        add(Role.CHAIR_OF_GOVERNORS, "allegation_about_headteacher" if allegation else "low_level_about_headteacher")
     elif allegation:
         add(Role.HEADTEACHER, "allegation_case_manager")
+    elif low_level and low_level_to == "headteacher":
+        add(Role.HEADTEACHER, "low_level_concern")
     has_case_manager = bool(routes)
     add(Role.DSL, "dsl")
     add(Role.DEPUTY_DSL, "deputy_dsl")
@@ -192,6 +200,8 @@ def route_case(
     contact: list[str] = []
     if allegation and not has_case_manager:
         contact = ["chair_of_governors", "lado"] if subject == "headteacher" else ["headteacher", "lado"]
+    elif low_level and subject == "headteacher" and not has_case_manager:
+        contact = ["chair_of_governors"]
     elif not routes:
         contact = ["dsl"]
     return Routing(routes=list(routes.values()), excluded=list(excluded.values()), about=subject,
@@ -213,9 +223,9 @@ def routing_gaps(staff: list[StaffMember]) -> list[str]:
     return gaps
 
 
-def route_of_case(case: Any, staff: list[StaffMember]) -> Routing:
+def route_of_case(case: Any, staff: list[StaffMember], low_level_to: str = "dsl") -> Routing:
     """`route_case` for a stored case (or anything with categories, answers and a reporter), by today's directory."""
-    return route_case(case.categories, case.answers, case.reporter, staff, named_text(case.answers))
+    return route_case(case.categories, case.answers, case.reporter, staff, named_text(case.answers), low_level_to)
 
 
 def alert_route(reporter: str, staff: list[StaffMember], answers: dict[str, Any] | None = None,

@@ -42,7 +42,7 @@ from bot.models import (
     StaffMember,
 )
 from bot.periodic import Periodic
-from bot.routing import CASE_MANAGER_REASONS, route_of_case
+from bot.routing import CASE_MANAGER_REASONS, STAFF_CONCERNS, route_of_case
 from bot.school_calendar import SchoolCalendar, load_calendar
 from bot.schools import serving
 
@@ -199,7 +199,7 @@ class Scheduler:
                 items.append(self._unacknowledged(case, events, staff, names, now, escalate=False))
             if escalate_at <= now:
                 items.append(self._unacknowledged(case, events, staff, names, now, escalate=True))
-        if "allegation" in case.categories:
+        if STAFF_CONCERNS & set(case.categories):
             items += [self._case_manager_added(case, events, route, staff, names, now)
                       for route in missing_case_managers(case, staff)]
         follow_up = timedelta(hours=self.bot.settings.platform_follow_up_hours)

@@ -243,3 +243,49 @@ async def test_an_allegation_of_a_sexual_or_physical_nature_involving_a_learner_
 async def test_other_allegations_are_not_urgent(bot, chat: Chat, description, appears):
     await walk(chat, allegation(description=description, appears=appears))
     assert not (await bot.store.get_case("default", REF)).urgent
+
+
+# --- low-level concerns -----------------------------------------------------------------------------------
+
+
+def low_level(about: str = "other_staff", description: str = "Mr Smith follows pupils from his personal Instagram",
+              appears: list[str] | None = None) -> list:
+    return ["I want to report something", ["low_level_concern"], ["no"], [about], ["instagram"], "skip", "skip",
+            description, appears or ["other_staff", "learners"], "skip", ["done"], ["nobody"], ["no_idea"], ["send"]]
+
+
+async def test_a_low_level_concern_is_its_own_category_kept_apart_from_allegations(bot, chat: Chat):
+    await walk(chat, low_level())
+    case = await bot.store.get_case("default", REF)
+    assert case.categories == ["low_level_concern"] and not case.urgent
+    assert {r.user: r.reason for r in case.routed_to} == {"console:dsl": "dsl", "console:deputy": "deputy_dsl"}
+    plan = [e.id for e in await bot.casework.plan_of(case)]
+    assert "report.low_level_record" in plan
+    assert not {"report.harm_test", "report.lado", "report.lado_consult"} & set(plan)
+    dsl, card = await card_of(bot, "console:dsl")
+    assert card.notice[0].startswith("**This is a low-level concern about a colleague's conduct, not an allegation.**")
+    assert f"case:{REF}:threshold" not in [c.id for c in dsl.reply("case.new_card").choices]
+
+
+async def test_a_self_referral_never_goes_back_to_the_reporter(bot, chat: Chat):
+    deputy = Chat(bot, "console:deputy")
+    await walk(deputy, low_level("me", "I accepted a follow request from a pupil by mistake", ["me", "learners"]))
+    case = await bot.store.get_case("default", REF)
+    assert {r.user for r in case.routed_to} == {"console:dsl"}
+    assert "The person it is about has not been sent it" in deputy.reply("report.allegation_sent_to").text
+
+
+async def test_the_school_may_send_low_level_concerns_to_the_head_first(bot, chat: Chat):
+    bot.settings = bot.settings.model_copy(update={"low_level_concerns_to": "headteacher"})
+    await walk(chat, low_level())
+    case = await bot.store.get_case("default", REF)
+    assert case.routed_to[0].user == "console:head" and case.routed_to[0].reason == "low_level_concern"
+
+
+async def test_a_low_level_concern_about_the_head_goes_to_the_chair_never_the_head(bot, chat: Chat):
+    bot.settings = bot.settings.model_copy(update={"low_level_concerns_to": "headteacher"})
+    await walk(chat, low_level("headteacher", "The head follows pupils on TikTok", ["headteacher", "learners"]))
+    case = await bot.store.get_case("default", REF)
+    assert {r.user: r.reason for r in case.routed_to}["console:chair"] == "low_level_about_headteacher"
+    assert not case.is_routed_to("console:head")
+    assert "headteacher has not been sent it" in chat.reply("report.allegation_sent_to").text

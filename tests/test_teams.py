@@ -405,12 +405,12 @@ async def test_a_whole_teams_conversation_leaves_no_case_content_in_the_logs(tea
 
 
 async def test_user_text_can_never_become_a_link_or_formatting_on_a_card(teams):
-    typed = "**bold** [click](https://evil.example) https://evil.example <at>Dana</at> _x_ - y"
+    typed = "**bold** [click](https://evil.example) https://evil.example <at>Robin</at> _x_ - y"
     await teams.install(DSL)
     summary = await report_until_summary(teams, description=typed)
     await teams.press(TEACHER, summary, "send")
     for message in (summary, teams.to(DSL)[-1]):
-        assert "**bold** [click](https://evil.example) https://evil.example Dana _x_ - y" in text(message)
+        assert "**bold** [click](https://evil.example) https://evil.example Robin _x_ - y" in text(message)
         assert "evil.example" not in " ".join(links(message))  # not a link, anywhere
         # Nothing on the card is markdown-rendered: Teams would apply markdown to TextBlock and FactSet text.
         assert not [e for e in elements(card_of(message)) if e.get("type") in ("TextBlock", "FactSet")]

@@ -10,7 +10,7 @@ from bot.content import Step
 from bot.dialogs.base import Context, StepDialog
 from bot.markup import Markup
 from bot.models import Attachment, Case, Choice, Frame
-from bot.routing import route_of_case
+from bot.routing import STAFF_CONCERNS, route_of_case
 from bot.text import contains_phrase
 
 SUBJECT_REASONS = {"named_in_report", "allegation_about_dsl", "allegation_about_headteacher"}
@@ -84,7 +84,7 @@ class ReportConcern(StepDialog):
             ctx.choice("menu:privacy_check", "menu.privacy_check"),
             ctx.choice("menu:my_cases", "menu.my_cases"),
         ]
-        allegation = "allegation" in case.categories
+        allegation = bool(STAFF_CONCERNS & set(case.categories))
         if not case.routed_to:
             ctx.say("report.saved_allegation_unrouted" if allegation else "report.sent_unrouted",
                     reference=case.reference, choices=[] if allegation else next_steps, urgent=case.urgent)
@@ -100,7 +100,8 @@ class ReportConcern(StepDialog):
     async def tell_allegation_reporter(self, ctx: Context, case: Case, next_steps: list[Choice]) -> None:
         """Who was sent an allegation, by role; that the person it is about was not; and, where the directory
         has no one to take it, whom to contact themselves."""
-        routing = route_of_case(case, await ctx.bot.store.list_staff(ctx.school_id))
+        routing = route_of_case(case, await ctx.bot.store.list_staff(ctx.school_id),
+                                ctx.bot.settings.low_level_concerns_to)
         urgent = case.urgent
         if case.routed_to:
             roles = list(dict.fromkeys(ctx.text(f"report.route_role.{r.role.value}") for r in case.routed_to))
