@@ -694,3 +694,24 @@ def test_uploads_go_only_to_onedrive_for_business_in_production(url, production,
     from bot.adapters.teams.files import upload_allowed
 
     assert upload_allowed(url, production) is allowed
+
+
+async def test_an_allegation_about_the_head_reaches_the_chair_with_their_guidance_first_and_never_the_head(teams, bot):
+    for user in (DSL, DEPUTY, HEAD, CHAIR):
+        await teams.install(user)
+    summary = await report_until_summary(teams, categories=("allegation",), extra=("headteacher",),
+                                         description="Posts say Mr A Morgan shouts at staff")
+    await teams.press(TEACHER, summary, "send")
+    assert not any(REF in text(m) for m in teams.to(HEAD))
+    card = teams.to(CHAIR)[-1]
+    case_part = next(e for e in card_of(card)["body"] if e.get("type") == "Container" and e.get("bleed"))
+    title, first = case_part["items"][0], case_part["items"][1]
+    assert words(title) == f"Case {REF}"
+    assert words(first).startswith("The headteacher is the subject of this allegation") and not first.get("isSubtle")
+
+    (asked,) = await teams.press(CHAIR, card, f"case:{REF}:threshold")
+    assert "may have harmed a child" in text(asked)
+    await teams.press(CHAIR, asked, f"case:{REF}:threshold:not_sure")
+    (case,) = await bot.store.list_cases("default")
+    (decided,) = [e for e in await bot.store.case_events(case.id) if e.kind == "threshold_decided"]
+    assert (decided.actor, decided.detail) == (f"teams:{CHAIR}", {"decision": "not_sure"})
