@@ -289,3 +289,26 @@ async def test_a_low_level_concern_about_the_head_goes_to_the_chair_never_the_he
     assert {r.user: r.reason for r in case.routed_to}["console:chair"] == "low_level_about_headteacher"
     assert not case.is_routed_to("console:head")
     assert "headteacher has not been sent it" in chat.reply("report.allegation_sent_to").text
+
+
+# --- reminders read every role ----------------------------------------------------------------------------
+
+
+def test_reminders_reach_a_head_who_is_also_the_dsl_and_never_anyone_barred():
+    from bot.models import Case, Route
+    from bot.scheduler import reminder_recipients
+
+    head_dsl = StaffMember(user="console:head", roles=[Role.HEADTEACHER, Role.DSL], name="Alex Morgan")
+    deputy = StaffMember(user="console:deputy", roles=[Role.DEPUTY_DSL], name="Sam Patel")
+    chair = StaffMember(user="console:chair", roles=[Role.CHAIR_OF_GOVERNORS], name="Chris Wood")
+    staff = [head_dsl, deputy, chair]
+    case = Case(draft_id="d", categories=["allegation"], reporter="console:teacher", content_version="t",
+                answers={"allegation_about": "other_staff"},
+                routed_to=[Route(user="console:head", role=Role.HEADTEACHER, reason="allegation_case_manager"),
+                           Route(user="console:deputy", role=Role.DEPUTY_DSL, reason="deputy_dsl"),
+                           Route(user="console:chair", role=Role.CHAIR_OF_GOVERNORS, reason="escalated_not_acknowledged")])
+    # Routed as case manager, the head is still a DSL: reminded as one; the chair is not a DSL.
+    assert reminder_recipients(case, staff) == ["console:head", "console:deputy"]
+    # Read as about the head ("not sure", the head ticked): the head is never reminded of it.
+    named = case.model_copy(update={"answers": {"allegation_about": "not_sure", "who_appears": ["headteacher"]}})
+    assert reminder_recipients(named, staff) == ["console:deputy"]
