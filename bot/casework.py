@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from bot.dialogs.base import Context
 from bot.markup import Markup, to_plain
 from bot.models import (
-    CASE_HANDLER_ROLES,
     Case,
     CaseCard,
     CaseEvent,
@@ -33,19 +32,26 @@ from bot.models import (
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
-from bot.routing import route_case
+from bot.school_calendar import calendar_for
+from bot.routing import (  # noqa: F401 (NAMED_TEXT_STEPS: imported from here before)
+    CASE_MANAGER_REASONS,
+    NAMED_TEXT_STEPS,
+    named_text,
+    route_case,
+)
 from bot.stats import MILESTONES, compute_stats, stats_reply
+from bot.text import contains_phrase
 
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
     from bot.engine import Bot
     from bot.store import Store
 
-NAMED_TEXT_STEPS = ("names", "description", "behind_it_detail")
 FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
 # What a refused press is recorded as: the card's name for the action (a form counts as its button; a plan
 # tick as "tick"), or "other", so nothing a sender made up is ever written into the case's record.
-CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", *FLOW_FOR_ACTION}
+CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", "threshold", *FLOW_FOR_ACTION}
+THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")
 ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
 
 log = logging.getLogger(__name__)
@@ -61,11 +67,11 @@ async def names_of_people(store: "Store", school_id: str) -> dict[str, str]:
 def may_handle(case: Case, member: StaffMember | None) -> bool:
     """True while `member` (their entry in today's staff directory, or None) holds a role that handles cases and
     the case is routed to them."""
-    return member is not None and member.role in CASE_HANDLER_ROLES and case.is_routed_to(member.user)
+    return member is not None and member.handles_cases and case.is_routed_to(member.user)
 
 
 def current_handlers(staff: list[StaffMember]) -> set[str]:
-    return {m.user for m in staff if m.role in CASE_HANDLER_ROLES}
+    return {m.user for m in staff if m.handles_cases}
 
 
 def subject_pending(answers: dict[str, Any]) -> bool:
@@ -76,7 +82,7 @@ def subject_pending(answers: dict[str, Any]) -> bool:
 
 
 def is_handler(member: StaffMember | None) -> bool:
-    return member is not None and member.role in CASE_HANDLER_ROLES
+    return member is not None and member.handles_cases
 
 
 def attempted(action: str) -> str:
@@ -98,8 +104,11 @@ class Casework:
 
     async def handler_names(self, school_id: str) -> str:
         staff = await self.bot.store.list_staff(school_id)
-        people = [m for m in staff if m.role == Role.DSL] + [m for m in staff if m.role == Role.DEPUTY_DSL]
-        return ", ".join(f"{m.name} ({self.text(f'roles.{m.role.value}')})" for m in people)
+        people = [m for m in staff if m.has(Role.DSL)] + [m for m in staff if m.has(Role.DEPUTY_DSL) and not m.has(Role.DSL)]
+        return ", ".join(f"{m.name} ({self.role_names(m.roles)})" for m in people)
+
+    def role_names(self, roles: list[Role]) -> str:
+        return " and ".join(self.text(f"roles.{r.value}") for r in roles)
 
     async def _names(self, school_id: str) -> dict[str, str]:
         """How to name each person: the staff directory's name, else the name their platform gave them."""
@@ -186,13 +195,15 @@ class Casework:
         guardrail = frame.answers.get("_guardrail")
         safety = frame.answers.get("_safety") or {}
         staff = await self.bot.store.list_staff(ctx.school_id)
-        named_text = [answers[k] for k in NAMED_TEXT_STEPS if isinstance(answers.get(k), str)]
-        routing = route_case(answers["categories"], answers, ctx.user, staff, named_text)
+        routing = route_case(answers["categories"], answers, ctx.user, staff, named_text(answers),
+                             self.bot.settings.low_level_concerns_to)
         evidence_files = [] if guardrail else (answers.get("evidence") or {}).get("files", [])
+        harm = self.allegation_harm(answers)
         case = Case(
-            school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail or "danger" in safety),
+            school_id=ctx.school_id, draft_id=frame.draft_id, urgent=bool(guardrail or "danger" in safety or harm),
             categories=answers["categories"], reporter=ctx.user,
-            answers={**answers, "guardrail": guardrail, "safety": safety or None}, routed_to=routing.routes,
+            answers={**answers, "guardrail": guardrail, "safety": safety or None,
+                     **({"allegation_harm": harm} if harm else {})}, routed_to=routing.routes,
             excluded=routing.excluded, content_version=self.bot.schools.words().version, created_at=ctx.now, updated_at=ctx.now,
         )
         events = [
@@ -203,9 +214,11 @@ class Casework:
                 "excluded": [r.model_dump() for r in routing.excluded],
             }),
         ]
-        if case.urgent:
+        if guardrail or "danger" in safety:
             events.append(CaseEvent(case_id=case.id, actor="bot", kind="flagged_urgent", at=ctx.now,
                                     detail=guardrail or {"reason": "danger", **safety["danger"]}))
+        if harm:
+            events.append(CaseEvent(case_id=case.id, actor="bot", kind="flagged_urgent", at=ctx.now, detail=harm))
         evidence = [
             Evidence(case_id=case.id, added_by=ctx.user, added_at=ctx.now, **{k: f[k] for k in
                      ("name", "ref", "content_type", "size", "sha256")})
@@ -231,6 +244,19 @@ class Casework:
             log.error("early warning failed for a new case: %s", type(exc).__name__)
         return stored
 
+    def allegation_harm(self, answers: dict[str, Any]) -> dict[str, str] | None:
+        """Why an allegation is urgent: it is of a sexual or physical nature and a learner is involved (ticked
+        under who appears, or written); None if not. Only the matched words are kept, never the text."""
+        if "allegation" not in answers.get("categories", []):
+            return None
+        phrases = self.bot.schools.words().phrases
+        text = "\n".join(named_text(answers))
+        harm = contains_phrase(text, phrases.allegation_harm)
+        learner = "learners" in (answers.get("who_appears") or []) or contains_phrase(text, phrases.learners)
+        if not (harm and learner):
+            return None
+        return {"reason": "allegation of a sexual or physical nature involving a learner", "phrase": harm}
+
     # --- the case card -------------------------------------------------------------------
 
     def card(self, case: Case, viewer: str, names: dict[str, str]) -> CaseCard:
@@ -254,17 +280,15 @@ class Casework:
             fields.append((self.text("case.field.outcome"), self.text(f"outcomes.{case.outcome}")))
         guidance = []
         safety = case.answers.get("safety") or {}
-        if case.answers.get("guardrail"):
+        if case.possible_images:
             guidance.append(self.text("case.guidance.guardrail"))
         guidance += [self.text(f"case.guidance.{name}") for name in ("sextortion", "danger", "police") if name in safety]
-        if "allegation" in case.categories:
-            guidance.append(self.text("case.guidance.allegation"))
         guidance.append(self.text("case.guidance.always"))
         title_key = "case.title_urgent" if case.urgent else "case.title"
         return CaseCard(
             reference=case.reference, status=self.text(f"statuses.{case.status.value}"), urgent=case.urgent,
             title=self.text(title_key, reference=case.reference), fields=fields, guidance=guidance,
-            mentions={self.text("case.field.reported_by"): case.reporter},
+            mentions={self.text("case.field.reported_by"): case.reporter}, notice=self.reader_notice(case, route),
         )
 
     def describe_answer(self, case: Case, step_id: str) -> str:
@@ -301,6 +325,30 @@ class Casework:
         key = f"report.chat_platform.{platform}"
         return self.text(key if key in self.bot.content.messages else "report.chat_platform.other")
 
+    def reader_notice(self, case: Case, route: Route | None) -> list[str]:
+        """An allegation's guidance for this reader's part: the case manager's (the chair's when it is about the
+        head), with the LADO's deadline; everyone else's (the child's welfare); and what no one does yet."""
+        if "allegation" not in case.categories:
+            return [self.text("case.reader.low_level")] if "low_level_concern" in case.categories else []
+        reason = route.reason if route else None
+        if reason == "allegation_case_manager":
+            first = self.text("case.reader.case_manager", date=self.lado_deadline(case))
+        elif reason == "allegation_about_headteacher":
+            first = self.text("case.reader.chair", date=self.lado_deadline(case))
+        else:
+            first = self.text("case.reader.safeguarding", value=self.case_manager_label(case))
+        return [first, self.text("case.reader.everyone")]
+
+    def case_manager_label(self, case: Case) -> str:
+        about_head = any(r.reason == "allegation_about_headteacher" for r in case.routed_to + case.excluded)
+        return self.text("report.route_role.chair_of_governors" if about_head else "report.route_role.headteacher")
+
+    def lado_deadline(self, case: Case) -> str:
+        """The next working day after the report, from the school's calendar: the LADO's one working day."""
+        calendar = calendar_for(self.bot.settings, self.bot.schools.current().content_dir)
+        day = calendar.next_school_day(case.created_at.astimezone(calendar.tz).date())
+        return day.strftime("%A %-d %B %Y")
+
     def actions(self, case: Case) -> list[Choice]:
         ref = case.reference
 
@@ -310,6 +358,8 @@ class Casework:
         if case.status == CaseStatus.CLOSED:
             return [choice("note"), choice("plan"), choice("record")]
         actions = [choice("ack")] if case.status == CaseStatus.NEW else []
+        if "allegation" in case.categories:
+            actions.append(choice("threshold"))
         return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"),
                           choice("close"), choice("record")]
 
@@ -362,6 +412,8 @@ class Casework:
             await self.acknowledge(ctx, case)
         elif action == "plan":
             ctx.replies.append(await self.plan_reply(case))
+        elif action == "threshold" or action.startswith("threshold:"):
+            await self.threshold(ctx, case, action.partition(":")[2])
         elif action.startswith("tick:"):
             await self.tick(ctx, case, action.removeprefix("tick:"))
         elif action == "pack":
@@ -411,6 +463,26 @@ class Casework:
             await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="plan_ticked",
                                                           at=ctx.now, detail={"item": item})])
         ctx.replies.append(await self.plan_reply(case, key="case.plan.ticked"))
+
+    async def threshold(self, ctx: Context, case: Case, decision: str) -> None:
+        """The case manager's harm-threshold decision on an allegation: asked, then recorded as an event (who
+        and what), after which the case plan shows the steps it makes required."""
+        route = next(r for r in case.routed_to if r.user == ctx.user)
+        if "allegation" not in case.categories or case.status == CaseStatus.CLOSED:
+            ctx.say("common.not_understood")
+            return
+        if route.reason not in CASE_MANAGER_REASONS:
+            ctx.say("case.threshold.case_manager_only", reference=case.reference, value=self.case_manager_label(case))
+            return
+        if decision not in THRESHOLD_DECISIONS:
+            choices = [Choice(id=f"case:{case.reference}:threshold:{d}", label=self.text(f"case.threshold.{d}"))
+                       for d in THRESHOLD_DECISIONS]
+            ctx.say("case.threshold.ask", reference=case.reference, choices=choices)
+            return
+        await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="threshold_decided",
+                                                      at=ctx.now, detail={"decision": decision})])
+        ctx.say("case.threshold.recorded", reference=case.reference, value=self.text(f"case.threshold.{decision}"))
+        ctx.replies.append(await self.plan_reply(case))
 
     async def send_record(self, ctx: Context, case: Case) -> None:
         """The safeguarding record as a PDF, to the handler who asked, where the channel can carry a file."""

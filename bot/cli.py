@@ -18,6 +18,7 @@ from bot.config import ConfigError, Settings
 from bot.content import Content, ContentError, load_content
 from bot.engine import Bot
 from bot.models import Role, StaffMember
+from bot.routing import routing_gaps
 from bot.store import Store, StoreError, open_store
 
 USER = re.compile(r"^[a-z][a-z0-9_-]{1,20}:[^\s:]{1,128}$")
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     staff = sub.add_parser("staff", help="the staff directory").add_subparsers(dest="action", required=True)
     add = staff.add_parser("add", parents=[one_school], help="add or update a member of staff")
     add.add_argument("user", type=user_arg)
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--role", required=True, action="append", choices=[r.value for r in Role],
+                     help="a role they hold; repeat for each (--role dsl --role headteacher), the main one first")
     add.add_argument("--name", required=True)
     listing = staff.add_parser("list", parents=[one_school], help="list the staff directory")
     listing.add_argument("--json", action="store_true")
@@ -167,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             code = check_content(content, retention=retention)
             until = calendar.covers_until or max(t.end for t in calendar.terms)
             print(f"School calendar {calendar_path(settings)}: terms covered until {until}.")
+            if settings.db.startswith(("postgres://", "postgresql://")) or Path(settings.db).is_file():
+                asyncio.run(_with_store(settings, lambda store: _check_directories(content, store)))
             return code
         if args.command == "serve":
             return asyncio.run(serve(args, settings, content))
@@ -307,8 +311,10 @@ async def staff(args: argparse.Namespace, settings: Settings, content: Content, 
         if not name:
             print("online-safety-bot: --name must not be empty", file=sys.stderr)
             return 2
-        await store.upsert_staff(StaffMember(user=args.user, role=Role(args.role), name=name, school_id=school))
-        print(f"{args.user} is {name}, {content.text(f'roles.{args.role}')}.")
+        member = StaffMember(user=args.user, roles=[Role(r) for r in args.role], name=name, school_id=school)
+        await store.upsert_staff(member)
+        print(f"{args.user} is {name}, {_role_names(content, member.roles)}.")
+        _warn_routing_gaps(content, await store.list_staff(school))
         return 0
     if args.action == "remove":
         if await store.remove_staff(school, args.user):
@@ -321,18 +327,39 @@ async def staff(args: argparse.Namespace, settings: Settings, content: Content, 
     on_teams = await store.reachable_users(school, "teams")
     unreachable = {m.user for m in members if m.user.startswith("teams:") and m.user not in on_teams}
     if args.json:
-        listed = [m.model_dump(mode="json") for m in members]
+        listed = [{**m.model_dump(mode="json"), "role": m.roles[0].value} for m in members]  # role: the main one
         for entry in listed:
             if entry["user"].startswith("teams:"):
                 entry["reachable"] = entry["user"] not in unreachable
         print(json.dumps(listed))
+        _warn_routing_gaps(content, members)
     elif not members:
         print("The staff directory is empty. Add people with: online-safety-bot staff add PLATFORM:USER --role dsl --name NAME")
     else:
         for m in members:
             note = "  (cannot be reached on Teams yet: has not opened the bot)" if m.user in unreachable else ""
-            print(f"{m.user:30} {m.role.value:20} {m.name}{note}")
+            print(f"{m.user:30} {','.join(r.value for r in m.roles):30} {m.name}{note}")
+        _warn_routing_gaps(content, members)
     return 0
+
+
+async def _check_directories(content: Content, store: Store) -> int:
+    """`content check` with a database: warn where a school's staff directory leaves an allegation nowhere to go."""
+    for school in await store.list_schools():
+        if school.kind == "school":
+            for gap in routing_gaps(await store.list_staff(school.id)):
+                print(f"  {school.id}: " + content.text(f"routing_gaps.{gap}").replace("\n", " "))
+    return 0
+
+
+def _role_names(content: Content, roles: list[Role]) -> str:
+    return " and ".join(content.text(f"roles.{r.value}") for r in roles)
+
+
+def _warn_routing_gaps(content: Content, members: list[StaffMember]) -> None:
+    """Tell the operator, on stderr, where an allegation would have nobody to go to."""
+    for gap in routing_gaps(members):
+        print("online-safety-bot: warning: " + content.text(f"routing_gaps.{gap}").strip(), file=sys.stderr)
 
 
 def _case_summary(case: Any) -> dict[str, Any]:
@@ -391,8 +418,6 @@ def _cli_user() -> str:
 async def export_record(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
     """`cases export`: record the export on the case (it joins the event chain), then write the record.
     The file is created readable by its owner only: it is a child-protection record."""
-    import os
-
     from bot.private import write_private
     from bot.record import export_case, render
 
@@ -559,7 +584,7 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
     """Print what was checked, any fact not re-checked at its source for over a year, and any marked unconfirmed."""
     today = today or date.today()
     facts: list[tuple[str, date]] = []
-    sourced = [*(("helplines." + h.id, h) for h in content.facts.helplines.values()),
+    sourced: list[tuple[str, Any]] = [*(("helplines." + h.id, h) for h in content.facts.helplines.values()),
                *(("rules." + r.id, r) for r in content.facts.rules.values()),
                *((f"safety.{name}", getattr(content.safety, name)) for name in type(content.safety).model_fields)]
     facts += [(name, fact.checked) for name, fact in sourced]
@@ -571,14 +596,18 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
     if retention is not None:  # content/facts/retention.yaml, checked by bot/retention.py
         facts.append(("retention.default", retention.facts.default.checked))
         facts += [(f"retention.{c.id}", c.checked) for c in retention.facts.categories]
+        if retention.facts.removed_allegations:
+            facts.append(("retention.removed_allegations", retention.facts.removed_allegations.checked))
     stale = [(name, checked) for name, checked in facts if today - checked > timedelta(days=365)]
     print(f"Content {content.version}: {len(content.messages)} messages, {len(content.flows)} flows, "
           f"{len(facts)} facts, each with a source and a checked date.")
     for name, checked in stale:
         print(f"  due a re-check: {name} (last checked {checked})")
-    unconfirmed = [(name, fact.unconfirmed) for name, fact in sourced if fact.unconfirmed]
-    for name, why in unconfirmed:
-        print(f"  unconfirmed: {name}: {' '.join(why.split())}")
+    if retention is not None and retention.facts.removed_allegations:
+        sourced.append(("retention.removed_allegations", retention.facts.removed_allegations))
+    for name, fact in sourced:
+        if fact.unconfirmed:
+            print(f"  unconfirmed: {name}: {' '.join(fact.unconfirmed.split())}")
     return 0
 
 

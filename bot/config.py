@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Literal, Mapping
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, ValidationError
@@ -38,6 +38,8 @@ class Settings(BaseModel):
     delivery_lease_seconds: float = Field(default=120, ge=1, le=3600, description=(
         "a notification being sent is another process's to send again only after this long (its sender died)"))
     retention_file: Path | None = Field(default=None, description="the school's own retention periods (bot/retention.py)")
+    low_level_concerns_to: Literal["dsl", "headteacher"] = Field(default="dsl", description=(
+        "who receives a low-level concern about a colleague, as the school's low-level concerns policy says"))
     # Early warning across schools (bot/early_warning.py): the same account or naming pattern reported by
     # this many schools within this many days alerts the authority's safeguarding team.
     early_warning_days: float = Field(default=14, gt=0, le=365)
@@ -75,6 +77,7 @@ class Settings(BaseModel):
             "retention_file": "OSB_RETENTION_FILE", "early_warning_days": "OSB_EARLY_WARNING_DAYS",
             "early_warning_schools": "OSB_EARLY_WARNING_SCHOOLS", "now": "OSB_NOW",
             "guardrail_alerts_per_hour": "OSB_GUARDRAIL_ALERTS_PER_HOUR",
+            "low_level_concerns_to": "OSB_LOW_LEVEL_CONCERNS_TO",
         }
         values: dict[str, object] = {field: env[var] for field, var in names.items() if env.get(var)}
         values.update({k: v for k, v in overrides.items() if v is not None})

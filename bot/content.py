@@ -46,7 +46,8 @@ class Sourced(Strict):
 
     source: HttpUrl
     checked: date
-    unconfirmed: str | None = None
+    unconfirmed: str | None = Field(default=None, description="why it could not be confirmed at its source; "
+                                                               "`content check` lists every such fact")
 
 
 # --- Facts -------------------------------------------------------------------------------
@@ -205,6 +206,8 @@ class PlanWhen(Strict):
     not_flags: list[CaseFlag] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     behind_it: list[str] = Field(default_factory=list)
+    threshold: list[str] = Field(default_factory=list, description="an allegation's harm-threshold decision, "
+                                 "as the case manager recorded it: meets, not_sure, low_level, harassment")
 
 
 class PlanItem(Strict):
@@ -214,7 +217,7 @@ class PlanItem(Strict):
     when: PlanWhen | None = None
     per_platform: bool = Field(default=False, description="one item for each platform in the case: {platform}")
     done_by_action: str | None = Field(default=None, description="recording this action ticks the item")
-    done_when_answered: Literal["accounts", "first_seen", "evidence_files"] | None = None
+    done_when_answered: Literal["accounts", "first_seen", "evidence_files", "threshold"] | None = None
 
 
 class PlanStep(Strict):
@@ -234,6 +237,9 @@ class Phrases(Strict):
     """Deterministic matching: a whole-message command, or a phrase contained in the message."""
 
     commands: dict[Literal["stop", "back", "menu", "help", "skip", "done"], list[str]]
+    allegation_harm: list[str] = Field(default_factory=list, description="an allegation of a sexual or physical "
+                                       "nature: with a learner involved, the case is urgent")
+    learners: list[str] = Field(default_factory=list, description="words that say a learner is involved")
     intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases", "prevention_review"], list[str]]
 
 

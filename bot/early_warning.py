@@ -155,7 +155,7 @@ async def raise_alerts(bot: "Bot", case: "Case") -> list[Alert]:
     schools = await store.list_schools()
     names = {s.id: s.name for s in schools}
     team = [m for s in schools if s.kind == "authority" for m in await store.list_staff(s.id)
-            if m.role == Role.AUTHORITY_SAFEGUARDING]
+            if m.has(Role.AUTHORITY_SAFEGUARDING)]
     raised = []
     for alert in alerts:
         key = f"early_warning:{alert.kind}:{alert.key}:{len(alert.schools)}"

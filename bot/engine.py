@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.dialogs import DIALOGS
 from bot.dialogs.base import Context, Dialog, Input
-from bot.models import CASE_HANDLER_ROLES, Choice, ConversationState, Frame, Reply, Turn, utcnow
+from bot.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
 from bot.safety import Safety
 from bot.schools import Schools, serving
 from bot.store import Store, StoreError
@@ -258,7 +258,7 @@ class Bot:
 
     @staticmethod
     def _is_handler(ctx: Context) -> bool:
-        return ctx.member is not None and ctx.member.role in CASE_HANDLER_ROLES
+        return ctx.member is not None and ctx.member.handles_cases
 
     async def _global_choice(self, ctx: Context, choice: str) -> None:
         state = ctx.state

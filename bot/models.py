@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 def utcnow() -> datetime:
@@ -81,6 +81,7 @@ class CaseCard(BaseModel):
     urgent: bool
     title: str
     fields: list[tuple[str, str]] = Field(default_factory=list)
+    notice: list[str] = Field(default_factory=list, description="what this reader must do or not do, shown first")
     guidance: list[str] = Field(default_factory=list)
     mentions: dict[str, str] = Field(default_factory=dict, description="field label -> the person it names (user "
                                      "key), for channels that can add a mention to the name")
@@ -170,10 +171,36 @@ CASE_HANDLER_ROLES = {Role.DSL, Role.DEPUTY_DSL, Role.HEADTEACHER, Role.CHAIR_OF
 
 
 class StaffMember(BaseModel):
+    """A person in a school's directory, with every role they hold (in many primary schools the head is
+    also the DSL). Routing, escalation and access ask `has(...)`, never one role alone."""
+
     user: str = Field(description="platform:id")
-    role: Role
+    roles: list[Role] = Field(min_length=1, description="every role the person holds, the main one first")
     name: str
     school_id: str = "default"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_role(cls, data: Any) -> Any:
+        """`role=X` (one role, as directories made before several roles held it) reads as `roles=[X]`."""
+        if isinstance(data, dict) and "role" in data:
+            data = dict(data)
+            role = data.pop("role")
+            data.setdefault("roles", [role])
+        return data
+
+    @field_validator("roles")
+    @classmethod
+    def _once_each(cls, roles: list[Role]) -> list[Role]:
+        return list(dict.fromkeys(roles))
+
+    def has(self, *roles: Role) -> bool:
+        """True when the person holds any of `roles`."""
+        return any(r in self.roles for r in roles)
+
+    @property
+    def handles_cases(self) -> bool:
+        return self.has(*CASE_HANDLER_ROLES)
 
 
 class Workspace(BaseModel):
@@ -225,6 +252,12 @@ class Case(BaseModel):
     outcome: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def possible_images(self) -> bool:
+        """Urgent because it may involve sexual images of an under-18 (the guardrail), not only because an
+        allegation of a sexual or physical nature involves a learner."""
+        return self.urgent and (bool(self.answers.get("guardrail")) or not self.answers.get("allegation_harm"))
 
     def is_routed_to(self, user: str) -> bool:
         return any(r.user == user for r in self.routed_to)

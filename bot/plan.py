@@ -33,11 +33,18 @@ def case_flags(case: Case) -> set[str]:
     return found
 
 
-def _applies(item: PlanItem, case: Case) -> bool:
+def threshold_decision(events: list[CaseEvent]) -> CaseEvent | None:
+    """The case manager's latest harm-threshold decision on an allegation (a `threshold_decided` event)."""
+    return next((e for e in reversed(events) if e.kind == "threshold_decided"), None)
+
+
+def _applies(item: PlanItem, case: Case, threshold: str | None) -> bool:
     when = item.when
     if when is None:
         return True
-    if when.urgent is not None and when.urgent != case.urgent:
+    if when.urgent is not None and when.urgent != case.possible_images:  # the urgent items are about images
+        return False
+    if when.threshold and threshold not in when.threshold:
         return False
     flags = case_flags(case)
     if when.flags and not flags & set(when.flags):
@@ -54,7 +61,10 @@ def case_plan(content: Content, case: Case, events: list[CaseEvent], evidence: l
     case_platforms = [p for p in case.answers.get("platforms") or [] if p in platforms]
     actions = [e for e in events if e.kind == "action_recorded"]
     ticks = {e.detail.get("item"): e for e in events if e.kind == "plan_ticked"}
+    decided = threshold_decision(events)
+    threshold = decided.detail.get("decision") if decided else None
     answered = {
+        "threshold": decided is not None,
         "accounts": bool(case.answers.get("accounts")),
         "first_seen": bool(case.answers.get("first_seen")),
         "evidence_files": bool(evidence),
@@ -62,7 +72,7 @@ def case_plan(content: Content, case: Case, events: list[CaseEvent], evidence: l
     entries: list[PlanEntry] = []
     for step in content.plan.steps:
         for item in step.items:
-            if not _applies(item, case):
+            if not _applies(item, case, threshold):
                 continue
             variants = [(f"{step.id}.{item.id}.{p}", platforms[p].name) for p in case_platforms] if item.per_platform \
                 else [(f"{step.id}.{item.id}", None)]
@@ -70,7 +80,7 @@ def case_plan(content: Content, case: Case, events: list[CaseEvent], evidence: l
                 done_by = next((e for e in actions if item.done_by_action and e.detail.get("action") == item.done_by_action
                                 and (platform is None or len(case_platforms) == 1)), None)
                 tick = ticks.get(entry_id)
-                event = tick or done_by
+                event = tick or done_by or (decided if item.done_when_answered == "threshold" else None)
                 done = event is not None or bool(item.done_when_answered and answered[item.done_when_answered])
                 entries.append(PlanEntry(
                     id=entry_id, step=step.title, text=item.text.replace("{platform}", platform or ""),

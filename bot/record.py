@@ -233,6 +233,10 @@ class _Builder:
         value = role.value if isinstance(role, Role) else str(role)
         return self.say.get(f"roles.{value}", value)
 
+    def role_labels(self, roles: list[Role] | list[str]) -> str | None:
+        labels = [self.role_label(r) for r in roles]
+        return " and ".join(l for l in labels if l) or None
+
     def person(self, user: str, role: Role | str | None = None) -> Person:
         if user == BOT_ACTOR:
             return Person(id=user, display=self.say("record.bot"))
@@ -240,7 +244,7 @@ class _Builder:
         if member is None:
             return Person(id=user, role=self.role_label(role),
                           display=self.say("record.unknown_person", name=user))
-        label = self.role_label(role or member.role)
+        label = self.role_labels([role] if role else member.roles)
         return Person(id=user, name=member.name, role=label,
                       display=self.say("record.person", name=member.name, role=label, value=user))
 

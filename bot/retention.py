@@ -63,9 +63,21 @@ class CategoryPeriod(Period):
     id: str = Field(pattern=r"^[a-z0-9_]+$", description="the report category it applies to")
 
 
+class RemovedOutcomes(_Strict):
+    """Allegation outcomes whose record leaves the personnel file (KCSIE): such a case is no longer kept under the
+    allegation's period, only under its other categories' periods or the default."""
+
+    outcomes: list[str] = Field(min_length=1)
+    text: str
+    source: HttpUrl
+    checked: date
+    unconfirmed: str | None = None
+
+
 class RetentionFacts(_Strict):
     default: Period
     categories: list[CategoryPeriod] = Field(default_factory=list)
+    removed_allegations: RemovedOutcomes | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> "RetentionFacts":
@@ -112,7 +124,11 @@ class RetentionPolicy(BaseModel):
     files: list[str] = Field(description="the files the policy was read from, the school's last")
 
     def rules_for(self, case: Case) -> list[Rule]:
-        return [self.categories.get(c, self.default) for c in dict.fromkeys(case.categories)] or [self.default]
+        categories = list(dict.fromkeys(case.categories))
+        removed = self.facts.removed_allegations
+        if removed and case.outcome in removed.outcomes:  # a malicious or false allegation: the outcome decides
+            categories = [c for c in categories if c != "allegation"]
+        return [self.categories.get(c, self.default) for c in categories] or [self.default]
 
     def due_on(self, case: Case, closed_at: datetime | None) -> tuple[date, Rule]:
         """The day a closed case may be purged, and the rule that sets it (the latest of its categories')."""

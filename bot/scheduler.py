@@ -27,9 +27,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from bot.casework import NAMED_TEXT_STEPS, names_of_people
+from bot.casework import names_of_people
 from bot.models import (
-    CASE_HANDLER_ROLES,
     Case,
     CaseEvent,
     CaseStatus,
@@ -42,7 +41,7 @@ from bot.models import (
     StaffMember,
 )
 from bot.periodic import Periodic
-from bot.routing import route_case
+from bot.routing import CASE_MANAGER_REASONS, STAFF_CONCERNS, route_of_case
 from bot.school_calendar import SchoolCalendar, calendar_path, load_calendar
 from bot.schools import serving
 
@@ -179,6 +178,9 @@ class Scheduler:
                 items.append(self._unacknowledged(case, events, staff, names, now, escalate=False))
             if escalate_at <= now:
                 items.append(self._unacknowledged(case, events, staff, names, now, escalate=True))
+        if STAFF_CONCERNS & set(case.categories):
+            items += [self._case_manager_added(case, events, route, staff, names, now)
+                      for route in missing_case_managers(case, staff)]
         follow_up = timedelta(hours=self.bot.settings.platform_follow_up_hours)
         rhc = timedelta(days=self.bot.settings.report_harmful_content_days)
         for index, event in enumerate(events):
@@ -237,6 +239,32 @@ class Scheduler:
 
         return Due(key=f"unacknowledged_{kind}:{case.id}", kind=f"unacknowledged_{kind}", case=case, events=events,
                    prepare=prepare)
+
+    def _case_manager_added(
+        self, case: Case, events: list[CaseEvent], route: Route, staff: list[StaffMember], names: dict[str, str],
+        now: datetime,
+    ) -> Due:
+        """An allegation kept with no case manager goes to the first person added to that role."""
+
+        def prepare(fresh: Case, _events: list[CaseEvent]) -> Prepared | None:
+            if fresh.status == CaseStatus.CLOSED or route.user not in {r.user for r in missing_case_managers(fresh, staff)}:
+                return None
+            case_after = fresh.model_copy(update={"routed_to": fresh.routed_to + [route]})
+            notes = [Notification(school_id=fresh.school_id, recipient=route.user, case_id=fresh.id, created_at=now,
+                                  replies=[self.bot.casework.card_reply(case_after, route.user, names,
+                                                                        key="case.new_card")])]
+            notes += [
+                Notification(school_id=fresh.school_id, recipient=r.user, case_id=fresh.id, created_at=now,
+                             kind="card_update", replies=[self.bot.casework.card_reply(case_after, r.user, names)])
+                for r in fresh.routed_to
+            ]
+            event = CaseEvent(case_id=fresh.id, actor="bot", kind="escalated", at=now,
+                              detail={"about": "case_manager_added", "to": [route.user],
+                                      "added": [route.model_dump(mode="json")]})
+            return [event], notes, [route]
+
+        return Due(key=f"case_manager_added:{case.id}:{route.user}", kind="case_manager_added", case=case,
+                   events=events, prepare=prepare)
 
     def _platform(
         self, case: Case, events: list[CaseEvent], index: int, staff: list[StaffMember], names: dict[str, str],
@@ -304,34 +332,43 @@ def _barred(case: Case, staff: list[StaffMember]) -> set[str]:
     """Who must never hear about the case: the reporter, and everyone its routing excluded, then or now
     (by the routing rules applied to today's staff directory, so a newly added colleague named in the
     report is kept out too)."""
-    named_text = [case.answers[k] for k in NAMED_TEXT_STEPS if isinstance(case.answers.get(k), str)]
-    now = route_case(case.categories, case.answers, case.reporter, staff, named_text)
-    return {case.reporter} | {r.user for r in case.excluded} | {r.user for r in now.excluded}
+    return {case.reporter} | {r.user for r in case.excluded} | route_of_case(case, staff).barred
 
 
 def handler_recipients(case: Case, staff: list[StaffMember]) -> list[str]:
     """The case's routed handlers whom the staff directory still lists in a role that handles cases."""
-    present, barred = {m.user for m in staff if m.role in CASE_HANDLER_ROLES}, _barred(case, staff)
+    present, barred = {m.user for m in staff if m.handles_cases}, _barred(case, staff)
     return [r.user for r in case.routed_to if r.user in present and r.user not in barred]
 
 
 def reminder_recipients(case: Case, staff: list[StaffMember]) -> list[str]:
     """The routed DSL and deputies (or, where the case went to neither, whoever it went to)."""
     handlers = handler_recipients(case, staff)
-    roles = {r.user: r.role for r in case.routed_to}
-    return [u for u in handlers if roles[u] in REMINDER_ROLES] or handlers
+    safeguarding = {m.user for m in staff if m.has(*REMINDER_ROLES)}
+    return [u for u in handlers if u in safeguarding] or handlers
 
 
 def escalation_routes(case: Case, staff: list[StaffMember]) -> list[Route]:
     """The deputies and the headteacher; the chair of governors instead of the head when the allegation is
     about the head (as routing decided) or no head can receive it. Never anyone barred from the case."""
     barred = _barred(case, staff)
-    about_head = any(r.reason == "allegation_about_headteacher" for r in case.routed_to + case.excluded)
-    deputies = [m for m in staff if m.role == Role.DEPUTY_DSL and m.user not in barred]
-    heads = [] if about_head else [m for m in staff if m.role == Role.HEADTEACHER and m.user not in barred]
-    chairs = [m for m in staff if m.role == Role.CHAIR_OF_GOVERNORS and m.user not in barred]
+    about_head = route_of_case(case, staff).about == "headteacher" or any(
+        r.reason == "allegation_about_headteacher" for r in case.routed_to + case.excluded)
+
+    def holding(role: Role) -> list[tuple[StaffMember, Role]]:
+        return [(m, role) for m in staff if m.has(role) and m.user not in barred]
+
+    heads = [] if about_head else holding(Role.HEADTEACHER)
     routed = {r.user: r for r in case.routed_to}
-    return [
-        routed.get(m.user) or Route(user=m.user, role=m.role, reason=ESCALATED_REASON)
-        for m in deputies + (heads or chairs)
-    ]
+    chosen: dict[str, Route] = {}
+    for m, role in holding(Role.DEPUTY_DSL) + (heads or holding(Role.CHAIR_OF_GOVERNORS)):
+        chosen.setdefault(m.user, routed.get(m.user) or Route(user=m.user, role=role, reason=ESCALATED_REASON))
+    return list(chosen.values())
+
+
+def missing_case_managers(case: Case, staff: list[StaffMember]) -> list[Route]:
+    """An open allegation's case manager who is in the directory now but was not when it was routed (no chair
+    then, say): the case was kept for them."""
+    barred = _barred(case, staff)
+    return [r for r in route_of_case(case, staff).routes
+            if r.reason in CASE_MANAGER_REASONS and not case.is_routed_to(r.user) and r.user not in barred]

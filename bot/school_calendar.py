@@ -161,6 +161,14 @@ class SchoolCalendar(_Strict):
             day += timedelta(days=1)
         raise CalendarError("school_hours: no school day found in ten years")  # pragma: no cover
 
+    def next_school_day(self, day: date) -> date:
+        """The first school day after `day`."""
+        for _ in range(3660):
+            day += timedelta(days=1)
+            if self.is_school_day(day):
+                return day
+        raise CalendarError("school_hours: no school day found in ten years")  # pragma: no cover
+
     def add_school_time(self, start: datetime, amount: timedelta) -> datetime:
         """The moment when `amount` of school time has passed since `start` (an aware datetime)."""
         if amount <= timedelta(0):

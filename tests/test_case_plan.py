@@ -46,11 +46,12 @@ async def test_an_allegation_plan_includes_the_lado_and_an_urgent_one_the_police
     await head.open()
     await head.pick(f"case:{REF}:plan")
     text = head.last[0].text
-    assert "LADO within one working day" in text and "police" in text and "Internet Watch Foundation" in text
+    assert "police" in text and "Internet Watch Foundation" in text
     # Possible sexual images: no impersonation report that would mean opening or sending the image; POSH at once.
     assert "Report it to Facebook" not in text and "Report it to TikTok" not in text
     assert "Don't report it to Facebook in any way that means opening" in text
     assert "Professionals Online Safety Helpline now" in text and "within 48 hours" not in text
+    assert "judges the allegation against the harm test" in text  # the LADO step waits for that decision
     assert "Keep screenshots" not in text  # never for possible images of under-18s
     assert "behaviour policy" in text and "Identify any learners" in text
 

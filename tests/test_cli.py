@@ -282,11 +282,44 @@ def test_staff_can_be_added_listed_and_removed(tmp_path):
     assert "slack:U012AB3CD" in out(added) and "Sam Patel" in out(added)
 
     listed = json.loads(out(run_cli("staff", "list", "--json", "--db", db)))
-    assert listed == [{"user": "slack:U012AB3CD", "role": "deputy_dsl", "name": "Sam Patel", "school_id": "default"}]
+    assert listed == [{"user": "slack:U012AB3CD", "role": "deputy_dsl", "roles": ["deputy_dsl"], "name": "Sam Patel",
+                       "school_id": "default"}]
 
     removed = run_cli("staff", "remove", "slack:U012AB3CD", "--db", db)
     assert "removed" in out(removed)
     assert json.loads(out(run_cli("staff", "list", "--json", "--db", db))) == []
+
+
+def test_a_head_who_is_also_the_dsl_is_added_with_both_roles_and_listed_with_both(tmp_path):
+    db = tmp_path / "bot.db"
+    added = run_cli("staff", "add", "slack:UHEAD", "--role", "headteacher", "--role", "dsl", "--name", "Alex Morgan",
+                    "--db", db)
+    assert "Alex Morgan, headteacher and DSL." in out(added)
+    (listed,) = json.loads(out(run_cli("staff", "list", "--json", "--db", db)))
+    assert listed["roles"] == ["headteacher", "dsl"]
+    assert "headteacher,dsl" in out(run_cli("staff", "list", "--db", db))
+    # Adding again replaces the roles: they are whatever the last `staff add` gave.
+    run_cli("staff", "add", "slack:UHEAD", "--role", "headteacher", "--name", "Alex Morgan", "--db", db)
+    (listed,) = json.loads(out(run_cli("staff", "list", "--json", "--db", db)))
+    assert listed["roles"] == ["headteacher"]
+
+
+def test_staff_list_warns_when_an_allegation_about_the_head_has_nowhere_to_go(tmp_path):
+    db = tmp_path / "bot.db"
+    run_cli("staff", "add", "slack:UHEAD", "--role", "headteacher", "--role", "dsl", "--name", "Alex Morgan", "--db", db)
+    listed = run_cli("staff", "list", "--db", db)
+    assert "warning: No chair of governors" in err(listed) and "allegation about the" in err(listed)
+    run_cli("staff", "add", "slack:UCHAIR", "--role", "chair_of_governors", "--name", "Chris Wood", "--db", db)
+    assert "warning" not in err(run_cli("staff", "list", "--db", db))
+
+
+def test_content_check_with_a_database_warns_where_allegations_about_the_head_have_nowhere_to_go(tmp_path):
+    db = tmp_path / "bot.db"
+    run_cli("staff", "add", "slack:UHEAD", "--role", "headteacher", "--role", "dsl", "--name", "Alex Morgan", "--db", db)
+    checked = out(run_cli("content", "check", "--db", db))
+    assert "default: No chair of governors" in checked
+    run_cli("staff", "add", "slack:UCHAIR", "--role", "chair_of_governors", "--name", "Chris Wood", "--db", db)
+    assert "No chair of governors" not in out(run_cli("content", "check", "--db", db))
 
 
 def test_removing_someone_not_in_the_staff_directory_exits_1(tmp_path):

@@ -220,6 +220,24 @@ async def test_a_case_with_several_categories_is_kept_for_the_longest(bot, cases
     assert policy.due_on(both, at(2012, 3, 15))[0] == date(2022, 3, 1)
 
 
+@pytest.mark.parametrize("outcome", ["malicious", "false"])
+async def test_a_malicious_or_false_allegation_is_no_longer_kept_for_the_allegations_ten_years(bot, cases, policy,
+                                                                                               outcome):
+    case = await bot.store.get_case("default", B)
+    closed = at(2012, 3, 15)
+    assert policy.due_on(case, closed)[0] == date(2022, 3, 1)  # any other outcome: 10 years from the report
+    removed = case.model_copy(update={"outcome": outcome})
+    assert policy.due_on(removed, closed) == (date(2018, 3, 15), policy.default)  # the default, from closing
+    both = removed.model_copy(update={"categories": ["allegation", "showing_learners"]})
+    assert policy.rules_for(both) == [policy.categories.get("showing_learners", policy.default)]
+
+
+def test_the_removed_outcomes_are_a_fact_with_a_source(policy):
+    removed = policy.facts.removed_allegations
+    assert removed.outcomes == ["malicious", "false"] and removed.source and removed.checked
+    assert "removed from the personnel records" in removed.text
+
+
 @pytest.mark.sqlite_only
 async def test_dry_run_deletes_nothing(bot, cases, policy, db_path):
     before = rows_of_every_table(db_path)

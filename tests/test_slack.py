@@ -129,6 +129,25 @@ async def test_dm_report_reaches_the_dsl_as_a_card_in_their_dm_only(slack, bot):
     assert all(c.startswith("D") for c in channels), channels
 
 
+async def test_an_allegation_card_opens_with_the_readers_own_guidance_and_skips_the_subject(slack, bot):
+    summary = await report_until_summary(slack, categories=("allegation",), extra=("headteacher",))
+    await click(slack, TEACHER, summary, "send")
+    (card,) = await slack.api.wait_for(lambda: slack.messages_to(CHAIR))
+    blocks = card["blocks"]
+    header = next(n for n, b in enumerate(blocks) if b["type"] == "header")
+    first = blocks[header + 1]
+    assert first["type"] == "section" and "The headteacher is the subject of this allegation" in first["text"]["text"]
+    assert not slack.messages_to(HEAD)
+    (dsl_card,) = await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    dsl_first = dsl_card["blocks"][next(n for n, b in enumerate(dsl_card["blocks"]) if b["type"] == "header") + 1]
+    assert "welfare of any child" in dsl_first["text"]["text"]
+    (asked,) = await click(slack, CHAIR, card, "case:OSB-2026-0001:threshold")
+    await click(slack, CHAIR, asked, "case:OSB-2026-0001:threshold:meets")
+    (case,) = await bot.store.list_cases("default")
+    (decided,) = [e for e in await bot.store.case_events(case.id) if e.kind == "threshold_decided"]
+    assert (decided.actor, decided.detail) == (f"slack:{CHAIR}", {"decision": "meets"})
+
+
 async def test_dsl_acknowledges_from_the_card_and_the_reporter_is_told(slack, bot):
     summary = await report_until_summary(slack)
     await click(slack, TEACHER, summary, "send")

@@ -469,12 +469,12 @@ async def test_a_whole_teams_conversation_leaves_no_case_content_in_the_logs(tea
 
 
 async def test_user_text_can_never_become_a_link_or_formatting_on_a_card(teams):
-    typed = "**bold** [click](https://evil.example) https://evil.example <at>Dana</at> _x_ - y"
+    typed = "**bold** [click](https://evil.example) https://evil.example <at>Robin</at> _x_ - y"
     await teams.install(DSL)
     summary = await report_until_summary(teams, description=typed)
     await teams.press(TEACHER, summary, "send")
     for message in (summary, teams.to(DSL)[-1]):
-        assert "**bold** [click](https://evil.example) https://evil.example Dana _x_ - y" in text(message)
+        assert "**bold** [click](https://evil.example) https://evil.example Robin _x_ - y" in text(message)
         assert "evil.example" not in " ".join(links(message))  # not a link, anywhere
         # Nothing on the card is markdown-rendered: Teams would apply markdown to TextBlock and FactSet text.
         assert not [e for e in elements(card_of(message)) if e.get("type") in ("TextBlock", "FactSet")]
@@ -882,3 +882,24 @@ async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_teams_at_once(tea
         assert "can't find a case" in text(refused[0]) and "Jo Brown" not in text(refused[0]), action
     listing = await teams.say(DSL, "my cases")
     assert listing and not any(REF in text(m) for m in listing)
+
+
+async def test_an_allegation_about_the_head_reaches_the_chair_with_their_guidance_first_and_never_the_head(teams, bot):
+    for user in (DSL, DEPUTY, HEAD, CHAIR):
+        await teams.install(user)
+    summary = await report_until_summary(teams, categories=("allegation",), extra=("headteacher",),
+                                         description="Posts say Mr A Morgan shouts at staff")
+    await teams.press(TEACHER, summary, "send")
+    assert not any(REF in text(m) for m in teams.to(HEAD))
+    card = teams.to(CHAIR)[-1]
+    case_part = next(e for e in card_of(card)["body"] if e.get("type") == "Container" and e.get("bleed"))
+    title, first = case_part["items"][0], case_part["items"][1]
+    assert words(title) == f"Case {REF}"
+    assert words(first).startswith("The headteacher is the subject of this allegation") and not first.get("isSubtle")
+
+    (asked,) = await teams.press(CHAIR, card, f"case:{REF}:threshold")
+    assert "may have harmed a child" in text(asked)
+    await teams.press(CHAIR, asked, f"case:{REF}:threshold:not_sure")
+    (case,) = await bot.store.list_cases("default")
+    (decided,) = [e for e in await bot.store.case_events(case.id) if e.kind == "threshold_decided"]
+    assert (decided.actor, decided.detail) == (f"teams:{CHAIR}", {"decision": "not_sure"})

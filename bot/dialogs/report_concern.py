@@ -9,8 +9,11 @@ from __future__ import annotations
 from bot.content import Step
 from bot.dialogs.base import Context, StepDialog
 from bot.markup import Markup
-from bot.models import Attachment, Choice, Frame
+from bot.models import Attachment, Case, Choice, Frame
+from bot.routing import STAFF_CONCERNS, route_of_case
 from bot.school_calendar import calendar_for
+
+SUBJECT_REASONS = {"named_in_report", "allegation_about_dsl", "allegation_about_headteacher"}
 
 GUARDRAIL_ANSWERS = {"yes", "not_sure"}
 
@@ -110,19 +113,58 @@ class ReportConcern(StepDialog):
             ctx.choice("menu:privacy_check", "menu.privacy_check"),
             ctx.choice("menu:my_cases", "menu.my_cases"),
         ]
+        allegation = bool(STAFF_CONCERNS & set(case.categories))
         if not case.routed_to:
-            ctx.say("report.sent_unrouted", reference=case.reference, choices=next_steps)
+            ctx.say("report.saved_allegation_unrouted" if allegation else "report.sent_unrouted",
+                    reference=case.reference, choices=[] if allegation else next_steps, urgent=case.urgent)
         elif case.urgent:
             calendar = calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir)
             if calendar.is_open(ctx.now):
                 ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
-                        choices=next_steps, urgent=True)
+                        choices=[] if allegation else next_steps, urgent=True)
             else:
                 opens = calendar.next_opening(ctx.now)
                 ctx.say("report.sent_urgent_closed", reference=case.reference, routed_count=len(case.routed_to),
-                        date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"), choices=next_steps, urgent=True)
+                        date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"), choices=[] if allegation else next_steps, urgent=True)
         else:
-            ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to), choices=next_steps)
+            ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to),
+                    choices=[] if allegation else next_steps)
+        if allegation:
+            await self.tell_allegation_reporter(ctx, case, next_steps)
+
+    async def tell_allegation_reporter(self, ctx: Context, case: Case, next_steps: list[Choice]) -> None:
+        """Who was sent an allegation, by role; that the person it is about was not; and, where the directory
+        has no one to take it, whom to contact themselves."""
+        routing = route_of_case(case, await ctx.bot.store.list_staff(ctx.school_id),
+                                ctx.bot.settings.low_level_concerns_to)
+        urgent = case.urgent
+        if case.routed_to:
+            roles = list(dict.fromkeys(ctx.text(f"report.route_role.{r.role.value}") for r in case.routed_to))
+            people = roles[0] if len(roles) == 1 else ctx.text(
+                "report.route_role.list", value=Markup(", ".join(roles[:-1])), name=Markup(roles[-1]))
+            subject_kept_out = {r.reason for r in case.excluded} & SUBJECT_REASONS
+            if routing.about == "headteacher":
+                subject = "headteacher"
+            elif subject_kept_out or case.answers.get("allegation_about") == "me":
+                subject = "named"
+            else:
+                subject = "unknown"
+            ctx.say("report.allegation_sent_to", people=Markup(people), urgent=urgent,
+                    value=Markup(ctx.text(f"report.subject_not_sent.{subject}")),
+                    choices=[] if routing.contact_directly else next_steps)
+        if routing.contact_directly:
+            contacts = [self.contact(ctx, who) for who in routing.contact_directly]
+            people = contacts[0] if len(contacts) == 1 else ctx.text(
+                "report.contact.either", value=Markup(", ".join(contacts[:-1])), name=Markup(contacts[-1]))
+            ctx.say("report.contact_directly", people=Markup(people), reference=case.reference, choices=next_steps,
+                    urgent=urgent)
+
+    @staticmethod
+    def contact(ctx: Context, who: str) -> str:
+        if who == "lado":
+            phone = getattr(ctx.content.facts.helplines.get("lado"), "phone", None)
+            return ctx.text("report.contact.lado_phone", value=phone) if phone else ctx.text("report.contact.lado")
+        return ctx.text(f"report.contact.{who}")
 
     def stop_message(self, frame: Frame) -> str:
         return "report.stopped_after_alert" if self.guardrail_on(frame) else "report.stopped"

@@ -389,4 +389,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX inbox_waiting ON inbox(platform, leased_until);
         """,
     ),
+    (
+        14,
+        "several roles per person in the staff directory",
+        """
+        -- Every role a person holds, as a JSON list (the head may also be the DSL); `role` keeps the main one.
+        ALTER TABLE staff ADD COLUMN roles TEXT NOT NULL DEFAULT '[]';
+        UPDATE staff SET roles = '["' || role || '"]';
+        """,
+    ),
 ]

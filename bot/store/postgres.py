@@ -51,6 +51,8 @@ from bot.store.rows import (
     aware,
     case_from_row,
     case_row,
+    staff_from_row,
+    staff_row,
     chain_head,
     chained_rows,
     check_chain,
@@ -308,8 +310,8 @@ class PostgresStore(Store):
 
     async def upsert_staff(self, member: StaffMember) -> None:
         async with self._write() as conn:
-            await _insert(conn, "staff", [member.model_dump(mode="json")],
-                          'ON CONFLICT (school_id, "user") DO UPDATE SET role = EXCLUDED.role, name = EXCLUDED.name')
+            await _insert(conn, "staff", [staff_row(member)], 'ON CONFLICT (school_id, "user") DO UPDATE SET'
+                          ' role = EXCLUDED.role, roles = EXCLUDED.roles, name = EXCLUDED.name')
 
     async def remove_staff(self, school_id: str, user: str) -> bool:
         async with self._write() as conn:
@@ -318,11 +320,11 @@ class PostgresStore(Store):
 
     async def get_staff(self, school_id: str, user: str) -> StaffMember | None:
         row = await self._one('SELECT * FROM staff WHERE school_id = %s AND "user" = %s', [school_id, user])
-        return StaffMember.model_validate(row) if row else None
+        return staff_from_row(row) if row else None
 
     async def list_staff(self, school_id: str) -> list[StaffMember]:
         rows = await self._all(f"SELECT * FROM staff WHERE school_id = %s ORDER BY role {C}, name {C}", [school_id])
-        return [StaffMember.model_validate(r) for r in rows]
+        return [staff_from_row(r) for r in rows]
 
     # --- cases -----------------------------------------------------------------------------
 

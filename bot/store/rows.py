@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bot.early_warning import Sighting
-from bot.models import Case, CaseEvent, ConversationState, Frame, Notification, Reminder, School, Workspace
+from bot.models import Case, CaseEvent, ConversationState, Frame, Notification, Reminder, School, StaffMember, Workspace
 from bot.store.base import CaseTombstone, ChainProblem, ChainReport, event_hash
 
 _CASE_JSON = ("categories", "answers", "routed_to", "excluded")
@@ -80,6 +80,20 @@ def reminder_row(reminder: Reminder) -> dict[str, Any]:
 
 def reminder_from_row(row: dict[str, Any]) -> Reminder:
     return Reminder.model_validate({**row, "detail": json.loads(row["detail"])})
+
+
+def staff_row(member: StaffMember) -> dict[str, Any]:
+    """`role` keeps the main role (for ordering, and for readers from before migration 14); `roles` all of them."""
+    roles = [r.value for r in member.roles]
+    return {"school_id": member.school_id, "user": member.user, "role": roles[0], "roles": json.dumps(roles),
+            "name": member.name}
+
+
+def staff_from_row(row: dict[str, Any]) -> StaffMember:
+    data = dict(row)
+    data["roles"] = json.loads(data.pop("roles") or "[]") or [data["role"]]
+    data.pop("role")
+    return StaffMember.model_validate(data)
 
 
 def school_row(school: School) -> dict[str, Any]:

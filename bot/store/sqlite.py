@@ -44,6 +44,8 @@ from bot.store.rows import (
     aware,
     case_from_row,
     case_row,
+    staff_from_row,
+    staff_row,
     chain_head,
     chained_rows,
     check_chain,
@@ -339,7 +341,7 @@ class SQLiteStore(Store):
     async def upsert_staff(self, member: StaffMember) -> None:
         def upsert() -> None:
             with self._write() as db:
-                db["staff"].upsert(member.model_dump(mode="json"), pk=("school_id", "user"))
+                db["staff"].upsert(staff_row(member), pk=("school_id", "user"))
 
         await self._run(upsert)
 
@@ -354,14 +356,14 @@ class SQLiteStore(Store):
     async def get_staff(self, school_id: str, user: str) -> StaffMember | None:
         def get() -> StaffMember | None:
             row = next(self.db.query("SELECT * FROM staff WHERE school_id = ? AND user = ?", [school_id, user]), None)
-            return StaffMember.model_validate(row) if row else None
+            return staff_from_row(row) if row else None
 
         return await self._run(get)
 
     async def list_staff(self, school_id: str) -> list[StaffMember]:
         def rows() -> list[StaffMember]:
             found = self.db["staff"].rows_where("school_id = ?", [school_id], order_by="role, name")
-            return [StaffMember.model_validate(r) for r in found]
+            return [staff_from_row(r) for r in found]
 
         return await self._run(rows)
 

@@ -137,6 +137,8 @@ def _checkboxes(choices: list[Choice], asks: str | None, continue_label: str) ->
 
 def card_blocks(card: CaseCard) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(card.title, MAX_HEADER)}]
+    for note in card.notice:  # what this reader must do: first, in full-size text
+        blocks += _section(to_mrkdwn(note))
     fields = [{"type": "mrkdwn", "text": clip(f"*{to_mrkdwn(label)}*\n{to_mrkdwn(_literal(value))}{_mention(card, label)}",
                                               MAX_FIELD_TEXT), "verbatim": True} for label, value in card.fields]
     for start in range(0, len(fields), MAX_FIELDS):

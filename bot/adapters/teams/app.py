@@ -18,7 +18,6 @@ import warnings
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
-import aiohttp
 import yarl
 
 from aiohttp import web

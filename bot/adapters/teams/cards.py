@@ -145,6 +145,8 @@ def case_blocks(case: CaseCard, value_limit: int = MAX_FIELD_TEXT) -> list[dict[
     title = {"type": "RichTextBlock", "inlines": [
         {**_run(to_plain(case.title), bold=True), "size": "Medium", **({"color": "Attention"} if case.urgent else {})}]}
     items: list[dict[str, Any]] = [title]
+    for note in case.notice:  # what this reader must do: first, in full-size text
+        items += text_blocks(note)
     for label, value in case.fields:
         items.append({"type": "RichTextBlock", "inlines": to_runs(label, bold=True), "spacing": "Small"})
         items.append({**literal_block(clip(value, value_limit)), "spacing": "None"})
