@@ -30,6 +30,7 @@ from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
 from bot.routing import alert_route, route_case
 from bot.stats import MILESTONES, compute_stats, stats_reply
+from bot.schools import serving
 
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
@@ -118,14 +119,17 @@ class Casework:
         ]
         names = {m.user: m.name for m in staff}
 
-        def notify(stored: Case) -> list[Notification]:
-            return [
-                Notification(school_id=stored.school_id, recipient=route.user, case_id=stored.id, created_at=ctx.now,
-                             replies=[self.card_reply(stored, route.user, names, key="case.new_card")])
-                for route in stored.routed_to
-            ]
-
         school = self.bot.schools.current()
+
+        def notify(stored: Case) -> list[Notification]:
+            with serving(school):  # the store may call this from a worker thread, outside this turn's context
+                return [
+                    Notification(school_id=stored.school_id, recipient=route.user, case_id=stored.id,
+                                 created_at=ctx.now, replies=[self.card_reply(stored, route.user, names,
+                                                                              key="case.new_card")])
+                    for route in stored.routed_to
+                ]
+
         stored, _created = await self.bot.store.create_case(
             case, events, evidence, notify, self.bot.schools.reference_prefix(school),
             sightings(case.school_id, school.name, case.id, case.answers, case.created_at),
@@ -223,7 +227,7 @@ class Casework:
             await self.tick(ctx, case, action.removeprefix("tick:"))
         elif action == "pack":
             offer = "targeting_me" in case.categories and not case.is_routed_to(case.reporter)
-            ctx.replies.extend(pack_replies(self.bot.schools.words(), self.bot.schools.current().name, case, offer))
+            ctx.replies.extend(pack_replies(self.bot.schools.words(), self.bot.schools.current(), case, offer))
         elif action == "pack_reporter":
             await self.send_pack_to_reporter(ctx, case)
         elif action == "record":
@@ -285,7 +289,7 @@ class Casework:
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
         note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
-                            replies=reporter_pack(self.bot.schools.words(), self.bot.schools.current().name, case))
+                            replies=reporter_pack(self.bot.schools.words(), self.bot.schools.current(), case))
         event = CaseEvent(case_id=case.id, actor=ctx.user, kind="pack_sent_to_reporter", at=ctx.now)
         await self.bot.store.update_case(case, [event], [note])
         ctx.say("case.pack.sent_to_reporter", reference=case.reference)

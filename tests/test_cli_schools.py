@@ -61,3 +61,20 @@ def test_trends_shows_accounts_reported_by_several_schools_and_nothing_private(t
     assert "Mr Smith" not in shown and "console:t1" not in shown
     as_json = json.loads(out(run_cli("trends", "--json", "--db", db)))
     assert [a["kind"] for a in as_json] == ["pattern"]
+
+
+def test_a_school_is_added_with_its_nation_and_the_one_school_takes_it_from_the_environment(tmp_path):
+    db = tmp_path / "bot.db"
+    added = run_cli("schools", "add", "llan", "--name", "Ysgol Llan", "--nation", "wales", "--db", db)
+    assert "school in Wales" in out(added)
+    listed = {s["id"]: s for s in json.loads(out(run_cli("schools", "list", "--json", "--db", db)))}
+    assert listed["llan"]["nation"] == "wales" and listed["default"]["nation"] == "england"
+    refused = run_cli("schools", "add", "glen", "--name", "Glen", "--nation", "france", "--db", db, expect=2)
+    assert "invalid choice" in err(refused)
+
+    support = "I need support\nin_school\n"
+    one = tmp_path / "one.db"
+    english = out(run_cli("chat", "--db", one, input=support))
+    welsh = out(run_cli("chat", "--db", one, input=support, env={"OSB_SCHOOL_NATION": "wales"}))
+    assert "LADO" in english and "designated safeguarding person (DSP)" not in english
+    assert "designated safeguarding person (DSP)" in welsh and "Designated Officer for Safeguarding" in welsh
