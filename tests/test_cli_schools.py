@@ -78,3 +78,4 @@ def test_a_school_is_added_with_its_nation_and_the_one_school_takes_it_from_the_
     welsh = out(run_cli("chat", "--db", one, input=support, env={"OSB_SCHOOL_NATION": "wales"}))
     assert "LADO" in english and "designated safeguarding person (DSP)" not in english
     assert "designated safeguarding person (DSP)" in welsh and "Designated Officer for Safeguarding" in welsh
+    assert "0800 028 0285" in english and "0800 028 0285" in welsh  # the NSPCC whistleblowing line, in both
