@@ -163,6 +163,7 @@ def pack_replies(content: Content, school: School, case: Case, offer_reporter: b
             "case.pack.posh_guidance", value=Markup(f"{guidance.name}: {guidance.url}")), guidance.unconfirmed)))
     replies.append(Reply(key="case.pack.description", text=content.text(
         "case.pack.description", value=Markup(paste_text(content, school.name, case)))))
+    offer_reporter = offer_reporter and len(reporter_pack(content, school, case)) > 1  # only with steps for them
     replies.append(posh_draft(content, school, case, offer_reporter))
     return replies
 

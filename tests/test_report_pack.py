@@ -207,3 +207,16 @@ def test_a_harm_with_helplines_only_lists_no_platform_as_missing_a_route(content
     case = case_of(["school_impersonation"], ["facebook"], description="It asks parents for money")
     fraud = next(r for r in route_replies(pack_replies(content, SCHOOL, case, False)) if "asking for money" in r.text)
     assert "no route" not in fraud.text and "Report Fraud" in fraud.text
+
+
+def test_steps_are_offered_to_the_reporter_only_when_some_route_is_theirs_to_use(content):
+    theirs = pack_replies(content, SCHOOL, case_of(["targeting_me"], ["instagram"]), offer_reporter=True)[-1]
+    assert [c.id for c in theirs.choices] == ["case:OSB-2026-0007:pack_reporter"]
+    anyones = pack_replies(content, SCHOOL, case_of(["targeting_me"], ["linkedin"]), offer_reporter=True)[-1]
+    assert anyones.choices == []  # any LinkedIn member can report it: nothing for them to do themselves
+
+
+def test_threats_on_x_get_xs_violence_and_threats_route(content):
+    case = case_of(["targeting_staff"], ["x"], description="A post threatening to kill a teacher")
+    text = texts(pack_replies(content, SCHOOL, case, offer_reporter=False))
+    assert "Violence and threats" in text and "Threats" in text
