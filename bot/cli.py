@@ -398,6 +398,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     import os
 
     from bot.record import export_case, render
+    from bot.schools import serving
 
     case = await store.get_case(settings.school_id, args.reference)
     if case is None:
@@ -407,7 +408,9 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     if out == "-" and args.format == "pdf" and sys.stdout.isatty():
         print("online-safety-bot: not writing a PDF to the terminal; give --out FILE", file=sys.stderr)
         return 2
-    record = await export_case(Bot(content, store, settings), case, by=args.by or _cli_user(), fmt=args.format)
+    bot = Bot(content, store, settings)
+    with serving(await bot.schools.get(case.school_id)):  # the record in the school's words and nation
+        record = await export_case(bot, case, by=args.by or _cli_user(), fmt=args.format)
     data = render(record, content)
     if out == "-":
         sys.stdout.buffer.write(data)

@@ -79,3 +79,15 @@ def test_a_school_is_added_with_its_nation_and_the_one_school_takes_it_from_the_
     assert "LADO" in english and "designated safeguarding person (DSP)" not in english
     assert "designated safeguarding person (DSP)" in welsh and "Designated Officer for Safeguarding" in welsh
     assert "0800 028 0285" in english and "0800 028 0285" in welsh  # the NSPCC whistleblowing line, in both
+
+
+def test_a_welsh_schools_exported_record_has_wales_allegation_step_not_the_lado(tmp_path):
+    db = tmp_path / "bot.db"
+    run_cli("schools", "add", "llan", "--name", "Ysgol Llan", "--prefix", "LLN", "--nation", "wales", "--db", db)
+    run_cli("staff", "add", "console:dsp", "--role", "dsl", "--name", "Dai Price", "--school", "llan", "--db", db)
+    report = "\n".join(["rumours about a teacher", "5", "no", "other_staff", "facebook", "@llan_gossip", "yesterday",
+                        "Claims about a teacher", "other_staff", "skip", "done", "nobody", "no_idea", "send"]) + "\n"
+    run_cli("chat", "--school", "llan", "--as", "console:t1", "--db", db, input=report)
+    record = out(run_cli("cases", "export", "LLN-2026-0001", "--school", "llan", "--format", "md", "--out", "-",
+                         "--db", db))
+    assert "Designated Officer for Safeguarding" in record and "LADO within one working day" not in record
