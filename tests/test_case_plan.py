@@ -47,7 +47,7 @@ async def test_an_allegation_plan_includes_the_lado_and_an_urgent_one_the_police
     await head.pick(f"case:{REF}:plan")
     text = head.last[0].text
     assert "LADO within one working day" in text and "police" in text and "Internet Watch Foundation" in text
-    assert "Report it to Facebook" in text and "Report it to TikTok" in text
+    assert "Report it to" not in text  # never a platform's own route for possible sexual images of a child
     assert "Keep screenshots" not in text  # never for possible images of under-18s
     assert "behaviour policy" in text and "Identify any learners" in text
 
