@@ -220,3 +220,10 @@ def test_threats_on_x_get_xs_violence_and_threats_route(content):
     case = case_of(["targeting_staff"], ["x"], description="A post threatening to kill a teacher")
     text = texts(pack_replies(content, SCHOOL, case, offer_reporter=False))
     assert "Violence and threats" in text and "Threats" in text
+
+
+def test_signs_match_the_start_of_a_word_not_the_middle_of_another(content):
+    feeling = case_of(["school_impersonation"], ["facebook"], description="I feel awful; it shows our skills day")
+    assert not {"fraud", "threats"} & set(harm_ids(content, feeling))
+    paying = case_of(["school_impersonation"], ["facebook"], description="It asks parents for school trip fees")
+    assert "fraud" in harm_ids(content, paying)
