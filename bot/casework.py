@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.dialogs.base import Context
-from bot.markup import Markup, to_plain
+from bot.markup import Markup, escape, to_plain
 from bot.models import (
     Case,
     CaseCard,
@@ -41,6 +41,7 @@ from bot.routing import (  # noqa: F401 (NAMED_TEXT_STEPS: imported from here be
 )
 from bot.stats import MILESTONES, compute_stats, stats_reply
 from bot.text import contains_phrase
+from bot.schools import serving
 
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
@@ -113,6 +114,14 @@ class Casework:
     async def _names(self, school_id: str) -> dict[str, str]:
         """How to name each person: the staff directory's name, else the name their platform gave them."""
         return await names_of_people(self.bot.store, school_id)
+
+    def front_door(self) -> Markup:
+        """The school's children's social care front door, with its number and link where the school set them."""
+        door = self.bot.schools.words().facts.helplines.get("front_door")
+        if door is None:
+            return Markup(self.text("common.front_door_unknown"))
+        reach = ", ".join(str(v) for v in (door.phone, door.url) if v)
+        return Markup(escape(f"{door.name} ({reach})" if reach else door.name))
 
     def name_of(self, names: dict[str, str], user: str) -> str:
         """A person as people read them: a name, never a platform id."""
@@ -226,14 +235,17 @@ class Casework:
         ]
         names = await self._names(ctx.school_id)
 
-        def notify(stored: Case) -> list[Notification]:
-            return [
-                Notification(school_id=stored.school_id, recipient=route.user, case_id=stored.id, created_at=ctx.now,
-                             replies=[self.card_reply(stored, route.user, names, key="case.new_card")])
-                for route in stored.routed_to
-            ]
-
         school = self.bot.schools.current()
+
+        def notify(stored: Case) -> list[Notification]:
+            with serving(school):  # the store may call this from a worker thread, outside this turn's context
+                return [
+                    Notification(school_id=stored.school_id, recipient=route.user, case_id=stored.id,
+                                 created_at=ctx.now, replies=[self.card_reply(stored, route.user, names,
+                                                                              key="case.new_card")])
+                    for route in stored.routed_to
+                ]
+
         stored, _created = await self.bot.store.create_case(
             case, events, evidence, notify, self.bot.schools.reference_prefix(school),
             sightings(case.school_id, school.name, case.id, case.answers, case.created_at),
@@ -283,6 +295,8 @@ class Casework:
         if case.possible_images:
             guidance.append(self.text("case.guidance.guardrail"))
         guidance += [self.text(f"case.guidance.{name}") for name in ("sextortion", "danger", "police") if name in safety]
+        if "allegation" in case.categories:  # which statutory guidance applies (each nation's own, where known)
+            guidance.append(self.text("case.guidance.allegation"))
         guidance.append(self.text("case.guidance.always"))
         title_key = "case.title_urgent" if case.urgent else "case.title"
         return CaseCard(
@@ -418,7 +432,7 @@ class Casework:
             await self.tick(ctx, case, action.removeprefix("tick:"))
         elif action == "pack":
             offer = "targeting_me" in case.categories and not case.is_routed_to(case.reporter)
-            ctx.replies.extend(pack_replies(self.bot.schools.words(), self.bot.schools.current().name, case, offer))
+            ctx.replies.extend(pack_replies(self.bot.schools.words(), self.bot.schools.current(), case, offer))
         elif action == "pack_reporter":
             await self.send_pack_to_reporter(ctx, case)
         elif action == "record":
@@ -500,7 +514,7 @@ class Casework:
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
         note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
-                            replies=reporter_pack(self.bot.schools.words(), self.bot.schools.current().name, case))
+                            replies=reporter_pack(self.bot.schools.words(), self.bot.schools.current(), case))
         event = CaseEvent(case_id=case.id, actor=ctx.user, kind="pack_sent_to_reporter", at=ctx.now)
         await self.bot.store.update_case(case, [event], [note])
         ctx.say("case.pack.sent_to_reporter", reference=case.reference)

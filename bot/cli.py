@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="a Slack workspace whose staff belong to this school (repeatable)")
     school_add.add_argument("--teams-tenant", action="append", default=[], metavar="TENANT_ID",
                             help="a Microsoft 365 tenant whose staff belong to this school (repeatable)")
+    school_add.add_argument("--nation", choices=["england", "wales", "scotland", "northern_ireland"],
+                            default="england", help="the UK nation whose statutory guidance the school follows "
+                                                    "(default england)")
     school_add.add_argument("--authority", action="store_true",
                             help="this is the local authority's or trust's safeguarding team, not a school: its "
                                  "staff (role authority_safeguarding) get early-warning alerts across schools")
@@ -220,10 +223,11 @@ async def schools(args: argparse.Namespace, settings: Settings, content: Content
         workspaces = [Workspace(platform="slack", id=t) for t in args.slack_team] + \
             [Workspace(platform="teams", id=t.lower()) for t in args.teams_tenant]
         school = School(id=args.id, name=name, kind="authority" if args.authority else "school",
-                        reference_prefix=args.prefix, content_dir=folder, workspaces=workspaces)
+                        reference_prefix=args.prefix, content_dir=folder, nation=args.nation, workspaces=workspaces)
         await store.upsert_school(school)
         where = ", ".join(f"{w.platform} {w.id}" for w in workspaces) or "no workspace yet"
-        print(f"{school.id}: {school.name} ({school.kind}; {where}).")
+        print(f"{school.id}: {school.name} ({school.kind} in {content.text(f'nations.{school.nation}.name')}; "
+              f"{where}).")
         return 0
     if args.action == "remove":
         await store.remove_school(args.id)  # StoreError, naming why, if it still has staff or cases
@@ -235,7 +239,8 @@ async def schools(args: argparse.Namespace, settings: Settings, content: Content
         return 0
     for s in found:
         where = ", ".join(f"{w.platform}:{w.id}" for w in s.workspaces) or "-"
-        print(f"{s.id:20} {s.kind:10} {s.reference_prefix or settings.reference_prefix:6} {s.name}  [{where}]")
+        print(f"{s.id:20} {s.kind:10} {s.reference_prefix or settings.reference_prefix:6} {s.nation:16} {s.name}  "
+              f"[{where}]")
     return 0
 
 
@@ -420,6 +425,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     The file is created readable by its owner only: it is a child-protection record."""
     from bot.private import write_private
     from bot.record import export_case, render
+    from bot.schools import serving
 
     case = await store.get_case(settings.school_id, args.reference)
     if case is None:
@@ -429,7 +435,9 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     if out == "-" and args.format == "pdf" and sys.stdout.isatty():
         print("online-safety-bot: not writing a PDF to the terminal; give --out FILE", file=sys.stderr)
         return 2
-    record = await export_case(Bot(content, store, settings), case, by=args.by or _cli_user(), fmt=args.format)
+    bot = Bot(content, store, settings)
+    with serving(await bot.schools.get(case.school_id)):  # the record in the school's words and nation
+        record = await export_case(bot, case, by=args.by or _cli_user(), fmt=args.format)
     data = render(record, content)
     if out == "-":
         sys.stdout.buffer.write(data)
@@ -589,10 +597,10 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
                *((f"safety.{name}", getattr(content.safety, name)) for name in type(content.safety).model_fields)]
     facts += [(name, fact.checked) for name, fact in sourced]
     for p in content.facts.platforms.values():
-        if p.report:
-            facts.append((f"platforms.{p.id}.report", p.report.checked))
+        facts += [(f"platforms.{p.id}.routes.{n}", r.checked) for n, r in enumerate(p.routes)]
         facts += [(f"platforms.{p.id}.privacy.{i.id}", i.checked) for i in p.privacy]
         facts += [(f"platforms.{p.id}.always_public.{n}", x.checked) for n, x in enumerate(p.always_public)]
+    facts += [(f"harms.{h.id}", h.checked) for h in content.facts.harms.values()]
     if retention is not None:  # content/facts/retention.yaml, checked by bot/retention.py
         facts.append(("retention.default", retention.facts.default.checked))
         facts += [(f"retention.{c.id}", c.checked) for c in retention.facts.categories]
@@ -603,12 +611,38 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
           f"{len(facts)} facts, each with a source and a checked date.")
     for name, checked in stale:
         print(f"  due a re-check: {name} (last checked {checked})")
-    if retention is not None and retention.facts.removed_allegations:
-        sourced.append(("retention.removed_allegations", retention.facts.removed_allegations))
-    for name, fact in sourced:
-        if fact.unconfirmed:
-            print(f"  unconfirmed: {name}: {' '.join(fact.unconfirmed.split())}")
+    print_unconfirmed_and_nations(content, retention)
     return 0
+
+
+def print_unconfirmed_and_nations(content: Content, retention: Any = None) -> None:
+    """The facts not confirmed at their source, the local contacts still at the shipped default, and which
+    facts and wording exist for which UK nation (bot/nations.py)."""
+    from bot.nations import facts_by_nation
+
+    unconfirmed = [(f"helplines.{h.id}", h.unconfirmed) for h in content.facts.helplines.values()]
+    unconfirmed += [(f"rules.{r.id}", r.unconfirmed) for r in content.facts.rules.values()]
+    unconfirmed += [(f"safety.{name}", getattr(content.safety, name).unconfirmed)
+                    for name in type(content.safety).model_fields]
+    if retention is not None and retention.facts.removed_allegations:
+        unconfirmed.append(("retention.removed_allegations", retention.facts.removed_allegations.unconfirmed))
+    unconfirmed += [(f"harms.{h.id}", h.unconfirmed) for h in content.facts.harms.values()]
+    for p in content.facts.platforms.values():
+        unconfirmed += [(f"platforms.{p.id}.routes.{n} ({', '.join(r.harms)})", r.unconfirmed)
+                        for n, r in enumerate(p.routes)]
+        unconfirmed += [(f"platforms.{p.id}.privacy.{i.id}", i.unconfirmed) for i in p.privacy]
+    unconfirmed = [(name, note) for name, note in unconfirmed if note]
+    print(f"{len(unconfirmed)} facts are marked unconfirmed at their source (the bot says so where it shows them):")
+    for name, note in unconfirmed:
+        print(f"  unconfirmed: {name}: {' '.join(note.split())}")
+    front_door = content.facts.helplines.get("front_door")
+    if front_door is not None and not (front_door.phone or front_door.url):
+        print("  warning: the safeguarding front door is still the shipped default, with no number or link: each "
+              "school sets its own local authority's in its content folder (facts/helplines.yaml, id front_door)")
+    print("Facts and wording that hold only for some nations (the rest hold for all four):")
+    for nation, names in facts_by_nation(content).items():
+        listed = ", ".join(names) if names else "none: the bot says its statutory guidance is England's"
+        print(f"  {nation}: {listed}")
 
 
 if __name__ == "__main__":

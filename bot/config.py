@@ -22,6 +22,8 @@ class Settings(BaseModel):
     content_dir: Path | None = Field(default=None, description="content/ folder; the repository's by default")
     school_id: str = "default"
     school_name: str = "your school"
+    school_nation: Literal["england", "wales", "scotland", "northern_ireland"] | None = Field(
+        default=None, description="the nation of the deployment's one school (the `default` school)")
     reference_prefix: str = Field(default="OSB", pattern=r"^[A-Z]{2,6}$")
     idle_days: float = Field(default=7, gt=0, description="a conversation silent this long is set aside")
     max_text_chars: int = Field(default=4000, ge=200)
@@ -66,7 +68,7 @@ class Settings(BaseModel):
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         env = os.environ if env is None else env
         names = {
-            "db": "OSB_DB", "content_dir": "OSB_CONTENT_DIR", "school_name": "OSB_SCHOOL_NAME",
+            "db": "OSB_DB", "content_dir": "OSB_CONTENT_DIR", "school_name": "OSB_SCHOOL_NAME", "school_nation": "OSB_SCHOOL_NATION",
             "reference_prefix": "OSB_REFERENCE_PREFIX", "idle_days": "OSB_IDLE_DAYS",
             "max_text_chars": "OSB_MAX_TEXT_CHARS", "max_attachment_mb": "OSB_MAX_ATTACHMENT_MB",
             "urgent_remind_minutes": "OSB_URGENT_REMIND_MINUTES", "urgent_escalate_minutes": "OSB_URGENT_ESCALATE_MINUTES",

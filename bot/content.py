@@ -28,7 +28,7 @@ RUNTIME_VARIABLES = {
     "max_size", "file_name", "summary", "routed_count", "step_title", "platform", "item", "done_count",
     "skipped_count", "left", "status", "outcome", "count", "cases", "date", "reporter", "role",
     "reason", "urgency", "categories", "started", "value", "reasons", "people", "position", "total",
-    "open_required",
+    "open_required", "nation", "subject", "when",
 }
 
 
@@ -40,14 +40,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+NATIONS = ("england", "wales", "scotland", "northern_ireland")
+Nation = Literal["england", "wales", "scotland", "northern_ireland"]
+
+
 class Sourced(Strict):
-    """A fact: where it comes from and when someone last checked it there. A fact that could not be confirmed
-    at its source says so in `unconfirmed` (what is unconfirmed, and why): `content check` lists it."""
+    """A fact: where it comes from and when someone last checked it there. `unconfirmed` says what could not
+    be confirmed at the source (the bot shows it as such, and `content check` lists it); `nations` are the
+    UK nations the fact holds for (statutory guidance differs between them)."""
 
     source: HttpUrl
     checked: date
     unconfirmed: str | None = Field(default=None, description="why it could not be confirmed at its source; "
                                                                "`content check` lists every such fact")
+    nations: list[Nation] = Field(default_factory=lambda: list(NATIONS))
 
 
 # --- Facts -------------------------------------------------------------------------------
@@ -71,11 +77,25 @@ class Rule(Sourced):
 
 
 class ReportRoute(Sourced):
-    in_app: str
+    """How to report some kinds of harm (content/facts/harms.yaml) on one platform."""
+
+    harms: list[str] = Field(min_length=1)
+    in_app: str | None = None
     web_form: HttpUrl | None = None
     category: str
+    who: Literal["anyone", "the_person", "the_person_or_parent", "parent", "rights_holder"] = Field(
+        description="who the platform acts for: anyone, only the person concerned (or also a parent), a parent, "
+                    "or the owner of the name or logo")
     who_can_report: str
+    needs_account: bool | None = Field(default=None, description="whether the reporter needs an account on the "
+                                                                  "platform (None: not confirmed)")
     needs: str | None = None
+
+    @model_validator(mode="after")
+    def _has_a_way(self) -> "ReportRoute":
+        if not (self.in_app or self.web_form):
+            raise ValueError("a route needs in_app steps or a web_form")
+        return self
 
 
 class PrivacyItem(Sourced):
@@ -92,15 +112,30 @@ class PublicLimit(Sourced):
 class Platform(Strict):
     id: str
     name: str
-    report: ReportRoute | None = None
+    routes: list[ReportRoute] = Field(default_factory=list)
     privacy: list[PrivacyItem] = Field(default_factory=list)
     always_public: list[PublicLimit] = Field(default_factory=list)
+
+
+class Harm(Sourced):
+    """A kind of harm a report pack routes by. It fits a case when each condition given matches (any of
+    its values): the case's categories, who may be behind it, words in the description."""
+
+    id: str
+    title: str
+    why: str = Field(description="why this route fits, as the report pack says it")
+    categories: list[str] = Field(default_factory=list)
+    behind_it: list[str] = Field(default_factory=list)
+    signs: list[str] = Field(default_factory=list, description="words in the description that suggest it")
+    report_harmful_content: str | None = Field(default=None, description="Report Harmful Content's category for it")
+    helplines: list[str] = Field(default_factory=list, description="helplines to show with it")
 
 
 class Facts(Strict):
     helplines: dict[str, Helpline]
     rules: dict[str, Rule]
     platforms: dict[str, Platform]
+    harms: dict[str, Harm] = Field(default_factory=dict)
 
     def lookup(self, path: str) -> Any:
         """`posh.phone` or `rules.lado_timing.text` style look-up; helplines are the default root."""
@@ -124,7 +159,7 @@ class Facts(Strict):
         return node
 
 
-FACT_FILES: dict[str, type[Strict]] = {"helplines": Helpline, "rules": Rule, "platforms": Platform}
+FACT_FILES: dict[str, type[Strict]] = {"helplines": Helpline, "rules": Rule, "platforms": Platform, "harms": Harm}
 
 
 # --- Flows -------------------------------------------------------------------------------
@@ -218,6 +253,7 @@ class PlanItem(Strict):
     per_platform: bool = Field(default=False, description="one item for each platform in the case: {platform}")
     done_by_action: str | None = Field(default=None, description="recording this action ticks the item")
     done_when_answered: Literal["accounts", "first_seen", "evidence_files", "threshold"] | None = None
+    nations: list[Nation] = Field(default_factory=lambda: list(NATIONS), description="the nations it applies in")
 
 
 class PlanStep(Strict):
@@ -386,6 +422,7 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
             raise ContentError(f"{path}: expected a '{name}:' list at the top")
         facts_data[name] = validated(TypeAdapter(dict[str, model]), path, _keyed(data.get(name), path, name), name)
     facts = Facts(**facts_data)
+    _check_harm_references(facts, root / "facts")
 
     flows: dict[str, Flow] = {}
     for path in sorted((root / "flows").glob("*.yaml")):
@@ -456,6 +493,20 @@ def _merge(base: Any, change: Any) -> Any:
         merged = [_merge(x, changes.pop(x["id"])) if x["id"] in changes else x for x in base]
         return merged + list(changes.values())
     return change
+
+
+def _check_harm_references(facts: Facts, folder: Path) -> None:
+    """Each platform route names harms in harms.yaml, and each harm names helplines that exist."""
+    for platform in facts.platforms.values():
+        for n, route in enumerate(platform.routes):
+            for harm in route.harms:
+                if harm not in facts.harms:
+                    raise ContentError(f"{folder / 'platforms.yaml'}: {platform.id}.routes.{n}.harms: '{harm}' "
+                                       f"is not a harm in harms.yaml")
+    for harm in facts.harms.values():
+        for helpline in harm.helplines:
+            if helpline not in facts.helplines:
+                raise ContentError(f"{folder / 'harms.yaml'}: {harm.id}.helplines: '{helpline}' is not a helpline")
 
 
 def _check_placeholders(content: Content, message_files: dict[str, Path], root: Path) -> None:

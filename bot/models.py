@@ -220,6 +220,8 @@ class School(BaseModel):
     reference_prefix: str | None = Field(default=None, pattern=r"^[A-Z]{2,6}$",
                                          description="for case references; the deployment's (OSB) if unset")
     content_dir: str | None = Field(default=None, description="the school's own content folder (bot/content.py)")
+    nation: Literal["england", "wales", "scotland", "northern_ireland"] = Field(
+        default="england", description="the UK nation whose statutory guidance the school follows (bot/nations.py)")
     workspaces: list[Workspace] = Field(default_factory=list)
 
 

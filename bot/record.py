@@ -378,7 +378,11 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
     say = _Words(content)
     events = await store.case_events(case.id)
     evidence = await store.case_evidence(case.id)
-    plan_entries = case_plan(content, case, events, evidence)
+    school = bot.schools.current()  # the school being served (cases never cross schools), or the deployment's
+    if school.id != case.school_id:
+        school = await bot.schools.get(case.school_id)
+    school_words = bot.schools.content(school)  # the plan as the school's nation has it
+    plan_entries = case_plan(school_words, case, events, evidence)
     b = _Builder(bot, await store.list_staff(case.school_id),
                  {e.id: f"{e.step}: {e.text}" for e in plan_entries})
     chain = await store.verify_case_chain(case.id)

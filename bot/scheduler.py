@@ -229,7 +229,8 @@ class Scheduler:
                 notes.append(Notification(school_id=fresh.school_id, recipient=fresh.reporter, case_id=fresh.id,
                                           created_at=now, replies=[Reply(
                                               key="reminders.reporter_urgent_waiting", urgent=True,
-                                              text=self._text("reminders.reporter_urgent_waiting", reference=fresh.reference))]))
+                                              text=self._text("reminders.reporter_urgent_waiting", reference=fresh.reference,
+                                                                         front_door=self.bot.casework.front_door()))]))
             detail: dict[str, object] = {"about": "not_acknowledged", "urgent": fresh.urgent, "to": recipients}
             if escalate:
                 detail["added"] = [r.model_dump(mode="json") for r in added]

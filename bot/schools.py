@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.models import School
+from bot.nations import for_nation
 from bot.store import Store
 
 DEFAULT_SCHOOL = "default"
@@ -42,7 +43,7 @@ class Schools:
         self.store = store
         self.base = content
         self.settings = settings
-        self._content: dict[tuple[str, str | None], Content] = {}
+        self._content: dict[tuple[str, str | None, str], Content] = {}
         self._cached: dict[str, School] | None = None
         self._cached_at = 0.0
 
@@ -68,10 +69,16 @@ class Schools:
     async def get(self, school_id: str) -> School:
         school = (await self._schools(missing=lambda found: school_id not in found)).get(school_id)
         if school is None:
-            school = School(id=school_id, name=self.settings.school_name)
+            school = self._unlisted(school_id)
         elif school.id == DEFAULT_SCHOOL and school.name == "Our school":
             school = school.model_copy(update={"name": self.settings.school_name})  # named by OSB_SCHOOL_NAME
+        if school.id == DEFAULT_SCHOOL and self.settings.school_nation:
+            school = school.model_copy(update={"nation": self.settings.school_nation})  # OSB_SCHOOL_NATION
         return school
+
+    def _unlisted(self, school_id: str) -> School:
+        """A school not in the store: the deployment's one school, as OSB_SCHOOL_NAME and OSB_SCHOOL_NATION say."""
+        return School(id=school_id, name=self.settings.school_name, nation=self.settings.school_nation or "england")
 
     async def _schools(self, missing: Callable[[dict[str, School]], bool]) -> dict[str, School]:
         """Every school, read at most every few seconds (two store trips a turn saved: bench/); read again
@@ -84,11 +91,13 @@ class Schools:
         return self._cached
 
     def content(self, school: School) -> Content:
-        """The shared content with the school's own folder merged over it (loaded once per folder)."""
-        key = (school.id, school.content_dir)
+        """The shared content with the school's own folder merged over it (loaded once per folder), as its
+        nation sees it (bot/nations.py)."""
+        key = (school.id, school.content_dir, school.nation)
         if key not in self._content:
-            self._content[key] = load_content(self.settings.content_dir, Path(school.content_dir)) \
+            merged = load_content(self.settings.content_dir, Path(school.content_dir)) \
                 if school.content_dir else self.base
+            self._content[key] = for_nation(merged, school.nation)
         return self._content[key]
 
     def reference_prefix(self, school: School) -> str:
@@ -97,11 +106,10 @@ class Schools:
     # --- the school being served now (see `serving`) ---------------------------------------
 
     def current(self) -> School:
-        return _serving.get() or School(id=self.settings.school_id, name=self.settings.school_name)
+        return _serving.get() or self._unlisted(self.settings.school_id)
 
     def words(self) -> Content:
-        school = _serving.get()
-        return self.content(school) if school else self.base
+        return self.content(self.current())
 
     def text(self, key: str, **values: object) -> str:
         """A message in the current school's words, with its name."""

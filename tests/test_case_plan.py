@@ -52,6 +52,7 @@ async def test_an_allegation_plan_includes_the_lado_and_an_urgent_one_the_police
     assert "Don't report it to Facebook in any way that means opening" in text
     assert "Professionals Online Safety Helpline now" in text and "within 48 hours" not in text
     assert "judges the allegation against the harm test" in text  # the LADO step waits for that decision
+    assert "Report it to" not in text  # never a platform's own route for possible sexual images of a child
     assert "Keep screenshots" not in text  # never for possible images of under-18s
     assert "behaviour policy" in text and "Identify any learners" in text
 
@@ -95,17 +96,22 @@ async def test_a_case_closes_without_a_reason_only_when_every_required_item_is_d
     assert "reason" not in closed.detail
 
 
-async def test_the_report_pack_gives_each_platforms_route_a_description_and_a_posh_draft(bot, dsl: Chat, content):
+async def test_the_report_pack_gives_the_routes_that_fit_a_description_and_a_posh_draft(bot, dsl: Chat, content):
     await dsl.pick(f"case:{REF}:pack")
-    assert dsl.keys == ["case.pack.intro", "case.pack.platform", "case.pack.description", "case.pack.posh_email"]
-    instagram = content.facts.platforms["instagram"].report
-    route = dsl.reply("case.pack.platform").text
+    assert dsl.keys == ["case.pack.intro", "case.pack.route", "case.pack.route", "case.pack.posh_guidance",
+                        "case.pack.description", "case.pack.posh_email"]
+    instagram = next(r for r in content.facts.platforms["instagram"].routes if "impersonation_person" in r.harms)
+    route = dsl.last[1].text
+    assert "impersonation" in route.lower() and "Why this route" in route
     assert str(instagram.web_form) in route and instagram.category in route and "ID" in route
+    assert "Bullying or harassment" in dsl.last[2].text  # an account targeting staff may mock rather than pose
     description = dsl.reply("case.pack.description").text
     assert "targeting a member of our staff" in description
     assert r"https\://instagram.com/fake\_hillside" in description
+    assert "school website" not in description  # the reporter's own words are never pasted
     posh = dsl.reply("case.pack.posh_email").text
     assert "helpline@saferinternet.org.uk" in posh and REF in posh and "No images are attached" in posh
+    assert "We are a school in England." in posh
 
 
 async def test_the_pack_can_go_to_the_person_impersonated(bot, dsl: Chat, chat: Chat):
@@ -114,7 +120,7 @@ async def test_the_pack_can_go_to_the_person_impersonated(bot, dsl: Chat, chat: 
     await dsl.pick(f"case:{REF}:pack_reporter")
     assert dsl.keys == ["case.pack.sent_to_reporter"]
     await chat.open()
-    assert chat.keys[:2] == ["case.pack.for_reporter", "case.pack.platform"]
+    assert chat.keys[:2] == ["case.pack.for_reporter", "case.pack.route"]
     assert "Instagram" in chat.last[1].text
     case = await bot.store.get_case("default", REF)
     assert "pack_sent_to_reporter" in [e.kind for e in await bot.store.case_events(case.id)]

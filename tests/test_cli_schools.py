@@ -61,3 +61,33 @@ def test_trends_shows_accounts_reported_by_several_schools_and_nothing_private(t
     assert "Mr Smith" not in shown and "console:t1" not in shown
     as_json = json.loads(out(run_cli("trends", "--json", "--db", db)))
     assert [a["kind"] for a in as_json] == ["pattern"]
+
+
+def test_a_school_is_added_with_its_nation_and_the_one_school_takes_it_from_the_environment(tmp_path):
+    db = tmp_path / "bot.db"
+    added = run_cli("schools", "add", "llan", "--name", "Ysgol Llan", "--nation", "wales", "--db", db)
+    assert "school in Wales" in out(added)
+    listed = {s["id"]: s for s in json.loads(out(run_cli("schools", "list", "--json", "--db", db)))}
+    assert listed["llan"]["nation"] == "wales" and listed["default"]["nation"] == "england"
+    refused = run_cli("schools", "add", "glen", "--name", "Glen", "--nation", "france", "--db", db, expect=2)
+    assert "invalid choice" in err(refused)
+
+    support = "I need support\nin_school\n"
+    one = tmp_path / "one.db"
+    english = out(run_cli("chat", "--db", one, input=support))
+    welsh = out(run_cli("chat", "--db", one, input=support, env={"OSB_SCHOOL_NATION": "wales"}))
+    assert "LADO" in english and "designated safeguarding person (DSP)" not in english
+    assert "designated safeguarding person (DSP)" in welsh and "Designated Officer for Safeguarding" in welsh
+    assert "0800 028 0285" in english and "0800 028 0285" in welsh  # the NSPCC whistleblowing line, in both
+
+
+def test_a_welsh_schools_exported_record_has_wales_allegation_step_not_the_lado(tmp_path):
+    db = tmp_path / "bot.db"
+    run_cli("schools", "add", "llan", "--name", "Ysgol Llan", "--prefix", "LLN", "--nation", "wales", "--db", db)
+    run_cli("staff", "add", "console:dsp", "--role", "dsl", "--name", "Dai Price", "--school", "llan", "--db", db)
+    report = "\n".join(["rumours about a teacher", "5", "no", "other_staff", "facebook", "@llan_gossip", "yesterday",
+                        "Claims about a teacher", "other_staff", "skip", "done", "nobody", "no_idea", "send"]) + "\n"
+    run_cli("chat", "--school", "llan", "--as", "console:t1", "--db", db, input=report)
+    record = out(run_cli("cases", "export", "LLN-2026-0001", "--school", "llan", "--format", "md", "--out", "-",
+                         "--db", db))
+    assert "Designated Officer for Safeguarding" in record and "LADO within one working day" not in record

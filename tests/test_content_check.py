@@ -31,3 +31,25 @@ def test_a_broken_school_calendar_is_named_with_its_field(tmp_path):
     proc = check(tmp_path / "content")
     assert proc.returncode == 2
     assert "school_calendar.yaml" in proc.stderr
+
+
+def test_content_check_lists_unconfirmed_facts_the_default_front_door_and_facts_by_nation(tmp_path):
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    proc = check(tmp_path / "content")
+    assert proc.returncode == 0, proc.stderr
+    assert "unconfirmed: helplines.nspcc: The phone line's hours" in proc.stdout
+    assert "platforms.facebook.routes.1 (impersonation_organisation)" in proc.stdout
+    assert "warning: the safeguarding front door is still the shipped default" in proc.stdout
+    nations = dict(line.strip().split(": ", 1) for line in proc.stdout.splitlines()
+                   if line.strip().split(":")[0] in ("england", "wales", "scotland", "northern_ireland"))
+    assert "rules.kcsie" in nations["england"] and "rules.lado_one_working_day" in nations["england"]
+    assert "rules.wales_allegations_dos" in nations["wales"] and "messages.case.guidance.allegation" in nations["wales"]
+    assert "rules.kcsie" not in nations["wales"]
+
+
+def test_a_fact_naming_a_harm_that_does_not_exist_is_refused(tmp_path):
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    platforms = tmp_path / "content" / "facts" / "platforms.yaml"
+    platforms.write_text(platforms.read_text().replace("harms: [hacked]", "harms: [hackd]", 1))
+    proc = check(tmp_path / "content")
+    assert proc.returncode == 2 and "'hackd' is not a harm in harms.yaml" in proc.stderr

@@ -29,11 +29,12 @@ async def test_the_review_saves_progress_advises_on_gaps_and_nudges_everyone(bot
     again = Chat(Bot(bot.content, bot.store, bot.settings, clock=clock), "console:dsl")
     await again.open()
     assert again.keys == ["common.welcome_back", "prevention_review.curriculum.ask"]
-    await walk(again, [["in_progress"], ["in_place"], ["not_yet"], ["send"]])
+    await walk(again, [["in_progress"], ["in_place"], ["not_yet"], ["not_yet"], ["send"]])
     keys = again.keys
     assert keys[0] == "prevention.summary"
     assert "**Policies cover online behaviour:** In place" in again.last[0].text
     assert "prevention.next.learner_expectations" in keys and "prevention.next.staff_privacy" in keys
+    assert "prevention.next.published_photos" in keys  # photos on the school's website are what fakes copy
     assert "prevention.next.policies" not in keys
     assert "4 member(s)" in again.reply("prevention.nudged").text
     assert "0 of the 5 people" in again.reply("prevention.completed_count").text
@@ -53,7 +54,8 @@ async def test_the_count_grows_as_staff_complete_the_check_and_names_no_one(bot,
         await teacher.pick("done")
     await teacher.pick("no_thanks")
     dsl = Chat(bot, "console:dsl")
-    await walk(dsl, ["prevention review", ["in_place"], ["in_place"], ["in_place"], ["in_place"], ["in_place"], ["not_now"]])
+    await walk(dsl, ["prevention review", ["in_place"], ["in_place"], ["in_place"], ["in_place"], ["in_place"],
+                     ["in_place"], ["not_now"]])
     count = dsl.reply("prevention.completed_count").text
     assert f"1 of the {len(STAFF)} people" in count
     assert "Jo Brown" not in " ".join(r.text for r in dsl.last)

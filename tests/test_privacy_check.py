@@ -344,3 +344,11 @@ async def test_a_completed_check_is_recorded_for_each_run(chat: Chat, bot, conte
     ]
     assert all(r["completed_at"].endswith("+00:00") for r in rows)
     assert all(datetime.fromisoformat(r["completed_at"]).tzinfo == timezone.utc for r in rows)
+
+
+async def test_a_step_not_confirmed_at_the_platforms_pages_says_so(chat: Chat, content):
+    await start_check(chat, "instagram")
+    first = items(content, "instagram")[0]
+    assert first.unconfirmed  # Instagram's "Settings and activity" label
+    text = chat.reply("privacy_check.item.ask").text
+    assert "Settings and activity" in text and "Not confirmed at the platform's own pages" in text

@@ -287,7 +287,7 @@ async def test_the_urgent_images_case_leads_the_dsl_with_the_ukcis_route(chat: C
                   "https://www.iwf.org.uk/report", "CEOP", "Report Remove", "now, not after 48 hours"):
         assert words in guidance, words
     await dsl.pick(f"case:{REF}:pack")
-    assert "case.pack.images_route" in dsl.keys and "case.pack.platform" not in dsl.keys
+    assert "case.pack.guardrail" in dsl.keys and not [k for k in dsl.keys if k.startswith("case.pack.harm")]
     assert "Another account is pretending to be me" not in dsl.text
 
 

@@ -251,3 +251,11 @@ async def test_an_oauth_state_consumed_by_two_processes_at_once_is_used_once(sto
                                     other.consume_oauth_state(f"state-{n}", 1000.0))
         assert sorted(used) == [False, True]
     assert stored_rows(store, "oauth_states") == []
+
+
+async def test_a_schools_nation_is_kept_and_changed_and_existing_schools_are_in_england(store):
+    assert (await store.get_school("default")).nation == "england"  # the migration's default
+    await store.upsert_school(school("llan", name="Ysgol Llan", nation="wales"))
+    assert (await store.get_school("llan")).nation == "wales"
+    await store.upsert_school(school("llan", name="Ysgol Llan", nation="northern_ireland"))
+    assert (await store.get_school("llan")).nation == "northern_ireland"

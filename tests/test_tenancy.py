@@ -231,3 +231,37 @@ async def test_a_report_whose_process_died_before_alerting_alerts_when_it_is_sen
     assert "OAK-2026-0001" in oak.reply("report.sent").text and len(await store.list_cases("oak")) == 1
     await officer.open()
     assert [r.key for r in officer.last if r.key.startswith("early_warning.")] == ["early_warning.alert_account"]
+
+
+WELSH_ALLEGATION = ["a page is spreading rumours about a teacher", ["allegation"], ["no"], ["other_staff"],
+                    ["facebook"], "@oak_gossip", "skip", "Claims about a teacher", ["other_staff"], "skip", ["done"],
+                    ["nobody"], ["no_idea"]]
+
+
+async def test_a_welsh_schools_case_card_pack_and_plan_name_wales_and_its_procedure(county_bot, two_schools):
+    oak = await two_schools.get_school("oak")
+    await two_schools.upsert_school(oak.model_copy(update={"nation": "wales"}))
+    await report(county_bot, "oak", "console:oteacher", WELSH_ALLEGATION)
+    dsl = Chat(county_bot, "console:odsl", school="oak")
+    await dsl.open()
+    (card,) = [r.card for r in dsl.last if r.card]
+    guidance = " ".join(card.guidance)
+    assert "Wales Safeguarding Procedures" in guidance and "Designated Officer for Safeguarding" in guidance
+    assert "LADO" not in guidance
+    await dsl.pick("case:OAK-2026-0001:pack")
+    posh = dsl.reply("case.pack.posh_email").text
+    assert "We are a school in Wales." in posh and "England" not in posh
+    assert "hwb.gov.wales" in dsl.reply("case.pack.posh_guidance").text
+    await dsl.pick("case:OAK-2026-0001:plan")
+    plan = dsl.last[0].text
+    assert "Designated Officer for Safeguarding" in plan and "LADO within one working day" not in plan
+
+    hill = Chat(county_bot, "console:hteacher", school="hill")  # an English school in the same deployment
+    await walk(hill, WELSH_ALLEGATION)
+    await hill.pick("send")
+    hdsl = Chat(county_bot, "console:hdsl", school="hill")
+    await hdsl.open()
+    await hdsl.pick("case:HSA-2026-0001:plan")
+    # England's route: the case manager judges the harm test first; the LADO step follows that decision.
+    english = hdsl.last[0].text
+    assert "judges the allegation against the harm test" in english and "Designated Officer for Safeguarding" not in english

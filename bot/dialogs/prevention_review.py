@@ -10,7 +10,8 @@ from bot.dialogs.base import Context, StepDialog
 from bot.markup import Markup
 from bot.models import Frame, Notification, Reply
 
-STATUS_STEPS = ("policies", "learner_expectations", "curriculum", "staff_training", "staff_privacy")
+STATUS_STEPS = ("policies", "learner_expectations", "curriculum", "staff_training", "staff_privacy",
+                "published_photos")
 
 
 class PreventionReview(StepDialog):

@@ -54,8 +54,9 @@ class PrivacyCheck(StepDialog):
             shown.append(platform.id)
             limits = "\n".join(f"- {limit.text}" for limit in platform.always_public)
             ctx.say("privacy.limits", platform=platform.name, value=Markup(limits))
+        how = f"{item.how}\n{ctx.text('privacy.unconfirmed', value=item.unconfirmed)}" if item.unconfirmed else item.how
         text = render(step.ask, ctx.content.facts, {
-            "platform": platform.name, "item": item.title, "value": Markup(item.how),
+            "platform": platform.name, "item": item.title, "value": Markup(how),
             "position": position + 1, "total": len(frame.answers["queue"]),
         })
         ctx.replies.append(Reply(key="privacy_check.item.ask", text=text, choices=self.choices_for(ctx, step, frame),

@@ -125,6 +125,7 @@ class ReportConcern(StepDialog):
             else:
                 opens = calendar.next_opening(ctx.now)
                 ctx.say("report.sent_urgent_closed", reference=case.reference, routed_count=len(case.routed_to),
+                        front_door=ctx.bot.casework.front_door(),
                         date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"), choices=[] if allegation else next_steps, urgent=True)
         else:
             ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to),

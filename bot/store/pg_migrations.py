@@ -405,4 +405,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         UPDATE staff SET roles = '["' || role || '"]';
         """,
     ),
+    (
+        15,
+        "each school's nation",
+        """
+        -- The UK nation whose statutory guidance a school follows (bot/nations.py); existing schools are in England.
+        ALTER TABLE schools ADD COLUMN nation TEXT NOT NULL DEFAULT 'england';
+        """,
+    ),
 ]

@@ -257,7 +257,8 @@ class PostgresStore(Store):
             # The school's row stays locked until this transaction ends: two updates replace its workspaces in turn.
             await _insert(conn, "schools", [school_row(school)],
                           "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,"
-                          " reference_prefix = EXCLUDED.reference_prefix, content_dir = EXCLUDED.content_dir")
+                          " reference_prefix = EXCLUDED.reference_prefix, content_dir = EXCLUDED.content_dir,"
+                          " nation = EXCLUDED.nation")
             await conn.execute("DELETE FROM school_workspaces WHERE school_id = %s", [school.id])
             await _insert(conn, "school_workspaces", [{"platform": w.platform, "workspace_id": w.id,
                                                        "school_id": school.id} for w in school.workspaces],

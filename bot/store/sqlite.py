@@ -287,7 +287,8 @@ class SQLiteStore(Store):
                 row = school_row(school)
                 db.execute(f"INSERT INTO schools ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
                            " ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,"
-                           " reference_prefix = excluded.reference_prefix, content_dir = excluded.content_dir",
+                           " reference_prefix = excluded.reference_prefix, content_dir = excluded.content_dir,"
+                           " nation = excluded.nation",
                            list(row.values()))
                 db.execute("DELETE FROM school_workspaces WHERE school_id = ?", [school.id])
                 db["school_workspaces"].insert_all(
