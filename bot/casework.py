@@ -29,6 +29,7 @@ from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
 from bot.routing import alert_route, route_case
+from bot.schools import serving
 from bot.stats import MILESTONES, compute_stats, stats_reply
 
 if TYPE_CHECKING:
@@ -69,6 +70,25 @@ class Casework:
 
     async def _names(self, school_id: str) -> dict[str, str]:
         return {m.user: m.name for m in await self.bot.store.list_staff(school_id)}
+
+    async def tell_others_undelivered(self, note: Notification, reason: str) -> None:
+        """`note`, a message about a case, could never reach its recipient (`reason`: blocked, conversation_gone,
+        too_big): the case's other handlers are told who was not reached and why."""
+        reference = next((r.card.reference for r in note.replies if r.card), None)
+        if note.kind != "message" or reference is None:
+            return
+        with serving(await self.bot.schools.get(note.school_id)):
+            case = await self.bot.store.get_case(note.school_id, reference)
+            if case is None:
+                return
+            name = (await self._names(note.school_id)).get(note.recipient) or self.text("case.undelivered_someone")
+            text = self.text("case.undelivered", name=name, reference=reference,
+                             reason=self.text(f"case.undelivered_because.{reason}"))
+            await self.bot.store.queue_notifications([
+                Notification(school_id=note.school_id, recipient=route.user, case_id=case.id,
+                             replies=[Reply(key="case.undelivered", text=text)])
+                for route in case.routed_to if route.user != note.recipient
+            ])
 
     # --- opening a case ------------------------------------------------------------------
 

@@ -318,20 +318,33 @@ async def staff(args: argparse.Namespace, settings: Settings, content: Content, 
     members = await store.list_staff(school)
     # Teams lets the bot write only into a chat someone has opened: until then, their cases wait for them.
     on_teams = await store.reachable_users(school, "teams")
+    refused = await store.unreachable_users(school, "teams")  # Teams refused their chat for good, and why
     unreachable = {m.user for m in members if m.user.startswith("teams:") and m.user not in on_teams}
     if args.json:
         listed = [m.model_dump(mode="json") for m in members]
         for entry in listed:
             if entry["user"].startswith("teams:"):
                 entry["reachable"] = entry["user"] not in unreachable
+                if entry["user"] in refused:
+                    entry["unreachable_because"] = refused[entry["user"]]
         print(json.dumps(listed))
     elif not members:
         print("The staff directory is empty. Add people with: online-safety-bot staff add PLATFORM:USER --role dsl --name NAME")
     else:
         for m in members:
-            note = "  (cannot be reached on Teams yet: has not opened the bot)" if m.user in unreachable else ""
+            note = ""
+            if m.user in refused:
+                note = f"  (UNREACHABLE on Teams: {UNREACHABLE_BECAUSE.get(refused[m.user], refused[m.user])})"
+            elif m.user in unreachable:
+                note = "  (cannot be reached on Teams yet: has not opened the bot)"
             print(f"{m.user:30} {m.role.value:20} {m.name}{note}")
     return 0
+
+
+UNREACHABLE_BECAUSE = {
+    "blocked": "Teams says they blocked or removed the bot; it reaches them again once they open it",
+    "conversation_gone": "Teams says their chat with the bot no longer exists; it reaches them again once they open it",
+}
 
 
 def _case_summary(case: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.adapters.teams import TeamsChannel, teams_config
 from bot.models import CaseStatus, Role, StaffMember
 from bot.server import build_app
+from tests.conftest import stored_rows
 from tests.fakes.connector import FakeConnector
 from tests.teams_harness import (
     TENANT, TeamsHarness, actions, assert_valid_for_teams, card_of, elements, find_action, links, question, text, words,
@@ -814,3 +815,113 @@ async def test_one_dsls_chat_hanging_delays_nobody_elses_reply_or_card(teams, bo
     assert teams.to(DSL) == [m for m in teams.to(DSL) if f"Case {REF}" not in text(m)]  # still nothing arrived
     assert teams.connector.faults.hung == [teams.conversation(DSL)]
 
+
+
+# --- delivery: permanent errors are permanent, passing ones are retried ----------------------------------
+
+
+async def case_sent_while_the_dsls_chat_answers(teams: TeamsHarness, *answers) -> int:
+    """The DSL and deputy have the bot; a report is sent while the DSL's chat answers `answers` in turn.
+    Returns how many posts the DSL's chat had before."""
+    for user in (DSL, DEPUTY):
+        await teams.install(user)
+    summary = await report_until_summary(teams)
+    before = tries_to(teams, DSL)
+    teams.connector.fault(teams.conversation(DSL), *answers)
+    await teams.press(TEACHER, summary, "send")
+    return before
+
+
+def tries_to(teams: TeamsHarness, user: str) -> int:
+    return len([c for c in teams.connector.calls if c["conversation"] == teams.conversation(user) and c["method"] == "POST"])
+
+
+@pytest.mark.parametrize("status, reason, unreachable", [(403, "blocked", True), (404, "conversation_gone", True),
+                                                         (413, "too_big", False)])
+async def test_a_permanent_refusal_fails_the_notification_tells_the_others_and_is_never_retried(
+        teams, bot, status, reason, unreachable):
+    before = await case_sent_while_the_dsls_chat_answers(teams, status)
+    assert tries_to(teams, DSL) == before + 1  # one attempt, no retries
+    failed = [(r["recipient"], r["failure"]) for r in stored_rows(bot.store, "outbox") if r["failure"]]
+    assert failed == [(f"teams:{DSL}", reason)]
+    told = [text(m) for m in teams.to(DEPUTY) if "could not be sent" in text(m)]
+    assert len(told) == 1 and "Dana Lee could not be sent " + REF in told[0]
+    assert await bot.store.unreachable_users("default", "teams") == ({f"teams:{DSL}": reason} if unreachable else {})
+
+    teams.channel.senders.clock = lambda: time.monotonic() + 3600  # however long after
+    await teams.channel.deliver_pending()
+    assert tries_to(teams, DSL) == before + 1
+    if unreachable:  # once the DSL writes to the bot again, they are reachable again
+        await teams.say(DSL, "hello")
+        assert await bot.store.unreachable_users("default", "teams") == {}
+        assert f"teams:{DSL}" in await bot.store.reachable_users("default", "teams")
+
+
+@pytest.mark.parametrize("status", [412, 429, 502, 504])
+async def test_a_passing_refusal_is_retried_and_the_card_arrives_once(teams, bot, status):
+    await case_sent_while_the_dsls_chat_answers(teams, status)
+    assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
+    refused = [c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL)]
+    assert len(refused) >= 2 and await bot.store.unreachable_users("default", "teams") == {}
+    assert not [r for r in stored_rows(bot.store, "outbox") if r["failure"]]
+
+
+async def test_retry_after_longer_than_the_bot_waits_rests_the_recipient_that_long(teams, bot):
+    for user in (DSL, DEPUTY):
+        await teams.install(user)
+    summary = await report_until_summary(teams)
+    teams.connector.fault(teams.conversation(DSL), 429, retry_after=120)
+    await teams.press(TEACHER, summary, "send")
+    assert not [m for m in teams.to(DSL) if f"Case {REF}" in text(m)]
+    now = time.monotonic()
+    teams.channel.senders.clock = lambda: now + 60  # past the bot's own first rest of 2 s, within Teams' 120 s
+    await teams.channel.deliver_pending()
+    assert not [m for m in teams.to(DSL) if f"Case {REF}" in text(m)]
+    teams.channel.senders.clock = lambda: now + 121
+    await teams.channel.deliver_pending()
+    assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
+
+
+# --- many tenants --------------------------------------------------------------------------------------
+
+
+async def test_with_the_tenant_unset_each_mapped_tenant_reaches_its_school_and_no_other_is_served(bot, connector):
+    """Teams for many tenants as the README sets it up: credentials, TENANTID unset, schools mapped to tenants."""
+    from microsoft_agents.activity import Activity
+    from microsoft_agents.hosting.core import TurnContext
+
+    from bot.models import School, Workspace
+
+    oak_tenant, unmapped = "0a0a0a0a-1111-4222-8333-444444444444", "99999999-8888-7777-6666-555555555555"
+    await bot.store.upsert_school(School(id="hill", name="Hillside Academy", workspaces=[Workspace(platform="teams", id=TENANT)]))
+    await bot.store.upsert_school(School(id="oak", name="Oakfield Primary", workspaces=[Workspace(platform="teams", id=oak_tenant)]))
+    env = {k: v for k, v in PRODUCTION.items() if not k.endswith("TENANTID")}
+    channel = TeamsChannel(bot, teams_config(env))
+    harness = TeamsHarness(None, channel, connector)
+
+    def from_tenant(tenant: str, user: str) -> Activity:
+        activity = harness.activity(user, "installationUpdate", action="add")
+        activity["conversation"]["tenantId"] = tenant
+        activity["channelData"] = {"tenant": {"id": tenant}}
+        return Activity.model_validate(activity)
+
+    for tenant, user in ((TENANT, TEACHER), (oak_tenant, DSL), (unmapped, HEAD)):
+        await channel.on_turn(TurnContext(channel.adapter, from_tenant(tenant, user)))
+    assert await bot.store.get_conversation_ref("hill", f"teams:{TEACHER}") is not None
+    assert await bot.store.get_conversation_ref("oak", f"teams:{DSL}") is not None
+    for school in ("default", "hill", "oak"):  # someone in a tenant no school claimed: nothing kept anywhere
+        assert await bot.store.get_conversation_ref(school, f"teams:{HEAD}") is None
+    await channel.senders.stop()
+
+
+async def test_with_the_tenant_unset_a_deployment_with_no_tenant_mapped_takes_nobody_in(bot, connector):
+    """One school, no tenants mapped: a copy of the app installed in any tenant must not land in it."""
+    from microsoft_agents.activity import Activity
+    from microsoft_agents.hosting.core import TurnContext
+
+    env = {k: v for k, v in PRODUCTION.items() if not k.endswith("TENANTID")}
+    channel = TeamsChannel(bot, teams_config(env))
+    harness = TeamsHarness(None, channel, connector)
+    activity = Activity.model_validate(harness.activity(TEACHER, "installationUpdate", action="add"))
+    await channel.on_turn(TurnContext(channel.adapter, activity))
+    assert await bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is None

@@ -47,6 +47,13 @@ def test_credentials_are_read_with_the_sdks_own_parser():
     assert "s3cr3t" not in repr(config)
 
 
+def test_many_tenants_start_with_the_tenant_unset_as_the_readme_says():
+    config = teams_config({SETTINGS + "CLIENTID": APP_ID, SETTINGS + "CLIENTSECRET": "s3cr3t~value"})
+    assert config.credentials and config.tenant_id is None
+    # The connector token comes from where a multi-tenant Bot Framework registration gets it.
+    assert config.sdk["CONNECTIONS"]["SERVICE_CONNECTION"]["SETTINGS"]["TENANTID"] == "botframework.com"
+
+
 def test_anonymous_mode_is_only_an_explicit_choice():
     assert teams_config({"TEAMS_ALLOW_ANONYMOUS": "true"}).anonymous is True
     refusing = teams_config({"TEAMS_ALLOW_ANONYMOUS": "false"})
@@ -56,7 +63,6 @@ def test_anonymous_mode_is_only_an_explicit_choice():
 @pytest.mark.parametrize("env, variable", [
     ({SETTINGS + "CLIENTID": "my-bot"}, "CLIENTID is malformed"),
     ({SETTINGS + "CLIENTID": APP_ID, SETTINGS + "TENANTID": TENANT}, "CLIENTSECRET is missing"),
-    ({SETTINGS + "CLIENTID": APP_ID, SETTINGS + "CLIENTSECRET": "x"}, "TENANTID is missing"),
     ({**GOOD, SETTINGS + "TENANTID": "contoso.onmicrosoft.com"}, "TENANTID is malformed"),
     ({SETTINGS + "CLIENTSECRET": "x"}, "CLIENTID is missing"),
     ({"TEAMS_ALLOW_ANONYMOUS": "yes"}, "TEAMS_ALLOW_ANONYMOUS is malformed"),
@@ -183,6 +189,34 @@ def test_staff_list_shows_who_cannot_yet_be_reached_on_teams(tmp_path, capsys):
     listed = {m["user"]: m for m in json.loads(capsys.readouterr().out)}
     assert (listed["teams:dsl-guid"]["reachable"], listed["teams:deputy-guid"]["reachable"]) == (False, True)
     assert "reachable" not in listed["slack:U1"]
+
+
+def test_staff_list_shows_who_teams_refused_and_why(tmp_path, capsys):
+    import asyncio
+
+    from bot.models import Role, StaffMember
+    from bot.store import SQLiteStore
+
+    db = tmp_path / "bot.db"
+
+    async def setup() -> None:
+        store = SQLiteStore(db)
+        await store.open()
+        for user, name in (("teams:dsl-guid", "Dana Lee"), ("teams:deputy-guid", "Sam Patel")):
+            await store.upsert_staff(StaffMember(user=user, role=Role.DSL, name=name))
+            await store.save_conversation_ref("default", user, "teams", {"conversation": {"id": "a:1"}})
+        await store.mark_unreachable("default", "teams:dsl-guid", "blocked")
+        await store.close()
+
+    asyncio.run(setup())
+    assert main(["staff", "list", "--db", str(db)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "UNREACHABLE on Teams: Teams says they blocked or removed the bot" in lines["teams:dsl-guid"]
+    assert "reach" not in lines["teams:deputy-guid"]
+    assert main(["staff", "list", "--json", "--db", str(db)]) == 0
+    listed = {m["user"]: m for m in json.loads(capsys.readouterr().out)}
+    assert listed["teams:dsl-guid"]["reachable"] is False and listed["teams:dsl-guid"]["unreachable_because"] == "blocked"
+    assert listed["teams:deputy-guid"]["reachable"] is True and "unreachable_because" not in listed["teams:deputy-guid"]
 
 
 # --- Adaptive Cards -----------------------------------------------------------------------------------

@@ -358,4 +358,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        11,
+        "notifications that can never be delivered, and people who cannot be reached",
+        """
+        -- See migrations.py.
+        ALTER TABLE outbox ADD COLUMN failure TEXT;
+        ALTER TABLE conversation_refs ADD COLUMN failure TEXT;
+        """,
+    ),
 ]

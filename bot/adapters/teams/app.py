@@ -40,6 +40,7 @@ from bot.models import Attachment, FileReply, Notification, Reply, Turn
 log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
+CHAT_REFUSED = {403, 404}  # the person's chat refused (blocked, gone), not just one message
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"  # the issuer of the tokens the Teams channel sends
 DELIVERY_INTERVAL_SECONDS = 2.0
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
@@ -270,8 +271,14 @@ class TeamsChannel:
         self.senders.wake()  # what the turn made for other people goes in the background: nobody waits for it
 
     async def _school(self, activity: Activity) -> str | None:
-        """The school of the person writing, from their Microsoft 365 tenant (bot/schools.py)."""
+        """The school of the person writing, from their Microsoft 365 tenant (bot/schools.py). Serving many
+        tenants (credentials without a tenant), only a tenant mapped to a school is served: anyone else who
+        installed a copy of the app gets the "ask your DSL" answer and nothing is kept."""
         tenant = (tenant_of(activity) or "").lower() or None
+        if self.config.credentials and not self.config.tenant_id:
+            if not tenant or not await self.bot.store.schools_for_workspace(PLATFORM, tenant):
+                log.warning("teams activity from a tenant no school is mapped to")
+                return None
         return await self.bot.schools.resolve(PLATFORM, tenant, f"{PLATFORM}:{user_id_of(activity)}")
 
     @staticmethod
@@ -473,6 +480,10 @@ class TeamsChannel:
                 sent = await self._send(note)
             except Refused as exc:
                 await self._refused(note, exc)
+                if exc.status in CHAT_REFUSED:  # the rest wait, unpushed, until the person writes again
+                    for waiting in notes[n + 1:]:
+                        await store.release_notification(waiting.id)
+                    return True
                 continue
             except Exception as exc:  # the connector failed or could not be reached; try again later
                 log.warning("teams delivery failed (%s); it will be retried", type(exc).__name__)
@@ -498,8 +509,16 @@ class TeamsChannel:
         return True
 
     async def _refused(self, note: Notification, exc: Refused) -> None:
+        """Teams will never take this one: it fails, saying why, and the case's other handlers are told. When the
+        person's chat is what was refused (blocked, gone), they are unreachable until they next write."""
         log.warning("teams delivery refused for good (%s)", exc.reason)
-        await self.bot.store.release_notification(note.id)
+        store = self.bot.store
+        await store.mark_failed(note.id, exc.reason)
+        if exc.status in CHAT_REFUSED:
+            await store.mark_unreachable(note.school_id, note.recipient, exc.reason)
+            self._refs.pop(note.recipient, None)  # so their next message stores the reference again, and clears it
+        await self.bot.casework.tell_others_undelivered(note, exc.reason)
+        self.senders.wake()  # the others' messages
 
     async def _deliver(self, context: TurnContext, note: Notification) -> None:
         user_id = note.recipient.partition(":")[2]

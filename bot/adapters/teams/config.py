@@ -2,7 +2,8 @@
 
 The bot's Azure registration is read from the Agents SDK's standard variables
 (`CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID`, `__CLIENTSECRET`, `__TENANTID`), parsed by the
-SDK's own `load_configuration_from_env`. Anonymous mode, for local testing against a fake or the Agents
+SDK's own `load_configuration_from_env`. `__TENANTID` limits the bot to one Microsoft 365 tenant; left unset, the
+bot serves the tenants mapped to schools (`schools add --teams-tenant`) and no other. Anonymous mode, for local testing against a fake or the Agents
 Playground only, must be switched on explicitly with `TEAMS_ALLOW_ANONYMOUS=true`.
 """
 
@@ -22,6 +23,7 @@ CLIENT_SECRET = SETTINGS + "CLIENTSECRET"
 TENANT_ID = SETTINGS + "TENANTID"
 SDK_ANONYMOUS = SETTINGS + "ANONYMOUS_ALLOWED"
 ALLOW_ANONYMOUS = "TEAMS_ALLOW_ANONYMOUS"
+MULTI_TENANT_TOKEN_TENANT = "botframework.com"
 
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -29,7 +31,7 @@ GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
 @dataclass(frozen=True)
 class TeamsConfig:
     client_id: str | None
-    tenant_id: str | None
+    tenant_id: str | None  # with credentials: the one tenant served; None serves every tenant mapped to a school
     anonymous: bool
     sdk: dict[str, Any] = field(default_factory=dict, repr=False)  # for the SDK's connection manager; holds the secret
 
@@ -68,9 +70,7 @@ def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
             raise ConfigError(f"{CLIENT_ID} is malformed: the bot's Microsoft App ID is a GUID")
         if not secret:
             raise ConfigError(f"{CLIENT_SECRET} is missing: set it to a client secret of the bot's app registration")
-        if not tenant:
-            raise ConfigError(f"{TENANT_ID} is missing: set it to your Microsoft 365 tenant ID (a GUID)")
-        if not is_guid(tenant):
+        if tenant and not is_guid(tenant):
             raise ConfigError(f"{TENANT_ID} is malformed: the tenant ID is a GUID")
         if anonymous:
             raise ConfigError(f"{ALLOW_ANONYMOUS}=true cannot be used with credentials: anonymous mode is for local testing only")
@@ -78,6 +78,10 @@ def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
     sdk = load_configuration_from_env({k: v for k, v in ours.items() if k.startswith("CONNECTIONS__")})
     settings = sdk["CONNECTIONS"].setdefault("SERVICE_CONNECTION", {}).setdefault("SETTINGS", {})
     settings["ANONYMOUS_ALLOWED"] = anonymous
+    if client_id and not tenant:
+        # Many tenants (README): the bot takes its own connector token where a multi-tenant Bot Framework
+        # registration does, and each activity's tenant must be mapped to a school (`TeamsChannel._school`).
+        settings["TENANTID"] = MULTI_TENANT_TOKEN_TENANT
     # Only tokens from Microsoft's issuers (the SDK checks issuers only when asked); the channel then accepts only
     # the Bot Framework channel's own (`app.from_the_channel`): the SDK's list also holds the tenant's Entra issuers.
     settings["VALIDATE_ISSUER"] = client_id is not None
