@@ -164,6 +164,33 @@ def test_teams_package_refuses_an_app_id_that_is_not_a_guid(tmp_path, capsys):
     assert not (tmp_path / "t.zip").exists()
 
 
+def test_teams_package_refuses_the_templates_all_zero_app_id(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["teams-package", "--app-id", "00000000-0000-0000-0000-000000000000", "--out", str(tmp_path / "t.zip")])
+    assert stopped.value.code == 2
+    assert "placeholder" in capsys.readouterr().err
+    assert not (tmp_path / "t.zip").exists()
+
+
+def test_teams_package_into_a_folder_with_a_version_warns_about_placeholder_addresses(tmp_path, capsys):
+    assert main(["teams-package", "--app-id", APP_ID, "--out", str(tmp_path), "--version", "1.4.0"]) == 0
+    out, err = capsys.readouterr()
+    target = tmp_path / "online-safety-bot-teams.zip"
+    assert str(target) in out and "Traceback" not in err
+    with zipfile.ZipFile(target) as package:
+        manifest = json.loads(package.read("manifest.json"))
+    assert manifest["version"] == "1.4.0"
+    assert sorted(manifest_validator().iter_errors(manifest), key=str) == []
+    assert "developer.privacyUrl is still the placeholder" in err and "developer.termsOfUseUrl" in err
+
+
+@pytest.mark.parametrize("version", ["1.4", "v1.4.0", "1.04.0", "1.4.0-beta"])
+def test_teams_package_refuses_a_version_teams_would_not_take(tmp_path, capsys, version):
+    with pytest.raises(SystemExit):
+        main(["teams-package", "--app-id", APP_ID, "--out", str(tmp_path / "t.zip"), "--version", version])
+    assert "should be a version like 1.0.3" in capsys.readouterr().err
+
+
 def test_staff_list_shows_who_cannot_yet_be_reached_on_teams(tmp_path, capsys):
     import asyncio
 
