@@ -286,6 +286,7 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
 
     from aiohttp import web
 
+    from bot.adapters.teams.config import anonymous_refusal
     from bot.server import build_app, configured_channels
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -294,6 +295,9 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
     runner = None
     try:
         bot = Bot(content, store, settings)
+        refusal = anonymous_refusal(os.environ, args.host)
+        if refusal:
+            raise ConfigError(refusal)
         channels = configured_channels(bot, os.environ)
         if not channels:
             print("online-safety-bot: no channel is configured (see README: Slack, Microsoft Teams); serving /healthz only",

@@ -925,3 +925,14 @@ async def test_with_the_tenant_unset_a_deployment_with_no_tenant_mapped_takes_no
     activity = Activity.model_validate(harness.activity(TEACHER, "installationUpdate", action="add"))
     await channel.on_turn(TurnContext(channel.adapter, activity))
     assert await bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is None
+
+
+# --- anonymous mode only on this machine ----------------------------------------------------------------
+
+
+async def test_in_anonymous_mode_an_activity_naming_a_service_url_off_this_machine_gets_400(teams):
+    for url in ("http://169.254.169.254/", "https://smba.trafficmanager.net/uk/", "http://10.0.0.5/"):
+        response = await teams.post(teams.activity(TEACHER, text="I'm being targeted", serviceUrl=url))
+        assert response.status == 400
+    assert teams.connector.calls == []
+    assert await teams.channel.bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is None

@@ -338,3 +338,38 @@ def test_a_form_is_card_inputs_with_save_and_cancel():
     save, cancel = card["body"][-1]["actions"]
     assert save["data"] == {"osb": {"f": "case_close:OSB-2026-0001"}} and "associatedInputs" not in save
     assert cancel["data"] == {"osb": {"f": "case_close:OSB-2026-0001", "x": 1}} and cancel["associatedInputs"] == "none"
+
+
+@pytest.mark.parametrize("env, host, refused", [
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "127.0.0.1", None),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "::1", None),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "localhost", None),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "0.0.0.0", "serve it only on a loopback address"),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "192.168.1.20", "serve it only on a loopback address"),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, "127.0.0.1",
+     "beside Slack's credentials"),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true", "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"}, "127.0.0.1",
+     "beside Slack's credentials"),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+      "SLACK_API_URL": "http://127.0.0.1:9/api/"}, "127.0.0.1", None),  # the tests' fake Slack
+    ({"TEAMS_ALLOW_ANONYMOUS": "false", "SLACK_BOT_TOKEN": "xoxb-1"}, "0.0.0.0", None),
+    (GOOD, "0.0.0.0", None),
+])
+def test_anonymous_mode_runs_only_on_a_loopback_address_and_beside_no_production_channel(env, host, refused):
+    from bot.adapters.teams.config import anonymous_refusal
+
+    found = anonymous_refusal(env, host)
+    assert (found is None) if refused is None else (refused in found)
+
+
+def test_serve_refuses_anonymous_mode_on_a_public_address(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OSB_", "CONNECTIONS__", "TEAMS_"))}
+    env["TEAMS_ALLOW_ANONYMOUS"] = "true"
+    proc = subprocess.run([sys.executable, "-m", "bot", "serve", "--db", str(tmp_path / "b.db"), "--host", "0.0.0.0",
+                           "--port", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "serve it only on a loopback address" in proc.stderr and "Traceback" not in proc.stderr

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.delivery import Refused, Senders, retry_after, with_retries
-from bot.adapters.teams.config import TeamsConfig
+from bot.adapters.teams.config import TeamsConfig, is_loopback
 from bot.engine import Bot
 from bot.periodic import Periodic
 from bot.models import Attachment, FileReply, Notification, Reply, Turn
@@ -60,8 +60,9 @@ def user_id_of(activity: Activity) -> str | None:
     return sender.aad_object_id or sender.id
 
 
-async def has_service_url(request: web.Request) -> bool:
-    """Whether an activity names an absolute http(s) address to answer at. A body that is not a JSON object is
+async def has_service_url(request: web.Request, loopback_only: bool) -> bool:
+    """Whether an activity names an absolute http(s) address to answer at (on this machine only, with
+    `loopback_only`: anonymous mode must never be made to post elsewhere). A body that is not a JSON object is
     left to the SDK, which refuses it; aiohttp keeps the body, so the SDK reads it again."""
     try:
         body = await request.json()
@@ -76,7 +77,9 @@ async def has_service_url(request: web.Request) -> bool:
         parsed = yarl.URL(url)
     except ValueError:
         return False
-    return parsed.scheme in ("http", "https") and bool(parsed.host) and not any(c.isspace() for c in parsed.host)
+    if parsed.scheme not in ("http", "https") or not parsed.host or any(c.isspace() for c in parsed.host):
+        return False
+    return is_loopback(parsed.host) or not loopback_only
 
 
 def from_the_channel(claims: ClaimsIdentity | None) -> bool:
@@ -144,7 +147,7 @@ class TeamsChannel:
             if self.config.credentials and not from_the_channel(request.get("claims_identity")):
                 log.warning("teams request refused: not a Bot Framework channel token")
                 return web.json_response({"error": "unauthorized"}, status=401)
-            if not await has_service_url(request):
+            if not await has_service_url(request, loopback_only=self.config.anonymous):
                 log.warning("teams request refused: no usable serviceUrl")
                 return web.json_response({"error": "serviceUrl is missing or not an http(s) address"}, status=400)
             try:

@@ -9,9 +9,12 @@ Playground only, must be switched on explicitly with `TEAMS_ALLOW_ANONYMOUS=true
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+import yarl
 
 from microsoft_agents.activity import load_configuration_from_env
 
@@ -86,3 +89,41 @@ def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
     # the Bot Framework channel's own (`app.from_the_channel`): the SDK's list also holds the tenant's Entra issuers.
     settings["VALIDATE_ISSUER"] = client_id is not None
     return TeamsConfig(client_id=client_id, tenant_id=tenant, anonymous=anonymous, sdk=sdk)
+
+
+SLACK_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: only this machine can reach it."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def anonymous_refusal(env: Mapping[str, str], host: str) -> str | None:
+    """Why anonymous Teams mode may not run in this `serve`, or None. It is for trying the bot on one's own
+    machine only: bound to a loopback address, and beside no production credentials of any channel (Slack's
+    are production unless they point at a fake Web API on this machine)."""
+    if (env.get(ALLOW_ANONYMOUS) or "").strip().lower() != "true":
+        return None
+    if not is_loopback(host):
+        return (f"{ALLOW_ANONYMOUS}=true accepts requests from anyone, unauthenticated: serve it only on a loopback "
+                f"address (--host 127.0.0.1), not {host}")
+    slack_api = (env.get("SLACK_API_URL") or "").strip()
+    slack_fake = bool(slack_api) and is_loopback(yarl_host(slack_api))
+    if any((env.get(name) or "").strip() for name in SLACK_CREDENTIALS) and not slack_fake:
+        return (f"{ALLOW_ANONYMOUS}=true cannot be used beside Slack's credentials: anonymous mode is for local "
+                "testing only, never beside a production channel")
+    return None
+
+
+def yarl_host(url: str) -> str:
+    try:
+        return yarl.URL(url).host or ""
+    except ValueError:
+        return ""
