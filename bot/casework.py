@@ -52,6 +52,10 @@ def attempted(action: str) -> str:
     return name if name in CARD_ACTIONS else "other"
 
 
+# Platforms on which the bot can write only into a chat the person has opened (a stored conversation reference).
+OPENED_CHAT_PLATFORMS = ("teams",)
+
+
 class Casework:
     def __init__(self, bot: "Bot"):
         self.bot = bot
@@ -70,6 +74,17 @@ class Casework:
 
     async def _names(self, school_id: str) -> dict[str, str]:
         return {m.user: m.name for m in await self.bot.store.list_staff(school_id)}
+
+    async def not_yet_reachable(self, case: Case) -> list[str]:
+        """Those the case went to who cannot get it yet: on a platform where the bot writes only into a chat the
+        person has opened (Teams), anyone who has not opened it, or whose chat refused."""
+        waiting = []
+        for platform in OPENED_CHAT_PLATFORMS:
+            users = [r.user for r in case.routed_to if r.user.startswith(f"{platform}:")]
+            if users:
+                reachable = await self.bot.store.reachable_users(case.school_id, platform)
+                waiting += [u for u in users if u not in reachable]
+        return waiting
 
     async def tell_others_undelivered(self, note: Notification, reason: str) -> None:
         """`note`, a message about a case, could never reach its recipient (`reason`: blocked, conversation_gone,

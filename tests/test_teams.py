@@ -936,3 +936,52 @@ async def test_in_anonymous_mode_an_activity_naming_a_service_url_off_this_machi
         assert response.status == 400
     assert teams.connector.calls == []
     assert await teams.channel.bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is None
+
+
+# --- the truth about alerts ------------------------------------------------------------------------------
+
+
+async def test_when_no_handler_has_opened_the_app_the_reporter_is_told_nobody_has_it_yet(teams, bot):
+    """The DSL and deputy are in the directory but have never opened the bot: nothing can reach them."""
+    await teams.install(DSL)
+    await teams.send(DSL, teams.activity(DSL, "installationUpdate", action="remove"))  # and removed it
+    summary = await report_until_summary(teams)
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    words_sent = text(sent)
+    assert "hasn't reached anyone yet" in words_sent and "(2 people)" in words_sent
+    assert "speak to the DSL in person now" in words_sent
+    assert "has gone to the safeguarding team" not in words_sent and "alerted" not in words_sent
+
+
+async def test_when_some_handlers_have_opened_the_app_the_reporter_is_told_who_has_it_and_who_will(teams, bot):
+    await teams.install(DSL)
+    summary = await report_until_summary(teams)
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    assert "It has reached 1 person on the safeguarding team so far" in text(sent)
+    assert "the rest of the team (1 person) will get it when they next open the app" in text(sent)
+    assert "1 people" not in text(sent)
+
+
+async def test_when_every_handler_can_be_reached_the_reporter_is_told_it_has_gone_to_them(teams, bot):
+    card = await sent_case(teams)
+    assert card is not None
+    told = [text(m) for m in teams.to(TEACHER) if REF in text(m)]
+    assert "It has gone to the safeguarding team (2 people)." in told[-1]
+
+
+async def test_an_urgent_report_that_reached_nobody_never_says_the_team_was_alerted(teams, bot):
+    (msg,) = await teams.say(TEACHER, "there's an account posting photos of our pupils")
+    (msg,) = await teams.tick(TEACHER, msg, ["showing_learners"])
+    warned = await teams.press(TEACHER, msg, "not_sure")
+    (msg,) = await teams.tick(TEACHER, warned[-1], ["snapchat"])
+    for said in ("skip", "today", "Pictures of Year 10 learners"):
+        (msg,) = await teams.say(TEACHER, said)
+    (msg,) = await teams.tick(TEACHER, msg, ["learners"])
+    (msg,) = await teams.say(TEACHER, "skip")
+    msgs = await teams.press(TEACHER, msg, "done")
+    msgs = await teams.tick(TEACHER, msgs[-1], ["learners_talking"])
+    (msg,) = await teams.press(TEACHER, msgs[-1], "learner")
+    (msg,) = await teams.say(TEACHER, "skip")
+    (sent,) = await teams.press(TEACHER, msg, "send")
+    assert "sent as urgent" in text(sent) and "hasn't reached anyone yet" in text(sent)
+    assert "alerted" not in text(sent) and "speak to the DSL in person now" in text(sent)

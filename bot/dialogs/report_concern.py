@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from bot.content import Step
 from bot.dialogs.base import Context, StepDialog
-from bot.models import Attachment, Choice, Frame
+from bot.markup import Markup
+from bot.models import Attachment, Case, Choice, Frame
 from bot.text import contains_phrase
 
 GUARDRAIL_ANSWERS = {"yes", "not_sure"}
@@ -82,11 +83,30 @@ class ReportConcern(StepDialog):
         ]
         if not case.routed_to:
             ctx.say("report.sent_unrouted", reference=case.reference, choices=next_steps)
-        elif case.urgent:
-            ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
-                    choices=next_steps, urgent=True)
+            return
+        people = Markup(await self.who_it_reached(ctx, case))
+        if case.urgent:
+            ctx.say("report.sent_urgent", reference=case.reference, people=people, choices=next_steps, urgent=True)
         else:
-            ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to), choices=next_steps)
+            ctx.say("report.sent", reference=case.reference, people=people, choices=next_steps)
+
+    @staticmethod
+    async def who_it_reached(ctx: Context, case: Case) -> str:
+        """How many of the people the case went to have it now, and how many will when they open the app (a
+        platform where the bot can write only into a chat someone has opened: Teams). Never "alerted" when
+        nobody was."""
+        waiting = await ctx.bot.casework.not_yet_reachable(case)
+        reached = len(case.routed_to) - len(waiting)
+
+        def people(count: int) -> str:
+            return ctx.text("report.reached.one_person") if count == 1 else ctx.text("report.reached.people", count=count)
+
+        if not waiting:
+            return ctx.text("report.reached.all_urgent" if case.urgent else "report.reached.all", value=people(reached))
+        if not reached:
+            return ctx.text("report.reached.none", count=people(len(waiting)))
+        some = "report.reached.some_urgent" if case.urgent else "report.reached.some"
+        return ctx.text(some, value=people(reached), count=people(len(waiting)))
 
     def stop_message(self, frame: Frame) -> str:
         return "report.stopped_after_alert" if self.guardrail_on(frame) else "report.stopped"
