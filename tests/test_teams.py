@@ -95,7 +95,7 @@ async def report_until_summary(teams: TeamsHarness, categories=("targeting_me",)
     assert question(msg) == "report_concern.evidence"
     msgs = await teams.press(TEACHER, msg, "done")
     msgs = await teams.tick(TEACHER, msgs[-1], ["nobody"])
-    (msg,) = await teams.press(TEACHER, msgs[-1], "no_idea")
+    msg = (await teams.press(TEACHER, msgs[-1], "no_idea"))[-1]  # a very long summary comes as several cards
     assert question(msg) == "report_concern.summary"
     return msg
 
@@ -985,3 +985,22 @@ async def test_an_urgent_report_that_reached_nobody_never_says_the_team_was_aler
     (sent,) = await teams.press(TEACHER, msg, "send")
     assert "sent as urgent" in text(sent) and "hasn't reached anyone yet" in text(sent)
     assert "alerted" not in text(sent) and "speak to the DSL in person now" in text(sent)
+
+
+# --- card size as sent -----------------------------------------------------------------------------------
+
+
+async def test_a_report_of_emoji_reaches_the_reporter_and_the_dsl_through_a_connector_that_refuses_28_kb(teams, bot):
+    """Teams refuses a message over about 28 KB, as sent: the SDK sends escaped JSON, 12 bytes an emoji."""
+    emoji = "\U0001F621"
+    teams.connector.max_bytes = 28 * 1024
+    await teams.install(DSL)
+    await teams.install(DEPUTY)
+    summary = await report_until_summary(teams, description=emoji * 3990)
+    shown = [m for m in teams.to(TEACHER) if emoji in text(m)]
+    assert "".join(text(m) for m in shown).count(emoji) == 3990  # the check-and-send summary, split, all of it
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    assert REF in text(sent)
+    card = next(m for m in teams.to(DSL) if f"Case {REF}" in text(m))
+    assert "the safeguarding record has it in full" in text(card)
+    assert teams.connector.refused_too_big == []

@@ -373,3 +373,36 @@ def test_serve_refuses_anonymous_mode_on_a_public_address(tmp_path):
                            "--port", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "serve it only on a loopback address" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- card size as sent ---------------------------------------------------------------------------------
+
+EMOJI = "\U0001F621"  # 4 bytes in UTF-8, 12 as the SDK sends it (\\ud83d\\ude21)
+
+
+def test_size_is_measured_as_the_sdk_sends_it_escaped_json():
+    card = {"type": "AdaptiveCard", "body": [{"type": "TextRun", "text": EMOJI * 100}]}
+    assert size(card) == len(json.dumps(card)) and size(card) > 1200  # not the 400-odd UTF-8 bytes
+
+
+def test_thousands_of_emoji_are_split_into_cards_that_fit_as_sent_and_nothing_is_lost():
+    typed = EMOJI * 3990
+    cards = reply_cards(Reply(key="k", text=f"**Description:** {escape(typed)}\nIs this right?",
+                              choices=[Choice(id="send", label="Send it")], asks="report.summary"), "Continue")
+    assert len(cards) > 1
+    for card in cards:
+        assert size(card) <= MAX_CARD_BYTES
+        assert_valid_for_teams(card)
+    assert "".join(words(c) for c in cards).count(EMOJI) == 3990
+    assert [e["type"] for e in cards[-1]["body"]][-1] == "ActionSet"
+
+
+def test_a_case_card_of_emoji_is_one_card_that_fits_as_sent_saying_where_the_rest_is():
+    fields = [("Description", EMOJI * 3990), ("Names", "Зоя " + EMOJI * 900), ("Account", "@fake_hillside")]
+    case = CaseCard(reference="OSB-2026-0001", status="New", urgent=False, title="Case OSB-2026-0001", fields=fields,
+                    guidance=["**Rule.** Text."])
+    (card,) = reply_cards(Reply(key="case.card", text="New case", card=case), "Continue", clipped="(see the record)")
+    assert size(card) <= MAX_CARD_BYTES
+    assert_valid_for_teams(card)
+    said = words(card)
+    assert said.count("(see the record)") == 2 and "@fake_hillside" in said  # short values stay whole

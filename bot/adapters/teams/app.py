@@ -387,12 +387,15 @@ class TeamsChannel:
                 activity.channel_data = {"notification": {"alert": True}}
         return activity
 
+    def _clipped(self) -> str:
+        return self.bot.content.text("case.field_clipped")
+
     async def _post(self, context: TurnContext, user_id: str, replies: list[Reply], school_id: str | None) -> None:
         label = self.bot.content.text("common.continue_label")
         for reply in replies:
             sent = None
             card = None
-            for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars):
+            for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars, self._clipped()):
                 activity = self._card_activity(card, reply)
                 sent = await with_retries(lambda: context.send_activity(activity))
             if reply.file:  # a record for the person who asked, offered in their own chat only
@@ -533,7 +536,7 @@ class TeamsChannel:
         for reply in note.replies:
             if not reply.card:
                 continue
-            (card,) = cards.reply_cards(reply, label)
+            (card,) = cards.reply_cards(reply, label, clipped=self._clipped())
             for channel, activity_id in await self.bot.store.card_posts(note.school_id, reply.card.reference,
                                                                         note.recipient):
                 if channel == conversation:
