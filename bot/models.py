@@ -53,6 +53,7 @@ class Turn(BaseModel):
     form_values: dict[str, str] = Field(default_factory=dict, description="field id -> what was entered or picked")
     turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")
     school_id: str = "default"
+    display_name: str | None = Field(default=None, description="the person's name as the platform sends it (Teams' from.name)")
 
     @property
     def user(self) -> str:

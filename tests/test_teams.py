@@ -201,10 +201,7 @@ async def test_the_guardrail_alerts_at_once_refuses_files_and_marks_the_case_urg
 
 
 def file_attachment(teams: TeamsHarness, name: str) -> dict:
-    """A file shared in a personal chat, as Teams sends it to a bot that supports files."""
-    return {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": name,
-            "contentUrl": f"https://hillside.sharepoint.com/personal/jo/Documents/Microsoft Teams Chat Files/{name}",
-            "content": {"downloadUrl": f"{teams.connector.url}files/{name}", "uniqueId": "1f2e3d4c", "fileType": "png"}}
+    return teams.file_attachment(name)
 
 
 async def test_files_shared_in_the_chat_are_recorded_by_reference_never_downloaded(teams, bot):
@@ -1004,3 +1001,56 @@ async def test_a_report_of_emoji_reaches_the_reporter_and_the_dsl_through_a_conn
     card = next(m for m in teams.to(DSL) if f"Case {REF}" in text(m))
     assert "the safeguarding record has it in full" in text(card)
     assert teams.connector.refused_too_big == []
+
+
+# --- the person's name, as Teams sends it -----------------------------------------------------------------
+
+
+async def test_the_name_teams_sends_with_each_activity_is_kept_on_the_turn(teams, bot, monkeypatch):
+    turns = []
+    handle = bot.handle
+
+    async def spy(turn):
+        turns.append(turn)
+        return await handle(turn)
+
+    monkeypatch.setattr(bot, "handle", spy)
+    teams.names[TEACHER] = "Rita  Reporter"
+    (msg,) = await teams.say(TEACHER, "I'm being targeted")
+    await teams.tick(TEACHER, msg, ["targeting_me"])
+    assert [t.display_name for t in turns] == ["Rita Reporter", "Rita Reporter"]
+    assert all(t.user == f"teams:{TEACHER}" for t in turns)
+
+
+# --- Microsoft's own test client --------------------------------------------------------------------------
+
+
+async def test_microsofts_test_adapter_numbering_each_chat_from_1_gets_every_person_answered(bot):
+    """microsoft-agents-testing's TestAdapter, one per person, with our channel as the agent: it numbers each
+    conversation's activities "1", "2", ..., as Teams ids are unique only within a chat. The second person's "1"
+    is not a redelivery of the first's, and the name Teams would send (from.name) reaches the turn."""
+    from microsoft_agents.testing import TestAdapter
+
+    channel = TeamsChannel(bot, teams_config({"TEAMS_ALLOW_ANONYMOUS": "true"}))
+    names = []
+    handle = bot.handle
+
+    async def spy(turn):
+        names.append(turn.display_name)
+        return await handle(turn)
+
+    bot.handle = spy
+
+    def chat(user: str, name: str) -> TestAdapter:
+        return TestAdapter(conversation=TestAdapter.create_conversation_model(
+            channel_id="msteams", conv_id=f"a:1personal-{user}", user_id=f"29:1{user}", user_name=name))
+
+    rita, olly = chat("rita", "Rita Reporter"), chat("olly", "Olly Other")
+    await rita.send_text_to_bot("help", channel.on_turn)
+    await olly.send_text_to_bot("help", channel.on_turn)
+    assert rita.activity_queue and olly.activity_queue
+    assert [a.conversation.id for a in olly.activity_queue] == ["a:1personal-olly"] * len(olly.activity_queue)
+    assert names == ["Rita Reporter", "Olly Other"]
+    await rita.send_text_to_bot("help", channel.on_turn)  # Rita's "2": answered too
+    assert names == ["Rita Reporter", "Olly Other", "Rita Reporter"]
+    await channel.senders.stop()

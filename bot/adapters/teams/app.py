@@ -90,6 +90,12 @@ def from_the_channel(claims: ClaimsIdentity | None) -> bool:
     return claims.claims.get("iss") == BOT_FRAMEWORK_ISSUER and not claims.is_agent_claim()
 
 
+def display_name_of(activity: Activity) -> str | None:
+    """The name Teams shows for the person (`from.name`), to show them by name rather than by an id."""
+    name = activity.from_property.name if activity.from_property else None
+    return " ".join(name.split()) or None if isinstance(name, str) else None
+
+
 def tenant_of(activity: Activity) -> str | None:
     if activity.conversation and activity.conversation.tenant_id:
         return activity.conversation.tenant_id
@@ -229,7 +235,8 @@ class TeamsChannel:
             return
         await self._remember(activity, school)
         turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=school, kind="open", forms=True, files=True, turn_id=self._turn_id(activity))
+                    school_id=school, kind="open", forms=True, files=True, turn_id=self._turn_id(activity),
+                    display_name=display_name_of(activity))
         async with self._claiming:  # the turn shows what waited for them: no round may claim it meanwhile
             replies = await self.bot.handle(turn)
         await self._post(context, user_id, replies, school)
@@ -246,7 +253,8 @@ class TeamsChannel:
             return
         await self._remember(activity, school)
         base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=school, forms=True, files=True, turn_id=self._turn_id(activity))
+                    school_id=school, forms=True, files=True, turn_id=self._turn_id(activity),
+                    display_name=display_name_of(activity))
         data = cards.submitted(activity.value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
