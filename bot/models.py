@@ -52,8 +52,8 @@ class Turn(BaseModel):
     form_id: str | None = Field(default=None, description="the form these values were submitted from (Form.id)")
     form_values: dict[str, str] = Field(default_factory=dict, description="field id -> what was entered or picked")
     turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")
+    display_name: str | None = Field(default=None, description="the name the platform gives the person, if it says")
     school_id: str = "default"
-    display_name: str | None = Field(default=None, description="the person's name as the platform sends it (Teams' from.name)")
 
     @property
     def user(self) -> str:

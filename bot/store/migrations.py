@@ -345,7 +345,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        11,
+        12,
         "notifications that can never be delivered, and people who cannot be reached",
         """
         -- Why the platform refused a notification for good (blocked, conversation gone, too big): it is no

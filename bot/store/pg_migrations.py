@@ -359,7 +359,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        11,
+        12,
         "notifications that can never be delivered, and people who cannot be reached",
         """
         -- See migrations.py.
