@@ -75,15 +75,15 @@ class Casework:
     async def _names(self, school_id: str) -> dict[str, str]:
         return {m.user: m.name for m in await self.bot.store.list_staff(school_id)}
 
-    async def not_yet_reachable(self, case: Case) -> list[str]:
-        """Those the case went to who cannot get it yet: on a platform where the bot writes only into a chat the
-        person has opened (Teams), anyone who has not opened it, or whose chat refused."""
+    async def not_yet_reachable(self, school_id: str, users: list[str]) -> list[str]:
+        """Those of `users` who cannot be sent anything yet: on a platform where the bot writes only into a chat
+        the person has opened (Teams), anyone who has not opened it, or whose chat refused."""
         waiting = []
         for platform in OPENED_CHAT_PLATFORMS:
-            users = [r.user for r in case.routed_to if r.user.startswith(f"{platform}:")]
-            if users:
-                reachable = await self.bot.store.reachable_users(case.school_id, platform)
-                waiting += [u for u in users if u not in reachable]
+            on_it = [u for u in users if u.startswith(f"{platform}:")]
+            if on_it:
+                reachable = await self.bot.store.reachable_users(school_id, platform)
+                waiting += [u for u in on_it if u not in reachable]
         return waiting
 
     async def tell_others_undelivered(self, note: Notification, reason: str) -> None:

@@ -980,6 +980,8 @@ async def test_an_urgent_report_that_reached_nobody_never_says_the_team_was_aler
     (msg,) = await teams.press(TEACHER, msgs[-1], "learner")
     (msg,) = await teams.say(TEACHER, "skip")
     (sent,) = await teams.press(TEACHER, msg, "send")
+    assert "can't reach the safeguarding team yet" in text(warned[1]) and "go to the DSL in person now" in text(warned[1])
+    assert not any("I've alerted" in text(m) for m in teams.to(TEACHER))
     assert "sent as urgent" in text(sent) and "hasn't reached anyone yet" in text(sent)
     assert "alerted" not in text(sent) and "speak to the DSL in person now" in text(sent)
 

@@ -49,7 +49,13 @@ class ReportConcern(StepDialog):
         frame.answers["_guardrail"] = {"reason": reason, "at": ctx.now.isoformat()}
         ctx.say("report.guardrail", urgent=True)
         alerted = await ctx.bot.casework.alert_guardrail(ctx, frame)
-        ctx.say("report.guardrail_alerted" if alerted else "report.guardrail_no_one_alerted", urgent=True)
+        recipients = frame.answers["_guardrail"].get("alerted", [])
+        if not alerted:
+            ctx.say("report.guardrail_no_one_alerted", urgent=True)
+        elif len(await ctx.bot.casework.not_yet_reachable(ctx.school_id, recipients)) == len(recipients):
+            ctx.say("report.guardrail_not_reached", urgent=True)  # in Teams: nobody has opened the app yet
+        else:
+            ctx.say("report.guardrail_alerted", urgent=True)
         evidence = frame.answers.get("evidence") or {}
         if evidence.get("files"):
             ctx.say("report.guardrail_files_dropped", count=len(evidence["files"]))
@@ -95,7 +101,7 @@ class ReportConcern(StepDialog):
         """How many of the people the case went to have it now, and how many will when they open the app (a
         platform where the bot can write only into a chat someone has opened: Teams). Never "alerted" when
         nobody was."""
-        waiting = await ctx.bot.casework.not_yet_reachable(case)
+        waiting = await ctx.bot.casework.not_yet_reachable(case.school_id, [r.user for r in case.routed_to])
         reached = len(case.routed_to) - len(waiting)
 
         def people(count: int) -> str:
