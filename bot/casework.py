@@ -39,9 +39,9 @@ from bot.routing import (  # noqa: F401 (NAMED_TEXT_STEPS: imported from here be
     named_text,
     route_case,
 )
+from bot.schools import serving
 from bot.stats import MILESTONES, compute_stats, stats_reply
 from bot.text import contains_phrase
-from bot.schools import serving
 
 if TYPE_CHECKING:
     from bot.dialogs.report_concern import ReportConcern
@@ -92,6 +92,10 @@ def attempted(action: str) -> str:
     return name if name in CARD_ACTIONS else "other"
 
 
+# Platforms on which the bot can write only into a chat the person has opened (a stored conversation reference).
+OPENED_CHAT_PLATFORMS = ("teams",)
+
+
 class Casework:
     def __init__(self, bot: "Bot"):
         self.bot = bot
@@ -126,6 +130,36 @@ class Casework:
     def name_of(self, names: dict[str, str], user: str) -> str:
         """A person as people read them: a name, never a platform id."""
         return names.get(user) or self.text("case.unnamed_person")
+
+    async def not_yet_reachable(self, school_id: str, users: list[str]) -> list[str]:
+        """Those of `users` who cannot be sent anything yet: on a platform where the bot writes only into a chat
+        the person has opened (Teams), anyone who has not opened it, or whose chat refused."""
+        waiting = []
+        for platform in OPENED_CHAT_PLATFORMS:
+            on_it = [u for u in users if u.startswith(f"{platform}:")]
+            if on_it:
+                reachable = await self.bot.store.reachable_users(school_id, platform)
+                waiting += [u for u in on_it if u not in reachable]
+        return waiting
+
+    async def tell_others_undelivered(self, note: Notification, reason: str) -> None:
+        """`note`, a message about a case, could never reach its recipient (`reason`: blocked, conversation_gone,
+        too_big): the case's other handlers are told who was not reached and why."""
+        reference = next((r.card.reference for r in note.replies if r.card), None)
+        if note.kind != "message" or reference is None:
+            return
+        with serving(await self.bot.schools.get(note.school_id)):
+            case = await self.bot.store.get_case(note.school_id, reference)
+            if case is None:
+                return
+            name = (await self._names(note.school_id)).get(note.recipient) or self.text("case.undelivered_someone")
+            text = self.text("case.undelivered", name=name, reference=reference,
+                             reason=self.text(f"case.undelivered_because.{reason}"))
+            await self.bot.store.queue_notifications([
+                Notification(school_id=note.school_id, recipient=route.user, case_id=case.id,
+                             replies=[Reply(key="case.undelivered", text=text)])
+                for route in case.routed_to if route.user != note.recipient
+            ])
 
     # --- opening a case ------------------------------------------------------------------
 

@@ -121,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     package = sub.add_parser("teams-package", help="build the Microsoft Teams app package (zip) to upload")
     package.add_argument("--app-id", required=True, type=guid_arg, help="the bot's Microsoft App ID (a GUID)")
-    package.add_argument("--out", default="online-safety-bot-teams.zip", help="where to write the zip")
+    package.add_argument("--out", default=TEAMS_PACKAGE_NAME, help="where to write the zip (a file, or a folder for "
+                         f"{TEAMS_PACKAGE_NAME} in it)")
+    package.add_argument("--version", type=manifest_version_arg,
+                         help="the app's version (raise it for each update you upload; default: the manifest's)")
     return parser
 
 
@@ -142,7 +145,16 @@ def guid_arg(value: str) -> str:
 
     if not is_guid(value):
         raise argparse.ArgumentTypeError(f"'{value}' should be a GUID, like 0e9b1c4f-2a6d-4c55-9f1e-5b2d8a7c3e10")
+    if not value.strip("0-"):
+        raise argparse.ArgumentTypeError(f"'{value}' is the template's placeholder: give the bot's Microsoft App ID")
     return value.lower()
+
+
+def manifest_version_arg(value: str) -> str:
+    """A Teams app version: three numbers, as the manifest schema wants (and higher than the last uploaded)."""
+    if not re.fullmatch(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", value):
+        raise argparse.ArgumentTypeError(f"'{value}' should be a version like 1.0.3 (three numbers)")
+    return value
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
@@ -158,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "teams-package":
-            return teams_package(args.app_id, args.out)
+            return teams_package(args.app_id, args.out, args.version)
         settings = Settings.from_env(db=args.db, content_dir=args.content_dir)
         content = load_content(settings.content_dir)
         if args.command == "content":
@@ -283,6 +295,7 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
 
     from aiohttp import web
 
+    from bot.adapters.teams.config import anonymous_refusal
     from bot.server import build_app, configured_channels
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -292,6 +305,9 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
     runner = None
     try:
         bot = Bot(content, store, settings, clock=settings.clock())
+        refusal = anonymous_refusal(os.environ, args.host)
+        if refusal:
+            raise ConfigError(refusal)
         channels = configured_channels(bot, os.environ)
         if not channels:
             print("online-safety-bot: no channel is configured (see README: Slack, Microsoft Teams); serving /healthz only",
@@ -330,19 +346,26 @@ async def staff(args: argparse.Namespace, settings: Settings, content: Content, 
     members = await store.list_staff(school)
     # Teams lets the bot write only into a chat someone has opened: until then, their cases wait for them.
     on_teams = await store.reachable_users(school, "teams")
+    refused = await store.unreachable_users(school, "teams")  # Teams refused their chat for good, and why
     unreachable = {m.user for m in members if m.user.startswith("teams:") and m.user not in on_teams}
     if args.json:
         listed = [{**m.model_dump(mode="json"), "role": m.roles[0].value} for m in members]  # role: the main one
         for entry in listed:
             if entry["user"].startswith("teams:"):
                 entry["reachable"] = entry["user"] not in unreachable
+                if entry["user"] in refused:
+                    entry["unreachable_because"] = refused[entry["user"]]
         print(json.dumps(listed))
         _warn_routing_gaps(content, members)
     elif not members:
         print("The staff directory is empty. Add people with: online-safety-bot staff add PLATFORM:USER --role dsl --name NAME")
     else:
         for m in members:
-            note = "  (cannot be reached on Teams yet: has not opened the bot)" if m.user in unreachable else ""
+            note = ""
+            if m.user in refused:
+                note = f"  (UNREACHABLE on Teams: {UNREACHABLE_BECAUSE.get(refused[m.user], refused[m.user])})"
+            elif m.user in unreachable:
+                note = "  (cannot be reached on Teams yet: has not opened the bot)"
             print(f"{m.user:30} {','.join(r.value for r in m.roles):30} {m.name}{note}")
         _warn_routing_gaps(content, members)
     return 0
@@ -365,6 +388,12 @@ def _warn_routing_gaps(content: Content, members: list[StaffMember]) -> None:
     """Tell the operator, on stderr, where an allegation would have nobody to go to."""
     for gap in routing_gaps(members):
         print("online-safety-bot: warning: " + content.text(f"routing_gaps.{gap}").strip(), file=sys.stderr)
+
+
+UNREACHABLE_BECAUSE = {
+    "blocked": "Teams says they blocked or removed the bot; it reaches them again once they open it",
+    "conversation_gone": "Teams says their chat with the bot no longer exists; it reaches them again once they open it",
+}
 
 
 def _case_summary(case: Any) -> dict[str, Any]:
@@ -572,13 +601,26 @@ async def purge_cases(args: argparse.Namespace, settings: Settings, content: Con
 TEAMS_MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifest" / "teams"
 
 
-def teams_package(app_id: str, out: str) -> int:
-    """The zip to upload to Teams: the manifest with the bot's app id filled in, and its two icons."""
+TEAMS_PACKAGE_NAME = "online-safety-bot-teams.zip"
+PLACEHOLDER_HOST = "bot.example.org"  # the template's developer addresses
+
+
+def teams_package(app_id: str, out: str, version: str | None = None) -> int:
+    """The zip to upload to Teams: the manifest with the bot's app id (and version) filled in, and its two icons."""
     manifest = json.loads((TEAMS_MANIFEST_DIR / "manifest.json").read_text(encoding="utf-8"))
     manifest["id"] = app_id
+    if version:
+        manifest["version"] = version
     for bot in manifest.get("bots", []):
         bot["botId"] = app_id
+    for field in ("privacyUrl", "termsOfUseUrl", "websiteUrl"):
+        url = manifest.get("developer", {}).get(field, "")
+        if PLACEHOLDER_HOST in url:
+            print(f"warning: developer.{field} is still the placeholder {url}: put your school's own page in "
+                  f"{TEAMS_MANIFEST_DIR / 'manifest.json'} before staff use the app", file=sys.stderr)
     target = Path(out)
+    if target.is_dir() or out.endswith(("/", "\\")):
+        target = target / TEAMS_PACKAGE_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as package:
         package.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

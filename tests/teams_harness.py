@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from string import Template
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,18 +33,28 @@ class TeamsHarness:
     def conversation(user: str) -> str:
         return f"a:1personal-{user}"
 
+    def fixture(self, name: str, user: str, **values: str) -> dict[str, Any]:
+        """A Teams activity (or part of one) from tests/fixtures/teams/, as Teams sends it, with the ids of the
+        deployment under test filled in; every other key stays as in the file."""
+        return fixture(name, SERVICE_URL=self.connector.url, USER_AAD=user, USER_TEAMS_ID=f"29:1{user[:8]}",
+                       USER_NAME=self.names.get(user, "Member of staff"), CONVERSATION=self.conversation(user),
+                       TENANT=TENANT, BOT_ID=BOT, **values)
+
     def activity(self, user: str, kind: str = "message", **fields: Any) -> dict[str, Any]:
-        return {
-            "type": kind, "id": fields.pop("id", None) or f"17000000{next(self._ids):05d}",
-            "timestamp": "2026-11-20T21:30:00.000Z", "channelId": "msteams", "serviceUrl": self.connector.url,
-            "from": {"id": f"29:1{user[:8]}", "name": self.names.get(user, ""), "aadObjectId": user},
-            "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": self.conversation(user)},
-            "recipient": {"id": BOT, "name": "Online Safety"},
-            "entities": [{"type": "clientInfo", "locale": "en-GB", "country": "GB", "platform": "Web",
-                          "timezone": "Europe/London"}],
-            "channelData": {"tenant": {"id": TENANT}}, "locale": "en-GB",
-            **fields,
-        }
+        """An activity of `kind` from `user`, from its fixture; `fields` replace the fixture's top-level keys."""
+        activity = self.fixture(FIXTURE_OF_KIND[kind], user, ACTIVITY_ID=fields.pop("id", None) or self.next_id(),
+                                TEXT="", ACTION="add", REPLY_TO_ID="")
+        if kind == "message" and "value" not in fields:
+            activity.pop("value", None)
+        activity.update(fields)
+        return activity
+
+    def next_id(self) -> str:
+        return f"17000000{next(self._ids):05d}"  # as Teams numbers a chat's messages: a millisecond timestamp
+
+    def file_attachment(self, name: str) -> dict[str, Any]:
+        """A file shared in a personal chat, as Teams sends it to a bot that supports files."""
+        return fixture("attachment_file_download_info.json", SERVICE_URL=self.connector.url, FILE_NAME=name)
 
     async def post(self, activity: dict[str, Any], headers: dict[str, str] | None = None):
         return await self.client.post("/api/messages", json=activity, headers=headers or {})
@@ -63,10 +74,11 @@ class TeamsHarness:
         return await self.send(user, self.activity(user, text=text, textFormat="plain", **fields))
 
     def submit(self, user: str, message: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
-        """An Action.Submit as Teams sends it: a message whose value is the action's data and the inputs."""
-        return self.activity(user, value=value, replyToId=message["id"],
-                             channelData={"tenant": {"id": TENANT}, "source": {"name": "message"},
-                                          "legacy": {"replyToId": message["id"]}})
+        """An Action.Submit as Teams sends it: a message with no text whose value is the action's data and the
+        inputs, in reply to the card's message."""
+        activity = self.fixture("message_card_submit.json", user, ACTIVITY_ID=self.next_id(), REPLY_TO_ID=message["id"])
+        activity["value"] = value
+        return activity
 
     async def press(self, user: str, message: dict[str, Any], choice_id: str) -> list[dict[str, Any]]:
         return await self.send(user, self.submit(user, message, find_action(message, choice_id)["data"]))
@@ -99,18 +111,19 @@ class TeamsHarness:
         Returns the HTTP response's status and body, and what the bot then sent to that person's chat."""
         (attachment,) = offer["attachments"]
         card = attachment["content"]
-        value: dict[str, Any] = {"type": "fileUpload", "action": action,
-                                 "context": context if context is not None else card[f"{action}Context"]}
+        invoke = self.fixture("invoke_file_consent.json", user, ACTIVITY_ID=self.next_id(), REPLY_TO_ID=offer["id"])
+        value = invoke["value"]
+        value["action"] = action
+        value["context"] = context if context is not None else card[f"{action}Context"]
         if action == "accept":
             name = attachment["name"]
-            value["uploadInfo"] = {
-                "name": name, "uploadUrl": upload_url or self.connector.upload_url(),
-                "contentUrl": f"https://contoso-my.sharepoint.com/personal/dana/Documents/Applications/{name}",
-                "uniqueId": "1150D938-8870-4044-9F2C-5BBDEBA70C9D", "fileType": name.rpartition(".")[2],
-            }
+            value["uploadInfo"].update(name=name, uploadUrl=upload_url or self.connector.upload_url(),
+                                       contentUrl=f"https://contoso-my.sharepoint.com/personal/dana/Documents/Applications/{name}",
+                                       fileType=name.rpartition(".")[2])
+        else:
+            del value["uploadInfo"]  # a decline carries no upload session
         before = len(self.to(user))
-        response = await self.post(self.activity(user, "invoke", name="fileConsent/invoke", value=value,
-                                                 replyToId=offer["id"]))
+        response = await self.post(invoke)
         body = await response.json() if response.content_type == "application/json" else await response.text()
         return response.status, body, self.to(user)[before:]
 
@@ -133,6 +146,21 @@ class TeamsHarness:
                  if c["method"] in ("POST", "PUT") for a in c["body"].get("attachments") or []
                  if a["contentType"] == ADAPTIVE}  # file-consent and file-info cards are not Adaptive Cards
         return list(found.values())
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "teams"
+FIXTURE_OF_KIND = {
+    "message": "message_personal.json",
+    "installationUpdate": "installation_update.json",
+    "conversationUpdate": "conversation_update_bot_added.json",
+    "invoke": "invoke_file_consent.json",
+}
+
+
+def fixture(name: str, **values: str) -> dict[str, Any]:
+    """A fixture file with its `$NAME` placeholders filled in (each must be given)."""
+    escaped = {k: json.dumps(v)[1:-1] for k, v in values.items()}
+    return json.loads(Template((FIXTURES / name).read_text(encoding="utf-8")).substitute(escaped))
 
 
 def card_of(activity: dict[str, Any]) -> dict[str, Any]:

@@ -237,6 +237,30 @@ async def test_waiting_notifications_are_the_recipients_own_and_not_those_being_
     assert [n.id for n in await store.claim_notifications("console")] == [leased.id]  # offered again at once
 
 
+async def test_a_notification_refused_for_good_is_no_longer_pushed_but_still_shown_when_they_open_the_bot(store):
+    await create(store, "draft-1")
+    [note] = await store.claim_notifications("console", lease_seconds=60)
+    await store.mark_failed(note.id, "too_big")
+    assert await store.claim_notifications("console") == []
+    assert await store.pending_notifications("console") == []
+    assert [n.id for n in await store.waiting_notifications("default", "console:dsl")] == [note.id]
+
+
+async def test_someone_whose_chat_refused_is_unreachable_until_they_write_again(store):
+    reference = {"conversation": {"id": "a:1"}, "serviceUrl": "https://smba.trafficmanager.net/uk/"}
+    await store.save_conversation_ref("default", "teams:dana", "teams", reference)
+    await store.save_conversation_ref("default", "teams:sam", "teams", reference)
+    await store.queue_notifications([Notification(recipient="teams:dana", replies=[Reply(key="k", text="t")])])
+    await store.mark_unreachable("default", "teams:dana", "blocked")
+    assert await store.reachable_users("default", "teams") == {"teams:sam"}
+    assert await store.unreachable_users("default", "teams") == {"teams:dana": "blocked"}
+    assert await store.claim_notifications("teams", reachable_only=True) == []
+    await store.save_conversation_ref("default", "teams:dana", "teams", reference)  # they wrote to the bot again
+    assert await store.reachable_users("default", "teams") == {"teams:dana", "teams:sam"}
+    assert await store.unreachable_users("default", "teams") == {}
+    assert len(await store.claim_notifications("teams", reachable_only=True)) == 1
+
+
 # --- conversations ----------------------------------------------------------------------------
 
 

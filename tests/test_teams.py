@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.adapters.teams import TeamsChannel, teams_config
 from bot.models import CaseStatus, Role, StaffMember
 from bot.server import build_app
+from tests.conftest import stored_rows
 from tests.fakes.connector import FakeConnector
 from tests.teams_harness import (
     TENANT, TeamsHarness, actions, assert_valid_for_teams, card_of, elements, find_action, links, question, text, words,
@@ -94,7 +95,7 @@ async def report_until_summary(teams: TeamsHarness, categories=("targeting_me",)
     assert question(msg) == "report_concern.evidence"
     msgs = await teams.press(TEACHER, msg, "done")
     msgs = await teams.tick(TEACHER, msgs[-1], ["nobody"])
-    (msg,) = await teams.press(TEACHER, msgs[-1], "no_idea")
+    msg = (await teams.press(TEACHER, msgs[-1], "no_idea"))[-1]  # a very long summary comes as several cards
     assert question(msg) == "report_concern.summary"
     return msg
 
@@ -209,10 +210,7 @@ async def test_the_guardrail_alerts_at_once_refuses_files_and_marks_the_case_urg
 
 
 def file_attachment(teams: TeamsHarness, name: str) -> dict:
-    """A file shared in a personal chat, as Teams sends it to a bot that supports files."""
-    return {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": name,
-            "contentUrl": f"https://hillside.sharepoint.com/personal/jo/Documents/Microsoft Teams Chat Files/{name}",
-            "content": {"downloadUrl": f"{teams.connector.url}files/{name}", "uniqueId": "1f2e3d4c", "fileType": "png"}}
+    return teams.file_attachment(name)
 
 
 async def test_files_shared_in_the_chat_are_recorded_by_reference_never_downloaded(teams, bot):
@@ -903,3 +901,247 @@ async def test_an_allegation_about_the_head_reaches_the_chair_with_their_guidanc
     (case,) = await bot.store.list_cases("default")
     (decided,) = [e for e in await bot.store.case_events(case.id) if e.kind == "threshold_decided"]
     assert (decided.actor, decided.detail) == (f"teams:{CHAIR}", {"decision": "not_sure"})
+
+
+# --- delivery: permanent errors are permanent, passing ones are retried ----------------------------------
+
+
+async def case_sent_while_the_dsls_chat_answers(teams: TeamsHarness, *answers) -> int:
+    """The DSL and deputy have the bot; a report is sent while the DSL's chat answers `answers` in turn.
+    Returns how many posts the DSL's chat had before."""
+    for user in (DSL, DEPUTY):
+        await teams.install(user)
+    summary = await report_until_summary(teams)
+    before = tries_to(teams, DSL)
+    teams.connector.fault(teams.conversation(DSL), *answers)
+    await teams.press(TEACHER, summary, "send")
+    return before
+
+
+def tries_to(teams: TeamsHarness, user: str) -> int:
+    return len([c for c in teams.connector.calls if c["conversation"] == teams.conversation(user) and c["method"] == "POST"])
+
+
+@pytest.mark.parametrize("status, reason, unreachable", [(403, "blocked", True), (404, "conversation_gone", True),
+                                                         (413, "too_big", False)])
+async def test_a_permanent_refusal_fails_the_notification_tells_the_others_and_is_never_retried(
+        teams, bot, status, reason, unreachable):
+    before = await case_sent_while_the_dsls_chat_answers(teams, status)
+    assert tries_to(teams, DSL) == before + 1  # one attempt, no retries
+    failed = [(r["recipient"], r["failure"]) for r in stored_rows(bot.store, "outbox") if r["failure"]]
+    assert failed == [(f"teams:{DSL}", reason)]
+    told = [text(m) for m in teams.to(DEPUTY) if "could not be sent" in text(m)]
+    assert len(told) == 1 and "Dana Lee could not be sent " + REF in told[0]
+    assert await bot.store.unreachable_users("default", "teams") == ({f"teams:{DSL}": reason} if unreachable else {})
+
+    teams.channel.senders.clock = lambda: time.monotonic() + 3600  # however long after
+    await teams.channel.deliver_pending()
+    assert tries_to(teams, DSL) == before + 1
+    if unreachable:  # once the DSL writes to the bot again, they are reachable again
+        await teams.say(DSL, "hello")
+        assert await bot.store.unreachable_users("default", "teams") == {}
+        assert f"teams:{DSL}" in await bot.store.reachable_users("default", "teams")
+
+
+@pytest.mark.parametrize("status", [412, 429, 502, 504])
+async def test_a_passing_refusal_is_retried_and_the_card_arrives_once(teams, bot, status):
+    await case_sent_while_the_dsls_chat_answers(teams, status)
+    assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
+    refused = [c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL)]
+    assert len(refused) >= 2 and await bot.store.unreachable_users("default", "teams") == {}
+    assert not [r for r in stored_rows(bot.store, "outbox") if r["failure"]]
+
+
+async def test_retry_after_longer_than_the_bot_waits_rests_the_recipient_that_long(teams, bot):
+    for user in (DSL, DEPUTY):
+        await teams.install(user)
+    summary = await report_until_summary(teams)
+    teams.connector.fault(teams.conversation(DSL), 429, retry_after=120)
+    await teams.press(TEACHER, summary, "send")
+    assert not [m for m in teams.to(DSL) if f"Case {REF}" in text(m)]
+    now = time.monotonic()
+    teams.channel.senders.clock = lambda: now + 60  # past the bot's own first rest of 2 s, within Teams' 120 s
+    await teams.channel.deliver_pending()
+    assert not [m for m in teams.to(DSL) if f"Case {REF}" in text(m)]
+    teams.channel.senders.clock = lambda: now + 121
+    await teams.channel.deliver_pending()
+    assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
+
+
+# --- many tenants --------------------------------------------------------------------------------------
+
+
+async def test_with_the_tenant_unset_each_mapped_tenant_reaches_its_school_and_no_other_is_served(bot, connector):
+    """Teams for many tenants as the README sets it up: credentials, TENANTID unset, schools mapped to tenants."""
+    from microsoft_agents.activity import Activity
+    from microsoft_agents.hosting.core import TurnContext
+
+    from bot.models import School, Workspace
+
+    oak_tenant, unmapped = "0a0a0a0a-1111-4222-8333-444444444444", "99999999-8888-7777-6666-555555555555"
+    await bot.store.upsert_school(School(id="hill", name="Hillside Academy", workspaces=[Workspace(platform="teams", id=TENANT)]))
+    await bot.store.upsert_school(School(id="oak", name="Oakfield Primary", workspaces=[Workspace(platform="teams", id=oak_tenant)]))
+    env = {k: v for k, v in PRODUCTION.items() if not k.endswith("TENANTID")}
+    channel = TeamsChannel(bot, teams_config(env))
+    harness = TeamsHarness(None, channel, connector)
+
+    def from_tenant(tenant: str, user: str) -> Activity:
+        activity = harness.activity(user, "installationUpdate", action="add")
+        activity["conversation"]["tenantId"] = tenant
+        activity["channelData"] = {"tenant": {"id": tenant}}
+        return Activity.model_validate(activity)
+
+    for tenant, user in ((TENANT, TEACHER), (oak_tenant, DSL), (unmapped, HEAD)):
+        await channel.on_turn(TurnContext(channel.adapter, from_tenant(tenant, user)))
+    assert await bot.store.get_conversation_ref("hill", f"teams:{TEACHER}") is not None
+    assert await bot.store.get_conversation_ref("oak", f"teams:{DSL}") is not None
+    for school in ("default", "hill", "oak"):  # someone in a tenant no school claimed: nothing kept anywhere
+        assert await bot.store.get_conversation_ref(school, f"teams:{HEAD}") is None
+    await channel.senders.stop()
+
+
+async def test_with_the_tenant_unset_a_deployment_with_no_tenant_mapped_takes_nobody_in(bot, connector):
+    """One school, no tenants mapped: a copy of the app installed in any tenant must not land in it."""
+    from microsoft_agents.activity import Activity
+    from microsoft_agents.hosting.core import TurnContext
+
+    env = {k: v for k, v in PRODUCTION.items() if not k.endswith("TENANTID")}
+    channel = TeamsChannel(bot, teams_config(env))
+    harness = TeamsHarness(None, channel, connector)
+    activity = Activity.model_validate(harness.activity(TEACHER, "installationUpdate", action="add"))
+    await channel.on_turn(TurnContext(channel.adapter, activity))
+    assert await bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is None
+
+
+# --- anonymous mode only on this machine ----------------------------------------------------------------
+
+
+async def test_in_anonymous_mode_an_activity_naming_a_service_url_off_this_machine_gets_400(teams):
+    for url in ("http://169.254.169.254/", "https://smba.trafficmanager.net/uk/", "http://10.0.0.5/"):
+        response = await teams.post(teams.activity(TEACHER, text="I'm being targeted", serviceUrl=url))
+        assert response.status == 400
+    assert teams.connector.calls == []
+    assert await teams.channel.bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is None
+
+
+# --- the truth about alerts ------------------------------------------------------------------------------
+
+
+async def test_when_no_handler_has_opened_the_app_the_reporter_is_told_nobody_has_it_yet(teams, bot):
+    """The DSL and deputy are in the directory but have never opened the bot: nothing can reach them."""
+    await teams.install(DSL)
+    await teams.send(DSL, teams.activity(DSL, "installationUpdate", action="remove"))  # and removed it
+    summary = await report_until_summary(teams)
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    words_sent = text(sent)
+    assert "hasn't reached anyone yet" in words_sent and "(2 people)" in words_sent
+    assert "speak to the DSL in person now" in words_sent
+    assert "has gone to the safeguarding team" not in words_sent and "alerted" not in words_sent
+
+
+async def test_when_some_handlers_have_opened_the_app_the_reporter_is_told_who_has_it_and_who_will(teams, bot):
+    await teams.install(DSL)
+    summary = await report_until_summary(teams)
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    assert "It has reached 1 person on the safeguarding team so far" in text(sent)
+    assert "the rest of the team (1 person) will get it when they next open the app" in text(sent)
+    assert "1 people" not in text(sent)
+
+
+async def test_when_every_handler_can_be_reached_the_reporter_is_told_it_has_gone_to_them(teams, bot):
+    card = await sent_case(teams)
+    assert card is not None
+    told = [text(m) for m in teams.to(TEACHER) if REF in text(m)]
+    assert "It has gone to the safeguarding team (2 people)." in told[-1]
+
+
+async def test_an_urgent_report_that_reached_nobody_never_says_the_team_was_alerted(teams, bot):
+    (msg,) = await teams.say(TEACHER, "there's an account posting photos of our pupils")
+    (msg,) = await teams.tick(TEACHER, msg, ["showing_learners"])
+    warned = await teams.press(TEACHER, msg, "not_sure")
+    (msg,) = await teams.tick(TEACHER, warned[-1], ["snapchat"])
+    for said in ("skip", "today", "Pictures of Year 10 learners"):
+        (msg,) = await teams.say(TEACHER, said)
+    (msg,) = await teams.tick(TEACHER, msg, ["learners"])
+    (msg,) = await teams.say(TEACHER, "skip")
+    msgs = await teams.press(TEACHER, msg, "done")
+    msgs = await teams.tick(TEACHER, msgs[-1], ["learners_talking"])
+    (msg,) = await teams.press(TEACHER, msgs[-1], "learner")
+    (msg,) = await teams.say(TEACHER, "skip")
+    (sent,) = await teams.press(TEACHER, msg, "send")
+    assert "can't reach the safeguarding team yet" in text(warned[1]) and "go to the DSL in person now" in text(warned[1])
+    assert not any("I've alerted" in text(m) for m in teams.to(TEACHER))
+    assert "sent as urgent" in text(sent) and "hasn't reached anyone yet" in text(sent)
+    assert "alerted" not in text(sent) and "speak to the DSL in person now" in text(sent)
+
+
+# --- card size as sent -----------------------------------------------------------------------------------
+
+
+async def test_a_report_of_emoji_reaches_the_reporter_and_the_dsl_through_a_connector_that_refuses_28_kb(teams, bot):
+    """Teams refuses a message over about 28 KB, as sent: the SDK sends escaped JSON, 12 bytes an emoji."""
+    emoji = "\U0001F621"
+    teams.connector.max_bytes = 28 * 1024
+    await teams.install(DSL)
+    await teams.install(DEPUTY)
+    summary = await report_until_summary(teams, description=emoji * 3990)
+    shown = [m for m in teams.to(TEACHER) if emoji in text(m)]
+    assert "".join(text(m) for m in shown).count(emoji) == 3990  # the check-and-send summary, split, all of it
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    assert REF in text(sent)
+    card = next(m for m in teams.to(DSL) if f"Case {REF}" in text(m))
+    assert "the safeguarding record has it in full" in text(card)
+    assert teams.connector.refused_too_big == []
+
+
+# --- the person's name, as Teams sends it -----------------------------------------------------------------
+
+
+async def test_the_name_teams_sends_with_each_activity_is_kept_on_the_turn(teams, bot, monkeypatch):
+    turns = []
+    handle = bot.handle
+
+    async def spy(turn):
+        turns.append(turn)
+        return await handle(turn)
+
+    monkeypatch.setattr(bot, "handle", spy)
+    teams.names[TEACHER] = "Rita  Reporter"
+    (msg,) = await teams.say(TEACHER, "I'm being targeted")
+    await teams.tick(TEACHER, msg, ["targeting_me"])
+    assert [t.display_name for t in turns] == ["Rita Reporter", "Rita Reporter"]
+    assert all(t.user == f"teams:{TEACHER}" for t in turns)
+
+
+# --- Microsoft's own test client --------------------------------------------------------------------------
+
+
+async def test_microsofts_test_adapter_numbering_each_chat_from_1_gets_every_person_answered(bot):
+    """microsoft-agents-testing's TestAdapter, one per person, with our channel as the agent: it numbers each
+    conversation's activities "1", "2", ..., as Teams ids are unique only within a chat. The second person's "1"
+    is not a redelivery of the first's, and the name Teams would send (from.name) reaches the turn."""
+    from microsoft_agents.testing import TestAdapter
+
+    channel = TeamsChannel(bot, teams_config({"TEAMS_ALLOW_ANONYMOUS": "true"}))
+    names = []
+    handle = bot.handle
+
+    async def spy(turn):
+        names.append(turn.display_name)
+        return await handle(turn)
+
+    bot.handle = spy
+
+    def chat(user: str, name: str) -> TestAdapter:
+        return TestAdapter(conversation=TestAdapter.create_conversation_model(
+            channel_id="msteams", conv_id=f"a:1personal-{user}", user_id=f"29:1{user}", user_name=name))
+
+    rita, olly = chat("rita", "Rita Reporter"), chat("olly", "Olly Other")
+    await rita.send_text_to_bot("help", channel.on_turn)
+    await olly.send_text_to_bot("help", channel.on_turn)
+    assert rita.activity_queue and olly.activity_queue
+    assert [a.conversation.id for a in olly.activity_queue] == ["a:1personal-olly"] * len(olly.activity_queue)
+    assert names == ["Rita Reporter", "Olly Other"]
+    await rita.send_text_to_bot("help", channel.on_turn)  # Rita's "2": answered too
+    assert names == ["Rita Reporter", "Olly Other", "Rita Reporter"]
+    await channel.senders.stop()

@@ -47,6 +47,13 @@ def test_credentials_are_read_with_the_sdks_own_parser():
     assert "s3cr3t" not in repr(config)
 
 
+def test_many_tenants_start_with_the_tenant_unset_as_the_readme_says():
+    config = teams_config({SETTINGS + "CLIENTID": APP_ID, SETTINGS + "CLIENTSECRET": "s3cr3t~value"})
+    assert config.credentials and config.tenant_id is None
+    # The connector token comes from where a multi-tenant Bot Framework registration gets it.
+    assert config.sdk["CONNECTIONS"]["SERVICE_CONNECTION"]["SETTINGS"]["TENANTID"] == "botframework.com"
+
+
 def test_anonymous_mode_is_only_an_explicit_choice():
     assert teams_config({"TEAMS_ALLOW_ANONYMOUS": "true"}).anonymous is True
     refusing = teams_config({"TEAMS_ALLOW_ANONYMOUS": "false"})
@@ -56,7 +63,6 @@ def test_anonymous_mode_is_only_an_explicit_choice():
 @pytest.mark.parametrize("env, variable", [
     ({SETTINGS + "CLIENTID": "my-bot"}, "CLIENTID is malformed"),
     ({SETTINGS + "CLIENTID": APP_ID, SETTINGS + "TENANTID": TENANT}, "CLIENTSECRET is missing"),
-    ({SETTINGS + "CLIENTID": APP_ID, SETTINGS + "CLIENTSECRET": "x"}, "TENANTID is missing"),
     ({**GOOD, SETTINGS + "TENANTID": "contoso.onmicrosoft.com"}, "TENANTID is malformed"),
     ({SETTINGS + "CLIENTSECRET": "x"}, "CLIENTID is missing"),
     ({"TEAMS_ALLOW_ANONYMOUS": "yes"}, "TEAMS_ALLOW_ANONYMOUS is malformed"),
@@ -158,6 +164,33 @@ def test_teams_package_refuses_an_app_id_that_is_not_a_guid(tmp_path, capsys):
     assert not (tmp_path / "t.zip").exists()
 
 
+def test_teams_package_refuses_the_templates_all_zero_app_id(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["teams-package", "--app-id", "00000000-0000-0000-0000-000000000000", "--out", str(tmp_path / "t.zip")])
+    assert stopped.value.code == 2
+    assert "placeholder" in capsys.readouterr().err
+    assert not (tmp_path / "t.zip").exists()
+
+
+def test_teams_package_into_a_folder_with_a_version_warns_about_placeholder_addresses(tmp_path, capsys):
+    assert main(["teams-package", "--app-id", APP_ID, "--out", str(tmp_path), "--version", "1.4.0"]) == 0
+    out, err = capsys.readouterr()
+    target = tmp_path / "online-safety-bot-teams.zip"
+    assert str(target) in out and "Traceback" not in err
+    with zipfile.ZipFile(target) as package:
+        manifest = json.loads(package.read("manifest.json"))
+    assert manifest["version"] == "1.4.0"
+    assert sorted(manifest_validator().iter_errors(manifest), key=str) == []
+    assert "developer.privacyUrl is still the placeholder" in err and "developer.termsOfUseUrl" in err
+
+
+@pytest.mark.parametrize("version", ["1.4", "v1.4.0", "1.04.0", "1.4.0-beta"])
+def test_teams_package_refuses_a_version_teams_would_not_take(tmp_path, capsys, version):
+    with pytest.raises(SystemExit):
+        main(["teams-package", "--app-id", APP_ID, "--out", str(tmp_path / "t.zip"), "--version", version])
+    assert "should be a version like 1.0.3" in capsys.readouterr().err
+
+
 def test_staff_list_shows_who_cannot_yet_be_reached_on_teams(tmp_path, capsys):
     import asyncio
 
@@ -183,6 +216,34 @@ def test_staff_list_shows_who_cannot_yet_be_reached_on_teams(tmp_path, capsys):
     listed = {m["user"]: m for m in json.loads(capsys.readouterr().out)}
     assert (listed["teams:dsl-guid"]["reachable"], listed["teams:deputy-guid"]["reachable"]) == (False, True)
     assert "reachable" not in listed["slack:U1"]
+
+
+def test_staff_list_shows_who_teams_refused_and_why(tmp_path, capsys):
+    import asyncio
+
+    from bot.models import Role, StaffMember
+    from bot.store import SQLiteStore
+
+    db = tmp_path / "bot.db"
+
+    async def setup() -> None:
+        store = SQLiteStore(db)
+        await store.open()
+        for user, name in (("teams:dsl-guid", "Dana Lee"), ("teams:deputy-guid", "Sam Patel")):
+            await store.upsert_staff(StaffMember(user=user, role=Role.DSL, name=name))
+            await store.save_conversation_ref("default", user, "teams", {"conversation": {"id": "a:1"}})
+        await store.mark_unreachable("default", "teams:dsl-guid", "blocked")
+        await store.close()
+
+    asyncio.run(setup())
+    assert main(["staff", "list", "--db", str(db)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "UNREACHABLE on Teams: Teams says they blocked or removed the bot" in lines["teams:dsl-guid"]
+    assert "reach" not in lines["teams:deputy-guid"]
+    assert main(["staff", "list", "--json", "--db", str(db)]) == 0
+    listed = {m["user"]: m for m in json.loads(capsys.readouterr().out)}
+    assert listed["teams:dsl-guid"]["reachable"] is False and listed["teams:dsl-guid"]["unreachable_because"] == "blocked"
+    assert listed["teams:deputy-guid"]["reachable"] is True and "unreachable_because" not in listed["teams:deputy-guid"]
 
 
 # --- Adaptive Cards -----------------------------------------------------------------------------------
@@ -277,3 +338,71 @@ def test_a_form_is_card_inputs_with_save_and_cancel():
     save, cancel = card["body"][-1]["actions"]
     assert save["data"] == {"osb": {"f": "case_close:OSB-2026-0001"}} and "associatedInputs" not in save
     assert cancel["data"] == {"osb": {"f": "case_close:OSB-2026-0001", "x": 1}} and cancel["associatedInputs"] == "none"
+
+
+@pytest.mark.parametrize("env, host, refused", [
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "127.0.0.1", None),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "::1", None),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "localhost", None),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "0.0.0.0", "serve it only on a loopback address"),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true"}, "192.168.1.20", "serve it only on a loopback address"),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, "127.0.0.1",
+     "beside Slack's credentials"),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true", "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"}, "127.0.0.1",
+     "beside Slack's credentials"),
+    ({"TEAMS_ALLOW_ANONYMOUS": "true", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+      "SLACK_API_URL": "http://127.0.0.1:9/api/"}, "127.0.0.1", None),  # the tests' fake Slack
+    ({"TEAMS_ALLOW_ANONYMOUS": "false", "SLACK_BOT_TOKEN": "xoxb-1"}, "0.0.0.0", None),
+    (GOOD, "0.0.0.0", None),
+])
+def test_anonymous_mode_runs_only_on_a_loopback_address_and_beside_no_production_channel(env, host, refused):
+    from bot.adapters.teams.config import anonymous_refusal
+
+    found = anonymous_refusal(env, host)
+    assert (found is None) if refused is None else (refused in found)
+
+
+def test_serve_refuses_anonymous_mode_on_a_public_address(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OSB_", "CONNECTIONS__", "TEAMS_"))}
+    env["TEAMS_ALLOW_ANONYMOUS"] = "true"
+    proc = subprocess.run([sys.executable, "-m", "bot", "serve", "--db", str(tmp_path / "b.db"), "--host", "0.0.0.0",
+                           "--port", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "serve it only on a loopback address" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- card size as sent ---------------------------------------------------------------------------------
+
+EMOJI = "\U0001F621"  # 4 bytes in UTF-8, 12 as the SDK sends it (\\ud83d\\ude21)
+
+
+def test_size_is_measured_as_the_sdk_sends_it_escaped_json():
+    card = {"type": "AdaptiveCard", "body": [{"type": "TextRun", "text": EMOJI * 100}]}
+    assert size(card) == len(json.dumps(card)) and size(card) > 1200  # not the 400-odd UTF-8 bytes
+
+
+def test_thousands_of_emoji_are_split_into_cards_that_fit_as_sent_and_nothing_is_lost():
+    typed = EMOJI * 3990
+    cards = reply_cards(Reply(key="k", text=f"**Description:** {escape(typed)}\nIs this right?",
+                              choices=[Choice(id="send", label="Send it")], asks="report.summary"), "Continue")
+    assert len(cards) > 1
+    for card in cards:
+        assert size(card) <= MAX_CARD_BYTES
+        assert_valid_for_teams(card)
+    assert "".join(words(c) for c in cards).count(EMOJI) == 3990
+    assert [e["type"] for e in cards[-1]["body"]][-1] == "ActionSet"
+
+
+def test_a_case_card_of_emoji_is_one_card_that_fits_as_sent_saying_where_the_rest_is():
+    fields = [("Description", EMOJI * 3990), ("Names", "Зоя " + EMOJI * 900), ("Account", "@fake_hillside")]
+    case = CaseCard(reference="OSB-2026-0001", status="New", urgent=False, title="Case OSB-2026-0001", fields=fields,
+                    guidance=["**Rule.** Text."])
+    (card,) = reply_cards(Reply(key="case.card", text="New case", card=case), "Continue", clipped="(see the record)")
+    assert size(card) <= MAX_CARD_BYTES
+    assert_valid_for_teams(card)
+    said = words(card)
+    assert said.count("(see the record)") == 2 and "@fake_hillside" in said  # short values stay whole

@@ -66,7 +66,11 @@ class ReportConcern(StepDialog):
         alerted = await ctx.bot.casework.alert_urgent(ctx, frame, "case.guardrail_alert")
         if alerted == "limited":  # the report itself still goes urgent; its record says the alert was held back
             frame.answers["_guardrail"]["alert"] = "limited"
-        ctx.say(ALERT_TOLD[alerted], urgent=True)
+        recipients = frame.answers.get("_alerted", [])
+        if alerted == "alerted" and len(await ctx.bot.casework.not_yet_reachable(ctx.school_id, recipients)) == len(recipients):
+            ctx.say("report.guardrail_not_reached", urgent=True)  # in Teams: nobody has opened the app yet
+        else:
+            ctx.say(ALERT_TOLD[alerted], urgent=True)
         evidence = frame.answers.get("evidence") or {}
         if evidence.get("files"):
             count = len(evidence["files"])
@@ -119,16 +123,17 @@ class ReportConcern(StepDialog):
                     reference=case.reference, choices=[] if allegation else next_steps, urgent=case.urgent)
         elif case.urgent:
             calendar = calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir)
+            people = Markup(await self.who_it_reached(ctx, case))
             if calendar.is_open(ctx.now):
-                ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
+                ctx.say("report.sent_urgent", reference=case.reference, people=people,
                         choices=[] if allegation else next_steps, urgent=True)
             else:
                 opens = calendar.next_opening(ctx.now)
-                ctx.say("report.sent_urgent_closed", reference=case.reference, routed_count=len(case.routed_to),
-                        front_door=ctx.bot.casework.front_door(),
-                        date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"), choices=[] if allegation else next_steps, urgent=True)
+                ctx.say("report.sent_urgent_closed", reference=case.reference, people=people,
+                        front_door=ctx.bot.casework.front_door(), date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"),
+                        choices=[] if allegation else next_steps, urgent=True)
         else:
-            ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to),
+            ctx.say("report.sent", reference=case.reference, people=Markup(await self.who_it_reached(ctx, case)),
                     choices=[] if allegation else next_steps)
         if allegation:
             await self.tell_allegation_reporter(ctx, case, next_steps)
@@ -166,6 +171,24 @@ class ReportConcern(StepDialog):
             phone = getattr(ctx.content.facts.helplines.get("lado"), "phone", None)
             return ctx.text("report.contact.lado_phone", value=phone) if phone else ctx.text("report.contact.lado")
         return ctx.text(f"report.contact.{who}")
+
+    @staticmethod
+    async def who_it_reached(ctx: Context, case: Case) -> str:
+        """How many of the people the case went to have it now, and how many will when they open the app (a
+        platform where the bot can write only into a chat someone has opened: Teams). Never "alerted" when
+        nobody was."""
+        waiting = await ctx.bot.casework.not_yet_reachable(case.school_id, [r.user for r in case.routed_to])
+        reached = len(case.routed_to) - len(waiting)
+
+        def people(count: int) -> str:
+            return ctx.text("report.reached.one_person") if count == 1 else ctx.text("report.reached.people", count=count)
+
+        if not waiting:
+            return ctx.text("report.reached.all_urgent" if case.urgent else "report.reached.all", value=people(reached))
+        if not reached:
+            return ctx.text("report.reached.none", count=people(len(waiting)))
+        some = "report.reached.some_urgent" if case.urgent else "report.reached.some"
+        return ctx.text(some, value=people(reached), count=people(len(waiting)))
 
     def stop_message(self, frame: Frame) -> str:
         return "report.stopped_after_alert" if self.guardrail_on(frame) else "report.stopped"

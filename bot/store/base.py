@@ -273,6 +273,11 @@ class Store(ABC):
         """End a lease without delivering: the send failed, so the next claim may offer it again at once."""
 
     @abstractmethod
+    async def mark_failed(self, notification_id: str, reason: str) -> None:
+        """The platform refused the notification for good (`reason`, a word such as `blocked`): it is no longer
+        pushed, nor claimed. It is still shown if its recipient opens the bot again (`waiting_notifications`)."""
+
+    @abstractmethod
     async def save_display_name(self, school_id: str, user: str, name: str) -> None:
         """Remember (or replace) the name the platform gives `user`."""
 
@@ -305,7 +310,16 @@ class Store(ABC):
 
     @abstractmethod
     async def reachable_users(self, school_id: str, platform: str) -> set[str]:
-        """Everyone on `platform` with a stored conversation reference."""
+        """Everyone on `platform` with a stored conversation reference that has not failed."""
+
+    @abstractmethod
+    async def mark_unreachable(self, school_id: str, user: str, reason: str) -> None:
+        """`user`'s conversation refused for good (`reason`): they are not reachable, and nothing is pushed to
+        them, until they next write (`save_conversation_ref` clears it)."""
+
+    @abstractmethod
+    async def unreachable_users(self, school_id: str, platform: str) -> dict[str, str]:
+        """Everyone on `platform` whose conversation failed, with the reason."""
 
     @abstractmethod
     async def add_reminder(self, reminder: Reminder) -> None: ...

@@ -406,4 +406,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE schools ADD COLUMN nation TEXT NOT NULL DEFAULT 'england';
         """,
     ),
+    (
+        16,
+        "notifications that can never be delivered, and people who cannot be reached",
+        """
+        -- Why the platform refused a notification for good (blocked, conversation gone, too big): it is no
+        -- longer pushed, and the case's other handlers are told.
+        ALTER TABLE outbox ADD COLUMN failure TEXT;
+        -- Why someone cannot be reached where their reference points (they blocked the bot, the chat is gone):
+        -- cleared when they next write to the bot.
+        ALTER TABLE conversation_refs ADD COLUMN failure TEXT;
+        """,
+    ),
 ]

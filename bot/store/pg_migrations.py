@@ -413,4 +413,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE schools ADD COLUMN nation TEXT NOT NULL DEFAULT 'england';
         """,
     ),
+    (
+        16,
+        "notifications that can never be delivered, and people who cannot be reached",
+        """
+        -- See migrations.py.
+        ALTER TABLE outbox ADD COLUMN failure TEXT;
+        ALTER TABLE conversation_refs ADD COLUMN failure TEXT;
+        """,
+    ),
 ]

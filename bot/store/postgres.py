@@ -460,10 +460,10 @@ class PostgresStore(Store):
 
     @staticmethod
     def _undelivered(reachable_only: bool) -> str:
-        where = "delivered_at IS NULL AND recipient LIKE %s"
+        where = "delivered_at IS NULL AND failure IS NULL AND recipient LIKE %s"
         if reachable_only:
             where += (' AND EXISTS (SELECT 1 FROM conversation_refs r'
-                      ' WHERE r.school_id = outbox.school_id AND r."user" = outbox.recipient)')
+                      ' WHERE r.school_id = outbox.school_id AND r."user" = outbox.recipient AND r.failure IS NULL)')
         return where
 
     async def pending_notifications(self, platform: str, limit: int = 100, reachable_only: bool = False) -> list[Notification]:
@@ -496,6 +496,11 @@ class PostgresStore(Store):
         async with self._write() as conn:
             await conn.execute("UPDATE outbox SET leased_until = NULL WHERE id = %s AND delivered_at IS NULL",
                                [notification_id])
+
+    async def mark_failed(self, notification_id: str, reason: str) -> None:
+        async with self._write() as conn:
+            await conn.execute("UPDATE outbox SET failure = %s, leased_until = NULL WHERE id = %s AND delivered_at IS NULL",
+                               [reason, notification_id])
 
     async def save_display_name(self, school_id: str, user: str, name: str) -> None:
         async with self._write() as conn:
@@ -531,7 +536,7 @@ class PostgresStore(Store):
                 """INSERT INTO conversation_refs (school_id, "user", platform, reference, updated_at)
                    VALUES (%s, %s, %s, %s, %s)
                    ON CONFLICT (school_id, "user") DO UPDATE SET platform = EXCLUDED.platform,
-                       reference = EXCLUDED.reference, updated_at = EXCLUDED.updated_at""",
+                       reference = EXCLUDED.reference, updated_at = EXCLUDED.updated_at, failure = NULL""",
                 [school_id, user, platform, json.dumps(reference), ts(utcnow())])
 
     async def get_conversation_ref(self, school_id: str, user: str) -> dict[str, Any] | None:
@@ -544,9 +549,19 @@ class PostgresStore(Store):
             await conn.execute('DELETE FROM conversation_refs WHERE school_id = %s AND "user" = %s', [school_id, user])
 
     async def reachable_users(self, school_id: str, platform: str) -> set[str]:
-        rows = await self._all('SELECT "user" FROM conversation_refs WHERE school_id = %s AND platform = %s',
-                               [school_id, platform])
+        rows = await self._all('SELECT "user" FROM conversation_refs WHERE school_id = %s AND platform = %s'
+                               ' AND failure IS NULL', [school_id, platform])
         return {r["user"] for r in rows}
+
+    async def mark_unreachable(self, school_id: str, user: str, reason: str) -> None:
+        async with self._write() as conn:
+            await conn.execute('UPDATE conversation_refs SET failure = %s WHERE school_id = %s AND "user" = %s',
+                               [reason, school_id, user])
+
+    async def unreachable_users(self, school_id: str, platform: str) -> dict[str, str]:
+        rows = await self._all('SELECT "user", failure FROM conversation_refs WHERE school_id = %s AND platform = %s'
+                               ' AND failure IS NOT NULL', [school_id, platform])
+        return {r["user"]: r["failure"] for r in rows}
 
     async def add_reminder(self, reminder: Reminder) -> None:
         async with self._write() as conn:

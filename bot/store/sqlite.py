@@ -525,10 +525,10 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _undelivered(reachable_only: bool) -> str:
-        where = "delivered_at IS NULL AND recipient LIKE ?"
+        where = "delivered_at IS NULL AND failure IS NULL AND recipient LIKE ?"
         if reachable_only:
             where += (" AND EXISTS (SELECT 1 FROM conversation_refs r"
-                      " WHERE r.school_id = outbox.school_id AND r.user = outbox.recipient)")
+                      " WHERE r.school_id = outbox.school_id AND r.user = outbox.recipient AND r.failure IS NULL)")
         return where
 
     async def pending_notifications(self, platform: str, limit: int = 100, reachable_only: bool = False) -> list[Notification]:
@@ -573,6 +573,14 @@ class SQLiteStore(Store):
 
         await self._run(release)
 
+    async def mark_failed(self, notification_id: str, reason: str) -> None:
+        def mark() -> None:
+            with self._write() as db:
+                db.execute("UPDATE outbox SET failure = ?, leased_until = NULL WHERE id = ? AND delivered_at IS NULL",
+                           [reason, notification_id])
+
+        await self._run(mark)
+
     async def save_display_name(self, school_id: str, user: str, name: str) -> None:
         def save() -> None:
             with self._write() as db:
@@ -614,7 +622,7 @@ class SQLiteStore(Store):
             with self._write() as db:
                 db["conversation_refs"].upsert(
                     {"school_id": school_id, "user": user, "platform": platform, "reference": json.dumps(reference),
-                     "updated_at": ts(utcnow())}, pk=("school_id", "user"),
+                     "updated_at": ts(utcnow()), "failure": None}, pk=("school_id", "user"),
                 )
 
         await self._run(save)
@@ -635,9 +643,25 @@ class SQLiteStore(Store):
 
     async def reachable_users(self, school_id: str, platform: str) -> set[str]:
         def users() -> set[str]:
-            found = self.db["conversation_refs"].rows_where("school_id = ? AND platform = ?", [school_id, platform],
-                                                            select="user")
+            found = self.db["conversation_refs"].rows_where("school_id = ? AND platform = ? AND failure IS NULL",
+                                                            [school_id, platform], select="user")
             return {r["user"] for r in found}
+
+        return await self._run(users)
+
+    async def mark_unreachable(self, school_id: str, user: str, reason: str) -> None:
+        def mark() -> None:
+            with self._write() as db:
+                db.execute("UPDATE conversation_refs SET failure = ? WHERE school_id = ? AND user = ?",
+                           [reason, school_id, user])
+
+        await self._run(mark)
+
+    async def unreachable_users(self, school_id: str, platform: str) -> dict[str, str]:
+        def users() -> dict[str, str]:
+            found = self.db["conversation_refs"].rows_where(
+                "school_id = ? AND platform = ? AND failure IS NOT NULL", [school_id, platform], select="user, failure")
+            return {r["user"]: r["failure"] for r in found}
 
         return await self._run(users)
 

@@ -27,6 +27,8 @@ class FakeConnector:
         self.uploads: list[dict[str, Any]] = []  # {"path", "body" (bytes), "headers"} for each upload PUT
         self.upload_status = 201  # what the upload session answers (OneDrive: 201 once the whole file is in)
         self.faults = Faults()
+        self.refused_too_big: list[str] = []  # conversations a body was refused for, too big
+        self.max_bytes: int | None = None  # a body over this is refused with 413, as Teams refuses a message too big
         self._posted: dict[str, list[dict[str, Any]]] = {}  # conversation -> its accepted POSTs (`calls` only grows)
         self._ids = itertools.count(1)
         app = web.Application()
@@ -63,6 +65,9 @@ class FakeConnector:
 
     async def _activity(self, request: web.Request) -> web.Response:
         conversation = request.match_info["conversation"]
+        if self.max_bytes is not None and len(await request.read()) > self.max_bytes:
+            self.refused_too_big.append(conversation)
+            return web.json_response({"error": {"code": "MessageSizeTooBig"}}, status=413)
         body = await request.json()
         fault = self.faults.take(conversation)
         if fault and fault[0] == HANG:

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.delivery import Refused, Senders, retry_after, with_retries
-from bot.adapters.teams.config import TeamsConfig
+from bot.adapters.teams.config import TeamsConfig, is_loopback
 from bot.engine import Bot
 from bot.periodic import Periodic
 from bot.models import Attachment, FileReply, Notification, Reply, Turn
@@ -39,6 +39,7 @@ from bot.models import Attachment, FileReply, Notification, Reply, Turn
 log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
+CHAT_REFUSED = {403, 404}  # the person's chat refused (blocked, gone), not just one message
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"  # the issuer of the tokens the Teams channel sends
 DELIVERY_INTERVAL_SECONDS = 2.0
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
@@ -58,8 +59,9 @@ def user_id_of(activity: Activity) -> str | None:
     return sender.aad_object_id or sender.id
 
 
-async def has_service_url(request: web.Request) -> bool:
-    """Whether an activity names an absolute http(s) address to answer at. A body that is not a JSON object is
+async def has_service_url(request: web.Request, loopback_only: bool) -> bool:
+    """Whether an activity names an absolute http(s) address to answer at (on this machine only, with
+    `loopback_only`: anonymous mode must never be made to post elsewhere). A body that is not a JSON object is
     left to the SDK, which refuses it; aiohttp keeps the body, so the SDK reads it again."""
     try:
         body = await request.json()
@@ -74,7 +76,9 @@ async def has_service_url(request: web.Request) -> bool:
         parsed = yarl.URL(url)
     except ValueError:
         return False
-    return parsed.scheme in ("http", "https") and bool(parsed.host) and not any(c.isspace() for c in parsed.host)
+    if parsed.scheme not in ("http", "https") or not parsed.host or any(c.isspace() for c in parsed.host):
+        return False
+    return is_loopback(parsed.host) or not loopback_only
 
 
 def from_the_channel(claims: ClaimsIdentity | None) -> bool:
@@ -83,6 +87,12 @@ def from_the_channel(claims: ClaimsIdentity | None) -> bool:
     if claims is None:
         return False
     return claims.claims.get("iss") == BOT_FRAMEWORK_ISSUER and not claims.is_agent_claim()
+
+
+def display_name_of(activity: Activity) -> str | None:
+    """The name Teams shows for the person (`from.name`), to show them by name rather than by an id."""
+    name = activity.from_property.name if activity.from_property else None
+    return " ".join(name.split()) or None if isinstance(name, str) else None
 
 
 def tenant_of(activity: Activity) -> str | None:
@@ -142,7 +152,7 @@ class TeamsChannel:
             if self.config.credentials and not from_the_channel(request.get("claims_identity")):
                 log.warning("teams request refused: not a Bot Framework channel token")
                 return web.json_response({"error": "unauthorized"}, status=401)
-            if not await has_service_url(request):
+            if not await has_service_url(request, loopback_only=self.config.anonymous):
                 log.warning("teams request refused: no usable serviceUrl")
                 return web.json_response({"error": "serviceUrl is missing or not an http(s) address"}, status=400)
             try:
@@ -224,8 +234,8 @@ class TeamsChannel:
             return
         await self._remember(activity, school)
         turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=school, kind="open", forms=True, files=True, updates_cards=True,
-                    turn_id=self._turn_id(activity))
+                    school_id=school, kind="open", forms=True, files=True, updates_cards=True, turn_id=self._turn_id(activity),
+                    display_name=display_name_of(activity))
         async with self._claiming:  # the turn shows what waited for them: no round may claim it meanwhile
             replies = await self.bot.handle(turn)
         await self._post(context, user_id, replies, school)
@@ -243,7 +253,7 @@ class TeamsChannel:
         await self._remember(activity, school)
         base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
                     school_id=school, forms=True, files=True, updates_cards=True, turn_id=self._turn_id(activity),
-                    display_name=activity.from_property.name if activity.from_property else None)
+                    display_name=display_name_of(activity))
         data = cards.submitted(activity.value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
@@ -271,8 +281,14 @@ class TeamsChannel:
         self.senders.wake()  # what the turn made for other people goes in the background: nobody waits for it
 
     async def _school(self, activity: Activity) -> str | None:
-        """The school of the person writing, from their Microsoft 365 tenant (bot/schools.py)."""
+        """The school of the person writing, from their Microsoft 365 tenant (bot/schools.py). Serving many
+        tenants (credentials without a tenant), only a tenant mapped to a school is served: anyone else who
+        installed a copy of the app gets the "ask your DSL" answer and nothing is kept."""
         tenant = (tenant_of(activity) or "").lower() or None
+        if self.config.credentials and not self.config.tenant_id:
+            if not tenant or not await self.bot.store.schools_for_workspace(PLATFORM, tenant):
+                log.warning("teams activity from a tenant no school is mapped to")
+                return None
         return await self.bot.schools.resolve(PLATFORM, tenant, f"{PLATFORM}:{user_id_of(activity)}")
 
     @staticmethod
@@ -378,12 +394,15 @@ class TeamsChannel:
                 activity.channel_data = {"notification": {"alert": True}}
         return activity
 
+    def _clipped(self) -> str:
+        return self.bot.content.text("case.field_clipped")
+
     async def _post(self, context: TurnContext, user_id: str, replies: list[Reply], school_id: str | None) -> None:
         label = self.bot.content.text("common.continue_label")
         for reply in replies:
             sent = None
             card = None
-            for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars):
+            for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars, self._clipped()):
                 activity = self._card_activity(card, reply)
                 sent = await with_retries(lambda: context.send_activity(activity))
             if reply.file:  # a record for the person who asked, offered in their own chat only
@@ -489,6 +508,10 @@ class TeamsChannel:
                 sent = await self._send(note)
             except Refused as exc:
                 await self._refused(note, exc)
+                if exc.status in CHAT_REFUSED:  # the rest wait, unpushed, until the person writes again
+                    for waiting in notes[n + 1:]:
+                        await store.release_notification(waiting.id)
+                    return True
                 continue
             except Exception as exc:  # the connector failed or could not be reached; try again later
                 log.warning("teams delivery failed (%s); it will be retried", type(exc).__name__)
@@ -517,8 +540,16 @@ class TeamsChannel:
         return True
 
     async def _refused(self, note: Notification, exc: Refused) -> None:
+        """Teams will never take this one: it fails, saying why, and the case's other handlers are told. When the
+        person's chat is what was refused (blocked, gone), they are unreachable until they next write."""
         log.warning("teams delivery refused for good (%s)", exc.reason)
-        await self.bot.store.release_notification(note.id)
+        store = self.bot.store
+        await store.mark_failed(note.id, exc.reason)
+        if exc.status in CHAT_REFUSED:
+            await store.mark_unreachable(note.school_id, note.recipient, exc.reason)
+            self._refs.pop(note.recipient, None)  # so their next message stores the reference again, and clears it
+        await self.bot.casework.tell_others_undelivered(note, exc.reason)
+        self.senders.wake()  # the others' messages
 
     async def _deliver(self, context: TurnContext, note: Notification) -> None:
         user_id = note.recipient.partition(":")[2]
@@ -530,7 +561,7 @@ class TeamsChannel:
         for reply in note.replies:
             if not reply.card:
                 continue
-            (card,) = cards.reply_cards(reply, label)
+            (card,) = cards.reply_cards(reply, label, clipped=self._clipped())
             for channel, activity_id in await self.bot.store.card_posts(note.school_id, reply.card.reference,
                                                                         note.recipient):
                 if channel == conversation:

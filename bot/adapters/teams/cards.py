@@ -20,10 +20,12 @@ CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 VERSION = "1.5"  # what Teams renders on desktop, web and mobile
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
-# Teams refuses a message over about 28 KB; keep each card well under it, leaving room for the envelope.
+# Teams refuses a message over about 28 KB; keep each card well under it, leaving room for the envelope. Sizes
+# are measured as the SDK sends them: aiohttp's `json=`, that is `json.dumps` with its defaults, so every
+# character outside ASCII is a `\uXXXX` escape (an emoji is two: 12 bytes).
 MAX_CARD_BYTES = 24 * 1024
 MAX_FIELD_TEXT = 2000
-SHORT_FIELD_TEXT = 400
+FIELD_TEXT_STEPS = (MAX_FIELD_TEXT, 400, 100, 20)  # a case card too big has its values clipped further, in turn
 MAX_BUTTON_TEXT = 75
 ROW_BUTTONS = 3  # a few short answers sit side by side; more, or longer ones, are stacked
 ROW_LABEL = 20
@@ -116,8 +118,9 @@ def card(body: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body}
 
 
-def size(card_json: dict[str, Any]) -> int:
-    return len(json.dumps(card_json, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+def size(card_json: Any) -> int:
+    """Bytes on the wire, as the Agents SDK serialises an activity (escaped JSON, ASCII only)."""
+    return len(json.dumps(card_json))
 
 
 def submit(title: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -140,8 +143,9 @@ def checkboxes(choices: list[Choice], asks: str | None, continue_label: str) -> 
     ]
 
 
-def case_blocks(case: CaseCard, value_limit: int = MAX_FIELD_TEXT) -> list[dict[str, Any]]:
-    """The case itself: title, each field as a label over its literal value, then the guidance."""
+def case_blocks(case: CaseCard, value_limit: int = MAX_FIELD_TEXT, clipped: str = "") -> list[dict[str, Any]]:
+    """The case itself: title, each field as a label over its literal value (a value over `value_limit`
+    characters clipped, and `clipped` said below it), then the guidance."""
     title = {"type": "RichTextBlock", "inlines": [
         {**_run(to_plain(case.title), bold=True), "size": "Medium", **({"color": "Attention"} if case.urgent else {})}]}
     items: list[dict[str, Any]] = [title]
@@ -150,6 +154,8 @@ def case_blocks(case: CaseCard, value_limit: int = MAX_FIELD_TEXT) -> list[dict[
     for label, value in case.fields:
         items.append({"type": "RichTextBlock", "inlines": to_runs(label, bold=True), "spacing": "Small"})
         items.append({**literal_block(clip(value, value_limit)), "spacing": "None"})
+        if len(value) > value_limit and clipped:
+            items.append({"type": "RichTextBlock", "inlines": [_run(clipped, subtle=True)], "spacing": "None"})
     for n, note in enumerate(case.guidance):
         blocks = text_blocks(note, subtle=True)
         if blocks and n == 0:
@@ -158,45 +164,71 @@ def case_blocks(case: CaseCard, value_limit: int = MAX_FIELD_TEXT) -> list[dict[
     return [{"type": "Container", "style": "attention" if case.urgent else "emphasis", "bleed": True, "items": items}]
 
 
-def _reply_body(reply: Reply, continue_label: str, value_limit: int) -> list[dict[str, Any]]:
+def _reply_body(reply: Reply, continue_label: str, value_limit: int, clipped: str = "") -> list[dict[str, Any]]:
     body = text_blocks(reply.text)
     if reply.urgent:
         body = [{"type": "Container", "style": "attention", "items": body}] if body else []
     if reply.card:
-        body += case_blocks(reply.card, value_limit)
+        body += case_blocks(reply.card, value_limit, clipped)
     if reply.choices:
         body += checkboxes(reply.choices, reply.asks, continue_label) if reply.multiple else buttons(reply.choices, reply.asks)
     return body
 
 
-def reply_cards(reply: Reply, continue_label: str, max_chars: int = 4000) -> list[dict[str, Any]]:
-    """One reply as one card, or, for very long text, several in order with its buttons on the last.
-    A case card is always one card (it is updated in place later): long values are shortened instead.
+def reply_cards(reply: Reply, continue_label: str, max_chars: int = 4000, clipped: str = "") -> list[dict[str, Any]]:
+    """One reply as one card, or, for very long text, several in order with its buttons on the last; nothing
+    said is lost. A case card is always one card (it is updated in place later): its long values are clipped
+    instead, further in turn until it fits, each with `clipped` (where to read it all) below it.
     `max_chars` is the most a form's text input takes (the engine's limit on text)."""
     if reply.form:
         return [form_card(reply.form, max_chars)]
-    body = _reply_body(reply, continue_label, MAX_FIELD_TEXT)
     if reply.card:
-        whole = card(body)
-        if size(whole) > MAX_CARD_BYTES:
-            whole = card(_reply_body(reply, continue_label, SHORT_FIELD_TEXT))
+        for limit in FIELD_TEXT_STEPS:
+            whole = card(_reply_body(reply, continue_label, limit, clipped))
+            if size(whole) <= MAX_CARD_BYTES:
+                break
         return [whole]
     cards: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
-    for element in body:
-        if current and size(card(current + [element])) > MAX_CARD_BYTES:
-            cards.append(card(current))
-            current = []
-        current.append(element if size(card([element])) <= MAX_CARD_BYTES else _shorten(element))
+    for part in _reply_body(reply, continue_label, MAX_FIELD_TEXT):
+        for element in [part] if size(card([part])) <= MAX_CARD_BYTES else _split(part):
+            if current and size(card(current + [element])) > MAX_CARD_BYTES:
+                cards.append(card(current))
+                current = []
+            current.append(element)
     if current:
         cards.append(card(current))
     return cards
 
 
-def _shorten(block: dict[str, Any]) -> dict[str, Any]:
-    """A single line too long for a card (it cannot happen with the text limits, but never send a broken card)."""
-    text = "".join(r.get("text", "") for r in block.get("inlines", []))
-    return {"type": "RichTextBlock", "inlines": [_run(clip(text, MAX_CARD_BYTES // 4))]}
+def _split(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """One line too big for a card on its own (thousands of emoji, say) as several plain lines that each fit."""
+    text = "".join(r.get("text", "") for r in elements_of(block) if r.get("type") == "TextRun")
+    budget = MAX_CARD_BYTES // 2  # room for the card around it
+    pieces: list[str] = []
+    piece: list[str] = []
+    used = 0
+    for character in text:
+        cost = size(character) - 2  # without the quotes
+        if used + cost > budget:
+            pieces.append("".join(piece))
+            piece, used = [], 0
+        piece.append(character)
+        used += cost
+    pieces.append("".join(piece))
+    return [{"type": "RichTextBlock", "inlines": [_run(p)], **({"spacing": "None"} if n else {})}
+            for n, p in enumerate(pieces) if p]
+
+
+def elements_of(node: Any) -> list[dict[str, Any]]:
+    """Every element in a part of a card, depth first."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        found.append(node)
+        for key in ("items", "inlines"):
+            for child in node.get(key) or []:
+                found += elements_of(child)
+    return found
 
 
 def form_card(form: Form, max_chars: int = 4000) -> dict[str, Any]:

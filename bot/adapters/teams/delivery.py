@@ -91,9 +91,12 @@ class Senders:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(SENDING_AT_ONCE)
         self._rests: dict[str, tuple[float, int]] = {}  # recipient -> (rest until, failures in a row)
+        self._stopped = False
 
     def wake(self) -> None:
         """Ask for a round soon, without waiting for it (rounds never overlap; one asked for meanwhile follows)."""
+        if self._stopped:
+            return
         if self._round is None or self._round.done():
             self._round = asyncio.create_task(self._rounds(), name="teams delivery round")
         else:
@@ -154,6 +157,7 @@ class Senders:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def stop(self) -> None:
+        self._stopped = True
         for task in [self._round, *self._tasks.values()]:
             if task is not None:
                 task.cancel()
