@@ -188,6 +188,11 @@ async def test_a_kill_9_between_send_and_the_dsl_card_still_tells_each_dsl_exact
     # already: Teams sends to several people at once, in the background).
     assert read_db(server.db, "SELECT reference FROM cases") == [(reference,)]
     assert f"{side.name}:{DSL}" in undelivered(server.db)
+    if side.name == "teams":  # Teams sends to each recipient side by side; Slack's deputy waits behind the DSL
+        # The kill is meant to land between the DSL's send and its record: let the deputy's card (sent beside
+        # it) be recorded first, so a kill in the middle of the deputy's own send is not what this measures.
+        await wait_until(lambda: f"{side.name}:{DEPUTY}" not in undelivered(server.db), 10,
+                         lambda: undelivered(server.db))
 
     await server.kill()
     with contextlib.suppress(aiohttp.ClientError):
