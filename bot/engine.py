@@ -8,7 +8,7 @@ Each turn runs in one fixed order, under a per-conversation lock:
   5. menu and case-card buttons, which can arrive at any time;
   6. a button from a question that has moved on is answered kindly;
   7. interrupts: someone in danger (always answered first), stop, back, menu, help;
-  8. the active step of the active flow;
+  8. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
   9. with no flow running: a phrase that starts a flow, else the menu.
 """
 
@@ -144,6 +144,9 @@ class Bot:
             if is_command(text, commands["help"]):
                 await self._help(ctx)
                 return
+
+        if turn.question_unseen and state.active and not turn.choices:
+            return  # the question has only now reached them: what they wrote before seeing it is not its answer
 
         files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
         inp = Input(text=text, picked=picked, attachments=files)

@@ -53,6 +53,8 @@ class Turn(BaseModel):
     form_values: dict[str, str] = Field(default_factory=dict, description="field id -> what was entered or picked")
     turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")
     school_id: str = "default"
+    question_unseen: bool = Field(default=False, description="the channel could not show the person the last question "
+                                  "before they wrote this (the platform refused it): typed words are not its answer")
 
     @property
     def user(self) -> str:

@@ -585,3 +585,31 @@ def test_starting_with_a_bot_token_logs_no_alarming_warning(bot, monkeypatch, ca
     with caplog.at_level("INFO"):
         SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None, api_url=None))
     assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+
+
+async def test_a_question_slack_refused_arrives_before_anything_else_and_is_not_answered_unseen(slack, bot):
+    """The question is refused, and so is the first try again; then the reporter writes. The question reaches them
+    first, and what they wrote before seeing it is not taken as its answer."""
+    slack.api.refusals["chat.postMessage"] = ["fatal_error", "fatal_error"]
+    assert (await slack.dm(TEACHER, "I'm being targeted")).status == 200
+    await slack.api.wait_for(lambda: len(slack.api.bodies("chat.postMessage")) == 2)
+    await slack.settle()
+    assert slack.api.delivered_to(f"D{TEACHER}") == []
+    assert (await slack.dm(TEACHER, "hello? is this working")).status == 200
+    (asked,) = await slack.api.wait_delivered(f"D{TEACHER}", 1)
+    await slack.settle()
+    assert question(asked) == "report_concern.categories"
+    assert len(slack.api.delivered_to(f"D{TEACHER}")) == 1  # no "Sorry, I didn't quite get that"
+    (next_question,) = await tick(slack, TEACHER, asked, ["targeting_me"])  # the question still stands
+    assert question(next_question) == "report_concern.images"
+
+
+async def test_someone_in_danger_is_answered_even_before_an_unseen_question(slack):
+    slack.api.refusals["chat.postMessage"] = ["fatal_error", "fatal_error"]
+    await slack.dm(TEACHER, "I'm being targeted")
+    await slack.api.wait_for(lambda: len(slack.api.bodies("chat.postMessage")) == 2)
+    await slack.settle()
+    await slack.dm(TEACHER, "someone is in danger right now")
+    delivered = await slack.api.wait_delivered(f"D{TEACHER}", 2)
+    assert question(delivered[0]) == "report_concern.categories"
+    assert any("999" in m["text"] for m in delivered[1:])

@@ -187,6 +187,8 @@ class SlackChannel:
         logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
         self._dm_channels: dict[tuple[str | None, str], str] = {}  # (workspace, user) -> their DM with the bot
         self.unusable: str | None = None  # why Slack cannot be used at all (one token, uninstalled), for /healthz
+        # Replies Slack refused, waiting in the outbox: notification id -> (school, user, whether one asks a question).
+        self._owed: dict[str, tuple[str, str, bool]] = {}
         self._delivery = asyncio.Lock()
         self._delivery_calls = self._delivery_covered = 0  # deliver_pending calls made, and covered by a finished round
         self._socket: AsyncSocketModeHandler | None = None
@@ -445,6 +447,10 @@ class SlackChannel:
         return await self.bot.schools.resolve(PLATFORM, team if isinstance(team, str) else None, f"{PLATFORM}:{user}")
 
     async def _run(self, speaker: Speaker, turn: Turn, channel: str, thread: str | None = None) -> None:
+        owed = [asks for school, user, asks in self._owed.values() if (school, user) == (turn.school_id, turn.user_id)]
+        if owed:  # what Slack refused earlier goes first; a question in it was not seen when they wrote this
+            await self.deliver_pending()
+            turn = turn.model_copy(update={"question_unseen": any(owed)})
         replies = await self.bot.handle(turn)
         await self._post(speaker, channel, turn.user_id, replies, turn.school_id, thread)
         await self.deliver_pending()
@@ -470,8 +476,10 @@ class SlackChannel:
                 if school_id is None or reply.file:
                     raise
                 log.warning("slack refused a reply (%s); it will be sent again", exc.response.get("error"))
-                await self.bot.store.queue_notifications([Notification(
-                    school_id=school_id, recipient=f"{PLATFORM}:{user_id}", replies=[r for r in replies[n:] if not r.file])])
+                owed = Notification(school_id=school_id, recipient=f"{PLATFORM}:{user_id}",
+                                    replies=[r for r in replies[n:] if not r.file])
+                await self.bot.store.queue_notifications([owed])
+                self._owed[owed.id] = (school_id, user_id, any(r.choices or r.asks for r in owed.replies))
                 return
 
     async def _post_one(self, speaker: Speaker, channel: str, user_id: str, reply: Reply, school_id: str | None,
@@ -521,6 +529,7 @@ class SlackChannel:
                 await self.bot.store.release_notification(note.id)
                 continue
             await self.bot.store.mark_delivered(note.id)
+            self._owed.pop(note.id, None)
 
     async def _deliver(self, speaker: Speaker, note: Notification) -> None:
         """To the recipient's DM in the workspace of the note's school (the only workspace, with one token)."""
