@@ -613,3 +613,19 @@ async def test_someone_in_danger_is_answered_even_before_an_unseen_question(slac
     delivered = await slack.api.wait_delivered(f"D{TEACHER}", 2)
     assert question(delivered[0]) == "report_concern.categories"
     assert any("999" in m["text"] for m in delivered[1:])
+
+
+async def test_in_socket_mode_an_uninstall_is_acknowledged_and_shown_by_healthz(bot, slack_api):
+    channel = SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=None,
+                                            app_token="xapp-1-test", api_url=slack_api.url))
+    client = TestClient(TestServer(build_app(bot, [channel]), host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        await slack_api.to_socket.put({"envelope_id": "env-gone", "type": "events_api", "accepts_response_payload": False,
+                                       "retry_attempt": 0, "retry_reason": "", "payload": fixture("app_uninstalled")})
+        await slack_api.wait_for(lambda: {"envelope_id": "env-gone"} in slack_api.socket_acks)
+        await slack_api.wait_for(lambda: channel.unusable)
+        health = await client.get("/healthz")
+        assert health.status == 503 and "uninstalled" in (await health.json())["unusable"]["slack"]
+    finally:
+        await client.close()
