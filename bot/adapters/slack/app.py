@@ -76,6 +76,7 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 OAUTH_STATE_SECONDS = 600  # how long an install link stays good
 COMMAND_ACK_SECONDS = 2.0  # Slack wants a slash command acknowledged within 3 s
+MAX_FILES_DESCRIBED = 10  # files.info calls for one message at most (Slack attaches up to 10 files to a message)
 
 
 def from_slack_text(text: str | None, mention: str = "") -> str:
@@ -303,11 +304,12 @@ class SlackChannel:
         if not isinstance(files, list):
             return []
         described = []
-        for file in files:
-            if isinstance(file, dict) and file.get("file_access") == "check_file_info" and isinstance(file.get("id"), str):
+        for n, file in enumerate(files):
+            stub = isinstance(file, dict) and file.get("file_access") == "check_file_info" and isinstance(file.get("id"), str)
+            if stub and n < MAX_FILES_DESCRIBED:
                 try:
                     file = (await speaker.client.files_info(file=file["id"]))["file"]
-                except (SlackApiError, KeyError, TypeError) as exc:  # kept by its id, as Slack gave it
+                except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError) as exc:  # kept by id
                     log.warning("slack could not describe a shared file (%s)", type(exc).__name__)
             described.append(file)
         return to_attachments(described)
