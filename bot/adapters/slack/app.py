@@ -305,12 +305,12 @@ class SlackChannel:
             return []
         described = []
         for n, file in enumerate(files):
-            stub = isinstance(file, dict) and file.get("file_access") == "check_file_info" and isinstance(file.get("id"), str)
-            if stub and n < MAX_FILES_DESCRIBED:
+            stub = isinstance(file, dict) and file.get("file_access") == "check_file_info"
+            if stub and isinstance(file.get("id"), str) and n < MAX_FILES_DESCRIBED:
                 try:
                     file = (await speaker.client.files_info(file=file["id"]))["file"]
-                except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError) as exc:  # kept by id
-                    log.warning("slack could not describe a shared file (%s)", type(exc).__name__)
+                except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError) as exc:
+                    log.warning("slack could not describe a shared file, kept by its id (%s)", type(exc).__name__)
             described.append(file)
         return to_attachments(described)
 
