@@ -629,3 +629,11 @@ async def test_in_socket_mode_an_uninstall_is_acknowledged_and_shown_by_healthz(
         assert health.status == 503 and "uninstalled" in (await health.json())["unusable"]["slack"]
     finally:
         await client.close()
+
+
+async def test_a_slash_command_when_no_dm_can_be_opened_says_so_honestly(slack):
+    slack.api.refusals["conversations.open"] = ["user_not_found"]
+    response = await slack.command(TEACHER, "I'm being targeted")
+    assert response.status == 200
+    text = await response.text()
+    assert "couldn't open a direct message" in text and "I've sent you" not in text

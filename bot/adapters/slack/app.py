@@ -328,11 +328,11 @@ class SlackChannel:
 
     async def _on_command(self, ack, command: dict[str, Any]) -> None:
         user = command["user_id"]
-        speaker = await self.workspaces.speaker(command.get("team_id"))
         try:
+            speaker = await self.workspaces.speaker(command.get("team_id"))
             channel = await asyncio.wait_for(self.dm_channel(speaker, user), COMMAND_ACK_SECONDS)
-        except (SlackApiError, asyncio.TimeoutError) as exc:
-            await ack(text=self.bot.content.text("common.continue_in_dm"))
+        except (NotInstalled, SlackApiError, asyncio.TimeoutError) as exc:
+            await ack(text=self.bot.content.text("common.dm_unavailable"))
             log.warning("slack could not open a DM for a command (%s)", type(exc).__name__)
             return
         # Typed in the bot's own DM, the answer follows right there: nothing to point to.
