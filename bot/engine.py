@@ -58,7 +58,8 @@ class Bot:
                     ctx = Context(bot=self, turn=turn, state=state, member=member, now=self.clock())
                     await self._dispatch(ctx)
                 state.updated_at = ctx.now
-                self._remember_offered(ctx)
+                if ctx.replies or not turn.question_unseen:  # else the unseen question's choices stay offered
+                    self._remember_offered(ctx)
                 await self.store.save_conversation(key, turn.school_id, turn.user, state, turn.turn_id, ctx.delivered)
                 return ctx.replies
             except StoreError as exc:

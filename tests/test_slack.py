@@ -637,3 +637,18 @@ async def test_a_slash_command_when_no_dm_can_be_opened_says_so_honestly(slack):
     assert response.status == 200
     text = await response.text()
     assert "couldn't open a direct message" in text and "I've sent you" not in text
+
+
+async def test_once_an_owed_question_has_arrived_the_next_answers_count_again(slack, bot):
+    slack.api.refusals["chat.postMessage"] = ["fatal_error", "fatal_error"]
+    await slack.dm(TEACHER, "I'm being targeted")
+    await slack.api.wait_for(lambda: len(slack.api.bodies("chat.postMessage")) == 2)
+    await slack.settle()
+    await slack.dm(TEACHER, "hello?")  # not an answer: the question reaches them now
+    (asked,) = await slack.api.wait_delivered(f"D{TEACHER}", 1)
+    await slack.settle()
+    replies = await say(slack, TEACHER, "1")  # typed after seeing it: the first option, as always
+    assert question(replies[-1]) == "report_concern.images"
+    state = await bot.store.load_conversation(f"default/slack:D{TEACHER}")
+    assert state.active.answers["categories"] == [next(
+        e["options"][0]["value"] for b in asked["blocks"] for e in b.get("elements", []) if e.get("type") == "checkboxes")]

@@ -449,10 +449,11 @@ class SlackChannel:
         return await self.bot.schools.resolve(PLATFORM, team if isinstance(team, str) else None, f"{PLATFORM}:{user}")
 
     async def _run(self, speaker: Speaker, turn: Turn, channel: str, thread: str | None = None) -> None:
-        owed = [asks for school, user, asks in self._owed.values() if (school, user) == (turn.school_id, turn.user_id)]
+        owed = [note for note, (school, user, _) in self._owed.items() if (school, user) == (turn.school_id, turn.user_id)]
         if owed:  # what Slack refused earlier goes first; a question in it was not seen when they wrote this
+            unseen = any(self._owed.pop(note)[2] for note in owed)  # for this turn only, however it was delivered
             await self.deliver_pending()
-            turn = turn.model_copy(update={"question_unseen": any(owed)})
+            turn = turn.model_copy(update={"question_unseen": unseen})
         replies = await self.bot.handle(turn)
         await self._post(speaker, channel, turn.user_id, replies, turn.school_id, thread)
         await self.deliver_pending()
