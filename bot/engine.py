@@ -10,7 +10,7 @@ Each turn runs in one fixed order, under a per-conversation lock:
   6. menu and case-card buttons, which can arrive at any time;
   7. a button from a question that has moved on is answered kindly;
   8. interrupts: stop, back, menu, help;
-  9. the active step of the active flow;
+  9. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
   10. with no flow running: a phrase that starts a flow, else the menu.
 """
 
@@ -64,7 +64,8 @@ class Bot:
                     ctx = Context(bot=self, turn=turn, state=state, member=member, now=self.clock())
                     await self._dispatch(ctx)
                 state.updated_at = ctx.now
-                self._remember_offered(ctx)
+                if ctx.replies or not turn.question_unseen:  # else the unseen question's choices stay offered
+                    self._remember_offered(ctx)
                 await self.store.save_conversation(key, turn.school_id, turn.user, state, turn.turn_id, ctx.delivered)
                 return ctx.replies
             except StoreError as exc:
@@ -157,6 +158,9 @@ class Bot:
             if is_command(text, commands["help"]):
                 await self._help(ctx)
                 return
+
+        if turn.question_unseen and state.active and not turn.choices:
+            return  # the question has only now reached them: what they wrote before seeing it is not its answer
 
         files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
         inp = Input(text=text, picked=picked, attachments=files)

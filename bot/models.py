@@ -55,6 +55,8 @@ class Turn(BaseModel):
     turn_id: str | None = Field(default=None, description="the platform's delivery id, used to ignore retries")
     display_name: str | None = Field(default=None, description="the name the platform gives the person, if it says")
     school_id: str = "default"
+    question_unseen: bool = Field(default=False, description="the channel could not show the person the last question "
+                                  "before they wrote this (the platform refused it): typed words are not its answer")
 
     @property
     def user(self) -> str:

@@ -10,7 +10,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from tests.fakes.slack_api import FakeSlackApi
 from tests.server_process import ServerProcess, serve_env
-from tests.slack_harness import SECRET
+from tests.slack_harness import SECRET, fixture
 
 
 async def test_serve_carries_a_signed_slack_dm_end_to_end(tmp_path):
@@ -21,9 +21,9 @@ async def test_serve_carries_a_signed_slack_dm_end_to_end(tmp_path):
         health = await server.start()
         assert health == {"ok": True, "channels": ["slack"]}
 
-        event = {"type": "message", "channel": "DUTEACH", "channel_type": "im", "user": "UTEACH",
-                 "text": "I'm being targeted", "ts": "1.0"}
-        body = json.dumps({"type": "event_callback", "team_id": "T0HILL", "event": event, "event_id": "EvSERVE"})
+        envelope = fixture("message_im")  # a DM as Slack sends it
+        envelope["event"].update(channel="DUTEACH", user="UTEACH", text="I'm being targeted")
+        body = json.dumps(envelope)
         ts = str(int(time.time()))
         headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
                    "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)}

@@ -740,3 +740,70 @@ async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_slack_at_once(sla
     assert "OSB-2026-0001" not in all_text(home["view"])
     with pytest.raises(AssertionError):
         find_button(home["view"], "case:OSB-2026-0001:show")
+
+
+async def test_a_question_slack_refused_arrives_before_anything_else_and_is_not_answered_unseen(slack, bot):
+    """The question is refused, and so is the first try again; then the reporter writes. The question reaches them
+    first, and what they wrote before seeing it is not taken as its answer."""
+    slack.api.refusals["chat.postMessage"] = ["fatal_error", "fatal_error"]
+    assert (await slack.dm(TEACHER, "I'm being targeted")).status == 200
+    await slack.api.wait_for(lambda: len(slack.api.bodies("chat.postMessage")) == 2)
+    await slack.settle()
+    assert slack.api.delivered_to(f"D{TEACHER}") == []
+    assert (await slack.dm(TEACHER, "hello? is this working")).status == 200
+    (asked,) = await slack.api.wait_delivered(f"D{TEACHER}", 1)
+    await slack.settle()
+    assert question(asked) == "report_concern.categories"
+    assert len(slack.api.delivered_to(f"D{TEACHER}")) == 1  # no "Sorry, I didn't quite get that"
+    (next_question,) = await tick(slack, TEACHER, asked, ["targeting_me"])  # the question still stands
+    assert question(next_question) == "report_concern.images"
+
+
+async def test_someone_in_danger_is_answered_even_before_an_unseen_question(slack):
+    slack.api.refusals["chat.postMessage"] = ["fatal_error", "fatal_error"]
+    await slack.dm(TEACHER, "I'm being targeted")
+    await slack.api.wait_for(lambda: len(slack.api.bodies("chat.postMessage")) == 2)
+    await slack.settle()
+    await slack.dm(TEACHER, "someone is in danger right now")
+    delivered = await slack.api.wait_delivered(f"D{TEACHER}", 2)
+    assert question(delivered[0]) == "report_concern.categories"
+    assert any("999" in m["text"] for m in delivered[1:])
+
+
+async def test_in_socket_mode_an_uninstall_is_acknowledged_and_shown_by_healthz(bot, slack_api):
+    channel = SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=None,
+                                            app_token="xapp-1-test", api_url=slack_api.url))
+    client = TestClient(TestServer(build_app(bot, [channel]), host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        await slack_api.to_socket.put({"envelope_id": "env-gone", "type": "events_api", "accepts_response_payload": False,
+                                       "retry_attempt": 0, "retry_reason": "", "payload": fixture("app_uninstalled")})
+        await slack_api.wait_for(lambda: {"envelope_id": "env-gone"} in slack_api.socket_acks)
+        await slack_api.wait_for(lambda: channel.unusable)
+        health = await client.get("/healthz")
+        assert health.status == 503 and "uninstalled" in (await health.json())["unusable"]["slack"]
+    finally:
+        await client.close()
+
+
+async def test_a_slash_command_when_no_dm_can_be_opened_says_so_honestly(slack):
+    slack.api.refusals["conversations.open"] = ["user_not_found"]
+    response = await slack.command(TEACHER, "I'm being targeted")
+    assert response.status == 200
+    text = await response.text()
+    assert "couldn't open a direct message" in text and "I've sent you" not in text
+
+
+async def test_once_an_owed_question_has_arrived_the_next_answers_count_again(slack, bot):
+    slack.api.refusals["chat.postMessage"] = ["fatal_error", "fatal_error"]
+    await slack.dm(TEACHER, "I'm being targeted")
+    await slack.api.wait_for(lambda: len(slack.api.bodies("chat.postMessage")) == 2)
+    await slack.settle()
+    await slack.dm(TEACHER, "hello?")  # not an answer: the question reaches them now
+    (asked,) = await slack.api.wait_delivered(f"D{TEACHER}", 1)
+    await slack.settle()
+    replies = await say(slack, TEACHER, "1")  # typed after seeing it: the first option, as always
+    assert question(replies[-1]) == "report_concern.images"
+    state = await bot.store.load_conversation(f"default/slack:D{TEACHER}")
+    assert state.active.answers["categories"] == [next(
+        e["options"][0]["value"] for b in asked["blocks"] for e in b.get("elements", []) if e.get("type") == "checkboxes")]

@@ -81,6 +81,7 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 OAUTH_STATE_SECONDS = 600  # how long an install link stays good
 NAMES_REMEMBERED = 10_000  # people whose users.info name is kept in memory
 COMMAND_ACK_SECONDS = 2.0  # Slack wants a slash command acknowledged within 3 s
+MAX_FILES_DESCRIBED = 10  # files.info calls for one message at most (Slack attaches up to 10 files to a message)
 
 
 # A link as Slack writes one: `<https://…|label>`. Neither part can hold a `<` (Slack escapes it as &lt;), so a
@@ -205,6 +206,8 @@ class SlackChannel:
         self._dm_channels: dict[tuple[str | None, str], str] = {}  # (workspace, user) -> their DM with the bot
         self._display_names: dict[tuple[str | None, str], str | None] = {}  # (workspace, user) -> users.info name
         self.unusable: str | None = None  # why Slack cannot be used at all (one token, uninstalled), for /healthz
+        # Replies Slack refused, waiting in the outbox: notification id -> (school, user, whether one asks a question).
+        self._owed: dict[str, tuple[str, str, bool]] = {}
         self._delivery = asyncio.Lock()
         self._delivery_calls = self._delivery_covered = 0  # deliver_pending calls made, and covered by a finished round
         self._socket: AsyncSocketModeHandler | None = None
@@ -363,12 +366,13 @@ class SlackChannel:
         if not isinstance(files, list):
             return []
         described = []
-        for file in files:
-            if isinstance(file, dict) and file.get("file_access") == "check_file_info" and isinstance(file.get("id"), str):
+        for n, file in enumerate(files):
+            stub = isinstance(file, dict) and file.get("file_access") == "check_file_info"
+            if stub and isinstance(file.get("id"), str) and n < MAX_FILES_DESCRIBED:
                 try:
                     file = (await speaker.client.files_info(file=file["id"]))["file"]
-                except (SlackApiError, KeyError, TypeError) as exc:  # kept by its id, as Slack gave it
-                    log.warning("slack could not describe a shared file (%s)", type(exc).__name__)
+                except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError) as exc:
+                    log.warning("slack could not describe a shared file, kept by its id (%s)", type(exc).__name__)
             described.append(file)
         return to_attachments(described)
 
@@ -386,11 +390,11 @@ class SlackChannel:
 
     async def _on_command(self, ack, command: dict[str, Any]) -> None:
         user = command["user_id"]
-        speaker = await self.workspaces.speaker(command.get("team_id"))
         try:
+            speaker = await self.workspaces.speaker(command.get("team_id"))
             channel = await asyncio.wait_for(self.dm_channel(speaker, user), COMMAND_ACK_SECONDS)
-        except (SlackApiError, asyncio.TimeoutError) as exc:
-            await ack(text=self.bot.content.text("common.continue_in_dm"))
+        except (NotInstalled, SlackApiError, asyncio.TimeoutError) as exc:
+            await ack(text=self.bot.content.text("common.dm_unavailable"))
             log.warning("slack could not open a DM for a command (%s)", type(exc).__name__)
             return
         # Typed in the bot's own DM, the answer follows right there: nothing to point to.
@@ -527,6 +531,11 @@ class SlackChannel:
         return turn.model_copy(update={"display_name": self._display_names[key]})
 
     async def _run(self, speaker: Speaker, turn: Turn, channel: str, thread: str | None = None) -> None:
+        owed = [note for note, (school, user, _) in self._owed.items() if (school, user) == (turn.school_id, turn.user_id)]
+        if owed:  # what Slack refused earlier goes first; a question in it was not seen when they wrote this
+            unseen = any(self._owed.pop(note)[2] for note in owed)  # for this turn only, however it was delivered
+            await self.deliver_pending()
+            turn = turn.model_copy(update={"question_unseen": unseen})
         replies = await self.bot.handle(await self._named(speaker, turn))
         await self._post(speaker, channel, turn.user_id, replies, turn.school_id, thread)
         await self.deliver_pending()
@@ -552,8 +561,10 @@ class SlackChannel:
                 if school_id is None or reply.file:
                     raise
                 log.warning("slack refused a reply (%s); it will be sent again", exc.response.get("error"))
-                await self.bot.store.queue_notifications([Notification(
-                    school_id=school_id, recipient=f"{PLATFORM}:{user_id}", replies=[r for r in replies[n:] if not r.file])])
+                owed = Notification(school_id=school_id, recipient=f"{PLATFORM}:{user_id}",
+                                    replies=[r for r in replies[n:] if not r.file])
+                await self.bot.store.queue_notifications([owed])
+                self._owed[owed.id] = (school_id, user_id, any(r.choices or r.asks for r in owed.replies))
                 return
 
     async def _post_one(self, speaker: Speaker, channel: str, user_id: str, reply: Reply, school_id: str | None,
@@ -616,6 +627,7 @@ class SlackChannel:
                 await self.bot.store.release_notification(note.id)
                 continue
             await self.bot.store.mark_delivered(note.id)
+            self._owed.pop(note.id, None)
 
     async def _deliver(self, speaker: Speaker, note: Notification) -> None:
         """To the recipient's DM in the workspace of the note's school (the only workspace, with one token)."""
