@@ -259,15 +259,15 @@ class Casework:
 
     async def load_for(self, ctx: Context, reference: str, action: str) -> Case | None:
         """The case, if this user may act on it; otherwise a refusal that gives nothing away, not even whether
-        the case exists. A refusal on a case is recorded on it (who, which action, when), for its handlers to see;
-        the log says only that a case action was refused, never which case or whose."""
+        the case exists: the same reply, and the same work (one read, one write), for a case that does not. A
+        refusal is counted per person, case and day, and the day's first is recorded on the case (who, which
+        action, when) for its handlers to see, so no one can flood its record; the log says only that a case
+        action was refused, never which case or whose."""
         case = await self.bot.store.get_case(ctx.school_id, reference)
         if case and may_handle(case, ctx.member):
             return case
         name = attempted(action)
-        if case:
-            await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="access_refused",
-                                                          at=ctx.now, detail={"action": name})])
+        await self.bot.store.record_refusal(ctx.school_id, case.id if case else None, ctx.user, ctx.now, name)
         log.warning("case action refused (%s): the case is not routed to this person, or does not exist", name)
         ctx.say("case.not_found", reference=reference[:40])
         return None
