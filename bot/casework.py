@@ -126,8 +126,10 @@ class Casework:
         """Who is reporting, for an alert that held it back, once the report says whom it is about: to those
         the report would go to now, so never to its subject."""
         guardrail = frame.answers["_guardrail"]
+        if not guardrail.get("held"):
+            return
         answers = self._answers_so_far(frame)
-        if not guardrail.get("held") or subject_pending(answers):
+        if subject_pending(answers):
             return
         staff = await self.bot.store.list_staff(ctx.school_id)
         notes = [self._alert_note(ctx, route.user, staff, held=False) for route in self._alert_routes(ctx.user, answers, staff)]
