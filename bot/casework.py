@@ -2,7 +2,8 @@
 
 Only the people a case is routed to, while the staff directory still lists them in a role that handles cases,
 can see it or act on it: someone removed from the directory, or moved to another role, loses it at once (no
-card, record, button, list entry or card update). The reporter sees its reference and status, nothing more. Every change is an event (who, what, when) stored with the change itself.
+card, record, button, list entry or card update). The reporter sees its reference and status, nothing more.
+Every change is an event (who, what, when) stored with the change itself.
 """
 
 from __future__ import annotations
@@ -50,25 +51,24 @@ ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
 log = logging.getLogger(__name__)
 
 
+def is_handler(member: StaffMember | None) -> bool:
+    """True while `member` (someone's entry in today's staff directory, or None) holds a role that handles cases."""
+    return member is not None and member.role in CASE_HANDLER_ROLES
+
+
 def may_handle(case: Case, member: StaffMember | None) -> bool:
-    """True while `member` (their entry in today's staff directory, or None) holds a role that handles cases and
-    the case is routed to them."""
-    return member is not None and member.role in CASE_HANDLER_ROLES and case.is_routed_to(member.user)
+    return is_handler(member) and case.is_routed_to(member.user)  # type: ignore[union-attr]
 
 
 def current_handlers(staff: list[StaffMember]) -> set[str]:
-    return {m.user for m in staff if m.role in CASE_HANDLER_ROLES}
+    return {m.user for m in staff if is_handler(m)}
 
 
 def subject_pending(answers: dict[str, Any]) -> bool:
     """An allegation that has not yet said whom it is about: neither the reporter nor the head was picked, and
     the names question is still to come (once it is answered or skipped, what the report says is all there is)."""
-    return ("allegation" in (answers.get("categories") or []) and answers.get("allegation_about") not in ("me", "headteacher")
-            and "names" not in answers)
-
-
-def is_handler(member: StaffMember | None) -> bool:
-    return member is not None and member.role in CASE_HANDLER_ROLES
+    return ("allegation" in (answers.get("categories") or [])
+            and answers.get("allegation_about") not in ("me", "headteacher") and "names" not in answers)
 
 
 def attempted(action: str) -> str:
@@ -102,9 +102,9 @@ class Casework:
         """An urgent heads-up the moment a report may involve sexual images of an under-18, before the report is
         finished, so it reaches the safeguarding team even if it is never sent. It goes where the report would go
         with what it says so far: never to anyone it names, nor (for an allegation about the head) to the head.
-        While an allegation has not yet said whom it is about, who is reporting is held back (`held_alert`), and
-        follows once it has (`send_held_details`). One alert a draft; a few an hour per person (the rest wait for
-        the report itself, which is urgent). The key of what to tell the reporter."""
+        While an allegation has not yet said whom it is about, it goes to the DSL and deputies only, without
+        saying who is reporting; that follows once it has (`send_held_details`). One alert a draft, and a few an
+        hour per person (the rest wait for the report itself, which is urgent). The key of what to tell the reporter."""
         guardrail = frame.answers["_guardrail"]
         staff = await self.bot.store.list_staff(ctx.school_id)
         answers = self._answers_so_far(frame)
@@ -132,7 +132,8 @@ class Casework:
         if subject_pending(answers):
             return
         staff = await self.bot.store.list_staff(ctx.school_id)
-        notes = [self._alert_note(ctx, route.user, staff, held=False) for route in self._alert_routes(ctx.user, answers, staff)]
+        routes = self._alert_routes(ctx.user, answers, staff)
+        notes = [self._alert_note(ctx, route.user, staff, held=False) for route in routes]
         await self.bot.store.queue_notifications(notes)
         guardrail.update(held=False, details_to=[n.recipient for n in notes])
 
@@ -494,14 +495,18 @@ class Casework:
         ctx.replies.append(stats_reply(self.bot.schools.words(), compute_stats(ctx.school_id, cases, events, now=ctx.now)))
 
     async def still_for_recipient(self, note: Notification) -> bool:
-        """Whether a waiting notification about a case may still go to its recipient: to the case's reporter, or
-        to someone the directory still lists in a role that handles cases. Anything else (a card, a card update,
-        a colleague's "acknowledged") is for a handler who has left or changed role since, and is dropped."""
-        if note.case_id is None:
+        """Whether a waiting notification about a case (or an urgent alert of a report not yet sent) may still go
+        to its recipient: to the case's reporter, or to someone the directory still lists in a role that handles
+        cases. Anything else (a card, a card update, a colleague's "acknowledged", an alert) is for a handler who
+        has left or changed role since, and is dropped."""
+        alert = any(r.key.startswith("case.guardrail_alert") for r in note.replies)
+        if note.case_id is None and not alert:
             return True
         member = await self.bot.store.get_staff(note.school_id, note.recipient)
         if is_handler(member):
             return True
+        if note.case_id is None:
+            return False
         reported = await self.bot.store.list_cases(note.school_id, reporter=note.recipient)
         return any(c.id == note.case_id for c in reported)
 

@@ -267,7 +267,8 @@ class SlackChannel:
             return
         turn = Turn(
             platform=PLATFORM, user_id=event["user"], conversation_id=event["channel"], school_id=school,
-            text=from_slack_text(event.get("text"), self.bot.settings.max_text_chars), attachments=to_attachments(event.get("files")),
+            text=from_slack_text(event.get("text"), self.bot.settings.max_text_chars),
+            attachments=to_attachments(event.get("files")),
             turn_id=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
         )
         self._dm_channels[(speaker.team, event["user"])] = event["channel"]
