@@ -363,7 +363,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             actor TEXT NOT NULL,
             day TEXT NOT NULL,
             count INTEGER NOT NULL,
-            PRIMARY KEY (school_id, case_id, actor, day)
+            PRIMARY KEY (case_id, school_id, actor, day)
         );
         """,
     ),

@@ -385,7 +385,7 @@ class PostgresStore(Store):
         async with self._write() as conn:
             row = await _one(
                 conn, "INSERT INTO access_refusals (school_id, case_id, actor, day, count) VALUES (%s, %s, %s, %s, 1) "
-                "ON CONFLICT (school_id, case_id, actor, day) DO UPDATE SET count = access_refusals.count + 1 "
+                "ON CONFLICT (case_id, school_id, actor, day) DO UPDATE SET count = access_refusals.count + 1 "
                 "RETURNING count", [school_id, case_id or "", actor, utc_day(at)])
             if case_id and row["count"] == 1:
                 await self._insert_events(conn, [CaseEvent(case_id=case_id, actor=actor, kind="access_refused", at=at,

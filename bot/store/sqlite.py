@@ -387,7 +387,7 @@ class SQLiteStore(Store):
             with self._write() as db:
                 db.execute(
                     "INSERT INTO access_refusals (school_id, case_id, actor, day, count) VALUES (?, ?, ?, ?, 1) "
-                    "ON CONFLICT (school_id, case_id, actor, day) DO UPDATE SET count = count + 1",
+                    "ON CONFLICT (case_id, school_id, actor, day) DO UPDATE SET count = count + 1",
                     [school_id, case_id or "", actor, utc_day(at)])
                 count = next(db.query(
                     "SELECT count FROM access_refusals WHERE school_id = ? AND case_id = ? AND actor = ? AND day = ?",
