@@ -2,7 +2,8 @@
 
 Only the people a case is routed to, while the staff directory still lists them in a role that handles cases,
 can see it or act on it: someone removed from the directory, or moved to another role, loses it at once (no
-card, record, button, list entry or card update). The reporter sees its reference and status, nothing more. Every change is an event (who, what, when) stored with the change itself.
+card, record, button, list entry or card update). The reporter sees its reference and status, nothing more.
+Every change is an event (who, what, when) stored with the change itself.
 """
 
 from __future__ import annotations
@@ -75,15 +76,16 @@ def current_handlers(staff: list[StaffMember]) -> set[str]:
     return {m.user for m in staff if m.handles_cases}
 
 
+def is_handler(member: StaffMember | None) -> bool:
+    """True while `member` (someone's entry in today's staff directory, or None) holds a role that handles cases."""
+    return member is not None and member.handles_cases
+
+
 def subject_pending(answers: dict[str, Any]) -> bool:
     """An allegation that has not yet said whom it is about: neither the reporter nor the head was picked, and
     the names question is still to come (once it is answered or skipped, what the report says is all there is)."""
-    return ("allegation" in (answers.get("categories") or []) and answers.get("allegation_about") not in ("me", "headteacher")
-            and "names" not in answers)
-
-
-def is_handler(member: StaffMember | None) -> bool:
-    return member is not None and member.handles_cases
+    return ("allegation" in (answers.get("categories") or [])
+            and answers.get("allegation_about") not in ("me", "headteacher") and "names" not in answers)
 
 
 def attempted(action: str) -> str:
@@ -431,15 +433,15 @@ class Casework:
 
     async def load_for(self, ctx: Context, reference: str, action: str) -> Case | None:
         """The case, if this user may act on it; otherwise a refusal that gives nothing away, not even whether
-        the case exists. A refusal on a case is recorded on it (who, which action, when), for its handlers to see;
-        the log says only that a case action was refused, never which case or whose."""
+        the case exists: the same reply, and the same work (one read, one write), for a case that does not. A
+        refusal is counted per person, case and day, and the day's first is recorded on the case (who, which
+        action, when) for its handlers to see, so no one can flood its record; the log says only that a case
+        action was refused, never which case or whose."""
         case = await self.bot.store.get_case(ctx.school_id, reference)
         if case and may_handle(case, ctx.member):
             return case
         name = attempted(action)
-        if case:
-            await self.bot.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="access_refused",
-                                                          at=ctx.now, detail={"action": name})])
+        await self.bot.store.record_refusal(ctx.school_id, case.id if case else None, ctx.user, ctx.now, name)
         log.warning("case action refused (%s): the case is not routed to this person, or does not exist", name)
         ctx.say("case.not_found", reference=reference[:40])
         return None
@@ -686,14 +688,18 @@ class Casework:
         ctx.replies.append(stats_reply(self.bot.schools.words(), compute_stats(ctx.school_id, cases, events, now=ctx.now)))
 
     async def still_for_recipient(self, note: Notification) -> bool:
-        """Whether a waiting notification about a case may still go to its recipient: to the case's reporter, or
-        to someone the directory still lists in a role that handles cases. Anything else (a card, a card update,
-        a colleague's "acknowledged") is for a handler who has left or changed role since, and is dropped."""
-        if note.case_id is None:
+        """Whether a waiting notification about a case (or an urgent alert of a report not yet sent) may still go
+        to its recipient: to the case's reporter, or to someone the directory still lists in a role that handles
+        cases. Anything else (a card, a card update, a colleague's "acknowledged", an alert) is for a handler who
+        has left or changed role since, and is dropped."""
+        alert = any(r.key.startswith("case.guardrail_alert") for r in note.replies)
+        if note.case_id is None and not alert:
             return True
         member = await self.bot.store.get_staff(note.school_id, note.recipient)
         if is_handler(member):
             return True
+        if note.case_id is None:
+            return False
         reported = await self.bot.store.list_cases(note.school_id, reporter=note.recipient)
         return any(c.id == note.case_id for c in reported)
 

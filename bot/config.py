@@ -46,6 +46,7 @@ class Settings(BaseModel):
     # this many schools within this many days alerts the authority's safeguarding team.
     early_warning_days: float = Field(default=14, gt=0, le=365)
     early_warning_schools: int = Field(default=2, ge=2, le=100)
+    max_accounts_per_report: int = Field(default=30, ge=1, le=500, description="handles and links one report may list")
     guardrail_alerts_per_hour: int = Field(default=3, ge=1, le=60, description=(
         "urgent alerts one person's unfinished reports may send in an hour; later ones wait for the report itself"))
     now: datetime | None = Field(default=None, description=(
@@ -80,6 +81,7 @@ class Settings(BaseModel):
             "early_warning_schools": "OSB_EARLY_WARNING_SCHOOLS", "now": "OSB_NOW",
             "guardrail_alerts_per_hour": "OSB_GUARDRAIL_ALERTS_PER_HOUR",
             "low_level_concerns_to": "OSB_LOW_LEVEL_CONCERNS_TO",
+            "max_accounts_per_report": "OSB_MAX_ACCOUNTS_PER_REPORT",
         }
         values: dict[str, object] = {field: env[var] for field, var in names.items() if env.get(var)}
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -5,13 +5,16 @@ A viral trend ("Muggies" pages, say) reaches many schools within days, each page
 can, if the bot tells it. From each case we keep only *sightings*: the account's normalised key and its
 naming pattern (the handle with the school's own name taken out). Reporters' names and case details stay
 with the school; an alert carries the schools, the account or pattern, and counts.
+
+Variants of one name ("muggies", "muggs", "mugies") share a `pattern_key`, so a new case finds what it joins by
+looking its accounts and keys up in the store's indexes: the work grows with what matches, never with every
+pair of sightings in the window.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -29,7 +32,7 @@ SCHOOL_WORDS = {
     "acad", "uk",
 }
 MIN_PATTERN = 4  # a shorter remainder ("x", "2", "ok") says nothing about a trend
-SIMILAR = 0.8  # difflib ratio at which two patterns count as variants of one name ("muggies" ~ "muggs")
+VOWELS = set("aeiouy")
 
 
 class Sighting(BaseModel):
@@ -39,6 +42,7 @@ class Sighting(BaseModel):
     case_id: str
     account: str  # normalised by bot.text.account_key: "@hillside_muggies", or the link
     pattern: str | None  # "muggies": the handle without the school's name, digits or separators
+    pattern_key: str | None = None  # "mugs": what variants of the pattern share (`pattern_key`)
     platform: str | None
     seen_at: datetime
 
@@ -78,6 +82,22 @@ def name_pattern(account: str, school_name: str) -> str | None:
     return rest if len(rest) >= MIN_PATTERN else None
 
 
+def pattern_key(pattern: str) -> str:
+    """What variants of one name share: its first vowel kept, later vowels dropped, each run of one letter made one
+    ("muggies", "muggs", "mugies" -> "mugs"; "rumours", "rumors" -> "rumrs"). A name with a different first vowel
+    ("mags") or more letters ("muggiesofficial") is another name."""
+    key: list[str] = []
+    vowel_seen = False
+    for letter in pattern:
+        if letter in VOWELS:
+            if vowel_seen:
+                continue
+            vowel_seen = True
+        if not key or key[-1] != letter:
+            key.append(letter)
+    return "".join(key)
+
+
 def sightings(school_id: str, school_name: str, case_id: str, answers: dict, at: datetime) -> list[Sighting]:
     found: dict[str, Sighting] = {}
     for entry in answers.get("accounts") or []:
@@ -85,20 +105,17 @@ def sightings(school_id: str, school_name: str, case_id: str, answers: dict, at:
         if key is None:
             continue
         account, platform = key
-        found.setdefault(account, Sighting(school_id=school_id, case_id=case_id, account=account,
-                                           pattern=name_pattern(account, school_name), platform=platform, seen_at=at))
+        pattern = name_pattern(account, school_name)
+        found.setdefault(account, Sighting(
+            school_id=school_id, case_id=case_id, account=account, pattern=pattern,
+            pattern_key=pattern_key(pattern) if pattern else None, platform=platform, seen_at=at))
     return list(found.values())
-
-
-def similar(a: str, b: str) -> bool:
-    return a == b or (min(len(a), len(b)) >= MIN_PATTERN and (a in b or b in a)) or \
-        SequenceMatcher(None, a, b).ratio() >= SIMILAR
 
 
 def find_alerts(recent: list[Sighting], min_schools: int = 2) -> list[Alert]:
     """Groups of sightings, within whatever window `recent` covers, that span `min_schools` or more
-    schools: first the same account, then the same or a similar naming pattern. An account already
-    alerted on its own is still counted in its pattern's group."""
+    schools: first the same account, then the same naming pattern or a variant of it (the same `pattern_key`).
+    An account already alerted on its own is still counted in its pattern's group. One pass: grouped by key."""
     alerts: list[Alert] = []
     by_account: dict[str, list[Sighting]] = {}
     for s in sorted(recent, key=lambda s: s.seen_at):
@@ -108,16 +125,12 @@ def find_alerts(recent: list[Sighting], min_schools: int = 2) -> list[Alert]:
         if len(alert.schools) >= min_schools:
             alerts.append(alert)
 
-    groups: list[tuple[str, list[Sighting]]] = []  # (the first pattern seen, its sightings)
+    groups: dict[str, list[Sighting]] = {}  # by pattern key, each group's sightings oldest first
     for s in sorted((s for s in recent if s.pattern), key=lambda s: s.seen_at):
-        home = next((g for p, g in groups if similar(p, s.pattern)), None)
-        if home is None:
-            groups.append((s.pattern, [s]))
-        else:
-            home.append(s)
-    for pattern, group in groups:
+        groups.setdefault(s.pattern_key or pattern_key(s.pattern), []).append(s)
+    for group in groups.values():
         variants = list(dict.fromkeys(s.account for s in group))
-        alert = _alert("pattern", pattern, group, variants)
+        alert = _alert("pattern", group[0].pattern, group, variants)  # named by the first pattern seen
         # Two schools reporting one account is already the account alert: a pattern needs more than one name.
         if len(alert.schools) >= min_schools and len(variants) > 1:
             alerts.append(alert)
@@ -144,7 +157,7 @@ async def raise_alerts(bot: "Bot", case: "Case") -> list[Alert]:
 
     store, settings = bot.store, bot.settings
     window_start = case.created_at - timedelta(days=settings.early_warning_days)
-    recent = await store.recent_sightings(window_start)
+    recent = await store.related_sightings(case.id, window_start)  # index lookups: only what this case joins
     mine = {s.account for s in recent if s.case_id == case.id}
     if not mine:
         return []

@@ -221,11 +221,13 @@ def chain_words(content: "Content", report: ChainReport) -> tuple[str, list[str]
 
 
 class _Builder:
-    def __init__(self, bot: "Bot", staff: list[StaffMember], plan_items: dict[str, str] | None = None):
+    def __init__(self, bot: "Bot", staff: list[StaffMember], plan_items: dict[str, str] | None = None,
+                 refusals: dict[tuple[str, str], int] | None = None):
         self.bot = bot
         self.say = _Words(bot.content)
         self.staff = {m.user: m for m in staff}
         self.plan_items = plan_items or {}  # plan entry id -> "Step: item"
+        self.refusals = refusals or {}  # (actor, UTC day) -> refusals that day; only the first is an event
 
     def role_label(self, role: Role | str | None) -> str | None:
         if role is None:
@@ -335,6 +337,9 @@ class _Builder:
             what = say("record.event.access_refused")
             action = str(d.get("action", ""))
             details = [Fact(label=say("record.detail.tried_to"), value=say.get(f"record.tried_to.{action}", action))]
+            times = self.refusals.get((event.actor, event.at.astimezone(timezone.utc).date().isoformat()), 1)
+            if times > 1:
+                details.append(Fact(label=say("record.detail.refused_that_day"), value=str(times)))
             details += self.generic_details(d, skip={"action"})
         elif kind == "reporter_told":
             message = str(d.get("message", ""))
@@ -384,7 +389,7 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
     school_words = bot.schools.content(school)  # the plan as the school's nation has it
     plan_entries = case_plan(school_words, case, events, evidence)
     b = _Builder(bot, await store.list_staff(case.school_id),
-                 {e.id: f"{e.step}: {e.text}" for e in plan_entries})
+                 {e.id: f"{e.step}: {e.text}" for e in plan_entries}, await store.refusal_counts(case.id))
     chain = await store.verify_case_chain(case.id)
 
     report = bot.dialogs["report_concern"]

@@ -54,7 +54,9 @@ def contains_phrase(text: str, phrases: Iterable[str]) -> str | None:
 
 # --- Choices -----------------------------------------------------------------------------
 
-_SEPARATORS = re.compile(r"\s*(?:,|;|\n|\band\b|&)\s*")
+# No repeat around the separator (the tokens are trimmed after): a pattern starting `\s*` would rescan a long run
+# of spaces from each of its positions.
+_SEPARATORS = re.compile(r",|;|\n|\band\b|&")
 
 
 def resolve_choices(text: str, offered: list[Choice], numbered: list[str], multiple: bool) -> list[str] | None:

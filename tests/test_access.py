@@ -86,3 +86,16 @@ async def test_a_handler_back_in_the_directory_has_the_case_again(bot, dsl):
     await bot.store.upsert_staff(StaffMember(user="console:dsl", role=Role.DSL, name="Dana Lee"))
     await dsl.pick(f"case:{REF}:show")
     assert dsl.keys == ["case.card"]
+
+
+@pytest.mark.parametrize("change", LEFT.values(), ids=LEFT.keys())
+async def test_an_urgent_alert_waiting_for_a_handler_who_left_is_dropped(bot, chat: Chat, change):
+    await walk(chat, ["I'm being targeted", ["showing_learners"], ["yes"]])
+    assert chat.keys[1] == "report.guardrail_alerted"
+    await change(bot.store)
+    gone = Chat(bot, "console:dsl")
+    await gone.open()
+    assert not any(r.key.startswith("case.guardrail_alert") for r in gone.last)
+    deputy = Chat(bot, "console:deputy")
+    await deputy.open()
+    assert deputy.reply("case.guardrail_alert")

@@ -397,3 +397,13 @@ def test_missing_and_oversized_files_via_attach_are_refused_and_a_good_one_kept(
     assert "done" in choice_ids(turns[12])
     summary = message(turns[-1], "report_concern.summary.ask")["text"]
     assert "small.png" in summary and "big.png" not in summary and "file.png" not in summary
+
+
+async def test_a_report_listing_more_accounts_than_one_report_takes_is_asked_for_fewer(bot, chat):
+    limit = bot.settings.max_accounts_per_report
+    await walk(chat, ["I'm being targeted", ["targeting_me"], ["no"], ["instagram"]])
+    await chat.say(" ".join(f"@fake_page_{n}" for n in range(limit + 1)))
+    assert chat.keys == ["common.too_many_accounts", "report_concern.accounts.ask"]
+    assert f"{limit + 1} handles" in chat.text and str(limit) in chat.text
+    await chat.say(" ".join(f"@fake_page_{n}" for n in range(limit)))
+    assert chat.keys == ["report_concern.first_seen.ask"]

@@ -160,8 +160,8 @@ async def test_someone_the_case_was_not_routed_to_can_neither_see_nor_act(bot, r
     case = await case_of(bot)
     assert case.status == CaseStatus.NEW
     refused = [e for e in await bot.store.case_events(case.id) if e.kind == "access_refused"]
-    assert len(refused) == 12
-    assert {e.actor for e in refused} == {"console:head", "console:teacher2", "console:chair"}
+    assert sorted(e.actor for e in refused) == ["console:chair", "console:head", "console:teacher2"]  # each day's first
+    assert set((await bot.store.refusal_counts(case.id)).values()) == {4}
 
 
 async def test_an_unknown_reference_gives_the_same_answer_as_a_forbidden_one(bot, reported):

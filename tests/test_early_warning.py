@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.early_warning import find_alerts, name_pattern, sightings
+from bot.early_warning import find_alerts, name_pattern, pattern_key, sightings
 from bot.text import parse_accounts
 
 T0 = datetime(2026, 11, 2, 20, 0, tzinfo=timezone.utc)
@@ -86,4 +86,15 @@ def test_unrelated_patterns_are_not_grouped():
 
 def test_a_sighting_keeps_no_case_detail():
     [s] = sight("hill", "Hillside Academy", "@hillside_muggies")
-    assert set(s.model_dump()) == {"school_id", "case_id", "account", "pattern", "platform", "seen_at"}
+    assert set(s.model_dump()) == {"school_id", "case_id", "account", "pattern", "pattern_key", "platform", "seen_at"}
+
+
+@pytest.mark.parametrize("variants", [("muggies", "muggs", "mugies", "mugggies"), ("rumours", "rumors"),
+                                      ("confessions", "confesions")])
+def test_variants_of_one_name_share_a_pattern_key(variants):
+    assert len({pattern_key(v) for v in variants}) == 1
+
+
+@pytest.mark.parametrize("a, b", [("muggies", "mags"), ("muggies", "muggiesofficial"), ("sports", "spirits")])
+def test_other_names_have_other_pattern_keys(a, b):
+    assert pattern_key(a) != pattern_key(b)

@@ -324,10 +324,11 @@ async def test_an_unknown_reference_gets_the_same_refusal_and_nothing_is_recorde
     assert len(await engine.store.case_events(case.id)) == len(before) + 1  # only the attempt on the real case
 
 
-async def test_refusals_show_in_the_safeguarding_record_in_words(reported_case):
+async def test_refusals_show_in_the_safeguarding_record_in_words(reported_case, clock):
     engine = reported_case
-    for action in ACTIONS:
+    for action in ACTIONS:  # one a day: each day's first refusal is the one recorded
         await Chat(engine, "console:head").pick(f"case:{REF}:{action}")
+        clock.advance(days=1)
     await Chat(engine, "console:head").say("", form_id=f"case_close:{REF}", form_values={"outcome": "unfounded"})
     case = await engine.store.get_case("default", REF)
     record = await build_record(engine, case, exported_by="console:dsl", fmt="md")
@@ -368,7 +369,8 @@ async def test_on_slack_replayed_case_buttons_are_refused_recorded_and_open_noth
     assert slack.api.bodies("files.getUploadURLExternal") == []  # and no record uploaded
     case = await bot.store.get_case("default", REF)
     refusals = [(e.actor, e.detail) for e in await bot.store.case_events(case.id) if e.kind == "access_refused"]
-    assert refusals == [(f"slack:{SLACK_HEAD}", {"action": a}) for a in actions]
+    assert refusals == [(f"slack:{SLACK_HEAD}", {"action": "close"})]  # the day's first; the rest are counted
+    assert list((await bot.store.refusal_counts(case.id)).values()) == [len(actions)]
     assert case.status == CaseStatus.NEW
 
 
@@ -382,3 +384,52 @@ async def test_on_slack_a_case_action_typed_by_someone_not_routed_is_refused_and
     assert case.status == CaseStatus.NEW
     assert [(e.actor, e.detail) for e in await bot.store.case_events(case.id) if e.kind == "access_refused"] == [
         (f"slack:{SLACK_HEAD}", {"action": "ack"})]
+
+
+# --- no flooding a case's record, and no telling which cases exist ---------------------------------------------
+
+
+async def test_refusals_are_recorded_once_per_person_case_and_day_with_a_count(reported_case, clock):
+    engine = reported_case
+    case = await engine.store.get_case("default", REF)
+    head, chair = Chat(engine, "console:head"), Chat(engine, "console:chair")
+    for _ in range(60):
+        await head.pick(f"case:{REF}:show")
+    await chair.pick(f"case:{REF}:ack")
+    clock.advance(days=1)
+    await head.pick(f"case:{REF}:close")
+
+    refused = [(e.actor, e.detail["action"]) for e in await engine.store.case_events(case.id) if e.kind == "access_refused"]
+    assert refused == [("console:head", "show"), ("console:chair", "ack"), ("console:head", "close")]
+    assert await engine.store.refusal_counts(case.id) == {
+        ("console:head", "2026-11-20"): 60, ("console:chair", "2026-11-20"): 1, ("console:head", "2026-11-21"): 1}
+    assert (await engine.store.verify_case_chain(case.id)).intact
+
+    record = await build_record(engine, case, exported_by="console:dsl", fmt="md")
+    first = next(e for e in record.chronology if e.kind == "access_refused")
+    label = engine.content.text("record.detail.refused_that_day")
+    assert [f.value for f in first.details if f.label == label] == ["60"]
+
+
+async def test_a_refusal_does_the_same_work_whether_or_not_the_case_exists(reported_case, monkeypatch):
+    """So that neither the reply nor the time it takes tells a stranger which references exist: the same store
+    calls, in the same order, for a case they may not see as for a reference that does not exist."""
+    engine = reported_case
+    calls: list[str] = []
+    for name in ("get_case", "record_events", "record_refusal", "list_cases", "queue_notifications", "update_case"):
+        real = getattr(engine.store, name)
+
+        async def spy(*args, real=real, name=name, **kwargs):
+            calls.append(name)
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(engine.store, name, spy)
+
+    async def work(reference: str) -> tuple[list[str], str]:
+        calls.clear()
+        stranger = Chat(engine, "console:stranger")
+        await stranger.pick(f"case:{reference}:close")
+        return list(calls), stranger.text.replace(reference, "REF")
+
+    for _ in range(2):  # the day's first refusal, then the ones counted
+        assert await work(REF) == await work("OSB-2026-0404")

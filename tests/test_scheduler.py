@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import Settings
 from bot.engine import Bot
-from bot.models import CaseStatus, Reminder
+from bot.models import CaseStatus, Reminder, Role, StaffMember
 from bot.school_calendar import CalendarError, load_calendar
 from bot.scheduler import Scheduler, calendar_path
 from tests.conftest import STAFF, STANDARD_REPORT, Chat, stored_rows, walk
@@ -252,6 +252,14 @@ async def test_after_a_restart_what_fell_due_meanwhile_is_sent_and_escalation_su
     assert await Scheduler(bot).tick(at("2026-11-24 08:05")) == 1
     assert [k for _, k in outbox(bot)] == ["reminders.escalated", "reminders.escalated"]
     assert [e.kind for e in await bot_events(bot, case.id)] == ["escalated"]
+
+
+async def test_a_dsl_moved_to_a_role_that_does_not_handle_cases_is_not_reminded(bot, clock, scheduler):
+    case = await report(bot, clock, FRIDAY_NIGHT, URGENT_REPORT)
+    await bot.store.upsert_staff(StaffMember(user="console:dsl", role=Role.STAFF, name="Dana Lee"))
+    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=15)) == 1
+    assert outbox(bot) == [("console:deputy", "reminders.not_acknowledged_urgent")]
+    assert case.is_routed_to("console:dsl")  # routed to them once, but no longer theirs
 
 
 async def test_never_the_reporter_nor_anyone_the_case_excluded(bot, clock, scheduler):

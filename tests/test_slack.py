@@ -807,3 +807,23 @@ async def test_once_an_owed_question_has_arrived_the_next_answers_count_again(sl
     state = await bot.store.load_conversation(f"default/slack:D{TEACHER}")
     assert state.active.answers["categories"] == [next(
         e["options"][0]["value"] for b in asked["blocks"] for e in b.get("elements", []) if e.get("type") == "checkboxes")]
+
+
+async def test_a_40_kb_message_with_raw_angle_brackets_is_refused_kindly_without_reading_it(slack, bot, monkeypatch):
+    """Slack allows 40,000 characters, and a message posted through the API can carry a raw `<`: the length limit
+    applies before any pattern reads the text."""
+    from bot.adapters.slack import app
+
+    read: list[int] = []
+    pattern = app._SLACK_LINK
+
+    class Counting:
+        def sub(self, repl, text):
+            read.append(len(text))
+            return pattern.sub(repl, text)
+
+    monkeypatch.setattr(app, "_SLACK_LINK", Counting())
+    replies = await say(slack, TEACHER, "<http://a" * 4444)
+    assert "longer than I can take" in replies[0]["text"] and "4000 characters" in replies[0]["text"]
+    assert read == []
+    assert await bot.store.list_cases("default") == []

@@ -9,7 +9,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from bot.early_warning import Sighting
+from bot.early_warning import Sighting, pattern_key
 from bot.models import (
     CaseEvent, CaseStatus, ConversationState, Notification, Reply, Role, School, StaffMember, Workspace,
 )
@@ -140,6 +140,27 @@ async def test_sightings_read_back_from_a_window_oldest_first_in_utc(store):
     assert await store.recent_sightings(since.astimezone(timezone(timedelta(hours=-8)))) == found
     assert await store.recent_sightings(WHEN + timedelta(minutes=1)) == [later]
     assert await store.recent_sightings(WHEN + timedelta(hours=2)) == []
+
+
+async def test_related_sightings_are_found_by_account_or_pattern_key_within_the_window(store):
+    await store.upsert_school(school("hill"))
+    new, _ = await create(store, "draft-new")
+    other, _ = await create(store, "draft-other", school_id="hill")
+    since = WHEN - timedelta(days=14)
+
+    def seen(case, account: str, at, pattern: str | None) -> Sighting:
+        return Sighting(school_id=case.school_id, case_id=case.id, account=account, pattern=pattern,
+                        pattern_key=pattern_key(pattern) if pattern else None, platform=None, seen_at=at)
+
+    mine = [seen(new, "@default_muggies", WHEN, "muggies"), seen(new, "https://x.com/page", WHEN, None)]
+    same_account = seen(other, "https://x.com/page", WHEN - timedelta(days=1), None)
+    variant = seen(other, "@hill_muggs", WHEN - timedelta(days=2), "muggs")
+    unrelated = [seen(other, f"@hill_club{n}", WHEN, "sportsclub") for n in range(5)]
+    too_old = seen(other, "@hill_muggies", since - timedelta(seconds=1), "muggies")
+    await store.record_sightings([*unrelated, too_old, variant, same_account, *mine])
+
+    assert await store.related_sightings(new.id, since) == [variant, same_account, *mine]
+    assert await store.related_sightings("no-such-case", since) == []
 
 
 async def test_a_purge_removes_the_cases_sightings_and_counts_them(store):

@@ -265,3 +265,45 @@ async def test_a_welsh_schools_case_card_pack_and_plan_name_wales_and_its_proced
     # England's route: the case manager judges the harm test first; the LADO step follows that decision.
     english = hdsl.last[0].text
     assert "judges the allegation against the harm test" in english and "Designated Officer for Safeguarding" not in english
+
+
+# --- early warning at scale: looked up, never compared pairwise ----------------------------------------------
+
+
+def made_up_handles(count: int, start: int = 0) -> list[str]:
+    """Distinct handles with distinct pattern keys (consonants only, no letter twice in a row)."""
+    from itertools import product
+
+    letters = "bcdfghjklmnpqrstvwxz"
+    names = ("".join(p) for p in product(letters, repeat=5) if all(a != b for a, b in zip(p, p[1:])))
+    return [f"@{name}" for _, name in zip(range(start + count), names)][start:]
+
+
+async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_window_holds(county_bot, clock, monkeypatch):
+    from bot import early_warning
+    from bot.early_warning import raise_alerts, sightings
+    from bot.models import Case, CaseEvent
+
+    store = county_bot.store
+    read: list[int] = []
+    real_find = early_warning.find_alerts
+    monkeypatch.setattr(early_warning, "find_alerts", lambda recent, *a: read.append(len(recent)) or real_find(recent, *a))
+
+    async def open_case(school_id: str, draft: str, handles: list[str]) -> Case:
+        answers = {"accounts": [{"kind": "handle", "value": h} for h in handles]}
+        case = Case(school_id=school_id, draft_id=draft, categories=["targeting_me"], reporter="console:x",
+                    answers=answers, content_version="test", created_at=clock.now, updated_at=clock.now)
+        seen = sightings(school_id, "Some School", case.id, answers, clock.now)
+        stored, _ = await store.create_case(case, [CaseEvent(case_id=case.id, actor="console:x", kind="reported",
+                                                             at=clock.now)], [], lambda c: [], "OSB", seen)
+        return stored
+
+    # Oakfield's earlier reports fill the window with 1,200 made-up handles, and one real fake account.
+    for n in range(4):
+        await open_case("oak", f"oak-{n}", made_up_handles(300, start=300 * n) + ["@fake_staff_page"])
+    # Hillside's report lists 300 more, and the same fake account.
+    case = await open_case("hill", "hill-1", made_up_handles(300, start=1200) + ["@fake_staff_page"])
+    read.clear()
+    [alert] = await raise_alerts(county_bot, case)
+    assert (alert.kind, alert.key, alert.schools) == ("account", "@fake_staff_page", ["oak", "hill"])
+    assert read == [301 + 4]  # its own sightings and the four that share its account: nothing else is read

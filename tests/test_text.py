@@ -256,3 +256,11 @@ def test_a_link_is_read_only_from_the_start_of_a_run_of_host_characters():
 @pytest.mark.parametrize("hostile", ["a-." * 1333, "a." * 2000, ("a" * 60 + ".") * 65, "x.y" * 1333])
 def test_dotted_runs_as_long_as_a_message_hold_no_account(hostile):
     assert parse_accounts(hostile) == ([], [])
+
+
+def test_choices_separated_by_any_spacing_are_read_and_long_spacing_is_not_a_choice():
+    offered = [Choice(id="instagram", label="Instagram"), Choice(id="tiktok", label="TikTok")]
+    assert resolve_choices("Instagram ,   TikTok", offered, ["instagram", "tiktok"], True) == ["instagram", "tiktok"]
+    assert resolve_choices("Instagram\n\nand\tTikTok", offered, ["instagram", "tiktok"], True) == ["instagram", "tiktok"]
+    # A run of spaces as long as a message: the separator pattern has no repeat to rescan it from each position.
+    assert resolve_choices("1" + " " * 3998 + "x", offered, ["instagram", "tiktok"], True) is None

@@ -322,6 +322,9 @@ class StepDialog(Dialog):
         if not accounts:
             ctx.say("common.no_accounts_found")
             return INVALID
+        if len(accounts) > ctx.bot.settings.max_accounts_per_report:
+            ctx.say("common.too_many_accounts", count=len(accounts), limit=ctx.bot.settings.max_accounts_per_report)
+            return INVALID
         return [a.model_dump() for a in accounts]
 
     async def answer_date(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:

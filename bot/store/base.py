@@ -226,6 +226,16 @@ class Store(ABC):
     async def get_case(self, school_id: str, reference: str) -> Case | None: ...
 
     @abstractmethod
+    async def record_refusal(self, school_id: str, case_id: str | None, actor: str, at: datetime, action: str) -> int:
+        """Count a refused case action by `actor` on case `case_id` (None: a reference that does not exist) on
+        `at`'s UTC day, in one write transaction; the day's first on a case is also an `access_refused` event in
+        its record (the action tried, `at`). Today's count so far."""
+
+    @abstractmethod
+    async def refusal_counts(self, case_id: str) -> dict[tuple[str, str], int]:
+        """How many times each person was refused the case each UTC day: (actor, "YYYY-MM-DD") -> count."""
+
+    @abstractmethod
     async def list_cases(
         self, school_id: str, *, routed_to: str | None = None, reporter: str | None = None, open_only: bool = False
     ) -> list[Case]: ...
@@ -346,6 +356,12 @@ class Store(ABC):
     async def recent_sightings(self, since: datetime) -> list[Sighting]:
         """Every school's sightings at or after `since`, oldest first (in the order recorded when at the same
         time). Times read back in UTC."""
+
+    @abstractmethod
+    async def related_sightings(self, case_id: str, since: datetime) -> list[Sighting]:
+        """The sightings at or after `since` that share an account or a pattern key with case `case_id`'s own
+        (theirs included), oldest first, found through the indexes on account and pattern key: the cost grows with
+        what matches, not with the window."""
 
     @abstractmethod
     async def claim_alert(

@@ -418,4 +418,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE conversation_refs ADD COLUMN failure TEXT;
         """,
     ),
+    (
+        17,
+        "Early warning looks sightings up by key; refusals counted per person, case and day",
+        """
+        -- Variants of one naming pattern share a key (bot/early_warning.py), so a new case finds the sightings it
+        -- joins by index lookups. Sightings stored before this have no key: they match by account only.
+        ALTER TABLE account_sightings ADD COLUMN pattern_key TEXT;
+        CREATE INDEX account_sightings_account ON account_sightings(account, seen_at);
+        CREATE INDEX account_sightings_pattern_key ON account_sightings(pattern_key, seen_at);
+
+        -- Case actions refused, counted per person, case and UTC day: only the first of each day is an event in
+        -- the case's record. case_id '' counts a person's tries of references that do not exist, so that a try
+        -- costs the same whether or not the case exists. Purged with the case.
+        CREATE TABLE access_refusals (
+            school_id TEXT NOT NULL,
+            case_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (case_id, school_id, actor, day)
+        );
+        """,
+    ),
 ]

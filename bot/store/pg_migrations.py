@@ -422,4 +422,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE conversation_refs ADD COLUMN failure TEXT;
         """,
     ),
+    (
+        17,
+        "Early warning looks sightings up by key; refusals counted per person, case and day",
+        """
+        ALTER TABLE account_sightings ADD COLUMN pattern_key TEXT;
+        CREATE INDEX account_sightings_account ON account_sightings(account, seen_at COLLATE "C");
+        CREATE INDEX account_sightings_pattern_key ON account_sightings(pattern_key, seen_at COLLATE "C");
+
+        CREATE TABLE access_refusals (
+            school_id TEXT NOT NULL,
+            case_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            day TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (case_id, school_id, actor, day)
+        );
+        """,
+    ),
 ]

@@ -73,6 +73,7 @@ from bot.store.rows import (
     tombstone_from_row,
     tombstone_row,
     ts,
+    utc_day,
     utc_ts,
 )
 
@@ -412,6 +413,21 @@ class PostgresStore(Store):
                               [school_id, reference.upper()])
         return case_from_row(row) if row else None
 
+    async def record_refusal(self, school_id: str, case_id: str | None, actor: str, at: datetime, action: str) -> int:
+        async with self._write() as conn:
+            row = await _one(
+                conn, "INSERT INTO access_refusals (school_id, case_id, actor, day, count) VALUES (%s, %s, %s, %s, 1) "
+                "ON CONFLICT (case_id, school_id, actor, day) DO UPDATE SET count = access_refusals.count + 1 "
+                "RETURNING count", [school_id, case_id or "", actor, utc_day(at)])
+            if case_id and row["count"] == 1:
+                await self._insert_events(conn, [CaseEvent(case_id=case_id, actor=actor, kind="access_refused", at=at,
+                                                           detail={"action": action})], school_id)
+            return row["count"]
+
+    async def refusal_counts(self, case_id: str) -> dict[tuple[str, str], int]:
+        rows = await self._all("SELECT actor, day, count FROM access_refusals WHERE case_id = %s", [case_id])
+        return {(r["actor"], r["day"]): r["count"] for r in rows}
+
     async def list_cases(
         self, school_id: str, *, routed_to: str | None = None, reporter: str | None = None, open_only: bool = False
     ) -> list[Case]:
@@ -605,6 +621,15 @@ class PostgresStore(Store):
     async def recent_sightings(self, since: datetime) -> list[Sighting]:
         rows = await self._all(f"SELECT * FROM account_sightings WHERE seen_at {C} >= %s ORDER BY seen_at {C}, id",
                                [utc_ts(since)])
+        return [sighting_from_row(r) for r in rows]
+
+    async def related_sightings(self, case_id: str, since: datetime) -> list[Sighting]:
+        rows = await self._all(
+            f"SELECT * FROM account_sightings WHERE seen_at {C} >= %s AND ("
+            " account IN (SELECT account FROM account_sightings WHERE case_id = %s)"
+            " OR pattern_key IN (SELECT pattern_key FROM account_sightings WHERE case_id = %s"
+            f" AND pattern_key IS NOT NULL)) ORDER BY seen_at {C}, id",
+            [utc_ts(since), case_id, case_id])
         return [sighting_from_row(r) for r in rows]
 
     async def claim_alert(

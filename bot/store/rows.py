@@ -127,6 +127,11 @@ def installation_keys(enterprise_id: str | None, team_id: str | None) -> list[tu
     return keys
 
 
+def utc_day(at: datetime) -> str:
+    """The UTC day of `at`, as YYYY-MM-DD."""
+    return at.astimezone(timezone.utc).date().isoformat()
+
+
 def sighting_row(s: Sighting) -> dict[str, Any]:
     return {**s.model_dump(mode="json"), "seen_at": utc_ts(s.seen_at)}
 

@@ -66,6 +66,7 @@ from bot.store.rows import (
     tombstone_from_row,
     tombstone_row,
     ts,
+    utc_day,
     utc_ts,
 )
 
@@ -458,6 +459,30 @@ class SQLiteStore(Store):
 
         return await self._run(get)
 
+    async def record_refusal(self, school_id: str, case_id: str | None, actor: str, at: datetime, action: str) -> int:
+        def record() -> int:
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO access_refusals (school_id, case_id, actor, day, count) VALUES (?, ?, ?, ?, 1) "
+                    "ON CONFLICT (case_id, school_id, actor, day) DO UPDATE SET count = count + 1",
+                    [school_id, case_id or "", actor, utc_day(at)])
+                count = next(db.query(
+                    "SELECT count FROM access_refusals WHERE school_id = ? AND case_id = ? AND actor = ? AND day = ?",
+                    [school_id, case_id or "", actor, utc_day(at)]))["count"]
+                if case_id and count == 1:
+                    self._insert_events(db, [CaseEvent(case_id=case_id, actor=actor, kind="access_refused", at=at,
+                                                       detail={"action": action})], school_id)
+                return count
+
+        return await self._run(record)
+
+    async def refusal_counts(self, case_id: str) -> dict[tuple[str, str], int]:
+        def counts() -> dict[tuple[str, str], int]:
+            found = self.db.query("SELECT actor, day, count FROM access_refusals WHERE case_id = ?", [case_id])
+            return {(r["actor"], r["day"]): r["count"] for r in found}
+
+        return await self._run(counts)
+
     async def list_cases(
         self, school_id: str, *, routed_to: str | None = None, reporter: str | None = None, open_only: bool = False
     ) -> list[Case]:
@@ -723,6 +748,18 @@ class SQLiteStore(Store):
         def rows() -> list[Sighting]:
             found = self.db.query("SELECT * FROM account_sightings WHERE seen_at >= ? ORDER BY seen_at, id",
                                   [utc_ts(since)])
+            return [sighting_from_row(r) for r in found]
+
+        return await self._run(rows)
+
+    async def related_sightings(self, case_id: str, since: datetime) -> list[Sighting]:
+        def rows() -> list[Sighting]:
+            found = self.db.query(
+                "SELECT * FROM account_sightings WHERE seen_at >= ? AND ("
+                " account IN (SELECT account FROM account_sightings WHERE case_id = ?)"
+                " OR pattern_key IN (SELECT pattern_key FROM account_sightings WHERE case_id = ?"
+                " AND pattern_key IS NOT NULL)) ORDER BY seen_at, id",
+                [utc_ts(since), case_id, case_id])
             return [sighting_from_row(r) for r in found]
 
         return await self._run(rows)
