@@ -96,6 +96,25 @@ async def test_when_unsure_it_asks_one_yes_no_question(chat: Chat, chat_as):
     assert await alerts_for(chat_as, "console:dsl") == ["case.danger_alert"]
 
 
+async def test_unsure_words_as_a_description_are_kept_and_the_question_comes_before_the_next_one(chat: Chat, bot):
+    await walk(chat, TO_DESCRIPTION)
+    await chat.say("Nasty posts; I'm not sure if she could be at risk")
+    assert chat.keys == ["safety.ask_danger", "report_concern.who_appears.ask"]
+    await chat.say("no")
+    assert chat.keys == ["safety.danger_no", "report_concern.who_appears.ask"]
+    await walk(chat, [*AFTER_DESCRIPTION, ["send"]])
+    (case,) = await bot.store.list_cases("default")
+    assert case.answers["description"] == "Nasty posts; I'm not sure if she could be at risk" and not case.urgent
+
+
+async def test_unsure_words_at_a_choice_question_ask_first_then_the_question_again(chat: Chat):
+    await walk(chat, ["I'm being targeted", ["targeting_me"], ["no"]])
+    await chat.say("a pupil might be in danger")
+    assert chat.keys == ["safety.ask_danger"]
+    await chat.pick("safety:danger_no")
+    assert chat.keys == ["safety.danger_no", "report_concern.platforms.ask"]
+
+
 # --- danger to someone now ---------------------------------------------------------------------
 
 
