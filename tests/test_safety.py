@@ -115,6 +115,12 @@ async def test_unsure_words_at_a_choice_question_ask_first_then_the_question_aga
     assert chat.keys == ["safety.danger_no", "report_concern.platforms.ask"]
 
 
+async def test_the_guardrail_raised_in_words_at_the_images_question_does_not_ask_it_again(chat: Chat):
+    await walk(chat, ["I'm being targeted", ["showing_learners"]])
+    await chat.say("there are nudes of a year 10 girl going round")
+    assert chat.keys == ["report.guardrail", "report.guardrail_alerted", "report_concern.platforms.ask"]
+
+
 # --- danger to someone now ---------------------------------------------------------------------
 
 
@@ -225,7 +231,7 @@ async def test_files_before_a_late_trigger_are_named_to_the_reporter_the_dsl_and
     dsl = chat_as("console:dsl")
     await dsl.open()
     fields = dict(dsl.reply("case.new_card").card.fields)
-    assert "2 file(s) were uploaded into the chat chat before the concern was raised" in \
+    assert "2 file(s) were uploaded into the reporter's chat with the bot (the console) before the concern" in \
         fields["Files shared before the concern was raised"]
     images = fields["Possible sexual images of under-18s"]
     assert images.startswith("No; raised later") and "Why they may be behind it" in images
@@ -240,7 +246,7 @@ async def test_files_before_name_the_platform_they_were_shared_on(bot, chat_as):
     await walk(teams, [*TO_DESCRIPTION, "Mocking posts", ["other_staff"], "skip"])
     await teams.attach(SHOT)
     await teams.say("one screenshot is a naked picture of a pupil")
-    assert "Microsoft Teams chat" in teams.reply("report.guardrail_files_dropped").text
+    assert "chat (Microsoft Teams)" in teams.reply("report.guardrail_files_dropped").text
 
 
 async def test_the_frontline_list_is_in_the_guardrail(chat: Chat):

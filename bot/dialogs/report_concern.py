@@ -76,6 +76,11 @@ class ReportConcern(StepDialog):
             ctx.say("common.no_files_here")
 
     async def ask(self, ctx: Context, frame: Frame) -> None:
+        if frame.step == "images" and self.guardrail_on(frame) and "images" in frame.answers and not frame.editing:
+            following = self.next_step(frame, "images")  # answered already, by what was said before it was asked
+            if following is not None:
+                frame.history.append(frame.step)
+                frame.step = following.id
         if frame.step == "evidence" and self.guardrail_on(frame):
             ctx.say("report.evidence_guardrail", choices=[ctx.choice("done", "common.done_label")],
                     asks=self.question_id(frame))
