@@ -355,6 +355,14 @@ def test_content_check_lists_the_facts_not_confirmed_at_their_source(content, ca
     assert "unconfirmed: helplines.samaritans" not in printed
 
 
+def test_osb_now_starts_the_clock_there_and_a_time_without_a_zone_is_uk_time():
+    from bot.config import Settings
+
+    clock = Settings.from_env({"OSB_NOW": "2026-07-03T22:00"}).clock()
+    assert abs((clock() - datetime(2026, 7, 3, 21, 0, tzinfo=timezone.utc)).total_seconds()) < 60  # BST
+    assert Settings.from_env({}).now is None
+
+
 def test_chat_json_with_osb_now_on_a_friday_night(tmp_path):
     db = tmp_path / "bot.db"
     from tests.cli_runner import run_cli
