@@ -123,6 +123,7 @@ def read(words: SafetyWords, text: str) -> Finding:
                 found.police.append(kind)
     found.images = _has(whole, words.images.words)
     found.sextortion = _has(whole, ["sextort*"]) or (found.images and _has(whole, words.sextortion.words))
+    found.images = found.images or found.sextortion  # sextortion is always about an image
     found.police = list(dict.fromkeys(found.police))
     found.unsure = found.unsure and not (found.danger or found.crisis)
     return found
@@ -225,7 +226,7 @@ class Safety:
         if found.police:
             first = "police" not in flags(frame)
             flag(frame, "police", at, kinds=found.police)
-            if first and not found.danger:
+            if first:
                 ctx.say("safety.police")
         if found.unsure and not found.danger:
             ctx.say("safety.ask_danger", choices=[ctx.choice(DANGER_YES, "safety.yes"), ctx.choice(DANGER_NO, "safety.no")])

@@ -127,8 +127,8 @@ async def test_the_guardrail_raised_in_words_at_the_images_question_does_not_ask
 async def test_a_threat_typed_as_the_description_is_kept_moves_on_and_goes_to_the_police(chat: Chat, bot, chat_as):
     await walk(chat, TO_DESCRIPTION)
     await chat.say("it says it's going to kill Mr Jones")
-    assert chat.keys == ["safety.danger", "safety.danger_alerted", "report_concern.who_appears.ask"]
-    assert "999" in chat.text
+    assert chat.keys == ["safety.danger", "safety.danger_alerted", "safety.police", "report_concern.who_appears.ask"]
+    assert "999" in chat.text and "101" in chat.reply("safety.police").text
     await walk(chat, AFTER_DESCRIPTION)
     await chat.say("They posted where he lives too")  # no second 999 reply in the same report
     assert "safety.danger" not in chat.keys
@@ -202,6 +202,7 @@ async def test_the_guardrail_from_the_support_menu(chat: Chat, chat_as):
     "her photo with the clothes removed", "sexualised edits of year 9 girls", "an upskirt video from the corridor",
     "porn with a pupil's face on it", "a boy is a victim of sextortion", "a dick pic sent to a year 7",
     "photos of girls in their underwear", "explicit pictures of a student", "intimate images of a year 11",
+    "a pupil is being sextorted",
 ])
 async def test_each_new_term_raises_the_guardrail_from_a_first_message(chat: Chat, said):
     await chat.say(said)
