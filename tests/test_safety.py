@@ -224,6 +224,7 @@ async def test_files_before_a_late_trigger_are_named_to_the_reporter_the_dsl_and
     assert chat.keys[:3] == ["report.guardrail", "report.guardrail_alerted", "report.guardrail_files_dropped"]
     dropped = chat.reply("report.guardrail_files_dropped").text
     assert "2 file(s)" in dropped and "don't open, forward or delete" in dropped
+    assert "Marked urgent" in chat.reply("report_concern.summary.ask").text
     await chat.pick("send")
     (case,) = await bot.store.list_cases("default")
     assert case.urgent and await bot.store.case_evidence(case.id) == []

@@ -91,6 +91,14 @@ class ReportConcern(StepDialog):
             return
         await super().ask(ctx, frame)
 
+    def summary_text(self, frame: Frame) -> str:
+        """The answers, and, when the guardrail rose after the images question, that the report is urgent for it."""
+        text = super().summary_text(frame)
+        reason = (frame.answers.get("_guardrail") or {}).get("reason", "")
+        if reason and not reason.startswith("answered_"):
+            text += "\n" + self.bot.schools.text("report.summary_guardrail_later")
+        return text
+
     async def help(self, ctx: Context, frame: Frame) -> None:
         if self.guardrail_on(frame) and frame.step in ("accounts", "evidence"):
             ctx.say("report.guardrail_help")  # never "copy the link" or "attach screenshots" here
