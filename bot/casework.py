@@ -346,13 +346,14 @@ class Casework:
         report = self.report
         shown = report.describe(report.flow.step(step_id), case.answers[step_id])
         guardrail = case.answers.get("guardrail") or {}
-        if step_id == "images" and guardrail.get("reason") and not guardrail["reason"].startswith("answered_"):
+        # "answered_yes" now, "answered yes" on cases opened before the safety check: both from the question itself
+        if step_id == "images" and guardrail.get("reason") and not guardrail["reason"].startswith("answered"):
             return to_plain(self.text("case.images_raised_later", value=shown, reason=self.raised_words(guardrail["reason"])))
         return shown
 
     def raised_words(self, reason: str) -> str:
         """Where a concern was raised ("question:description"), in words."""
-        kind, _, where = reason.partition(":")
+        kind, _, where = reason.replace("answered ", "answered_").partition(":")
         if kind == "danger":
             return to_plain(self.text("case.raised.danger", value=self.raised_words(where)))
         if kind == "question" and where in {s.id for s in self.report.flow.steps}:

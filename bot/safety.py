@@ -127,6 +127,7 @@ def read(words: SafetyWords, text: str) -> Finding:
                 found.police.append(kind)
     found.images = _has(whole, words.images.words)
     found.sextortion = _has(whole, ["sextort*"]) or (found.images and _has(whole, words.sextortion.words))
+    found.images = found.images or found.sextortion  # sextortion is always about an image
     found.police = list(dict.fromkeys(found.police))
     found.unsure = found.unsure and not (found.danger or found.crisis)
     return found
@@ -190,10 +191,9 @@ class Safety:
     async def _crisis(self, ctx: "Context") -> None:
         """Warmth and the lines open now; any report in progress is kept, to carry on with later."""
         state = ctx.state
-        kept = bool(state.frames)
-        if kept:
-            state.paused = state.frames + [f for f in state.paused if f not in state.frames]
-            state.frames = []
+        kept = bool(state.frames or state.paused)
+        state.paused = state.frames + state.paused
+        state.frames = []
         choices = [ctx.choice("menu:get_support", "safety.crisis_more_support")]
         if kept:
             choices.insert(0, ctx.choice("menu:resume", "safety.crisis_carry_on"))
@@ -203,8 +203,11 @@ class Safety:
     # --- danger, the guardrail and the police route --------------------------------------------
 
     async def _ask_if_danger(self, ctx: "Context") -> bool:
+        """One question. At a report's question in words the message is still its answer, and the report moves on
+        after the question; anywhere else the question stands alone, and the flow is asked again after it."""
         ctx.say("safety.ask_danger", choices=[ctx.choice(DANGER_YES, "safety.yes"), ctx.choice(DANGER_NO, "safety.no")])
-        return ctx.state.active is None  # in a flow, the message is still its answer and the flow moves on
+        active = ctx.state.active
+        return not (active is not None and active.flow == REPORT and self._takes_words(active))
 
     async def _danger_confirmed(self, ctx: "Context") -> None:
         frame, new = self._report(ctx)
@@ -227,7 +230,7 @@ class Safety:
         if found.police:
             first = "police" not in flags(frame)
             flag(frame, "police", at, kinds=found.police)
-            if first and not found.danger:
+            if first:
                 ctx.say("safety.police")
         if found.unsure and not found.danger:
             ctx.say("safety.ask_danger", choices=[ctx.choice(DANGER_YES, "safety.yes"), ctx.choice(DANGER_NO, "safety.no")])

@@ -96,14 +96,39 @@ async def test_when_unsure_it_asks_one_yes_no_question(chat: Chat, chat_as):
     assert await alerts_for(chat_as, "console:dsl") == ["case.danger_alert"]
 
 
+async def test_unsure_words_as_a_description_are_kept_and_the_question_comes_before_the_next_one(chat: Chat, bot):
+    await walk(chat, TO_DESCRIPTION)
+    await chat.say("Nasty posts; I'm not sure if she could be at risk")
+    assert chat.keys == ["safety.ask_danger", "report_concern.who_appears.ask"]
+    await chat.say("no")
+    assert chat.keys == ["safety.danger_no", "report_concern.who_appears.ask"]
+    await walk(chat, [*AFTER_DESCRIPTION, ["send"]])
+    (case,) = await bot.store.list_cases("default")
+    assert case.answers["description"] == "Nasty posts; I'm not sure if she could be at risk" and not case.urgent
+
+
+async def test_unsure_words_at_a_choice_question_ask_first_then_the_question_again(chat: Chat):
+    await walk(chat, ["I'm being targeted", ["targeting_me"], ["no"]])
+    await chat.say("a pupil might be in danger")
+    assert chat.keys == ["safety.ask_danger"]
+    await chat.pick("safety:danger_no")
+    assert chat.keys == ["safety.danger_no", "report_concern.platforms.ask"]
+
+
+async def test_the_guardrail_raised_in_words_at_the_images_question_does_not_ask_it_again(chat: Chat):
+    await walk(chat, ["I'm being targeted", ["showing_learners"]])
+    await chat.say("there are nudes of a year 10 girl going round")
+    assert chat.keys == ["report.guardrail", "report.guardrail_alerted", "report_concern.platforms.ask"]
+
+
 # --- danger to someone now ---------------------------------------------------------------------
 
 
 async def test_a_threat_typed_as_the_description_is_kept_moves_on_and_goes_to_the_police(chat: Chat, bot, chat_as):
     await walk(chat, TO_DESCRIPTION)
     await chat.say("it says it's going to kill Mr Jones")
-    assert chat.keys == ["safety.danger", "safety.danger_alerted", "report_concern.who_appears.ask"]
-    assert "999" in chat.text
+    assert chat.keys == ["safety.danger", "safety.danger_alerted", "safety.police", "report_concern.who_appears.ask"]
+    assert "999" in chat.text and "101" in chat.reply("safety.police").text
     await walk(chat, AFTER_DESCRIPTION)
     await chat.say("They posted where he lives too")  # no second 999 reply in the same report
     assert "safety.danger" not in chat.keys
@@ -177,6 +202,7 @@ async def test_the_guardrail_from_the_support_menu(chat: Chat, chat_as):
     "her photo with the clothes removed", "sexualised edits of year 9 girls", "an upskirt video from the corridor",
     "porn with a pupil's face on it", "a boy is a victim of sextortion", "a dick pic sent to a year 7",
     "photos of girls in their underwear", "explicit pictures of a student", "intimate images of a year 11",
+    "a pupil is being sextorted",
 ])
 async def test_each_new_term_raises_the_guardrail_from_a_first_message(chat: Chat, said):
     await chat.say(said)
@@ -198,6 +224,7 @@ async def test_files_before_a_late_trigger_are_named_to_the_reporter_the_dsl_and
     assert chat.keys[:3] == ["report.guardrail", "report.guardrail_alerted", "report.guardrail_files_dropped"]
     dropped = chat.reply("report.guardrail_files_dropped").text
     assert "2 file(s)" in dropped and "don't open, forward or delete" in dropped
+    assert "Marked urgent" in chat.reply("report_concern.summary.ask").text
     await chat.pick("send")
     (case,) = await bot.store.list_cases("default")
     assert case.urgent and await bot.store.case_evidence(case.id) == []
@@ -206,7 +233,7 @@ async def test_files_before_a_late_trigger_are_named_to_the_reporter_the_dsl_and
     dsl = chat_as("console:dsl")
     await dsl.open()
     fields = dict(dsl.reply("case.new_card").card.fields)
-    assert "2 file(s) were uploaded into the chat chat before the concern was raised" in \
+    assert "2 file(s) were uploaded into the reporter's chat with the bot (the console) before the concern" in \
         fields["Files shared before the concern was raised"]
     images = fields["Possible sexual images of under-18s"]
     assert images.startswith("No; raised later") and "Why they may be behind it" in images
@@ -221,7 +248,7 @@ async def test_files_before_name_the_platform_they_were_shared_on(bot, chat_as):
     await walk(teams, [*TO_DESCRIPTION, "Mocking posts", ["other_staff"], "skip"])
     await teams.attach(SHOT)
     await teams.say("one screenshot is a naked picture of a pupil")
-    assert "Microsoft Teams chat" in teams.reply("report.guardrail_files_dropped").text
+    assert "chat (Microsoft Teams)" in teams.reply("report.guardrail_files_dropped").text
 
 
 async def test_the_frontline_list_is_in_the_guardrail(chat: Chat):
@@ -328,6 +355,14 @@ def test_content_check_lists_the_facts_not_confirmed_at_their_source(content, ca
                  "rules.never_view_images"):
         assert f"unconfirmed: {fact}:" in printed
     assert "unconfirmed: helplines.samaritans" not in printed
+
+
+def test_osb_now_starts_the_clock_there_and_a_time_without_a_zone_is_uk_time():
+    from bot.config import Settings
+
+    clock = Settings.from_env({"OSB_NOW": "2026-07-03T22:00"}).clock()
+    assert abs((clock() - datetime(2026, 7, 3, 21, 0, tzinfo=timezone.utc)).total_seconds()) < 60  # BST
+    assert Settings.from_env({}).now is None
 
 
 def test_chat_json_with_osb_now_on_a_friday_night(tmp_path):

@@ -92,6 +92,11 @@ class ReportConcern(StepDialog):
             ctx.say("common.no_files_here")
 
     async def ask(self, ctx: Context, frame: Frame) -> None:
+        if frame.step == "images" and self.guardrail_on(frame) and "images" in frame.answers and not frame.editing:
+            following = self.next_step(frame, "images")  # answered already, by what was said before it was asked
+            if following is not None:
+                frame.history.append(frame.step)
+                frame.step = following.id
         if frame.step == "evidence" and self.guardrail_on(frame):
             ctx.say("report.evidence_guardrail", choices=[ctx.choice("done", "common.done_label")],
                     asks=self.question_id(frame))
@@ -101,6 +106,14 @@ class ReportConcern(StepDialog):
                     asks=self.question_id(frame))
             return
         await super().ask(ctx, frame)
+
+    def summary_text(self, frame: Frame) -> str:
+        """The answers, and, when the guardrail rose after the images question, that the report is urgent for it."""
+        text = super().summary_text(frame)
+        reason = (frame.answers.get("_guardrail") or {}).get("reason", "")
+        if reason and not reason.startswith("answered_"):
+            text += "\n" + self.bot.schools.text("report.summary_guardrail_later")
+        return text
 
     async def help(self, ctx: Context, frame: Frame) -> None:
         if self.guardrail_on(frame) and frame.step in ("accounts", "evidence"):
