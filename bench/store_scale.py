@@ -49,7 +49,7 @@ from bot.models import (
 from bot.record import export_case, render
 from bot.stats import case_stats
 from bot.store import SQLiteStore, Store
-from bot.store.rows import case_row, chained_rows, ts
+from bot.store.rows import case_row, chained_rows, staff_from_row, staff_row, ts
 from bot.store.migrations import MIGRATIONS
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -229,9 +229,9 @@ def _case(rng: random.Random, tpl: Template, staff: list[StaffMember], school: s
         answers["allegation_about"] = "other_staff"
     guardrail = {"reason": "answered yes", "at": created.isoformat(), "alerted": [m.user for m in team[:3]]}
     answers["guardrail"] = guardrail if urgent else None
-    routes = [Route(user=m.user, role=m.role, reason=m.role.value) for m in team[:3]]
+    routes = [Route(user=m.user, role=m.roles[0], reason=m.roles[0].value) for m in team[:3]]
     if "allegation" in categories:
-        routes.append(Route(user=team[3].user, role=team[3].role, reason="allegation_case_manager"))
+        routes.append(Route(user=team[3].user, role=team[3].roles[0], reason="allegation_case_manager"))
 
     # The event log: reported, routed, then the casework, each a little after the one before.
     handler = rng.choice([team[0].user] * 3 + [team[1].user, team[2].user])
@@ -342,7 +342,7 @@ async def build_sqlite(path: Path, n: int, content: Content, batch: int = 2_000)
     rng = random.Random(SEED + 1)
     schools = sorted({school_of(i) for i in range(min(n, 50))})
     dataset = Dataset(cases=n, events=0, main_school=MAIN, dsl=dsl_of(MAIN), answers=tpl.answers,
-                      staff={s: [m.model_dump(mode="json") for m in staff_of(s)] for s in schools},
+                      staff={s: [staff_row(m) for m in staff_of(s)] for s in schools},
                       open_routed_to_dsl=0)
     conn.execute("BEGIN")
     conn.executemany("INSERT OR IGNORE INTO schools (id, name) VALUES (?, ?)",
@@ -457,7 +457,7 @@ class Operations:
         self.store, self.dataset = store, dataset
         self.bot = Bot(content, store, Settings(db=":memory:", school_name="Hillside Academy"))
         self.rng = random.Random(SEED + 2)
-        self.staff = [StaffMember.model_validate(m) for m in dataset.staff[dataset.main_school]]
+        self.staff = [staff_from_row(m) for m in dataset.staff[dataset.main_school]]
         self.count = 0
 
     async def target(self) -> tuple[str, str, str]:
