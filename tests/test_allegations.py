@@ -312,3 +312,18 @@ def test_reminders_reach_a_head_who_is_also_the_dsl_and_never_anyone_barred():
     # Read as about the head ("not sure", the head ticked): the head is never reminded of it.
     named = case.model_copy(update={"answers": {"allegation_about": "not_sure", "who_appears": ["headteacher"]}})
     assert reminder_recipients(named, staff) == ["console:deputy"]
+
+
+async def test_the_safeguarding_record_names_the_urgency_and_the_threshold_decision_truly(bot, chat: Chat):
+    from bot.record import build_record
+
+    await walk(chat, allegation(description="Posts claim Mr Smith kissed a year 10 girl"))
+    await decide(bot, "console:head", "meets")
+    case = await bot.store.get_case("default", REF)
+    record = await build_record(bot, case, exported_by="console:head", fmt="md")
+    lines = [e.what for e in record.chronology]
+    assert "Marked urgent: an allegation of a sexual or physical nature involving a learner" in lines
+    assert not any("sexual images" in line for line in lines)
+    assert "Harm-threshold decision: Meets the threshold: tell the LADO" in lines
+    decided = next(e for e in record.chronology if e.kind == "threshold_decided")
+    assert decided.by.name == "Alex Morgan"
