@@ -327,3 +327,13 @@ async def test_the_safeguarding_record_names_the_urgency_and_the_threshold_decis
     assert "Harm-threshold decision: Meets the threshold: tell the LADO" in lines
     decided = next(e for e in record.chronology if e.kind == "threshold_decided")
     assert decided.by.name == "Alex Morgan"
+
+
+async def test_access_reads_every_role_a_teacher_who_is_also_a_deputy_has_the_handlers_menu(bot, store):
+    await store.upsert_staff(StaffMember(user="console:jo", roles=[Role.STAFF, Role.DEPUTY_DSL], name="Jo Green"))
+    await store.upsert_staff(StaffMember(user="console:kim", roles=[Role.STAFF], name="Kim Ash"))
+    jo, kim = Chat(bot, "console:jo"), Chat(bot, "console:kim")
+    await jo.open()
+    await kim.open()
+    assert "menu:stats" in [c.id for c in jo.reply("menu.ask_first").choices]
+    assert "menu:stats" not in [c.id for c in kim.reply("menu.ask_first").choices]
