@@ -337,3 +337,11 @@ async def test_access_reads_every_role_a_teacher_who_is_also_a_deputy_has_the_ha
     await kim.open()
     assert "menu:stats" in [c.id for c in jo.reply("menu.ask_first").choices]
     assert "menu:stats" not in [c.id for c in kim.reply("menu.ask_first").choices]
+
+
+async def test_an_urgent_allegation_about_a_dsl_does_not_send_the_reporter_to_the_dsl(bot, chat: Chat):
+    await walk(chat, allegation("dsl", "Posts claim Dana touched a year 9 pupil", ["other_staff", "learners"]))
+    assert (await bot.store.get_case("default", REF)).urgent
+    sent = chat.reply("report.sent")
+    assert sent.urgent and "speak to the DSL" not in sent.text and "report.sent_urgent" not in chat.keys
+    assert "The person it is about has not been sent it" in chat.reply("report.allegation_sent_to").text

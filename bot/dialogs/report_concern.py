@@ -88,12 +88,12 @@ class ReportConcern(StepDialog):
         if not case.routed_to:
             ctx.say("report.saved_allegation_unrouted" if allegation else "report.sent_unrouted",
                     reference=case.reference, choices=[] if allegation else next_steps, urgent=case.urgent)
-        elif case.urgent:
+        elif case.possible_images:
             ctx.say("report.sent_urgent", reference=case.reference, routed_count=len(case.routed_to),
                     choices=[] if allegation else next_steps, urgent=True)
-        else:
+        else:  # (an urgent allegation too: "speak to the DSL" may be wrong when it is about a DSL)
             ctx.say("report.sent", reference=case.reference, routed_count=len(case.routed_to),
-                    choices=[] if allegation else next_steps)
+                    choices=[] if allegation else next_steps, urgent=case.urgent)
         if allegation:
             await self.tell_allegation_reporter(ctx, case, next_steps)
 
