@@ -303,7 +303,7 @@ class Casework:
         learner = "learners" in (answers.get("who_appears") or []) or contains_phrase(text, phrases.learners)
         if not (harm and learner):
             return None
-        return {"reason": "allegation of a sexual or physical nature involving a learner", "phrase": harm}
+        return {"because": "allegation_involving_learner", "phrase": harm}
 
     # --- the case card -------------------------------------------------------------------
 

@@ -318,8 +318,13 @@ class _Builder:
                 details.insert(0, Fact(label=say("record.detail.sent_to"), value=say("record.nobody")))
             details += self.generic_details(d, skip={"routes", "excluded"})
         elif kind == "flagged_urgent":
-            what = say("record.event.flagged_urgent")
-            details = self.generic_details(d, skip={"at"})
+            allegation = d.get("because") == "allegation_involving_learner"
+            what = say("record.event.flagged_urgent_allegation" if allegation else "record.event.flagged_urgent")
+            details = self.generic_details(d, skip={"at", "because"})
+        elif kind == "threshold_decided":
+            decision = str(d.get("decision", ""))
+            what = say("record.event.threshold_decided", value=say.get(f"case.threshold.{decision}", decision))
+            details = self.generic_details(d, skip={"decision"})
         elif kind == "action_recorded":
             what = say("record.event.action_recorded", value=self.choice_label("case_action", "action", d.get("action")))
             label_step = "platform_reference" if d.get("action") == "reported_to_platform" else "detail"

@@ -48,8 +48,8 @@ STAFF_CONCERNS = {"allegation", "low_level_concern"}  # reports about a member o
 class Routing(BaseModel):
     routes: list[Route]
     excluded: list[Route] = Field(description="who must never receive the case, each with the reason")
-    about: str | None = Field(default=None, description="an allegation's subject as routing read it: "
-                                                       "headteacher, dsl, staff; None if not an allegation")
+    about: str | None = Field(default=None, description="whom an allegation or low-level concern is about, as "
+                                                       "routing read it: headteacher, dsl, staff; else None")
     contact_directly: list[str] = Field(default_factory=list, description="whom the reporter must contact "
                                         "themselves, because the bot has nobody in the directory to send it to")
 
@@ -199,7 +199,10 @@ def route_case(
 
     contact: list[str] = []
     if allegation and not has_case_manager:
-        contact = ["chair_of_governors", "lado"] if subject == "headteacher" else ["headteacher", "lado"]
+        if subject == "headteacher":
+            contact = ["chair_of_governors", "lado"]
+        else:  # a head who reports it is its case manager already: they need only the LADO
+            contact = ["lado"] if reporter_member and reporter_member.has(Role.HEADTEACHER) else ["headteacher", "lado"]
     elif low_level and subject == "headteacher" and not has_case_manager:
         contact = ["chair_of_governors"]
     elif not routes:

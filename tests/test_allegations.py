@@ -312,3 +312,36 @@ def test_reminders_reach_a_head_who_is_also_the_dsl_and_never_anyone_barred():
     # Read as about the head ("not sure", the head ticked): the head is never reminded of it.
     named = case.model_copy(update={"answers": {"allegation_about": "not_sure", "who_appears": ["headteacher"]}})
     assert reminder_recipients(named, staff) == ["console:deputy"]
+
+
+async def test_the_safeguarding_record_names_the_urgency_and_the_threshold_decision_truly(bot, chat: Chat):
+    from bot.record import build_record
+
+    await walk(chat, allegation(description="Posts claim Mr Smith kissed a year 10 girl"))
+    await decide(bot, "console:head", "meets")
+    case = await bot.store.get_case("default", REF)
+    record = await build_record(bot, case, exported_by="console:head", fmt="md")
+    lines = [e.what for e in record.chronology]
+    assert "Marked urgent: an allegation of a sexual or physical nature involving a learner" in lines
+    assert not any("sexual images" in line for line in lines)
+    assert "Harm-threshold decision: Meets the threshold: tell the LADO" in lines
+    decided = next(e for e in record.chronology if e.kind == "threshold_decided")
+    assert decided.by.name == "Alex Morgan"
+
+
+async def test_access_reads_every_role_a_teacher_who_is_also_a_deputy_has_the_handlers_menu(bot, store):
+    await store.upsert_staff(StaffMember(user="console:jo", roles=[Role.STAFF, Role.DEPUTY_DSL], name="Jo Green"))
+    await store.upsert_staff(StaffMember(user="console:kim", roles=[Role.STAFF], name="Kim Ash"))
+    jo, kim = Chat(bot, "console:jo"), Chat(bot, "console:kim")
+    await jo.open()
+    await kim.open()
+    assert "menu:stats" in [c.id for c in jo.reply("menu.ask_first").choices]
+    assert "menu:stats" not in [c.id for c in kim.reply("menu.ask_first").choices]
+
+
+async def test_an_urgent_allegation_about_a_dsl_does_not_send_the_reporter_to_the_dsl(bot, chat: Chat):
+    await walk(chat, allegation("dsl", "Posts claim Dana touched a year 9 pupil", ["other_staff", "learners"]))
+    assert (await bot.store.get_case("default", REF)).urgent
+    sent = chat.reply("report.sent")
+    assert sent.urgent and "speak to the DSL" not in sent.text and "report.sent_urgent" not in chat.keys
+    assert "The person it is about has not been sent it" in chat.reply("report.allegation_sent_to").text

@@ -346,3 +346,8 @@ async def test_where_the_head_is_the_only_handler_the_report_is_kept_and_the_rep
     assert not any("0 people" in r.text for r in chat.last)
     (case,) = await bot.store.list_cases("default")
     assert case.routed_to == [] and users(case.excluded) == {"console:head": "allegation_about_headteacher"}
+
+
+def test_a_head_reporting_an_allegation_about_a_colleague_is_told_only_of_the_lado():
+    routing = route("other_staff", DIRECTORIES["standard"], reporter="console:head")
+    assert "console:head" not in users(routing.routes) and routing.contact_directly == ["lado"]

@@ -134,7 +134,9 @@ class ReportConcern(StepDialog):
         if not case.routed_to:
             ctx.say("report.saved_allegation_unrouted" if allegation else "report.sent_unrouted",
                     reference=case.reference, choices=[] if allegation else next_steps, urgent=case.urgent)
-        elif case.urgent:
+        elif case.urgent and (case.possible_images or not allegation):
+            # (an urgent allegation without images is answered below: "speak to the DSL" may be wrong when it
+            # is about a DSL)
             calendar = calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir)
             people = Markup(await self.who_it_reached(ctx, case))
             if calendar.is_open(ctx.now):
@@ -147,7 +149,7 @@ class ReportConcern(StepDialog):
                         choices=[] if allegation else next_steps, urgent=True)
         else:
             ctx.say("report.sent", reference=case.reference, people=Markup(await self.who_it_reached(ctx, case)),
-                    choices=[] if allegation else next_steps)
+                    choices=[] if allegation else next_steps, urgent=case.urgent)
         if allegation:
             await self.tell_allegation_reporter(ctx, case, next_steps)
 
