@@ -138,7 +138,7 @@ class ReportConcern(StepDialog):
             # (an urgent allegation without images is answered below: "speak to the DSL" may be wrong when it
             # is about a DSL)
             calendar = calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir)
-            people = Markup(await self.who_it_reached(ctx, case))
+            people = Markup(await self.who_it_reached(ctx, case, urgent=True))
             if calendar.is_open(ctx.now):
                 ctx.say("report.sent_urgent", reference=case.reference, people=people,
                         choices=[] if allegation else next_steps, urgent=True)
@@ -148,7 +148,7 @@ class ReportConcern(StepDialog):
                         front_door=ctx.bot.casework.front_door(), date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"),
                         choices=[] if allegation else next_steps, urgent=True)
         else:
-            ctx.say("report.sent", reference=case.reference, people=Markup(await self.who_it_reached(ctx, case)),
+            ctx.say("report.sent", reference=case.reference, people=Markup(await self.who_it_reached(ctx, case, urgent=False)),
                     choices=[] if allegation else next_steps, urgent=case.urgent)
         if allegation:
             await self.tell_allegation_reporter(ctx, case, next_steps)
@@ -188,7 +188,7 @@ class ReportConcern(StepDialog):
         return ctx.text(f"report.contact.{who}")
 
     @staticmethod
-    async def who_it_reached(ctx: Context, case: Case) -> str:
+    async def who_it_reached(ctx: Context, case: Case, urgent: bool) -> str:
         """How many of the people the case went to have it now, and how many will when they open the app (a
         platform where the bot can write only into a chat someone has opened: Teams). Never "alerted" when
         nobody was."""
@@ -199,10 +199,10 @@ class ReportConcern(StepDialog):
             return ctx.text("report.reached.one_person") if count == 1 else ctx.text("report.reached.people", count=count)
 
         if not waiting:
-            return ctx.text("report.reached.all_urgent" if case.urgent else "report.reached.all", value=people(reached))
+            return ctx.text("report.reached.all_urgent" if urgent else "report.reached.all", value=people(reached))
         if not reached:
             return ctx.text("report.reached.none", count=people(len(waiting)))
-        some = "report.reached.some_urgent" if case.urgent else "report.reached.some"
+        some = "report.reached.some_urgent" if urgent else "report.reached.some"
         return ctx.text(some, value=people(reached), count=people(len(waiting)))
 
     def stop_message(self, frame: Frame) -> str:
