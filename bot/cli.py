@@ -394,7 +394,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     import os
 
     from bot.private import write_private
-    from bot.record import export_case, render
+    from bot.record import export_case
 
     case = await store.get_case(settings.school_id, args.reference)
     if case is None:
@@ -404,8 +404,8 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     if out == "-" and args.format == "pdf" and sys.stdout.isatty():
         print("online-safety-bot: not writing a PDF to the terminal; give --out FILE", file=sys.stderr)
         return 2
-    record = await export_case(Bot(content, store, settings), case, by=args.by or _cli_user(), fmt=args.format)
-    data = render(record, content)
+    record, data = await export_case(Bot(content, store, settings), case, by=args.by or _cli_user(), fmt=args.format,
+                                     content=content)
     if out == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

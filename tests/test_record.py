@@ -88,8 +88,7 @@ async def closed_case(bot, clock, report_steps):
 
 async def export(bot, case, fmt: str, clock) -> tuple[SafeguardingRecord, bytes]:
     clock.advance(hours=1)
-    record = await export_case(bot, case, by="console:dsl", fmt=fmt, now=clock())
-    return record, render(record, bot.content)
+    return await export_case(bot, case, by="console:dsl", fmt=fmt, content=bot.content, now=clock())
 
 
 def flat(text: str) -> str:
@@ -491,3 +490,41 @@ async def test_cli_export_replaces_a_symlink_and_a_loose_file_never_writing_thro
         assert not out.is_symlink() and f"**Reference:** {REF}" in out.read_text(encoding="utf-8")
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert someone_elses.read_text() == "theirs"
+
+
+# --- any case, however long, has its PDF; a failed attempt records nothing ------------------------------------
+
+
+async def test_a_case_with_hundreds_of_lines_and_files_gets_its_pdf_flowing_across_pages(bot, chat, report_steps,
+                                                                                         clock):
+    description = "\n".join(f"L{n}" for n in range(700))  # 700 short lines, inside the length limit
+    steps = list(report_steps)
+    steps[6] = description
+    await walk(chat, steps[:9])
+    for batch in range(30):  # 300 files, ten to a message (as Slack sends them)
+        await chat.attach(*[Attachment(name=f"shot-{batch}-{n}.png", ref=f"file:///shots/{batch}-{n}.png", size=100,
+                                       sha256=f"{batch:02d}{n:02d}" * 16) for n in range(10)])
+    await walk(chat, [["done"], ["nobody"], ["no_idea"], ["send"]])
+    (case,) = await bot.store.list_cases("default")
+    assert len(await bot.store.case_evidence(case.id)) == 300
+
+    record, data = await export(bot, case, "pdf", clock)
+    reader = PdfReader(BytesIO(data))
+    text = flat("".join(page.extract_text() for page in reader.pages))
+    assert len(reader.pages) > 10
+    assert "L0 " in text and "L699" in text and "shot-29-9.png" in text
+    assert record.chronology[-1].kind == "record_exported"
+    assert [e.kind for e in await bot.store.case_events(case.id)].count("record_exported") == 1
+
+
+async def test_a_record_that_cannot_be_rendered_records_no_export(bot, closed_case, clock, monkeypatch):
+    import bot.record as record_module
+
+    def broken(record, content):
+        raise RuntimeError("the renderer failed")
+
+    monkeypatch.setattr(record_module, "to_pdf", broken)
+    before = await bot.store.case_events(closed_case.id)
+    with pytest.raises(RuntimeError):
+        await export(bot, closed_case, "pdf", clock)
+    assert await bot.store.case_events(closed_case.id) == before
