@@ -4,6 +4,7 @@ for everything else. Cases are built through the in-process chat on a clock the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sqlite3
@@ -18,7 +19,7 @@ from bot.retention import RetentionError, add_years, find_due, load_retention, p
 from bot.store import StoreError
 from bot.store.migrations import MIGRATIONS
 from tests.cli_runner import err, out, run_cli
-from tests.conftest import Chat, stored_rows, walk
+from tests.conftest import Chat, run_sql, stored_rows, walk
 
 # --- the command line as a real process (the pattern of tests/test_cli.py) ---------------------------------
 
@@ -497,3 +498,50 @@ async def test_the_guardrail_alert_goes_with_the_purged_case(bot, clock, policy)
 
     # Delivered or not, no alert about the purged report is left.
     assert not any("case.guardrail_alert" in r["replies"] for r in stored_rows(bot.store, "outbox"))
+
+
+# --- short-lived rows: turn ids, delivered notifications, OAuth states ---------------------------------------
+
+
+async def test_turn_ids_delivered_notifications_and_oauth_states_are_pruned_past_their_use(store):
+    from datetime import timedelta
+
+    from bot.models import ConversationState, Notification, Reply
+    from bot.retention import prune_expired
+
+    now = at(2026, 11, 28, 12)
+    old, recent = now - timedelta(days=2), now - timedelta(hours=2)
+    for turn, when in (("event:old", old), ("event:recent", recent)):
+        await store.save_conversation(f"default/{turn}", "default", "console:teacher", ConversationState(), turn)
+        run_sql(store, "UPDATE handled_turns SET handled_at = ? WHERE turn_id = ?", [when.isoformat(), turn])
+    notes = {name: Notification(recipient="console:dsl", replies=[Reply(key="k", text=name)])
+             for name in ("delivered long ago", "delivered lately", "never delivered")}
+    await store.queue_notifications(list(notes.values()))
+    for name, when in (("delivered long ago", old), ("delivered lately", recent)):
+        run_sql(store, "UPDATE outbox SET delivered_at = ? WHERE id = ?", [when.isoformat(), notes[name].id])
+    await store.issue_oauth_state("expired", now.timestamp() - 1)
+    await store.issue_oauth_state("still good", now.timestamp() + 600)
+
+    assert await prune_expired(store, now) == {"handled_turns": 1, "outbox": 1, "oauth_states": 1}
+    assert await store.turn_seen("event:recent") and not await store.turn_seen("event:old")
+    left = {json.loads(r["replies"])[0]["text"] for r in stored_rows(store, "outbox")}
+    assert left == {"delivered lately", "never delivered"}
+    assert [r["state"] for r in stored_rows(store, "oauth_states")] == ["still good"]
+
+
+async def test_serve_prunes_as_it_starts(bot, store):
+    from aiohttp.test_utils import TestServer
+
+    from bot.server import build_app
+
+    await store.issue_oauth_state("expired", 1.0)
+    server = TestServer(build_app(bot, []), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        for _ in range(100):
+            if not stored_rows(store, "oauth_states"):
+                break
+            await asyncio.sleep(0.02)
+        assert stored_rows(store, "oauth_states") == []
+    finally:
+        await server.close()

@@ -159,6 +159,12 @@ class Store(ABC):
         oldest first, each leased anew to the caller for `lease_seconds`."""
 
     @abstractmethod
+    async def prune_expired(self, *, handled_before: datetime, delivered_before: datetime, now: float) -> dict[str, int]:
+        """Forget what has served its purpose (bot/retention.py says when): the ids of turns handled before
+        `handled_before` (no platform retries that long), notifications delivered before `delivered_before`, and
+        OAuth states expired by `now` (seconds since the epoch). Rows deleted per table."""
+
+    @abstractmethod
     async def input_done(self, input_id: str) -> None:
         """The input was processed (its turn saved, or nothing to do): delete it."""
 

@@ -374,4 +374,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX inbox_waiting ON inbox(platform, leased_until);
         """,
     ),
+    (
+        13,
+        "pruning handled turns and delivered notifications",
+        """
+        -- Pruning (bot/retention.py, `prune_expired`) reads turns and delivered notifications by time.
+        CREATE INDEX handled_turns_at ON handled_turns(handled_at);
+        CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;
+        """,
+    ),
 ]

@@ -383,4 +383,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX inbox_waiting ON inbox(platform, leased_until);
         """,
     ),
+    (
+        13,
+        "pruning handled turns and delivered notifications",
+        """
+        -- See migrations.py.
+        CREATE INDEX handled_turns_at ON handled_turns(handled_at COLLATE "C");
+        CREATE INDEX outbox_delivered ON outbox(delivered_at COLLATE "C") WHERE delivered_at IS NOT NULL;
+        """,
+    ),
 ]

@@ -244,6 +244,14 @@ class PostgresStore(Store):
         rows.sort(key=lambda r: r["received_at"])
         return [KeptInput.model_validate(r) for r in rows]
 
+    async def prune_expired(self, *, handled_before: datetime, delivered_before: datetime, now: float) -> dict[str, int]:
+        async with self._write() as conn:
+            turns = await conn.execute(f"DELETE FROM handled_turns WHERE handled_at {C} < %s", [utc_ts(handled_before)])
+            delivered = await conn.execute(f"DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at {C} < %s",
+                                           [utc_ts(delivered_before)])
+            states = await conn.execute("DELETE FROM oauth_states WHERE expires_at <= %s", [now])
+            return {"handled_turns": turns.rowcount, "outbox": delivered.rowcount, "oauth_states": states.rowcount}
+
     async def input_done(self, input_id: str) -> None:
         async with self._write() as conn:
             await conn.execute("DELETE FROM inbox WHERE id = %s", [input_id])

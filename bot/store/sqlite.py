@@ -270,6 +270,19 @@ class SQLiteStore(Store):
 
         return await self._run(claim)
 
+    async def prune_expired(self, *, handled_before: datetime, delivered_before: datetime, now: float) -> dict[str, int]:
+        def prune() -> dict[str, int]:
+            with self._write() as db:
+                return {
+                    "handled_turns": db.execute("DELETE FROM handled_turns WHERE handled_at < ?",
+                                                [utc_ts(handled_before)]).rowcount,
+                    "outbox": db.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
+                                         [utc_ts(delivered_before)]).rowcount,
+                    "oauth_states": db.execute("DELETE FROM oauth_states WHERE expires_at <= ?", [now]).rowcount,
+                }
+
+        return await self._run(prune)
+
     async def input_done(self, input_id: str) -> None:
         def done() -> None:
             with self._write() as db:
