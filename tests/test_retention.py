@@ -337,20 +337,14 @@ async def test_a_plain_delete_of_events_still_aborts_after_migration_6(bot, case
                 conn.execute(statement, params)
         assert conn.execute("SELECT count(*) FROM case_events").fetchone()[0] == count
 
-        with pytest.raises(sqlite3.IntegrityError, match="only a closed case"):
+        with pytest.raises(sqlite3.IntegrityError, match="only a closed case|only by the purge"):
             conn.execute("UPDATE cases SET purging = 1 WHERE id = ?", [ids[C]])
         with pytest.raises(sqlite3.IntegrityError, match="tombstone"):
             conn.execute("DELETE FROM cases WHERE id = ?", [ids[A]])
 
-        # Marked for purging but without its tombstone, the case row still cannot go; nor reopened.
-        conn.execute("BEGIN")
-        conn.execute("UPDATE cases SET purging = 1 WHERE id = ?", [ids[A]])
-        with pytest.raises(sqlite3.IntegrityError, match="tombstone"):
-            conn.execute("DELETE FROM cases WHERE id = ?", [ids[A]])
-        with pytest.raises(sqlite3.IntegrityError, match="cannot be reopened"):
-            conn.execute("UPDATE cases SET status = 'in_progress' WHERE id = ?", [ids[A]])
-        assert conn.execute("DELETE FROM case_events WHERE case_id = ?", [ids[A]]).rowcount > 0  # the purge's way
-        conn.execute("ROLLBACK")
+        # Nobody but the purge can mark a closed case (migration 14), so its log cannot be cut short that way.
+        with pytest.raises(sqlite3.IntegrityError, match="only by the purge, after its tombstone"):
+            conn.execute("UPDATE cases SET purging = 1 WHERE id = ?", [ids[A]])
         assert conn.execute("SELECT count(*) FROM case_events").fetchone()[0] == count
     finally:
         conn.close()
@@ -545,3 +539,26 @@ async def test_serve_prunes_as_it_starts(bot, store):
         assert stored_rows(store, "oauth_states") == []
     finally:
         await server.close()
+
+
+async def test_the_purge_mark_needs_the_permanent_tombstone_and_stays(bot, cases, store):
+    """The red team's tail truncation (§9): mark a closed case, delete its last event, unmark it. The mark now
+    needs the case's tombstone, written first and never removed, and cannot be taken off."""
+    import psycopg
+
+    refused = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+    case = await store.get_case("default", A)
+    with pytest.raises(refused, match="only by the purge, after its tombstone"):
+        run_sql(store, "UPDATE cases SET purging = 1 WHERE id = ?", [case.id])
+    assert len(await store.case_events(case.id)) == len(stored_rows_of(store, case.id))
+    run_sql(store, "INSERT INTO case_tombstones (school_id, reference, categories, created_at, purged_at, purged_by,"
+                   " policy, events_removed, removed) VALUES ('default', ?, '[]', ?, ?, 'x', 'x', 0, '{}')",
+            [A, "2012-01-10T09:00:00+00:00", "2026-11-28T12:00:00+00:00"])
+    run_sql(store, "UPDATE cases SET purging = 1 WHERE id = ?", [case.id])  # possible now, but for good:
+    with pytest.raises(refused, match="stays marked"):
+        run_sql(store, "UPDATE cases SET purging = 0 WHERE id = ?", [case.id])
+    assert A in [t.reference for t in await store.list_tombstones("default")]  # a live case with a tombstone
+
+
+def stored_rows_of(store, case_id: str) -> list[dict]:
+    return [r for r in stored_rows(store, "case_events") if r["case_id"] == case_id]

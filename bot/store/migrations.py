@@ -383,4 +383,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;
         """,
     ),
+    (
+        14,
+        "the purge's mark only after the tombstone, and for good",
+        """
+        -- The purge alone may mark a case for purging (which lets its events be deleted): only once the case's
+        -- tombstone, which is permanent, has been written, and a mark is never taken off. Someone who marks a
+        -- case to cut its log short leaves a tombstone for a case still there, for good.
+        CREATE TRIGGER cases_purge_needs_tombstone BEFORE UPDATE OF purging ON cases
+            WHEN NEW.purging != 0 AND OLD.purging = 0 AND NOT EXISTS (
+                SELECT 1 FROM case_tombstones t WHERE t.school_id = NEW.school_id AND t.reference = NEW.reference)
+            BEGIN SELECT RAISE(ABORT, 'a case is marked for purging only by the purge, after its tombstone'); END;
+        CREATE TRIGGER cases_purging_is_one_way BEFORE UPDATE OF purging ON cases
+            WHEN OLD.purging != 0 AND NEW.purging = 0
+            BEGIN SELECT RAISE(ABORT, 'a case marked for purging stays marked'); END;
+        """,
+    ),
 ]

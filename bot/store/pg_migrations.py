@@ -392,4 +392,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX outbox_delivered ON outbox(delivered_at COLLATE "C") WHERE delivered_at IS NOT NULL;
         """,
     ),
+    (
+        14,
+        "the purge's mark only after the tombstone, and for good",
+        """
+        -- See migrations.py.
+        CREATE FUNCTION cases_purging_only_by_purge() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.purging <> 0 AND NEW.purging = 0 THEN
+                RAISE EXCEPTION 'a case marked for purging stays marked' USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            IF NEW.purging <> 0 AND OLD.purging = 0 AND NOT EXISTS (
+                SELECT 1 FROM case_tombstones t WHERE t.school_id = NEW.school_id AND t.reference = NEW.reference)
+            THEN
+                RAISE EXCEPTION 'a case is marked for purging only by the purge, after its tombstone'
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER cases_purging_only_by_purge BEFORE UPDATE OF purging ON cases
+            FOR EACH ROW EXECUTE FUNCTION cases_purging_only_by_purge();
+        """,
+    ),
 ]

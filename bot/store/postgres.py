@@ -732,42 +732,49 @@ class PostgresStore(Store):
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
         case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id", [case_id])
-        removed: dict[str, int] = {}
-
-        def count(table: str, n: int) -> None:
-            if n > 0:
-                removed[table] = removed.get(table, 0) + n
-
-        await conn.execute("UPDATE cases SET purging = 1 WHERE id = %s", [case_id])  # lets its events be deleted
+        # First what goes, counted for the tombstone; the tombstone (permanent) is written before the case is
+        # marked for purging, which only that lets happen (migration 14), and only then is anything deleted.
         columns = await _table_columns(conn)
-        tables = [t for t in columns if t not in self._PURGE_SKIP]
-        for table in tables:  # every row that carries the case's id, whichever migration added its table
-            if "case_id" in columns[table]:
-                cursor = await conn.execute(sql.SQL("DELETE FROM {} WHERE case_id = %s").format(sql.Identifier(table)),
-                                            [case_id])
-                count(table, cursor.rowcount)
-        cursor = await conn.execute("DELETE FROM card_posts WHERE school_id = %s AND reference = %s", [school_id, ref])
-        count("card_posts", cursor.rowcount)
+        by_case_id = [t for t in columns if t not in self._PURGE_SKIP and "case_id" in columns[t]]
+        removed: dict[str, int] = {}
+        for table in by_case_id:
+            found = await _one(conn, sql.SQL("SELECT count(*) AS n FROM {} WHERE case_id = %s").format(
+                sql.Identifier(table)), [case_id])
+            removed[table] = found["n"] if found else 0
+
+        async def count(query: str, params: list[Any]) -> int:
+            found = await _one(conn, query, params)
+            return found["n"] if found else 0
+
+        removed["card_posts"] = await count("SELECT count(*) AS n FROM card_posts WHERE school_id = %s AND reference = %s",
+                                            [school_id, ref])
         # Sent about its report before the case existed (the guardrail's alert): by the draft's id.
-        cursor = await conn.execute("DELETE FROM outbox WHERE draft_id = %s", [draft_id])
-        count("outbox", cursor.rowcount)
+        removed["outbox"] = removed.get("outbox", 0) + await count(
+            "SELECT count(*) AS n FROM outbox WHERE draft_id = %s", [draft_id])
         # Reminders about the case, and the DSLs' half-done updates of it and its buttons: by the fields that
         # name it. Rows whose text merely mentions it belong to someone else and stay.
         looks_like = [f"%{ref}%", f"%{draft_id}%"]
-        for r in await _all(conn, "SELECT id, detail FROM reminders WHERE school_id = %s"
-                                  " AND (detail ILIKE %s OR detail ILIKE %s)", [school_id, *looks_like]):
-            if reminder_of_case(r["detail"], ref, case_id):
-                cursor = await conn.execute("DELETE FROM reminders WHERE id = %s", [r["id"]])
-                count("reminders", cursor.rowcount)
-        for conv in await _all(conn, "SELECT key, state FROM conversations WHERE school_id = %s"
-                                     " AND (state ILIKE %s OR state ILIKE %s)", [school_id, *looks_like]):
-            scrubbed = state_without_case(conv["state"], ref, draft_id)
-            if scrubbed is not None:
-                await conn.execute("UPDATE conversations SET state = %s WHERE key = %s", [scrubbed, conv["key"]])
-                count("conversations", 1)
-        count("cases", 1)
+        reminders = [r["id"] for r in await _all(
+            conn, "SELECT id, detail FROM reminders WHERE school_id = %s AND (detail ILIKE %s OR detail ILIKE %s)",
+            [school_id, *looks_like]) if reminder_of_case(r["detail"], ref, case_id)]
+        conversations = [(scrubbed, c["key"]) for c in await _all(
+            conn, "SELECT key, state FROM conversations WHERE school_id = %s AND (state ILIKE %s OR state ILIKE %s)",
+            [school_id, *looks_like]) if (scrubbed := state_without_case(c["state"], ref, draft_id)) is not None]
+        removed["reminders"] = removed.get("reminders", 0) + len(reminders)
+        removed["conversations"] = len(conversations)
+        removed["cases"] = 1
+        removed = {t: n for t, n in removed.items() if n > 0}
         tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
         await _insert(conn, "case_tombstones", [tombstone_row(tombstone)])
+
+        await conn.execute("UPDATE cases SET purging = 1 WHERE id = %s", [case_id])  # lets its events be deleted
+        for table in by_case_id:
+            await conn.execute(sql.SQL("DELETE FROM {} WHERE case_id = %s").format(sql.Identifier(table)), [case_id])
+        await conn.execute("DELETE FROM card_posts WHERE school_id = %s AND reference = %s", [school_id, ref])
+        await conn.execute("DELETE FROM outbox WHERE draft_id = %s", [draft_id])
+        await conn.execute("DELETE FROM reminders WHERE id = ANY(%s)", [reminders])
+        for scrubbed, key in conversations:
+            await conn.execute("UPDATE conversations SET state = %s WHERE key = %s", [scrubbed, key])
         await conn.execute("DELETE FROM cases WHERE id = %s", [case_id])  # allowed now that its tombstone exists
         return tombstone
 

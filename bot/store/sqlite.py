@@ -882,37 +882,39 @@ class SQLiteStore(Store):
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
         case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
-        removed: dict[str, int] = {}
-
-        def count(table: str, n: int) -> None:
-            if n > 0:
-                removed[table] = removed.get(table, 0) + n
-
-        db.execute("UPDATE cases SET purging = 1 WHERE id = ?", [case_id])  # lets its events be deleted
+        # First what goes, counted for the tombstone; the tombstone (permanent) is written before the case is
+        # marked for purging, which only that lets happen (migration 14), and only then is anything deleted.
         tables = [t for t in db.table_names() if t not in self._PURGE_SKIP and not t.startswith("sqlite_")]
-        for table in tables:  # every row that carries the case's id, whichever migration added its table
-            if "case_id" in db[table].columns_dict:
-                count(table, db.execute(f'DELETE FROM "{table}" WHERE case_id = ?', [case_id]).rowcount)
-        count("card_posts", db.execute("DELETE FROM card_posts WHERE school_id = ? AND reference = ?",
-                                       [school_id, ref]).rowcount)
+        by_case_id = [t for t in tables if "case_id" in db[t].columns_dict]  # whichever migration added them
+        removed = {t: db.execute(f'SELECT count(*) FROM "{t}" WHERE case_id = ?', [case_id]).fetchone()[0]
+                   for t in by_case_id}
+        removed["card_posts"] = db.execute("SELECT count(*) FROM card_posts WHERE school_id = ? AND reference = ?",
+                                           [school_id, ref]).fetchone()[0]
         # Sent about its report before the case existed (the guardrail's alert): by the draft's id.
-        count("outbox", db.execute("DELETE FROM outbox WHERE draft_id = ?", [draft_id]).rowcount)
+        removed["outbox"] += db.execute("SELECT count(*) FROM outbox WHERE draft_id = ?", [draft_id]).fetchone()[0]
         # Reminders about the case, and the DSLs' half-done updates of it and its buttons: by the fields that
         # name it. Rows whose text merely mentions it belong to someone else and stay.
         looks_like = [f"%{ref}%", f"%{draft_id}%"]
-        for r in list(db.query("SELECT rowid, detail FROM reminders WHERE school_id = ? AND (detail LIKE ? OR detail LIKE ?)",
-                               [school_id, *looks_like])):
-            if reminder_of_case(r["detail"], ref, case_id):
-                count("reminders", db.execute("DELETE FROM reminders WHERE rowid = ?", [r["rowid"]]).rowcount)
-        for conv in list(db.query("SELECT key, state FROM conversations WHERE school_id = ? AND (state LIKE ? OR state LIKE ?)",
-                                  [school_id, *looks_like])):
-            scrubbed = state_without_case(conv["state"], ref, draft_id)
-            if scrubbed is not None:
-                db.execute("UPDATE conversations SET state = ? WHERE key = ?", [scrubbed, conv["key"]])
-                count("conversations", 1)
-        count("cases", 1)
+        reminders = [r["rowid"] for r in db.query(
+            "SELECT rowid, detail FROM reminders WHERE school_id = ? AND (detail LIKE ? OR detail LIKE ?)",
+            [school_id, *looks_like]) if reminder_of_case(r["detail"], ref, case_id)]
+        conversations = [(scrubbed, c["key"]) for c in db.query(
+            "SELECT key, state FROM conversations WHERE school_id = ? AND (state LIKE ? OR state LIKE ?)",
+            [school_id, *looks_like]) if (scrubbed := state_without_case(c["state"], ref, draft_id)) is not None]
+        removed["reminders"] = removed.get("reminders", 0) + len(reminders)
+        removed["conversations"] = len(conversations)
+        removed["cases"] = 1
+        removed = {t: n for t, n in removed.items() if n > 0}
         tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
         db["case_tombstones"].insert(tombstone_row(tombstone))
+
+        db.execute("UPDATE cases SET purging = 1 WHERE id = ?", [case_id])  # lets its events be deleted
+        for table in by_case_id:
+            db.execute(f'DELETE FROM "{table}" WHERE case_id = ?', [case_id])
+        db.execute("DELETE FROM card_posts WHERE school_id = ? AND reference = ?", [school_id, ref])
+        db.execute("DELETE FROM outbox WHERE draft_id = ?", [draft_id])
+        db.conn.executemany("DELETE FROM reminders WHERE rowid = ?", [(r,) for r in reminders])
+        db.conn.executemany("UPDATE conversations SET state = ? WHERE key = ?", conversations)
         db.execute("DELETE FROM cases WHERE id = ?", [case_id])  # allowed now that its tombstone exists
         return tombstone
 
