@@ -49,6 +49,8 @@ from bot.models import (
 from bot.record import export_case, render
 from bot.stats import case_stats
 from bot.store import SQLiteStore, Store
+
+BENCH_RECORD_KEY = bytes(range(32))  # the events are written here, sealed with this key, then read by the store
 from bot.store.rows import case_row, chained_rows, ts
 from bot.store.migrations import MIGRATIONS
 
@@ -266,7 +268,7 @@ def _case(rng: random.Random, tpl: Template, staff: list[StaffMember], school: s
         events.append(CaseEvent(case_id=case_id, actor=actor, kind=kind, detail=detail, at=t))
         t += timedelta(seconds=gap * rng.uniform(0.2, 1.8) if k else 0.05)
     heads: dict[str, str | None] = {case_id: None}
-    event_rows = chained_rows(events, school, heads)  # the store's own row maker: the same chain, the same text
+    event_rows = chained_rows(events, school, heads, BENCH_RECORD_KEY)  # the store's own row maker: the same chain
 
     case = Case(id=case_id, school_id=school, reference=reference, draft_id=draft_id, status=status, urgent=urgent,
                 categories=categories, reporter=reporter, answers=answers, routed_to=routes, excluded=[],
@@ -330,7 +332,7 @@ async def build_sqlite(path: Path, n: int, content: Content, batch: int = 2_000)
     began = time.perf_counter()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, record_key=BENCH_RECORD_KEY)
     await store.open()  # the schema, exactly as the store's migrations make it
     await store.close()
     tpl = await template(content)
@@ -612,7 +614,7 @@ async def measure_size(n: int, reps: Reps, content: Content, work: Path) -> dict
     cached, dataset = await cached_dataset(n, content)
     db = work / "store.db"
     shutil.copyfile(cached, db)  # the measured writes go to a copy: the cached data stays as built
-    store = SQLiteStore(db)
+    store = SQLiteStore(db, record_key=BENCH_RECORD_KEY)
     await store.open()
     try:
         timings = await measure(store, dataset, reps, content)

@@ -412,6 +412,8 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     else:
         target = write_private(out, data)  # 0600, never through a link, never keeping a looser mode
         print(f"{target}: the safeguarding record of {case.reference} ({args.format}).", file=sys.stderr)
+    # The chain's head, on every export: kept apart from the server, it pins the log as it is now.
+    print(f"{case.reference}: the event log ends at hash {record.integrity.head}", file=sys.stderr)
     if not record.integrity.intact:
         print(f"online-safety-bot: {case.reference}: the event log is broken; the record says where "
               "(run `online-safety-bot cases verify` for details)", file=sys.stderr)

@@ -839,7 +839,9 @@ def to_pdf(record: SafeguardingRecord, content: "Content") -> bytes:
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
-        canvas.drawString(18 * mm, 10 * mm, pdf_safe(say("record.page", reference=record.reference, position=doc.page)))
+        # The chain's head on every page: a printed page pins the log as it was (docs/safeguarding-record.md).
+        canvas.drawString(18 * mm, 10 * mm, pdf_safe(say("record.page", reference=record.reference, position=doc.page,
+                                                         value=record.integrity.head or say("record.none"))))
         canvas.restoreState()
 
     buffer = BytesIO()

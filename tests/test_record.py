@@ -322,12 +322,49 @@ async def test_a_changed_detail_is_found_at_its_event(bot, closed_case, db_path)
 async def test_a_change_with_its_hash_recomputed_breaks_the_next_link(bot, closed_case, db_path):
     from bot.store.base import event_hash
 
+    from bot.store.record_key import key_file, read_key_file
+
+    key = read_key_file(key_file(str(db_path)))  # someone who has the key as well as the database
     note = next(e for e in await bot.store.case_events(closed_case.id) if e.kind == "note_added")
-    forged = event_hash(note.case_id, note.actor, note.kind, {"note": "forged"}, note.at.isoformat(), note.prev_hash)
+    forged = event_hash(note.case_id, note.actor, note.kind, {"note": "forged"}, note.at.isoformat(), note.prev_hash,
+                        key)
     tamper(db_path, f"""UPDATE case_events SET detail = '{{"note": "forged"}}', hash = '{forged}'
                         WHERE kind = 'note_added'""")
     report = await bot.store.verify_case_chain(closed_case.id)
     assert [(p.position, p.kind, p.problem) for p in report.problems] == [(6, "action_recorded", "link_broken")]
+
+
+@pytest.mark.sqlite_only
+async def test_without_the_key_a_rewritten_chain_with_every_hash_recomputed_is_found(bot, closed_case, db_path):
+    """The red team's rewrite (§9): "he admits it" becomes "he denies it", every later hash and the head
+    recomputed, as anyone with the database but not the record key can: as SHA-256 (marked as from before the
+    key), or with a guessed key. Either way `cases verify` finds it."""
+    from bot.store.base import event_hash
+
+    def rewrite(key: bytes | None, keyed: int) -> None:
+        tamper(db_path)  # the append-only triggers dropped
+        conn = sqlite3.connect(db_path)
+        rows = conn.execute("SELECT id, actor, kind, detail, at FROM case_events WHERE case_id = ? ORDER BY id",
+                            [closed_case.id]).fetchall()
+        previous = None
+        for row_id, actor, kind, detail, at in rows:
+            data = {"note": "He denies it."} if kind == "note_added" else json.loads(detail)
+            digest = event_hash(closed_case.id, actor, kind, data, at, previous, key)
+            conn.execute("UPDATE case_events SET detail = ?, prev_hash = ?, hash = ?, keyed = ? WHERE id = ?",
+                         [json.dumps(data), previous, digest, keyed, row_id])
+            previous = digest
+        conn.execute("UPDATE cases SET events_head = ? WHERE id = ?", [previous, closed_case.id])
+        conn.commit()
+        conn.close()
+
+    rewrite(None, 0)
+    report = await bot.store.verify_case_chain(closed_case.id)
+    assert not report.intact and {p.problem for p in report.problems} == {"unkeyed"}
+    assert len(report.problems) == report.events  # every event: all were written after the key
+
+    rewrite(b"a guess" * 5, 1)
+    report = await bot.store.verify_case_chain(closed_case.id)
+    assert not report.intact and {p.problem for p in report.problems} == {"altered"}
 
 
 @pytest.mark.sqlite_only
@@ -374,6 +411,7 @@ async def test_events_from_before_the_chain_are_sealed_by_the_next_event(tmp_pat
 
     path = tmp_path / "old.db"
     monkeypatch.setattr(sqlite_module, "MIGRATIONS", [m for m in sqlite_module.MIGRATIONS if m[0] < 4])
+    monkeypatch.setattr(SQLiteStore, "_settle_record_key", lambda self: None)  # no record key before migration 15
     old = SQLiteStore(path)
     await old.open()
     old.db.execute("""INSERT INTO cases (id, school_id, reference, draft_id, status, urgent, categories, reporter,
@@ -528,3 +566,16 @@ async def test_a_record_that_cannot_be_rendered_records_no_export(bot, closed_ca
     with pytest.raises(RuntimeError):
         await export(bot, closed_case, "pdf", clock)
     assert await bot.store.case_events(closed_case.id) == before
+
+
+@pytest.mark.sqlite_only
+async def test_every_export_prints_the_chains_head_on_each_page_and_to_the_operator(bot, closed_case, db_path,
+                                                                                    tmp_path, clock):
+    record, data = await export(bot, closed_case, "pdf", clock)
+    head = record.integrity.head
+    assert head and head == (await bot.store.verify_case_chain(closed_case.id)).head
+    pages = PdfReader(BytesIO(data)).pages
+    assert all(head in flat(page.extract_text()).replace(" ", "") for page in pages)
+    proc = run_cli("cases", "export", REF, "--format", "json", "--db", db_path, cwd=tmp_path)
+    exported = json.loads(proc.stdout)
+    assert f"the event log ends at hash {exported['integrity']['head']}" in proc.stderr.decode()

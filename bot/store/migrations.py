@@ -399,4 +399,26 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'a case marked for purging stays marked'); END;
         """,
     ),
+    (
+        15,
+        "the record key: events sealed with HMAC",
+        """
+        -- The record key (bot/store/record_key.py): events are sealed with HMAC-SHA256 under a key kept outside
+        -- the database. `keyed` says which events are (0: SHA-256, written before the key). The one row of
+        -- record_key holds the key's fingerprint and the last event id written before it (legacy_until), with
+        -- an HMAC over both (seal) so that neither can be changed without the key.
+        ALTER TABLE case_events ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE record_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            fingerprint TEXT NOT NULL,
+            legacy_until INTEGER NOT NULL,
+            since TEXT NOT NULL,
+            seal TEXT NOT NULL
+        );
+        CREATE TRIGGER record_key_no_update BEFORE UPDATE ON record_key
+            BEGIN SELECT RAISE(ABORT, 'the record key is set once'); END;
+        CREATE TRIGGER record_key_no_delete BEFORE DELETE ON record_key
+            BEGIN SELECT RAISE(ABORT, 'the record key is set once'); END;
+        """,
+    ),
 ]

@@ -414,4 +414,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             FOR EACH ROW EXECUTE FUNCTION cases_purging_only_by_purge();
         """,
     ),
+    (
+        15,
+        "the record key: events sealed with HMAC",
+        """
+        -- See migrations.py.
+        ALTER TABLE case_events ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE record_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            fingerprint TEXT NOT NULL,
+            legacy_until BIGINT NOT NULL,
+            since TEXT NOT NULL,
+            seal TEXT NOT NULL
+        );
+        CREATE TRIGGER record_key_no_update BEFORE UPDATE ON record_key
+            FOR EACH ROW EXECUTE FUNCTION refuse('the record key is set once');
+        CREATE TRIGGER record_key_no_delete BEFORE DELETE ON record_key
+            FOR EACH ROW EXECUTE FUNCTION refuse('the record key is set once');
+        """,
+    ),
 ]

@@ -45,6 +45,7 @@ from bot.models import (
 )
 from bot.early_warning import Sighting
 from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
+from bot.store import record_key
 from bot.store.pg_migrations import MIGRATIONS
 from bot.store.rows import (
     UNSCANNED,
@@ -85,8 +86,11 @@ class _DraftTaken(Exception):
 
 
 class PostgresStore(Store):
-    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10, lock_pool_size: int = 20):
-        """`url`: postgresql://…; `schema`: where the tables are (the database's default search path if None)."""
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10, lock_pool_size: int = 20,
+                 record_key: bytes | None = None):
+        """`url`: postgresql://…; `schema`: where the tables are (the database's default search path if None);
+        `record_key`: the key that seals case events, by default `OSB_RECORD_KEY`, which must then be set (every
+        process needs the same one; see bot/store/record_key.py)."""
         if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
             raise ValueError(f"not a plain schema name: {schema!r}")
         self.url = url
@@ -96,6 +100,9 @@ class PostgresStore(Store):
         self._pool: AsyncConnectionPool | None = None
         self._lock_pool: AsyncConnectionPool | None = None
         self._conversation_locks = KeyedLocks()
+        self._given_key = record_key
+        self._record_key = b""
+        self._legacy_until = 0
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -112,6 +119,7 @@ class PostgresStore(Store):
             await self._pool.open(wait=True, timeout=10)
             await self._lock_pool.open()
             await self._migrate()
+            await self._settle_record_key()
         except (psycopg.OperationalError, PoolTimeout) as exc:
             await self.close()
             raise StoreError(f"cannot reach the database: {exc}") from exc
@@ -169,6 +177,27 @@ class PostgresStore(Store):
                                            [version, name, ts(utcnow())])
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [lock])
+
+    async def _settle_record_key(self) -> None:
+        """Check the record key is the database's own; on the first start with one, write its row."""
+        key = self._given_key or record_key.given_key()
+        row = await self._one("SELECT * FROM record_key")
+        if key is None:
+            if row is not None:
+                raise record_key.lost(record_key.ENV, row["fingerprint"], None)
+            raise StoreError(f"{record_key.ENV} is not set: with PostgreSQL the key that seals case records is given "
+                             f"to every process (make one with {record_key.MAKE_ONE}) and kept out of the database "
+                             "and its backups")
+        if row is None:
+            async with self._write() as conn:
+                await conn.execute("LOCK TABLE record_key IN EXCLUSIVE MODE")  # two processes starting together
+                row = await _one(conn, "SELECT * FROM record_key")
+                if row is None:
+                    found = await _one(conn, "SELECT coalesce(max(id), 0) AS n FROM case_events")
+                    row = record_key.key_row(key, int(found["n"]) if found else 0, ts(utcnow()))
+                    await _insert(conn, "record_key", [row])
+        record_key.check_row(row, key, record_key.ENV)
+        self._record_key, self._legacy_until = key, int(row["legacy_until"])
 
     def _lock_name(self, what: str) -> str:
         # Advisory locks belong to the whole database: the schema keeps two deployments (or test runs) apart.
@@ -348,7 +377,7 @@ class PostgresStore(Store):
             else:  # events from before the chain existed: chain on from the hash they would have had
                 heads[case_id] = chain_head(await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id",
                                                        [case_id]))
-        await _insert(conn, "case_events", chained_rows(events, school_id, heads))
+        await _insert(conn, "case_events", chained_rows(events, school_id, heads, self._record_key))
         for case_id, head in heads.items():
             await conn.execute("UPDATE cases SET events_head = %s WHERE id = %s", [head, case_id])
 
@@ -568,7 +597,7 @@ class PostgresStore(Store):
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             rows = await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id", [case_id])
             case = await _one(conn, "SELECT events_head FROM cases WHERE id = %s", [case_id])
-        return check_chain(case_id, rows, case["events_head"] if case else None)
+        return check_chain(case_id, rows, case["events_head"] if case else None, self._record_key, self._legacy_until)
 
     # --- early warning across schools (bot/early_warning.py) ----------------------------------
 

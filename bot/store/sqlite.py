@@ -11,6 +11,7 @@ import fcntl
 import logging
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -38,6 +39,7 @@ from bot.models import (
 from bot.early_warning import Sighting
 from bot.private import private_file, private_folder
 from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
+from bot.store import record_key
 from bot.store.migrations import MIGRATIONS
 from bot.store.rows import (
     UNSCANNED,
@@ -74,8 +76,13 @@ EVENTS_BATCH = 500  # case ids to a query: well within SQLite's limit on paramet
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, record_key: bytes | None = None):
+        """`record_key`: the key that seals case events; by default `OSB_RECORD_KEY`, else the key file beside
+        the database (made on first start; see bot/store/record_key.py)."""
         self.path = str(path)
+        self._given_key = record_key
+        self._record_key = b""
+        self._legacy_until = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite_utils.Database | None = None
         self._conversation_locks = KeyedLocks()
@@ -133,6 +140,29 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._db = db
         self._migrate()
+        self._settle_record_key()
+
+    def _settle_record_key(self) -> None:
+        """Find the record key and check it is the database's own; on the first start with one, write its row."""
+        row = next(self.db.query("SELECT * FROM record_key"), None)
+        where = ":memory:" if self.path == ":memory:" else str(record_key.key_file(self.path))
+        key = self._given_key or record_key.given_key()
+        if key is None and self.path == ":memory:":
+            key = secrets.token_bytes(record_key.KEY_BYTES)
+        if key is None:
+            key = record_key.read_key_file(Path(where))
+            if key is None and row is not None:
+                raise record_key.lost(where, row["fingerprint"], None)
+            key = key or record_key.create_key_file(Path(where))
+        if row is None:
+            with self._write() as db:
+                row = next(db.query("SELECT * FROM record_key"), None)  # another process may have just written it
+                if row is None:
+                    legacy_until = db.execute("SELECT coalesce(max(id), 0) FROM case_events").fetchone()[0]
+                    row = record_key.key_row(key, legacy_until, ts(utcnow()))
+                    db["record_key"].insert(row)
+        record_key.check_row(row, key, where)
+        self._record_key, self._legacy_until = key, int(row["legacy_until"])  # type: ignore[arg-type]
 
     def _migrate(self) -> None:
         db = self.db
@@ -393,7 +423,7 @@ class SQLiteStore(Store):
             return chain_head(list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id])))
 
         heads = {case_id: last_hash(case_id) for case_id in dict.fromkeys(e.case_id for e in events)}
-        db["case_events"].insert_all(chained_rows(events, school_id, heads))
+        db["case_events"].insert_all(chained_rows(events, school_id, heads, self._record_key))
         for case_id, head in heads.items():
             db.execute("UPDATE cases SET events_head = ? WHERE id = ?", [head, case_id])
 
@@ -675,7 +705,8 @@ class SQLiteStore(Store):
         def verify() -> ChainReport:
             rows = list(self.db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
             case = next(self.db.query("SELECT events_head FROM cases WHERE id = ?", [case_id]), None)
-            return check_chain(case_id, rows, case["events_head"] if case else None)
+            return check_chain(case_id, rows, case["events_head"] if case else None, self._record_key,
+                               self._legacy_until)
 
         return await self._run(verify)
 
