@@ -46,7 +46,7 @@ from bot.models import (
     Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reply, Role, Route, StaffMember,
     Turn,
 )
-from bot.record import export_case, render
+from bot.record import export_case
 from bot.stats import case_stats
 from bot.store import SQLiteStore, Store
 
@@ -512,8 +512,8 @@ class Operations:
 
     async def export(self, case: Case, fmt: str) -> bytes:
         """`cases export`: the export recorded on the case, the record built from the store, then rendered."""
-        record = await export_case(self.bot, case, by=self.dataset.dsl, fmt=fmt)
-        return render(record, self.bot.content)
+        _, data = await export_case(self.bot, case, by=self.dataset.dsl, fmt=fmt, content=self.bot.content)
+        return data
 
     async def stats(self, _: Any = None) -> Any:
         return await case_stats(self.store, self.dataset.main_school)

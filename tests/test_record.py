@@ -411,7 +411,7 @@ async def test_events_from_before_the_chain_are_sealed_by_the_next_event(tmp_pat
 
     path = tmp_path / "old.db"
     monkeypatch.setattr(sqlite_module, "MIGRATIONS", [m for m in sqlite_module.MIGRATIONS if m[0] < 4])
-    monkeypatch.setattr(SQLiteStore, "_settle_record_key", lambda self: None)  # no record key before migration 15
+    monkeypatch.setattr(SQLiteStore, "_settle_record_key", lambda self: None)  # no record key before migration 16
     old = SQLiteStore(path)
     await old.open()
     old.db.execute("""INSERT INTO cases (id, school_id, reference, draft_id, status, urgent, categories, reporter,

@@ -342,7 +342,7 @@ async def test_a_plain_delete_of_events_still_aborts_after_migration_6(bot, case
         with pytest.raises(sqlite3.IntegrityError, match="tombstone"):
             conn.execute("DELETE FROM cases WHERE id = ?", [ids[A]])
 
-        # Nobody but the purge can mark a closed case (migration 14), so its log cannot be cut short that way.
+        # Nobody but the purge can mark a closed case (migration 15), so its log cannot be cut short that way.
         with pytest.raises(sqlite3.IntegrityError, match="only by the purge, after its tombstone"):
             conn.execute("UPDATE cases SET purging = 1 WHERE id = ?", [ids[A]])
         assert conn.execute("SELECT count(*) FROM case_events").fetchone()[0] == count

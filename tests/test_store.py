@@ -516,7 +516,7 @@ async def test_postgres_needs_the_record_key_given(store):
 
 @pytest.mark.sqlite_only
 async def test_events_from_before_the_key_stay_verifiable_and_new_ones_are_keyed(store, db_path):
-    """A database from before migration 15: its events are SHA-256 (keyed 0) and it has no key row yet. On the
+    """A database from before migration 16: its events are SHA-256 (keyed 0) and it has no key row yet. On the
     first start with a key they are the legacy events; every later one is sealed with the key."""
     from bot.store.base import event_hash
 

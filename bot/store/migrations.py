@@ -345,7 +345,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        11,
+        12,
         "notifications sent about a report draft before its case existed",
         """
         -- The images guardrail alerts the DSLs before the report is sent, so its alert has no case id yet; it
@@ -356,7 +356,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        12,
+        13,
         "the inbox: input kept before it is acknowledged",
         """
         -- The inbox (Store.keep_input): each request from Slack, as it arrived, written before Slack is told it
@@ -375,7 +375,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        13,
+        14,
         "pruning handled turns and delivered notifications",
         """
         -- Pruning (bot/retention.py, `prune_expired`) reads turns and delivered notifications by time.
@@ -384,7 +384,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        14,
+        15,
         "the purge's mark only after the tombstone, and for good",
         """
         -- The purge alone may mark a case for purging (which lets its events be deleted): only once the case's
@@ -400,7 +400,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        15,
+        16,
         "the record key: events sealed with HMAC",
         """
         -- The record key (bot/store/record_key.py): events are sealed with HMAC-SHA256 under a key kept outside

@@ -359,7 +359,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        11,
+        12,
         "notifications sent about a report draft before its case existed",
         """
         -- See migrations.py.
@@ -368,7 +368,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        12,
+        13,
         "the inbox: input kept before it is acknowledged",
         """
         -- See migrations.py.
@@ -384,7 +384,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        13,
+        14,
         "pruning handled turns and delivered notifications",
         """
         -- See migrations.py.
@@ -393,7 +393,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        14,
+        15,
         "the purge's mark only after the tombstone, and for good",
         """
         -- See migrations.py.
@@ -415,7 +415,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        15,
+        16,
         "the record key: events sealed with HMAC",
         """
         -- See migrations.py.

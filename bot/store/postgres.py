@@ -762,7 +762,7 @@ class PostgresStore(Store):
         case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id", [case_id])
         # First what goes, counted for the tombstone; the tombstone (permanent) is written before the case is
-        # marked for purging, which only that lets happen (migration 14), and only then is anything deleted.
+        # marked for purging, which only that lets happen (migration 15), and only then is anything deleted.
         columns = await _table_columns(conn)
         by_case_id = [t for t in columns if t not in self._PURGE_SKIP and "case_id" in columns[t]]
         removed: dict[str, int] = {}

@@ -914,7 +914,7 @@ class SQLiteStore(Store):
         case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
         # First what goes, counted for the tombstone; the tombstone (permanent) is written before the case is
-        # marked for purging, which only that lets happen (migration 14), and only then is anything deleted.
+        # marked for purging, which only that lets happen (migration 15), and only then is anything deleted.
         tables = [t for t in db.table_names() if t not in self._PURGE_SKIP and not t.startswith("sqlite_")]
         by_case_id = [t for t in tables if "case_id" in db[t].columns_dict]  # whichever migration added them
         removed = {t: db.execute(f'SELECT count(*) FROM "{t}" WHERE case_id = ?', [case_id]).fetchone()[0]
