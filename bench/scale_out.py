@@ -81,7 +81,8 @@ class ScaleOutTarget(SlackTarget):
     async def _store(self):
         from bot.store import PostgresStore, SQLiteStore
 
-        store = PostgresStore(POSTGRES_URL, schema=self.schema) if self.schema else SQLiteStore(self.db)
+        store = (PostgresStore(POSTGRES_URL, schema=self.schema, record_key=bytes(range(32))) if self.schema
+                 else SQLiteStore(self.db))
         await store.open()
         return store
 
@@ -98,7 +99,8 @@ class ScaleOutTarget(SlackTarget):
             await store.close()
         else:
             await seed_staff(Path(self.db), {f"slack:{u}": r for u, r in HANDLERS.items()})
-        env = clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=self.api.url)
+        env = clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=self.api.url,
+                        OSB_RECORD_KEY=bytes(range(32)).hex())  # the same record key for every process
         for server in self.server.servers:
             server.env = env
         await self.server.start()

@@ -46,12 +46,13 @@ from bot.models import (
     Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reply, Role, Route, StaffMember,
     Turn,
 )
-from bot.record import export_case, render
+from bot.record import export_case
 from bot.stats import case_stats
 from bot.store import SQLiteStore, Store
 from bot.store.rows import case_row, chained_rows, staff_from_row, staff_row, ts
 from bot.store.migrations import MIGRATIONS
 
+BENCH_RECORD_KEY = bytes(range(32))  # the events are written here, sealed with this key, then read by the store
 CACHE = Path(__file__).resolve().parent / ".cache"
 GENERATOR_VERSION = 1  # bump when `generate` changes what it makes, so cached databases are rebuilt
 SEED = 6
@@ -266,7 +267,7 @@ def _case(rng: random.Random, tpl: Template, staff: list[StaffMember], school: s
         events.append(CaseEvent(case_id=case_id, actor=actor, kind=kind, detail=detail, at=t))
         t += timedelta(seconds=gap * rng.uniform(0.2, 1.8) if k else 0.05)
     heads: dict[str, str | None] = {case_id: None}
-    event_rows = chained_rows(events, school, heads)  # the store's own row maker: the same chain, the same text
+    event_rows = chained_rows(events, school, heads, BENCH_RECORD_KEY)  # the store's own row maker: the same chain
 
     case = Case(id=case_id, school_id=school, reference=reference, draft_id=draft_id, status=status, urgent=urgent,
                 categories=categories, reporter=reporter, answers=answers, routed_to=routes, excluded=[],
@@ -330,7 +331,7 @@ async def build_sqlite(path: Path, n: int, content: Content, batch: int = 2_000)
     began = time.perf_counter()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, record_key=BENCH_RECORD_KEY)
     await store.open()  # the schema, exactly as the store's migrations make it
     await store.close()
     tpl = await template(content)
@@ -510,8 +511,8 @@ class Operations:
 
     async def export(self, case: Case, fmt: str) -> bytes:
         """`cases export`: the export recorded on the case, the record built from the store, then rendered."""
-        record = await export_case(self.bot, case, by=self.dataset.dsl, fmt=fmt)
-        return render(record, self.bot.content)
+        _, data = await export_case(self.bot, case, by=self.dataset.dsl, fmt=fmt, content=self.bot.content)
+        return data
 
     async def stats(self, _: Any = None) -> Any:
         return await case_stats(self.store, self.dataset.main_school)
@@ -612,7 +613,7 @@ async def measure_size(n: int, reps: Reps, content: Content, work: Path) -> dict
     cached, dataset = await cached_dataset(n, content)
     db = work / "store.db"
     shutil.copyfile(cached, db)  # the measured writes go to a copy: the cached data stays as built
-    store = SQLiteStore(db)
+    store = SQLiteStore(db, record_key=BENCH_RECORD_KEY)
     await store.open()
     try:
         timings = await measure(store, dataset, reps, content)

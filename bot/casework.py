@@ -540,10 +540,9 @@ class Casework:
         if not ctx.turn.files:
             ctx.say("case.record.not_here", reference=case.reference)
             return
-        from bot.record import export_case, render
+        from bot.record import export_case
 
-        record = await export_case(self.bot, case, by=ctx.user, fmt="pdf", now=ctx.now)
-        data = render(record, self.bot.schools.words())
+        _, data = await export_case(self.bot, case, by=ctx.user, fmt="pdf", content=self.bot.schools.words(), now=ctx.now)
         ctx.replies.append(Reply(
             key="case.record.ready", text=self.text("case.record.ready", reference=case.reference),
             file=FileReply(name=f"{case.reference}.pdf", media_type="application/pdf", content=data),

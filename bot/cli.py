@@ -453,7 +453,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     """`cases export`: record the export on the case (it joins the event chain), then write the record.
     The file is created readable by its owner only: it is a child-protection record."""
     from bot.private import write_private
-    from bot.record import export_case, render
+    from bot.record import export_case
     from bot.schools import serving
 
     case = await store.get_case(settings.school_id, args.reference)
@@ -465,15 +465,18 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
         print("online-safety-bot: not writing a PDF to the terminal; give --out FILE", file=sys.stderr)
         return 2
     bot = Bot(content, store, settings)
-    with serving(await bot.schools.get(case.school_id)):  # the record in the school's words and nation
-        record = await export_case(bot, case, by=args.by or _cli_user(), fmt=args.format)
-    data = render(record, content)
+    school = await bot.schools.get(case.school_id)
+    with serving(school):  # the record in the school's words and nation
+        record, data = await export_case(bot, case, by=args.by or _cli_user(), fmt=args.format,
+                                         content=bot.schools.words())
     if out == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
         target = write_private(out, data)  # 0600, never through a link, never keeping a looser mode
         print(f"{target}: the safeguarding record of {case.reference} ({args.format}).", file=sys.stderr)
+    # The chain's head, on every export: kept apart from the server, it pins the log as it is now.
+    print(f"{case.reference}: the event log ends at hash {record.integrity.head}", file=sys.stderr)
     if not record.integrity.intact:
         print(f"online-safety-bot: {case.reference}: the event log is broken; the record says where "
               "(run `online-safety-bot cases verify` for details)", file=sys.stderr)

@@ -345,13 +345,32 @@ def render(template: str, facts: Facts, values: dict[str, Any]) -> str:
 # --- Loading -----------------------------------------------------------------------------
 
 
-def read_yaml(path: Path, error: type[ContentError] = ContentError) -> Any:
-    """A YAML file's data, or `error` naming the file."""
+MAX_YAML_BYTES = 512 * 1024  # the largest shipped file is about 22 KB
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases (`*name`): a few hundred bytes of nested aliases expand to gigabytes (an "alias
+    bomb"), so files a school or an operator writes may not use them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here", mark)
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: Path, error: type[ContentError] = ContentError, *, aliases: bool = False) -> Any:
+    """A YAML file's data, or `error` naming the file. Files over MAX_YAML_BYTES are refused before they are
+    read, and aliases only where `aliases` (the content shipped with the bot, which uses them)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise error(f"{path}: larger than {MAX_YAML_BYTES // 1024} KB: not a content file")
+        return yaml.load(raw.decode("utf-8"), Loader=yaml.SafeLoader if aliases else _NoAliasLoader)
     except FileNotFoundError:
         raise error(f"{path}: file is missing") from None
-    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for an impossible date
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for an impossible date (and bad UTF-8)
         raise error(f"{path}: not valid YAML: {exc}") from None
 
 
@@ -464,7 +483,7 @@ class _Layers:
 
     def read(self, relative: Path | str) -> Any:
         relative = Path(relative).as_posix()
-        data = read_yaml(self.root / relative)
+        data = read_yaml(self.root / relative, aliases=True)  # shipped with the bot; the school's own may not
         if self.overlay is not None and (self.overlay / relative).is_file():
             self.used.add(relative)
             data = _merge(data, read_yaml(self.overlay / relative))

@@ -6,8 +6,9 @@ report (its answers as labelled facts, worded as on the case card); who it was s
 it, with the reasons; the actions taken and the outcome; a chronology of every event with the time in UTC
 and in UK time and who did it; the evidence by reference and fingerprint (never its content); the content
 version the reporter saw; the result of checking the case's hash-chained event log; and who made the record
-and when. `to_json`, `to_markdown` and `to_pdf` render it. `export_case` first records the export on the
-case, through the store, so the export itself joins the chain and the record shows the chain's latest hash.
+and when. `to_json`, `to_markdown` and `to_pdf` render it. `export_case` records the export on the case,
+through the store, once the record renders, so the export itself joins the chain and the record shows the
+chain's latest hash.
 
 All the wording is in content/messages/record.yaml. Nothing here logs anything about a case.
 """
@@ -460,15 +461,20 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
     )
 
 
-async def export_case(bot: "Bot", case: Case, *, by: str, fmt: str, now: datetime | None = None) -> SafeguardingRecord:
-    """Record the export on the case (who, which format), then build the record, which therefore ends with
-    that event and carries the chain's hash up to and including it."""
+async def export_case(
+    bot: "Bot", case: Case, *, by: str, fmt: str, content: "Content", now: datetime | None = None,
+) -> tuple[SafeguardingRecord, bytes]:
+    """The record and its file. The export is recorded on the case (who, which format) only once the record
+    without it has been rendered (an error then records nothing); the record is then built and rendered again,
+    so that it ends with that event and carries the chain's hash up to and including it."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     now = now or utcnow()
+    render(await build_record(bot, case, exported_by=by, fmt=fmt, exported_at=now), content)
     await bot.store.record_events([CaseEvent(case_id=case.id, actor=by, kind="record_exported", at=now,
                                              detail={"format": fmt})])
-    return await build_record(bot, case, exported_by=by, fmt=fmt, exported_at=now)
+    record = await build_record(bot, case, exported_by=by, fmt=fmt, exported_at=now)
+    return record, render(record, content)
 
 
 def render(record: SafeguardingRecord, content: "Content") -> bytes:
@@ -700,6 +706,23 @@ def pdf_safe(text: str, covered: frozenset[int] | None = None) -> str:
     return "".join(out)
 
 
+PIECE_CHARS = 800  # at most about a dozen lines in the narrowest column: a row never outgrows a page
+
+
+def _pieces(text: str) -> list[str]:
+    """A value as the pieces the PDF gives a table row each: its lines, and a line longer than PIECE_CHARS cut at
+    a space before that length where there is one."""
+    pieces: list[str] = []
+    for line in text.split("\n"):
+        while len(line) > PIECE_CHARS:
+            cut = line.rfind(" ", PIECE_CHARS // 2, PIECE_CHARS)
+            cut = cut if cut > 0 else PIECE_CHARS
+            pieces.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        pieces.append(line)
+    return pieces
+
+
 def to_pdf(record: SafeguardingRecord, content: "Content") -> bytes:
     from io import BytesIO
 
@@ -728,17 +751,23 @@ def to_pdf(record: SafeguardingRecord, content: "Content") -> bytes:
     def when(m: Moment) -> str:
         return f"{utc_text(m)}\n{uk_text(m)}"
 
-    grid = TableStyle([
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
-        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eeeeee")),
-        ("LEFTPADDING", (0, 0), (-1, -1), 4), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-    ])
+    line_colour = colors.HexColor("#999999")
     width = A4[0] - 36 * mm
 
     def facts(rows: list[tuple[str, str]]) -> Table:
-        table = Table([[p(label, bold), p(value)] for label, value in rows], colWidths=[48 * mm, width - 48 * mm])
-        table.setStyle(grid)
+        """Label and value, one table row for each piece of a value (see `_pieces`), so that a long answer flows
+        on to the next page instead of making one row taller than a page."""
+        cells: list[list[Any]] = []
+        style: list[Any] = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOX", (0, 0), (-1, -1), 0.4, line_colour),
+                            ("LINEAFTER", (0, 0), (0, -1), 0.4, line_colour),
+                            ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eeeeee")),
+                            ("LEFTPADDING", (0, 0), (-1, -1), 4), ("RIGHTPADDING", (0, 0), (-1, -1), 4)]
+        for label, value in rows:
+            if cells:
+                style.append(("LINEABOVE", (0, len(cells)), (-1, len(cells)), 0.4, line_colour))
+            cells += [[p(label, bold) if n == 0 else "", p(piece)] for n, piece in enumerate(_pieces(value))]
+        table = Table(cells, colWidths=[48 * mm, width - 48 * mm])
+        table.setStyle(TableStyle(style))
         return table
 
     story: list[Any] = [p(record.title, h1), p(record.confidential, bold), Spacer(1, 3), p(say("record.times_note"), small)]
@@ -791,15 +820,19 @@ def to_pdf(record: SafeguardingRecord, content: "Content") -> bytes:
     header = [p("#", bold), p(say("record.field.when"), bold), p(say("record.field.who"), bold),
               p(say("record.field.what"), bold)]
     lines = [header]
-    for e in record.chronology:
-        what = "<br/>".join([f"<b>{markup(e.what)}</b>"] + [markup(f"{f.label}: {f.value}") for f in e.details])
-        lines.append([p(str(e.position)), p(when(e.at), small), p(e.by.display), Paragraph(what, body)])
+    event_lines: list[Any] = []
+    for e in record.chronology:  # an event's details take a row for each piece, as in `facts`
+        event_lines.append(("LINEABOVE", (0, len(lines)), (-1, len(lines)), 0.4, line_colour))
+        lines.append([p(str(e.position)), p(when(e.at), small), p(e.by.display), p(e.what, bold)])
+        lines += [["", "", "", p(piece)] for f in e.details for piece in _pieces(f"{f.label}: {f.value}")]
     chronology = Table(lines, colWidths=[9 * mm, 40 * mm, 42 * mm, width - 91 * mm], repeatRows=1)
     chronology.setStyle(TableStyle([
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
+        ("BOX", (0, 0), (-1, -1), 0.4, line_colour), ("INNERGRID", (0, 0), (-1, 0), 0.4, line_colour),
+        ("LINEAFTER", (0, 0), (2, -1), 0.4, line_colour),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
         ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        *event_lines,
     ]))
     story.append(chronology)
 
@@ -829,7 +862,9 @@ def to_pdf(record: SafeguardingRecord, content: "Content") -> bytes:
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
-        canvas.drawString(18 * mm, 10 * mm, pdf_safe(say("record.page", reference=record.reference, position=doc.page)))
+        # The chain's head on every page: a printed page pins the log as it was (docs/safeguarding-record.md).
+        canvas.drawString(18 * mm, 10 * mm, pdf_safe(say("record.page", reference=record.reference, position=doc.page,
+                                                         value=record.integrity.head or say("record.none"))))
         canvas.restoreState()
 
     buffer = BytesIO()

@@ -22,7 +22,7 @@ Errors name the file and the field, like the rest of content/.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Literal
 
@@ -288,3 +288,26 @@ async def purge(
                  tombstone.policy, tombstone.events_removed)
         result.purged.append(tombstone)
     return result
+
+
+# --- short-lived rows: pruned by `serve` (bot/server.py) ---------------------------------------------------
+
+# Slack retries an event three times at most, the last about five minutes after the first; Bot Framework
+# redelivers within minutes. A day is well past both, so a turn id older than that can never come back.
+HANDLED_TURN_DAYS = 1
+# A delivered notification is not read again (a card is updated through its card post, not its outbox row), but
+# it holds a copy of what was sent: kept a day, for an operator looking into a delivery, then deleted.
+DELIVERED_NOTIFICATION_DAYS = 1
+PRUNE_SECONDS = 3600  # how often `serve` prunes
+
+
+async def prune_expired(store: Store, now: datetime | None = None) -> dict[str, int]:
+    """Delete handled-turn ids and delivered notifications past the platforms' retry windows, and OAuth states
+    that have expired; rows deleted per table (counts only are logged)."""
+    now = now or utcnow()
+    removed = await store.prune_expired(handled_before=now - timedelta(days=HANDLED_TURN_DAYS),
+                                        delivered_before=now - timedelta(days=DELIVERED_NOTIFICATION_DAYS),
+                                        now=now.timestamp())
+    if any(removed.values()):
+        log.info("pruned expired rows: %s", ", ".join(f"{table} {n}" for table, n in removed.items() if n))
+    return removed

@@ -12,6 +12,8 @@ from typing import Mapping, Protocol
 from aiohttp import web
 
 from bot.engine import Bot
+from bot.periodic import Periodic
+from bot.retention import PRUNE_SECONDS, prune_expired
 from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -55,13 +57,17 @@ def build_app(bot: Bot, channels: list[Channel]) -> web.Application:
     for channel in channels:
         channel.mount(app)
     scheduler = Scheduler(bot)  # reads the school calendar now: a bad one stops start-up, naming the field
+    # Turn ids, delivered notifications and OAuth states past their use (bot/retention.py).
+    housekeeping = Periodic("pruning", PRUNE_SECONDS, lambda: prune_expired(bot.store))
 
     async def start(_: web.Application) -> None:
         for channel in channels:
             await channel.start()
         scheduler.start()
+        housekeeping.start()
 
     async def stop(_: web.Application) -> None:
+        await housekeeping.stop()
         await scheduler.stop()
         for channel in channels:
             await channel.stop()

@@ -27,6 +27,9 @@ from bot.store import PostgresStore, SQLiteStore, Store
 # The PostgreSQL test database, for example postgresql://postgres@127.0.0.1:5432/test; without it, tests
 # that take the `store` fixture run on SQLite only.
 POSTGRES_URL = os.environ.get("OSB_TEST_POSTGRES_URL")
+# PostgreSQL keeps no key file: every store on it, and every `serve` process, is given the record key.
+TEST_RECORD_KEY_HEX = "5eed" * 16
+TEST_RECORD_KEY = bytes.fromhex(TEST_RECORD_KEY_HEX)
 
 STAFF = [
     StaffMember(user="console:dsl", role=Role.DSL, name="Dana Lee"),
@@ -117,7 +120,7 @@ async def store(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[
     if request.node.get_closest_marker("sqlite_only"):
         pytest.skip("reads or changes the SQLite file itself")
     async with postgres_schema() as schema:
-        s = PostgresStore(POSTGRES_URL, schema=schema)
+        s = PostgresStore(POSTGRES_URL, schema=schema, record_key=TEST_RECORD_KEY)
         await s.open()
         yield s
         await s.close()
@@ -130,7 +133,8 @@ async def another_store(store: Store, db_path: Path) -> AsyncIterator[Callable[[
     opened: list[Store] = []
 
     async def open_one() -> Store:
-        s: Store = (PostgresStore(store.url, schema=store.schema) if isinstance(store, PostgresStore)
+        s: Store = (PostgresStore(store.url, schema=store.schema, record_key=TEST_RECORD_KEY)
+                    if isinstance(store, PostgresStore)
                     else SQLiteStore(db_path))
         await s.open()
         opened.append(s)

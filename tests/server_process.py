@@ -19,7 +19,7 @@ import aiohttp
 
 from bot.models import Role, StaffMember
 from bot.store import SQLiteStore
-from tests.conftest import STANDARD_REPORT
+from tests.conftest import STANDARD_REPORT, TEST_RECORD_KEY_HEX
 from tests.slack_harness import SECRET, SlackHarness
 from tests.teams_harness import TeamsHarness, card_of
 
@@ -80,7 +80,8 @@ class ServerProcess:
     def __init__(self, db: Path | str, env: dict[str, str], log: Path | None = None):
         """`db`: a SQLite file (the log goes beside it) or a postgresql:// URL (then give `log`)."""
         self.db = db
-        self.env = env
+        # PostgreSQL keeps no record-key file: each process is given the same key (as in production).
+        self.env = {**env, "OSB_RECORD_KEY": TEST_RECORD_KEY_HEX} if str(db).startswith("postgres") else env
         self.port = free_port()
         self.log = log or Path(db).with_suffix(".log")
         self.process: asyncio.subprocess.Process | None = None

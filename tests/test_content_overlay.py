@@ -74,3 +74,24 @@ def test_a_school_cannot_change_the_flows_and_may_keep_its_term_dates_beside_its
     write(tmp_path, "flows/report_concern.yaml", "steps: []\n")
     with pytest.raises(ContentError, match="changes only messages/ and facts/"):
         load_content(overlay=tmp_path)
+
+
+ALIAS_BOMB = """
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+support: {bye: [*d, *d, *d, *d, *d, *d, *d, *d, *d]}
+"""
+
+
+def test_a_schools_folder_may_not_use_yaml_aliases_so_an_alias_bomb_is_refused_at_once(tmp_path):
+    write(tmp_path, "messages/support.yaml", ALIAS_BOMB)
+    with pytest.raises(ContentError, match=r"support.yaml: not valid YAML: aliases \(\*name\) are not allowed"):
+        load_content(overlay=tmp_path)
+
+
+def test_a_schools_file_over_the_size_cap_is_refused_unread(tmp_path):
+    write(tmp_path, "messages/support.yaml", "support:\n  bye: " + "x" * (600 * 1024) + "\n")
+    with pytest.raises(ContentError, match="support.yaml: larger than 512 KB"):
+        load_content(overlay=tmp_path)

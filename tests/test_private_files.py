@@ -37,7 +37,7 @@ async def test_a_new_database_its_wal_and_shm_and_its_folder_are_the_owners_only
     try:
         await store.upsert_staff(STAFF[0])  # a write: the WAL and shared-memory files now exist
         assert {p.name: mode(p) for p in db.parent.iterdir()} == {
-            "bot.db": 0o600, "bot.db-wal": 0o600, "bot.db-shm": 0o600}
+            "bot.db": 0o600, "bot.db-wal": 0o600, "bot.db-shm": 0o600, "bot.db.record-key": 0o600}
         assert mode(db.parent) == 0o700 and mode(db.parent.parent) == 0o700
     finally:
         await store.close()

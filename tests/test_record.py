@@ -88,8 +88,7 @@ async def closed_case(bot, clock, report_steps):
 
 async def export(bot, case, fmt: str, clock) -> tuple[SafeguardingRecord, bytes]:
     clock.advance(hours=1)
-    record = await export_case(bot, case, by="console:dsl", fmt=fmt, now=clock())
-    return record, render(record, bot.content)
+    return await export_case(bot, case, by="console:dsl", fmt=fmt, content=bot.content, now=clock())
 
 
 def flat(text: str) -> str:
@@ -323,12 +322,49 @@ async def test_a_changed_detail_is_found_at_its_event(bot, closed_case, db_path)
 async def test_a_change_with_its_hash_recomputed_breaks_the_next_link(bot, closed_case, db_path):
     from bot.store.base import event_hash
 
+    from bot.store.record_key import key_file, read_key_file
+
+    key = read_key_file(key_file(str(db_path)))  # someone who has the key as well as the database
     note = next(e for e in await bot.store.case_events(closed_case.id) if e.kind == "note_added")
-    forged = event_hash(note.case_id, note.actor, note.kind, {"note": "forged"}, note.at.isoformat(), note.prev_hash)
+    forged = event_hash(note.case_id, note.actor, note.kind, {"note": "forged"}, note.at.isoformat(), note.prev_hash,
+                        key)
     tamper(db_path, f"""UPDATE case_events SET detail = '{{"note": "forged"}}', hash = '{forged}'
                         WHERE kind = 'note_added'""")
     report = await bot.store.verify_case_chain(closed_case.id)
     assert [(p.position, p.kind, p.problem) for p in report.problems] == [(6, "action_recorded", "link_broken")]
+
+
+@pytest.mark.sqlite_only
+async def test_without_the_key_a_rewritten_chain_with_every_hash_recomputed_is_found(bot, closed_case, db_path):
+    """The red team's rewrite (§9): "he admits it" becomes "he denies it", every later hash and the head
+    recomputed, as anyone with the database but not the record key can: as SHA-256 (marked as from before the
+    key), or with a guessed key. Either way `cases verify` finds it."""
+    from bot.store.base import event_hash
+
+    def rewrite(key: bytes | None, keyed: int) -> None:
+        tamper(db_path)  # the append-only triggers dropped
+        conn = sqlite3.connect(db_path)
+        rows = conn.execute("SELECT id, actor, kind, detail, at FROM case_events WHERE case_id = ? ORDER BY id",
+                            [closed_case.id]).fetchall()
+        previous = None
+        for row_id, actor, kind, detail, at in rows:
+            data = {"note": "He denies it."} if kind == "note_added" else json.loads(detail)
+            digest = event_hash(closed_case.id, actor, kind, data, at, previous, key)
+            conn.execute("UPDATE case_events SET detail = ?, prev_hash = ?, hash = ?, keyed = ? WHERE id = ?",
+                         [json.dumps(data), previous, digest, keyed, row_id])
+            previous = digest
+        conn.execute("UPDATE cases SET events_head = ? WHERE id = ?", [previous, closed_case.id])
+        conn.commit()
+        conn.close()
+
+    rewrite(None, 0)
+    report = await bot.store.verify_case_chain(closed_case.id)
+    assert not report.intact and {p.problem for p in report.problems} == {"unkeyed"}
+    assert len(report.problems) == report.events  # every event: all were written after the key
+
+    rewrite(b"a guess" * 5, 1)
+    report = await bot.store.verify_case_chain(closed_case.id)
+    assert not report.intact and {p.problem for p in report.problems} == {"altered"}
 
 
 @pytest.mark.sqlite_only
@@ -375,6 +411,7 @@ async def test_events_from_before_the_chain_are_sealed_by_the_next_event(tmp_pat
 
     path = tmp_path / "old.db"
     monkeypatch.setattr(sqlite_module, "MIGRATIONS", [m for m in sqlite_module.MIGRATIONS if m[0] < 4])
+    monkeypatch.setattr(SQLiteStore, "_settle_record_key", lambda self: None)  # no record key before migration 20
     old = SQLiteStore(path)
     await old.open()
     old.db.execute("""INSERT INTO cases (id, school_id, reference, draft_id, status, urgent, categories, reporter,
@@ -491,3 +528,54 @@ async def test_cli_export_replaces_a_symlink_and_a_loose_file_never_writing_thro
         assert not out.is_symlink() and f"**Reference:** {REF}" in out.read_text(encoding="utf-8")
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert someone_elses.read_text() == "theirs"
+
+
+# --- any case, however long, has its PDF; a failed attempt records nothing ------------------------------------
+
+
+async def test_a_case_with_hundreds_of_lines_and_files_gets_its_pdf_flowing_across_pages(bot, chat, report_steps,
+                                                                                         clock):
+    description = "\n".join(f"L{n}" for n in range(700))  # 700 short lines, inside the length limit
+    steps = list(report_steps)
+    steps[6] = description
+    await walk(chat, steps[:9])
+    for batch in range(30):  # 300 files, ten to a message (as Slack sends them)
+        await chat.attach(*[Attachment(name=f"shot-{batch}-{n}.png", ref=f"file:///shots/{batch}-{n}.png", size=100,
+                                       sha256=f"{batch:02d}{n:02d}" * 16) for n in range(10)])
+    await walk(chat, [["done"], ["nobody"], ["no_idea"], ["send"]])
+    (case,) = await bot.store.list_cases("default")
+    assert len(await bot.store.case_evidence(case.id)) == 300
+
+    record, data = await export(bot, case, "pdf", clock)
+    reader = PdfReader(BytesIO(data))
+    text = flat("".join(page.extract_text() for page in reader.pages))
+    assert len(reader.pages) > 10
+    assert "L0 " in text and "L699" in text and "shot-29-9.png" in text
+    assert record.chronology[-1].kind == "record_exported"
+    assert [e.kind for e in await bot.store.case_events(case.id)].count("record_exported") == 1
+
+
+async def test_a_record_that_cannot_be_rendered_records_no_export(bot, closed_case, clock, monkeypatch):
+    import bot.record as record_module
+
+    def broken(record, content):
+        raise RuntimeError("the renderer failed")
+
+    monkeypatch.setattr(record_module, "to_pdf", broken)
+    before = await bot.store.case_events(closed_case.id)
+    with pytest.raises(RuntimeError):
+        await export(bot, closed_case, "pdf", clock)
+    assert await bot.store.case_events(closed_case.id) == before
+
+
+@pytest.mark.sqlite_only
+async def test_every_export_prints_the_chains_head_on_each_page_and_to_the_operator(bot, closed_case, db_path,
+                                                                                    tmp_path, clock):
+    record, data = await export(bot, closed_case, "pdf", clock)
+    head = record.integrity.head
+    assert head and head == (await bot.store.verify_case_chain(closed_case.id)).head
+    pages = PdfReader(BytesIO(data)).pages
+    assert all(head in flat(page.extract_text()).replace(" ", "") for page in pages)
+    proc = run_cli("cases", "export", REF, "--format", "json", "--db", db_path, cwd=tmp_path)
+    exported = json.loads(proc.stdout)
+    assert f"the event log ends at hash {exported['integrity']['head']}" in proc.stderr.decode()

@@ -4,6 +4,7 @@ for everything else. Cases are built through the in-process chat on a clock the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sqlite3
@@ -18,7 +19,7 @@ from bot.retention import RetentionError, add_years, find_due, load_retention, p
 from bot.store import StoreError
 from bot.store.migrations import MIGRATIONS
 from tests.cli_runner import err, out, run_cli
-from tests.conftest import Chat, stored_rows, walk
+from tests.conftest import Chat, run_sql, stored_rows, walk
 
 # --- the command line as a real process (the pattern of tests/test_cli.py) ---------------------------------
 
@@ -354,20 +355,14 @@ async def test_a_plain_delete_of_events_still_aborts_after_migration_6(bot, case
                 conn.execute(statement, params)
         assert conn.execute("SELECT count(*) FROM case_events").fetchone()[0] == count
 
-        with pytest.raises(sqlite3.IntegrityError, match="only a closed case"):
+        with pytest.raises(sqlite3.IntegrityError, match="only a closed case|only by the purge"):
             conn.execute("UPDATE cases SET purging = 1 WHERE id = ?", [ids[C]])
         with pytest.raises(sqlite3.IntegrityError, match="tombstone"):
             conn.execute("DELETE FROM cases WHERE id = ?", [ids[A]])
 
-        # Marked for purging but without its tombstone, the case row still cannot go; nor reopened.
-        conn.execute("BEGIN")
-        conn.execute("UPDATE cases SET purging = 1 WHERE id = ?", [ids[A]])
-        with pytest.raises(sqlite3.IntegrityError, match="tombstone"):
-            conn.execute("DELETE FROM cases WHERE id = ?", [ids[A]])
-        with pytest.raises(sqlite3.IntegrityError, match="cannot be reopened"):
-            conn.execute("UPDATE cases SET status = 'in_progress' WHERE id = ?", [ids[A]])
-        assert conn.execute("DELETE FROM case_events WHERE case_id = ?", [ids[A]]).rowcount > 0  # the purge's way
-        conn.execute("ROLLBACK")
+        # Nobody but the purge can mark a closed case (migration 19), so its log cannot be cut short that way.
+        with pytest.raises(sqlite3.IntegrityError, match="only by the purge, after its tombstone"):
+            conn.execute("UPDATE cases SET purging = 1 WHERE id = ?", [ids[A]])
         assert conn.execute("SELECT count(*) FROM case_events").fetchone()[0] == count
     finally:
         conn.close()
@@ -515,3 +510,73 @@ async def test_the_guardrail_alert_goes_with_the_purged_case(bot, clock, policy)
 
     # Delivered or not, no alert about the purged report is left.
     assert not any("case.guardrail_alert" in r["replies"] for r in stored_rows(bot.store, "outbox"))
+
+
+# --- short-lived rows: turn ids, delivered notifications, OAuth states ---------------------------------------
+
+
+async def test_turn_ids_delivered_notifications_and_oauth_states_are_pruned_past_their_use(store):
+    from datetime import timedelta
+
+    from bot.models import ConversationState, Notification, Reply
+    from bot.retention import prune_expired
+
+    now = at(2026, 11, 28, 12)
+    old, recent = now - timedelta(days=2), now - timedelta(hours=2)
+    for turn, when in (("event:old", old), ("event:recent", recent)):
+        await store.save_conversation(f"default/{turn}", "default", "console:teacher", ConversationState(), turn)
+        run_sql(store, "UPDATE handled_turns SET handled_at = ? WHERE turn_id = ?", [when.isoformat(), turn])
+    notes = {name: Notification(recipient="console:dsl", replies=[Reply(key="k", text=name)])
+             for name in ("delivered long ago", "delivered lately", "never delivered")}
+    await store.queue_notifications(list(notes.values()))
+    for name, when in (("delivered long ago", old), ("delivered lately", recent)):
+        run_sql(store, "UPDATE outbox SET delivered_at = ? WHERE id = ?", [when.isoformat(), notes[name].id])
+    await store.issue_oauth_state("expired", now.timestamp() - 1)
+    await store.issue_oauth_state("still good", now.timestamp() + 600)
+
+    assert await prune_expired(store, now) == {"handled_turns": 1, "outbox": 1, "oauth_states": 1}
+    assert await store.turn_seen("event:recent") and not await store.turn_seen("event:old")
+    left = {json.loads(r["replies"])[0]["text"] for r in stored_rows(store, "outbox")}
+    assert left == {"delivered lately", "never delivered"}
+    assert [r["state"] for r in stored_rows(store, "oauth_states")] == ["still good"]
+
+
+async def test_serve_prunes_as_it_starts(bot, store):
+    from aiohttp.test_utils import TestServer
+
+    from bot.server import build_app
+
+    await store.issue_oauth_state("expired", 1.0)
+    server = TestServer(build_app(bot, []), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        for _ in range(100):
+            if not stored_rows(store, "oauth_states"):
+                break
+            await asyncio.sleep(0.02)
+        assert stored_rows(store, "oauth_states") == []
+    finally:
+        await server.close()
+
+
+async def test_the_purge_mark_needs_the_permanent_tombstone_and_stays(bot, cases, store):
+    """The red team's tail truncation (§9): mark a closed case, delete its last event, unmark it. The mark now
+    needs the case's tombstone, written first and never removed, and cannot be taken off."""
+    import psycopg
+
+    refused = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
+    case = await store.get_case("default", A)
+    with pytest.raises(refused, match="only by the purge, after its tombstone"):
+        run_sql(store, "UPDATE cases SET purging = 1 WHERE id = ?", [case.id])
+    assert len(await store.case_events(case.id)) == len(stored_rows_of(store, case.id))
+    run_sql(store, "INSERT INTO case_tombstones (school_id, reference, categories, created_at, purged_at, purged_by,"
+                   " policy, events_removed, removed) VALUES ('default', ?, '[]', ?, ?, 'x', 'x', 0, '{}')",
+            [A, "2012-01-10T09:00:00+00:00", "2026-11-28T12:00:00+00:00"])
+    run_sql(store, "UPDATE cases SET purging = 1 WHERE id = ?", [case.id])  # possible now, but for good:
+    with pytest.raises(refused, match="stays marked"):
+        run_sql(store, "UPDATE cases SET purging = 0 WHERE id = ?", [case.id])
+    assert A in [t.reference for t in await store.list_tombstones("default")]  # a live case with a tombstone
+
+
+def stored_rows_of(store, case_id: str) -> list[dict]:
+    return [r for r in stored_rows(store, "case_events") if r["case_id"] == case_id]

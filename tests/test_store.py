@@ -5,6 +5,7 @@ test_store_postgres.py.)"""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 import sqlite3
 from datetime import datetime, timezone
@@ -508,3 +509,77 @@ async def test_kept_input_is_offered_again_only_once_its_lease_has_run_out_and_g
     await other.input_done(stale)
     await store.input_done(first)
     assert [r["platform"] for r in stored_rows(store, "inbox")] == ["teams"]
+
+
+# --- the record key -------------------------------------------------------------------------------------
+
+
+async def test_the_record_key_is_made_beside_an_sqlite_database_and_a_lost_or_other_key_is_refused(
+        tmp_path, monkeypatch):
+    from bot.store import record_key
+
+    monkeypatch.delenv("OSB_RECORD_KEY", raising=False)
+    db = tmp_path / "bot.db"
+    store = SQLiteStore(db)
+    await store.open()
+    case, _ = await create(store, "draft-1")
+    await store.close()
+    key_path = tmp_path / "bot.db.record-key"
+    assert Path(key_path).stat().st_mode & 0o777 == 0o600
+    key = record_key.read_key_file(key_path)
+
+    key_path.rename(tmp_path / "elsewhere")
+    with pytest.raises(StoreError, match="the record key is missing.*Restore that key"):
+        await SQLiteStore(db).open()
+    assert not key_path.exists()  # no new key made in its place
+    monkeypatch.setenv("OSB_RECORD_KEY", "ab" * 32)
+    with pytest.raises(StoreError, match="is not the one this database's case records were sealed with"):
+        await SQLiteStore(db).open()
+    monkeypatch.setenv("OSB_RECORD_KEY", key.hex())  # the original, given in the environment instead
+    store = SQLiteStore(db)
+    await store.open()
+    assert (await store.verify_case_chain(case.id)).intact
+    await store.close()
+
+
+async def test_postgres_needs_the_record_key_given(store):
+    if not isinstance(store, PostgresStore):
+        pytest.skip("PostgreSQL only")
+    bare = PostgresStore(store.url, schema=store.schema)
+    with pytest.raises(StoreError, match="OSB_RECORD_KEY is not set|the record key is missing"):
+        await bare.open()
+
+
+@pytest.mark.sqlite_only
+async def test_events_from_before_the_key_stay_verifiable_and_new_ones_are_keyed(store, db_path):
+    """A database from before migration 20: its events are SHA-256 (keyed 0) and it has no key row yet. On the
+    first start with a key they are the legacy events; every later one is sealed with the key."""
+    from bot.store.base import event_hash
+
+    case, _ = await create(store, "draft-1")
+    await store.record_events([CaseEvent(case_id=case.id, actor="console:dsl", kind="acknowledged", at=WHEN)])
+    await store.close()
+    conn = sqlite3.connect(db_path)
+    for trigger in ("case_events_no_update", "record_key_no_delete"):
+        conn.execute(f"DROP TRIGGER {trigger}")
+    previous = None
+    for row_id, actor, kind, detail, at in conn.execute(
+            "SELECT id, actor, kind, detail, at FROM case_events ORDER BY id").fetchall():
+        digest = event_hash(case.id, actor, kind, json.loads(detail), at, previous)
+        conn.execute("UPDATE case_events SET prev_hash = ?, hash = ?, keyed = 0 WHERE id = ?", [previous, digest, row_id])
+        previous = digest
+    conn.execute("UPDATE cases SET events_head = ?", [previous])
+    conn.execute("DELETE FROM record_key")
+    conn.commit()
+    conn.close()
+
+    reopened = SQLiteStore(db_path)
+    await reopened.open()
+    try:
+        before = await reopened.verify_case_chain(case.id)
+        assert before.intact and (before.events, before.keyed) == (2, 0)
+        await reopened.record_events([CaseEvent(case_id=case.id, actor="console:dsl", kind="closed", at=WHEN)])
+        after = await reopened.verify_case_chain(case.id)
+        assert after.intact and (after.events, after.keyed) == (3, 1)
+    finally:
+        await reopened.close()

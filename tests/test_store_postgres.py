@@ -15,7 +15,7 @@ import pytest
 
 from bot.models import Case, CaseEvent, Notification, Reminder, Reply
 from bot.store import PostgresStore
-from tests.conftest import POSTGRES_URL, postgres_schema, stored_rows
+from tests.conftest import POSTGRES_URL, postgres_schema, stored_rows, TEST_RECORD_KEY
 from tests.test_store import WHEN, create, entered_within, note
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="set OSB_TEST_POSTGRES_URL to test the PostgreSQL store")
@@ -32,7 +32,7 @@ async def schema():
 @pytest.fixture
 async def stores(schema):
     """Two stores on one database, as two server processes."""
-    pair = [PostgresStore(POSTGRES_URL, schema=schema) for _ in range(2)]
+    pair = [PostgresStore(POSTGRES_URL, schema=schema, record_key=TEST_RECORD_KEY) for _ in range(2)]
     for s in pair:
         await s.open()
     yield pair
@@ -44,7 +44,7 @@ async def stores(schema):
 
 
 async def test_processes_starting_at_once_migrate_the_new_database_once(schema):
-    starting = [PostgresStore(POSTGRES_URL, schema=schema) for _ in range(3)]
+    starting = [PostgresStore(POSTGRES_URL, schema=schema, record_key=TEST_RECORD_KEY) for _ in range(3)]
     try:
         await asyncio.gather(*(s.open() for s in starting))
         rows = stored_rows(starting[0], "migrations")
@@ -141,7 +141,7 @@ async def test_two_processes_claiming_notifications_at_once_get_different_ones(s
 
 async def test_notifications_of_a_sender_that_died_are_offered_to_the_other_once_the_lease_runs_out(schema, stores):
     await stores[0].queue_notifications([note("slack:U1"), note("slack:U2")])
-    dying = PostgresStore(POSTGRES_URL, schema=schema)
+    dying = PostgresStore(POSTGRES_URL, schema=schema, record_key=TEST_RECORD_KEY)
     await dying.open()
     taken = await dying.claim_notifications("slack", lease_seconds=0.5)
     await dying.close()  # gone without marking them delivered

@@ -30,7 +30,7 @@ async def scaled(built, tmp_path):
     path, dataset = built
     copy = tmp_path / "scale.db"
     shutil.copyfile(path, copy)
-    store = SQLiteStore(copy)
+    store = SQLiteStore(copy, record_key=scale.BENCH_RECORD_KEY)  # the key the build sealed its events with
     await store.open()
     yield store, dataset
     await store.close()

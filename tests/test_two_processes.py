@@ -15,7 +15,7 @@ import pytest
 
 from bot.models import Role, StaffMember
 from bot.store import PostgresStore
-from tests.conftest import POSTGRES_URL, postgres_schema
+from tests.conftest import POSTGRES_URL, postgres_schema, TEST_RECORD_KEY
 from tests.fakes.slack_api import FakeSlackApi
 from tests.server_process import FULL_REPORT, REFERENCE, HttpClient, ServerProcess, reference_in, serve_env
 from tests.slack_harness import SlackHarness
@@ -63,7 +63,7 @@ class Person:
 async def test_two_processes_share_one_database_and_each_report_opens_one_case_and_reaches_each_dsl_once(tmp_path):
     async with postgres_schema() as schema:
         url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-        store = PostgresStore(POSTGRES_URL, schema=schema)
+        store = PostgresStore(POSTGRES_URL, schema=schema, record_key=TEST_RECORD_KEY)
         await store.open()
         for user, role, name in ((DSL, Role.DSL, "Dana Lee"), (DEPUTY, Role.DEPUTY_DSL, "Sam Patel")):
             await store.upsert_staff(StaffMember(user=f"slack:{user}", role=role, name=name))

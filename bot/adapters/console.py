@@ -31,8 +31,9 @@ def save_files(replies: list[Reply], folder: Path) -> dict[int, Path]:
     return saved
 
 
-def to_turn(line: str, platform: str, user_id: str, school_id: str = "default") -> Turn:
-    """A typed line as a turn. `/attach PATH` shares a file; anything else is text."""
+def to_turn(line: str, platform: str, user_id: str, school_id: str = "default", max_bytes: int | None = None) -> Turn:
+    """A typed line as a turn. `/attach PATH` shares a file (one over `max_bytes` is not read); anything else is
+    text."""
     stripped = line.strip()
     if stripped.startswith("/attach"):
         raw = stripped[len("/attach"):].strip()
@@ -41,12 +42,13 @@ def to_turn(line: str, platform: str, user_id: str, school_id: str = "default") 
         except ValueError:
             parts = [raw]
         return Turn(platform=platform, user_id=user_id, conversation_id=user_id, files=True, school_id=school_id,
-                    attachments=[describe_file(p) for p in parts] or [Attachment(name="(no file named)", ref="", missing=True)])
+                    attachments=[describe_file(p, max_bytes) for p in parts] or [Attachment(name="(no file named)", ref="", missing=True)])
     return Turn(platform=platform, user_id=user_id, conversation_id=user_id, text=line, files=True, school_id=school_id)
 
 
-def describe_file(path_text: str) -> Attachment:
-    """What the bot records of a local file: name, where it is, size and a checksum (never its bytes)."""
+def describe_file(path_text: str, max_bytes: int | None = None) -> Attachment:
+    """What the bot records of a local file: name, where it is, size and a checksum (never its bytes). A file
+    over `max_bytes` is described by its size alone, without reading it: the report refuses it as too large."""
     path = Path(path_text).expanduser()
     try:
         resolved = path.resolve(strict=True)
@@ -55,6 +57,8 @@ def describe_file(path_text: str) -> Attachment:
         size = resolved.stat().st_size
     except (OSError, RuntimeError):
         return Attachment(name=path.name or path_text, ref=path_text, missing=True)
+    if max_bytes is not None and size > max_bytes:
+        return Attachment(name=resolved.name, ref=resolved.as_uri(), size=size)
     digest = hashlib.sha256()
     with resolved.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -138,4 +142,4 @@ async def run_chat(bot: Bot, user: str, as_json: bool, exports: Path, stdin: IO[
         line = await _read_line(stdin)
         if line is None:
             break
-        emit(await bot.handle(to_turn(line, platform, user_id, school)))
+        emit(await bot.handle(to_turn(line, platform, user_id, school, bot.settings.max_attachment_bytes)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 from abc import ABC, abstractmethod
 from contextlib import AbstractAsyncContextManager
@@ -34,14 +35,18 @@ class StoreError(Exception):
 # --- the tamper-evident event log ---------------------------------------------------------
 
 
-def event_hash(case_id: str, actor: str, kind: str, detail: Any, at: str, prev_hash: str | None) -> str:
-    """SHA-256 (hex) over a canonical JSON of one event and the hash of the case's event before it.
+def event_hash(case_id: str, actor: str, kind: str, detail: Any, at: str, prev_hash: str | None,
+               key: bytes | None = None) -> str:
+    """The hash (hex) over a canonical JSON of one event and the hash of the case's event before it: HMAC-SHA256
+    with the record key (bot/store/record_key.py), or plain SHA-256 for events written before there was one.
     `at` is the timestamp exactly as stored (ISO 8601); `detail` the parsed JSON object."""
     canonical = json.dumps(
         {"case_id": case_id, "actor": actor, "kind": kind, "detail": detail, "at": at, "prev_hash": prev_hash},
         sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    ).encode("utf-8")
+    if key is not None:
+        return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 class ChainProblem(BaseModel):
@@ -51,9 +56,10 @@ class ChainProblem(BaseModel):
     event_id: int | None = Field(default=None, description="the stored row's id")
     kind: str | None = None
     at: datetime | None = None
-    problem: Literal["altered", "link_broken", "unhashed", "end_mismatch"] = Field(description=(
+    problem: Literal["altered", "link_broken", "unhashed", "unkeyed", "end_mismatch"] = Field(description=(
         "altered: the event no longer matches its own hash; link_broken: the event before it was removed, "
         "changed or another put in its place; unhashed: an event without a hash after the chain began; "
+        "unkeyed: an event sealed without the record key although written after the key was in place; "
         "end_mismatch: the log does not end with the case's latest event (later events removed, or this one "
         "added outside the bot)"))
 
@@ -64,6 +70,7 @@ class ChainReport(BaseModel):
     hashed: int = 0
     unsealed: int = Field(default=0, description="events from before the chain existed, not yet sealed by a later one")
     head: str | None = Field(default=None, description="the hash of the case's latest event")
+    keyed: int = Field(default=0, description="events sealed with the record key (HMAC); the others came before it")
     problems: list[ChainProblem] = Field(default_factory=list)
 
     @property
@@ -157,6 +164,12 @@ class Store(ABC):
     async def claim_inputs(self, platform: str, lease_seconds: float, limit: int = 20) -> list[KeptInput]:
         """Kept inputs of `platform` whose lease has run out (their process died, or never finished them),
         oldest first, each leased anew to the caller for `lease_seconds`."""
+
+    @abstractmethod
+    async def prune_expired(self, *, handled_before: datetime, delivered_before: datetime, now: float) -> dict[str, int]:
+        """Forget what has served its purpose (bot/retention.py says when): the ids of turns handled before
+        `handled_before` (no platform retries that long), notifications delivered before `delivered_before`, and
+        OAuth states expired by `now` (seconds since the epoch). Rows deleted per table."""
 
     @abstractmethod
     async def input_done(self, input_id: str) -> None:

@@ -441,4 +441,51 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        18,
+        "pruning handled turns and delivered notifications",
+        """
+        -- Pruning (bot/retention.py, `prune_expired`) reads turns and delivered notifications by time.
+        CREATE INDEX handled_turns_at ON handled_turns(handled_at);
+        CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;
+        """,
+    ),
+    (
+        19,
+        "the purge's mark only after the tombstone, and for good",
+        """
+        -- The purge alone may mark a case for purging (which lets its events be deleted): only once the case's
+        -- tombstone, which is permanent, has been written, and a mark is never taken off. Someone who marks a
+        -- case to cut its log short leaves a tombstone for a case still there, for good.
+        CREATE TRIGGER cases_purge_needs_tombstone BEFORE UPDATE OF purging ON cases
+            WHEN NEW.purging != 0 AND OLD.purging = 0 AND NOT EXISTS (
+                SELECT 1 FROM case_tombstones t WHERE t.school_id = NEW.school_id AND t.reference = NEW.reference)
+            BEGIN SELECT RAISE(ABORT, 'a case is marked for purging only by the purge, after its tombstone'); END;
+        CREATE TRIGGER cases_purging_is_one_way BEFORE UPDATE OF purging ON cases
+            WHEN OLD.purging != 0 AND NEW.purging = 0
+            BEGIN SELECT RAISE(ABORT, 'a case marked for purging stays marked'); END;
+        """,
+    ),
+    (
+        20,
+        "the record key: events sealed with HMAC",
+        """
+        -- The record key (bot/store/record_key.py): events are sealed with HMAC-SHA256 under a key kept outside
+        -- the database. `keyed` says which events are (0: SHA-256, written before the key). The one row of
+        -- record_key holds the key's fingerprint and the last event id written before it (legacy_until), with
+        -- an HMAC over both (seal) so that neither can be changed without the key.
+        ALTER TABLE case_events ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE record_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            fingerprint TEXT NOT NULL,
+            legacy_until INTEGER NOT NULL,
+            since TEXT NOT NULL,
+            seal TEXT NOT NULL
+        );
+        CREATE TRIGGER record_key_no_update BEFORE UPDATE ON record_key
+            BEGIN SELECT RAISE(ABORT, 'the record key is set once'); END;
+        CREATE TRIGGER record_key_no_delete BEFORE DELETE ON record_key
+            BEGIN SELECT RAISE(ABORT, 'the record key is set once'); END;
+        """,
+    ),
 ]

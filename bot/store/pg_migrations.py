@@ -440,4 +440,54 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        18,
+        "pruning handled turns and delivered notifications",
+        """
+        -- See migrations.py.
+        CREATE INDEX handled_turns_at ON handled_turns(handled_at COLLATE "C");
+        CREATE INDEX outbox_delivered ON outbox(delivered_at COLLATE "C") WHERE delivered_at IS NOT NULL;
+        """,
+    ),
+    (
+        19,
+        "the purge's mark only after the tombstone, and for good",
+        """
+        -- See migrations.py.
+        CREATE FUNCTION cases_purging_only_by_purge() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.purging <> 0 AND NEW.purging = 0 THEN
+                RAISE EXCEPTION 'a case marked for purging stays marked' USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            IF NEW.purging <> 0 AND OLD.purging = 0 AND NOT EXISTS (
+                SELECT 1 FROM case_tombstones t WHERE t.school_id = NEW.school_id AND t.reference = NEW.reference)
+            THEN
+                RAISE EXCEPTION 'a case is marked for purging only by the purge, after its tombstone'
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER cases_purging_only_by_purge BEFORE UPDATE OF purging ON cases
+            FOR EACH ROW EXECUTE FUNCTION cases_purging_only_by_purge();
+        """,
+    ),
+    (
+        20,
+        "the record key: events sealed with HMAC",
+        """
+        -- See migrations.py.
+        ALTER TABLE case_events ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE record_key (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            fingerprint TEXT NOT NULL,
+            legacy_until BIGINT NOT NULL,
+            since TEXT NOT NULL,
+            seal TEXT NOT NULL
+        );
+        CREATE TRIGGER record_key_no_update BEFORE UPDATE ON record_key
+            FOR EACH ROW EXECUTE FUNCTION refuse('the record key is set once');
+        CREATE TRIGGER record_key_no_delete BEFORE DELETE ON record_key
+            FOR EACH ROW EXECUTE FUNCTION refuse('the record key is set once');
+        """,
+    ),
 ]

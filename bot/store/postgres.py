@@ -45,6 +45,7 @@ from bot.models import (
 )
 from bot.early_warning import Sighting
 from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
+from bot.store import record_key
 from bot.store.pg_migrations import MIGRATIONS
 from bot.store.rows import (
     UNSCANNED,
@@ -88,8 +89,11 @@ class _DraftTaken(Exception):
 
 
 class PostgresStore(Store):
-    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10, lock_pool_size: int = 20):
-        """`url`: postgresql://…; `schema`: where the tables are (the database's default search path if None)."""
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10, lock_pool_size: int = 20,
+                 record_key: bytes | None = None):
+        """`url`: postgresql://…; `schema`: where the tables are (the database's default search path if None);
+        `record_key`: the key that seals case events, by default `OSB_RECORD_KEY`, which must then be set (every
+        process needs the same one; see bot/store/record_key.py)."""
         if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
             raise ValueError(f"not a plain schema name: {schema!r}")
         self.url = url
@@ -99,6 +103,9 @@ class PostgresStore(Store):
         self._pool: AsyncConnectionPool | None = None
         self._lock_pool: AsyncConnectionPool | None = None
         self._conversation_locks = KeyedLocks()
+        self._given_key = record_key
+        self._record_key = b""
+        self._legacy_until = 0
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -115,6 +122,7 @@ class PostgresStore(Store):
             await self._pool.open(wait=True, timeout=10)
             await self._lock_pool.open()
             await self._migrate()
+            await self._settle_record_key()
         except (psycopg.OperationalError, PoolTimeout) as exc:
             await self.close()
             raise StoreError(f"cannot reach the database: {exc}") from exc
@@ -172,6 +180,27 @@ class PostgresStore(Store):
                                            [version, name, ts(utcnow())])
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [lock])
+
+    async def _settle_record_key(self) -> None:
+        """Check the record key is the database's own; on the first start with one, write its row."""
+        key = self._given_key or record_key.given_key()
+        row = await self._one("SELECT * FROM record_key")
+        if key is None:
+            if row is not None:
+                raise record_key.lost(record_key.ENV, row["fingerprint"], None)
+            raise StoreError(f"{record_key.ENV} is not set: with PostgreSQL the key that seals case records is given "
+                             f"to every process (make one with {record_key.MAKE_ONE}) and kept out of the database "
+                             "and its backups")
+        if row is None:
+            async with self._write() as conn:
+                await conn.execute("LOCK TABLE record_key IN EXCLUSIVE MODE")  # two processes starting together
+                row = await _one(conn, "SELECT * FROM record_key")
+                if row is None:
+                    found = await _one(conn, "SELECT coalesce(max(id), 0) AS n FROM case_events")
+                    row = record_key.key_row(key, int(found["n"]) if found else 0, ts(utcnow()))
+                    await _insert(conn, "record_key", [row])
+        record_key.check_row(row, key, record_key.ENV)
+        self._record_key, self._legacy_until = key, int(row["legacy_until"])
 
     def _lock_name(self, what: str) -> str:
         # Advisory locks belong to the whole database: the schema keeps two deployments (or test runs) apart.
@@ -246,6 +275,14 @@ class PostgresStore(Store):
             RETURNING inbox.*""", [platform, now, limit, now + lease_seconds])
         rows.sort(key=lambda r: r["received_at"])
         return [KeptInput.model_validate(r) for r in rows]
+
+    async def prune_expired(self, *, handled_before: datetime, delivered_before: datetime, now: float) -> dict[str, int]:
+        async with self._write() as conn:
+            turns = await conn.execute(f"DELETE FROM handled_turns WHERE handled_at {C} < %s", [utc_ts(handled_before)])
+            delivered = await conn.execute(f"DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at {C} < %s",
+                                           [utc_ts(delivered_before)])
+            states = await conn.execute("DELETE FROM oauth_states WHERE expires_at <= %s", [now])
+            return {"handled_turns": turns.rowcount, "outbox": delivered.rowcount, "oauth_states": states.rowcount}
 
     async def input_done(self, input_id: str) -> None:
         async with self._write() as conn:
@@ -344,7 +381,7 @@ class PostgresStore(Store):
             else:  # events from before the chain existed: chain on from the hash they would have had
                 heads[case_id] = chain_head(await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id",
                                                        [case_id]))
-        await _insert(conn, "case_events", chained_rows(events, school_id, heads))
+        await _insert(conn, "case_events", chained_rows(events, school_id, heads, self._record_key))
         for case_id, head in heads.items():
             await conn.execute("UPDATE cases SET events_head = %s WHERE id = %s", [head, case_id])
 
@@ -610,7 +647,7 @@ class PostgresStore(Store):
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             rows = await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id", [case_id])
             case = await _one(conn, "SELECT events_head FROM cases WHERE id = %s", [case_id])
-        return check_chain(case_id, rows, case["events_head"] if case else None)
+        return check_chain(case_id, rows, case["events_head"] if case else None, self._record_key, self._legacy_until)
 
     # --- early warning across schools (bot/early_warning.py) ----------------------------------
 
@@ -783,42 +820,49 @@ class PostgresStore(Store):
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
         case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = await _all(conn, "SELECT * FROM case_events WHERE case_id = %s ORDER BY id", [case_id])
-        removed: dict[str, int] = {}
-
-        def count(table: str, n: int) -> None:
-            if n > 0:
-                removed[table] = removed.get(table, 0) + n
-
-        await conn.execute("UPDATE cases SET purging = 1 WHERE id = %s", [case_id])  # lets its events be deleted
+        # First what goes, counted for the tombstone; the tombstone (permanent) is written before the case is
+        # marked for purging, which only that lets happen (migration 19), and only then is anything deleted.
         columns = await _table_columns(conn)
-        tables = [t for t in columns if t not in self._PURGE_SKIP]
-        for table in tables:  # every row that carries the case's id, whichever migration added its table
-            if "case_id" in columns[table]:
-                cursor = await conn.execute(sql.SQL("DELETE FROM {} WHERE case_id = %s").format(sql.Identifier(table)),
-                                            [case_id])
-                count(table, cursor.rowcount)
-        cursor = await conn.execute("DELETE FROM card_posts WHERE school_id = %s AND reference = %s", [school_id, ref])
-        count("card_posts", cursor.rowcount)
+        by_case_id = [t for t in columns if t not in self._PURGE_SKIP and "case_id" in columns[t]]
+        removed: dict[str, int] = {}
+        for table in by_case_id:
+            found = await _one(conn, sql.SQL("SELECT count(*) AS n FROM {} WHERE case_id = %s").format(
+                sql.Identifier(table)), [case_id])
+            removed[table] = found["n"] if found else 0
+
+        async def count(query: str, params: list[Any]) -> int:
+            found = await _one(conn, query, params)
+            return found["n"] if found else 0
+
+        removed["card_posts"] = await count("SELECT count(*) AS n FROM card_posts WHERE school_id = %s AND reference = %s",
+                                            [school_id, ref])
         # Sent about its report before the case existed (the guardrail's alert): by the draft's id.
-        cursor = await conn.execute("DELETE FROM outbox WHERE draft_id = %s", [draft_id])
-        count("outbox", cursor.rowcount)
+        removed["outbox"] = removed.get("outbox", 0) + await count(
+            "SELECT count(*) AS n FROM outbox WHERE draft_id = %s", [draft_id])
         # Reminders about the case, and the DSLs' half-done updates of it and its buttons: by the fields that
         # name it. Rows whose text merely mentions it belong to someone else and stay.
         looks_like = [f"%{ref}%", f"%{draft_id}%"]
-        for r in await _all(conn, "SELECT id, detail FROM reminders WHERE school_id = %s"
-                                  " AND (detail ILIKE %s OR detail ILIKE %s)", [school_id, *looks_like]):
-            if reminder_of_case(r["detail"], ref, case_id):
-                cursor = await conn.execute("DELETE FROM reminders WHERE id = %s", [r["id"]])
-                count("reminders", cursor.rowcount)
-        for conv in await _all(conn, "SELECT key, state FROM conversations WHERE school_id = %s"
-                                     " AND (state ILIKE %s OR state ILIKE %s)", [school_id, *looks_like]):
-            scrubbed = state_without_case(conv["state"], ref, draft_id)
-            if scrubbed is not None:
-                await conn.execute("UPDATE conversations SET state = %s WHERE key = %s", [scrubbed, conv["key"]])
-                count("conversations", 1)
-        count("cases", 1)
+        reminders = [r["id"] for r in await _all(
+            conn, "SELECT id, detail FROM reminders WHERE school_id = %s AND (detail ILIKE %s OR detail ILIKE %s)",
+            [school_id, *looks_like]) if reminder_of_case(r["detail"], ref, case_id)]
+        conversations = [(scrubbed, c["key"]) for c in await _all(
+            conn, "SELECT key, state FROM conversations WHERE school_id = %s AND (state ILIKE %s OR state ILIKE %s)",
+            [school_id, *looks_like]) if (scrubbed := state_without_case(c["state"], ref, draft_id)) is not None]
+        removed["reminders"] = removed.get("reminders", 0) + len(reminders)
+        removed["conversations"] = len(conversations)
+        removed["cases"] = 1
+        removed = {t: n for t, n in removed.items() if n > 0}
         tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
         await _insert(conn, "case_tombstones", [tombstone_row(tombstone)])
+
+        await conn.execute("UPDATE cases SET purging = 1 WHERE id = %s", [case_id])  # lets its events be deleted
+        for table in by_case_id:
+            await conn.execute(sql.SQL("DELETE FROM {} WHERE case_id = %s").format(sql.Identifier(table)), [case_id])
+        await conn.execute("DELETE FROM card_posts WHERE school_id = %s AND reference = %s", [school_id, ref])
+        await conn.execute("DELETE FROM outbox WHERE draft_id = %s", [draft_id])
+        await conn.execute("DELETE FROM reminders WHERE id = ANY(%s)", [reminders])
+        for scrubbed, key in conversations:
+            await conn.execute("UPDATE conversations SET state = %s WHERE key = %s", [scrubbed, key])
         await conn.execute("DELETE FROM cases WHERE id = %s", [case_id])  # allowed now that its tombstone exists
         return tombstone
 

@@ -163,22 +163,26 @@ def chain_head(rows: list[dict[str, Any]]) -> str | None:
     return head
 
 
-def chained_rows(events: list[CaseEvent], school_id: str, heads: dict[str, str | None]) -> list[dict[str, Any]]:
-    """Rows for `events`, each chained to its case's previous event; `heads` holds each case's current head
-    (every case in `events` must be there) and is moved on to the new heads."""
+def chained_rows(events: list[CaseEvent], school_id: str, heads: dict[str, str | None],
+                 key: bytes) -> list[dict[str, Any]]:
+    """Rows for `events`, each chained to its case's previous event and sealed with the record key; `heads` holds
+    each case's current head (every case in `events` must be there) and is moved on to the new heads."""
     rows = []
     for e in events:
         text, at = json.dumps(e.detail), ts(e.at)
-        digest = event_hash(e.case_id, e.actor, e.kind, json.loads(text), at, heads[e.case_id])
+        digest = event_hash(e.case_id, e.actor, e.kind, json.loads(text), at, heads[e.case_id], key)
         rows.append({"case_id": e.case_id, "school_id": school_id, "actor": e.actor, "kind": e.kind,
-                     "detail": text, "at": at, "prev_hash": heads[e.case_id], "hash": digest})
+                     "detail": text, "at": at, "prev_hash": heads[e.case_id], "hash": digest, "keyed": 1})
         heads[e.case_id] = digest
     return rows
 
 
-def check_chain(case_id: str, rows: list[dict[str, Any]], recorded_head: str | None) -> ChainReport:
+def check_chain(case_id: str, rows: list[dict[str, Any]], recorded_head: str | None, key: bytes,
+                legacy_until: int) -> ChainReport:
     """Walk the case's events in the order they were stored. Events from before the chain existed
-    (no hash, all before the first hashed one) are chained implicitly, as `chain_head` sealed them."""
+    (no hash, all before the first hashed one) are chained implicitly, as `chain_head` sealed them. Events
+    sealed with the record key are checked with it; one sealed without it is accepted only if it was written
+    before the key was (its id at most `legacy_until`)."""
     report = ChainReport(case_id=case_id, events=len(rows))
 
     def problem(position: int | None, row: dict[str, Any] | None, what: str) -> None:
@@ -190,9 +194,10 @@ def check_chain(case_id: str, rows: list[dict[str, Any]], recorded_head: str | N
     last_hashed: tuple[int, dict[str, Any]] | None = None
     legacy = 0
     for position, row in enumerate(rows, 1):
+        keyed = bool(row.get("keyed"))
         computed_from = row["prev_hash"] if row["hash"] is not None else expected
         digest = event_hash(row["case_id"], row["actor"], row["kind"], detail(row["detail"]), row["at"],
-                            computed_from)
+                            computed_from, key if keyed else None)
         if row["hash"] is None:
             if last_hashed is None:
                 legacy += 1
@@ -201,6 +206,9 @@ def check_chain(case_id: str, rows: list[dict[str, Any]], recorded_head: str | N
                 problem(position, row, "unhashed")
             continue
         report.hashed += 1
+        report.keyed += keyed
+        if not keyed and row["id"] > legacy_until:
+            problem(position, row, "unkeyed")
         if row["prev_hash"] != expected:
             problem(position, row, "link_broken")
         if digest != row["hash"]:

@@ -11,6 +11,7 @@ import fcntl
 import logging
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -38,6 +39,7 @@ from bot.models import (
 from bot.early_warning import Sighting
 from bot.private import private_file, private_folder
 from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
+from bot.store import record_key
 from bot.store.migrations import MIGRATIONS
 from bot.store.rows import (
     UNSCANNED,
@@ -77,8 +79,13 @@ EVENTS_BATCH = 500  # case ids to a query: well within SQLite's limit on paramet
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, record_key: bytes | None = None):
+        """`record_key`: the key that seals case events; by default `OSB_RECORD_KEY`, else the key file beside
+        the database (made on first start; see bot/store/record_key.py)."""
         self.path = str(path)
+        self._given_key = record_key
+        self._record_key = b""
+        self._legacy_until = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite_utils.Database | None = None
         self._conversation_locks = KeyedLocks()
@@ -136,6 +143,29 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._db = db
         self._migrate()
+        self._settle_record_key()
+
+    def _settle_record_key(self) -> None:
+        """Find the record key and check it is the database's own; on the first start with one, write its row."""
+        row = next(self.db.query("SELECT * FROM record_key"), None)
+        where = ":memory:" if self.path == ":memory:" else str(record_key.key_file(self.path))
+        key = self._given_key or record_key.given_key()
+        if key is None and self.path == ":memory:":
+            key = secrets.token_bytes(record_key.KEY_BYTES)
+        if key is None:
+            key = record_key.read_key_file(Path(where))
+            if key is None and row is not None:
+                raise record_key.lost(where, row["fingerprint"], None)
+            key = key or record_key.create_key_file(Path(where))
+        if row is None:
+            with self._write() as db:
+                row = next(db.query("SELECT * FROM record_key"), None)  # another process may have just written it
+                if row is None:
+                    legacy_until = db.execute("SELECT coalesce(max(id), 0) FROM case_events").fetchone()[0]
+                    row = record_key.key_row(key, legacy_until, ts(utcnow()))
+                    db["record_key"].insert(row)
+        record_key.check_row(row, key, where)
+        self._record_key, self._legacy_until = key, int(row["legacy_until"])  # type: ignore[arg-type]
 
     def _migrate(self) -> None:
         db = self.db
@@ -273,6 +303,19 @@ class SQLiteStore(Store):
 
         return await self._run(claim)
 
+    async def prune_expired(self, *, handled_before: datetime, delivered_before: datetime, now: float) -> dict[str, int]:
+        def prune() -> dict[str, int]:
+            with self._write() as db:
+                return {
+                    "handled_turns": db.execute("DELETE FROM handled_turns WHERE handled_at < ?",
+                                                [utc_ts(handled_before)]).rowcount,
+                    "outbox": db.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
+                                         [utc_ts(delivered_before)]).rowcount,
+                    "oauth_states": db.execute("DELETE FROM oauth_states WHERE expires_at <= ?", [now]).rowcount,
+                }
+
+        return await self._run(prune)
+
     async def input_done(self, input_id: str) -> None:
         def done() -> None:
             with self._write() as db:
@@ -384,7 +427,7 @@ class SQLiteStore(Store):
             return chain_head(list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id])))
 
         heads = {case_id: last_hash(case_id) for case_id in dict.fromkeys(e.case_id for e in events)}
-        db["case_events"].insert_all(chained_rows(events, school_id, heads))
+        db["case_events"].insert_all(chained_rows(events, school_id, heads, self._record_key))
         for case_id, head in heads.items():
             db.execute("UPDATE cases SET events_head = ? WHERE id = ?", [head, case_id])
 
@@ -731,7 +774,8 @@ class SQLiteStore(Store):
         def verify() -> ChainReport:
             rows = list(self.db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
             case = next(self.db.query("SELECT events_head FROM cases WHERE id = ?", [case_id]), None)
-            return check_chain(case_id, rows, case["events_head"] if case else None)
+            return check_chain(case_id, rows, case["events_head"] if case else None, self._record_key,
+                               self._legacy_until)
 
         return await self._run(verify)
 
@@ -950,37 +994,39 @@ class SQLiteStore(Store):
             raise StoreError(f"{row['reference']} is not closed: open cases are never purged")
         case_id, ref, draft_id = row["id"], row["reference"], row["draft_id"]
         events = list(db.query("SELECT * FROM case_events WHERE case_id = ? ORDER BY id", [case_id]))
-        removed: dict[str, int] = {}
-
-        def count(table: str, n: int) -> None:
-            if n > 0:
-                removed[table] = removed.get(table, 0) + n
-
-        db.execute("UPDATE cases SET purging = 1 WHERE id = ?", [case_id])  # lets its events be deleted
+        # First what goes, counted for the tombstone; the tombstone (permanent) is written before the case is
+        # marked for purging, which only that lets happen (migration 19), and only then is anything deleted.
         tables = [t for t in db.table_names() if t not in self._PURGE_SKIP and not t.startswith("sqlite_")]
-        for table in tables:  # every row that carries the case's id, whichever migration added its table
-            if "case_id" in db[table].columns_dict:
-                count(table, db.execute(f'DELETE FROM "{table}" WHERE case_id = ?', [case_id]).rowcount)
-        count("card_posts", db.execute("DELETE FROM card_posts WHERE school_id = ? AND reference = ?",
-                                       [school_id, ref]).rowcount)
+        by_case_id = [t for t in tables if "case_id" in db[t].columns_dict]  # whichever migration added them
+        removed = {t: db.execute(f'SELECT count(*) FROM "{t}" WHERE case_id = ?', [case_id]).fetchone()[0]
+                   for t in by_case_id}
+        removed["card_posts"] = db.execute("SELECT count(*) FROM card_posts WHERE school_id = ? AND reference = ?",
+                                           [school_id, ref]).fetchone()[0]
         # Sent about its report before the case existed (the guardrail's alert): by the draft's id.
-        count("outbox", db.execute("DELETE FROM outbox WHERE draft_id = ?", [draft_id]).rowcount)
+        removed["outbox"] += db.execute("SELECT count(*) FROM outbox WHERE draft_id = ?", [draft_id]).fetchone()[0]
         # Reminders about the case, and the DSLs' half-done updates of it and its buttons: by the fields that
         # name it. Rows whose text merely mentions it belong to someone else and stay.
         looks_like = [f"%{ref}%", f"%{draft_id}%"]
-        for r in list(db.query("SELECT rowid, detail FROM reminders WHERE school_id = ? AND (detail LIKE ? OR detail LIKE ?)",
-                               [school_id, *looks_like])):
-            if reminder_of_case(r["detail"], ref, case_id):
-                count("reminders", db.execute("DELETE FROM reminders WHERE rowid = ?", [r["rowid"]]).rowcount)
-        for conv in list(db.query("SELECT key, state FROM conversations WHERE school_id = ? AND (state LIKE ? OR state LIKE ?)",
-                                  [school_id, *looks_like])):
-            scrubbed = state_without_case(conv["state"], ref, draft_id)
-            if scrubbed is not None:
-                db.execute("UPDATE conversations SET state = ? WHERE key = ?", [scrubbed, conv["key"]])
-                count("conversations", 1)
-        count("cases", 1)
+        reminders = [r["rowid"] for r in db.query(
+            "SELECT rowid, detail FROM reminders WHERE school_id = ? AND (detail LIKE ? OR detail LIKE ?)",
+            [school_id, *looks_like]) if reminder_of_case(r["detail"], ref, case_id)]
+        conversations = [(scrubbed, c["key"]) for c in db.query(
+            "SELECT key, state FROM conversations WHERE school_id = ? AND (state LIKE ? OR state LIKE ?)",
+            [school_id, *looks_like]) if (scrubbed := state_without_case(c["state"], ref, draft_id)) is not None]
+        removed["reminders"] = removed.get("reminders", 0) + len(reminders)
+        removed["conversations"] = len(conversations)
+        removed["cases"] = 1
+        removed = {t: n for t, n in removed.items() if n > 0}
         tombstone = tombstone_for(row, events, removed, purged_at=purged_at, purged_by=purged_by, policy=policy)
         db["case_tombstones"].insert(tombstone_row(tombstone))
+
+        db.execute("UPDATE cases SET purging = 1 WHERE id = ?", [case_id])  # lets its events be deleted
+        for table in by_case_id:
+            db.execute(f'DELETE FROM "{table}" WHERE case_id = ?', [case_id])
+        db.execute("DELETE FROM card_posts WHERE school_id = ? AND reference = ?", [school_id, ref])
+        db.execute("DELETE FROM outbox WHERE draft_id = ?", [draft_id])
+        db.conn.executemany("DELETE FROM reminders WHERE rowid = ?", [(r,) for r in reminders])
+        db.conn.executemany("UPDATE conversations SET state = ? WHERE key = ?", conversations)
         db.execute("DELETE FROM cases WHERE id = ?", [case_id])  # allowed now that its tombstone exists
         return tombstone
 
