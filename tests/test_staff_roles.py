@@ -9,7 +9,7 @@ import bot.store.sqlite as sqlite_module
 from bot.models import Role, StaffMember
 from bot.routing import route_case
 from bot.store import PostgresStore, SQLiteStore
-from tests.conftest import POSTGRES_URL, postgres_schema, run_sql
+from tests.conftest import POSTGRES_URL, TEST_RECORD_KEY, postgres_schema, run_sql
 
 
 async def test_every_role_of_a_person_is_stored_and_read_back(store):
@@ -34,13 +34,21 @@ async def _old_directory(kind: str, tmp_path, monkeypatch, schema: str | None):
     """A database as today's code (migrations 1 to 10) leaves it, with a staff directory in it."""
     module = sqlite_module if kind == "sqlite" else postgres_module
     monkeypatch.setattr(module, "MIGRATIONS", [m for m in module.MIGRATIONS if m[0] < 11])
+    store_class = SQLiteStore if kind == "sqlite" else PostgresStore
+    if kind == "sqlite":
+        monkeypatch.setattr(store_class, "_settle_record_key", lambda self: None)  # no record key before migration 20
+    else:
+        async def no_key(self) -> None:
+            return None
+        monkeypatch.setattr(store_class, "_settle_record_key", no_key)
     old = SQLiteStore(tmp_path / "old.db") if kind == "sqlite" else PostgresStore(POSTGRES_URL, schema=schema)
     await old.open()
     for user, role, name in OLD_ROWS:
         run_sql(old, 'INSERT INTO staff (school_id, "user", role, name) VALUES (?, ?, ?, ?)', ["default", user, role, name])
     await old.close()
     monkeypatch.undo()
-    new = SQLiteStore(tmp_path / "old.db") if kind == "sqlite" else PostgresStore(POSTGRES_URL, schema=schema)
+    new = SQLiteStore(tmp_path / "old.db") if kind == "sqlite" else PostgresStore(POSTGRES_URL, schema=schema,
+                                                                                    record_key=TEST_RECORD_KEY)
     await new.open()
     return new
 
