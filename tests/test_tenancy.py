@@ -245,7 +245,7 @@ async def test_a_welsh_schools_case_card_pack_and_plan_name_wales_and_its_proced
     dsl = Chat(county_bot, "console:odsl", school="oak")
     await dsl.open()
     (card,) = [r.card for r in dsl.last if r.card]
-    guidance = " ".join(card.guidance)
+    guidance = " ".join(card.guidance + card.notice)  # the reader's own part at the top, and the statutory note
     assert "Wales Safeguarding Procedures" in guidance and "Designated Officer for Safeguarding" in guidance
     assert "LADO" not in guidance
     await dsl.pick("case:OAK-2026-0001:pack")
