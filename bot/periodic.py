@@ -19,6 +19,7 @@ class Periodic:
         self.seconds = seconds
         self.work = work
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
@@ -27,6 +28,7 @@ class Periodic:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
+            self._stopping = True  # also ends the loop if `work` turns the cancellation into an error or swallows it
             task.cancel()
             try:
                 await task
@@ -38,11 +40,15 @@ class Periodic:
         return self._task is not None and not self._task.done()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.work()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopping:  # a driver that reports a cancelled query as its own error (psycopg can)
+                    return
                 log.error("%s failed: %s", self.name, type(exc).__name__)
+            if self._stopping:
+                return
             await asyncio.sleep(self.seconds)

@@ -28,3 +28,23 @@ async def test_a_failing_run_is_logged_by_type_only_and_the_loop_carries_on(capl
     assert "Mocking posts" not in caplog.text
     with caplog.at_level(logging.ERROR):
         await loop.stop()  # stopping twice is harmless
+
+
+async def test_stop_ends_the_loop_even_when_the_work_reports_its_cancellation_as_an_error():
+    """psycopg can turn a cancelled query into an error of its own: the loop must still end, not log it and go
+    to sleep for its interval (an hour, for pruning), leaving `stop` and the server's shutdown waiting."""
+    started = asyncio.Event()
+
+    async def query() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            raise RuntimeError("canceling statement due to user request") from None
+
+    loop = Periodic("pruning", 3600, query)
+    loop.start()
+    await started.wait()
+    stopping = asyncio.ensure_future(loop.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)  # a guard against a hang, not a speed goal
+    assert stopping in done and not loop.running
