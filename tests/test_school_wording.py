@@ -14,8 +14,10 @@ from bot.config import Settings
 from bot.engine import Bot
 from bot.markup import to_plain
 from bot.models import Role, School, StaffMember
+from bot.record import FORMATS, build_record, export_case
 from bot.scheduler import Scheduler
 from tests.conftest import STANDARD_REPORT, Chat, stored_rows, walk
+from tests.test_record import flat, pdf_text
 from tests.test_scheduler import URGENT_REPORT
 
 DEPLOYMENT = "Hillshire County Council"
@@ -103,3 +105,20 @@ async def test_a_non_urgent_escalation_card_is_in_the_schools_own_words(county_b
     assert (("reminders.escalated", f"Hillside escalation: {hill.reference} is waiting for the safeguarding team.")
             in queued(county_bot, "console:hhead"))
 
+
+async def test_the_record_names_the_cases_school_in_its_own_words(county_bot):
+    hill = await report(county_bot, "hill", "console:hteacher")
+    oak = await report(county_bot, "oak", "console:oteacher")
+
+    record = await build_record(county_bot, hill, exported_by="console:hdsl", fmt="json")
+    assert record.school == "Hillside Academy"
+    assert record.title == f"Hillside Academy child-protection record: {hill.reference}"
+    other = await build_record(county_bot, oak, exported_by="console:odsl", fmt="json")
+    assert other.school == "Oakfield Primary School"
+    assert other.title == f"Safeguarding record: {oak.reference}"
+
+    for fmt in FORMATS:
+        _, data = await export_case(county_bot, hill, by="console:hdsl", fmt=fmt)
+        text = flat(pdf_text(data)) if fmt == "pdf" else data.decode("utf-8")
+        assert "Hillside Academy child-protection record" in text and "Hillside Academy" in text, fmt
+        assert DEPLOYMENT not in text, fmt
