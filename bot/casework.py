@@ -542,7 +542,7 @@ class Casework:
             return
         from bot.record import export_case
 
-        _, data = await export_case(self.bot, case, by=ctx.user, fmt="pdf", content=self.bot.schools.words(), now=ctx.now)
+        _, data = await export_case(self.bot, case, by=ctx.user, fmt="pdf", now=ctx.now)
         ctx.replies.append(Reply(
             key="case.record.ready", text=self.text("case.record.ready", reference=case.reference),
             file=FileReply(name=f"{case.reference}.pdf", media_type="application/pdf", content=data),

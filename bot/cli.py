@@ -467,8 +467,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     bot = Bot(content, store, settings)
     school = await bot.schools.get(case.school_id)
     with serving(school):  # the record in the school's words and nation
-        record, data = await export_case(bot, case, by=args.by or _cli_user(), fmt=args.format,
-                                         content=bot.schools.words())
+        record, data = await export_case(bot, case, by=args.by or _cli_user(), fmt=args.format)
     if out == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.markup import to_plain
-from bot.models import Case, CaseEvent, Role, Route, StaffMember, utcnow
+from bot.models import Case, CaseEvent, Role, Route, School, StaffMember, utcnow
 from bot.plan import case_plan
 from bot.store.base import ChainReport
 
@@ -222,10 +222,10 @@ def chain_words(content: "Content", report: ChainReport) -> tuple[str, list[str]
 
 
 class _Builder:
-    def __init__(self, bot: "Bot", staff: list[StaffMember], plan_items: dict[str, str] | None = None,
+    def __init__(self, content: "Content", staff: list[StaffMember], plan_items: dict[str, str] | None = None,
                  refusals: dict[tuple[str, str], int] | None = None):
-        self.bot = bot
-        self.say = _Words(bot.content)
+        self.content = content  # the case's school's words
+        self.say = _Words(content)
         self.staff = {m.user: m for m in staff}
         self.plan_items = plan_items or {}  # plan entry id -> "Step: item"
         self.refusals = refusals or {}  # (actor, UTC day) -> refusals that day; only the first is an event
@@ -262,7 +262,7 @@ class _Builder:
     # --- events --------------------------------------------------------------------------
 
     def choice_label(self, flow_id: str, step_id: str, value: Any) -> str:
-        flow = self.bot.content.flows.get(flow_id)
+        flow = self.content.flows.get(flow_id)
         if flow is None:
             return str(value)
         try:
@@ -272,7 +272,7 @@ class _Builder:
         return next((c.summary or c.label for c in step.choices if c.id == value), str(value))
 
     def step_title(self, flow_id: str, step_id: str) -> str:
-        flow = self.bot.content.flows.get(flow_id)
+        flow = self.content.flows.get(flow_id)
         try:
             return flow.step(step_id).title if flow else _humanize(step_id)
         except KeyError:
@@ -283,7 +283,7 @@ class _Builder:
         for key, value in detail.items():
             if key in skip or value in (None, "", [], {}):
                 continue
-            flow = self.bot.content.flows.get(flow_id)
+            flow = self.content.flows.get(flow_id)
             step = next((s for s in flow.steps if s.id == key), None) if flow else None
             shown = self.choice_label(flow_id, key, value) if step and step.type == "choice" else self.value(key, value)
             facts.append(Fact(label=self.step_title(flow_id, key), value=shown))
@@ -363,7 +363,7 @@ class _Builder:
             about = str(d.get("about", ""))
             what = say(f"record.event.{kind}", value=say.get(f"record.reminder_about.{about}", _humanize(about)))
             details = self.generic_details(d, skip={"about", "report_event"})
-        elif f"record.event.{kind}" in self.bot.content.messages:
+        elif f"record.event.{kind}" in self.content.messages:
             what = say(f"record.event.{kind}")
             details = (self.flow_details(FLOW_OF_EVENT[kind], d) if kind in FLOW_OF_EVENT
                        else self.generic_details(d))
@@ -385,16 +385,13 @@ class _Builder:
 async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
                        exported_at: datetime | None = None) -> SafeguardingRecord:
     """Everything the school's child-protection file needs about `case`, read from the store now."""
-    store, content = bot.store, bot.content
+    store = bot.store
+    school, content = await _school_of(bot, case)
     say = _Words(content)
     events = await store.case_events(case.id)
     evidence = await store.case_evidence(case.id)
-    school = bot.schools.current()  # the school being served (cases never cross schools), or the deployment's
-    if school.id != case.school_id:
-        school = await bot.schools.get(case.school_id)
-    school_words = bot.schools.content(school)  # the plan as the school's nation has it
-    plan_entries = case_plan(school_words, case, events, evidence)
-    b = _Builder(bot, await store.list_staff(case.school_id),
+    plan_entries = case_plan(content, case, events, evidence)
+    b = _Builder(content, await store.list_staff(case.school_id),
                  {e.id: f"{e.step}: {e.text}" for e in plan_entries}, await store.refusal_counts(case.id))
     chain = await store.verify_case_chain(case.id)
 
@@ -428,7 +425,7 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
     return SafeguardingRecord(
         title=say("record.title", reference=case.reference),
         confidential=say("record.confidential"),
-        school=bot.settings.school_name,
+        school=school.name,
         reference=case.reference,
         status=b.status(case.status.value),
         urgent=case.urgent,
@@ -462,19 +459,27 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
 
 
 async def export_case(
-    bot: "Bot", case: Case, *, by: str, fmt: str, content: "Content", now: datetime | None = None,
+    bot: "Bot", case: Case, *, by: str, fmt: str, now: datetime | None = None,
 ) -> tuple[SafeguardingRecord, bytes]:
-    """The record and its file. The export is recorded on the case (who, which format) only once the record
+    """The record and its file, in the words of the case's school. The export is recorded on the case (who, which format) only once the record
     without it has been rendered (an error then records nothing); the record is then built and rendered again,
     so that it ends with that event and carries the chain's hash up to and including it."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     now = now or utcnow()
+    _school, content = await _school_of(bot, case)
     render(await build_record(bot, case, exported_by=by, fmt=fmt, exported_at=now), content)
     await bot.store.record_events([CaseEvent(case_id=case.id, actor=by, kind="record_exported", at=now,
                                              detail={"format": fmt})])
     record = await build_record(bot, case, exported_by=by, fmt=fmt, exported_at=now)
     return record, render(record, content)
+
+
+async def _school_of(bot: "Bot", case: Case) -> tuple[School, "Content"]:
+    """The case's own school (never the deployment's name, nor the school of whoever asks) and its words: the
+    shared content with the school's folder over it, as its nation has it."""
+    school = await bot.schools.get(case.school_id)
+    return school, bot.schools.content(school)
 
 
 def render(record: SafeguardingRecord, content: "Content") -> bytes:

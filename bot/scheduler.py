@@ -38,6 +38,7 @@ from bot.models import (
     Reply,
     Role,
     Route,
+    School,
     StaffMember,
 )
 from bot.periodic import Periodic
@@ -65,6 +66,18 @@ class Due:
     case: Case
     events: list[CaseEvent]
     prepare: Callable[[Case, list[CaseEvent]], Prepared | None]
+
+
+def for_school(school: School, prepare: Callable[[Case, list[CaseEvent]], Prepared | None],
+               ) -> Callable[[Case, list[CaseEvent]], Prepared | None]:
+    """`prepare` in `school`'s words wherever the store runs it: SQLite runs it on its worker thread, which
+    does not carry the tick's school, so the cards would fall back to the shared wording."""
+
+    def prepare_for_school(fresh: Case, events: list[CaseEvent]) -> Prepared | None:
+        with serving(school):
+            return prepare(fresh, events)
+
+    return prepare_for_school
 
 
 class Scheduler:
@@ -119,18 +132,19 @@ class Scheduler:
         for school in await self.bot.store.list_schools():
             if school.kind != "school":
                 continue
-            with serving(await self.bot.schools.get(school.id)):
+            served = await self.bot.schools.get(school.id)
+            with serving(served):
                 try:
                     self._warn_if_calendar_ends(now)
-                    sent += await self._tick_school(school.id, now)
+                    sent += await self._tick_school(served, now)
                 except Exception as exc:  # one school going wrong must not hold up the others
                     log.error("scheduler: school %s failed: %s", school.id, type(exc).__name__)
         if sent:
             log.info("scheduler: %d reminder(s) queued", sent)
         return sent
 
-    async def _tick_school(self, school: str, now: datetime) -> int:
-        store = self.bot.store
+    async def _tick_school(self, served: School, now: datetime) -> int:
+        store, school = self.bot.store, served.id
         staff = await store.list_staff(school)
         names = await names_of_people(store, school)
 
@@ -144,7 +158,8 @@ class Scheduler:
             try:
                 if item.key in claimed or item.prepare(item.case, item.events) is None:
                     continue  # sent already, or no one to tell yet: no need for the write lock
-                if await store.claim_case_reminder(school, item.key, item.kind, item.case.id, now, item.prepare):
+                if await store.claim_case_reminder(school, item.key, item.kind, item.case.id, now,
+                                                   for_school(served, item.prepare)):
                     sent += 1
             except Exception as exc:  # one case going wrong must not hold up the others' reminders
                 log.error("scheduler: %s reminder failed: %s", item.kind, type(exc).__name__)

@@ -88,7 +88,7 @@ async def closed_case(bot, clock, report_steps):
 
 async def export(bot, case, fmt: str, clock) -> tuple[SafeguardingRecord, bytes]:
     clock.advance(hours=1)
-    return await export_case(bot, case, by="console:dsl", fmt=fmt, content=bot.content, now=clock())
+    return await export_case(bot, case, by="console:dsl", fmt=fmt, now=clock())
 
 
 def flat(text: str) -> str:
