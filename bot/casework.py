@@ -94,10 +94,6 @@ def attempted(action: str) -> str:
     return name if name in CARD_ACTIONS else "other"
 
 
-# Platforms on which the bot can write only into a chat the person has opened (a stored conversation reference).
-OPENED_CHAT_PLATFORMS = ("teams",)
-
-
 class Casework:
     def __init__(self, bot: "Bot"):
         self.bot = bot
@@ -135,9 +131,9 @@ class Casework:
 
     async def not_yet_reachable(self, school_id: str, users: list[str]) -> list[str]:
         """Those of `users` who cannot be sent anything yet: on a platform where the bot writes only into a chat
-        the person has opened (Teams), anyone who has not opened it, or whose chat refused."""
+        the person has opened (a channel says so in `Bot.opened_chat_platforms`), anyone who has not opened it, or whose chat refused."""
         waiting = []
-        for platform in OPENED_CHAT_PLATFORMS:
+        for platform in sorted(self.bot.opened_chat_platforms):
             on_it = [u for u in users if u.startswith(f"{platform}:")]
             if on_it:
                 reachable = await self.bot.store.reachable_users(school_id, platform)

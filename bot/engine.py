@@ -48,6 +48,8 @@ class Bot:
         self.safety = Safety(self)
         self.schools = Schools(store, content, settings)
         self._names_kept: dict[tuple[str, str], str] = {}  # (school, user) -> the display name last stored
+        # Platforms whose channel can write only into a chat the person has opened; each such channel adds its own.
+        self.opened_chat_platforms: set[str] = set()
 
     async def handle(self, turn: Turn) -> list[Reply]:
         key = turn.conversation_key

@@ -229,10 +229,3 @@ def routing_gaps(staff: list[StaffMember]) -> list[str]:
 def route_of_case(case: Any, staff: list[StaffMember], low_level_to: str = "dsl") -> Routing:
     """`route_case` for a stored case (or anything with categories, answers and a reporter), by today's directory."""
     return route_case(case.categories, case.answers, case.reporter, staff, named_text(case.answers), low_level_to)
-
-
-def alert_route(reporter: str, staff: list[StaffMember], answers: dict[str, Any] | None = None,
-                categories: Iterable[str] = ()) -> list[Route]:
-    """Who gets an urgent heads-up before a report is finished: as `route_case` decides from what is known."""
-    answers = answers or {}
-    return route_case(list(categories), answers, reporter, staff, named_text(answers)).routes

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from bot.casework import names_of_people
@@ -43,7 +42,7 @@ from bot.models import (
 )
 from bot.periodic import Periodic
 from bot.routing import CASE_MANAGER_REASONS, STAFF_CONCERNS, route_of_case
-from bot.school_calendar import SchoolCalendar, calendar_path, load_calendar
+from bot.school_calendar import SchoolCalendar, calendar_path, load_calendar, own_calendar
 from bot.schools import serving
 
 if TYPE_CHECKING:
@@ -84,7 +83,6 @@ class Scheduler:
     def __init__(self, bot: "Bot", calendar: SchoolCalendar | None = None):
         self.bot = bot
         self.default_calendar = calendar or load_calendar(calendar_path(bot.settings))
-        self._calendars: dict[tuple[str, str], SchoolCalendar] = {}
         self._loop = Periodic("scheduler tick", bot.settings.scheduler_seconds, self.tick)
         self._warned_calendar: dict[str, date] = {}
 
@@ -92,14 +90,7 @@ class Scheduler:
     def calendar(self) -> SchoolCalendar:
         """The calendar of the school being served: its own school_calendar.yaml, in its content folder, if it
         has one (term dates differ between authorities and academies); else the deployment's."""
-        school = self.bot.schools.current()
-        own = Path(school.content_dir) / "school_calendar.yaml" if school.content_dir else None
-        if own is None or not own.is_file():
-            return self.default_calendar
-        key = (school.id, str(own))
-        if key not in self._calendars:
-            self._calendars[key] = load_calendar(own)
-        return self._calendars[key]
+        return own_calendar(self.bot.schools.current().content_dir) or self.default_calendar
 
     # --- timings -------------------------------------------------------------------------
 

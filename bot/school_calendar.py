@@ -202,8 +202,16 @@ _loaded: dict[tuple[str, float], SchoolCalendar] = {}
 
 def calendar_for(settings: Any, school_content_dir: str | None = None) -> SchoolCalendar:
     """The calendar a school keeps in its own content folder, else the deployment's; read again when the file changes."""
+    return own_calendar(school_content_dir) or _cached(calendar_path(settings))
+
+
+def own_calendar(school_content_dir: str | None) -> SchoolCalendar | None:
+    """The calendar in a school's own content folder, if it keeps one (term dates differ between authorities)."""
     own = Path(school_content_dir) / "school_calendar.yaml" if school_content_dir else None
-    path = own if own is not None and own.is_file() else calendar_path(settings)
+    return _cached(own) if own is not None and own.is_file() else None
+
+
+def _cached(path: Path) -> SchoolCalendar:
     key = (str(path), path.stat().st_mtime)
     if key not in _loaded:
         _loaded[key] = load_calendar(path)

@@ -108,6 +108,7 @@ class TeamsChannel:
     def __init__(self, bot: Bot, config: TeamsConfig):
         self.bot = bot
         self.config = config
+        bot.opened_chat_platforms.add(PLATFORM)  # the bot can write only into a chat the person has opened
         # Never below INFO, whatever the root level: the SDK's DEBUG logging may carry activity bodies,
         # and case content never goes into logs.
         logging.getLogger("microsoft_agents").setLevel(logging.INFO)
