@@ -114,12 +114,9 @@ def read(words: SafetyWords, text: str) -> Finding:
             found.danger = True
             found.police.append("threat")
         if _has(clause, words.danger_now.words):  # "in danger" is not also read as a bare "danger"
-            if not _live(clause, words.danger_now.words, negations):
-                pass
-            elif _has(clause, words.uncertain.words):
-                found.unsure = True
-            else:
-                found.danger = True
+            if _live(clause, words.danger_now.words, negations):
+                found.unsure = found.unsure or _has(clause, words.uncertain.words)
+                found.danger = found.danger or not _has(clause, words.uncertain.words)
         elif _live(clause, words.danger_maybe.words, negations):
             found.unsure = True
         for kind in ("doxxing", "stalking", "hate", "harassment"):

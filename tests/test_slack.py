@@ -286,7 +286,8 @@ async def test_someone_not_routed_cannot_act_and_the_attempt_is_recorded(slack, 
     assert [(e.actor, e.kind) for e in events if e.kind == "access_refused"] == [(f"slack:{HEAD}", "access_refused")]
 
 
-async def test_a_file_shared_in_the_dm_is_recorded_as_evidence(slack, bot):
+async def report_until_evidence(slack) -> dict:
+    """A report by DM and buttons up to its evidence question; returns that question's message."""
     (msg,) = await say(slack, TEACHER, "I'm being targeted")
     (msg,) = await tick(slack, TEACHER, msg, ["targeting_me"])
     msgs = await click(slack, TEACHER, msg, "no")
@@ -295,6 +296,11 @@ async def test_a_file_shared_in_the_dm_is_recorded_as_evidence(slack, bot):
         (msg,) = await say(slack, TEACHER, text)
     (msg,) = await tick(slack, TEACHER, msg, ["me"])
     (msg,) = await say(slack, TEACHER, "skip")
+    return msg
+
+
+async def test_a_file_shared_in_the_dm_is_recorded_as_evidence(slack, bot):
+    msg = await report_until_evidence(slack)
     (file,) = fixture("message_file_share")["event"]["files"]  # the whole file object, as Slack sends it
     (kept,) = await say(slack, TEACHER, "screenshot of the profile", kind="message_file_share")
     assert "that's kept" in kept["text"]
@@ -607,14 +613,7 @@ async def test_your_report_has_been_sent_arrives_even_if_slack_refuses_it_first(
 
 async def test_a_file_shared_as_a_stub_is_described_with_files_info(slack, bot):
     """Slack Connect and some clients send only `file_access: check_file_info`: files:read asks files.info."""
-    (msg,) = await say(slack, TEACHER, "I'm being targeted")
-    (msg,) = await tick(slack, TEACHER, msg, ["targeting_me"])
-    msgs = await click(slack, TEACHER, msg, "no")
-    (msg,) = await tick(slack, TEACHER, msgs[-1], ["tiktok"])
-    for text in ("@fakehill", "today", "Mocking videos"):
-        (msg,) = await say(slack, TEACHER, text)
-    (msg,) = await tick(slack, TEACHER, msg, ["me"])
-    (msg,) = await say(slack, TEACHER, "skip")
+    msg = await report_until_evidence(slack)
     stub = fixture("message_file_share_connect")["event"]["files"]
     slack.api.files[stub[0]["id"]] = {
         "id": stub[0]["id"], "name": "tiktok-profile.png", "title": "tiktok-profile.png", "mimetype": "image/png",
