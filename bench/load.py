@@ -240,7 +240,7 @@ class Server:
 
 async def seed_staff(db: Path, handlers: dict[str, tuple[str, str]]) -> None:
     """A fresh database whose staff directory has these people (PLATFORM:USER -> role, name)."""
-    from bot.models import Role, StaffMember
+    from bot.core.models import Role, StaffMember
     from bot.store import SQLiteStore
 
     store = SQLiteStore(db)

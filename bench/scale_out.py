@@ -91,7 +91,7 @@ class ScaleOutTarget(SlackTarget):
         if self.schema:
             async with await _connect() as conn:
                 await conn.execute(f"CREATE SCHEMA {self.schema}")
-            from bot.models import Role, StaffMember
+            from bot.core.models import Role, StaffMember
 
             store = await self._store()
             for user, (role, name) in HANDLERS.items():

@@ -38,16 +38,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
-from bot.config import Settings
-from bot.content import Content, load_content
-from bot.dialogs.base import Context
-from bot.engine import Bot
-from bot.models import (
+from bot.core.config import Settings
+from bot.core.content import Content, load_content
+from bot.conversation.dialogs.base import Context
+from bot.conversation.engine import Bot
+from bot.core.models import (
     Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reply, Role, Route, StaffMember,
     Turn,
 )
-from bot.record import export_case
-from bot.stats import case_stats
+from bot.cases.record import export_case
+from bot.cases.stats import case_stats
 from bot.store import SQLiteStore, Store
 from bot.store.rows import case_row, chained_rows, staff_from_row, staff_row, ts
 from bot.store.migrations import MIGRATIONS
@@ -291,7 +291,7 @@ def _case(rng: random.Random, tpl: Template, staff: list[StaffMember], school: s
 
 
 def _work(rng: random.Random, tpl: Template, actor: str) -> tuple[str, str, dict[str, Any]]:
-    """One piece of casework, as the case card's buttons record it (bot/casework.py)."""
+    """One piece of casework, as the case card's buttons record it (bot/cases/service.py)."""
     roll = rng.random()
     if roll < 0.45:
         return actor, "note_added", {"note": _prose(rng, 40, 900)}
@@ -551,7 +551,7 @@ def _judge(plan: list[str], partial: set[str]) -> list[str]:
     problems = []
     for line in plan:
         scan = re.match(r"SCAN (\w+)", line)
-        # schools: one row a school, listed whole and cached for a few seconds (bot/schools.py)
+        # schools: one row a school, listed whole and cached for a few seconds (bot/cases/schools.py)
         if scan and scan.group(1) not in ("sqlite_master", "CONSTANT", "schools"):
             problems.append(f"full scan: {line}")
         search = re.match(r"SEARCH (\w+) USING (?:COVERING )?INDEX (\w+) \((\w+)=\?\)$", line)

@@ -14,11 +14,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from bot.config import ConfigError, Settings
-from bot.content import Content, ContentError, load_content
-from bot.engine import Bot
-from bot.models import Role, StaffMember
-from bot.routing import routing_gaps
+from bot.core.config import ConfigError, Settings
+from bot.core.content import Content, ContentError, load_content
+from bot.conversation.engine import Bot
+from bot.core.models import Role, StaffMember
+from bot.cases.routing import routing_gaps
 from bot.store import Store, StoreError, open_store
 
 USER = re.compile(r"^[a-z][a-z0-9_-]{1,20}:[^\s:]{1,128}$")
@@ -141,7 +141,7 @@ def prefix_arg(value: str) -> str:
 
 
 def guid_arg(value: str) -> str:
-    from bot.adapters.teams.config import is_guid
+    from bot.channels.teams.config import is_guid
 
     if not is_guid(value):
         raise argparse.ArgumentTypeError(f"'{value}' should be a GUID, like 0e9b1c4f-2a6d-4c55-9f1e-5b2d8a7c3e10")
@@ -174,10 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(db=args.db, content_dir=args.content_dir)
         content = load_content(settings.content_dir)
         if args.command == "content":
-            from bot.retention import load_retention, report_categories
+            from bot.cases.retention import load_retention, report_categories
 
-            from bot.scheduler import calendar_path
-            from bot.school_calendar import load_calendar
+            from bot.app.scheduler import calendar_path
+            from bot.cases.school_calendar import load_calendar
 
             retention = load_retention(settings.content_dir, settings.retention_file, report_categories(content))
             calendar = load_calendar(calendar_path(settings))
@@ -222,7 +222,7 @@ async def _school(store: Store, chosen: str | None) -> str:
 
 
 async def schools(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
-    from bot.models import School, Workspace
+    from bot.core.models import School, Workspace
 
     if args.action == "add":
         name = " ".join(args.name.split())
@@ -261,7 +261,7 @@ async def trends(args: argparse.Namespace, settings: Settings, content: Content,
     reporter or a case's details."""
     from datetime import datetime, timezone
 
-    from bot.early_warning import find_alerts
+    from bot.cases.early_warning import find_alerts
 
     days = args.days if args.days is not None else settings.early_warning_days
     since = datetime.now(timezone.utc) - timedelta(days=days)
@@ -282,7 +282,7 @@ async def trends(args: argparse.Namespace, settings: Settings, content: Content,
 
 
 async def chat(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
-    from bot.adapters.console import run_chat
+    from bot.channels.console import run_chat
 
     # Beside the database, as private as it is (a server database: beside where the command runs).
     exports = (Path(settings.db).resolve().parent if "://" not in settings.db else Path.cwd()) / "exports"
@@ -295,8 +295,8 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
 
     from aiohttp import web
 
-    from bot.adapters.teams.config import anonymous_refusal
-    from bot.server import build_app, configured_channels
+    from bot.channels.teams.config import anonymous_refusal
+    from bot.app.server import build_app, configured_channels
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     store = open_store(settings.db)
@@ -452,9 +452,9 @@ def _cli_user() -> str:
 async def export_record(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
     """`cases export`: record the export on the case (it joins the event chain), then write the record.
     The file is created readable by its owner only: it is a child-protection record."""
-    from bot.private import write_private
-    from bot.record import export_case
-    from bot.schools import serving
+    from bot.core.private import write_private
+    from bot.cases.record import export_case
+    from bot.cases.schools import serving
 
     case = await store.get_case(settings.school_id, args.reference)
     if case is None:
@@ -485,7 +485,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
 async def verify_chains(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
     """`cases verify`: recompute each case's event chain. Exit 0 when every chain holds, 1 naming each case
     and the event where its chain breaks."""
-    from bot.record import chain_words
+    from bot.cases.record import chain_words
 
     if args.reference:
         case = await store.get_case(settings.school_id, args.reference)
@@ -526,8 +526,8 @@ def date_arg(value: str) -> date:
 
 async def show_stats(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
     """`cases stats`: counts, times and repeated accounts; never a reporter, a name or free text."""
-    from bot.markup import to_plain
-    from bot.stats import case_stats, stats_lines
+    from bot.core.markup import to_plain
+    from bot.cases.stats import case_stats, stats_lines
 
     stats = await case_stats(store, settings.school_id, since=args.since)
     if args.json:
@@ -543,8 +543,8 @@ async def purge_cases(args: argparse.Namespace, settings: Settings, content: Con
     each, leaving a tombstone. Exit 1 if any due case could not be deleted."""
     from datetime import datetime, timezone
 
-    from bot.markup import to_plain
-    from bot.retention import load_retention, purge, report_categories
+    from bot.core.markup import to_plain
+    from bot.cases.retention import load_retention, purge, report_categories
 
     policy = load_retention(settings.content_dir, settings.retention_file, report_categories(content))
     today = datetime.now(timezone.utc).date()
@@ -645,7 +645,7 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
         facts += [(f"platforms.{p.id}.privacy.{i.id}", i.checked) for i in p.privacy]
         facts += [(f"platforms.{p.id}.always_public.{n}", x.checked) for n, x in enumerate(p.always_public)]
     facts += [(f"harms.{h.id}", h.checked) for h in content.facts.harms.values()]
-    if retention is not None:  # content/facts/retention.yaml, checked by bot/retention.py
+    if retention is not None:  # content/facts/retention.yaml, checked by bot/cases/retention.py
         facts.append(("retention.default", retention.facts.default.checked))
         facts += [(f"retention.{c.id}", c.checked) for c in retention.facts.categories]
         if retention.facts.removed_allegations:
@@ -661,8 +661,8 @@ def check_content(content: Content, today: date | None = None, retention: Any = 
 
 def print_unconfirmed_and_nations(content: Content, retention: Any = None) -> None:
     """The facts not confirmed at their source, the local contacts still at the shipped default, and which
-    facts and wording exist for which UK nation (bot/nations.py)."""
-    from bot.nations import facts_by_nation
+    facts and wording exist for which UK nation (bot/core/nations.py)."""
+    from bot.core.nations import facts_by_nation
 
     unconfirmed = [(f"helplines.{h.id}", h.unconfirmed) for h in content.facts.helplines.values()]
     unconfirmed += [(f"rules.{r.id}", r.unconfirmed) for r in content.facts.rules.values()]

@@ -18,10 +18,10 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from bot.config import Settings
-from bot.content import Content, load_content
-from bot.engine import Bot
-from bot.models import Attachment, Reply, Role, StaffMember, Turn
+from bot.core.config import Settings
+from bot.core.content import Content, load_content
+from bot.conversation.engine import Bot
+from bot.core.models import Attachment, Reply, Role, StaffMember, Turn
 from bot.store import PostgresStore, SQLiteStore, Store
 
 # The PostgreSQL test database, for example postgresql://postgres@127.0.0.1:5432/test; without it, tests

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.models import Role, StaffMember
+from bot.core.models import Role, StaffMember
 from bot.store import SQLiteStore
 from tests.conftest import STANDARD_REPORT, TEST_RECORD_KEY_HEX
 from tests.slack_harness import SECRET, SlackHarness

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import CaseStatus, Role, StaffMember
+from bot.core.models import CaseStatus, Role, StaffMember
 from tests.conftest import Chat, walk
 
 REF = "OSB-2026-0001"

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.adapters.console import to_text
-from bot.adapters.slack.blocks import card_blocks
-from bot.adapters.teams.cards import case_blocks
-from bot.models import Role, StaffMember
-from bot.plan import open_required
+from bot.channels.console import to_text
+from bot.channels.slack.blocks import card_blocks
+from bot.channels.teams.cards import case_blocks
+from bot.core.models import Role, StaffMember
+from bot.cases.plan import open_required
 from tests.conftest import Chat, walk
 
 REF = "OSB-2026-0001"
@@ -192,7 +192,7 @@ async def test_an_allegation_kept_with_no_chair_goes_to_the_chair_once_added(bot
 
 
 def bot_scheduler(bot):
-    from bot.scheduler import Scheduler
+    from bot.app.scheduler import Scheduler
 
     return Scheduler(bot)
 
@@ -295,8 +295,8 @@ async def test_a_low_level_concern_about_the_head_goes_to_the_chair_never_the_he
 
 
 def test_reminders_reach_a_head_who_is_also_the_dsl_and_never_anyone_barred():
-    from bot.models import Case, Route
-    from bot.scheduler import reminder_recipients
+    from bot.core.models import Case, Route
+    from bot.app.scheduler import reminder_recipients
 
     head_dsl = StaffMember(user="console:head", roles=[Role.HEADTEACHER, Role.DSL], name="Alex Morgan")
     deputy = StaffMember(user="console:deputy", roles=[Role.DEPUTY_DSL], name="Sam Patel")
@@ -315,7 +315,7 @@ def test_reminders_reach_a_head_who_is_also_the_dsl_and_never_anyone_barred():
 
 
 async def test_the_safeguarding_record_names_the_urgency_and_the_threshold_decision_truly(bot, chat: Chat):
-    from bot.record import build_record
+    from bot.cases.record import build_record
 
     await walk(chat, allegation(description="Posts claim Mr Smith kissed a year 10 girl"))
     await decide(bot, "console:head", "meets")

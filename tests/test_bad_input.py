@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Bot
-from bot.models import Attachment
+from bot.conversation.engine import Bot
+from bot.core.models import Attachment
 from tests.conftest import STANDARD_REPORT, Chat, walk
 from tests.test_cli import chat_json, choice_ids, keys, message
 

@@ -46,5 +46,5 @@ def test_the_profile_samples_the_event_loop_and_the_store_threads():
         digest = result["threads"][thread]
         assert digest["seconds"] > 0 and digest["by_module"]
         assert sum(row["percent"] for row in digest["by_module"]) <= 100.5
-    assert any("bot/engine.py" in row["where"] for row in result["threads"]["event_loop_thread"]["in_bot"])
+    assert any("bot/conversation/engine.py" in row["where"] for row in result["threads"]["event_loop_thread"]["in_bot"])
     assert "store's SQLite thread" in result["files"]["hot_path_profile.txt"]

@@ -14,7 +14,7 @@ import asyncio
 
 import pytest
 
-from bot.models import CaseEvent, CaseStatus
+from bot.core.models import CaseEvent, CaseStatus
 from tests.conftest import STANDARD_REPORT, Chat, walk
 from tests.slack_harness import submit_modal
 from tests.test_slack import DEPUTY as SLACK_DEPUTY
@@ -164,7 +164,7 @@ class TestThroughSlack:
     @pytest.fixture
     def bot(self, content, store, settings, clock):
         """A bot whose staff directory has only Slack users (added by the `slack` fixture)."""
-        from bot.engine import Bot
+        from bot.conversation.engine import Bot
 
         return Bot(content, store, settings, clock=clock)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import CaseStatus
+from bot.core.models import CaseStatus
 from tests.conftest import Chat, walk
 
 REF = "OSB-2026-0001"

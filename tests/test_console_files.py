@@ -7,7 +7,7 @@ import json
 import stat
 from pathlib import Path
 
-from bot.adapters.console import run_chat, to_turn
+from bot.channels.console import run_chat, to_turn
 from tests.conftest import Chat, walk
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.content import ContentError, load_content
+from bot.core.content import ContentError, load_content
 
 
 def write(folder, relative: str, text: str):

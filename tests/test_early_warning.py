@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.early_warning import find_alerts, name_pattern, pattern_key, sightings
-from bot.text import parse_accounts
+from bot.cases.early_warning import find_alerts, name_pattern, pattern_key, sightings
+from bot.core.text import parse_accounts
 
 T0 = datetime(2026, 11, 2, 20, 0, tzinfo=timezone.utc)
 

@@ -22,11 +22,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.adapters.slack import SlackChannel, SlackConfig
-from bot.adapters.teams import TeamsChannel, teams_config
-from bot.engine import Bot
-from bot.models import Role, StaffMember
-from bot.server import build_app
+from bot.channels.slack import SlackChannel, SlackConfig
+from bot.channels.teams import TeamsChannel, teams_config
+from bot.conversation.engine import Bot
+from bot.core.models import Role, StaffMember
+from bot.app.server import build_app
 from tests.conftest import Chat, walk
 from tests.fakes.connector import FakeConnector
 from tests.fakes.faults import HANG, TAKEN_THEN_HANG

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.models import Attachment
+from bot.core.models import Attachment
 from tests.conftest import Chat, walk
 
 SHOT = Attachment(name="shot.png", ref="file:///tmp/shot.png", size=1000, sha256="cd" * 32)
@@ -87,7 +87,7 @@ async def test_stopping_after_the_alert_reminds_them_to_tell_the_dsl(chat: Chat,
 
 
 async def test_with_no_one_to_alert_the_reporter_is_sent_to_the_dsl_in_person(content, store, settings, clock):
-    from bot.engine import Bot
+    from bot.conversation.engine import Bot
 
     lonely = Chat(Bot(content, store, settings, clock=clock))  # an empty staff directory
     await walk(lonely, ["I'm being targeted", ["showing_learners"]])

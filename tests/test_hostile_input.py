@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from bot.models import Attachment, ConversationState
+from bot.core.models import Attachment, ConversationState
 from bot.store import SQLiteStore
 from tests.conftest import STANDARD_REPORT, Chat, walk
 from tests.slack_harness import SECRET, question, submit_modal
@@ -311,7 +311,7 @@ console_input = st.one_of(
 
 async def test_console_input_never_crashes_or_corrupts_and_a_report_still_goes_through(content, staffed, settings,
                                                                                         clock, caplog):
-    from bot.engine import Bot
+    from bot.conversation.engine import Bot
 
     engine = Bot(content, staffed, settings, clock=clock)
     chat = Chat(engine)

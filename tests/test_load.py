@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from bot.content import load_content
-from bot.models import Role
+from bot.core.content import load_content
+from bot.core.models import Role
 from tests.fakes.connector import FakeConnector
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.waiting import wait_until

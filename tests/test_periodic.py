@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.periodic import Periodic
+from bot.core.periodic import Periodic
 
 
 async def test_a_failing_run_is_logged_by_type_only_and_the_loop_carries_on(caplog):

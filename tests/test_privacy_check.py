@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.engine import Bot
+from bot.conversation.engine import Bot
 from tests.conftest import Chat, stored_rows
 
 EXPECTED_PLATFORMS = {"facebook", "instagram", "tiktok", "x", "linkedin", "snapchat", "whatsapp"}

@@ -47,7 +47,7 @@ async def test_a_whole_slack_conversation_leaves_no_case_content_in_the_logs(sla
 
 
 async def test_a_console_conversation_logs_no_case_content(content, settings, clock, staffed, caplog):
-    from bot.engine import Bot
+    from bot.conversation.engine import Bot
 
     caplog.set_level(logging.DEBUG)
     chat = Chat(Bot(content, staffed, settings, clock=clock))

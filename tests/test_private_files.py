@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.console import save_files
-from bot.models import FileReply, Reply
-from bot.private import write_private
+from bot.channels.console import save_files
+from bot.core.models import FileReply, Reply
+from bot.core.private import write_private
 from bot.store import SQLiteStore
 from tests.conftest import STAFF
 

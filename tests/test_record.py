@@ -20,8 +20,8 @@ import jsonschema
 import pytest
 from pypdf import PdfReader
 
-from bot.models import Attachment, CaseEvent, Role, StaffMember
-from bot.record import FORMATS, SafeguardingRecord, build_record, export_case, pdf_safe, record_schema, render
+from bot.core.models import Attachment, CaseEvent, Role, StaffMember
+from bot.cases.record import FORMATS, SafeguardingRecord, build_record, export_case, pdf_safe, record_schema, render
 from bot.store import SQLiteStore
 from tests import cli_runner
 from tests.conftest import Chat, walk
@@ -556,7 +556,7 @@ async def test_a_case_with_hundreds_of_lines_and_files_gets_its_pdf_flowing_acro
 
 
 async def test_a_record_that_cannot_be_rendered_records_no_export(bot, closed_case, clock, monkeypatch):
-    import bot.record as record_module
+    import bot.cases.record as record_module
 
     def broken(record, content):
         raise RuntimeError("the renderer failed")

@@ -20,8 +20,8 @@ import uuid
 
 import pytest
 
-from bot.models import CaseStatus
-from bot.record import build_record
+from bot.core.models import CaseStatus
+from bot.cases.record import build_record
 from tests.conftest import STANDARD_REPORT, Chat, walk
 from tests.slack_harness import find_button, fixture
 from tests.teams_harness import TeamsHarness
@@ -203,7 +203,7 @@ async def test_a_token_from_another_tenant_or_issuer_is_not_accepted(bot, botfra
     a token for our app id, correctly signed, but issued for another tenant or by an issuer we do not trust."""
     from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
-    from bot.adapters.teams import TeamsChannel, teams_config
+    from bot.channels.teams import TeamsChannel, teams_config
 
     channel = TeamsChannel(bot, teams_config(PRODUCTION))
     validator = JwtTokenValidator(channel.connections.get_default_connection_configuration())
@@ -226,7 +226,7 @@ CASE_CONTENT = ["Jo Brown", "fake_hillside", "mocking captions", "school laptop"
 @pytest.fixture
 async def reported_case(content, staffed, settings, clock):
     """A case from the console teacher, routed to the DSL and deputy only (the head and chair are not)."""
-    from bot.engine import Bot
+    from bot.conversation.engine import Bot
 
     engine = Bot(content, staffed, settings, clock=clock)
     reporter = Chat(engine)
@@ -346,7 +346,7 @@ async def test_refusals_show_in_the_safeguarding_record_in_words(reported_case, 
 async def test_a_refusal_is_logged_without_the_case_or_the_person(reported_case, caplog):
     caplog.set_level(logging.DEBUG)
     await Chat(reported_case, "console:head").pick(f"case:{REF}:close")
-    (line,) = [r for r in caplog.records if r.name == "bot.casework"]
+    (line,) = [r for r in caplog.records if r.name == "bot.cases.service"]
     assert line.levelno == logging.WARNING and "refused" in line.getMessage()
     assert_nothing_logged_of(caplog, REF, "console:head", "Alex Morgan")
 

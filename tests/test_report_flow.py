@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.models import Attachment, CaseStatus
+from bot.core.models import Attachment, CaseStatus
 from tests.conftest import Chat, walk
 
 
@@ -79,7 +79,7 @@ async def test_stop_mid_report_opens_no_case_and_tells_no_one(chat: Chat, bot, c
 
 
 async def test_half_finished_report_survives_a_restart(content, settings, clock, staffed, another_store, report_steps):
-    from bot.engine import Bot
+    from bot.conversation.engine import Bot
 
     first = Chat(Bot(content, staffed, settings, clock=clock))
     await walk(first, report_steps[:5])

@@ -1,4 +1,4 @@
-"""Retention (`cases purge`, bot/retention.py, migration 6): which closed cases are due, deleting them with
+"""Retention (`cases purge`, bot/cases/retention.py, migration 6): which closed cases are due, deleting them with
 everything kept about them, the tombstone left behind, and the triggers that keep the event log append-only
 for everything else. Cases are built through the in-process chat on a clock the test controls."""
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.models import Attachment, CaseStatus, Reminder
-from bot.retention import RetentionError, add_years, find_due, load_retention, purge, report_categories
+from bot.core.models import Attachment, CaseStatus, Reminder
+from bot.cases.retention import RetentionError, add_years, find_due, load_retention, purge, report_categories
 from bot.store import StoreError
 from bot.store.migrations import MIGRATIONS
 from tests.cli_runner import err, out, run_cli
@@ -518,8 +518,8 @@ async def test_the_guardrail_alert_goes_with_the_purged_case(bot, clock, policy)
 async def test_turn_ids_delivered_notifications_and_oauth_states_are_pruned_past_their_use(store):
     from datetime import timedelta
 
-    from bot.models import ConversationState, Notification, Reply
-    from bot.retention import prune_expired
+    from bot.core.models import ConversationState, Notification, Reply
+    from bot.cases.retention import prune_expired
 
     now = at(2026, 11, 28, 12)
     old, recent = now - timedelta(days=2), now - timedelta(hours=2)
@@ -544,7 +544,7 @@ async def test_turn_ids_delivered_notifications_and_oauth_states_are_pruned_past
 async def test_serve_prunes_as_it_starts(bot, store):
     from aiohttp.test_utils import TestServer
 
-    from bot.server import build_app
+    from bot.app.server import build_app
 
     await store.issue_oauth_state("expired", 1.0)
     server = TestServer(build_app(bot, []), host="127.0.0.1", port=0)

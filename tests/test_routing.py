@@ -9,8 +9,8 @@ import itertools
 
 import pytest
 
-from bot.models import Role, StaffMember
-from bot.routing import named_in, route_case, routing_gaps
+from bot.core.models import Role, StaffMember
+from bot.cases.routing import named_in, route_case, routing_gaps
 from tests.conftest import STAFF, Chat, walk
 
 

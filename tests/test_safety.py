@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from bot.cli import check_content
-from bot.models import Attachment
-from bot.record import build_record
+from bot.core.models import Attachment
+from bot.cases.record import build_record
 from tests.conftest import Chat, walk
 from tests.test_cli import chat_json, keys, message
 
@@ -319,7 +319,7 @@ async def test_the_urgent_images_case_leads_the_dsl_with_the_ukcis_route(chat: C
 
 
 async def test_when_no_one_picks_up_an_urgent_case_the_reporter_is_told_what_to_do(bot, chat: Chat, chat_as, clock):
-    from bot.scheduler import Scheduler
+    from bot.app.scheduler import Scheduler
 
     await walk(chat, URGENT_REPORT)
     clock.advance(minutes=31)
@@ -358,7 +358,7 @@ def test_content_check_lists_the_facts_not_confirmed_at_their_source(content, ca
 
 
 def test_osb_now_starts_the_clock_there_and_a_time_without_a_zone_is_uk_time():
-    from bot.config import Settings
+    from bot.core.config import Settings
 
     clock = Settings.from_env({"OSB_NOW": "2026-07-03T22:00"}).clock()
     assert abs((clock() - datetime(2026, 7, 3, 21, 0, tzinfo=timezone.utc)).total_seconds()) < 60  # BST

@@ -1,4 +1,4 @@
-"""Reminders and escalation (bot/scheduler.py) with a clock the test controls: unacknowledged cases,
+"""Reminders and escalation (bot/app/scheduler.py) with a clock the test controls: unacknowledged cases,
 platform follow-ups and privacy-check reminders, each sent once, never to the reporter or anyone the case
 excluded; and two scheduler processes on one database sending each reminder exactly once."""
 
@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Settings
-from bot.engine import Bot
-from bot.models import CaseStatus, Reminder, Role, StaffMember
-from bot.school_calendar import CalendarError, load_calendar
-from bot.scheduler import Scheduler, calendar_path
+from bot.core.config import Settings
+from bot.conversation.engine import Bot
+from bot.core.models import CaseStatus, Reminder, Role, StaffMember
+from bot.cases.school_calendar import CalendarError, load_calendar
+from bot.app.scheduler import Scheduler, calendar_path
 from tests.conftest import STAFF, STANDARD_REPORT, Chat, stored_rows, walk
 
 REF = "OSB-2026-0001"
@@ -502,7 +502,7 @@ async def test_two_stores_that_both_saw_an_item_due_claim_it_once(bot, clock, an
 
 def _tick_in_process(db: str, calendar: str, moments: list[str], rounds: int, barrier, results) -> None:
     """One scheduler in its own OS process, with its own store on the shared database file."""
-    from bot.content import load_content
+    from bot.core.content import load_content
     from bot.store import SQLiteStore
 
     async def run() -> int:
@@ -592,7 +592,7 @@ async def test_two_scheduler_processes_on_one_database_send_each_reminder_exactl
 async def test_serve_runs_the_scheduler_from_startup_and_stops_it_on_shutdown(bot, clock):
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.server import build_app
+    from bot.app.server import build_app
 
     await report(bot, clock, FRIDAY_NIGHT)
     clock.now = at("2026-11-23 12:30")  # the server starts after the reminder fell due: nothing is lost

@@ -8,9 +8,9 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.adapters.slack import SlackChannel, SlackConfig
-from bot.models import CaseStatus, Role, StaffMember
-from bot.server import build_app
+from bot.channels.slack import SlackChannel, SlackConfig
+from bot.core.models import CaseStatus, Role, StaffMember
+from bot.app.server import build_app
 from tests.fakes.slack_api import FakeSlackApi
 from tests.conftest import stored_rows
 from tests.slack_harness import SECRET, SlackHarness, all_text, find_button, fixture, question
@@ -28,7 +28,7 @@ SLACK_STAFF = [
 @pytest.fixture
 def bot(content, store, settings, clock):
     """A bot whose staff directory has only Slack users (added by the `slack` fixture)."""
-    from bot.engine import Bot
+    from bot.conversation.engine import Bot
 
     return Bot(content, store, settings, clock=clock)
 
@@ -491,7 +491,7 @@ async def test_a_modal_submitted_by_someone_not_routed_changes_nothing(slack, bo
 
 async def test_a_retry_after_a_restart_is_still_recognised(slack, bot, content, settings, clock, slack_api):
     """De-duplication lives in the store: a fresh server process still ignores an event it has handled."""
-    from bot.engine import Bot
+    from bot.conversation.engine import Bot
 
     await say(slack, TEACHER, "I'm being targeted", event_id="EvRESTART")
     fresh = SlackChannel(Bot(content, bot.store, settings, clock=clock),
@@ -641,7 +641,7 @@ async def test_the_slash_command_in_the_bots_own_dm_does_not_point_to_a_dm(slack
 @pytest.mark.parametrize("kind", ["app_uninstalled", "tokens_revoked"])
 async def test_with_one_token_losing_it_is_acknowledged_logged_and_shown_by_healthz(slack, caplog, kind):
     assert (await slack.client.get("/healthz")).status == 200
-    with caplog.at_level("ERROR", logger="bot.adapters.slack.app"):
+    with caplog.at_level("ERROR", logger="bot.channels.slack.app"):
         assert (await slack.fixture_event(kind)).status == 200
         await slack.settle()
     assert any("slack is not usable" in r.getMessage() for r in caplog.records)
@@ -713,7 +713,7 @@ async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_slack_at_once(sla
     case = await bot.store.get_case("default", "OSB-2026-0001")
     # A card update waiting for them from before they left (say, the deputy's acknowledgement as Slack failed).
     names = {m.user: m.name for m in SLACK_STAFF}
-    from bot.models import Notification
+    from bot.core.models import Notification
 
     await bot.store.queue_notifications([Notification(
         recipient=f"slack:{DSL}", case_id=case.id, kind="card_update",
@@ -811,7 +811,7 @@ async def test_once_an_owed_question_has_arrived_the_next_answers_count_again(sl
 async def test_a_40_kb_message_with_raw_angle_brackets_is_refused_kindly_without_reading_it(slack, bot, monkeypatch):
     """Slack allows 40,000 characters, and a message posted through the API can carry a raw `<`: the length limit
     applies before any pattern reads the text."""
-    from bot.adapters.slack import app
+    from bot.channels.slack import app
 
     read: list[int] = []
     pattern = app._SLACK_LINK

@@ -22,12 +22,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.fernet import Fernet, InvalidToken
 from slack_sdk.oauth.installation_store import Installation
 
-from bot.adapters.slack.config import slack_config
-from bot.adapters.slack.installations import BOT_SCOPES, NotInstalled, StoreInstallations
-from bot.config import ConfigError
-from bot.engine import Bot
-from bot.models import Role, School, StaffMember, Workspace
-from bot.server import build_app, configured_channels
+from bot.channels.slack.config import slack_config
+from bot.channels.slack.installations import BOT_SCOPES, NotInstalled, StoreInstallations
+from bot.core.config import ConfigError
+from bot.conversation.engine import Bot
+from bot.core.models import Role, School, StaffMember, Workspace
+from bot.app.server import build_app, configured_channels
 from tests.conftest import STANDARD_REPORT, Chat, run_sql, walk
 from tests.fakes.slack_api import CLIENT_ID, CLIENT_SECRET, FakeSlackApi
 from tests.slack_harness import SECRET, SlackHarness
@@ -165,7 +165,7 @@ async def test_an_installation_comes_back_as_it_was_saved(store):
 async def test_another_key_cannot_read_the_installations(oauth, store, caplog):
     await install(oauth, HILL)
     assert (await StoreInstallations(store, KEY).async_find_bot(enterprise_id=None, team_id=HILL)).bot_token
-    with caplog.at_level(logging.ERROR, logger="bot.adapters.slack.installations"):
+    with caplog.at_level(logging.ERROR, logger="bot.channels.slack.installations"):
         found = await StoreInstallations(store, Fernet.generate_key().decode()).async_find_bot(
             enterprise_id=None, team_id=HILL)
     assert found is None

@@ -10,13 +10,13 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from bot.adapters.slack.app import from_slack_text, to_attachments
-from bot.adapters.slack.blocks import (
+from bot.channels.slack.app import from_slack_text, to_attachments
+from bot.channels.slack.blocks import (
     MAX_BLOCKS, MAX_BUTTON_TEXT, MAX_SECTION_TEXT, card_blocks, reply_message, to_mrkdwn,
 )
-from bot.adapters.slack.config import slack_config
-from bot.config import ConfigError
-from bot.models import CaseCard, Choice, Reply
+from bot.channels.slack.config import slack_config
+from bot.core.config import ConfigError
+from bot.core.models import CaseCard, Choice, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
@@ -93,7 +93,7 @@ def test_serve_stops_with_a_clear_message_when_slack_settings_are_wrong(tmp_path
 
 
 def test_user_text_can_never_become_a_link_a_mention_or_formatting():
-    from bot.markup import escape
+    from bot.core.markup import escape
 
     typed = "<!channel> <@U123> *bold* ~strike~ `code` [click](https://evil.example) https://evil.example & co"
     out = to_mrkdwn(f"**Account:** {escape(typed)}")
@@ -163,7 +163,7 @@ def test_slack_markup_in_what_users_type_is_unwrapped():
     "<!subteam^S0TEACH|@teachers>", "<#C0STAFF|staffroom>", "<#C0STAFF>",
 ])
 def test_a_slack_mention_is_never_read_as_an_account_handle(typed):
-    from bot.text import parse_accounts
+    from bot.core.text import parse_accounts
 
     text = from_slack_text(typed, 4000, "(a Slack mention)")
     assert parse_accounts(text) == ([], [])
@@ -171,7 +171,7 @@ def test_a_slack_mention_is_never_read_as_an_account_handle(typed):
 
 
 def test_a_mention_beside_a_real_account_leaves_only_the_account():
-    from bot.text import parse_accounts
+    from bot.core.text import parse_accounts
 
     typed = ("<https://www.tiktok.com/@fake_hillside|tiktok.com/@fake_hillside> and @fake.hill &amp; "
              "<mailto:head@hillside.sch.uk|head@hillside.sch.uk> ask <@U0DANA0001> in <#C0STAFF|staffroom>")
@@ -198,7 +198,7 @@ def test_shared_files_are_recorded_by_reference():
 def test_content_check_refuses_a_title_or_label_longer_than_slack_shows(tmp_path, file, old, new, named):
     import shutil
 
-    from bot.content import ContentError, load_content
+    from bot.core.content import ContentError, load_content
 
     shutil.copytree(ROOT / "content", tmp_path / "content")
     path = tmp_path / "content" / file
@@ -209,7 +209,7 @@ def test_content_check_refuses_a_title_or_label_longer_than_slack_shows(tmp_path
 
 
 def test_every_form_title_fits_a_slack_modal(content):
-    from bot.adapters.slack.blocks import MAX_MODAL_TITLE
+    from bot.channels.slack.blocks import MAX_MODAL_TITLE
 
     forms = [f for f in content.flows.values() if f.id.startswith("case_")]
     assert forms and all(len(f.form_title or f.title) <= MAX_MODAL_TITLE for f in forms)
@@ -262,7 +262,7 @@ def test_a_line_broken_mid_sentence_is_caught():
 def test_slack_text_far_over_the_limit_is_cut_unread(monkeypatch):
     """Slack allows 40,000 characters; the bot reads 4,000. Text over twice that is too long whatever its links
     unwrap to: it reaches the engine just over the limit (to be refused kindly), and no pattern reads it."""
-    from bot.adapters.slack import app
+    from bot.channels.slack import app
 
     read: list[int] = []
     pattern = app._SLACK_LINK

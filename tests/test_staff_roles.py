@@ -6,8 +6,8 @@ import pytest
 
 import bot.store.postgres as postgres_module
 import bot.store.sqlite as sqlite_module
-from bot.models import Role, StaffMember
-from bot.routing import route_case
+from bot.core.models import Role, StaffMember
+from bot.cases.routing import route_case
 from bot.store import PostgresStore, SQLiteStore
 from tests.conftest import POSTGRES_URL, TEST_RECORD_KEY, postgres_schema, run_sql
 

@@ -1,4 +1,4 @@
-"""Trends across cases (`cases stats`, bot/stats.py): cases built through the in-process chat on a clock the
+"""Trends across cases (`cases stats`, bot/cases/stats.py): cases built through the in-process chat on a clock the
 test controls, then every figure checked exactly, in process and through the command-line process."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.markup import to_plain
-from bot.stats import account_key, case_stats, compute_stats, median, percentile, stats_reply
+from bot.core.markup import to_plain
+from bot.cases.stats import account_key, case_stats, compute_stats, median, percentile, stats_reply
 from tests.cli_runner import out, run_cli
 from tests.conftest import Chat, walk
 

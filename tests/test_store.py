@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from bot.models import (
+from bot.core.models import (
     Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reminder, Reply, Role, Route,
 )
 from bot.store import PostgresStore, SQLiteStore, Store, StoreError, migrations, open_store, pg_migrations
@@ -300,7 +300,7 @@ async def test_turn_ids_saved_with_a_conversation_are_seen(store):
 
 
 async def test_notes_for_people_not_yet_reachable_do_not_hold_up_the_others(store):
-    from bot.models import Notification, Reply
+    from bot.core.models import Notification, Reply
 
     waiting = [Notification(recipient=f"teams:never-opened-{n}", replies=[Reply(key="k", text="t")]) for n in range(150)]
     ready = Notification(recipient="teams:opened", replies=[Reply(key="k", text="t")])

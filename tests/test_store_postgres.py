@@ -13,7 +13,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from bot.models import Case, CaseEvent, Notification, Reminder, Reply
+from bot.core.models import Case, CaseEvent, Notification, Reminder, Reply
 from bot.store import PostgresStore
 from tests.conftest import POSTGRES_URL, postgres_schema, stored_rows, TEST_RECORD_KEY
 from tests.test_store import WHEN, create, entered_within, note

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from bench import store_scale as scale
-from bot.record import build_record
+from bot.cases.record import build_record
 from bot.store import SQLiteStore
 
 N = 200

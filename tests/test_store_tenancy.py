@@ -9,8 +9,8 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from bot.early_warning import Sighting, pattern_key
-from bot.models import (
+from bot.cases.early_warning import Sighting, pattern_key
+from bot.core.models import (
     CaseEvent, CaseStatus, ConversationState, Notification, Reply, Role, School, StaffMember, Workspace,
 )
 from bot.store import StoreError

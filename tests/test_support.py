@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import Bot
+from bot.conversation.engine import Bot
 from tests.conftest import Chat, walk
 
 TOPICS = ["posh", "wellbeing", "in_school", "emergency", "learners", "finished"]

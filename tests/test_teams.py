@@ -11,9 +11,9 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.adapters.teams import TeamsChannel, teams_config
-from bot.models import CaseStatus, Role, StaffMember
-from bot.server import build_app
+from bot.channels.teams import TeamsChannel, teams_config
+from bot.core.models import CaseStatus, Role, StaffMember
+from bot.app.server import build_app
 from tests.conftest import stored_rows
 from tests.fakes.connector import FakeConnector
 from tests.teams_harness import (
@@ -45,7 +45,7 @@ pytestmark = [
 @pytest.fixture
 def bot(content, store, settings, clock):
     """A bot whose staff directory has only Teams users (added by the `teams` fixture)."""
-    from bot.engine import Bot
+    from bot.conversation.engine import Bot
 
     return Bot(content, store, settings, clock=clock)
 
@@ -573,7 +573,7 @@ async def test_without_credentials_or_anonymous_mode_every_request_is_refused(bo
 
 
 async def test_the_slack_route_is_untouched_by_the_teams_token_check(bot, connector):
-    from bot.adapters.slack import SlackChannel, SlackConfig
+    from bot.channels.slack import SlackChannel, SlackConfig
     from tests.slack_harness import SECRET
 
     slack = SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None,
@@ -601,7 +601,7 @@ async def test_anonymous_mode_warns_loudly_at_start_up(bot, caplog):
 
 
 async def test_no_teams_settings_means_no_teams_endpoint(bot):
-    from bot.server import configured_channels
+    from bot.app.server import configured_channels
 
     assert configured_channels(bot, {}) == []
     (channel,) = configured_channels(bot, {"TEAMS_ALLOW_ANONYMOUS": "true"})
@@ -707,7 +707,7 @@ async def test_an_offer_expires_after_ten_minutes(teams):
 
 
 async def test_only_a_few_offers_are_held_the_oldest_going_first(teams):
-    from bot.adapters.teams.files import FILES_KEPT
+    from bot.channels.teams.files import FILES_KEPT
 
     card = await sent_case(teams)
     offers = [(await teams.press(DSL, card, f"case:{REF}:record"))[-1] for _ in range(FILES_KEPT + 1)]
@@ -753,7 +753,7 @@ async def test_a_failed_upload_is_told_and_no_file_card_is_sent(teams, caplog):
     ("", False, False),
 ])
 def test_uploads_go_only_to_onedrive_for_business_in_production(url, production, allowed):
-    from bot.adapters.teams.files import upload_allowed
+    from bot.channels.teams.files import upload_allowed
 
     assert upload_allowed(url, production) is allowed
 
@@ -801,7 +801,7 @@ async def test_only_bot_framework_channel_tokens_are_accepted(bot, connector, bo
 
 async def test_a_bot_framework_channel_token_is_accepted(bot, connector, botframework_keys, outgoing_token, monkeypatch):
     """The same request with the channel's token gets through the token check (and on to the turn)."""
-    from bot.adapters.teams import app as teams_app
+    from bot.channels.teams import app as teams_app
 
     seen = []
 
@@ -852,7 +852,7 @@ async def test_one_dsls_chat_hanging_delays_nobody_elses_reply_or_card(teams, bo
 
 @pytest.mark.parametrize("left", ["removed", "demoted"])
 async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_teams_at_once(teams, bot, left):
-    from bot.models import Notification
+    from bot.core.models import Notification
 
     card = await sent_case(teams)
     case = await bot.store.get_case("default", REF)
@@ -976,7 +976,7 @@ async def test_with_the_tenant_unset_each_mapped_tenant_reaches_its_school_and_n
     from microsoft_agents.activity import Activity
     from microsoft_agents.hosting.core import TurnContext
 
-    from bot.models import School, Workspace
+    from bot.core.models import School, Workspace
 
     oak_tenant, unmapped = "0a0a0a0a-1111-4222-8333-444444444444", "99999999-8888-7777-6666-555555555555"
     await bot.store.upsert_school(School(id="hill", name="Hillside Academy", workspaces=[Workspace(platform="teams", id=TENANT)]))

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft4Validator
 
-from bot.adapters.teams.cards import (
+from bot.channels.teams.cards import (
     MAX_CARD_BYTES, form_card, reply_cards, size, text_blocks,
 )
-from bot.adapters.teams.config import teams_config
+from bot.channels.teams.config import teams_config
 from bot.cli import main
-from bot.config import ConfigError
-from bot.markup import escape
-from bot.models import CaseCard, Choice, Form, FormField, Reply
+from bot.core.config import ConfigError
+from bot.core.markup import escape
+from bot.core.models import CaseCard, Choice, Form, FormField, Reply
 from tests.teams_harness import assert_valid_for_teams, elements, words
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def test_the_teams_manifest_is_valid_against_the_official_schema(content):
     titles = [c["title"] for c in commands["commands"]]
     assert titles == ["Report a concern", "Check my privacy settings", "Get support", "My cases"]
     # Each command, sent as the message's text when picked, starts the flow it names.
-    from bot.text import contains_phrase
+    from bot.core.text import contains_phrase
 
     intents = content.phrases.intents
     assert [next(f for f, phrases in intents.items() if contains_phrase(t, phrases)) for t in titles] == [
@@ -194,7 +194,7 @@ def test_teams_package_refuses_a_version_teams_would_not_take(tmp_path, capsys, 
 def test_staff_list_shows_who_cannot_yet_be_reached_on_teams(tmp_path, capsys):
     import asyncio
 
-    from bot.models import Role, StaffMember
+    from bot.core.models import Role, StaffMember
     from bot.store import SQLiteStore
 
     db = tmp_path / "bot.db"
@@ -221,7 +221,7 @@ def test_staff_list_shows_who_cannot_yet_be_reached_on_teams(tmp_path, capsys):
 def test_staff_list_shows_who_teams_refused_and_why(tmp_path, capsys):
     import asyncio
 
-    from bot.models import Role, StaffMember
+    from bot.core.models import Role, StaffMember
     from bot.store import SQLiteStore
 
     db = tmp_path / "bot.db"
@@ -356,7 +356,7 @@ def test_a_form_is_card_inputs_with_save_and_cancel():
     (GOOD, "0.0.0.0", None),
 ])
 def test_anonymous_mode_runs_only_on_a_loopback_address_and_beside_no_production_channel(env, host, refused):
-    from bot.adapters.teams.config import anonymous_refusal
+    from bot.channels.teams.config import anonymous_refusal
 
     found = anonymous_refusal(env, host)
     assert (found is None) if refused is None else (refused in found)

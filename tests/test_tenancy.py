@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import Bot
-from bot.markup import to_plain
-from bot.models import Role, School, StaffMember, Workspace
+from bot.conversation.engine import Bot
+from bot.core.markup import to_plain
+from bot.core.models import Role, School, StaffMember, Workspace
 from tests.conftest import STANDARD_REPORT, Chat, walk
 from tests.slack_harness import SlackHarness
 
@@ -152,9 +152,9 @@ async def test_one_school_with_no_workspaces_takes_everyone(bot):
 async def slack_two_schools(county_bot, slack_api):
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.adapters.slack import SlackChannel
-    from bot.adapters.slack.config import SlackConfig
-    from bot.server import build_app
+    from bot.channels.slack import SlackChannel
+    from bot.channels.slack.config import SlackConfig
+    from bot.app.server import build_app
     from tests.slack_harness import SECRET
 
     store = county_bot.store
@@ -198,7 +198,7 @@ async def test_slack_workspaces_map_to_their_schools_and_strangers_are_told_kind
 
 async def test_a_report_whose_process_died_before_alerting_alerts_when_it_is_sent_again(county_bot, monkeypatch):
     """The sightings are stored with the case; the alert check runs again on the retried send."""
-    import bot.casework as casework
+    import bot.cases.service as casework
     from bot.store import StoreError
 
     await report(county_bot, "hill", "console:hteacher")
@@ -280,9 +280,9 @@ def made_up_handles(count: int, start: int = 0) -> list[str]:
 
 
 async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_window_holds(county_bot, clock, monkeypatch):
-    from bot import early_warning
-    from bot.early_warning import raise_alerts, sightings
-    from bot.models import Case, CaseEvent
+    from bot.cases import early_warning
+    from bot.cases.early_warning import raise_alerts, sightings
+    from bot.core.models import Case, CaseEvent
 
     store = county_bot.store
     read: list[int] = []

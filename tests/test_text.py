@@ -1,4 +1,4 @@
-"""Unit tests for bot/text.py: reading accounts, dates and choices out of what people type."""
+"""Unit tests for bot/core/text.py: reading accounts, dates and choices out of what people type."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot.models import Choice
-from bot.text import clean, contains_phrase, parse_accounts, parse_date, resolve_choices
+from bot.core.models import Choice
+from bot.core.text import clean, contains_phrase, parse_accounts, parse_date, resolve_choices
 
 TODAY = date(2026, 11, 20)
 

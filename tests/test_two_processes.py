@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import Role, StaffMember
+from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore
 from tests.conftest import POSTGRES_URL, postgres_schema, TEST_RECORD_KEY
 from tests.fakes.slack_api import FakeSlackApi

@@ -14,8 +14,8 @@ from weakref import WeakValueDictionary
 
 from pydantic import BaseModel, Field
 
-from bot.early_warning import Sighting
-from bot.models import (
+from bot.cases.early_warning import Sighting
+from bot.core.models import (
     Case,
     CaseEvent,
     ConversationState,
@@ -167,7 +167,7 @@ class Store(ABC):
 
     @abstractmethod
     async def prune_expired(self, *, handled_before: datetime, delivered_before: datetime, now: float) -> dict[str, int]:
-        """Forget what has served its purpose (bot/retention.py says when): the ids of turns handled before
+        """Forget what has served its purpose (bot/cases/retention.py says when): the ids of turns handled before
         `handled_before` (no platform retries that long), notifications delivered before `delivered_before`, and
         OAuth states expired by `now` (seconds since the epoch). Rows deleted per table."""
 
@@ -359,7 +359,7 @@ class Store(ABC):
     async def privacy_check_users(self, school_id: str) -> set[str]:
         """Who has completed a privacy check: for a count, never shown as a list."""
 
-    # --- early warning across schools (bot/early_warning.py) ----------------------------------
+    # --- early warning across schools (bot/cases/early_warning.py) ----------------------------------
     @abstractmethod
     async def record_sightings(self, sightings: list[Sighting]) -> None:
         """Keep the accounts a case named (each sighting's case must be stored). A purge deletes them with
@@ -432,7 +432,7 @@ class Store(ABC):
     @abstractmethod
     async def list_tombstones(self, school_id: str) -> list[CaseTombstone]: ...
 
-    # --- reminders and escalation (bot/scheduler.py) ------------------------------------------
+    # --- reminders and escalation (bot/app/scheduler.py) ------------------------------------------
     @abstractmethod
     async def claimed_reminders(self, school_id: str, keys: list[str]) -> set[str]:
         """Which of `keys` the scheduler has already claimed (sent)."""

@@ -282,7 +282,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         9,
         "schools as tenants, and early warning across schools",
         """
-        -- A deployment serves many schools (bot/schools.py), and above them an authority or trust: a school
+        -- A deployment serves many schools (bot/cases/schools.py), and above them an authority or trust: a school
         -- record of kind 'authority' holds its safeguarding team. The `default` school of migration 1 stays.
         ALTER TABLE schools ADD COLUMN kind TEXT NOT NULL DEFAULT 'school' CHECK (kind IN ('school', 'authority'));
         ALTER TABLE schools ADD COLUMN reference_prefix TEXT;
@@ -298,7 +298,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX school_workspaces_school ON school_workspaces(school_id);
 
-        -- Early warning (bot/early_warning.py): the accounts each case named, normalised, and their naming
+        -- Early warning (bot/cases/early_warning.py): the accounts each case named, normalised, and their naming
         -- pattern; nothing about the reporter or the case. Purged with the case. seen_at is in UTC, so that
         -- the text's order is the time's.
         CREATE TABLE account_sightings (
@@ -402,7 +402,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         15,
         "each school's nation",
         """
-        -- The UK nation whose statutory guidance a school follows (bot/nations.py); existing schools are in England.
+        -- The UK nation whose statutory guidance a school follows (bot/core/nations.py); existing schools are in England.
         ALTER TABLE schools ADD COLUMN nation TEXT NOT NULL DEFAULT 'england';
         """,
     ),
@@ -422,7 +422,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         17,
         "Early warning looks sightings up by key; refusals counted per person, case and day",
         """
-        -- Variants of one naming pattern share a key (bot/early_warning.py), so a new case finds the sightings it
+        -- Variants of one naming pattern share a key (bot/cases/early_warning.py), so a new case finds the sightings it
         -- joins by index lookups. Sightings stored before this have no key: they match by account only.
         ALTER TABLE account_sightings ADD COLUMN pattern_key TEXT;
         CREATE INDEX account_sightings_account ON account_sightings(account, seen_at);
@@ -445,7 +445,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         18,
         "pruning handled turns and delivered notifications",
         """
-        -- Pruning (bot/retention.py, `prune_expired`) reads turns and delivered notifications by time.
+        -- Pruning (bot/cases/retention.py, `prune_expired`) reads turns and delivered notifications by time.
         CREATE INDEX handled_turns_at ON handled_turns(handled_at);
         CREATE INDEX outbox_delivered ON outbox(delivered_at) WHERE delivered_at IS NOT NULL;
         """,

@@ -30,7 +30,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from bot.models import (
+from bot.core.models import (
     Case,
     CaseEvent,
     ConversationState,
@@ -43,7 +43,7 @@ from bot.models import (
     new_id,
     utcnow,
 )
-from bot.early_warning import Sighting
+from bot.cases.early_warning import Sighting
 from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
 from bot.store import record_key
 from bot.store.pg_migrations import MIGRATIONS
@@ -649,7 +649,7 @@ class PostgresStore(Store):
             case = await _one(conn, "SELECT events_head FROM cases WHERE id = %s", [case_id])
         return check_chain(case_id, rows, case["events_head"] if case else None, self._record_key, self._legacy_until)
 
-    # --- early warning across schools (bot/early_warning.py) ----------------------------------
+    # --- early warning across schools (bot/cases/early_warning.py) ----------------------------------
 
     async def record_sightings(self, sightings: list[Sighting]) -> None:
         async with self._write() as conn:
@@ -726,7 +726,7 @@ class PostgresStore(Store):
                                " WHERE expires_at <= %s FOR UPDATE SKIP LOCKED)", [now])
             return row is not None and row["expires_at"] > now
 
-    # --- reminders and escalation (bot/scheduler.py) ------------------------------------------
+    # --- reminders and escalation (bot/app/scheduler.py) ------------------------------------------
 
     async def claimed_reminders(self, school_id: str, keys: list[str]) -> set[str]:
         rows = await self._all("SELECT key FROM sent_reminders WHERE school_id = %s AND key = ANY(%s)",
@@ -784,7 +784,7 @@ class PostgresStore(Store):
             await _insert(conn, "outbox", [notification_row(n) for n in notifications])
             return True
 
-    # --- retention (bot/retention.py) ------------------------------------------------------
+    # --- retention (bot/cases/retention.py) ------------------------------------------------------
 
     async def case_closed_times(self, school_id: str) -> dict[str, datetime]:
         rows = await self._all(

@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Mapping
 
-from bot.private import private_file, private_folder
+from bot.core.private import private_file, private_folder
 from bot.store.base import StoreError
 
 ENV = "OSB_RECORD_KEY"

@@ -11,8 +11,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.early_warning import Sighting
-from bot.models import Case, CaseEvent, ConversationState, Frame, Notification, Reminder, School, StaffMember, Workspace
+from bot.cases.early_warning import Sighting
+from bot.core.models import Case, CaseEvent, ConversationState, Frame, Notification, Reminder, School, StaffMember, Workspace
 from bot.store.base import CaseTombstone, ChainProblem, ChainReport, event_hash
 
 _CASE_JSON = ("categories", "answers", "routed_to", "excluded")

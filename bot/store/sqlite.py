@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import sqlite_utils
 
-from bot.models import (
+from bot.core.models import (
     Case,
     CaseEvent,
     ConversationState,
@@ -36,8 +36,8 @@ from bot.models import (
     new_id,
     utcnow,
 )
-from bot.early_warning import Sighting
-from bot.private import private_file, private_folder
+from bot.cases.early_warning import Sighting
+from bot.core.private import private_file, private_folder
 from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
 from bot.store import record_key
 from bot.store.migrations import MIGRATIONS
@@ -779,7 +779,7 @@ class SQLiteStore(Store):
 
         return await self._run(verify)
 
-    # --- early warning across schools (bot/early_warning.py) ----------------------------------
+    # --- early warning across schools (bot/cases/early_warning.py) ----------------------------------
 
     async def record_sightings(self, sightings: list[Sighting]) -> None:
         def record() -> None:
@@ -875,7 +875,7 @@ class SQLiteStore(Store):
 
         return await self._run(consume)
 
-    # --- reminders and escalation (bot/scheduler.py) ------------------------------------------
+    # --- reminders and escalation (bot/app/scheduler.py) ------------------------------------------
 
     async def claimed_reminders(self, school_id: str, keys: list[str]) -> set[str]:
         def claimed() -> set[str]:
@@ -950,7 +950,7 @@ class SQLiteStore(Store):
         return await self._run(claim)
 
 
-    # --- retention (bot/retention.py) ------------------------------------------------------
+    # --- retention (bot/cases/retention.py) ------------------------------------------------------
 
     async def case_closed_times(self, school_id: str) -> dict[str, datetime]:
         def rows() -> dict[str, datetime]:

@@ -1,6 +1,0 @@
-"""The Slack channel (slack-bolt). Only translation lives here: no flow logic and no wording."""
-
-from bot.adapters.slack.app import SlackChannel
-from bot.adapters.slack.config import SlackConfig, slack_config
-
-__all__ = ["SlackChannel", "SlackConfig", "slack_config"]

@@ -1,0 +1,121 @@
+"""Schools as tenants: which school a message belongs to, and each school's name, prefix and content.
+
+A deployment may serve one school (the embedded default: everything belongs to the `default` school,
+named by OSB_SCHOOL_NAME) or many (a local authority or trust: `online-safety-bot schools add`). A Slack
+workspace or Microsoft 365 tenant maps to one school, or to several when a trust shares a tenant: then
+the staff directory says which school each person is in. Cases never cross schools: every store call
+is made with the school id resolved here.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+import time
+from typing import Callable, Iterator
+
+from bot.core.config import Settings
+from bot.core.content import Content, load_content
+from bot.core.models import School
+from bot.core.nations import for_nation
+from bot.store import Store
+
+DEFAULT_SCHOOL = "default"
+CACHE_SECONDS = 5.0  # a school's changed name, prefix or workspaces reach every process within this
+
+# The school a turn (or a scheduler pass) is for. Everything said in it, the case cards included, is in that
+# school's words and under its name; carrying it with the task saves threading it through every call.
+_serving: ContextVar[School | None] = ContextVar("school", default=None)
+
+
+@contextmanager
+def serving(school: School) -> Iterator[School]:
+    token = _serving.set(school)
+    try:
+        yield school
+    finally:
+        _serving.reset(token)
+
+
+class Schools:
+    def __init__(self, store: Store, content: Content, settings: Settings):
+        self.store = store
+        self.base = content
+        self.settings = settings
+        self._content: dict[tuple[str, str | None, str], Content] = {}
+        self._cached: dict[str, School] | None = None
+        self._cached_at = 0.0
+
+    async def resolve(self, platform: str, workspace: str | None, user: str) -> str | None:
+        """The school of `user` writing from `workspace`, or None when the deployment cannot tell (a
+        workspace no school has claimed, or a shared one where the directory does not list the person).
+        A deployment with a single school and no workspaces set up takes everyone into it."""
+        schools = await self._schools(missing=lambda found: bool(workspace) and not any(
+            w.platform == platform and w.id == workspace for s in found.values() for w in s.workspaces))
+        if workspace:
+            mapped = [s.id for s in schools.values() if any(w.platform == platform and w.id == workspace
+                                                            for w in s.workspaces)]
+            if len(mapped) == 1:
+                return mapped[0]
+            if mapped:
+                listed = [s for s in mapped if await self.store.get_staff(s, user) is not None]
+                return listed[0] if len(listed) == 1 else None
+        tenants = [s for s in schools.values() if s.kind == "school"]
+        if len(tenants) == 1 and not tenants[0].workspaces:
+            return tenants[0].id
+        return None
+
+    async def get(self, school_id: str) -> School:
+        school = (await self._schools(missing=lambda found: school_id not in found)).get(school_id)
+        if school is None:
+            school = self._unlisted(school_id)
+        elif school.id == DEFAULT_SCHOOL and school.name == "Our school":
+            school = school.model_copy(update={"name": self.settings.school_name})  # named by OSB_SCHOOL_NAME
+        if school.id == DEFAULT_SCHOOL and self.settings.school_nation:
+            school = school.model_copy(update={"nation": self.settings.school_nation})  # OSB_SCHOOL_NATION
+        return school
+
+    def _unlisted(self, school_id: str) -> School:
+        """A school not in the store: the deployment's one school, as OSB_SCHOOL_NAME and OSB_SCHOOL_NATION say."""
+        return School(id=school_id, name=self.settings.school_name, nation=self.settings.school_nation or "england")
+
+    async def _schools(self, missing: Callable[[dict[str, School]], bool]) -> dict[str, School]:
+        """Every school, read at most every few seconds (two store trips a turn saved: bench/); read again
+        at once when what is looked for is missing, so a school added elsewhere is found straight away."""
+        now = time.monotonic()
+        if self._cached is None or now - self._cached_at > CACHE_SECONDS or (
+                missing(self._cached) and now - self._cached_at > 0.5):
+            self._cached = {s.id: s for s in await self.store.list_schools()}
+            self._cached_at = now
+        return self._cached
+
+    def content(self, school: School) -> Content:
+        """The shared content with the school's own folder merged over it (loaded once per folder), as its
+        nation sees it (bot/core/nations.py)."""
+        key = (school.id, school.content_dir, school.nation)
+        if key not in self._content:
+            merged = load_content(self.settings.content_dir, Path(school.content_dir)) \
+                if school.content_dir else self.base
+            self._content[key] = for_nation(merged, school.nation)
+        return self._content[key]
+
+    def reference_prefix(self, school: School) -> str:
+        return school.reference_prefix or self.settings.reference_prefix
+
+    # --- the school being served now (see `serving`) ---------------------------------------
+
+    def current(self) -> School:
+        return _serving.get() or self._unlisted(self.settings.school_id)
+
+    def words(self) -> Content:
+        return self.content(self.current())
+
+    def text(self, key: str, **values: object) -> str:
+        """A message in the current school's words, with its name."""
+        return self.words().text(key, **{"school_name": self.current().name, **values})
+
+    async def only_school(self) -> str | None:
+        """For commands given no --school: the one school, when there is exactly one."""
+        schools = [s for s in await self.store.list_schools() if s.kind == "school"]
+        return schools[0].id if len(schools) == 1 else None

@@ -1,0 +1,446 @@
+"""The turn context every flow works with, and the step runner that drives flows from content/.
+
+A flow's steps, wording and choices live in `content/flows/<flow>.yaml`; a module in
+`bot/conversation/dialogs/` adds only what cannot be data: checks, side effects and what happens at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bot.core.content import Content, Step, render
+from bot.core.markup import Markup, escape
+from bot.core.models import (
+    Attachment, CaseCard, Choice, ConversationState, Form, FormField, Frame, Reply, StaffMember, Turn,
+)
+from bot.core.text import is_command, parse_accounts, parse_date
+
+if TYPE_CHECKING:
+    from bot.conversation.engine import Bot
+
+
+@dataclass
+class Input:
+    """What the user gave this turn, already cleaned and with typed choices resolved to ids."""
+
+    text: str = ""
+    picked: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    bot: "Bot"
+    turn: Turn
+    state: ConversationState
+    member: StaffMember | None
+    now: datetime
+    replies: list[Reply] = field(default_factory=list)
+    delivered: list[str] = field(default_factory=list)  # notifications shown this turn: marked when it is saved
+
+    @property
+    def content(self) -> Content:
+        """The school's words: the shared content with its own folder merged over it (bot/cases/schools.py)."""
+        return self.bot.schools.words()
+
+    @property
+    def user(self) -> str:
+        return self.turn.user
+
+    @property
+    def school_id(self) -> str:
+        return self.turn.school_id
+
+    def text(self, key: str, **values: Any) -> str:
+        return self.bot.schools.text(key, **values)
+
+    def say(
+        self, key: str, *, choices: list[Choice] | None = None, multiple: bool = False, card: CaseCard | None = None,
+        urgent: bool = False, asks: str | None = None, **values: Any,
+    ) -> Reply:
+        reply = Reply(
+            key=key, text=self.text(key, **values), choices=choices or [], multiple=multiple, card=card,
+            urgent=urgent, asks=asks,
+        )
+        self.replies.append(reply)
+        return reply
+
+    def choice(self, id: str, key: str, **values: Any) -> Choice:
+        return Choice(id=id, label=self.text(key, **values))
+
+
+INVALID = object()
+
+
+class Dialog:
+    """A flow the engine can start, hand input to and ask to repeat its question."""
+
+    flow_id: ClassVar[str]
+    handlers_only: ClassVar[bool] = False  # only case handlers (DSLs, deputies, heads, chairs) may start it
+
+    def __init__(self, bot: "Bot"):
+        self.bot = bot
+
+    @property
+    def flow(self):
+        return self.bot.content.flows[self.flow_id]
+
+    def new_frame(self, **answers: Any) -> Frame:
+        return Frame(flow=self.flow_id, step=self.flow.steps[0].id, answers=dict(answers))
+
+    def question_id(self, frame: Frame) -> str:
+        return f"{frame.flow}.{frame.step}"
+
+    async def start(self, ctx: Context, frame: Frame) -> None:
+        await self.ask(ctx, frame)
+
+    async def ask(self, ctx: Context, frame: Frame) -> None:
+        raise NotImplementedError
+
+    async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
+        """Take the user's input for the current step. True when the flow has finished."""
+        raise NotImplementedError
+
+    async def back(self, ctx: Context, frame: Frame) -> None:
+        if not frame.history:
+            ctx.say("common.back_at_start")
+        else:
+            frame.step = frame.history.pop()
+            frame.editing = False
+        await self.ask(ctx, frame)
+
+    def stop_message(self, frame: Frame) -> str:
+        return "common.stopped"
+
+
+class StepDialog(Dialog):
+    """Runs the steps of a content flow in order, skipping those whose `when` does not apply."""
+
+    # --- what to ask ---------------------------------------------------------------------
+
+    def applies(self, step: Step, answers: dict[str, Any]) -> bool:
+        if step.when is None:
+            return True
+        answer = answers.get(step.when.step)
+        if step.when.answered is not None:
+            return (answer is not None) == step.when.answered
+        picked = answer if isinstance(answer, list) else [answer]
+        return any(p in step.when.includes for p in picked)
+
+    def next_step(self, frame: Frame, after: str | None) -> Step | None:
+        steps = self.flow.steps
+        start = 0 if after is None else [s.id for s in steps].index(after) + 1
+        for step in steps[start:]:
+            if self.applies(step, frame.answers):
+                return step
+        return None
+
+    def first_unanswered(self, frame: Frame) -> Step | None:
+        for step in self.flow.steps:
+            if step.type != "summary" and step.id not in frame.answers and self.applies(step, frame.answers):
+                return step
+        return None
+
+    def choices_for(self, ctx: Context, step: Step, frame: Frame) -> list[Choice]:
+        choices = [Choice(id=c.id, label=c.label) for c in step.choices]
+        if step.optional:
+            choices.append(ctx.choice("skip", "common.skip_label"))
+        if step.type == "evidence":
+            choices.append(ctx.choice("done", "common.done_label"))
+        return choices
+
+    def choice_summary(self, step: Step, choice_id: str) -> str:
+        for c in step.choices:
+            if c.id == choice_id:
+                return c.summary or c.label
+        return choice_id
+
+    async def ask(self, ctx: Context, frame: Frame) -> None:
+        if frame.step == "_change":
+            answered = [s for s in self.flow.steps if s.type != "summary" and s.id in frame.answers
+                        and self.applies(s, frame.answers)]
+            ctx.say("common.which_to_change", choices=[Choice(id=s.id, label=s.title) for s in answered],
+                    asks=self.question_id(frame))
+            return
+        step = self.flow.step(frame.step)
+        values = {k: v for k, v in frame.answers.items() if isinstance(v, str)}
+        text = render(step.ask, ctx.content.facts, {**values, "school_name": ctx.bot.schools.current().name})
+        if step.type == "summary":
+            text = text.strip() + "\n\n" + self.summary_text(frame)
+        reply = Reply(
+            key=f"{self.flow_id}.{step.id}.ask", text=text, choices=self.choices_for(ctx, step, frame),
+            multiple=step.type == "multi", asks=self.question_id(frame),
+        )
+        ctx.replies.append(reply)
+
+    async def help(self, ctx: Context, frame: Frame) -> None:
+        step = self.flow.step(frame.step) if frame.step != "_change" else None
+        if step and step.help:
+            ctx.replies.append(Reply(key=f"{self.flow_id}.{step.id}.help",
+                                     text=render(step.help, ctx.content.facts, {})))
+        ctx.say("common.help_commands")
+        await self.ask(ctx, frame)
+
+    # --- describing answers --------------------------------------------------------------
+
+    def describe(self, step: Step, value: Any) -> str:
+        text = self.bot.schools.words().text
+        if value is None:
+            return text("common.not_given")
+        if step.type == "choice":
+            return self.choice_summary(step, value)
+        if step.type == "multi":
+            return ", ".join(self.choice_summary(step, v) for v in value)
+        if step.type == "accounts":
+            return ", ".join(a["value"] for a in value)
+        if step.type == "date":
+            return date.fromisoformat(value).strftime("%-d %B %Y")
+        if step.type == "evidence":
+            files = [f["name"] for f in value.get("files", [])]
+            notes = value.get("notes", [])
+            parts = []
+            if files:
+                parts.append(text("common.files_listed", count=len(files), value=Markup(", ".join(files))))
+            parts.extend(notes)
+            return "; ".join(parts) or text("common.not_given")
+        return str(value)
+
+    def answered_steps(self, frame: Frame) -> list[Step]:
+        return [s for s in self.flow.steps
+                if s.type not in ("summary", "info") and s.id in frame.answers and self.applies(s, frame.answers)]
+
+    def summary_text(self, frame: Frame) -> str:
+        """The answers in light markdown: titles in bold, what the user typed escaped."""
+        return "\n".join(f"**{s.title}:** {escape(self.describe(s, frame.answers[s.id]))}" for s in self.answered_steps(frame))
+
+    # --- taking answers ------------------------------------------------------------------
+
+    async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
+        if frame.step == "_change":
+            return await self._pick_change(ctx, frame, inp)
+        step = self.flow.step(frame.step)
+        if inp.attachments and step.type != "evidence":
+            await self.refuse_attachments(ctx, frame)
+            await self.ask(ctx, frame)
+            return False
+        value = await getattr(self, f"answer_{step.type}")(ctx, frame, step, inp)
+        if value is INVALID:
+            await self.ask(ctx, frame)
+            return False
+        if step.type == "evidence" and value is None:
+            return False  # more evidence may follow; the step has acknowledged what came
+        if step.type == "summary":
+            return await self.on_summary(ctx, frame, value)
+        frame.answers[step.id] = value
+        await self.after_answer(ctx, frame, step)
+        following = self.first_unanswered(frame) if frame.editing else self.next_step(frame, step.id)
+        if frame.editing and following is None:
+            following = next(s for s in self.flow.steps if s.type == "summary")
+        if following is None:
+            await self.finish(ctx, frame)
+            return True
+        frame.history.append(step.id)
+        frame.step = following.id
+        await self.ask(ctx, frame)
+        return False
+
+    async def refuse_attachments(self, ctx: Context, frame: Frame) -> None:
+        ctx.say("common.no_files_here")
+
+    async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
+        """A hook for side effects of an answer."""
+
+    async def finish(self, ctx: Context, frame: Frame) -> None:
+        """A hook for what happens when the last step is answered."""
+
+    async def on_summary(self, ctx: Context, frame: Frame, picked: str) -> bool:
+        if picked == "change":
+            frame.history.append(frame.step)
+            frame.step = "_change"
+            await self.ask(ctx, frame)
+            return False
+        await self.finish(ctx, frame)
+        return True
+
+    async def _pick_change(self, ctx: Context, frame: Frame, inp: Input) -> bool:
+        answered = {s.id for s in self.answered_steps(frame)}
+        if len(inp.picked) == 1 and inp.picked[0] in answered:
+            frame.editing = True
+            frame.step = inp.picked[0]
+            await self.ask(ctx, frame)
+        else:
+            ctx.say("common.not_understood")
+            await self.ask(ctx, frame)
+        return False
+
+    def _skipped(self, ctx: Context, step: Step, inp: Input) -> bool:
+        return step.optional and (
+            inp.picked == ["skip"] or (not inp.picked and is_command(inp.text, ctx.content.phrases.commands["skip"]))
+        )
+
+    def _pick(self, ctx: Context, step: Step, frame: Frame, inp: Input) -> list[str] | None:
+        allowed = {c.id for c in self.choices_for(ctx, step, frame)}
+        picked = inp.picked
+        if not picked and is_command(inp.text, ctx.content.phrases.commands["skip"]) and "not_sure" in allowed:
+            picked = ["not_sure"]
+        if picked and all(p in allowed for p in picked):
+            return picked
+        return None
+
+    async def answer_choice(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        picked = self._pick(ctx, step, frame, inp)
+        if picked is None or len(picked) != 1:
+            ctx.say("common.pick_one" if picked else "common.not_understood")
+            return INVALID
+        return picked[0]
+
+    async def answer_multi(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        picked = self._pick(ctx, step, frame, inp)
+        if picked is None:
+            ctx.say("common.not_understood_multi")
+            return INVALID
+        order = [c.id for c in self.choices_for(ctx, step, frame)]
+        return sorted(set(picked), key=order.index)
+
+    async def answer_text(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        if self._skipped(ctx, step, inp):
+            return None
+        if not inp.text or inp.picked:
+            ctx.say("common.need_words")
+            return INVALID
+        return inp.text
+
+    async def answer_accounts(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        if self._skipped(ctx, step, inp):
+            return None
+        accounts, invalid = parse_accounts(inp.text)
+        if invalid:
+            ctx.say("common.bad_links", value=", ".join(v[:80] for v in invalid[:5]))
+            return INVALID
+        if not accounts:
+            ctx.say("common.no_accounts_found")
+            return INVALID
+        if len(accounts) > ctx.bot.settings.max_accounts_per_report:
+            ctx.say("common.too_many_accounts", count=len(accounts), limit=ctx.bot.settings.max_accounts_per_report)
+            return INVALID
+        return [a.model_dump() for a in accounts]
+
+    async def answer_date(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        if self._skipped(ctx, step, inp):
+            return None
+        today = ctx.now.date()
+        parsed = parse_date(inp.text, today) if inp.text else None
+        if parsed is None:
+            ctx.say("common.bad_date")
+            return INVALID
+        if parsed > today:
+            ctx.say("common.future_date")
+            return INVALID
+        if parsed.year < 2000:
+            ctx.say("common.bad_date")
+            return INVALID
+        return parsed.isoformat()
+
+    async def answer_summary(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        picked = self._pick(ctx, step, frame, inp)
+        if picked is None or len(picked) != 1:
+            ctx.say("common.not_understood")
+            return INVALID
+        return picked[0]
+
+    async def answer_evidence(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        """Files and notes gather until the user says they are done. None means "keep going"."""
+        gathered = frame.answers.get(step.id) or {"files": [], "notes": []}
+        done = inp.picked == ["done"] or (not inp.picked and is_command(inp.text, ctx.content.phrases.commands["done"]))
+        if done or (not inp.attachments and self._skipped_evidence(ctx, inp)):
+            return gathered
+        if inp.picked:
+            ctx.say("common.not_understood")
+            return INVALID
+        added = await self.take_files(ctx, frame, inp.attachments)
+        if inp.text:
+            gathered["notes"].append(inp.text)
+        gathered["files"].extend(added)
+        frame.answers[step.id] = gathered
+        if added or inp.text:
+            await self.after_answer(ctx, frame, step)
+            ctx.say("common.evidence_received", count=len(gathered["files"]) + len(gathered["notes"]),
+                    choices=[ctx.choice("done", "common.done_label")], asks=self.question_id(frame))
+            return None
+        if not inp.attachments:
+            ctx.say("common.need_words")
+        return INVALID  # nothing kept: ask again, with its "done" choice
+
+    def _skipped_evidence(self, ctx: Context, inp: Input) -> bool:
+        return is_command(inp.text, ctx.content.phrases.commands["skip"])
+
+    async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict[str, Any]]:
+        settings = ctx.bot.settings
+        kept = []
+        for file in attachments:
+            if file.missing:
+                ctx.say("common.file_missing", file_name=file.name[:120])
+            elif file.size is not None and file.size > settings.max_attachment_bytes:
+                ctx.say("common.file_too_large", file_name=file.name[:120], max_size=f"{settings.max_attachment_mb:g} MB")
+            else:
+                kept.append(file.model_dump(exclude={"missing"}))
+        return kept
+
+    def text_answers(self, frame: Frame) -> list[str]:
+        """Every piece of free text in the frame, for phrase checks."""
+        out = []
+        for step in self.flow.steps:
+            value = frame.answers.get(step.id)
+            if step.type == "text" and isinstance(value, str):
+                out.append(value)
+            elif step.type == "evidence" and isinstance(value, dict):
+                out.extend(value.get("notes", []))
+        return out
+
+
+class CaseUpdate(StepDialog):
+    """A short flow a case handler runs from a case card; stopping it changes nothing on the case.
+
+    Where the channel can show a form, the whole flow is one form instead of a conversation."""
+
+    def stop_message(self, frame: Frame) -> str:
+        return "case.update_cancelled"
+
+    def form_reply(self, ctx: Context, reference: str) -> Reply:
+        fields = [
+            FormField(id=s.id, label=s.title, kind="choice" if s.type == "choice" else "text",
+                      choices=[Choice(id=c.id, label=c.label) for c in s.choices],
+                      optional=s.optional or s.when is not None)
+            for s in self.flow.steps
+        ]
+        form = Form(id=f"{self.flow_id}:{reference}", title=self.flow.form_title or self.flow.title, fields=fields,
+                    submit=ctx.text("common.save_label"), cancel=ctx.text("common.cancel_label"))
+        return Reply(key=f"{self.flow_id}.form", text=self.flow.title, form=form)
+
+    async def submit_form(self, ctx: Context, reference: str, values: dict[str, str]) -> None:
+        await self._submit(ctx, self.new_frame(reference=reference), values)
+
+    async def _submit(self, ctx: Context, frame: Frame, values: dict[str, str]) -> None:
+        """Answer every step from the form's values, with the same checks as in conversation."""
+        for step in self.flow.steps:
+            if not self.applies(step, frame.answers):
+                continue
+            value = (values.get(step.id) or "").strip()
+            if len(value) > ctx.bot.settings.max_text_chars:
+                ctx.say("common.form_not_saved")
+                return
+            if step.type == "choice":
+                inp = Input(picked=[value] if value else [])
+            elif not value and not step.optional:
+                ctx.say("common.form_not_saved")
+                return
+            else:
+                inp = Input(text=value, picked=[] if value else ["skip"])
+            answer = await getattr(self, f"answer_{step.type}")(ctx, frame, step, inp)
+            if answer is INVALID:
+                ctx.say("common.form_not_saved")
+                return
+            frame.answers[step.id] = answer
+        await self.finish(ctx, frame)

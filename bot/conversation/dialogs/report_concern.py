@@ -1,0 +1,209 @@
+"""Report a concern: the code behind content/flows/report_concern.yaml.
+
+What is not data: the platform choices (from the facts), the guardrail for possible sexual
+images of under-18s, and opening the case at the end.
+"""
+
+from __future__ import annotations
+
+from bot.core.content import Step
+from bot.conversation.dialogs.base import Context, StepDialog
+from bot.core.markup import Markup
+from bot.core.models import Attachment, Case, Choice, Frame
+from bot.cases.routing import STAFF_CONCERNS, route_of_case
+from bot.cases.school_calendar import calendar_for
+
+SUBJECT_REASONS = {"named_in_report", "allegation_about_dsl", "allegation_about_headteacher"}
+
+GUARDRAIL_ANSWERS = {"yes", "not_sure"}
+
+
+# What the reporter is told after the images guardrail's alert (`Casework.alert_urgent` says which happened).
+ALERT_TOLD = {"alerted": "report.guardrail_alerted", "no_one": "report.guardrail_no_one_alerted",
+              "limited": "report.guardrail_alert_limited"}
+
+
+class ReportConcern(StepDialog):
+    flow_id = "report_concern"
+
+    def choices_for(self, ctx: Context, step: Step, frame: Frame) -> list[Choice]:
+        if step.choices_from == "platforms":
+            platforms = [Choice(id=p.id, label=p.name) for p in ctx.content.facts.platforms.values()]
+            return platforms + [ctx.choice("other", "report.platform_other")]
+        return super().choices_for(ctx, step, frame)
+
+    def choice_summary(self, step: Step, choice_id: str) -> str:
+        if step.choices_from == "platforms":
+            platform = self.bot.content.facts.platforms.get(choice_id)
+            return platform.name if platform else self.bot.content.text("report.platform_other")
+        return super().choice_summary(step, choice_id)
+
+    def guardrail_on(self, frame: Frame) -> bool:
+        return bool(frame.answers.get("_guardrail"))
+
+    def next_step(self, frame: Frame, after: str | None) -> Step | None:
+        """As the flow says, except the images question once the guardrail has answered it."""
+        step = super().next_step(frame, after)
+        if step is not None and step.id == "images" and self.guardrail_on(frame) and "images" in frame.answers:
+            return super().next_step(frame, step.id)
+        return step
+
+    async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
+        if frame.answers.get("_alert_held"):
+            await ctx.bot.casework.send_held_details(ctx, frame)
+        if step.id == "images" and frame.answers["images"] in GUARDRAIL_ANSWERS:
+            await self.raise_guardrail(ctx, frame, reason=f"answered_{frame.answers['images']}")
+
+    async def raise_guardrail(self, ctx: Context, frame: Frame, reason: str) -> None:
+        """From the images question, or from words anywhere (bot/conversation/safety.py): the guidance, the DSLs alerted,
+        files refused from now on, and any files already shared taken out of the report, with the reporter
+        and the DSL told where copies may still be."""
+        if self.guardrail_on(frame):
+            return
+        frame.answers["_guardrail"] = {"reason": reason, "at": ctx.now.isoformat()}
+        frame.answers.setdefault("images", "yes")
+        ctx.say("report.guardrail", urgent=True)
+        alerted = await ctx.bot.casework.alert_urgent(ctx, frame, "case.guardrail_alert")
+        if alerted == "limited":  # the report itself still goes urgent; its record says the alert was held back
+            frame.answers["_guardrail"]["alert"] = "limited"
+        recipients = frame.answers.get("_alerted", [])
+        if alerted == "alerted" and len(await ctx.bot.casework.not_yet_reachable(ctx.school_id, recipients)) == len(recipients):
+            ctx.say("report.guardrail_not_reached", urgent=True)  # in Teams: nobody has opened the app yet
+        else:
+            ctx.say(ALERT_TOLD[alerted], urgent=True)
+        evidence = frame.answers.get("evidence") or {}
+        if evidence.get("files"):
+            count = len(evidence["files"])
+            frame.answers["_guardrail"]["files_before"] = {"count": count, "platform": ctx.turn.platform}
+            ctx.say("report.guardrail_files_dropped", count=count,
+                    platform=ctx.bot.casework.chat_platform_name(ctx.turn.platform), urgent=True)
+            evidence["files"] = []
+
+    async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict]:
+        if self.guardrail_on(frame):
+            await self.refuse_attachments(ctx, frame)
+            return []
+        return await super().take_files(ctx, frame, attachments)
+
+    async def refuse_attachments(self, ctx: Context, frame: Frame) -> None:
+        if self.guardrail_on(frame):
+            ctx.say("report.guardrail_no_files", urgent=True)
+        else:
+            ctx.say("common.no_files_here")
+
+    async def ask(self, ctx: Context, frame: Frame) -> None:
+        if frame.step == "images" and self.guardrail_on(frame) and "images" in frame.answers and not frame.editing:
+            following = self.next_step(frame, "images")  # answered already, by what was said before it was asked
+            if following is not None:
+                frame.history.append(frame.step)
+                frame.step = following.id
+        if frame.step == "evidence" and self.guardrail_on(frame):
+            ctx.say("report.evidence_guardrail", choices=[ctx.choice("done", "common.done_label")],
+                    asks=self.question_id(frame))
+            return
+        if frame.step == "accounts" and self.guardrail_on(frame):
+            ctx.say("report.accounts_guardrail", choices=[ctx.choice("skip", "common.skip_label")],
+                    asks=self.question_id(frame))
+            return
+        await super().ask(ctx, frame)
+
+    def summary_text(self, frame: Frame) -> str:
+        """The answers, and, when the guardrail rose after the images question, that the report is urgent for it."""
+        text = super().summary_text(frame)
+        reason = (frame.answers.get("_guardrail") or {}).get("reason", "")
+        if reason and not reason.startswith("answered_"):
+            text += "\n" + self.bot.schools.text("report.summary_guardrail_later")
+        return text
+
+    async def help(self, ctx: Context, frame: Frame) -> None:
+        if self.guardrail_on(frame) and frame.step in ("accounts", "evidence"):
+            ctx.say("report.guardrail_help")  # never "copy the link" or "attach screenshots" here
+            ctx.say("common.help_commands")
+            await self.ask(ctx, frame)
+            return
+        await super().help(ctx, frame)
+
+    async def finish(self, ctx: Context, frame: Frame) -> None:
+        case = await ctx.bot.casework.open_case(ctx, frame)
+        next_steps = [
+            ctx.choice("menu:get_support", "menu.get_support"),
+            ctx.choice("menu:privacy_check", "menu.privacy_check"),
+            ctx.choice("menu:my_cases", "menu.my_cases"),
+        ]
+        allegation = bool(STAFF_CONCERNS & set(case.categories))
+        if not case.routed_to:
+            ctx.say("report.saved_allegation_unrouted" if allegation else "report.sent_unrouted",
+                    reference=case.reference, choices=[] if allegation else next_steps, urgent=case.urgent)
+        elif case.urgent and (case.possible_images or not allegation):
+            # (an urgent allegation without images is answered below: "speak to the DSL" may be wrong when it
+            # is about a DSL)
+            calendar = calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir)
+            people = Markup(await self.who_it_reached(ctx, case, urgent=True))
+            if calendar.is_open(ctx.now):
+                ctx.say("report.sent_urgent", reference=case.reference, people=people,
+                        choices=[] if allegation else next_steps, urgent=True)
+            else:
+                opens = calendar.next_opening(ctx.now)
+                ctx.say("report.sent_urgent_closed", reference=case.reference, people=people,
+                        front_door=ctx.bot.casework.front_door(), date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"),
+                        choices=[] if allegation else next_steps, urgent=True)
+        else:
+            ctx.say("report.sent", reference=case.reference, people=Markup(await self.who_it_reached(ctx, case, urgent=False)),
+                    choices=[] if allegation else next_steps, urgent=case.urgent)
+        if allegation:
+            await self.tell_allegation_reporter(ctx, case, next_steps)
+
+    async def tell_allegation_reporter(self, ctx: Context, case: Case, next_steps: list[Choice]) -> None:
+        """Who was sent an allegation, by role; that the person it is about was not; and, where the directory
+        has no one to take it, whom to contact themselves."""
+        routing = route_of_case(case, await ctx.bot.store.list_staff(ctx.school_id),
+                                ctx.bot.settings.low_level_concerns_to)
+        urgent = case.urgent
+        if case.routed_to:
+            roles = list(dict.fromkeys(ctx.text(f"report.route_role.{r.role.value}") for r in case.routed_to))
+            people = roles[0] if len(roles) == 1 else ctx.text(
+                "report.route_role.list", value=Markup(", ".join(roles[:-1])), name=Markup(roles[-1]))
+            subject_kept_out = {r.reason for r in case.excluded} & SUBJECT_REASONS
+            if routing.about == "headteacher":
+                subject = "headteacher"
+            elif subject_kept_out or case.answers.get("allegation_about") == "me":
+                subject = "named"
+            else:
+                subject = "unknown"
+            ctx.say("report.allegation_sent_to", people=Markup(people), urgent=urgent,
+                    value=Markup(ctx.text(f"report.subject_not_sent.{subject}")),
+                    choices=[] if routing.contact_directly else next_steps)
+        if routing.contact_directly:
+            contacts = [self.contact(ctx, who) for who in routing.contact_directly]
+            people = contacts[0] if len(contacts) == 1 else ctx.text(
+                "report.contact.either", value=Markup(", ".join(contacts[:-1])), name=Markup(contacts[-1]))
+            ctx.say("report.contact_directly", people=Markup(people), reference=case.reference, choices=next_steps,
+                    urgent=urgent)
+
+    @staticmethod
+    def contact(ctx: Context, who: str) -> str:
+        if who == "lado":
+            phone = getattr(ctx.content.facts.helplines.get("lado"), "phone", None)
+            return ctx.text("report.contact.lado_phone", value=phone) if phone else ctx.text("report.contact.lado")
+        return ctx.text(f"report.contact.{who}")
+
+    @staticmethod
+    async def who_it_reached(ctx: Context, case: Case, urgent: bool) -> str:
+        """How many of the people the case went to have it now, and how many will when they open the app (a
+        platform where the bot can write only into a chat someone has opened: Teams). Never "alerted" when
+        nobody was."""
+        waiting = await ctx.bot.casework.not_yet_reachable(case.school_id, [r.user for r in case.routed_to])
+        reached = len(case.routed_to) - len(waiting)
+
+        def people(count: int) -> str:
+            return ctx.text("report.reached.one_person") if count == 1 else ctx.text("report.reached.people", count=count)
+
+        if not waiting:
+            return ctx.text("report.reached.all_urgent" if urgent else "report.reached.all", value=people(reached))
+        if not reached:
+            return ctx.text("report.reached.none", count=people(len(waiting)))
+        some = "report.reached.some_urgent" if urgent else "report.reached.some"
+        return ctx.text(some, value=people(reached), count=people(len(waiting)))
+
+    def stop_message(self, frame: Frame) -> str:
+        return "report.stopped_after_alert" if self.guardrail_on(frame) else "report.stopped"

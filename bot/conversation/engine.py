@@ -1,0 +1,348 @@
+"""The platform-neutral engine: one `Turn` in, the replies for that user out.
+
+Each turn runs in one fixed order, under a per-conversation lock:
+  1. a retried delivery (same turn id) is ignored;
+  2. the opening of a chat delivers waiting notifications and greets;
+  3. the safety check (bot/conversation/safety.py) reads every message and form, in every state, before anything else:
+     crisis, danger, possible sexual images of under-18s, the police route;
+  4. a submitted form is handled; a long-silent conversation is set aside, to resume or discard;
+  5. input is cleaned and checked (empty, too long), typed choices are resolved;
+  6. menu and case-card buttons, which can arrive at any time;
+  7. a button from a question that has moved on is answered kindly;
+  8. interrupts: stop, back, menu, help;
+  9. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
+  10. with no flow running: a phrase that starts a flow, else the menu.
+"""
+
+from __future__ import annotations
+
+import re
+import logging
+import traceback
+from datetime import datetime, timedelta
+from typing import Callable
+
+from bot.cases.service import Casework
+from bot.core.config import Settings
+from bot.core.content import Content
+from bot.conversation.dialogs import DIALOGS
+from bot.conversation.dialogs.base import Context, Dialog, Input
+from bot.core.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
+from bot.conversation.safety import Safety
+from bot.cases.schools import Schools, serving
+from bot.store import Store, StoreError
+from bot.core.text import clean, contains_phrase, is_command, resolve_choices
+
+log = logging.getLogger(__name__)
+CASE_BUTTON = re.compile(r"case:[A-Za-z0-9-]{1,40}:[a-z_]{1,20}(?::[a-z_.]{1,60})?")
+
+
+class Bot:
+    def __init__(self, content: Content, store: Store, settings: Settings, clock: Callable[[], datetime] = utcnow):
+        self.content = content
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(self) for cls in DIALOGS}
+        self.casework = Casework(self)
+        self.safety = Safety(self)
+        self.schools = Schools(store, content, settings)
+        self._names_kept: dict[tuple[str, str], str] = {}  # (school, user) -> the display name last stored
+        # Platforms whose channel can write only into a chat the person has opened; each such channel adds its own.
+        self.opened_chat_platforms: set[str] = set()
+
+    async def handle(self, turn: Turn) -> list[Reply]:
+        key = turn.conversation_key
+        # The store's lock: with a server database it holds across every process serving this deployment.
+        async with self.store.conversation_lock(key):
+            try:
+                if turn.turn_id and await self.store.turn_seen(turn.turn_id):
+                    return []
+                await self._keep_display_name(turn)
+                school = await self.schools.get(turn.school_id)
+                state = await self.store.load_conversation(key) or ConversationState()
+                member = await self.store.get_staff(turn.school_id, turn.user)
+                with serving(school):
+                    ctx = Context(bot=self, turn=turn, state=state, member=member, now=self.clock())
+                    await self._dispatch(ctx)
+                state.updated_at = ctx.now
+                if ctx.replies or not turn.question_unseen:  # else the unseen question's choices stay offered
+                    self._remember_offered(ctx)
+                await self.store.save_conversation(key, turn.school_id, turn.user, state, turn.turn_id, ctx.delivered)
+                return ctx.replies
+            except StoreError as exc:
+                # Never the message text or case content in logs: only what failed.
+                log.error("store failure while handling a turn: %s", exc)
+            except Exception as exc:  # a bug must not lose the user's trust: nothing is saved, they are told
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                log.error("%s while handling a turn, at %s:%s", type(exc).__name__, where.filename, where.lineno)
+            return [Reply(key="common.store_error", text=self.content.text("common.store_error"))]
+
+    async def _keep_display_name(self, turn: Turn) -> None:
+        """The name the platform gives this person, so cards name them (stored only when it changes)."""
+        name = clean(turn.display_name)[:100] if turn.display_name else ""
+        key = (turn.school_id, turn.user)
+        if name and self._names_kept.get(key) != name:
+            await self.store.save_display_name(turn.school_id, turn.user, name)
+            self._names_kept[key] = name
+
+    def no_school(self) -> list[Reply]:
+        """For someone the deployment cannot place in a school (see bot/cases/schools.py): nothing is stored."""
+        return [Reply(key="common.no_school", text=self.content.text("common.no_school"))]
+
+    async def home(self, school_id: str, user: str) -> list[Reply]:
+        """What a home screen shows someone: their open cases (for handlers), their reports, and the menu.
+        It reads the store only; the conversation is untouched."""
+        platform, _, user_id = user.partition(":")
+        turn = Turn(platform=platform, user_id=user_id, conversation_id="home", school_id=school_id, kind="open")
+        member = await self.store.get_staff(school_id, user)
+        with serving(await self.schools.get(school_id)):
+            ctx = Context(bot=self, turn=turn, state=ConversationState(), member=member, now=self.clock())
+            await self.casework.list_for(ctx)
+            if not any(r.key == "menu.ask" for r in ctx.replies):
+                await self.show_menu(ctx)
+        return ctx.replies
+
+    # --- the fixed order -----------------------------------------------------------------
+
+    async def _dispatch(self, ctx: Context) -> None:
+        turn, state = ctx.turn, ctx.state
+        if turn.kind == "open":
+            await self._open(ctx)
+            return
+        said = "\n".join([clean(turn.text), *(clean(v) for v in turn.form_values.values())])
+        if await self.safety.check(ctx, said):
+            return
+        if turn.form_id:
+            # A form stands apart from the conversation: whatever is in progress is left as it is.
+            await self.casework.on_form(ctx, turn.form_id, {k: clean(v) for k, v in turn.form_values.items()})
+            return
+        if self._set_aside_if_idle(ctx):
+            await self._offer_resume(ctx)
+            return
+
+        text = clean(turn.text)
+        if len(text) > self.settings.max_text_chars:
+            ctx.say("common.too_long", max_chars=self.settings.max_text_chars)
+            await self.ask_again(ctx)
+            return
+        if not text and not turn.choices and not turn.attachments:
+            ctx.say("common.empty")
+            await self.ask_again(ctx)
+            return
+
+        picked = list(turn.choices)
+        if not picked and text:
+            offered = [Choice.model_validate(c) for c in state.offered]
+            picked = resolve_choices(text, offered, state.numbered, state.offered_multiple) or []
+
+        if not picked and CASE_BUTTON.fullmatch(text):
+            picked = [text]
+        if picked and picked[0].startswith(("menu:", "case:")):
+            await self._global_choice(ctx, picked[0])
+            return
+        if turn.choices and turn.answering and turn.answering != self._question_id(state):
+            ctx.say("common.moved_on")
+            await self.ask_again(ctx)
+            return
+
+        commands = self.content.phrases.commands
+        if text and not picked:
+            if is_command(text, commands["stop"]):
+                await self._stop(ctx)
+                return
+            if is_command(text, commands["menu"]):
+                await self.show_menu(ctx)
+                return
+            if state.active and is_command(text, commands["back"]):
+                await self.dialogs[state.active.flow].back(ctx, state.active)
+                return
+            if is_command(text, commands["help"]):
+                await self._help(ctx)
+                return
+
+        if turn.question_unseen and state.active and not turn.choices:
+            return  # the question has only now reached them: what they wrote before seeing it is not its answer
+
+        files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
+        inp = Input(text=text, picked=picked, attachments=files)
+        if state.active:
+            await self._advance(ctx, state.active, inp)
+            return
+        if inp.attachments:
+            ctx.say("common.no_files_here")
+        for flow_id, phrases in self.content.phrases.intents.items():
+            if text and contains_phrase(text, phrases):
+                await self._global_choice(ctx, f"menu:{flow_id}")
+                return
+        ctx.say("common.not_understood_idle")
+        await self.show_menu(ctx)
+
+    async def _advance(self, ctx: Context, frame: Frame, inp: Input) -> None:
+        finished = await self.dialogs[frame.flow].handle(ctx, frame, inp)
+        if finished:
+            ctx.state.frames.remove(frame)
+            await self._resume_below(ctx)
+
+    async def _resume_below(self, ctx: Context) -> None:
+        if ctx.state.active:
+            ctx.say("common.carry_on", value=self.content.flows[ctx.state.active.flow].title)
+            await self.dialogs[ctx.state.active.flow].ask(ctx, ctx.state.active)
+
+    async def start_flow(self, ctx: Context, flow_id: str, **answers: object) -> None:
+        dialog = self.dialogs[flow_id]
+        frame = dialog.new_frame(**answers)
+        frame.started_at = ctx.now
+        ctx.state.frames.append(frame)
+        await dialog.start(ctx, frame)
+
+    # --- opening, idleness, resuming -----------------------------------------------------
+
+    async def _open(self, ctx: Context) -> None:
+        """Waiting notifications first; then whatever comes next, so its choices are the ones numbered."""
+        # A chat opened now shows each card fresh, so updates to cards shown before are dropped.
+        waiting = await self.store.waiting_notifications(ctx.school_id, ctx.user)
+        ctx.delivered = [n.id for n in waiting]  # marked delivered when the turn is saved: a failed turn loses none
+        # Those about a case no longer theirs (they left the directory or changed role) are dropped unseen.
+        notes = [n for n in waiting if n.kind == "message" and await self.casework.still_for_recipient(n)]
+        for note in notes:
+            ctx.replies.extend(note.replies)
+        if self._set_aside_if_idle(ctx):
+            await self._offer_resume(ctx)
+        elif ctx.state.active:
+            ctx.say("common.welcome_back", value=self.content.flows[ctx.state.active.flow].title)
+            await self.ask_again(ctx)
+        elif ctx.state.paused:
+            await self._offer_resume(ctx)
+        elif notes:
+            ctx.say("common.updates_shown")
+        else:
+            ctx.say("common.greeting")
+            await self.show_menu(ctx, greeting=True)
+
+    def _set_aside_if_idle(self, ctx: Context) -> bool:
+        state = ctx.state
+        idle = ctx.now - state.updated_at > timedelta(days=self.settings.idle_days)
+        if state.frames and idle:
+            state.paused = state.frames
+            state.frames = []
+            return True
+        return False
+
+    async def _offer_resume(self, ctx: Context) -> None:
+        frame = ctx.state.paused[0]
+        ctx.say(
+            "common.resume_offer",
+            value=self.content.flows[frame.flow].title, started=frame.started_at.strftime("%-d %B %Y"),
+            choices=[ctx.choice("menu:resume", "menu.resume"), ctx.choice("menu:discard", "menu.discard")],
+        )
+
+    async def ask_again(self, ctx: Context, menu_if_idle: bool = True) -> None:
+        if ctx.state.active:
+            await self.dialogs[ctx.state.active.flow].ask(ctx, ctx.state.active)
+        elif ctx.state.paused:
+            await self._offer_resume(ctx)
+        elif menu_if_idle:
+            await self.show_menu(ctx)
+
+    # --- menu and global buttons ---------------------------------------------------------
+
+    async def show_menu(self, ctx: Context, greeting: bool = False) -> None:
+        choices = []
+        if ctx.state.active:
+            choices.append(ctx.choice("menu:resume", "menu.carry_on", value=self.content.flows[ctx.state.active.flow].title))
+        choices += [
+            ctx.choice("menu:report_concern", "menu.report_concern"),
+            ctx.choice("menu:privacy_check", "menu.privacy_check"),
+            ctx.choice("menu:get_support", "menu.get_support"),
+            ctx.choice("menu:my_cases", "menu.my_cases"),
+        ]
+        if self._is_handler(ctx):
+            choices.append(ctx.choice("menu:stats", "menu.stats"))
+            choices.append(ctx.choice("menu:prevention_review", "menu.prevention_review"))
+        ctx.say("menu.ask" if not greeting else "menu.ask_first", choices=choices, asks="menu")
+
+    @staticmethod
+    def _is_handler(ctx: Context) -> bool:
+        return ctx.member is not None and ctx.member.handles_cases
+
+    async def _global_choice(self, ctx: Context, choice: str) -> None:
+        state = ctx.state
+        if choice.startswith("case:"):
+            await self.casework.on_case_button(ctx, choice)
+            return
+        action = choice.removeprefix("menu:")
+        if action == "resume":
+            if state.paused:
+                state.frames, state.paused = state.paused, []
+            if state.active:
+                ctx.say("common.welcome_back", value=self.content.flows[state.active.flow].title)
+                await self.ask_again(ctx)
+            else:
+                await self.show_menu(ctx)
+        elif action == "discard":
+            state.paused = []
+            ctx.say("common.discarded")
+            await self.show_menu(ctx)
+        elif action == "my_cases":
+            await self.casework.list_for(ctx)
+        elif action == "stats":
+            await self.casework.stats_for(ctx)
+        elif action in self.dialogs and self.dialogs[action].handlers_only and not self._is_handler(ctx):
+            ctx.say("common.handlers_only")
+            await self.show_menu(ctx)
+        elif action in self.dialogs:
+            existing = next((f for f in state.frames if f.flow == action), None)
+            if existing is not None:
+                # One report (or check) at a time: bring the one in progress back to the top.
+                state.frames.remove(existing)
+                state.frames.append(existing)
+                ctx.say("common.already_started", value=self.content.flows[action].title)
+                await self.dialogs[action].ask(ctx, existing)
+            else:
+                if state.paused and state.paused[0].flow == action:
+                    state.paused = []
+                await self.start_flow(ctx, action)
+        else:
+            ctx.say("common.not_understood")
+            await self.ask_again(ctx)
+
+    # --- interrupts ----------------------------------------------------------------------
+
+    async def emergency(self, ctx: Context) -> None:
+        dsls = await self.casework.handler_names(ctx.school_id)
+        ctx.say("common.emergency", dsl_names=dsls or self.content.text("common.your_dsl"), urgent=True)
+
+    async def _stop(self, ctx: Context) -> None:
+        frame = ctx.state.active
+        if frame is None:
+            ctx.say("common.nothing_to_stop")
+            await self.show_menu(ctx)
+            return
+        ctx.state.frames.remove(frame)
+        ctx.say(self.dialogs[frame.flow].stop_message(frame))
+        if ctx.state.active:
+            await self._resume_below(ctx)
+        else:
+            await self.show_menu(ctx)
+
+    async def _help(self, ctx: Context) -> None:
+        if ctx.state.active:
+            await self.dialogs[ctx.state.active.flow].help(ctx, ctx.state.active)
+        else:
+            ctx.say("common.help_idle")
+            await self.show_menu(ctx)
+
+    # --- choices offered this turn, so a typed number or label can be resolved next turn ---
+
+    def _question_id(self, state: ConversationState) -> str:
+        frame = state.active
+        return self.dialogs[frame.flow].question_id(frame) if frame else "menu"
+
+    def _remember_offered(self, ctx: Context) -> None:
+        with_choices = [r for r in ctx.replies if r.choices]
+        state = ctx.state
+        # The last question's choices first, so a typed label picks from it before any earlier card.
+        state.offered = [c.model_dump() for r in reversed(with_choices) for c in r.choices]
+        state.numbered = [c.id for c in with_choices[-1].choices] if with_choices else []
+        state.offered_multiple = bool(with_choices and with_choices[-1].multiple)
