@@ -503,15 +503,15 @@ class Operations:
         turn = Turn(platform=platform, user_id=user_id, conversation_id=f"D{user_id}", school_id=reporter.school_id)
         answers = {k: v for k, v in self.dataset.answers.items() if k != "guardrail"}
         frame = Frame(flow="report_concern", step="summary", answers=answers)
-        ctx = Context(bot=self.bot, turn=turn, state=ConversationState(frames=[frame]), member=reporter,
-                      now=datetime.now(timezone.utc))
+        ctx = Context(services=self.bot.services, scope=await self.bot.schools.scope(reporter.school_id), turn=turn,
+                      state=ConversationState(frames=[frame]), member=reporter, now=datetime.now(timezone.utc))
         case = await self.bot.casework.open_case(ctx, frame)
         assert case.reference and case.routed_to
         return case
 
     async def export(self, case: Case, fmt: str) -> bytes:
         """`cases export`: the export recorded on the case, the record built from the store, then rendered."""
-        _, data = await export_case(self.bot, case, by=self.dataset.dsl, fmt=fmt)
+        _, data = await export_case(self.bot.store, await self.bot.schools.scope(case.school_id), case, by=self.dataset.dsl, fmt=fmt)
         return data
 
     async def stats(self, _: Any = None) -> Any:

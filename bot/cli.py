@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "content":
             from bot.cases.retention import load_retention, report_categories
 
-            from bot.app.scheduler import calendar_path
+            from bot.cases.school_calendar import calendar_path
             from bot.cases.school_calendar import load_calendar
 
             retention = load_retention(settings.content_dir, settings.retention_file, report_categories(content))
@@ -454,7 +454,7 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     The file is created readable by its owner only: it is a child-protection record."""
     from bot.core.private import write_private
     from bot.cases.record import export_case
-    from bot.cases.schools import serving
+    from bot.cases.schools import Schools
 
     case = await store.get_case(settings.school_id, args.reference)
     if case is None:
@@ -464,10 +464,8 @@ async def export_record(args: argparse.Namespace, settings: Settings, content: C
     if out == "-" and args.format == "pdf" and sys.stdout.isatty():
         print("online-safety-bot: not writing a PDF to the terminal; give --out FILE", file=sys.stderr)
         return 2
-    bot = Bot(content, store, settings)
-    school = await bot.schools.get(case.school_id)
-    with serving(school):  # the record in the school's words and nation
-        record, data = await export_case(bot, case, by=args.by or _cli_user(), fmt=args.format)
+    scope = await Schools(store, content, settings).scope(case.school_id)  # the case's school, its words and nation
+    record, data = await export_case(store, scope, case, by=args.by or _cli_user(), fmt=args.format)
     if out == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -11,6 +11,7 @@ import pytest
 from bot.channels.console import to_text
 from bot.channels.slack.blocks import card_blocks
 from bot.channels.teams.cards import case_blocks
+from bot.conversation.engine import Bot
 from bot.core.models import Role, StaffMember
 from bot.cases.plan import open_required
 from tests.conftest import Chat, walk
@@ -98,7 +99,7 @@ async def decide(bot, user: str, decision: str) -> Chat:
 
 async def required_open(bot) -> list[str]:
     case = await bot.store.get_case("default", REF)
-    return [e.id for e in open_required(await bot.casework.plan_of(case))]
+    return [e.id for e in open_required(await bot.casework.plan_of(await bot.schools.scope(case.school_id), case))]
 
 
 async def test_before_a_decision_only_the_harm_test_is_required_not_the_lado(bot, chat: Chat):
@@ -194,7 +195,7 @@ async def test_an_allegation_kept_with_no_chair_goes_to_the_chair_once_added(bot
 def bot_scheduler(bot):
     from bot.app.scheduler import Scheduler
 
-    return Scheduler(bot)
+    return Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
 
 
 # --- what staff are promised -----------------------------------------------------------------------------
@@ -232,7 +233,7 @@ async def test_an_allegation_of_a_sexual_or_physical_nature_involving_a_learner_
     assert flagged and description not in str(flagged[0].detail)  # the reason and the word, never the text
     _, card = await card_of(bot, "console:head")
     assert card.urgent and card.title.startswith("URGENT")
-    plan = [e.id for e in await bot.casework.plan_of(case)]
+    plan = [e.id for e in await bot.casework.plan_of(await bot.schools.scope(case.school_id), case)]
     assert "evidence.no_images" not in plan and "report.iwf" not in plan  # those are for possible images
 
 
@@ -259,7 +260,7 @@ async def test_a_low_level_concern_is_its_own_category_kept_apart_from_allegatio
     case = await bot.store.get_case("default", REF)
     assert case.categories == ["low_level_concern"] and not case.urgent
     assert {r.user: r.reason for r in case.routed_to} == {"console:dsl": "dsl", "console:deputy": "deputy_dsl"}
-    plan = [e.id for e in await bot.casework.plan_of(case)]
+    plan = [e.id for e in await bot.casework.plan_of(await bot.schools.scope(case.school_id), case)]
     assert "report.low_level_record" in plan
     assert not {"report.harm_test", "report.lado", "report.lado_consult"} & set(plan)
     dsl, card = await card_of(bot, "console:dsl")
@@ -275,15 +276,21 @@ async def test_a_self_referral_never_goes_back_to_the_reporter(bot, chat: Chat):
     assert "The person it is about has not been sent it" in deputy.reply("report.allegation_sent_to").text
 
 
-async def test_the_school_may_send_low_level_concerns_to_the_head_first(bot, chat: Chat):
-    bot.settings = bot.settings.model_copy(update={"low_level_concerns_to": "headteacher"})
+def head_first(bot: Bot) -> Chat:
+    """The teacher's chat with a deployment set to send low-level concerns to the headteacher first."""
+    settings = bot.settings.model_copy(update={"low_level_concerns_to": "headteacher"})
+    return Chat(Bot(bot.content, bot.store, settings, clock=bot.clock))
+
+
+async def test_the_school_may_send_low_level_concerns_to_the_head_first(bot):
+    chat = head_first(bot)
     await walk(chat, low_level())
     case = await bot.store.get_case("default", REF)
     assert case.routed_to[0].user == "console:head" and case.routed_to[0].reason == "low_level_concern"
 
 
-async def test_a_low_level_concern_about_the_head_goes_to_the_chair_never_the_head(bot, chat: Chat):
-    bot.settings = bot.settings.model_copy(update={"low_level_concerns_to": "headteacher"})
+async def test_a_low_level_concern_about_the_head_goes_to_the_chair_never_the_head(bot):
+    chat = head_first(bot)
     await walk(chat, low_level("headteacher", "The head follows pupils on TikTok", ["headteacher", "learners"]))
     case = await bot.store.get_case("default", REF)
     assert {r.user: r.reason for r in case.routed_to}["console:chair"] == "low_level_about_headteacher"
@@ -296,7 +303,7 @@ async def test_a_low_level_concern_about_the_head_goes_to_the_chair_never_the_he
 
 def test_reminders_reach_a_head_who_is_also_the_dsl_and_never_anyone_barred():
     from bot.core.models import Case, Route
-    from bot.app.scheduler import reminder_recipients
+    from bot.cases.reminders import reminder_recipients
 
     head_dsl = StaffMember(user="console:head", roles=[Role.HEADTEACHER, Role.DSL], name="Alex Morgan")
     deputy = StaffMember(user="console:deputy", roles=[Role.DEPUTY_DSL], name="Sam Patel")
@@ -320,7 +327,7 @@ async def test_the_safeguarding_record_names_the_urgency_and_the_threshold_decis
     await walk(chat, allegation(description="Posts claim Mr Smith kissed a year 10 girl"))
     await decide(bot, "console:head", "meets")
     case = await bot.store.get_case("default", REF)
-    record = await build_record(bot, case, exported_by="console:head", fmt="md")
+    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:head", fmt="md")
     lines = [e.what for e in record.chronology]
     assert "Marked urgent: an allegation of a sexual or physical nature involving a learner" in lines
     assert not any("sexual images" in line for line in lines)

@@ -331,7 +331,7 @@ async def test_refusals_show_in_the_safeguarding_record_in_words(reported_case, 
         clock.advance(days=1)
     await Chat(engine, "console:head").say("", form_id=f"case_close:{REF}", form_values={"outcome": "unfounded"})
     case = await engine.store.get_case("default", REF)
-    record = await build_record(engine, case, exported_by="console:dsl", fmt="md")
+    record = await build_record(engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
     refused = [e for e in record.chronology if e.kind == "access_refused"]
     assert len(refused) == len(ACTIONS) + 1
     for entry in refused:
@@ -346,7 +346,7 @@ async def test_refusals_show_in_the_safeguarding_record_in_words(reported_case, 
 async def test_a_refusal_is_logged_without_the_case_or_the_person(reported_case, caplog):
     caplog.set_level(logging.DEBUG)
     await Chat(reported_case, "console:head").pick(f"case:{REF}:close")
-    (line,) = [r for r in caplog.records if r.name == "bot.cases.service"]
+    (line,) = [r for r in caplog.records if r.name == "bot.conversation.casework"]
     assert line.levelno == logging.WARNING and "refused" in line.getMessage()
     assert_nothing_logged_of(caplog, REF, "console:head", "Alex Morgan")
 
@@ -405,7 +405,7 @@ async def test_refusals_are_recorded_once_per_person_case_and_day_with_a_count(r
         ("console:head", "2026-11-20"): 60, ("console:chair", "2026-11-20"): 1, ("console:head", "2026-11-21"): 1}
     assert (await engine.store.verify_case_chain(case.id)).intact
 
-    record = await build_record(engine, case, exported_by="console:dsl", fmt="md")
+    record = await build_record(engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
     first = next(e for e in record.chronology if e.kind == "access_refused")
     label = engine.content.text("record.detail.refused_that_day")
     assert [f.value for f in first.details if f.label == label] == ["60"]

@@ -156,7 +156,7 @@ async def test_someone_in_danger_mid_report_marks_it_urgent_and_alerts_the_dsls(
                       ["me"], "skip", ["done"], ["nobody"], ["no_idea"], ["send"]])
     (case,) = await bot.store.list_cases("default")
     assert case.urgent
-    record = await build_record(bot, case, exported_by="console:dsl", fmt="md")
+    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
     assert record.urgent_reason and "danger" in record.urgent_reason
 
 
@@ -237,7 +237,7 @@ async def test_files_before_a_late_trigger_are_named_to_the_reporter_the_dsl_and
         fields["Files shared before the concern was raised"]
     images = fields["Possible sexual images of under-18s"]
     assert images.startswith("No; raised later") and "Why they may be behind it" in images
-    record = await build_record(bot, case, exported_by="console:dsl", fmt="md")
+    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
     summary = {f.label: f.value for f in record.summary}
     assert "copies may still be in that chat" in summary["Files shared before the concern was raised"]
     assert summary["Possible sexual images of under-18s"].startswith("No; raised later")
@@ -323,7 +323,7 @@ async def test_when_no_one_picks_up_an_urgent_case_the_reporter_is_told_what_to_
 
     await walk(chat, URGENT_REPORT)
     clock.advance(minutes=31)
-    with_bot = Scheduler(bot)
+    with_bot = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
     await with_bot.tick()
     await chat.open()
     waiting = chat.reply("reminders.reporter_urgent_waiting")

@@ -17,7 +17,8 @@ from bot.core.config import Settings
 from bot.conversation.engine import Bot
 from bot.core.models import CaseStatus, Reminder, Role, StaffMember
 from bot.cases.school_calendar import CalendarError, load_calendar
-from bot.app.scheduler import Scheduler, calendar_path
+from bot.app.scheduler import Scheduler
+from bot.cases.school_calendar import calendar_path
 from tests.conftest import STAFF, STANDARD_REPORT, Chat, stored_rows, walk
 
 REF = "OSB-2026-0001"
@@ -64,7 +65,7 @@ def settings(db_path: Path, calendar_file: Path) -> Settings:
 
 @pytest.fixture
 def scheduler(bot: Bot) -> Scheduler:
-    return Scheduler(bot)
+    return Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
 
 
 async def report(bot: Bot, clock, at: datetime, steps=None, user: str = "console:teacher"):
@@ -158,7 +159,7 @@ async def test_school_time_skips_the_holidays_and_an_inset_day(bot, clock, sched
 async def test_non_urgent_timings_can_be_configured(content, staffed, db_path, calendar_file, clock):
     settings = Settings(db=str(db_path), school_calendar=calendar_file, remind_school_hours=1, escalate_school_days=0.5)
     bot = Bot(content, staffed, settings, clock=clock)
-    scheduler = Scheduler(bot)
+    scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
     await report(bot, clock, at("2026-11-23 10:00"))  # a Monday morning
     assert await scheduler.tick(at("2026-11-23 10:59")) == 0
     assert await scheduler.tick(at("2026-11-23 11:00")) == 1  # 1 school hour
@@ -192,7 +193,7 @@ async def test_urgent_timings_can_be_configured(content, staffed, db_path, calen
     settings = Settings(db=str(db_path), school_calendar=calendar_file, urgent_remind_minutes=5,
                         urgent_escalate_minutes=10)
     bot = Bot(content, staffed, settings, clock=clock)
-    scheduler = Scheduler(bot)
+    scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
     await report(bot, clock, FRIDAY_NIGHT, URGENT_REPORT)
     assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=5)) == 1
     assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=10)) == 1
@@ -218,7 +219,7 @@ async def test_a_case_acknowledged_while_the_tick_looked_is_not_reminded(bot, cl
     acknowledged is dropped, not sent."""
     case = await report(bot, clock, FRIDAY_NIGHT)
     staff = await bot.store.list_staff("default")
-    (due,) = scheduler._case_items(case, await bot.store.case_events(case.id), staff, {}, at("2026-11-23 12:00"))
+    (due,) = scheduler.reminders(await bot.schools.scope(case.school_id)).case_items(case, await bot.store.case_events(case.id), staff, {}, at("2026-11-23 12:00"))
     clock.now = at("2026-11-23 11:59")
     dsl = Chat(bot, "console:dsl")
     await dsl.open()
@@ -233,7 +234,7 @@ async def test_repeated_ticks_and_a_restart_send_nothing_twice(bot, clock, sched
     for _ in range(3):
         await scheduler.tick(at("2026-11-23 12:00"))
         await scheduler.tick(at("2026-11-23 13:30"))
-    restarted = Scheduler(bot)
+    restarted = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
     assert await restarted.tick(at("2026-11-23 14:00")) == 0
     for _ in range(3):
         await restarted.tick(at("2026-11-23 17:00"))
@@ -249,7 +250,7 @@ async def test_repeated_ticks_and_a_restart_send_nothing_twice(bot, clock, sched
 async def test_after_a_restart_what_fell_due_meanwhile_is_sent_and_escalation_supersedes_the_reminder(bot, clock):
     case = await report(bot, clock, FRIDAY_NIGHT)
     # The server was down all Monday: on its first tick, Tuesday morning, the case is escalated at once.
-    assert await Scheduler(bot).tick(at("2026-11-24 08:05")) == 1
+    assert await Scheduler(bot.store, bot.settings, bot.schools, bot.clock).tick(at("2026-11-24 08:05")) == 1
     assert [k for _, k in outbox(bot)] == ["reminders.escalated", "reminders.escalated"]
     assert [e.kind for e in await bot_events(bot, case.id)] == ["escalated"]
 
@@ -481,12 +482,12 @@ async def test_two_stores_that_both_saw_an_item_due_claim_it_once(bot, clock, an
     await bot.store.add_reminder(Reminder(recipient="console:teacher", kind="privacy_check", due_at=FRIDAY_NIGHT))
     other_store = await another_store()
     try:
-        other = Scheduler(Bot(content, other_store, bot.settings))
+        other = Scheduler(other_store, bot.settings, Bot(content, other_store, bot.settings).schools, bot.clock)
         now = at("2026-11-23 12:00")
         staff = await bot.store.list_staff("default")
         events = await bot.store.case_events(case.id)
-        (mine,) = Scheduler(bot)._case_items(case, events, staff, {}, now)
-        (theirs,) = other._case_items(case, events, staff, {}, now)
+        (mine,) = Scheduler(bot.store, bot.settings, bot.schools, bot.clock).reminders(await bot.schools.scope(case.school_id)).case_items(case, events, staff, {}, now)
+        (theirs,) = other.reminders(await bot.schools.scope(case.school_id)).case_items(case, events, staff, {}, now)
         (reminder,) = await bot.store.due_reminders("default", now, kind="privacy_check")
         assert await other_store.claimed_reminders("default", [theirs.key]) == set()
         assert await bot.store.claim_case_reminder("default", mine.key, mine.kind, case.id, now, mine.prepare)
@@ -510,7 +511,7 @@ def _tick_in_process(db: str, calendar: str, moments: list[str], rounds: int, ba
         await store.open()
         try:
             bot = Bot(load_content(), store, Settings(db=db, school_calendar=calendar, school_name="Hillside Academy"))
-            scheduler = Scheduler(bot)
+            scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
             barrier.wait(timeout=60)
             claimed = 0
             for _ in range(rounds):

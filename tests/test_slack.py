@@ -8,6 +8,7 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.cases.card import card_reply
 from bot.channels.slack import SlackChannel, SlackConfig
 from bot.core.models import CaseStatus, Role, StaffMember
 from bot.app.server import build_app
@@ -717,7 +718,7 @@ async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_slack_at_once(sla
 
     await bot.store.queue_notifications([Notification(
         recipient=f"slack:{DSL}", case_id=case.id, kind="card_update",
-        replies=[bot.casework.card_reply(case, f"slack:{DSL}", names)])])
+        replies=[card_reply(await bot.schools.scope(case.school_id), case, f"slack:{DSL}", names)])])
     if left == "removed":
         await bot.store.remove_staff("default", f"slack:{DSL}")
     else:

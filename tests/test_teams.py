@@ -11,6 +11,7 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.cases.card import card_reply
 from bot.channels.teams import TeamsChannel, teams_config
 from bot.core.models import CaseStatus, Role, StaffMember
 from bot.app.server import build_app
@@ -860,9 +861,9 @@ async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_teams_at_once(tea
     names = {m.user: m.name for m in TEAMS_STAFF}
     await bot.store.queue_notifications([
         Notification(recipient=f"teams:{DSL}", case_id=case.id, kind="card_update",
-                     replies=[bot.casework.card_reply(case, f"teams:{DSL}", names)]),
+                     replies=[card_reply(await bot.schools.scope(case.school_id), case, f"teams:{DSL}", names)]),
         Notification(recipient=f"teams:{DSL}", case_id=case.id,
-                     replies=[bot.casework.card_reply(case, f"teams:{DSL}", names, key="case.new_card")]),
+                     replies=[card_reply(await bot.schools.scope(case.school_id), case, f"teams:{DSL}", names, key="case.new_card")]),
     ])
     if left == "removed":
         await bot.store.remove_staff("default", f"teams:{DSL}")

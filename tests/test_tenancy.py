@@ -198,17 +198,17 @@ async def test_slack_workspaces_map_to_their_schools_and_strangers_are_told_kind
 
 async def test_a_report_whose_process_died_before_alerting_alerts_when_it_is_sent_again(county_bot, monkeypatch):
     """The sightings are stored with the case; the alert check runs again on the retried send."""
-    import bot.cases.service as casework
+    import bot.conversation.casework as casework
     from bot.store import StoreError
 
     await report(county_bot, "hill", "console:hteacher")
     store, real_alerts, real_save = county_bot.store, casework.raise_alerts, county_bot.store.save_conversation
     died = {"alerting": True, "saving": True}
 
-    async def alerts_then_dies(bot, case):
+    async def alerts_then_dies(*args):
         if died.pop("alerting", False):
             raise RuntimeError("the process died here")
-        return await real_alerts(bot, case)
+        return await real_alerts(*args)
 
     async def save_then_dies(*args, **kwargs):
         if died.pop("saving", False):
@@ -304,6 +304,6 @@ async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_win
     # Hillside's report lists 300 more, and the same fake account.
     case = await open_case("hill", "hill-1", made_up_handles(300, start=1200) + ["@fake_staff_page"])
     read.clear()
-    [alert] = await raise_alerts(county_bot, case)
+    [alert] = await raise_alerts(county_bot.store, county_bot.settings, county_bot.content, case)
     assert (alert.kind, alert.key, alert.schools) == ("account", "@fake_staff_page", ["oak", "hill"])
     assert read == [301 + 4]  # its own sightings and the four that share its account: nothing else is read

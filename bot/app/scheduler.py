@@ -1,110 +1,40 @@
-"""Reminders and escalation: what is due, worked out from the store on every tick, each sent exactly once.
+"""The scheduler's loop: every OSB_SCHEDULER_SECONDS, for each school, claim and queue what is due.
 
-- A case still **new** (no one has acknowledged it or acted on it) is reminded to its routed DSL and
-  deputies, then escalated to the deputies and the headteacher (the chair of governors instead when the
-  allegation is about the head, or when no head can receive it). Urgent cases go by the wall clock, at any
-  hour (defaults: 15 and 30 minutes); others count school hours on school days from the school calendar
-  (defaults: 4 school hours and 1 school day). Whoever is escalated to is added to the case's route, so
-  they can open and act on it; never anyone the case's routing excluded, and never the reporter.
-- A report to a platform (`action_recorded`, action `reported_to_platform`) with no later
-  `platform_responded` on an open case: after 48 hours its handlers are asked whether the platform has
-  replied and offered POSH; after 7 days, Report Harmful Content. Once for each report.
-- Stored reminders (kind `privacy_check`) are delivered to their recipient when due.
-
-Nothing is kept in memory between ticks: everything due is derived from the store, so a restart loses
-nothing. Each item is claimed in one write transaction together with its notifications and a case event
-(`reminded` or `escalated`, actor "bot", with who was told), so two server processes sharing the database
-never send one twice, and a case acknowledged a moment before is not reminded after all.
-
+What is due, and the wording of each reminder, are the case domain's (bot/cases/reminders.py); this module only
+runs it, once per school per tick, with that school's scope, so that one school going wrong holds up no other.
 Logs say how many were sent, never anything about a case.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-from bot.cases.service import names_of_people
-from bot.core.models import (
-    Case,
-    CaseEvent,
-    CaseStatus,
-    Choice,
-    Notification,
-    Reminder,
-    Reply,
-    Role,
-    Route,
-    School,
-    StaffMember,
-)
+from bot.cases.card import names_of_people
+from bot.cases.reminders import Due, Reminders
+from bot.cases.school_calendar import SchoolCalendar, calendar_path, load_calendar
+from bot.cases.schools import Schools
+from bot.cases.scope import SchoolScope
+from bot.core.config import Settings
+from bot.core.models import utcnow
 from bot.core.periodic import Periodic
-from bot.cases.routing import CASE_MANAGER_REASONS, STAFF_CONCERNS, route_of_case
-from bot.cases.school_calendar import SchoolCalendar, calendar_path, load_calendar, own_calendar
-from bot.cases.schools import serving
-
-if TYPE_CHECKING:
-    from bot.conversation.engine import Bot
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-ESCALATED_REASON = "escalated_not_acknowledged"
-REMINDER_ROLES = {Role.DSL, Role.DEPUTY_DSL}
-
-Prepared = tuple[list[CaseEvent], list[Notification], list[Route]]
-
-
-@dataclass
-class Due:
-    """One thing the scheduler may send: claimed under `key`, re-checked by `prepare` inside the claim."""
-
-    key: str
-    kind: str
-    case: Case
-    events: list[CaseEvent]
-    prepare: Callable[[Case, list[CaseEvent]], Prepared | None]
-
-
-def for_school(school: School, prepare: Callable[[Case, list[CaseEvent]], Prepared | None],
-               ) -> Callable[[Case, list[CaseEvent]], Prepared | None]:
-    """`prepare` in `school`'s words wherever the store runs it: SQLite runs it on its worker thread, which
-    does not carry the tick's school, so the cards would fall back to the shared wording."""
-
-    def prepare_for_school(fresh: Case, events: list[CaseEvent]) -> Prepared | None:
-        with serving(school):
-            return prepare(fresh, events)
-
-    return prepare_for_school
-
 
 class Scheduler:
-    def __init__(self, bot: "Bot", calendar: SchoolCalendar | None = None):
-        self.bot = bot
-        self.default_calendar = calendar or load_calendar(calendar_path(bot.settings))
-        self._loop = Periodic("scheduler tick", bot.settings.scheduler_seconds, self.tick)
+    def __init__(self, store: Store, settings: Settings, schools: Schools, clock: Callable[[], datetime] = utcnow,
+                 calendar: SchoolCalendar | None = None):
+        self.store = store
+        self.settings = settings
+        self.schools = schools
+        self.clock = clock
+        # Read now: a bad calendar stops start-up, naming the field.
+        self.default_calendar = calendar or load_calendar(calendar_path(settings))
+        self._loop = Periodic("scheduler tick", settings.scheduler_seconds, self.tick)
         self._warned_calendar: dict[str, date] = {}
-
-    @property
-    def calendar(self) -> SchoolCalendar:
-        """The calendar of the school being served: its own school_calendar.yaml, in its content folder, if it
-        has one (term dates differ between authorities and academies); else the deployment's."""
-        return own_calendar(self.bot.schools.current().content_dir) or self.default_calendar
-
-    # --- timings -------------------------------------------------------------------------
-
-    def remind_at(self, case: Case) -> datetime:
-        s = self.bot.settings
-        if case.urgent:
-            return case.created_at + timedelta(minutes=s.urgent_remind_minutes)
-        return self.calendar.add_school_time(case.created_at, timedelta(hours=s.remind_school_hours))
-
-    def escalate_at(self, case: Case) -> datetime:
-        s = self.bot.settings
-        if case.urgent:
-            return case.created_at + timedelta(minutes=s.urgent_escalate_minutes)
-        return self.calendar.add_school_time(case.created_at, self.calendar.day_length * s.escalate_school_days)
 
     # --- running -------------------------------------------------------------------------
 
@@ -118,31 +48,30 @@ class Scheduler:
     async def tick(self, now: datetime | None = None) -> int:
         """Queue every notification that is due at `now` (the bot's clock by default) and not yet sent, for
         every school. Returns how many items this call claimed."""
-        now = now or self.bot.clock()
+        now = now or self.clock()
         sent = 0
-        for school in await self.bot.store.list_schools():
+        for school in await self.store.list_schools():
             if school.kind != "school":
                 continue
-            served = await self.bot.schools.get(school.id)
-            with serving(served):
-                try:
-                    self._warn_if_calendar_ends(now)
-                    sent += await self._tick_school(served, now)
-                except Exception as exc:  # one school going wrong must not hold up the others
-                    log.error("scheduler: school %s failed: %s", school.id, type(exc).__name__)
+            scope = await self.schools.scope(school.id)
+            try:
+                self._warn_if_calendar_ends(scope, now)
+                sent += await self._tick_school(scope, now)
+            except Exception as exc:  # one school going wrong must not hold up the others
+                log.error("scheduler: school %s failed: %s", school.id, type(exc).__name__)
         if sent:
             log.info("scheduler: %d reminder(s) queued", sent)
         return sent
 
-    async def _tick_school(self, served: School, now: datetime) -> int:
-        store, school = self.bot.store, served.id
+    async def _tick_school(self, scope: SchoolScope, now: datetime) -> int:
+        store, school, reminders = self.store, scope.id, self.reminders(scope)
         staff = await store.list_staff(school)
         names = await names_of_people(store, school)
 
         due: list[Due] = []
         for case in await store.list_cases(school, open_only=True):
             events = await store.case_events(case.id)
-            due += self._case_items(case, events, staff, names, now)
+            due += reminders.case_items(case, events, staff, names, now)
         claimed = await store.claimed_reminders(school, [d.key for d in due])
         sent = 0
         for item in due:
@@ -150,232 +79,28 @@ class Scheduler:
                 if item.key in claimed or item.prepare(item.case, item.events) is None:
                     continue  # sent already, or no one to tell yet: no need for the write lock
                 if await store.claim_case_reminder(school, item.key, item.kind, item.case.id, now,
-                                                   for_school(served, item.prepare)):
+                                                   item.prepare):
                     sent += 1
             except Exception as exc:  # one case going wrong must not hold up the others' reminders
                 log.error("scheduler: %s reminder failed: %s", item.kind, type(exc).__name__)
 
         for reminder in await store.due_reminders(school, now, kind="privacy_check"):
             try:
-                if await store.claim_reminder(reminder.id, now, [self._privacy_note(reminder, now)]):
+                if await store.claim_reminder(reminder.id, now, [reminders.privacy_note(reminder, now)]):
                     sent += 1
             except Exception as exc:
                 log.error("scheduler: privacy-check reminder failed: %s", type(exc).__name__)
         return sent
 
-    def _warn_if_calendar_ends(self, now: datetime) -> None:
-        today = now.astimezone(self.calendar.tz).date()
-        last = self.calendar.last_day
-        school = self.bot.schools.current().id
+    def _warn_if_calendar_ends(self, scope: SchoolScope, now: datetime) -> None:
+        today = now.astimezone(scope.calendar.tz).date()
+        last = scope.calendar.last_day
+        school = scope.id
         if last - timedelta(days=31) <= today and self._warned_calendar.get(school) != today:
             self._warned_calendar[school] = today
             log.warning("the school calendar of %s covers term dates only until %s: add the next terms to it",
                         school, last)
 
-    # --- what is due for one case ----------------------------------------------------------
+    def reminders(self, scope: SchoolScope) -> Reminders:
+        return Reminders(self.settings, scope)
 
-    def _case_items(
-        self, case: Case, events: list[CaseEvent], staff: list[StaffMember], names: dict[str, str], now: datetime
-    ) -> list[Due]:
-        items: list[Due] = []
-        if case.status == CaseStatus.NEW:
-            remind_at, escalate_at = self.remind_at(case), self.escalate_at(case)
-            if remind_at <= now < escalate_at:  # once escalation is due, it supersedes the reminder
-                items.append(self._unacknowledged(case, events, staff, names, now, escalate=False))
-            if escalate_at <= now:
-                items.append(self._unacknowledged(case, events, staff, names, now, escalate=True))
-        if STAFF_CONCERNS & set(case.categories):
-            items += [self._case_manager_added(case, events, route, staff, names, now)
-                      for route in missing_case_managers(case, staff)]
-        follow_up = timedelta(hours=self.bot.settings.platform_follow_up_hours)
-        rhc = timedelta(days=self.bot.settings.report_harmful_content_days)
-        for index, event in enumerate(events):
-            if not _is_action(event, "reported_to_platform") or _answered_after(events, index):
-                continue
-            if event.at + follow_up <= now < event.at + rhc:
-                items.append(self._platform(case, events, index, staff, names, now, "platform_no_reply"))
-            if event.at + rhc <= now:
-                items.append(self._platform(case, events, index, staff, names, now, "report_harmful_content"))
-        return items
-
-    def _unacknowledged(
-        self, case: Case, events: list[CaseEvent], staff: list[StaffMember], names: dict[str, str], now: datetime,
-        escalate: bool,
-    ) -> Due:
-        kind = "escalation" if escalate else "reminder"
-        urgent = "_urgent" if case.urgent else ""
-
-        def prepare(fresh: Case, _events: list[CaseEvent]) -> Prepared | None:
-            if fresh.status != CaseStatus.NEW:
-                return None  # acknowledged (or acted on) since this tick looked
-            if escalate:
-                routes = escalation_routes(fresh, staff)
-                recipients = [r.user for r in routes]
-                key = f"reminders.escalated{urgent}"
-            else:
-                routes = []
-                recipients = reminder_recipients(fresh, staff)
-                key = f"reminders.not_acknowledged{urgent}"
-            if not recipients:
-                return None  # no one to tell yet: try again when the staff directory has someone
-            added = [r for r in routes if not fresh.is_routed_to(r.user)]
-            case_after = fresh.model_copy(update={"routed_to": fresh.routed_to + added})
-            notes = [
-                Notification(school_id=fresh.school_id, recipient=user, case_id=fresh.id, created_at=now,
-                             replies=[self.bot.casework.card_reply(case_after, user, names, key=key)])
-                for user in recipients
-            ]
-            if added:  # the "Sent to" line on cards already shown
-                notes += [
-                    Notification(school_id=fresh.school_id, recipient=r.user, case_id=fresh.id, created_at=now,
-                                 kind="card_update", replies=[self.bot.casework.card_reply(case_after, r.user, names)])
-                    for r in fresh.routed_to if r.user not in recipients
-                ]
-            if escalate and fresh.urgent:  # no one has picked up an urgent case: the reporter must not wait on it
-                notes.append(Notification(school_id=fresh.school_id, recipient=fresh.reporter, case_id=fresh.id,
-                                          created_at=now, replies=[Reply(
-                                              key="reminders.reporter_urgent_waiting", urgent=True,
-                                              text=self._text("reminders.reporter_urgent_waiting", reference=fresh.reference,
-                                                                         front_door=self.bot.casework.front_door()))]))
-            detail: dict[str, object] = {"about": "not_acknowledged", "urgent": fresh.urgent, "to": recipients}
-            if escalate:
-                detail["added"] = [r.model_dump(mode="json") for r in added]
-            event = CaseEvent(case_id=fresh.id, actor="bot", kind="escalated" if escalate else "reminded",
-                              detail=detail, at=now)
-            return [event], notes, added
-
-        return Due(key=f"unacknowledged_{kind}:{case.id}", kind=f"unacknowledged_{kind}", case=case, events=events,
-                   prepare=prepare)
-
-    def _case_manager_added(
-        self, case: Case, events: list[CaseEvent], route: Route, staff: list[StaffMember], names: dict[str, str],
-        now: datetime,
-    ) -> Due:
-        """An allegation kept with no case manager goes to the first person added to that role."""
-
-        def prepare(fresh: Case, _events: list[CaseEvent]) -> Prepared | None:
-            if fresh.status == CaseStatus.CLOSED or route.user not in {r.user for r in missing_case_managers(fresh, staff)}:
-                return None
-            case_after = fresh.model_copy(update={"routed_to": fresh.routed_to + [route]})
-            notes = [Notification(school_id=fresh.school_id, recipient=route.user, case_id=fresh.id, created_at=now,
-                                  replies=[self.bot.casework.card_reply(case_after, route.user, names,
-                                                                        key="case.new_card")])]
-            notes += [
-                Notification(school_id=fresh.school_id, recipient=r.user, case_id=fresh.id, created_at=now,
-                             kind="card_update", replies=[self.bot.casework.card_reply(case_after, r.user, names)])
-                for r in fresh.routed_to
-            ]
-            event = CaseEvent(case_id=fresh.id, actor="bot", kind="escalated", at=now,
-                              detail={"about": "case_manager_added", "to": [route.user],
-                                      "added": [route.model_dump(mode="json")]})
-            return [event], notes, [route]
-
-        return Due(key=f"case_manager_added:{case.id}:{route.user}", kind="case_manager_added", case=case,
-                   events=events, prepare=prepare)
-
-    def _platform(
-        self, case: Case, events: list[CaseEvent], index: int, staff: list[StaffMember], names: dict[str, str],
-        now: datetime, about: str,
-    ) -> Due:
-        def prepare(fresh: Case, events: list[CaseEvent]) -> Prepared | None:
-            if fresh.status == CaseStatus.CLOSED or index >= len(events):
-                return None
-            report = events[index]
-            if not _is_action(report, "reported_to_platform") or _answered_after(events, index):
-                return None  # the platform's reply was recorded since this tick looked
-            recipients = handler_recipients(fresh, staff)
-            if not recipients:
-                return None
-            reference = report.detail.get("detail") or self._text("reminders.no_platform_reference")
-            text = self._text(f"reminders.{about}", reference=fresh.reference, value=reference,
-                              date=self._date(report.at))
-            choices = [
-                Choice(id=f"case:{fresh.reference}:action", label=self._text("reminders.record_reply")),
-                Choice(id=f"case:{fresh.reference}:show", label=self._text("reminders.open_case")),
-            ]
-            notes = [
-                Notification(school_id=fresh.school_id, recipient=user, case_id=fresh.id, created_at=now,
-                             replies=[Reply(key=f"reminders.{about}", text=text, choices=choices, urgent=fresh.urgent)])
-                for user in recipients
-            ]
-            event = CaseEvent(case_id=fresh.id, actor="bot", kind="reminded", at=now,
-                              detail={"about": about, "report_event": index, "to": recipients})
-            return [event], notes, []
-
-        return Due(key=f"{about}:{case.id}:{index}", kind=about, case=case, events=events, prepare=prepare)
-
-    # --- privacy-check reminders -----------------------------------------------------------
-
-    def _privacy_note(self, reminder: Reminder, now: datetime) -> Notification:
-        platforms = self.bot.content.facts.platforms
-        chosen = [platforms[p].name for p in reminder.detail.get("platforms", []) if p in platforms]
-        if chosen:
-            listed = ", ".join(chosen[:-1]) + " and " + chosen[-1] if len(chosen) > 1 else chosen[0]
-            text = self._text("reminders.privacy_check", value=listed)
-        else:
-            text = self._text("reminders.privacy_check_no_platforms")
-        choice = Choice(id="menu:privacy_check", label=self._text("menu.privacy_check"))
-        return Notification(school_id=reminder.school_id, recipient=reminder.recipient, created_at=now,
-                            replies=[Reply(key="reminders.privacy_check", text=text, choices=[choice])])
-
-    # --- helpers ---------------------------------------------------------------------------
-
-    def _text(self, key: str, **values: object) -> str:
-        return self.bot.schools.text(key, **values)
-
-    def _date(self, at: datetime) -> str:
-        return at.astimezone(self.calendar.tz).strftime("%-d %B %Y")
-
-
-def _is_action(event: CaseEvent, action: str) -> bool:
-    return event.kind == "action_recorded" and event.detail.get("action") == action
-
-
-def _answered_after(events: list[CaseEvent], index: int) -> bool:
-    return any(_is_action(e, "platform_responded") for e in events[index + 1:])
-
-
-def _barred(case: Case, staff: list[StaffMember]) -> set[str]:
-    """Who must never hear about the case: the reporter, and everyone its routing excluded, then or now
-    (by the routing rules applied to today's staff directory, so a newly added colleague named in the
-    report is kept out too)."""
-    return {case.reporter} | {r.user for r in case.excluded} | route_of_case(case, staff).barred
-
-
-def handler_recipients(case: Case, staff: list[StaffMember]) -> list[str]:
-    """The case's routed handlers whom the staff directory still lists in a role that handles cases."""
-    present, barred = {m.user for m in staff if m.handles_cases}, _barred(case, staff)
-    return [r.user for r in case.routed_to if r.user in present and r.user not in barred]
-
-
-def reminder_recipients(case: Case, staff: list[StaffMember]) -> list[str]:
-    """The routed DSL and deputies (or, where the case went to neither, whoever it went to)."""
-    handlers = handler_recipients(case, staff)
-    safeguarding = {m.user for m in staff if m.has(*REMINDER_ROLES)}
-    return [u for u in handlers if u in safeguarding] or handlers
-
-
-def escalation_routes(case: Case, staff: list[StaffMember]) -> list[Route]:
-    """The deputies and the headteacher; the chair of governors instead of the head when the allegation is
-    about the head (as routing decided) or no head can receive it. Never anyone barred from the case."""
-    barred = _barred(case, staff)
-    about_head = route_of_case(case, staff).about == "headteacher" or any(
-        r.reason == "allegation_about_headteacher" for r in case.routed_to + case.excluded)
-
-    def holding(role: Role) -> list[tuple[StaffMember, Role]]:
-        return [(m, role) for m in staff if m.has(role) and m.user not in barred]
-
-    heads = [] if about_head else holding(Role.HEADTEACHER)
-    routed = {r.user: r for r in case.routed_to}
-    chosen: dict[str, Route] = {}
-    for m, role in holding(Role.DEPUTY_DSL) + (heads or holding(Role.CHAIR_OF_GOVERNORS)):
-        chosen.setdefault(m.user, routed.get(m.user) or Route(user=m.user, role=role, reason=ESCALATED_REASON))
-    return list(chosen.values())
-
-
-def missing_case_managers(case: Case, staff: list[StaffMember]) -> list[Route]:
-    """An open allegation's case manager who is in the directory now but was not when it was routed (no chair
-    then, say): the case was kept for them."""
-    barred = _barred(case, staff)
-    return [r for r in route_of_case(case, staff).routes
-            if r.reason in CASE_MANAGER_REASONS and not case.is_routed_to(r.user) and r.user not in barred]

@@ -56,7 +56,7 @@ def build_app(bot: Bot, channels: list[Channel]) -> web.Application:
     app.router.add_get("/healthz", healthz)
     for channel in channels:
         channel.mount(app)
-    scheduler = Scheduler(bot)  # reads the school calendar now: a bad one stops start-up, naming the field
+    scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)  # reads the school calendar now: a bad one stops start-up, naming the field
     # Turn ids, delivered notifications and OAuth states past their use (bot/cases/retention.py).
     housekeeping = Periodic("pruning", PRUNE_SECONDS, lambda: prune_expired(bot.store))
 

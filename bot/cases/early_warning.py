@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
 from pydantic import BaseModel
 
+from bot.core.config import Settings
+from bot.core.content import Content
+from bot.core.models import Case, Notification, Reply, Role, Sighting
 from bot.core.text import account_key
-
-if TYPE_CHECKING:
-    from bot.conversation.engine import Bot
-    from bot.core.models import Case
+from bot.store import Store
 
 # Words that name the kind of school rather than the school: taken out of handles with the school's name.
 SCHOOL_WORDS = {
@@ -33,18 +31,6 @@ SCHOOL_WORDS = {
 }
 MIN_PATTERN = 4  # a shorter remainder ("x", "2", "ok") says nothing about a trend
 VOWELS = set("aeiouy")
-
-
-class Sighting(BaseModel):
-    """One account named in one school's case: what early warning keeps, and nothing more."""
-
-    school_id: str
-    case_id: str
-    account: str  # normalised by bot.text.account_key: "@hillside_muggies", or the link
-    pattern: str | None  # "muggies": the handle without the school's name, digits or separators
-    pattern_key: str | None = None  # "mugs": what variants of the pattern share (`pattern_key`)
-    platform: str | None
-    seen_at: datetime
 
 
 class Alert(BaseModel):
@@ -148,14 +134,11 @@ def _alert(kind: str, key: str, group: list[Sighting], variants: list[str]) -> A
 # --- raising alerts ----------------------------------------------------------------------------
 
 
-async def raise_alerts(bot: "Bot", case: "Case") -> list[Alert]:
+async def raise_alerts(store: Store, settings: Settings, words: Content, case: Case) -> list[Alert]:
     """After a case is stored with its sightings (in the same transaction: `Store.create_case`): alert the
     authority's safeguarding team to each group the case completes or grows. Each group alerts once per number
     of schools (a third school joining is news; a fourth report from the same two is not), once across every
     process, within the window; so running this again, after a retry, sends nothing twice."""
-    from bot.core.models import Notification, Reply, Role
-
-    store, settings = bot.store, bot.settings
     window_start = case.created_at - timedelta(days=settings.early_warning_days)
     recent = await store.related_sightings(case.id, window_start)  # index lookups: only what this case joins
     mine = {s.account for s in recent if s.case_id == case.id}
@@ -172,7 +155,7 @@ async def raise_alerts(bot: "Bot", case: "Case") -> list[Alert]:
     raised = []
     for alert in alerts:
         key = f"early_warning:{alert.kind}:{alert.key}:{len(alert.schools)}"
-        text = bot.content.text(
+        text = words.text(
             f"early_warning.alert_{alert.kind}", value=alert.key, count=len(alert.schools), total=alert.reports,
             cases=", ".join(names.get(s, s) for s in alert.schools), date=f"{alert.first_seen:%-d %B}",
             reasons=", ".join(alert.variants))

@@ -21,20 +21,22 @@ import unicodedata
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core.markup import to_plain
-from bot.core.models import Case, CaseEvent, Role, Route, School, StaffMember, utcnow
+from bot.cases.card import REPORT, describe_answer, raised_words
+from bot.cases.card import files_before as files_of_chat
 from bot.cases.plan import case_plan
+from bot.cases.scope import SchoolScope
+from bot.core.content import Content
+from bot.core.markup import to_plain
+from bot.core.models import Case, CaseEvent, Role, Route, StaffMember, utcnow
+from bot.core.words import choice_summary
+from bot.store import Store
 from bot.store.base import ChainReport
-
-if TYPE_CHECKING:
-    from bot.core.content import Content
-    from bot.conversation.engine import Bot
 
 SCHEMA_VERSION = "1"
 FORMATS = ("pdf", "json", "md")
@@ -193,7 +195,7 @@ class _Words:
     """content/ wording as plain text: values filled in escaped, then every escape undone, so what anyone
     typed comes back exactly as they typed it."""
 
-    def __init__(self, content: "Content"):
+    def __init__(self, content: Content):
         self.content = content
 
     def __call__(self, key: str, **values: Any) -> str:
@@ -203,7 +205,7 @@ class _Words:
         return self(key, **values) if key in self.content.messages else fallback
 
 
-def chain_words(content: "Content", report: ChainReport) -> tuple[str, list[str]]:
+def chain_words(content: Content, report: ChainReport) -> tuple[str, list[str]]:
     """The result of a chain check, worded: one line for the result and one per problem."""
     say = _Words(content)
     problems = []
@@ -222,7 +224,7 @@ def chain_words(content: "Content", report: ChainReport) -> tuple[str, list[str]
 
 
 class _Builder:
-    def __init__(self, content: "Content", staff: list[StaffMember], plan_items: dict[str, str] | None = None,
+    def __init__(self, content: Content, staff: list[StaffMember], plan_items: dict[str, str] | None = None,
                  refusals: dict[tuple[str, str], int] | None = None):
         self.content = content  # the case's school's words
         self.say = _Words(content)
@@ -382,11 +384,11 @@ class _Builder:
         return Coded(code=code, label=self.say.get(f"outcomes.{code}", code))
 
 
-async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
+async def build_record(store: Store, scope: SchoolScope, case: Case, *, exported_by: str, fmt: str,
                        exported_at: datetime | None = None) -> SafeguardingRecord:
-    """Everything the school's child-protection file needs about `case`, read from the store now."""
-    store = bot.store
-    school, content = await _school_of(bot, case)
+    """Everything the school's child-protection file needs about `case`, read from the store now, in the words of
+    `scope`, the case's own school (never the deployment's name, nor the school of whoever asks)."""
+    school, content = scope.school, scope.words
     say = _Words(content)
     events = await store.case_events(case.id)
     evidence = await store.case_evidence(case.id)
@@ -395,8 +397,8 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
                  {e.id: f"{e.step}: {e.text}" for e in plan_entries}, await store.refusal_counts(case.id))
     chain = await store.verify_case_chain(case.id)
 
-    report = bot.dialogs["report_concern"]
-    steps = {s.id: s for s in report.flow.steps}
+    report = content.flows[REPORT]
+    steps = {s.id: s for s in report.steps}
     summary = []
     for step_id, value in case.answers.items():  # in the order they were asked
         step = steps.get(step_id)
@@ -406,15 +408,15 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
             summary.append(Fact(label=_humanize(step_id), value=_value(value)))
             continue
         try:
-            shown = bot.casework.describe_answer(case, step_id)
+            shown = describe_answer(scope, case, step_id)
         except (TypeError, ValueError, KeyError, AttributeError):  # an answer from older content
             shown = _value(value)
         summary.append(Fact(label=step.title, value=shown))
-    categories_step = report.flow.step("categories")
-    categories = [Coded(code=c, label=report.choice_summary(categories_step, c))  # type: ignore[attr-defined]
+    categories_step = report.step("categories")
+    categories = [Coded(code=c, label=choice_summary(content, categories_step, c))
                   for c in case.categories]
     guardrail = case.answers.get("guardrail") or {}
-    files_before = bot.casework.files_before(case)
+    files_before = files_of_chat(scope, case)
     if files_before:
         summary.append(Fact(label=say("case.field.files_before"), value=files_before))
     safety = case.answers.get("safety") or {}
@@ -430,7 +432,7 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
         status=b.status(case.status.value),
         urgent=case.urgent,
         urgency=say("record.urgency.urgent" if case.urgent else "record.urgency.normal"),
-        urgent_reason=bot.casework.raised_words(str(reason)) if reason else None,
+        urgent_reason=raised_words(scope, str(reason)) if reason else None,
         categories=categories,
         reported_by=b.person(case.reporter),
         reported_at=moment(case.created_at),
@@ -459,30 +461,23 @@ async def build_record(bot: "Bot", case: Case, *, exported_by: str, fmt: str,
 
 
 async def export_case(
-    bot: "Bot", case: Case, *, by: str, fmt: str, now: datetime | None = None,
+    store: Store, scope: SchoolScope, case: Case, *, by: str, fmt: str, now: datetime | None = None,
 ) -> tuple[SafeguardingRecord, bytes]:
-    """The record and its file, in the words of the case's school. The export is recorded on the case (who, which format) only once the record
-    without it has been rendered (an error then records nothing); the record is then built and rendered again,
-    so that it ends with that event and carries the chain's hash up to and including it."""
+    """The record and its file, in the words of the case's school (`scope`). The export is recorded on the case
+    (who, which format) only once the record without it has been rendered (an error then records nothing); the
+    record is then built and rendered again, so that it ends with that event and carries the chain's hash up to
+    and including it."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     now = now or utcnow()
-    _school, content = await _school_of(bot, case)
-    render(await build_record(bot, case, exported_by=by, fmt=fmt, exported_at=now), content)
-    await bot.store.record_events([CaseEvent(case_id=case.id, actor=by, kind="record_exported", at=now,
-                                             detail={"format": fmt})])
-    record = await build_record(bot, case, exported_by=by, fmt=fmt, exported_at=now)
-    return record, render(record, content)
+    render(await build_record(store, scope, case, exported_by=by, fmt=fmt, exported_at=now), scope.words)
+    await store.record_events([CaseEvent(case_id=case.id, actor=by, kind="record_exported", at=now,
+                                         detail={"format": fmt})])
+    record = await build_record(store, scope, case, exported_by=by, fmt=fmt, exported_at=now)
+    return record, render(record, scope.words)
 
 
-async def _school_of(bot: "Bot", case: Case) -> tuple[School, "Content"]:
-    """The case's own school (never the deployment's name, nor the school of whoever asks) and its words: the
-    shared content with the school's folder over it, as its nation has it."""
-    school = await bot.schools.get(case.school_id)
-    return school, bot.schools.content(school)
-
-
-def render(record: SafeguardingRecord, content: "Content") -> bytes:
+def render(record: SafeguardingRecord, content: Content) -> bytes:
     """The record in its own format, as bytes to write to a file."""
     if record.exported.format == "pdf":
         return to_pdf(record, content)
@@ -542,7 +537,7 @@ def _md(text: str, starts_line: bool = False) -> str:
     return "\\\n  ".join(lines)
 
 
-def to_markdown(record: SafeguardingRecord, content: "Content") -> str:
+def to_markdown(record: SafeguardingRecord, content: Content) -> str:
     say = _Words(content)
     out: list[str] = []
 
@@ -728,7 +723,7 @@ def _pieces(text: str) -> list[str]:
     return pieces
 
 
-def to_pdf(record: SafeguardingRecord, content: "Content") -> bytes:
+def to_pdf(record: SafeguardingRecord, content: Content) -> bytes:
     from io import BytesIO
 
     from reportlab.lib import colors

@@ -9,12 +9,12 @@ is made with the school id resolved here.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
+from bot.cases.school_calendar import calendar_for
+from bot.cases.scope import SchoolScope
 from bot.core.config import Settings
 from bot.core.content import Content, load_content
 from bot.core.models import School
@@ -23,20 +23,6 @@ from bot.store import Store
 
 DEFAULT_SCHOOL = "default"
 CACHE_SECONDS = 5.0  # a school's changed name, prefix or workspaces reach every process within this
-
-# The school a turn (or a scheduler pass) is for. Everything said in it, the case cards included, is in that
-# school's words and under its name; carrying it with the task saves threading it through every call.
-_serving: ContextVar[School | None] = ContextVar("school", default=None)
-
-
-@contextmanager
-def serving(school: School) -> Iterator[School]:
-    token = _serving.set(school)
-    try:
-        yield school
-    finally:
-        _serving.reset(token)
-
 
 class Schools:
     def __init__(self, store: Store, content: Content, settings: Settings):
@@ -103,17 +89,14 @@ class Schools:
     def reference_prefix(self, school: School) -> str:
         return school.reference_prefix or self.settings.reference_prefix
 
-    # --- the school being served now (see `serving`) ---------------------------------------
+    async def scope(self, school_id: str) -> SchoolScope:
+        """Everything said for `school_id` comes from this: its record, its words, its calendar, its prefix."""
+        return self.scope_of(await self.get(school_id))
 
-    def current(self) -> School:
-        return _serving.get() or self._unlisted(self.settings.school_id)
-
-    def words(self) -> Content:
-        return self.content(self.current())
-
-    def text(self, key: str, **values: object) -> str:
-        """A message in the current school's words, with its name."""
-        return self.words().text(key, **{"school_name": self.current().name, **values})
+    def scope_of(self, school: School) -> SchoolScope:
+        return SchoolScope(school=school, words=self.content(school),
+                           calendar=calendar_for(self.settings, school.content_dir),
+                           reference_prefix=self.reference_prefix(school))
 
     async def only_school(self) -> str | None:
         """For commands given no --school: the one school, when there is exactly one."""

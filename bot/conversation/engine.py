@@ -20,16 +20,18 @@ import re
 import logging
 import traceback
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, cast
 
-from bot.cases.service import Casework
 from bot.core.config import Settings
 from bot.core.content import Content
 from bot.conversation.dialogs import DIALOGS
-from bot.conversation.dialogs.base import Context, Dialog, Input
+from bot.conversation.casework import Casework
+from bot.conversation.context import Context, Input, Services
+from bot.conversation.dialogs.base import Dialog
+from bot.conversation.dialogs.report_concern import ReportConcern
 from bot.core.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
 from bot.conversation.safety import Safety
-from bot.cases.schools import Schools, serving
+from bot.cases.schools import Schools
 from bot.store import Store, StoreError
 from bot.core.text import clean, contains_phrase, is_command, resolve_choices
 
@@ -43,13 +45,14 @@ class Bot:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(self) for cls in DIALOGS}
-        self.casework = Casework(self)
-        self.safety = Safety(self)
+        self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(content) for cls in DIALOGS}
         self.schools = Schools(store, content, settings)
-        self._names_kept: dict[tuple[str, str], str] = {}  # (school, user) -> the display name last stored
         # Platforms whose channel can write only into a chat the person has opened; each such channel adds its own.
         self.opened_chat_platforms: set[str] = set()
+        self.casework = Casework(store, settings, self.schools, self.dialogs, self, self.opened_chat_platforms)
+        self.safety = Safety(cast(ReportConcern, self.dialogs["report_concern"]))
+        self.services = Services(store=store, settings=settings, casework=self.casework, conversation=self)
+        self._names_kept: dict[tuple[str, str], str] = {}  # (school, user) -> the display name last stored
 
     async def handle(self, turn: Turn) -> list[Reply]:
         key = turn.conversation_key
@@ -59,12 +62,12 @@ class Bot:
                 if turn.turn_id and await self.store.turn_seen(turn.turn_id):
                     return []
                 await self._keep_display_name(turn)
-                school = await self.schools.get(turn.school_id)
+                scope = await self.schools.scope(turn.school_id)
                 state = await self.store.load_conversation(key) or ConversationState()
                 member = await self.store.get_staff(turn.school_id, turn.user)
-                with serving(school):
-                    ctx = Context(bot=self, turn=turn, state=state, member=member, now=self.clock())
-                    await self._dispatch(ctx)
+                ctx = Context(services=self.services, scope=scope, turn=turn, state=state, member=member,
+                              now=self.clock())
+                await self._dispatch(ctx)
                 state.updated_at = ctx.now
                 if ctx.replies or not turn.question_unseen:  # else the unseen question's choices stay offered
                     self._remember_offered(ctx)
@@ -96,11 +99,11 @@ class Bot:
         platform, _, user_id = user.partition(":")
         turn = Turn(platform=platform, user_id=user_id, conversation_id="home", school_id=school_id, kind="open")
         member = await self.store.get_staff(school_id, user)
-        with serving(await self.schools.get(school_id)):
-            ctx = Context(bot=self, turn=turn, state=ConversationState(), member=member, now=self.clock())
-            await self.casework.list_for(ctx)
-            if not any(r.key == "menu.ask" for r in ctx.replies):
-                await self.show_menu(ctx)
+        ctx = Context(services=self.services, scope=await self.schools.scope(school_id), turn=turn,
+                      state=ConversationState(), member=member, now=self.clock())
+        await self.casework.list_for(ctx)
+        if not any(r.key == "menu.ask" for r in ctx.replies):
+            await self.show_menu(ctx)
         return ctx.replies
 
     # --- the fixed order -----------------------------------------------------------------
@@ -310,7 +313,7 @@ class Bot:
     # --- interrupts ----------------------------------------------------------------------
 
     async def emergency(self, ctx: Context) -> None:
-        dsls = await self.casework.handler_names(ctx.school_id)
+        dsls = await self.casework.handler_names(ctx)
         ctx.say("common.emergency", dsl_names=dsls or self.content.text("common.your_dsl"), urgent=True)
 
     async def _stop(self, ctx: Context) -> None:

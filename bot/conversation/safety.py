@@ -22,8 +22,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
+from bot.conversation.context import Context
+from bot.conversation.dialogs.report_concern import ReportConcern
 from bot.core.content import SafetyWords
 from bot.core.models import Frame
 from bot.core.text import is_command, normalise
@@ -32,9 +34,6 @@ from bot.core.text import is_command, normalise
 DANGER_ALERT_TOLD = {"alerted": "safety.danger_alerted", "no_one": "report.guardrail_no_one_alerted",
                      "limited": "report.guardrail_alert_limited"}
 
-if TYPE_CHECKING:
-    from bot.conversation.dialogs.base import Context
-    from bot.conversation.engine import Bot
 
 DANGER_YES = "safety:danger_yes"
 DANGER_NO = "safety:danger_no"
@@ -134,10 +133,10 @@ def read(words: SafetyWords, text: str) -> Finding:
 
 
 class Safety:
-    def __init__(self, bot: "Bot"):
-        self.bot = bot
+    def __init__(self, report: ReportConcern):
+        self.report = report  # the flow a concern raised anywhere is kept in
 
-    async def check(self, ctx: "Context", text: str) -> bool:
+    async def check(self, ctx: Context, text: str) -> bool:
         """The engine's safety step. True when this turn has been answered in full; False to carry on, with
         the message still to be read as usual (an answer stays an answer)."""
         answer = self._danger_answer(ctx, text)
@@ -146,7 +145,7 @@ class Safety:
             return True
         if answer == DANGER_NO:
             ctx.say("safety.danger_no")
-            await self.bot.ask_again(ctx)
+            await ctx.services.conversation.ask_again(ctx)
             return True
         found = read(ctx.content.safety, text)
         if not found:
@@ -163,12 +162,12 @@ class Safety:
 
     # --- who is writing, and where -------------------------------------------------------------
 
-    def _on_a_case(self, ctx: "Context") -> bool:
+    def _on_a_case(self, ctx: Context) -> bool:
         """A case handler writing on a case: a form, or a flow started from a case card."""
         active = ctx.state.active
         return bool(ctx.turn.form_id) or (active is not None and active.flow in CASE_FLOWS)
 
-    def _danger_answer(self, ctx: "Context", text: str) -> str | None:
+    def _danger_answer(self, ctx: Context, text: str) -> str | None:
         picked = [c for c in ctx.turn.choices if c in (DANGER_YES, DANGER_NO)]
         if picked:
             return picked[0]
@@ -185,7 +184,7 @@ class Safety:
 
     # --- crisis --------------------------------------------------------------------------------
 
-    async def _crisis(self, ctx: "Context") -> None:
+    async def _crisis(self, ctx: Context) -> None:
         """Warmth and the lines open now; any report in progress is kept, to carry on with later."""
         state = ctx.state
         kept = bool(state.frames or state.paused)
@@ -199,26 +198,26 @@ class Safety:
 
     # --- danger, the guardrail and the police route --------------------------------------------
 
-    async def _ask_if_danger(self, ctx: "Context") -> bool:
+    async def _ask_if_danger(self, ctx: Context) -> bool:
         """One question. At a report's question in words the message is still its answer, and the report moves on
         after the question; anywhere else the question stands alone, and the flow is asked again after it."""
         ctx.say("safety.ask_danger", choices=[ctx.choice(DANGER_YES, "safety.yes"), ctx.choice(DANGER_NO, "safety.no")])
         active = ctx.state.active
         return not (active is not None and active.flow == REPORT and self._takes_words(active))
 
-    async def _danger_confirmed(self, ctx: "Context") -> None:
+    async def _danger_confirmed(self, ctx: Context) -> None:
         frame, new = self._report(ctx)
         await self._mark_danger(ctx, frame, "confirmed")
         if new:
             self._bring_to_top(ctx, frame, new)
-        await self.bot.ask_again(ctx)
+        await ctx.services.conversation.ask_again(ctx)
 
-    async def _for_a_report(self, ctx: "Context", found: Finding) -> bool:
+    async def _for_a_report(self, ctx: Context, found: Finding) -> bool:
         frame, new = self._report(ctx)
-        report = self.bot.dialogs[REPORT]
+        report = self.report
         at = self._where(ctx, frame, new)
         if found.images:
-            await report.raise_guardrail(ctx, frame, reason=at)  # type: ignore[attr-defined]
+            await report.raise_guardrail(ctx, frame, reason=at)
         if found.sextortion:
             flag(frame, "sextortion", at)
             ctx.say("safety.sextortion", urgent=True)
@@ -240,21 +239,21 @@ class Safety:
     def _takes_words(self, frame: Frame) -> bool:
         if frame.step == "_change":
             return False
-        return self.bot.dialogs[REPORT].flow.step(frame.step).type in ("text", "evidence")
+        return self.report.flow.step(frame.step).type in ("text", "evidence")
 
-    async def _mark_danger(self, ctx: "Context", frame: Frame, at: str) -> None:
+    async def _mark_danger(self, ctx: Context, frame: Frame, at: str) -> None:
         """The 999 guidance once per report; the report urgent; the DSLs alerted (unless they already were)."""
         if "danger" in flags(frame):
             return
         flag(frame, "danger", at)
-        dsls = await self.bot.casework.handler_names(ctx.school_id)
+        dsls = await ctx.services.casework.handler_names(ctx)
         ctx.say("safety.danger", dsl_names=dsls or ctx.text("common.your_dsl"), urgent=True)
         if frame.answers.get("_alerted"):
             return
-        alerted = await self.bot.casework.alert_urgent(ctx, frame, "case.danger_alert")
+        alerted = await ctx.services.casework.alert_urgent(ctx, frame, "case.danger_alert")
         ctx.say(DANGER_ALERT_TOLD[alerted], urgent=True)
 
-    def _guidance_only(self, ctx: "Context", found: Finding) -> None:
+    def _guidance_only(self, ctx: Context, found: Finding) -> None:
         if found.crisis:
             ctx.say("safety.crisis", urgent=True)
         if found.images:
@@ -266,7 +265,7 @@ class Safety:
 
     # --- the report it belongs to --------------------------------------------------------------
 
-    def _report(self, ctx: "Context") -> tuple[Frame, bool]:
+    def _report(self, ctx: Context) -> tuple[Frame, bool]:
         """The report in progress (set aside or not), else a new one. True when new."""
         state = ctx.state
         for frame in reversed(state.frames):
@@ -277,11 +276,11 @@ class Safety:
                 state.paused.remove(frame)
                 state.frames.append(frame)
                 return frame, False
-        frame = self.bot.dialogs[REPORT].new_frame()
+        frame = self.report.new_frame()
         frame.started_at = ctx.now
         return frame, True
 
-    def _bring_to_top(self, ctx: "Context", frame: Frame, new: bool) -> None:
+    def _bring_to_top(self, ctx: Context, frame: Frame, new: bool) -> None:
         frames = ctx.state.frames
         if frame in frames:
             frames.remove(frame)
@@ -289,7 +288,7 @@ class Safety:
         if new:
             ctx.say("safety.report_started")
 
-    def _where(self, ctx: "Context", frame: Frame, new: bool) -> str:
+    def _where(self, ctx: Context, frame: Frame, new: bool) -> str:
         """Where it was raised, as a type: the question being answered, or the flow, or the start."""
         active = ctx.state.active
         if new and active is None:

@@ -314,3 +314,15 @@ class Reminder(BaseModel):
     due_at: datetime
     detail: dict[str, Any] = Field(default_factory=dict)
     sent_at: datetime | None = None
+
+
+class Sighting(BaseModel):
+    """One account named in one school's case: what early warning keeps, and nothing more."""
+
+    school_id: str
+    case_id: str
+    account: str  # normalised by bot.core.text.account_key: "@hillside_muggies", or the link
+    pattern: str | None  # "muggies": the handle without the school's name, digits or separators
+    pattern_key: str | None = None  # "mugs": what variants of the pattern share (`pattern_key`)
+    platform: str | None
+    seen_at: datetime

@@ -14,7 +14,7 @@ from weakref import WeakValueDictionary
 
 from pydantic import BaseModel, Field
 
-from bot.cases.early_warning import Sighting
+from bot.core.models import Sighting
 from bot.core.models import (
     Case,
     CaseEvent,

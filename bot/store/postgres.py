@@ -43,7 +43,7 @@ from bot.core.models import (
     new_id,
     utcnow,
 )
-from bot.cases.early_warning import Sighting
+from bot.core.models import Sighting
 from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
 from bot.store import record_key
 from bot.store.pg_migrations import MIGRATIONS

@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.cases.early_warning import Sighting
+from bot.core.models import Sighting
 from bot.core.models import Case, CaseEvent, ConversationState, Frame, Notification, Reminder, School, StaffMember, Workspace
 from bot.store.base import CaseTombstone, ChainProblem, ChainReport, event_hash
 

@@ -36,7 +36,7 @@ from bot.core.models import (
     new_id,
     utcnow,
 )
-from bot.cases.early_warning import Sighting
+from bot.core.models import Sighting
 from bot.core.private import private_file, private_folder
 from bot.store.base import CaseTombstone, ChainReport, KeptInput, KeyedLocks, Store, StoreError
 from bot.store import record_key

@@ -6,70 +6,16 @@ A flow's steps, wording and choices live in `content/flows/<flow>.yaml`; a modul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from bot.core.content import Content, Step, render
-from bot.core.markup import Markup, escape
-from bot.core.models import (
-    Attachment, CaseCard, Choice, ConversationState, Form, FormField, Frame, Reply, StaffMember, Turn,
-)
+from bot.conversation.context import Context, Input
+from bot.core.content import Content, Flow, Step, render
+from bot.core.markup import escape
+from bot.core.models import Attachment, Choice, Form, FormField, Frame, Reply
 from bot.core.text import is_command, parse_accounts, parse_date
+from bot.core.words import describe
 
-if TYPE_CHECKING:
-    from bot.conversation.engine import Bot
-
-
-@dataclass
-class Input:
-    """What the user gave this turn, already cleaned and with typed choices resolved to ids."""
-
-    text: str = ""
-    picked: list[str] = field(default_factory=list)
-    attachments: list[Attachment] = field(default_factory=list)
-
-
-@dataclass
-class Context:
-    bot: "Bot"
-    turn: Turn
-    state: ConversationState
-    member: StaffMember | None
-    now: datetime
-    replies: list[Reply] = field(default_factory=list)
-    delivered: list[str] = field(default_factory=list)  # notifications shown this turn: marked when it is saved
-
-    @property
-    def content(self) -> Content:
-        """The school's words: the shared content with its own folder merged over it (bot/cases/schools.py)."""
-        return self.bot.schools.words()
-
-    @property
-    def user(self) -> str:
-        return self.turn.user
-
-    @property
-    def school_id(self) -> str:
-        return self.turn.school_id
-
-    def text(self, key: str, **values: Any) -> str:
-        return self.bot.schools.text(key, **values)
-
-    def say(
-        self, key: str, *, choices: list[Choice] | None = None, multiple: bool = False, card: CaseCard | None = None,
-        urgent: bool = False, asks: str | None = None, **values: Any,
-    ) -> Reply:
-        reply = Reply(
-            key=key, text=self.text(key, **values), choices=choices or [], multiple=multiple, card=card,
-            urgent=urgent, asks=asks,
-        )
-        self.replies.append(reply)
-        return reply
-
-    def choice(self, id: str, key: str, **values: Any) -> Choice:
-        return Choice(id=id, label=self.text(key, **values))
-
+__all__ = ["INVALID", "Context", "Dialog", "Input", "StepDialog"]
 
 INVALID = object()
 
@@ -80,12 +26,12 @@ class Dialog:
     flow_id: ClassVar[str]
     handlers_only: ClassVar[bool] = False  # only case handlers (DSLs, deputies, heads, chairs) may start it
 
-    def __init__(self, bot: "Bot"):
-        self.bot = bot
+    def __init__(self, content: Content):
+        self.content = content  # the shared content: the flow's steps (wording is the school's, from ctx)
 
     @property
-    def flow(self):
-        return self.bot.content.flows[self.flow_id]
+    def flow(self) -> Flow:
+        return self.content.flows[self.flow_id]
 
     def new_frame(self, **answers: Any) -> Frame:
         return Frame(flow=self.flow_id, step=self.flow.steps[0].id, answers=dict(answers))
@@ -151,12 +97,6 @@ class StepDialog(Dialog):
             choices.append(ctx.choice("done", "common.done_label"))
         return choices
 
-    def choice_summary(self, step: Step, choice_id: str) -> str:
-        for c in step.choices:
-            if c.id == choice_id:
-                return c.summary or c.label
-        return choice_id
-
     async def ask(self, ctx: Context, frame: Frame) -> None:
         if frame.step == "_change":
             answered = [s for s in self.flow.steps if s.type != "summary" and s.id in frame.answers
@@ -166,9 +106,9 @@ class StepDialog(Dialog):
             return
         step = self.flow.step(frame.step)
         values = {k: v for k, v in frame.answers.items() if isinstance(v, str)}
-        text = render(step.ask, ctx.content.facts, {**values, "school_name": ctx.bot.schools.current().name})
+        text = render(step.ask, ctx.content.facts, {**values, "school_name": ctx.scope.name})
         if step.type == "summary":
-            text = text.strip() + "\n\n" + self.summary_text(frame)
+            text = text.strip() + "\n\n" + self.summary_text(ctx, frame)
         reply = Reply(
             key=f"{self.flow_id}.{step.id}.ask", text=text, choices=self.choices_for(ctx, step, frame),
             multiple=step.type == "multi", asks=self.question_id(frame),
@@ -185,35 +125,14 @@ class StepDialog(Dialog):
 
     # --- describing answers --------------------------------------------------------------
 
-    def describe(self, step: Step, value: Any) -> str:
-        text = self.bot.schools.words().text
-        if value is None:
-            return text("common.not_given")
-        if step.type == "choice":
-            return self.choice_summary(step, value)
-        if step.type == "multi":
-            return ", ".join(self.choice_summary(step, v) for v in value)
-        if step.type == "accounts":
-            return ", ".join(a["value"] for a in value)
-        if step.type == "date":
-            return date.fromisoformat(value).strftime("%-d %B %Y")
-        if step.type == "evidence":
-            files = [f["name"] for f in value.get("files", [])]
-            notes = value.get("notes", [])
-            parts = []
-            if files:
-                parts.append(text("common.files_listed", count=len(files), value=Markup(", ".join(files))))
-            parts.extend(notes)
-            return "; ".join(parts) or text("common.not_given")
-        return str(value)
-
     def answered_steps(self, frame: Frame) -> list[Step]:
         return [s for s in self.flow.steps
                 if s.type not in ("summary", "info") and s.id in frame.answers and self.applies(s, frame.answers)]
 
-    def summary_text(self, frame: Frame) -> str:
+    def summary_text(self, ctx: Context, frame: Frame) -> str:
         """The answers in light markdown: titles in bold, what the user typed escaped."""
-        return "\n".join(f"**{s.title}:** {escape(self.describe(s, frame.answers[s.id]))}" for s in self.answered_steps(frame))
+        return "\n".join(f"**{s.title}:** {escape(describe(ctx.content, s, frame.answers[s.id]))}"
+                         for s in self.answered_steps(frame))
 
     # --- taking answers ------------------------------------------------------------------
 
@@ -322,8 +241,8 @@ class StepDialog(Dialog):
         if not accounts:
             ctx.say("common.no_accounts_found")
             return INVALID
-        if len(accounts) > ctx.bot.settings.max_accounts_per_report:
-            ctx.say("common.too_many_accounts", count=len(accounts), limit=ctx.bot.settings.max_accounts_per_report)
+        if len(accounts) > ctx.services.settings.max_accounts_per_report:
+            ctx.say("common.too_many_accounts", count=len(accounts), limit=ctx.services.settings.max_accounts_per_report)
             return INVALID
         return [a.model_dump() for a in accounts]
 
@@ -377,7 +296,7 @@ class StepDialog(Dialog):
         return is_command(inp.text, ctx.content.phrases.commands["skip"])
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict[str, Any]]:
-        settings = ctx.bot.settings
+        settings = ctx.services.settings
         kept = []
         for file in attachments:
             if file.missing:
@@ -428,7 +347,7 @@ class CaseUpdate(StepDialog):
             if not self.applies(step, frame.answers):
                 continue
             value = (values.get(step.id) or "").strip()
-            if len(value) > ctx.bot.settings.max_text_chars:
+            if len(value) > ctx.services.settings.max_text_chars:
                 ctx.say("common.form_not_saved")
                 return
             if step.type == "choice":

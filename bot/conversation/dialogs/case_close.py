@@ -18,8 +18,8 @@ class CaseClose(CaseUpdate):
     flow_id = "case_close"
 
     async def _note_open_items(self, ctx: Context, frame: Frame) -> None:
-        case = await ctx.bot.store.get_case(ctx.school_id, frame.answers["reference"])
-        still_open = open_required(await ctx.bot.casework.plan_of(case)) if case else []
+        case = await ctx.services.store.get_case(ctx.school_id, frame.answers["reference"])
+        still_open = open_required(await ctx.services.casework.plan_of(ctx.scope, case)) if case else []
         frame.answers["open_required"] = "; ".join(e.text for e in still_open)
 
     async def start(self, ctx: Context, frame: Frame) -> None:
@@ -38,4 +38,4 @@ class CaseClose(CaseUpdate):
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         a = frame.answers
-        await ctx.bot.casework.close(ctx, a["reference"], a["outcome"], a.get("note"), a.get(REASON_STEP))
+        await ctx.services.casework.close(ctx, a["reference"], a["outcome"], a.get("note"), a.get(REASON_STEP))

@@ -10,4 +10,4 @@ class CaseNote(CaseUpdate):
     flow_id = "case_note"
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
-        await ctx.bot.casework.add_note(ctx, frame.answers["reference"], frame.answers["note"])
+        await ctx.services.casework.add_note(ctx, frame.answers["reference"], frame.answers["note"])

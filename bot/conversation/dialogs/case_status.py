@@ -10,4 +10,4 @@ class ChangeCaseStatus(CaseUpdate):
     flow_id = "case_status"
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
-        await ctx.bot.casework.set_status(ctx, frame.answers["reference"], frame.answers["status"])
+        await ctx.services.casework.set_status(ctx, frame.answers["reference"], frame.answers["status"])

@@ -23,9 +23,9 @@ class GetSupport(StepDialog):
             return True
         if isinstance(topic, str):
             if topic == "emergency":
-                await ctx.bot.emergency(ctx)
+                await ctx.services.conversation.emergency(ctx)
             elif topic == "in_school":
-                people = await ctx.bot.casework.handler_names(ctx.school_id)
+                people = await ctx.services.casework.handler_names(ctx)
                 ctx.say("support.in_school", people=people or ctx.text("support.no_directory"))
             else:
                 ctx.say(f"support.{topic}")

@@ -7,6 +7,7 @@ how many have completed one: a count, never a list of who has or what their sett
 from __future__ import annotations
 
 from bot.conversation.dialogs.base import Context, StepDialog
+from bot.core.words import describe
 from bot.core.markup import Markup
 from bot.core.models import Frame, Notification, Reply
 
@@ -20,19 +21,19 @@ class PreventionReview(StepDialog):
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         answers = frame.answers
-        lines = [f"- **{self.flow.step(s).title}:** {self.describe(self.flow.step(s), answers[s])}" for s in STATUS_STEPS]
+        lines = [f"- **{self.flow.step(s).title}:** {describe(ctx.content, self.flow.step(s), answers[s])}" for s in STATUS_STEPS]
         to_do = [s for s in STATUS_STEPS if answers[s] != "in_place"]
         ctx.say("prevention.summary", value=Markup("\n".join(lines)))
         for step in to_do:
             ctx.say(f"prevention.next.{step}")
-        staff = [m for m in await ctx.bot.store.list_staff(ctx.school_id) if m.user != ctx.user]
+        staff = [m for m in await ctx.services.store.list_staff(ctx.school_id) if m.user != ctx.user]
         if answers["nudge"] == "send" and staff:
             nudge = Reply(key="prevention.nudge", text=ctx.text("prevention.nudge"),
                           choices=[ctx.choice("menu:privacy_check", "menu.privacy_check")])
-            await ctx.bot.store.queue_notifications([
+            await ctx.services.store.queue_notifications([
                 Notification(school_id=ctx.school_id, recipient=m.user, created_at=ctx.now, replies=[nudge]) for m in staff
             ])
             ctx.say("prevention.nudged", count=len(staff))
-        completed = await ctx.bot.store.privacy_check_users(ctx.school_id)
+        completed = await ctx.services.store.privacy_check_users(ctx.school_id)
         everyone = {m.user for m in staff} | {ctx.user}
         ctx.say("prevention.completed_count", count=len(completed & everyone), total=len(everyone))

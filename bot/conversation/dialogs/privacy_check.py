@@ -25,11 +25,6 @@ class PrivacyCheck(StepDialog):
             return [Choice(id=p.id, label=p.name) for p in ctx.content.facts.platforms.values() if p.privacy]
         return super().choices_for(ctx, step, frame)
 
-    def choice_summary(self, step: Step, choice_id: str) -> str:
-        if step.choices_from == "privacy_platforms":
-            return self.bot.content.facts.platforms[choice_id].name
-        return super().choice_summary(step, choice_id)
-
     def _current(self, ctx: Context, frame: Frame):
         platform_id, item_id = frame.answers["queue"][frame.answers["position"]]
         platform = ctx.content.facts.platforms[platform_id]
@@ -115,7 +110,7 @@ class PrivacyCheck(StepDialog):
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         results = frame.answers["results"]
-        await ctx.bot.store.record_privacy_check(
+        await ctx.services.store.record_privacy_check(
             ctx.school_id, ctx.user, frame.answers["platforms"],
             done=[k for k, v in results.items() if v == "done"], skipped=[k for k, v in results.items() if v != "done"],
             at=ctx.now,
@@ -123,7 +118,7 @@ class PrivacyCheck(StepDialog):
         days = REMINDER_DAYS.get(frame.answers.get("reminder"))
         if days:
             due = ctx.now + timedelta(days=days)
-            await ctx.bot.store.add_reminder(Reminder(
+            await ctx.services.store.add_reminder(Reminder(
                 school_id=ctx.school_id, recipient=ctx.user, kind="privacy_check", due_at=due,
                 detail={"platforms": frame.answers["platforms"]},
             ))

@@ -11,7 +11,7 @@ from bot.conversation.dialogs.base import Context, StepDialog
 from bot.core.markup import Markup
 from bot.core.models import Attachment, Case, Choice, Frame
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
-from bot.cases.school_calendar import calendar_for
+from bot.cases.card import chat_platform_name, front_door
 
 SUBJECT_REASONS = {"named_in_report", "allegation_about_dsl", "allegation_about_headteacher"}
 
@@ -32,12 +32,6 @@ class ReportConcern(StepDialog):
             return platforms + [ctx.choice("other", "report.platform_other")]
         return super().choices_for(ctx, step, frame)
 
-    def choice_summary(self, step: Step, choice_id: str) -> str:
-        if step.choices_from == "platforms":
-            platform = self.bot.content.facts.platforms.get(choice_id)
-            return platform.name if platform else self.bot.content.text("report.platform_other")
-        return super().choice_summary(step, choice_id)
-
     def guardrail_on(self, frame: Frame) -> bool:
         return bool(frame.answers.get("_guardrail"))
 
@@ -50,7 +44,7 @@ class ReportConcern(StepDialog):
 
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
         if frame.answers.get("_alert_held"):
-            await ctx.bot.casework.send_held_details(ctx, frame)
+            await ctx.services.casework.send_held_details(ctx, frame)
         if step.id == "images" and frame.answers["images"] in GUARDRAIL_ANSWERS:
             await self.raise_guardrail(ctx, frame, reason=f"answered_{frame.answers['images']}")
 
@@ -63,11 +57,11 @@ class ReportConcern(StepDialog):
         frame.answers["_guardrail"] = {"reason": reason, "at": ctx.now.isoformat()}
         frame.answers.setdefault("images", "yes")
         ctx.say("report.guardrail", urgent=True)
-        alerted = await ctx.bot.casework.alert_urgent(ctx, frame, "case.guardrail_alert")
+        alerted = await ctx.services.casework.alert_urgent(ctx, frame, "case.guardrail_alert")
         if alerted == "limited":  # the report itself still goes urgent; its record says the alert was held back
             frame.answers["_guardrail"]["alert"] = "limited"
         recipients = frame.answers.get("_alerted", [])
-        if alerted == "alerted" and len(await ctx.bot.casework.not_yet_reachable(ctx.school_id, recipients)) == len(recipients):
+        if alerted == "alerted" and len(await ctx.services.casework.not_yet_reachable(ctx.school_id, recipients)) == len(recipients):
             ctx.say("report.guardrail_not_reached", urgent=True)  # in Teams: nobody has opened the app yet
         else:
             ctx.say(ALERT_TOLD[alerted], urgent=True)
@@ -76,7 +70,7 @@ class ReportConcern(StepDialog):
             count = len(evidence["files"])
             frame.answers["_guardrail"]["files_before"] = {"count": count, "platform": ctx.turn.platform}
             ctx.say("report.guardrail_files_dropped", count=count,
-                    platform=ctx.bot.casework.chat_platform_name(ctx.turn.platform), urgent=True)
+                    platform=chat_platform_name(ctx.scope, ctx.turn.platform), urgent=True)
             evidence["files"] = []
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict]:
@@ -107,12 +101,12 @@ class ReportConcern(StepDialog):
             return
         await super().ask(ctx, frame)
 
-    def summary_text(self, frame: Frame) -> str:
+    def summary_text(self, ctx: Context, frame: Frame) -> str:
         """The answers, and, when the guardrail rose after the images question, that the report is urgent for it."""
-        text = super().summary_text(frame)
+        text = super().summary_text(ctx, frame)
         reason = (frame.answers.get("_guardrail") or {}).get("reason", "")
         if reason and not reason.startswith("answered_"):
-            text += "\n" + self.bot.schools.text("report.summary_guardrail_later")
+            text += "\n" + ctx.text("report.summary_guardrail_later")
         return text
 
     async def help(self, ctx: Context, frame: Frame) -> None:
@@ -124,7 +118,7 @@ class ReportConcern(StepDialog):
         await super().help(ctx, frame)
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
-        case = await ctx.bot.casework.open_case(ctx, frame)
+        case = await ctx.services.casework.open_case(ctx, frame)
         next_steps = [
             ctx.choice("menu:get_support", "menu.get_support"),
             ctx.choice("menu:privacy_check", "menu.privacy_check"),
@@ -137,7 +131,7 @@ class ReportConcern(StepDialog):
         elif case.urgent and (case.possible_images or not allegation):
             # (an urgent allegation without images is answered below: "speak to the DSL" may be wrong when it
             # is about a DSL)
-            calendar = calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir)
+            calendar = ctx.scope.calendar
             people = Markup(await self.who_it_reached(ctx, case, urgent=True))
             if calendar.is_open(ctx.now):
                 ctx.say("report.sent_urgent", reference=case.reference, people=people,
@@ -145,7 +139,7 @@ class ReportConcern(StepDialog):
             else:
                 opens = calendar.next_opening(ctx.now)
                 ctx.say("report.sent_urgent_closed", reference=case.reference, people=people,
-                        front_door=ctx.bot.casework.front_door(), date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"),
+                        front_door=front_door(ctx.scope), date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"),
                         choices=[] if allegation else next_steps, urgent=True)
         else:
             ctx.say("report.sent", reference=case.reference, people=Markup(await self.who_it_reached(ctx, case, urgent=False)),
@@ -156,8 +150,8 @@ class ReportConcern(StepDialog):
     async def tell_allegation_reporter(self, ctx: Context, case: Case, next_steps: list[Choice]) -> None:
         """Who was sent an allegation, by role; that the person it is about was not; and, where the directory
         has no one to take it, whom to contact themselves."""
-        routing = route_of_case(case, await ctx.bot.store.list_staff(ctx.school_id),
-                                ctx.bot.settings.low_level_concerns_to)
+        routing = route_of_case(case, await ctx.services.store.list_staff(ctx.school_id),
+                                ctx.services.settings.low_level_concerns_to)
         urgent = case.urgent
         if case.routed_to:
             roles = list(dict.fromkeys(ctx.text(f"report.route_role.{r.role.value}") for r in case.routed_to))
@@ -192,7 +186,7 @@ class ReportConcern(StepDialog):
         """How many of the people the case went to have it now, and how many will when they open the app (a
         platform where the bot can write only into a chat someone has opened: Teams). Never "alerted" when
         nobody was."""
-        waiting = await ctx.bot.casework.not_yet_reachable(case.school_id, [r.user for r in case.routed_to])
+        waiting = await ctx.services.casework.not_yet_reachable(case.school_id, [r.user for r in case.routed_to])
         reached = len(case.routed_to) - len(waiting)
 
         def people(count: int) -> str:

@@ -1,0 +1,239 @@
+"""The case card and who may see it: pure functions of a case, its reader, people's names and the school's scope.
+
+A card is rendered wherever it is needed (a turn, a store callback on a worker thread, the scheduler, the
+record) from the same arguments, so it reads the same everywhere: nothing here looks up the school or its words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.cases.routing import named_text
+from bot.cases.scope import SchoolScope
+from bot.core.content import Step
+from bot.core.markup import Markup, escape, to_plain
+from bot.core.models import Case, CaseCard, CaseStatus, Choice, Reply, Role, Route, StaffMember
+from bot.core.text import contains_phrase
+from bot.core.words import describe
+from bot.store import Store
+
+REPORT = "report_concern"  # the flow a case's answers come from
+FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
+# What a refused press is recorded as: the card's name for the action (a form counts as its button; a plan
+# tick as "tick"), or "other", so nothing a sender made up is ever written into the case's record.
+CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", "threshold", *FLOW_FOR_ACTION}
+THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")
+ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
+
+
+# --- who may see a case ------------------------------------------------------------------
+
+
+async def names_of_people(store: Store, school_id: str) -> dict[str, str]:
+    """user -> how to name them: the staff directory's name, else the name their platform gave them."""
+    names = await store.display_names(school_id)
+    names.update({m.user: m.name for m in await store.list_staff(school_id)})
+    return names
+
+
+def may_handle(case: Case, member: StaffMember | None) -> bool:
+    """True while `member` (their entry in today's staff directory, or None) holds a role that handles cases and
+    the case is routed to them."""
+    return member is not None and member.handles_cases and case.is_routed_to(member.user)
+
+
+def current_handlers(staff: list[StaffMember]) -> set[str]:
+    return {m.user for m in staff if m.handles_cases}
+
+
+def is_handler(member: StaffMember | None) -> bool:
+    """True while `member` (someone's entry in today's staff directory, or None) holds a role that handles cases."""
+    return member is not None and member.handles_cases
+
+
+def subject_pending(answers: dict[str, Any]) -> bool:
+    """An allegation that has not yet said whom it is about: neither the reporter nor the head was picked, and
+    the names question is still to come (once it is answered or skipped, what the report says is all there is)."""
+    return ("allegation" in (answers.get("categories") or [])
+            and answers.get("allegation_about") not in ("me", "headteacher") and "names" not in answers)
+
+
+def attempted(action: str) -> str:
+    """The card action a button, form or typed id was trying to take, in one vocabulary."""
+    name = ACTION_OF_FLOW.get(action, action.partition(":")[0])
+    return name if name in CARD_ACTIONS else "other"
+
+
+# --- people and places in words ------------------------------------------------------------
+
+
+def name_of(scope: SchoolScope, names: dict[str, str], user: str) -> str:
+    """A person as people read them: a name, never a platform id."""
+    return names.get(user) or scope.text("case.unnamed_person")
+
+
+def role_names(scope: SchoolScope, roles: list[Role]) -> str:
+    return " and ".join(scope.text(f"roles.{r.value}") for r in roles)
+
+
+def handlers_in_words(scope: SchoolScope, staff: list[StaffMember]) -> str:
+    """The DSLs, then the deputies, each with their roles."""
+    people = [m for m in staff if m.has(Role.DSL)] + [m for m in staff if m.has(Role.DEPUTY_DSL) and not m.has(Role.DSL)]
+    return ", ".join(f"{m.name} ({role_names(scope, m.roles)})" for m in people)
+
+
+def front_door(scope: SchoolScope) -> Markup:
+    """The school's children's social care front door, with its number and link where the school set them."""
+    door = scope.words.facts.helplines.get("front_door")
+    if door is None:
+        return Markup(scope.text("common.front_door_unknown"))
+    reach = ", ".join(str(v) for v in (door.phone, door.url) if v)
+    return Markup(escape(f"{door.name} ({reach})" if reach else door.name))
+
+
+def chat_platform_name(scope: SchoolScope, platform: str) -> str:
+    """The chat a file was shared into, by name ("Slack", "Microsoft Teams")."""
+    key = f"report.chat_platform.{platform}"
+    return scope.text(key if key in scope.words.messages else "report.chat_platform.other")
+
+
+def allegation_harm(scope: SchoolScope, answers: dict[str, Any]) -> dict[str, str] | None:
+    """Why an allegation is urgent: it is of a sexual or physical nature and a learner is involved (ticked
+    under who appears, or written); None if not. Only the matched words are kept, never the text."""
+    if "allegation" not in answers.get("categories", []):
+        return None
+    phrases = scope.words.phrases
+    text = "\n".join(named_text(answers))
+    harm = contains_phrase(text, phrases.allegation_harm)
+    learner = "learners" in (answers.get("who_appears") or []) or contains_phrase(text, phrases.learners)
+    if not (harm and learner):
+        return None
+    return {"because": "allegation_involving_learner", "phrase": harm}
+
+
+# --- the card ------------------------------------------------------------------------------
+
+
+def report_step(scope: SchoolScope, step_id: str) -> Step:
+    return scope.words.flows[REPORT].step(step_id)
+
+
+def case_card(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str]) -> CaseCard:
+    fields: list[tuple[str, str]] = [
+        (scope.text("case.field.reported_by"), name_of(scope, names, case.reporter)),
+        (scope.text("case.field.reported_at"), case.created_at.strftime("%-d %B %Y, %H:%M")),
+    ]
+    for step in scope.words.flows[REPORT].steps:
+        if step.id in case.answers and step.type not in ("summary", "info"):
+            fields.append((step.title, describe_answer(scope, case, step.id)))
+    before = files_before(scope, case)
+    if before:
+        fields.append((scope.text("case.field.files_before"), before))
+    route = next((r for r in case.routed_to if r.user == viewer), None)
+    if route:
+        fields.append((scope.text("case.field.why_you"), scope.text(f"routing.{route.reason}")))
+    routed = ", ".join(name_of(scope, names, r.user) for r in case.routed_to)
+    fields.append((scope.text("case.field.routed_to"), routed))
+    if case.outcome:
+        fields.append((scope.text("case.field.outcome"), scope.text(f"outcomes.{case.outcome}")))
+    return CaseCard(
+        reference=case.reference, status=scope.text(f"statuses.{case.status.value}"), urgent=case.urgent,
+        title=scope.text("case.title_urgent" if case.urgent else "case.title", reference=case.reference),
+        fields=fields, guidance=guidance(scope, case),
+        mentions={scope.text("case.field.reported_by"): case.reporter}, notice=reader_notice(scope, case, route),
+    )
+
+
+def guidance(scope: SchoolScope, case: Case) -> list[str]:
+    """What the reader must know first: images, sextortion, danger, the police, allegations; always the last line."""
+    lines = []
+    safety = case.answers.get("safety") or {}
+    if case.possible_images:
+        lines.append(scope.text("case.guidance.guardrail"))
+    lines += [scope.text(f"case.guidance.{name}") for name in ("sextortion", "danger", "police") if name in safety]
+    if "allegation" in case.categories:  # which statutory guidance applies (each nation's own, where known)
+        lines.append(scope.text("case.guidance.allegation"))
+    lines.append(scope.text("case.guidance.always"))
+    return lines
+
+
+def describe_answer(scope: SchoolScope, case: Case, step_id: str) -> str:
+    """An answer as the card and the record show it; the images answer says if the guardrail rose later."""
+    shown = describe(scope.words, report_step(scope, step_id), case.answers[step_id])
+    guardrail = case.answers.get("guardrail") or {}
+    # "answered_yes" now, "answered yes" on cases opened before the safety check: both from the question itself
+    if step_id == "images" and guardrail.get("reason") and not guardrail["reason"].startswith("answered"):
+        return to_plain(scope.text("case.images_raised_later", value=shown,
+                                   reason=raised_words(scope, guardrail["reason"])))
+    return shown
+
+
+def raised_words(scope: SchoolScope, reason: str) -> str:
+    """Where a concern was raised ("question:description"), in words."""
+    kind, _, where = reason.replace("answered ", "answered_").partition(":")
+    flows = scope.words.flows
+    if kind == "danger":
+        return to_plain(scope.text("case.raised.danger", value=raised_words(scope, where)))
+    if kind == "question" and where in {s.id for s in flows[REPORT].steps}:
+        return to_plain(scope.text("case.raised.question", value=report_step(scope, where).title))
+    if kind == "flow" and where in flows:
+        return to_plain(scope.text("case.raised.flow", value=flows[where].title))
+    key = f"case.raised.{kind}"
+    return to_plain(scope.text(key)) if key in scope.words.messages else kind
+
+
+def files_before(scope: SchoolScope, case: Case) -> str | None:
+    """Files shared into the chat before the guardrail rose: not on the case, but copies may be there."""
+    before = (case.answers.get("guardrail") or {}).get("files_before")
+    if not before:
+        return None
+    return to_plain(scope.text("case.files_before", count=before["count"],
+                               platform=chat_platform_name(scope, before["platform"])))
+
+
+def reader_notice(scope: SchoolScope, case: Case, route: Route | None) -> list[str]:
+    """An allegation's guidance for this reader's part: the case manager's (the chair's when it is about the
+    head), with the LADO's deadline; everyone else's (the child's welfare); and what no one does yet."""
+    if "allegation" not in case.categories:
+        return [scope.text("case.reader.low_level")] if "low_level_concern" in case.categories else []
+    reason = route.reason if route else None
+    if reason == "allegation_case_manager":
+        first = scope.text("case.reader.case_manager", date=lado_deadline(scope, case))
+    elif reason == "allegation_about_headteacher":
+        first = scope.text("case.reader.chair", date=lado_deadline(scope, case))
+    else:
+        first = scope.text("case.reader.safeguarding", value=case_manager_label(scope, case))
+    return [first, scope.text("case.reader.everyone")]
+
+
+def case_manager_label(scope: SchoolScope, case: Case) -> str:
+    about_head = any(r.reason == "allegation_about_headteacher" for r in case.routed_to + case.excluded)
+    return scope.text("report.route_role.chair_of_governors" if about_head else "report.route_role.headteacher")
+
+
+def lado_deadline(scope: SchoolScope, case: Case) -> str:
+    """The next working day after the report, from the school's calendar: the LADO's one working day."""
+    calendar = scope.calendar
+    day = calendar.next_school_day(case.created_at.astimezone(calendar.tz).date())
+    return day.strftime("%A %-d %B %Y")
+
+
+def case_actions(scope: SchoolScope, case: Case) -> list[Choice]:
+    ref = case.reference
+
+    def choice(action: str) -> Choice:
+        return Choice(id=f"case:{ref}:{action}", label=scope.text(f"case.action.{action}"))
+
+    if case.status == CaseStatus.CLOSED:
+        return [choice("note"), choice("plan"), choice("record")]
+    actions = [choice("ack")] if case.status == CaseStatus.NEW else []
+    if "allegation" in case.categories:
+        actions.append(choice("threshold"))
+    return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"),
+                      choice("close"), choice("record")]
+
+
+def card_reply(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str], key: str = "case.card") -> Reply:
+    card = case_card(scope, case, viewer, names)
+    return Reply(key=key, text=scope.text(key, reference=case.reference, status=card.status), card=card,
+                 choices=case_actions(scope, case), urgent=case.urgent)
