@@ -40,7 +40,8 @@ from bot.models import (
     utcnow,
 )
 from bot.store import migrations, record_key
-from bot.store.base import CaseTombstone, ChainReport, KeptInput, Store, StoreError
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, StoreError
+from bot.store.ports import Store
 from bot.store.rows import (
     UNSCANNED,
     aware,
@@ -107,6 +108,9 @@ class SqlStore(Store):
 
     async def close(self) -> None:
         await self.database.close()
+
+    async def claim_server(self) -> None:
+        """Nothing to do where several processes may share the database (see `Lifecycle.claim_server`)."""
 
     def _find_record_key(self, stored: dict[str, Any] | None) -> tuple[bytes, str]:
         """The record key, and where it was found (for messages), given the database's row if it has one."""
