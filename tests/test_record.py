@@ -407,11 +407,14 @@ async def test_events_from_before_the_chain_are_sealed_by_the_next_event(tmp_pat
     """A database made before migration 4: its events have no hash. After the upgrade the case verifies as
     not yet sealed; its next event chains on from the hash the old ones would have had, and from then on a
     change to an old event is caught too."""
-    import bot.store.sqlite as sqlite_module
+    import bot.store.migrations as migrations_module
+
+    async def no_key(self) -> None:  # no record key before migration 20
+        return None
 
     path = tmp_path / "old.db"
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", [m for m in sqlite_module.MIGRATIONS if m[0] < 4])
-    monkeypatch.setattr(SQLiteStore, "_settle_record_key", lambda self: None)  # no record key before migration 20
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [m for m in migrations_module.MIGRATIONS if m[0] < 4])
+    monkeypatch.setattr(SQLiteStore, "_settle_record_key", no_key)
     old = SQLiteStore(path)
     await old.open()
     old.db.execute("""INSERT INTO cases (id, school_id, reference, draft_id, status, urgent, categories, reporter,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import bot.store.postgres as postgres_module
-import bot.store.sqlite as sqlite_module
+import bot.store.migrations as migrations_module
 from bot.core.models import Role, StaffMember
 from bot.cases.routing import route_case
 from bot.store import PostgresStore, SQLiteStore
@@ -32,15 +31,12 @@ OLD_ROWS = [("slack:UHEAD", "headteacher", "Alex Morgan"), ("slack:UDSL", "dsl",
 
 async def _old_directory(kind: str, tmp_path, monkeypatch, schema: str | None):
     """A database as today's code (migrations 1 to 10) leaves it, with a staff directory in it."""
-    module = sqlite_module if kind == "sqlite" else postgres_module
-    monkeypatch.setattr(module, "MIGRATIONS", [m for m in module.MIGRATIONS if m[0] < 11])
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [m for m in migrations_module.MIGRATIONS if m[0] < 11])
     store_class = SQLiteStore if kind == "sqlite" else PostgresStore
-    if kind == "sqlite":
-        monkeypatch.setattr(store_class, "_settle_record_key", lambda self: None)  # no record key before migration 20
-    else:
-        async def no_key(self) -> None:
-            return None
-        monkeypatch.setattr(store_class, "_settle_record_key", no_key)
+
+    async def no_key(self) -> None:  # no record key before migration 20
+        return None
+    monkeypatch.setattr(store_class, "_settle_record_key", no_key)
     old = SQLiteStore(tmp_path / "old.db") if kind == "sqlite" else PostgresStore(POSTGRES_URL, schema=schema)
     await old.open()
     for user, role, name in OLD_ROWS:

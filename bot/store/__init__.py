@@ -1,6 +1,7 @@
 """Where conversations, cases and the staff directory are kept."""
 
-from bot.store.base import Store, StoreError
+from bot.store.base import StoreError
+from bot.store.ports import Store
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SQLiteStore
 
