@@ -191,8 +191,8 @@ class Outbox:
         """Claim the waiting notifications and start a task for each recipient. A recipient already being sent to,
         or resting after failures, gets theirs back for a later round."""
         async with self._claiming:
-            notes = await self.store.claim_notifications(self.sender.platform, reachable_only=self.sender.reachable_only,
-                                                         lease_seconds=self.lease_seconds())
+            notes = await self.store.claim_notifications(
+                self.sender.platform, reachable_only=self.sender.reachable_only, lease_seconds=self.lease_seconds())
         by_recipient: dict[str, list[Notification]] = {}
         for note in notes:
             by_recipient.setdefault(note.recipient, []).append(note)

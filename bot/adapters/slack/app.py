@@ -23,8 +23,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.base import ChannelState, Placement, resolve_turn, words_for
 from bot.adapters.outbox import Outbox, Outcome
 from bot.adapters.slack.blocks import (
-    CHOICE_ACTION, CONTINUE_ACTION, FORM_CALLBACK, NO_PREVIEWS, PICK_ACTION, answered, fallback, form_modal,
-    form_values, home_view, reply_message,
+    CHOICE_ACTION,
+    CONTINUE_ACTION,
+    FORM_CALLBACK,
+    NO_PREVIEWS,
+    PICK_ACTION,
+    answered,
+    fallback,
+    form_modal,
+    form_values,
+    home_view,
+    reply_message,
 )
 from bot.adapters.slack.bolt import INSTALL_PATH, REDIRECT_PATH, bolt_app, quiet_logger, web_client
 from bot.adapters.slack.config import SlackConfig
@@ -60,7 +69,8 @@ class SlackChannel:
         self.client = web_client(config)
         installations = None
         if config.oauth:
-            installations = StoreInstallations(bot.store, config.token_key, on_change=lambda team: self.workspaces.forget(team))
+            installations = StoreInstallations(bot.store, config.token_key,
+                                               on_change=lambda team: self.workspaces.forget(team))
         self.workspaces = Workspaces(self.client, bot.store, installations)
         self.app = bolt_app(self.client, config, bot.store, installations)
         self.lookups = SlackLookups()
@@ -150,7 +160,8 @@ class SlackChannel:
             text=from_slack_text(event.get("text"), self.bot.settings.max_text_chars,
                                  place.words.text("common.slack_mention")),
             attachments=await self.lookups.attachments(speaker, event.get("files")),
-            updates_cards=True, turn_id=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
+            updates_cards=True,
+            turn_id=f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
         )
         self.lookups.dm_seen(speaker, user, channel)
         await self._run(speaker, turn, place, thread)
@@ -275,7 +286,8 @@ class SlackChannel:
         if place.school_id is None:
             return
         turn = Turn(platform=PLATFORM, user_id=user, conversation_id=channel, school_id=place.school_id,
-                    form_id=form_id, form_values=form_values(view), updates_cards=True, turn_id=f"view:{view.get('id')}")
+                    form_id=form_id, form_values=form_values(view), updates_cards=True,
+                    turn_id=f"view:{view.get('id')}")
         await self._run(speaker, turn, place)
 
     # --- sending -------------------------------------------------------------------------
@@ -331,7 +343,8 @@ class SlackChannel:
 
     async def publish_home(self, user_id: str, team: str | None) -> None:
         place = await self._place(team, user_id)
-        replies = await self.bot.home(place.school_id, f"{PLATFORM}:{user_id}") if place.school_id else place.no_school()
+        user = f"{PLATFORM}:{user_id}"
+        replies = await self.bot.home(place.school_id, user) if place.school_id else place.no_school()
         speaker = await self.workspaces.speaker(team)
         await speaker.client.views_publish(user_id=user_id, view=home_view(replies))
 
@@ -345,7 +358,8 @@ class SlackChannel:
             if note.kind == "card_update":
                 label = place.words.text("common.continue_label")
                 for reply in [r for r in note.replies if r.card]:
-                    for channel, ts in await self.state.cards_shown(note.school_id, reply.card.reference, note.recipient):
+                    shown = await self.state.cards_shown(note.school_id, reply.card.reference, note.recipient)
+                    for channel, ts in shown:
                         await speaker.client.chat_update(channel=channel, ts=ts,
                                                          **reply_message(reply, label, revision=note.id))
                 return Outcome.sent()

@@ -53,10 +53,13 @@ def to_attachments(files: list[dict[str, Any]] | None) -> list[Attachment]:
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) and value else None
 
+    def size(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     return [
         Attachment(name=text(f.get("name")) or text(f.get("title")) or text(f.get("id")) or "file",
-                   ref=text(f.get("permalink")) or f"slack-file:{text(f.get('id'))}", content_type=text(f.get("mimetype")),
-                   size=f.get("size") if isinstance(f.get("size"), int) and not isinstance(f.get("size"), bool) else None)
+                   ref=text(f.get("permalink")) or f"slack-file:{text(f.get('id'))}",
+                   content_type=text(f.get("mimetype")), size=size(f.get("size")))
         for f in files if isinstance(f, dict)
     ] if isinstance(files, list) else []
 
