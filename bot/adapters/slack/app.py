@@ -18,32 +18,20 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.base import ChannelState, Placement, resolve_turn, words_for
-from bot.adapters.outbox import Outbox, Outcome
-from bot.adapters.slack.blocks import (
-    CHOICE_ACTION,
-    CONTINUE_ACTION,
-    FORM_CALLBACK,
-    NO_PREVIEWS,
-    PICK_ACTION,
-    answered,
-    fallback,
-    form_modal,
-    form_values,
-    home_view,
-    reply_message,
-)
+from bot.adapters.base import ChannelState, Placement, resolve_turn
+from bot.adapters.outbox import Outbox
+from bot.adapters.slack import blocks
 from bot.adapters.slack.bolt import INSTALL_PATH, REDIRECT_PATH, bolt_app, quiet_logger, web_client
 from bot.adapters.slack.config import SlackConfig
 from bot.adapters.slack.inbox import Inbox
 from bot.adapters.slack.installations import NotInstalled, Speaker, StoreInstallations, Workspaces
 from bot.adapters.slack.lookups import SlackLookups
+from bot.adapters.slack.messages import SlackMessages
 from bot.adapters.slack.payloads import ANSWERED_SUBTYPES, from_a_person, from_slack_text, team_of, thread_of
 from bot.adapters.slack.requests import SlackRequests
 from bot.engine import Bot
-from bot.models import Notification, Reply, Turn
+from bot.models import Reply, Turn
 from bot.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -55,13 +43,6 @@ COMMAND_ACK_SECONDS = 2.0  # Slack wants a slash command acknowledged within 3 s
 
 class SlackChannel:
     name = PLATFORM
-    # As the outbox's sender (bot/adapters/outbox.py): one recipient at a time, in the order claimed; slack-sdk
-    # retries each call itself, so a refused notification is simply offered again and the others go on.
-    platform = PLATFORM
-    reachable_only = False
-    sending_at_once = 1
-    rests_after_failure = False
-    send_timeout_seconds = 60.0
 
     def __init__(self, bot: Bot, config: SlackConfig):
         self.bot = bot
@@ -78,8 +59,9 @@ class SlackChannel:
         self._socket: AsyncSocketModeHandler | None = None
         self.inbox = Inbox(bot.store, bot.settings.delivery_lease_seconds)  # as long as a delivery's lease
         self.requests = SlackRequests(self.app, config.signing_secret, self.inbox)
-        self.state = ChannelState(bot.store, PLATFORM)
-        self.outbox = Outbox(bot.store, self, bot.casework, self.state, lambda: bot.settings.delivery_lease_seconds)
+        self.messages = SlackMessages(bot.schools, self.workspaces, self.lookups, ChannelState(bot.store, PLATFORM))
+        self.outbox = Outbox(bot.store, self.messages, bot.casework, self.messages.state,
+                             lambda: bot.settings.delivery_lease_seconds)
         self._inbox_loop = Periodic("slack inbox", INBOX_INTERVAL_SECONDS, self.requests.replay_inbox)
         self._register()
 
@@ -125,10 +107,10 @@ class SlackChannel:
         app.event("message", **kept)(done(self._on_message))
         app.event("app_home_opened", **kept)(done(self._on_home_opened))
         app.command("/online-safety", **kept)(done(self._on_command))
-        app.action(re.compile(rf"^{CHOICE_ACTION}_\d+$"), **kept)(done(self._on_choice))
-        app.action(CONTINUE_ACTION, **kept)(done(self._on_continue))
-        app.action(PICK_ACTION, **kept)(done(self._on_checkbox))
-        app.view(FORM_CALLBACK, **kept)(done(self._on_form))
+        app.action(re.compile(rf"^{blocks.CHOICE_ACTION}_\d+$"), **kept)(done(self._on_choice))
+        app.action(blocks.CONTINUE_ACTION, **kept)(done(self._on_continue))
+        app.action(blocks.PICK_ACTION, **kept)(done(self._on_checkbox))
+        app.view(blocks.FORM_CALLBACK, **kept)(done(self._on_form))
         if not self.config.oauth:  # with installations, Bolt's own listeners forget the workspace's tokens
             app.event("app_uninstalled", **kept)(done(self._on_app_uninstalled))
             app.event("tokens_revoked", **kept)(done(self._on_tokens_revoked))
@@ -227,7 +209,7 @@ class SlackChannel:
             return
         picked, labels = [], []
         for block in (body.get("state") or {}).get("values", {}).values():
-            for option in (block.get(PICK_ACTION) or {}).get("selected_options") or []:
+            for option in (block.get(blocks.PICK_ACTION) or {}).get("selected_options") or []:
                 picked.append(str(option.get("value")))
                 labels.append(option.get("text", {}).get("text", ""))
         channel = (body.get("channel") or {}).get("id")
@@ -257,15 +239,16 @@ class SlackChannel:
         replies = await self.bot.handle(await self.lookups.named(speaker, turn))
         for reply in [r for r in replies if r.form]:
             metadata = json.dumps({"form": reply.form.id})
-            await speaker.client.views_open(trigger_id=body["trigger_id"], view=form_modal(reply.form, metadata))
+            await speaker.client.views_open(trigger_id=body["trigger_id"], view=blocks.form_modal(reply.form, metadata))
         replies = [r for r in replies if not r.form]
         message = body.get("message")
         if message and asks is not None and not from_home:
             moved_on = bool(replies) and replies[0].moved_on
             note = None if moved_on else place.words.text("common.you_chose", value=label)
             try:
+                shown = blocks.answered(message.get("blocks", []), note)
                 await speaker.client.chat_update(channel=channel, ts=message["ts"], text=message.get("text", ""),
-                                                 blocks=answered(message.get("blocks", []), note), **NO_PREVIEWS)
+                                                 blocks=shown, **blocks.NO_PREVIEWS)
             except (SlackApiError, KeyError, TypeError) as exc:  # the answer still goes out below
                 log.warning("slack could not take the buttons off a message (%s)", type(exc).__name__)
         await self._post(speaker, channel, user, replies, place, None if from_home else thread_of(message or {}))
@@ -286,7 +269,7 @@ class SlackChannel:
         if place.school_id is None:
             return
         turn = Turn(platform=PLATFORM, user_id=user, conversation_id=channel, school_id=place.school_id,
-                    form_id=form_id, form_values=form_values(view), updates_cards=True,
+                    form_id=form_id, form_values=blocks.form_values(view), updates_cards=True,
                     turn_id=f"view:{view.get('id')}")
         await self._run(speaker, turn, place)
 
@@ -298,78 +281,16 @@ class SlackChannel:
         await self._post(speaker, turn.conversation_id, turn.user_id, replies, place, thread)
         await self.outbox.deliver()
 
-    async def dm_channel(self, speaker: Speaker, user_id: str) -> str:
-        return await self.lookups.dm_channel(speaker, user_id)
-
     async def _post(self, speaker: Speaker, channel: str, user_id: str, replies: list[Reply], place: Placement,
                     thread: str | None = None) -> None:
-        """A turn's replies, in order, in the thread the person wrote in (if any). If Slack refuses one (after
-        slack-sdk's own retries), it and those after it are owed to the person in the outbox, so none is lost.
-        Without a school there is no outbox to keep them in, and a file (a safeguarding record) is never kept
-        there: the refusal is raised, and the record can be asked for again."""
-        for n, reply in enumerate(replies):
-            try:
-                await self._post_one(speaker, channel, user_id, reply, place, thread)
-            except SlackApiError as exc:
-                if place.school_id is None or reply.file:
-                    raise
-                log.warning("slack refused a reply (%s); it will be sent again", exc.response.get("error"))
-                await self.outbox.owe(place.school_id, f"{PLATFORM}:{user_id}", [r for r in replies[n:] if not r.file])
-                return
-
-    async def _post_one(self, speaker: Speaker, channel: str, user_id: str, reply: Reply, place: Placement,
-                        thread: str | None) -> None:
-        client = speaker.client
-        if reply.file:  # a record for the person who asked: uploaded into their DM only
-            await client.files_upload_v2(channel=channel, file=reply.file.content, filename=reply.file.name,
-                                         title=reply.file.name, initial_comment=fallback(reply.text),
-                                         thread_ts=thread, request_file_info=False)
-            return
-        label = place.words.text("common.continue_label")
-        response = await client.chat_postMessage(channel=channel, thread_ts=thread, **reply_message(reply, label))
-        if reply.card and place.school_id:
-            earlier = await self.state.card_shown(place.school_id, reply.card.reference, f"{PLATFORM}:{user_id}",
-                                                  channel, response["ts"])
-            for old_channel, old_ts in earlier:
-                moved = place.words.reply("case.card_moved", reference=reply.card.reference)
-                await self._retire_card(client, old_channel, old_ts, moved)
-
-    async def _retire_card(self, client: AsyncWebClient, channel: str, ts: str, moved: Reply) -> None:
-        """An older copy of a case card, once a newer one is shown: one line pointing to it, and no buttons."""
-        try:
-            await client.chat_update(channel=channel, ts=ts, **reply_message(moved, "", revision=ts))
-        except SlackApiError as exc:  # deleted by the person, say: the newer card is what matters
-            log.warning("slack could not retire an older card (%s)", exc.response.get("error"))
+        """A turn's replies; any Slack refused are owed to the person, to go before anything they write next."""
+        refused = await self.messages.post(speaker, channel, user_id, replies, place, thread)
+        if refused and place.school_id:
+            await self.outbox.owe(place.school_id, f"{PLATFORM}:{user_id}", refused)
 
     async def publish_home(self, user_id: str, team: str | None) -> None:
         place = await self._place(team, user_id)
         user = f"{PLATFORM}:{user_id}"
         replies = await self.bot.home(place.school_id, user) if place.school_id else place.no_school()
         speaker = await self.workspaces.speaker(team)
-        await speaker.client.views_publish(user_id=user_id, view=home_view(replies))
-
-    async def send(self, note: Notification) -> Outcome:
-        """One notification from the outbox, to the recipient's DM in the workspace of its school (the only
-        workspace, with one token); a card update edits every copy of the card already shown to them."""
-        place = Placement(note.school_id, await words_for(self.bot.schools, note.school_id))
-        user_id = note.recipient.partition(":")[2]
-        try:
-            speaker = await self.workspaces.for_school(note.school_id)
-            if note.kind == "card_update":
-                label = place.words.text("common.continue_label")
-                for reply in [r for r in note.replies if r.card]:
-                    shown = await self.state.cards_shown(note.school_id, reply.card.reference, note.recipient)
-                    for channel, ts in shown:
-                        await speaker.client.chat_update(channel=channel, ts=ts,
-                                                         **reply_message(reply, label, revision=note.id))
-                return Outcome.sent()
-            channel = await self.lookups.dm_channel(speaker, user_id)
-            for reply in note.replies:  # a refusal is raised: the whole note is offered again
-                await self._post_one(speaker, channel, user_id, reply, place, None)
-        except NotInstalled as exc:  # left leased: offered again once the lease ends, by when it may be
-            log.warning("slack delivery waits: %s", exc)
-            return Outcome.later(release=False)
-        except SlackApiError as exc:
-            log.warning("slack delivery failed (%s); it will be retried", exc.response.get("error"))
-            return Outcome.retry()
-        return Outcome.sent()
+        await speaker.client.views_publish(user_id=user_id, view=blocks.home_view(replies))
