@@ -237,9 +237,9 @@ class SlackChannel:
             updates_cards=True, turn_id=f"action:{user}:{action.get('action_ts') or body.get('trigger_id')}",
         )
         replies = await self.bot.handle(await self.lookups.named(speaker, turn))
-        for reply in [r for r in replies if r.form]:
-            metadata = json.dumps({"form": reply.form.id})
-            await speaker.client.views_open(trigger_id=body["trigger_id"], view=blocks.form_modal(reply.form, metadata))
+        for form in [r.form for r in replies if r.form is not None]:
+            metadata = json.dumps({"form": form.id})
+            await speaker.client.views_open(trigger_id=body["trigger_id"], view=blocks.form_modal(form, metadata))
         replies = [r for r in replies if not r.form]
         message = body.get("message")
         if message and asks is not None and not from_home:
@@ -248,7 +248,7 @@ class SlackChannel:
             try:
                 shown = blocks.answered(message.get("blocks", []), note)
                 await speaker.client.chat_update(channel=channel, ts=message["ts"], text=message.get("text", ""),
-                                                 blocks=shown, **blocks.NO_PREVIEWS)
+                                                 blocks=shown, unfurl_links=False, unfurl_media=False)
             except (SlackApiError, KeyError, TypeError) as exc:  # the answer still goes out below
                 log.warning("slack could not take the buttons off a message (%s)", type(exc).__name__)
         await self._post(speaker, channel, user, replies, place, None if from_home else thread_of(message or {}))

@@ -85,8 +85,8 @@ class SlackMessages:
             speaker = await self.workspaces.for_school(note.school_id)
             if note.kind == "card_update":
                 label = place.words.text("common.continue_label")
-                for reply in [r for r in note.replies if r.card]:
-                    shown = await self.state.cards_shown(note.school_id, reply.card.reference, note.recipient)
+                for reply, card in [(r, r.card) for r in note.replies if r.card is not None]:
+                    shown = await self.state.cards_shown(note.school_id, card.reference, note.recipient)
                     for channel, ts in shown:
                         await speaker.client.chat_update(channel=channel, ts=ts,
                                                          **reply_message(reply, label, revision=note.id))

@@ -30,11 +30,17 @@ class SlackRequests:
 
     async def install(self, request: web.Request) -> web.Response:
         """Bolt's install page: a link to Slack's authorize page, with a fresh state (also set as a cookie)."""
-        return await to_aiohttp_response(await self.app.oauth_flow.handle_installation(await to_bolt_request(request)))
+        flow = self.app.oauth_flow
+        if flow is None:  # not mounted without installations
+            raise web.HTTPNotFound()
+        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
 
     async def oauth_redirect(self, request: web.Request) -> web.Response:
         """Where Slack sends the installer back: Bolt checks the state and keeps the installation."""
-        return await to_aiohttp_response(await self.app.oauth_flow.handle_callback(await to_bolt_request(request)))
+        flow = self.app.oauth_flow
+        if flow is None:
+            raise web.HTTPNotFound()
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
 
     async def events(self, request: web.Request) -> web.Response:
         """The signature checked on the raw body before anything parses it; then the request kept in the inbox

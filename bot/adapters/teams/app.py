@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from functools import partial
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -148,9 +149,10 @@ class TeamsChannel:
             await self._post(context, user_id, place.no_school(), place)
             return
         await self._remember(activity, place.school_id)
-        base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=place.school_id, forms=True, files=True, updates_cards=True, turn_id=turn_id_of(activity),
-                    display_name=display_name_of(activity))
+        base: dict[str, Any] = dict(
+            platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id, school_id=place.school_id,
+            forms=True, files=True, updates_cards=True, turn_id=turn_id_of(activity),
+            display_name=display_name_of(activity))
         data = cards.submitted(activity.value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
@@ -221,7 +223,7 @@ class TeamsChannel:
             card = None
             for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars, clipped):
                 activity = self._card_activity(card, reply)
-                sent = await with_retries(lambda activity=activity: context.send_activity(activity))
+                sent = await with_retries(partial(context.send_activity, activity))
             if reply.file:  # a record for the person who asked, offered in their own chat only
                 await self.consent.offer(context, user_id, reply.file)
             if not sent or not sent.id or card is None:
@@ -310,11 +312,11 @@ class TeamsChannel:
             return
         label, clipped = place.words.text("common.continue_label"), place.words.text("case.field_clipped")
         conversation = context.activity.conversation.id
-        for reply in [r for r in note.replies if r.card]:
+        for reply, case_card in [(r, r.card) for r in note.replies if r.card is not None]:
             (card,) = cards.reply_cards(reply, label, clipped=clipped)
-            for channel, activity_id in await self.state.cards_shown(note.school_id, reply.card.reference,
+            for channel, activity_id in await self.state.cards_shown(note.school_id, case_card.reference,
                                                                      note.recipient):
                 if channel == conversation:
                     update = self._card_activity(card, reply)
                     update.id = activity_id
-                    await with_retries(lambda update=update: context.update_activity(update))
+                    await with_retries(partial(context.update_activity, update))
