@@ -67,7 +67,7 @@ class TeamsHarness:
         response = await self.post(activity)
         assert response.status in (200, 202), (response.status, await response.text())
         if self.channel is not None:
-            await self.channel.senders.settled()
+            await self.channel.outbox.settled()
         return self.to(user)[before:]
 
     async def say(self, user: str, text: str = "", **fields: Any) -> list[dict[str, Any]]:

@@ -812,7 +812,7 @@ async def test_once_an_owed_question_has_arrived_the_next_answers_count_again(sl
 async def test_a_40_kb_message_with_raw_angle_brackets_is_refused_kindly_without_reading_it(slack, bot, monkeypatch):
     """Slack allows 40,000 characters, and a message posted through the API can carry a raw `<`: the length limit
     applies before any pattern reads the text."""
-    from bot.channels.slack import app
+    from bot.channels.slack import payloads as app
 
     read: list[int] = []
     pattern = app._SLACK_LINK

@@ -10,7 +10,7 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from bot.channels.slack.app import from_slack_text, to_attachments
+from bot.channels.slack.payloads import from_slack_text, to_attachments
 from bot.channels.slack.blocks import (
     MAX_BLOCKS, MAX_BUTTON_TEXT, MAX_SECTION_TEXT, card_blocks, reply_message, to_mrkdwn,
 )
@@ -262,7 +262,7 @@ def test_a_line_broken_mid_sentence_is_caught():
 def test_slack_text_far_over_the_limit_is_cut_unread(monkeypatch):
     """Slack allows 40,000 characters; the bot reads 4,000. Text over twice that is too long whatever its links
     unwrap to: it reaches the engine just over the limit (to be refused kindly), and no pattern reads it."""
-    from bot.channels.slack import app
+    from bot.channels.slack import payloads as app
 
     read: list[int] = []
     pattern = app._SLACK_LINK

@@ -347,7 +347,7 @@ async def test_a_failed_delivery_waits_and_is_sent_once_when_the_connector_recov
     attempts = len(teams.connector.calls)
     await teams.channel.deliver_pending()
     assert len(teams.connector.calls) == attempts  # the DSL's chat rests a while after failing: not hammered
-    teams.channel.senders.clock = lambda: time.monotonic() + 60  # the rest is over
+    teams.channel.outbox.clock = lambda: time.monotonic() + 60  # the rest is over
     await teams.channel.deliver_pending()
     await teams.channel.deliver_pending()
     assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
@@ -936,7 +936,7 @@ async def test_a_permanent_refusal_fails_the_notification_tells_the_others_and_i
     assert len(told) == 1 and "Dana Lee could not be sent " + REF in told[0]
     assert await bot.store.unreachable_users("default", "teams") == ({f"teams:{DSL}": reason} if unreachable else {})
 
-    teams.channel.senders.clock = lambda: time.monotonic() + 3600  # however long after
+    teams.channel.outbox.clock = lambda: time.monotonic() + 3600  # however long after
     await teams.channel.deliver_pending()
     assert tries_to(teams, DSL) == before + 1
     if unreachable:  # once the DSL writes to the bot again, they are reachable again
@@ -962,10 +962,10 @@ async def test_retry_after_longer_than_the_bot_waits_rests_the_recipient_that_lo
     await teams.press(TEACHER, summary, "send")
     assert not [m for m in teams.to(DSL) if f"Case {REF}" in text(m)]
     now = time.monotonic()
-    teams.channel.senders.clock = lambda: now + 60  # past the bot's own first rest of 2 s, within Teams' 120 s
+    teams.channel.outbox.clock = lambda: now + 60  # past the bot's own first rest of 2 s, within Teams' 120 s
     await teams.channel.deliver_pending()
     assert not [m for m in teams.to(DSL) if f"Case {REF}" in text(m)]
-    teams.channel.senders.clock = lambda: now + 121
+    teams.channel.outbox.clock = lambda: now + 121
     await teams.channel.deliver_pending()
     assert len([m for m in teams.to(DSL) if f"Case {REF}" in text(m)]) == 1
 
@@ -999,7 +999,7 @@ async def test_with_the_tenant_unset_each_mapped_tenant_reaches_its_school_and_n
     assert await bot.store.get_conversation_ref("oak", f"teams:{DSL}") is not None
     for school in ("default", "hill", "oak"):  # someone in a tenant no school claimed: nothing kept anywhere
         assert await bot.store.get_conversation_ref(school, f"teams:{HEAD}") is None
-    await channel.senders.stop()
+    await channel.outbox.stop()
 
 
 async def test_with_the_tenant_unset_a_deployment_with_no_tenant_mapped_takes_nobody_in(bot, connector):
@@ -1146,4 +1146,4 @@ async def test_microsofts_test_adapter_numbering_each_chat_from_1_gets_every_per
     assert names == ["Rita Reporter", "Olly Other"]
     await rita.send_text_to_bot("help", channel.on_turn)  # Rita's "2": answered too
     assert names == ["Rita Reporter", "Olly Other", "Rita Reporter"]
-    await channel.senders.stop()
+    await channel.outbox.stop()

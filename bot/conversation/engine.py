@@ -145,7 +145,7 @@ class Bot:
             await self._global_choice(ctx, picked[0])
             return
         if turn.choices and turn.answering and turn.answering != self._question_id(state):
-            ctx.say("common.moved_on")
+            ctx.say("common.moved_on").moved_on = True
             await self.ask_again(ctx)
             return
 

@@ -125,6 +125,8 @@ class Reply(BaseModel):
     file: FileReply | None = None
     urgent: bool = False
     asks: str | None = Field(default=None, description="the question these choices answer, to spot stale buttons")
+    moved_on: bool = Field(default=False, description="a button was pressed on a question that has moved on: this "
+                           "reply says so, and the pressed message keeps no note of the choice")
 
 
 # --- Conversation state ------------------------------------------------------------------

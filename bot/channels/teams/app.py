@@ -3,179 +3,78 @@
 Everything happens in the personal chat between a member of staff and the bot. The SDK's `CloudAdapter`
 checks each request's Bot Framework token (the JWT check is applied to `POST /api/messages` only) and
 sends replies through the Bot Framework connector; this class is the SDK's agent: it turns each activity
-into a neutral `Turn` and each `Reply` into an Adaptive Card. Case cards and updates for other people are
-sent proactively, through the conversation reference kept when each person first talked to the bot or
-installed it; until then they wait in the outbox.
+into a neutral `Turn` and each `Reply` into an Adaptive Card. Case cards and updates for other people go
+through the outbox (bot/channels/outbox.py), for which this channel is the sender: proactively, through the
+conversation reference kept when each person first talked to the bot or installed it; until then they wait.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import mimetypes
-import re
-import warnings
 from collections import OrderedDict
+from functools import partial
 from typing import Any, Awaitable, Callable
 
-import yarl
-
 from aiohttp import web
-from aiohttp.web_exceptions import NotAppKeyWarning
-from microsoft_agents.activity import Activity, ActivityTypes, ConversationReference, InvokeResponse
+from microsoft_agents.activity import Activity, ActivityTypes, ConversationReference
 from microsoft_agents.activity import Attachment as CardAttachment
-from microsoft_agents.authentication.msal import MsalConnectionManager
-from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
-from microsoft_agents.hosting.core import ClaimsIdentity, OutboundHostValidator, TurnContext
-from pydantic import ValidationError
+from microsoft_agents.hosting.core import ClaimsIdentity, TurnContext
 
+from bot.channels.base import ChannelState, Placement, resolve_turn, words_for
+from bot.channels.outbox import Outbox, Outcome
 from bot.channels.teams import cards, files
-from bot.channels.teams.delivery import Refused, Senders, retry_after, with_retries
-from bot.channels.teams.config import TeamsConfig, is_loopback
+from bot.channels.teams.activities import (
+    attachments_of,
+    display_name_of,
+    from_teams_text,
+    tenant_of,
+    turn_id_of,
+    user_id_of,
+)
+from bot.channels.teams.config import TeamsConfig
+from bot.channels.teams.consent import FileConsent
+from bot.channels.teams.delivery import Refused, retry_after, with_retries
+from bot.channels.teams.requests import TeamsRequests
 from bot.conversation.engine import Bot
-from bot.core.periodic import Periodic
-from bot.core.models import Attachment, FileReply, Notification, Reply, Turn
+from bot.core.models import Notification, Reply, Turn
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
 CHAT_REFUSED = {403, 404}  # the person's chat refused (blocked, gone), not just one message
-BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"  # the issuer of the tokens the Teams channel sends
-DELIVERY_INTERVAL_SECONDS = 2.0
-FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 QUESTIONS_REMEMBERED = 500
 
 
-def from_teams_text(activity: Activity) -> str:
-    """What the person typed: a mention of the bot removed, anyone else's kept as their name."""
-    return re.sub(r"</?at>", "", activity.remove_recipient_mention()).strip()
-
-
-def user_id_of(activity: Activity) -> str | None:
-    """The person's Entra ID (AAD) object id, as in the staff directory; the Teams id if there is none."""
-    sender = activity.from_property
-    if sender is None:
-        return None
-    return sender.aad_object_id or sender.id
-
-
-async def has_service_url(request: web.Request, loopback_only: bool) -> bool:
-    """Whether an activity names an absolute http(s) address to answer at (on this machine only, with
-    `loopback_only`: anonymous mode must never be made to post elsewhere). A body that is not a JSON object is
-    left to the SDK, which refuses it; aiohttp keeps the body, so the SDK reads it again."""
-    try:
-        body = await request.json()
-    except ValueError:
-        return True
-    if not isinstance(body, dict):
-        return True
-    url = body.get("serviceUrl")
-    if not isinstance(url, str):
-        return False
-    try:
-        parsed = yarl.URL(url)
-    except ValueError:
-        return False
-    if parsed.scheme not in ("http", "https") or not parsed.host or any(c.isspace() for c in parsed.host):
-        return False
-    return is_loopback(parsed.host) or not loopback_only
-
-
-def from_the_channel(claims: ClaimsIdentity | None) -> bool:
-    """A token the Bot Framework channel issued: not one the school's own Entra tenant gives any of its apps
-    for the bot's App ID, nor an agent calling the bot (both would let the caller speak as anyone)."""
-    if claims is None:
-        return False
-    return claims.claims.get("iss") == BOT_FRAMEWORK_ISSUER and not claims.is_agent_claim()
-
-
-def display_name_of(activity: Activity) -> str | None:
-    """The name Teams shows for the person (`from.name`), to show them by name rather than by an id."""
-    name = activity.from_property.name if activity.from_property else None
-    return " ".join(name.split()) or None if isinstance(name, str) else None
-
-
-def tenant_of(activity: Activity) -> str | None:
-    if activity.conversation and activity.conversation.tenant_id:
-        return activity.conversation.tenant_id
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    return (data.get("tenant") or {}).get("id")
-
-
 class TeamsChannel:
-    name = "teams"
+    name = PLATFORM
+    # As the outbox's sender (bot/channels/outbox.py): only to people who opened a chat with the bot, several at
+    # once; a recipient whose chat does not answer rests (as long as Teams' Retry-After asks, if longer), and their
+    # later notifications wait meanwhile. Each send is three connector calls at most (`with_retries`).
+    platform = PLATFORM
+    reachable_only = True
+    sending_at_once = 8
+    rests_after_failure = True
+    send_timeout_seconds = 120.0
 
     def __init__(self, bot: Bot, config: TeamsConfig):
         self.bot = bot
         self.config = config
         bot.opened_chat_platforms.add(PLATFORM)  # the bot can write only into a chat the person has opened
-        # Never below INFO, whatever the root level: the SDK's DEBUG logging may carry activity bodies,
-        # and case content never goes into logs.
-        logging.getLogger("microsoft_agents").setLevel(logging.INFO)
-        # The SDK logs a request that is not a valid activity at ERROR with the offending values, which can be
-        # what someone typed: `_http` answers 400 and says so without them.
-        logging.getLogger("microsoft_agents.activity").setLevel(logging.CRITICAL)
-        self.connections = MsalConnectionManager(**config.sdk)
-        # In production, activities may name (and replies may go to) only Microsoft's service hosts.
-        self.host_validator = OutboundHostValidator(enabled=config.credentials)
-        self.adapter = CloudAdapter(connection_manager=self.connections, host_validator=self.host_validator)
-        self.adapter.on_turn_error = self._on_turn_error
-        # Claiming from the outbox, one at a time; an opening turn (which shows what waited) holds it too.
-        self._claiming = asyncio.Lock()
-        self.senders = Senders(self._delivery_round)
-        self._refs: dict[str, dict[str, Any]] = {}
+        self.requests = TeamsRequests(config, agent=self)
+        self.host_validator, self.adapter = self.requests.host_validator, self.requests.adapter
+        self.connections = self.requests.connections
+        self.state = ChannelState(bot.store, PLATFORM)
+        self.outbox = Outbox(bot.store, self, bot.casework, self.state, lambda: bot.settings.delivery_lease_seconds)
         # Cards with buttons or inputs sent lately, so an answered one can lose its buttons:
         # (conversation id, activity id) -> the card and its choices' labels.
         self._asked: OrderedDict[tuple[str, str], tuple[dict[str, Any], dict[str, str]]] = OrderedDict()
-        self._delivery_loop = Periodic("teams delivery", DELIVERY_INTERVAL_SECONDS, self._wake)
-        # Files offered in a file-consent card and not yet accepted: in memory only, a few, for a few minutes.
-        self.pending_files = files.PendingFiles()
+        self.consent = FileConsent(production=config.credentials)
+        self.pending_files = self.consent.pending  # files offered and not yet accepted (tests look)
 
     # --- wiring into the server ----------------------------------------------------------
 
     def mount(self, web_app: web.Application) -> None:
-        """`POST /api/messages`, in a sub-application of its own so the SDK's JWT check touches nothing else."""
-        api = web.Application()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotAppKeyWarning)  # the SDK reads this string key
-            api["agent_configuration"] = self.connections.get_default_connection_configuration()
-        api.router.add_post("/messages", self._http if self.config.accepts_requests else self._refuse)
-        web_app.add_subapp("/api", api)
-
-    async def _http(self, request: web.Request) -> web.StreamResponse:
-        """The SDK's token check, then the activity. A token the check trips over (rather than refuses) is
-        refused as well: a bad token gets 401, never 500."""
-        checked = False
-
-        async def process(request: web.Request) -> web.StreamResponse:
-            nonlocal checked
-            checked = True
-            if self.config.credentials and not from_the_channel(request.get("claims_identity")):
-                log.warning("teams request refused: not a Bot Framework channel token")
-                return web.json_response({"error": "unauthorized"}, status=401)
-            if not await has_service_url(request, loopback_only=self.config.anonymous):
-                log.warning("teams request refused: no usable serviceUrl")
-                return web.json_response({"error": "serviceUrl is missing or not an http(s) address"}, status=400)
-            try:
-                response = await self.adapter.process(request, self)
-            except ValidationError as exc:
-                log.warning("teams request refused: not an activity (%d problems)", exc.error_count())
-                return web.json_response({"error": "not an activity"}, status=400)
-            return response or web.Response(status=202)
-
-        try:
-            response = await jwt_authorization_decorator(process)(request)
-        except Exception as exc:
-            if checked:
-                raise
-            log.warning("teams request refused: the token check failed (%s)", type(exc).__name__)
-            return web.json_response({"error": "unauthorized"}, status=401)
-        if response.status == 401 and not checked:
-            log.warning("teams request refused: no valid Bot Framework token")
-        return response
-
-    async def _refuse(self, request: web.Request) -> web.Response:
-        return web.json_response({"error": "unauthorized"}, status=401)
+        self.requests.mount(web_app)
 
     async def start(self) -> None:
         if self.config.anonymous:
@@ -184,16 +83,14 @@ class TeamsChannel:
         elif not self.config.credentials:
             log.warning("Teams has no credentials: /api/messages refuses every request. Set the "
                         "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* variables (see README).")
-        self._delivery_loop.start()
+        self.outbox.start()
 
     async def stop(self) -> None:
-        await self._delivery_loop.stop()
-        await self.senders.stop()
+        await self.outbox.stop()
 
-    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
-        # Replaces the SDK's default, which posts the exception text to the user. The type only: its message
-        # could carry case content.
-        log.error("teams turn failed: %s", type(error).__name__)
+    async def deliver_pending(self) -> None:
+        """Push what waits in the outbox now, and wait until every send has finished (tests use it)."""
+        await self.outbox.deliver()
 
     # --- the SDK's agent: one activity --------------------------------------------------
 
@@ -209,16 +106,16 @@ class TeamsChannel:
         if activity.type == ActivityTypes.message:
             await self._on_message(context)
         elif activity.type == ActivityTypes.invoke and activity.name == files.CONSENT_INVOKE:
-            await self._on_file_consent(context)
+            await self.consent.answered(context, say=self._say)
         elif activity.type == ActivityTypes.installation_update:
-            school = await self._school(activity)
+            school = (await self._place(activity)).school_id
             if school is None:
                 return
             if (activity.action or "").startswith("add"):
                 await self._remember(activity, school)
-                self.senders.wake()
+                self.outbox.wake()
             elif (activity.action or "").startswith("remove"):
-                await self._forget(activity, school)
+                await self.state.forget(school, f"{PLATFORM}:{user_id_of(activity)}")
         elif activity.type == ActivityTypes.conversation_update:
             bot_id = activity.recipient.id if activity.recipient else None
             if any(m.id == bot_id for m in activity.members_added or []):
@@ -228,33 +125,34 @@ class TeamsChannel:
         """The bot was added to someone's personal chat: what waited for them, then a greeting."""
         activity = context.activity
         user_id = user_id_of(activity)
-        school = await self._school(activity)
-        if not user_id or school is None:
+        place = await self._place(activity)
+        if not user_id or place.school_id is None:
             if user_id:
-                await self._post(context, user_id, self.bot.no_school(), None)
+                await self._post(context, user_id, place.no_school(), place)
             return
-        await self._remember(activity, school)
+        await self._remember(activity, place.school_id)
         turn = Turn(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=school, kind="open", forms=True, files=True, updates_cards=True, turn_id=self._turn_id(activity),
-                    display_name=display_name_of(activity))
-        async with self._claiming:  # the turn shows what waited for them: no round may claim it meanwhile
+                    school_id=place.school_id, kind="open", forms=True, files=True, updates_cards=True,
+                    turn_id=turn_id_of(activity), display_name=display_name_of(activity))
+        async with self.outbox.holding():  # the turn shows what waited for them: no round may claim it meanwhile
             replies = await self.bot.handle(turn)
-        await self._post(context, user_id, replies, school)
-        self.senders.wake()
+        await self._post(context, user_id, replies, place)
+        self.outbox.wake()
 
     async def _on_message(self, context: TurnContext) -> None:
         activity = context.activity
         user_id = user_id_of(activity)
         if not user_id:
             return
-        school = await self._school(activity)
-        if school is None:
-            await self._post(context, user_id, self.bot.no_school(), None)
+        place = await self._place(activity)
+        if place.school_id is None:
+            await self._post(context, user_id, place.no_school(), place)
             return
-        await self._remember(activity, school)
-        base = dict(platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id,
-                    school_id=school, forms=True, files=True, updates_cards=True, turn_id=self._turn_id(activity),
-                    display_name=display_name_of(activity))
+        await self._remember(activity, place.school_id)
+        base: dict[str, Any] = dict(
+            platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id, school_id=place.school_id,
+            forms=True, files=True, updates_cards=True, turn_id=turn_id_of(activity),
+            display_name=display_name_of(activity))
         data = cards.submitted(activity.value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
@@ -271,34 +169,22 @@ class TeamsChannel:
             turn = Turn(choices=picked, answering=asks, text=None if picked else "", **base)
             replies = await self.bot.handle(turn)
             if replies and asks is not None:
-                moved_on = replies[0].key == "common.moved_on"
                 labels = ", ".join(asked[1].get(p, p) for p in picked) if asked else ""
-                note = None if moved_on or not labels else self.bot.content.text("common.you_chose", value=labels)
+                note = None if replies[0].moved_on or not labels else place.words.text("common.you_chose", value=labels)
                 await self._answered(context, asked, note)
         else:
-            turn = Turn(text=from_teams_text(activity), attachments=await self._attachments(context), **base)
+            turn = Turn(text=from_teams_text(activity), attachments=attachments_of(activity), **base)
             replies = await self.bot.handle(turn)
-        await self._post(context, user_id, replies, school)
-        self.senders.wake()  # what the turn made for other people goes in the background: nobody waits for it
+        await self._post(context, user_id, replies, place)
+        self.outbox.wake()  # what the turn made for other people goes in the background: nobody waits for it
 
-    async def _school(self, activity: Activity) -> str | None:
-        """The school of the person writing, from their Microsoft 365 tenant (bot/cases/schools.py). Serving many
+    async def _place(self, activity: Activity) -> Placement:
+        """The school of the person writing, from their Microsoft 365 tenant (bot/channels/base.py). Serving many
         tenants (credentials without a tenant), only a tenant mapped to a school is served: anyone else who
         installed a copy of the app gets the "ask your DSL" answer and nothing is kept."""
         tenant = (tenant_of(activity) or "").lower() or None
-        if self.config.credentials and not self.config.tenant_id:
-            if not tenant or not await self.bot.store.schools_for_workspace(PLATFORM, tenant):
-                log.warning("teams activity from a tenant no school is mapped to")
-                return None
-        return await self.bot.schools.resolve(PLATFORM, tenant, f"{PLATFORM}:{user_id_of(activity)}")
-
-    @staticmethod
-    def _turn_id(activity: Activity) -> str | None:
-        """Teams activity ids are unique only within a conversation (one chat's are millisecond timestamps,
-        Microsoft's test adapter numbers each chat's from 1), so a redelivery is known by both."""
-        if not activity.id:
-            return None
-        return f"activity:{activity.conversation.id}:{activity.id}"
+        return await resolve_turn(self.bot.schools, PLATFORM, tenant, str(user_id_of(activity)),
+                                  mapped_only=self.config.credentials and not self.config.tenant_id)
 
     async def _answered(self, context: TurnContext, asked: tuple[dict[str, Any], dict[str, str]] | None,
                         note: str | None) -> None:
@@ -314,76 +200,11 @@ class TeamsChannel:
 
     # --- files ---------------------------------------------------------------------------
 
-    async def _attachments(self, context: TurnContext) -> list[Attachment]:
-        """Files shared in the chat, recorded by reference: the bot never fetches them (Teams gives no size)."""
-        found = []
-        for item in context.activity.attachments or []:
-            content = item.content if isinstance(item.content, dict) else {}
-            if item.content_type == FILE_DOWNLOAD_INFO:
-                name = item.name or "file"
-                found.append(Attachment(name=name, ref=item.content_url or f"teams-file:{content.get('uniqueId')}",
-                                        content_type=mimetypes.guess_type(name)[0]))
-            elif item.content_type.startswith("image/") and item.content_url:
-                found.append(Attachment(name=item.name or "image", ref=item.content_url, content_type=item.content_type))
-        return found
-
-    async def _on_file_consent(self, context: TurnContext) -> None:
-        """The person accepted or declined a file offered in a file-consent card. Whatever happens, Teams gets
-        its 200: the outcome is told in the chat."""
-        activity = context.activity
-        try:
-            user_id = user_id_of(activity)
-            value = activity.value if isinstance(activity.value, dict) else {}
-            consent = value.get("context") if isinstance(value.get("context"), dict) else {}
-            token = consent.get(files.TOKEN_KEY)
-            offer = self.pending_files.peek(token)
-            if offer is not None and offer.user_id != user_id:
-                log.warning("teams file consent refused: not the person the file was offered to")
-                offer = None  # and it stays waiting for the person it was offered to
-            if offer is not None:
-                self.pending_files.take(token)
-            if value.get("action") != "accept" or not user_id:
-                return  # declined: nothing is uploaded and nothing more is said
-            if offer is None:
-                await self._say(context, user_id, "case.record.expired")
-            elif not await self._upload(context, offer.file, value.get("uploadInfo")):
-                await self._say(context, user_id, "case.record.upload_failed")
-        finally:
-            await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200)))
-
-    async def _upload(self, context: TurnContext, file: FileReply, upload_info: Any) -> bool:
-        """Put the file into the upload session Teams made for it, then post the card that opens it.
-        Neither the upload URL nor the file's address is ever logged: they carry access tokens."""
-        info = upload_info if isinstance(upload_info, dict) else {}
-        url, content_url, unique_id = info.get("uploadUrl"), info.get("contentUrl"), info.get("uniqueId")
-        if not all(isinstance(v, str) and v for v in (url, content_url, unique_id)):
-            log.warning("teams file upload skipped: the consent carried no upload session")
-            return False
-        if not files.upload_allowed(url, production=self.config.credentials):
-            log.warning("teams file upload refused: the upload URL is not a OneDrive for Business address")
-            return False
-        try:
-            await files.upload(url, file.content)
-        except Exception as exc:  # the type only: an aiohttp error's text can include the URL
-            log.warning("teams file upload failed (%s)", type(exc).__name__)
-            return False
-        name = info.get("name") if isinstance(info.get("name"), str) and info.get("name") else file.name
-        file_type = info.get("fileType") if isinstance(info.get("fileType"), str) else name.rpartition(".")[2]
-        await context.send_activity(Activity(type=ActivityTypes.message, attachments=[CardAttachment(
-            content_type=files.FILE_INFO, content_url=content_url, name=name,
-            content={"uniqueId": unique_id, "fileType": file_type})]))
-        return True
-
     # --- sending -------------------------------------------------------------------------
 
     async def _say(self, context: TurnContext, user_id: str, key: str) -> None:
-        await self._post(context, user_id, [Reply(key=key, text=self.bot.content.text(key))], None)
-
-    async def _offer_file(self, context: TurnContext, user_id: str, file: FileReply) -> None:
-        """A file-consent card for a file for this person (it waits here until they accept or decline)."""
-        token = self.pending_files.offer(user_id, file)
-        await context.send_activity(Activity(type=ActivityTypes.message, attachments=[CardAttachment(
-            content_type=files.FILE_CONSENT, name=file.name, content=files.consent_card(file, token))]))
+        words = (await self._place(context.activity)).words
+        await self._post(context, user_id, [words.reply(key)], Placement(None, words))
 
     @staticmethod
     def _card_activity(card: dict[str, Any], reply: Reply | None = None) -> Activity:
@@ -395,36 +216,34 @@ class TeamsChannel:
                 activity.channel_data = {"notification": {"alert": True}}
         return activity
 
-    def _clipped(self) -> str:
-        return self.bot.content.text("case.field_clipped")
-
-    async def _post(self, context: TurnContext, user_id: str, replies: list[Reply], school_id: str | None) -> None:
-        label = self.bot.content.text("common.continue_label")
+    async def _post(self, context: TurnContext, user_id: str, replies: list[Reply], place: Placement) -> None:
+        label, clipped = place.words.text("common.continue_label"), place.words.text("case.field_clipped")
         for reply in replies:
             sent = None
             card = None
-            for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars, self._clipped()):
+            for card in cards.reply_cards(reply, label, self.bot.settings.max_text_chars, clipped):
                 activity = self._card_activity(card, reply)
-                sent = await with_retries(lambda: context.send_activity(activity))
+                sent = await with_retries(partial(context.send_activity, activity))
             if reply.file:  # a record for the person who asked, offered in their own chat only
-                await self._offer_file(context, user_id, reply.file)
+                await self.consent.offer(context, user_id, reply.file)
             if not sent or not sent.id or card is None:
                 continue
-            if reply.card and school_id:
+            if reply.card and place.school_id:
                 conversation = context.activity.conversation.id
-                earlier = await self.bot.store.record_card_post(school_id, reply.card.reference,
-                                                                f"{PLATFORM}:{user_id}", conversation, sent.id)
+                earlier = await self.state.card_shown(place.school_id, reply.card.reference, f"{PLATFORM}:{user_id}",
+                                                      conversation, sent.id)
                 for old_conversation, old_id in earlier:
                     if old_conversation == conversation:
-                        await self._retire_card(context, old_id, reply.card.reference)
+                        moved = place.words.reply("case.card_moved", reference=reply.card.reference)
+                        await self._retire_card(context, old_id, moved)
             if (reply.choices and reply.asks is not None) or reply.form:
-                self._asked[(context.activity.conversation.id, sent.id)] = (card, {c.id: c.label for c in reply.choices})
+                labels = {c.id: c.label for c in reply.choices}
+                self._asked[(context.activity.conversation.id, sent.id)] = (card, labels)
                 while len(self._asked) > QUESTIONS_REMEMBERED:
                     self._asked.popitem(last=False)
 
-    async def _retire_card(self, context: TurnContext, activity_id: str, reference: str) -> None:
+    async def _retire_card(self, context: TurnContext, activity_id: str, moved: Reply) -> None:
         """An older copy of a case card, once a newer one is shown: one line pointing to it, and no buttons."""
-        moved = Reply(key="case.card_moved", text=self.bot.content.text("case.card_moved", reference=reference))
         (card,) = cards.reply_cards(moved, "")
         update = self._card_activity(card, moved)
         update.id = activity_id
@@ -443,14 +262,7 @@ class TeamsChannel:
         reference.request_id = None
         data = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
         data.get("user", {}).pop("name", None)  # not needed to reach them, so not kept
-        if self._refs.get(user) != data:
-            await self.bot.store.save_conversation_ref(school_id, user, PLATFORM, data)
-            self._refs[user] = data
-
-    async def _forget(self, activity: Activity, school_id: str) -> None:
-        user = f"{PLATFORM}:{user_id_of(activity)}"
-        self._refs.pop(user, None)
-        await self.bot.store.forget_conversation_ref(school_id, user)
+        await self.state.remember(school_id, user, data)
 
     async def _continue(self, reference: ConversationReference, work: Callable[[TurnContext], Awaitable[None]]) -> None:
         """Run `work` in someone's personal chat, proactively; it raises if the work failed."""
@@ -471,102 +283,40 @@ class TeamsChannel:
         if failures:
             raise failures[0]
 
-    # --- proactive delivery --------------------------------------------------------------
+    # --- the outbox's sender ---------------------------------------------------------------
 
-    async def _wake(self) -> None:
-        self.senders.wake()
-
-    async def deliver_pending(self) -> None:
-        """Push what waits in the outbox now, and wait until every send has finished (tests use it)."""
-        self.senders.wake()
-        await self.senders.settled()
-
-    async def _delivery_round(self) -> None:
-        """Claim the waiting notifications of people who can be reached (leased to this process: another one
-        serving the same database does not send them too) and start a sender for each recipient. Someone who
-        has never opened the bot has no conversation yet: theirs wait until they do. A recipient already being
-        sent to, or resting after failures, gets theirs back for a later round."""
-        store = self.bot.store
-        async with self._claiming:
-            notes = await store.claim_notifications(PLATFORM, reachable_only=True,
-                                                    lease_seconds=self.bot.settings.delivery_lease_seconds)
-        by_recipient: dict[str, list[Notification]] = {}
-        for note in notes:
-            by_recipient.setdefault(note.recipient, []).append(note)
-        for recipient, theirs in by_recipient.items():
-            if self.senders.busy(recipient):
-                for note in theirs:
-                    await store.release_notification(note.id)
-                continue
-            self.senders.start(recipient, lambda theirs=theirs: self._send_in_turn(theirs))
-
-    async def _send_in_turn(self, notes: list[Notification]) -> bool:
-        """One recipient's notifications, in order. False when the connector failed for now: the rest are
-        released and the recipient rests."""
-        store = self.bot.store
-        for n, note in enumerate(notes):
-            try:
-                sent = await self._send(note)
-            except Refused as exc:
-                await self._refused(note, exc)
-                if exc.status in CHAT_REFUSED:  # the rest wait, unpushed, until the person writes again
-                    for waiting in notes[n + 1:]:
-                        await store.release_notification(waiting.id)
-                    return True
-                continue
-            except Exception as exc:  # the connector failed or could not be reached; try again later
-                log.warning("teams delivery failed (%s); it will be retried", type(exc).__name__)
-                for waiting in notes[n:]:
-                    await store.release_notification(waiting.id)
-                self.senders.rest(note.recipient, retry_after(exc))
-                return False
-            if sent:
-                await store.mark_delivered(note.id)
-        return True
-
-    async def _send(self, note: Notification) -> bool:
-        """One notification through the person's stored conversation; False when it cannot go there now. One that
-        is no longer theirs (they left the directory, or the case's handlers) is dropped unsent (True)."""
-        if not await self.bot.casework.still_for_recipient(note):
-            return True
-        data = await self.bot.store.get_conversation_ref(note.school_id, note.recipient)
-        if data is None:  # they removed the bot meanwhile: it waits until they add it again
-            await self.bot.store.release_notification(note.id)
-            return False
+    async def send(self, note: Notification) -> Outcome:
+        """One notification through the person's stored conversation. Someone who removed the bot meanwhile has
+        none: it waits until they add it again."""
+        data = await self.state.reference(note.school_id, note.recipient)
+        if data is None:
+            return Outcome.later()
         reference = ConversationReference.model_validate(data)
         if not self.host_validator.is_allowed(reference.service_url or ""):
             log.warning("teams delivery skipped: the stored service URL is not a Microsoft host")
-            return False
-        await self._continue(reference, lambda context: self._deliver(context, note))
-        return True
+            return Outcome.later(release=False)
+        place = Placement(note.school_id, await words_for(self.bot.schools, note.school_id))
+        try:
+            await self._continue(reference, lambda context: self._deliver(context, note, place))
+        except Refused as exc:
+            return Outcome.refused(exc.reason, chat_refused=exc.status in CHAT_REFUSED)
+        except Exception as exc:  # the connector failed or could not be reached; try again later
+            log.warning("teams delivery failed (%s); it will be retried", type(exc).__name__)
+            return Outcome.retry(retry_after(exc))
+        return Outcome.sent()
 
-    async def _refused(self, note: Notification, exc: Refused) -> None:
-        """Teams will never take this one: it fails, saying why, and the case's other handlers are told. When the
-        person's chat is what was refused (blocked, gone), they are unreachable until they next write."""
-        log.warning("teams delivery refused for good (%s)", exc.reason)
-        store = self.bot.store
-        await store.mark_failed(note.id, exc.reason)
-        if exc.status in CHAT_REFUSED:
-            await store.mark_unreachable(note.school_id, note.recipient, exc.reason)
-            self._refs.pop(note.recipient, None)  # so their next message stores the reference again, and clears it
-        await self.bot.casework.tell_others_undelivered(note, exc.reason)
-        self.senders.wake()  # the others' messages
-
-    async def _deliver(self, context: TurnContext, note: Notification) -> None:
+    async def _deliver(self, context: TurnContext, note: Notification, place: Placement) -> None:
         user_id = note.recipient.partition(":")[2]
         if note.kind != "card_update":
-            await self._post(context, user_id, note.replies, note.school_id)
+            await self._post(context, user_id, note.replies, place)
             return
-        label = self.bot.content.text("common.continue_label")
+        label, clipped = place.words.text("common.continue_label"), place.words.text("case.field_clipped")
         conversation = context.activity.conversation.id
-        for reply in note.replies:
-            if not reply.card:
-                continue
-            (card,) = cards.reply_cards(reply, label, clipped=self._clipped())
-            for channel, activity_id in await self.bot.store.card_posts(note.school_id, reply.card.reference,
-                                                                        note.recipient):
+        for reply, case_card in [(r, r.card) for r in note.replies if r.card is not None]:
+            (card,) = cards.reply_cards(reply, label, clipped=clipped)
+            for channel, activity_id in await self.state.cards_shown(note.school_id, case_card.reference,
+                                                                     note.recipient):
                 if channel == conversation:
                     update = self._card_activity(card, reply)
                     update.id = activity_id
-                    await with_retries(lambda: context.update_activity(update))
-
+                    await with_retries(partial(context.update_activity, update))
