@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.answers import ASKED
 from bot.content import Step, render
 from bot.markup import Markup
 from bot.dialogs.base import Context, Input, StepDialog
@@ -67,6 +68,8 @@ class PrivacyCheck(StepDialog):
             return await super().handle(ctx, frame, inp)
         step = self.flow.step("item")
         picked = await self.answer_choice(ctx, frame, step, inp)
+        if picked is ASKED:
+            return False
         if not isinstance(picked, str):
             await self.ask(ctx, frame)
             return False
