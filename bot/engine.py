@@ -11,7 +11,8 @@ Each turn runs in one fixed order, under a per-conversation lock:
   7. a button from a question that has moved on is answered kindly;
   8. interrupts: stop, back, menu, help;
   9. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
-  10. with no flow running: a phrase that starts a flow, else the menu.
+  10. with no flow running: a phrase that starts a flow; else a message that says something a report would
+      starts one, pre-filled from it (bot/first_message.py); else the menu.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.dialogs import DIALOGS
 from bot.dialogs.base import Context, Dialog, Input
+from bot.first_message import read_first_message, starts_a_report
 from bot.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
 from bot.safety import Safety
 from bot.schools import Schools, serving
@@ -171,10 +173,15 @@ class Bot:
             return
         if inp.attachments:
             ctx.say("common.no_files_here")
-        for flow_id, phrases in self.content.phrases.intents.items():
-            if text and contains_phrase(text, phrases):
-                await self._global_choice(ctx, f"menu:{flow_id}")
-                return
+        intent = next((f for f, phrases in self.content.phrases.intents.items()
+                       if text and contains_phrase(text, phrases)), None)
+        if intent == "report_concern" or (intent is None and text and starts_a_report(
+                ctx.content, text, read_first_message(ctx.content, text, ctx.now.date()))):
+            await self.dialogs["report_concern"].start_from_words(ctx, text)  # type: ignore[attr-defined]
+            return
+        if intent:
+            await self._global_choice(ctx, f"menu:{intent}")
+            return
         ctx.say("common.not_understood_idle")
         await self.show_menu(ctx)
 

@@ -16,7 +16,9 @@ from bot.models import (
     Attachment, CaseCard, Choice, ConversationState, Form, FormField, Frame, Reply, StaffMember, Turn,
 )
 from bot.answers import ASKED, answer_options, kept_words_choice, said_nothing, said_yes, too_short
-from bot.text import is_command, parse_accounts, parse_date
+from bot.dates import half_term_starts, read_date
+from bot.school_calendar import calendar_for
+from bot.text import is_command, parse_accounts
 from bot.understand import Understood, understand
 
 if TYPE_CHECKING:
@@ -74,6 +76,11 @@ class Context:
 
 
 INVALID = object()
+
+
+def half_terms(ctx: Context) -> list[date]:
+    """The first days of the half terms in this school's calendar, for "over half term"."""
+    return half_term_starts(calendar_for(ctx.bot.settings, ctx.bot.schools.current().content_dir))
 
 
 class Dialog:
@@ -377,7 +384,7 @@ class StepDialog(Dialog):
         if self._skipped(ctx, step, inp):
             return None
         today = ctx.now.date()
-        parsed = parse_date(inp.text, today) if inp.text else None
+        parsed = read_date(inp.text, today, half_terms(ctx)) if inp.text else None
         if parsed is None:
             ctx.say("common.bad_date")
             return INVALID

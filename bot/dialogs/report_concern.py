@@ -7,7 +7,8 @@ images of under-18s, and opening the case at the end.
 from __future__ import annotations
 
 from bot.content import Step
-from bot.dialogs.base import Context, StepDialog
+from bot.dialogs import report_start
+from bot.dialogs.base import Context, Input, StepDialog
 from bot.markup import Markup
 from bot.models import Attachment, Case, Choice, Frame
 from bot.routing import STAFF_CONCERNS, route_of_case
@@ -91,7 +92,21 @@ class ReportConcern(StepDialog):
         else:
             ctx.say("common.no_files_here")
 
+    async def start_from_words(self, ctx: Context, text: str) -> None:
+        """The report, started by the person's own first message and pre-filled from it (report_start.py)."""
+        if ctx.state.paused and ctx.state.paused[0].flow == self.flow_id:
+            ctx.state.paused = []
+        await ctx.bot.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, text))
+
+    async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
+        if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):
+            return False
+        return await super().handle(ctx, frame, inp)
+
     async def ask(self, ctx: Context, frame: Frame) -> None:
+        if report_start.pending(frame) is not None:
+            report_start.say_back(self, ctx, frame)
+            return
         if frame.step == "images" and self.guardrail_on(frame) and "images" in frame.answers and not frame.editing:
             following = self.next_step(frame, "images")  # answered already, by what was said before it was asked
             if following is not None:
