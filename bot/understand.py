@@ -56,9 +56,13 @@ def without_hedges(text: str, hedges: Iterable[str]) -> str:
     return " ".join(said.split())
 
 
-def _phrases(option: Option) -> set[str]:
+def _phrases(option: Option, hedges: Iterable[str]) -> set[str]:
+    """The option's phrases as answers are read: normalised, and also with hedges set aside where that leaves a
+    phrase of some length ("working on it" is also "working it", as "on" is set aside from answers)."""
     words = {option.id.replace("_", " "), option.label, *option.phrases}
-    return {p for p in (normalise(w).replace("'", "") for w in words) if p}
+    plain = {normalise(w).replace("'", "") for w in words}
+    unhedged = {without_hedges(w, hedges) for w in words}
+    return {p for p in plain | unhedged if p and (p in plain or len(p) >= FUZZY_MIN_LENGTH)}
 
 
 def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bool:
@@ -78,7 +82,8 @@ def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iter
     said = without_hedges(text, hedges) or normalise(text).replace("'", "")
     if not said or not options:
         return Understood()
-    phrases = {o.id: _phrases(o) for o in options}
+    hedges = list(hedges)
+    phrases = {o.id: _phrases(o, hedges) for o in options}
     whole = [o.id for o in options if said in phrases[o.id]]
     if whole:
         return Understood(picked=whole) if len(whole) == 1 else Understood(maybe=whole)
