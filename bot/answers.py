@@ -7,7 +7,7 @@ import re
 
 from bot.content import Content, Step
 from bot.models import Choice
-from bot.understand import Option, is_one_of
+from bot.understand import Option, is_one_of, understand
 
 # An answer already dealt with (a "Did you mean ...?" asked, say): the step neither takes it nor asks again.
 ASKED = object()
@@ -60,3 +60,23 @@ def said_yes(content: Content, text: str) -> bool:
 def too_short(text: str) -> bool:
     """Under three letters or digits: "ok", "?", an emoji."""
     return len(re.sub(r"[\W_]", "", text)) < 3
+
+
+def asks_how_to_send(content: Content, text: str) -> bool:
+    """"How do I send screenshots?" and the like (content/phrases.yaml `evidence_how`), typos allowed."""
+    if not text:
+        return False
+    asking = Option(id="how", label="how", phrases=tuple(content.phrases.evidence_how))
+    return bool(understand(text, [asking], multiple=False, hedges=content.phrases.hedges).picked)
+
+
+def split_long(text: str, limit: int) -> tuple[str, str]:
+    """`text` cut to at most `limit` characters at the last paragraph, sentence or word end in its second half,
+    and the rest."""
+    head = text[:limit]
+    for boundary in ("\n\n", "\n", ". ", " "):
+        cut = head.rfind(boundary)
+        if cut >= limit // 2:
+            head = head[:cut + len(boundary)]
+            break
+    return head.rstrip(), text[len(head):].strip()

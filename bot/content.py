@@ -285,6 +285,7 @@ class Phrases(Strict):
     answers: dict[Literal["yes", "no", "none", "unsure"], list[str]] = Field(
         default_factory=dict, description="the many ways of saying yes, no, nothing or not sure (bot/understand.py)")
     hedges: list[str] = Field(default_factory=list, description="words that soften an answer without changing it")
+    evidence_how: list[str] = Field(default_factory=list, description="asking how to send files, at the evidence step")
     platform_names: dict[str, list[str]] = Field(default_factory=dict, description="other names for each platform")
     first_message: dict[str, dict[str, list[str]]] = Field(
         default_factory=dict, description="phrases in a first message that pre-fill a report's answer: step, choice")

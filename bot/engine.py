@@ -23,6 +23,7 @@ import traceback
 from datetime import datetime, timedelta
 from typing import Callable
 
+from bot.answers import split_long
 from bot.casework import Casework
 from bot.config import Settings
 from bot.content import Content
@@ -123,11 +124,15 @@ class Bot:
             await self._offer_resume(ctx)
             return
 
-        text = clean(turn.text)
+        text, overflow = clean(turn.text), ""
         if len(text) > self.settings.max_text_chars:
-            ctx.say("common.too_long", max_chars=self.settings.max_text_chars)
-            await self.ask_again(ctx)
-            return
+            # up to twice the limit is taken in two parts, as a long paste; beyond that it is not read at all
+            if len(text) > 2 * self.settings.max_text_chars or not (
+                    state.active and self.dialogs[state.active.flow].keeps_long_text(state.active)):
+                ctx.say("common.too_long", max_chars=self.settings.max_text_chars)
+                await self.ask_again(ctx)
+                return
+            text, overflow = split_long(text, self.settings.max_text_chars)  # the rest is kept as a note
         if not text and not turn.choices and not turn.attachments:
             ctx.say("common.empty")
             await self.ask_again(ctx)
@@ -167,7 +172,7 @@ class Bot:
             return  # the question has only now reached them: what they wrote before seeing it is not its answer
 
         files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
-        inp = Input(text=text, picked=picked, attachments=files)
+        inp = Input(text=text, picked=picked, attachments=files, overflow=overflow)
         if state.active:
             await self._advance(ctx, state.active, inp)
             return

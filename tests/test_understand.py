@@ -181,3 +181,42 @@ async def test_optional_accounts_skipped_with_none_is_no_handle(chat: Chat, bot,
     assert chat.keys == ["report_concern.first_seen.ask"]
     frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
     assert frame.answers["accounts"] is None
+
+
+# --- evidence questions and long pastes ---------------------------------------------------------------------
+
+
+async def test_how_do_i_send_screenshots_gets_the_channels_own_steps_and_is_not_kept(chat: Chat, bot, report_steps):
+    await to_step(chat, report_steps, 9)
+    await chat.say("I've got screenshots on my phone, not sure how to send them here")
+    assert chat.keys == ["report.evidence_how.console"]
+    assert "/attach" in chat.text and chat.choice_ids() == ["done"]
+    await chat.say("done")
+    frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
+    assert frame.answers["evidence"] == {"files": [], "notes": []}
+
+
+async def test_how_to_send_in_slack_and_teams_names_their_buttons(bot, report_steps):
+    for platform, words in (("slack", "**+**"), ("teams", "**Attach**")):
+        c = Chat(bot, f"{platform}:U1")
+        await to_step(c, report_steps, 9)
+        await c.say("how do i attach them?")
+        assert c.keys == [f"report.evidence_how.{platform}"] and words in c.text
+
+
+async def test_a_long_paste_becomes_the_description_and_the_rest_a_note(chat: Chat, bot, report_steps):
+    await to_step(chat, report_steps, 6)
+    first = "They posted this. " * 200  # 3,600 characters
+    rest = "And then this about me. " * 60  # 1,440 more
+    await chat.say(first + rest)
+    assert chat.keys == ["common.long_kept", "report_concern.who_appears.ask"]
+    frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
+    assert frame.answers["description"] == (first + rest)[:4000].rsplit(". ", 1)[0] + "."
+    kept = frame.answers["evidence"]["notes"]
+    assert len(kept) == 1 and (frame.answers["description"] + " " + kept[0]).split() == (first + rest).split()
+    await walk(chat, report_steps[7:10])
+    await chat.say("done")
+    await walk(chat, report_steps[11:])
+    await chat.say("send")
+    (case,) = await bot.store.list_cases("default")
+    assert case.answers["evidence"]["notes"][0] == kept[0]

@@ -15,7 +15,9 @@ from bot.markup import Markup, escape
 from bot.models import (
     Attachment, CaseCard, Choice, ConversationState, Form, FormField, Frame, Reply, StaffMember, Turn,
 )
-from bot.answers import ASKED, answer_options, kept_words_choice, said_nothing, said_yes, too_short
+from bot.answers import (
+    ASKED, answer_options, asks_how_to_send, kept_words_choice, said_nothing, said_yes, too_short,
+)
 from bot.dates import half_term_starts, read_date
 from bot.school_calendar import calendar_for
 from bot.text import is_command, parse_accounts
@@ -32,6 +34,7 @@ class Input:
     text: str = ""
     picked: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    overflow: str = ""  # the rest of a message too long for one answer (kept as a note: StepDialog.keep_overflow)
 
 
 @dataclass
@@ -122,6 +125,10 @@ class Dialog:
 
     def stop_message(self, frame: Frame) -> str:
         return "common.stopped"
+
+    def keeps_long_text(self, frame: Frame) -> bool:
+        """Whether a message over the length limit is taken in two parts here (else it is refused)."""
+        return False
 
 
 class StepDialog(Dialog):
@@ -244,6 +251,8 @@ class StepDialog(Dialog):
             return False
         frame.answers.pop("_missed", None)
         frame.answers.pop("_maybe", None)
+        if inp.overflow:
+            self.keep_overflow(ctx, frame, inp.overflow)
         if step.type == "evidence" and value is None:
             return False  # more evidence may follow; the step has acknowledged what came
         if step.type == "summary":
@@ -263,6 +272,22 @@ class StepDialog(Dialog):
 
     async def refuse_attachments(self, ctx: Context, frame: Frame) -> None:
         ctx.say("common.no_files_here")
+
+    def _evidence_step(self) -> Step | None:
+        return next((s for s in self.flow.steps if s.type == "evidence"), None)
+
+    def keeps_long_text(self, frame: Frame) -> bool:
+        """In a flow that gathers evidence, at a question that takes words: the rest becomes a note with it."""
+        if frame.step == "_change" or self._evidence_step() is None:
+            return False
+        return self.flow.step(frame.step).type in ("text", "evidence")
+
+    def keep_overflow(self, ctx: Context, frame: Frame, rest: str) -> None:
+        step = self._evidence_step()
+        assert step is not None  # keeps_long_text said so
+        gathered = frame.answers.setdefault(step.id, {"files": [], "notes": []})
+        gathered["notes"].append(rest)
+        ctx.say("common.long_kept", count=len(rest))
 
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
         """A hook for side effects of an answer."""
@@ -409,6 +434,9 @@ class StepDialog(Dialog):
         if inp.picked:
             ctx.say("common.not_understood")
             return INVALID
+        if not inp.attachments and asks_how_to_send(ctx.content, inp.text):
+            await self.how_to_send(ctx, frame)
+            return ASKED
         added = await self.take_files(ctx, frame, inp.attachments)
         if inp.text:
             gathered["notes"].append(inp.text)
@@ -422,6 +450,12 @@ class StepDialog(Dialog):
         if not inp.attachments:
             ctx.say("common.need_words")
         return INVALID  # nothing kept: ask again, with its "done" choice
+
+    async def how_to_send(self, ctx: Context, frame: Frame) -> None:
+        """"How do I send screenshots?": this channel's own steps, or keep them safe for the DSL."""
+        channel = ctx.turn.platform if ctx.turn.platform in ("slack", "teams", "console") else "other"
+        ctx.say(f"report.evidence_how.{channel}", choices=[ctx.choice("done", "common.done_label")],
+                asks=self.question_id(frame))
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict[str, Any]]:
         settings = ctx.bot.settings

@@ -86,6 +86,13 @@ class ReportConcern(StepDialog):
             return []
         return await super().take_files(ctx, frame, attachments)
 
+    async def how_to_send(self, ctx: Context, frame: Frame) -> None:
+        if self.guardrail_on(frame):
+            ctx.say("report.guardrail_no_files", choices=[ctx.choice("done", "common.done_label")],
+                    asks=self.question_id(frame), urgent=True)
+            return
+        await super().how_to_send(ctx, frame)
+
     async def refuse_attachments(self, ctx: Context, frame: Frame) -> None:
         if self.guardrail_on(frame):
             ctx.say("report.guardrail_no_files", urgent=True)
