@@ -227,6 +227,9 @@ class Flow(Strict):
         for s in self.steps:
             if s.when and s.when.step not in ids[: ids.index(s.id)]:
                 raise ValueError(f"step '{s.id}' depends on '{s.when.step}', which is not an earlier step")
+            later_text = [t.id for t in self.steps[ids.index(s.id) + 1:] if t.type == "text"]
+            if s.keeps_words_in and s.keeps_words_in not in later_text:
+                raise ValueError(f"step '{s.id}' keeps words in '{s.keeps_words_in}', which is not a later text step")
         return self
 
 

@@ -3,6 +3,10 @@ optional question (bot/understand.py, bot/answers.py)."""
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
+from bot.content import Flow
 from bot.understand import Option, understand
 from tests.conftest import Chat, walk
 
@@ -220,3 +224,12 @@ async def test_a_long_paste_becomes_the_description_and_the_rest_a_note(chat: Ch
     await chat.say("send")
     (case,) = await bot.store.list_cases("default")
     assert case.answers["evidence"]["notes"][0] == kept[0]
+
+
+def test_a_step_keeps_words_only_in_a_later_text_step():
+    steps = [{"id": "what", "type": "choice", "ask": "?", "title": "What", "keeps_words_in": "why",
+              "choices": [{"id": "other", "label": "Other", "means": "other"}]},
+             {"id": "why", "type": "text", "ask": "?", "title": "Why"}]
+    assert Flow(id="f", title="F", steps=steps).steps[0].keeps_words_in == "why"
+    with pytest.raises(ValidationError, match="not a later text step"):
+        Flow(id="f", title="F", steps=[{**steps[0], "keeps_words_in": "nowhere"}, steps[1]])

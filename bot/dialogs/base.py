@@ -349,10 +349,10 @@ class StepDialog(Dialog):
             ctx.say("common.did_you_mean", value=value, choices=[Choice(id=m, label=labels[m]) for m in maybe],
                     asks=self.question_id(frame))
             return ASKED
-        other = kept_words_choice(step)
-        if other and frame.answers.get("_missed") == step.id and inp.text and not inp.picked:
-            frame.answers[step.keeps_words_in] = inp.text
-            frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), step.keeps_words_in]
+        other, words_step = kept_words_choice(step), step.keeps_words_in
+        if other and words_step and frame.answers.get("_missed") == step.id and inp.text and not inp.picked:
+            frame.answers[words_step] = inp.text
+            frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), words_step]
             ctx.say("common.kept_as_written")
             return [other]
         frame.answers["_missed"] = step.id
