@@ -21,7 +21,7 @@ REF = "OSB-2026-0001"
 
 def allegation(about: str = "other_staff", description: str = "Posts say Mr Smith is a rubbish teacher",
                appears: list[str] | None = None, names: str = "skip") -> list:
-    return ["there's an account spreading rumours about a teacher", ["allegation"], ["no"], [about], ["facebook"],
+    return ["rumours about a teacher", ["allegation"], ["no"], [about], ["facebook"],
             "skip", "skip", description, appears or ["other_staff"], names, ["done"], ["nobody"], ["no_idea"], ["send"]]
 
 

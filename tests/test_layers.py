@@ -49,4 +49,5 @@ def test_no_module_imports_another_in_a_cycle():
     """Counting imports made only for type checking and imports inside functions: the package is a DAG."""
     graph = grimp.build_graph("bot", exclude_type_checking_imports=False)
     modules = {m for m in graph.modules if m.startswith("bot.")}
-    assert cycle_in(graph, modules) is None
+    found = cycle_in(graph, modules)
+    assert found is None, " -> ".join(found or [])

@@ -184,7 +184,7 @@ async def test_typed_why_and_done_work_like_the_buttons(chat: Chat, content):
 async def test_unclear_answer_repeats_the_same_item(chat: Chat, content):
     await start_check(chat, "x")
     await chat.pick("done")
-    await chat.say("hmm, not now maybe")
+    await chat.say("hmm, the blue one")
     assert chat.keys == ["common.not_understood", "privacy_check.item.ask"]
     assert position(chat) == (2, len(items(content, "x")))
 

@@ -42,7 +42,7 @@ async def test_each_phrase_in_the_issue_starts_the_report(bot):
     ]):
         c = Chat(bot, f"console:t{n}")
         await c.say(phrase)
-        assert c.keys == ["report_concern.categories.ask"], phrase
+        assert c.keys in (["report_concern.categories.ask"], ["report.understood"], ["report.understood_kept"]), phrase
 
 
 async def test_dsl_receives_case_card_when_they_open_the_chat(chat: Chat, chat_as, report_steps):

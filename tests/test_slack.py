@@ -199,7 +199,7 @@ async def test_allegation_about_the_head_goes_to_the_chair_not_the_head(slack, b
 
 
 async def test_guardrail_alerts_at_once_refuses_files_and_marks_urgent(slack, bot):
-    (msg,) = await say(slack, TEACHER, "there's an account posting photos of our pupils")
+    (msg,) = await say(slack, TEACHER, "I need to report something")
     (msg,) = await tick(slack, TEACHER, msg, ["showing_learners"])
     warned = await click(slack, TEACHER, msg, "not_sure")
     assert "view" in warned[0]["text"] and "forward" in warned[0]["text"]

@@ -181,7 +181,7 @@ async def test_an_allegation_about_the_head_goes_to_the_chair_never_the_head(tea
 
 async def test_the_guardrail_alerts_at_once_refuses_files_and_marks_the_case_urgent(teams, bot):
     await teams.install(DSL)
-    (msg,) = await teams.say(TEACHER, "there's an account posting photos of our pupils")
+    (msg,) = await teams.say(TEACHER, "I need to report something")
     (msg,) = await teams.tick(TEACHER, msg, ["showing_learners"])
     warned = await teams.press(TEACHER, msg, "not_sure")
     assert "view" in text(warned[0]) and "forward" in text(warned[0])
@@ -1058,7 +1058,7 @@ async def test_when_every_handler_can_be_reached_the_reporter_is_told_it_has_gon
 
 
 async def test_an_urgent_report_that_reached_nobody_never_says_the_team_was_alerted(teams, bot):
-    (msg,) = await teams.say(TEACHER, "there's an account posting photos of our pupils")
+    (msg,) = await teams.say(TEACHER, "I need to report something")
     (msg,) = await teams.tick(TEACHER, msg, ["showing_learners"])
     warned = await teams.press(TEACHER, msg, "not_sure")
     (msg,) = await teams.tick(TEACHER, warned[-1], ["snapchat"])
@@ -1086,7 +1086,7 @@ async def test_a_report_of_emoji_reaches_the_reporter_and_the_dsl_through_a_conn
     teams.connector.max_bytes = 28 * 1024
     await teams.install(DSL)
     await teams.install(DEPUTY)
-    summary = await report_until_summary(teams, description=emoji * 3990)
+    summary = await report_until_summary(teams, description="Faces " + emoji * 3990)  # words too: emoji alone are asked again
     shown = [m for m in teams.to(TEACHER) if emoji in text(m)]
     assert "".join(text(m) for m in shown).count(emoji) == 3990  # the check-and-send summary, split, all of it
     (sent,) = await teams.press(TEACHER, summary, "send")

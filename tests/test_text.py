@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from bot.core.models import Choice
-from bot.core.text import clean, contains_phrase, parse_accounts, parse_date, resolve_choices
+from bot.core.dates import read_date
+from bot.core.text import clean, contains_phrase, parse_accounts, resolve_choices
 
 TODAY = date(2026, 11, 20)
 
@@ -112,7 +113,7 @@ def test_text_with_no_account_gives_nothing():
     assert parse_accounts("") == ([], [])
 
 
-# --- parse_date ------------------------------------------------------------------------------
+# --- read_date (bot/dates.py) ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -132,11 +133,11 @@ def test_text_with_no_account_gives_nothing():
     ("November 3rd, 2026", date(2026, 11, 3)),
 ])
 def test_parse_date_reads_what_people_type(text, expected):
-    assert parse_date(text, TODAY) == expected
+    assert read_date(text, TODAY) == expected
 
 
 def test_slashed_dates_are_read_day_first_as_in_the_uk():
-    assert parse_date("03/04/2026", TODAY) == date(2026, 4, 3)
+    assert read_date("03/04/2026", TODAY) == date(2026, 4, 3)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -146,12 +147,39 @@ def test_slashed_dates_are_read_day_first_as_in_the_uk():
     ("21 November", date(2025, 11, 21)),
 ])
 def test_a_date_without_a_year_that_would_be_in_the_future_is_last_year(text, expected):
-    assert parse_date(text, TODAY) == expected
+    assert read_date(text, TODAY) == expected
 
 
-@pytest.mark.parametrize("text", ["banana", "soon", "31/02/2026", "next tuesday", "", "14/13/2026"])
+@pytest.mark.parametrize("text", ["banana", "soon", "31/02/2026", "", "14/13/2026", "idk", "not sure"])
 def test_nonsense_is_not_a_date(text):
-    assert parse_date(text, TODAY) is None
+    assert read_date(text, TODAY) is None
+
+
+def test_a_future_day_is_read_as_such_so_the_question_can_say_so():
+    assert read_date("next tuesday", TODAY) > TODAY
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Monday", date(2026, 11, 16)),
+    ("last Monday", date(2026, 11, 16)),
+    ("on monday", date(2026, 11, 16)),
+    ("a couple of days ago", date(2026, 11, 18)),
+    ("a few days ago", date(2026, 11, 17)),
+    ("the other day", date(2026, 11, 18)),
+    ("last weekend", date(2026, 11, 14)),
+    ("yesterday evening", date(2026, 11, 19)),
+    ("earlier today", date(2026, 11, 20)),
+    ("sometime last week", date(2026, 11, 13)),
+    ("about 2 weeks ago i think", date(2026, 11, 6)),
+    ("since tuesday", date(2026, 11, 17)),
+])
+def test_dates_as_people_say_them(text, expected):
+    assert read_date(text, TODAY) == expected
+
+
+def test_half_term_is_read_from_the_school_calendar():
+    assert read_date("over half term", TODAY, [date(2026, 10, 26), date(2027, 2, 15)]) == date(2026, 10, 26)
+    assert read_date("half term", TODAY, []) is None
 
 
 # --- resolve_choices -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ class Input:
     text: str = ""
     picked: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    overflow: str = ""  # the rest of a message too long for one answer (kept as a note: StepDialog.keep_overflow)
 
 
 class CaseDesk(Protocol):

@@ -11,7 +11,8 @@ Each turn runs in one fixed order, under a per-conversation lock:
   7. a button from a question that has moved on is answered kindly;
   8. interrupts: stop, back, menu, help;
   9. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
-  10. with no flow running: a phrase that starts a flow, else the menu.
+  10. with no flow running: a phrase that starts a flow; else a message that says something a report would
+      starts one, pre-filled from it (bot/first_message.py); else the menu.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ import traceback
 from datetime import datetime, timedelta
 from typing import Callable, cast
 
+from bot.core.answers import split_long
+from bot.conversation.casework import Casework
 from bot.core.config import Settings
 from bot.core.content import Content
 from bot.conversation.dialogs import DIALOGS
-from bot.conversation.casework import Casework
 from bot.conversation.context import Context, Input, Services
 from bot.conversation.dialogs.base import Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
+from bot.core.first_message import read_first_message, starts_a_report
 from bot.core.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
 from bot.conversation.safety import Safety
 from bot.cases.schools import Schools
@@ -124,11 +127,15 @@ class Bot:
             await self._offer_resume(ctx)
             return
 
-        text = clean(turn.text)
+        text, overflow = clean(turn.text), ""
         if len(text) > self.settings.max_text_chars:
-            ctx.say("common.too_long", max_chars=self.settings.max_text_chars)
-            await self.ask_again(ctx)
-            return
+            # up to twice the limit is taken in two parts, as a long paste; beyond that it is not read at all
+            if len(text) > 2 * self.settings.max_text_chars or not (
+                    state.active and self.dialogs[state.active.flow].keeps_long_text(state.active)):
+                ctx.say("common.too_long", max_chars=self.settings.max_text_chars)
+                await self.ask_again(ctx)
+                return
+            text, overflow = split_long(text, self.settings.max_text_chars)  # the rest is kept as a note
         if not text and not turn.choices and not turn.attachments:
             ctx.say("common.empty")
             await self.ask_again(ctx)
@@ -168,16 +175,21 @@ class Bot:
             return  # the question has only now reached them: what they wrote before seeing it is not its answer
 
         files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
-        inp = Input(text=text, picked=picked, attachments=files)
+        inp = Input(text=text, picked=picked, attachments=files, overflow=overflow)
         if state.active:
             await self._advance(ctx, state.active, inp)
             return
         if inp.attachments:
             ctx.say("common.no_files_here")
-        for flow_id, phrases in self.content.phrases.intents.items():
-            if text and contains_phrase(text, phrases):
-                await self._global_choice(ctx, f"menu:{flow_id}")
-                return
+        intent = next((f for f, phrases in self.content.phrases.intents.items()
+                       if text and contains_phrase(text, phrases)), None)
+        if intent == "report_concern" or (intent is None and text and starts_a_report(
+                ctx.content, text, read_first_message(ctx.content, text, ctx.now.date()))):
+            await self.dialogs["report_concern"].start_from_words(ctx, text)  # type: ignore[attr-defined]
+            return
+        if intent:
+            await self._global_choice(ctx, f"menu:{intent}")
+            return
         ctx.say("common.not_understood_idle")
         await self.show_menu(ctx)
 

@@ -169,6 +169,9 @@ class ChoiceSpec(Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     label: str = Field(max_length=75)
     summary: str | None = Field(default=None, description="how the choice reads in a summary or case card")
+    synonyms: list[str] = Field(default_factory=list, description="other ways people say it (bot/understand.py)")
+    means: Literal["yes", "no", "none", "unsure", "other"] | None = Field(
+        default=None, description="the choice also takes every word for this meaning in phrases.yaml `answers`")
 
 
 class Condition(Strict):
@@ -190,6 +193,8 @@ class Step(Strict):
     choices_from: Literal["platforms", "privacy_platforms"] | None = None
     optional: bool = False
     when: Condition | None = None
+    keeps_words_in: str | None = Field(default=None, description="a later text step: after two misses, the words "
+                                       "are kept there as written and the choice that means 'other' is picked")
 
     @model_validator(mode="after")
     def _choices_fit_type(self) -> "Step":
@@ -222,6 +227,9 @@ class Flow(Strict):
         for s in self.steps:
             if s.when and s.when.step not in ids[: ids.index(s.id)]:
                 raise ValueError(f"step '{s.id}' depends on '{s.when.step}', which is not an earlier step")
+            later_text = [t.id for t in self.steps[ids.index(s.id) + 1:] if t.type == "text"]
+            if s.keeps_words_in and s.keeps_words_in not in later_text:
+                raise ValueError(f"step '{s.id}' keeps words in '{s.keeps_words_in}', which is not a later text step")
         return self
 
 
@@ -277,6 +285,13 @@ class Phrases(Strict):
                                        "nature: with a learner involved, the case is urgent")
     learners: list[str] = Field(default_factory=list, description="words that say a learner is involved")
     intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases", "prevention_review"], list[str]]
+    answers: dict[Literal["yes", "no", "none", "unsure"], list[str]] = Field(
+        default_factory=dict, description="the many ways of saying yes, no, nothing or not sure (bot/understand.py)")
+    hedges: list[str] = Field(default_factory=list, description="words that soften an answer without changing it")
+    evidence_how: list[str] = Field(default_factory=list, description="asking how to send files, at the evidence step")
+    platform_names: dict[str, list[str]] = Field(default_factory=dict, description="other names for each platform")
+    first_message: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict, description="phrases in a first message that pre-fill a report's answer: step, choice")
 
 
 class WordList(Sourced):

@@ -1,4 +1,4 @@
-"""Reading what people type: cleaning, phrase matching, choices, account links and dates.
+"""Reading what people type: cleaning, phrase matching, choices and account links (dates: bot/dates.py).
 
 All of it is deterministic: the same message always means the same thing.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -203,47 +202,3 @@ def account_key(account: dict[str, Any]) -> tuple[str, str | None] | None:
         if match and not parts.query:
             return "@" + match.group(1), platform
     return value, platform
-
-
-# --- Dates -------------------------------------------------------------------------------
-
-_AGO = re.compile(r"^(?:about |around |roughly )?(a|an|one|two|three|four|five|six|\d{1,3}) (day|week|month|year)s? ago$")
-_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-_FORMATS = (
-    "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y",
-    "%d %B", "%d %b", "%B %d", "%b %d", "%d/%m",
-)
-
-
-def parse_date(text: str, today: date) -> date | None:
-    """A date from "today", "yesterday", "3 days ago", "last week", "14/11/2026", "14 November" and the like.
-
-    Dates are read day first, as in the UK. A date without a year is the latest such date not after today.
-    """
-    said = normalise(text).replace("'", "")
-    said = re.sub(r"\b(\d{1,2})(?:st|nd|rd|th)\b", r"\1", said)
-    if said in ("today", "this morning", "this afternoon", "tonight", "this evening"):
-        return today
-    if said in ("yesterday", "last night"):
-        return today - timedelta(days=1)
-    if said == "last week":
-        return today - timedelta(days=7)
-    if said == "last month":
-        return today - timedelta(days=30)
-    ago = _AGO.match(said)
-    if ago:
-        n = _WORDS.get(ago.group(1)) or int(ago.group(1))
-        days = {"day": 1, "week": 7, "month": 30, "year": 365}[ago.group(2)] * n
-        return today - timedelta(days=days)
-    raw = " ".join(re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", text.strip().replace(",", " ")).split())
-    for fmt in _FORMATS:
-        try:
-            parsed = datetime.strptime(raw, fmt).date()
-        except ValueError:
-            continue
-        if "%Y" not in fmt and "%y" not in fmt:
-            parsed = parsed.replace(year=today.year)
-            if parsed > today:
-                parsed = parsed.replace(year=today.year - 1)
-        return parsed
-    return None

@@ -6,18 +6,29 @@ A flow's steps, wording and choices live in `content/flows/<flow>.yaml`; a modul
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, ClassVar
 
 from bot.conversation.context import Context, Input
+from bot.core.answers import (
+    ASKED, answer_options, asks_how_to_send, kept_words_choice, said_nothing, said_yes, too_short,
+)
 from bot.core.content import Content, Flow, Step, render
+from bot.core.dates import half_term_starts, read_date
 from bot.core.markup import escape
 from bot.core.models import Attachment, Choice, Form, FormField, Frame, Reply
-from bot.core.text import is_command, parse_accounts, parse_date
+from bot.core.text import is_command, parse_accounts
+from bot.core.understand import Understood, understand
 from bot.core.words import describe
 
 __all__ = ["INVALID", "Context", "Dialog", "Input", "StepDialog"]
 
 INVALID = object()
+
+
+def half_terms(ctx: Context) -> list[date]:
+    """The first days of the half terms in this school's calendar, for "over half term"."""
+    return half_term_starts(ctx.scope.calendar)
 
 
 class Dialog:
@@ -60,6 +71,10 @@ class Dialog:
     def stop_message(self, frame: Frame) -> str:
         return "common.stopped"
 
+    def keeps_long_text(self, frame: Frame) -> bool:
+        """Whether a message over the length limit is taken in two parts here (else it is refused)."""
+        return False
+
 
 class StepDialog(Dialog):
     """Runs the steps of a content flow in order, skipping those whose `when` does not apply."""
@@ -76,10 +91,12 @@ class StepDialog(Dialog):
         return any(p in step.when.includes for p in picked)
 
     def next_step(self, frame: Frame, after: str | None) -> Step | None:
+        """The next step that applies; one already answered from what the person said earlier is not asked."""
         steps = self.flow.steps
         start = 0 if after is None else [s.id for s in steps].index(after) + 1
+        prefilled = frame.answers.get("_prefilled") or []
         for step in steps[start:]:
-            if self.applies(step, frame.answers):
+            if self.applies(step, frame.answers) and not (step.id in prefilled and step.id in frame.answers):
                 return step
         return None
 
@@ -145,9 +162,15 @@ class StepDialog(Dialog):
             await self.ask(ctx, frame)
             return False
         value = await getattr(self, f"answer_{step.type}")(ctx, frame, step, inp)
+        if value is ASKED:
+            return False
         if value is INVALID:
             await self.ask(ctx, frame)
             return False
+        frame.answers.pop("_missed", None)
+        frame.answers.pop("_maybe", None)
+        if inp.overflow:
+            self.keep_overflow(ctx, frame, inp.overflow)
         if step.type == "evidence" and value is None:
             return False  # more evidence may follow; the step has acknowledged what came
         if step.type == "summary":
@@ -167,6 +190,22 @@ class StepDialog(Dialog):
 
     async def refuse_attachments(self, ctx: Context, frame: Frame) -> None:
         ctx.say("common.no_files_here")
+
+    def _evidence_step(self) -> Step | None:
+        return next((s for s in self.flow.steps if s.type == "evidence"), None)
+
+    def keeps_long_text(self, frame: Frame) -> bool:
+        """In a flow that gathers evidence, at a question that takes words: the rest becomes a note with it."""
+        if frame.step == "_change" or self._evidence_step() is None:
+            return False
+        return self.flow.step(frame.step).type in ("text", "evidence")
+
+    def keep_overflow(self, ctx: Context, frame: Frame, rest: str) -> None:
+        step = self._evidence_step()
+        assert step is not None  # keeps_long_text said so
+        gathered = frame.answers.setdefault(step.id, {"files": [], "notes": []})
+        gathered["notes"].append(rest)
+        ctx.say("common.long_kept", count=len(rest))
 
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
         """A hook for side effects of an answer."""
@@ -195,40 +234,78 @@ class StepDialog(Dialog):
         return False
 
     def _skipped(self, ctx: Context, step: Step, inp: Input) -> bool:
-        return step.optional and (
-            inp.picked == ["skip"] or (not inp.picked and is_command(inp.text, ctx.content.phrases.commands["skip"]))
-        )
+        """An optional step skipped: its Skip button, or "skip", "no", "none", "that's it" and the like."""
+        return step.optional and (inp.picked == ["skip"] or (not inp.picked and said_nothing(ctx.content, inp.text)))
+
+    def understood(self, ctx: Context, step: Step, frame: Frame, inp: Input) -> Understood:
+        """What the input picks from the step's choices: buttons as they are, words by bot/understand.py."""
+        options = answer_options(ctx.content, step, self.choices_for(ctx, step, frame))
+        allowed = {o.id for o in options}
+        if inp.picked:
+            return Understood(picked=inp.picked) if all(p in allowed for p in inp.picked) else Understood()
+        maybe = [m for m in frame.answers.get("_maybe") or [] if m in allowed]
+        if len(maybe) == 1 and said_yes(ctx.content, inp.text):  # "yes" to "Did you mean ...?"
+            return Understood(picked=maybe)
+        result = understand(inp.text, options, multiple=step.type == "multi", hedges=ctx.content.phrases.hedges)
+        if not (result.picked or result.maybe) and "not_sure" in allowed and \
+                is_command(inp.text, ctx.content.phrases.commands["skip"]):
+            return Understood(picked=["not_sure"])
+        return result
 
     def _pick(self, ctx: Context, step: Step, frame: Frame, inp: Input) -> list[str] | None:
-        allowed = {c.id for c in self.choices_for(ctx, step, frame)}
-        picked = inp.picked
-        if not picked and is_command(inp.text, ctx.content.phrases.commands["skip"]) and "not_sure" in allowed:
-            picked = ["not_sure"]
-        if picked and all(p in allowed for p in picked):
-            return picked
-        return None
+        return self.understood(ctx, step, frame, inp).picked or None
+
+    async def missed(self, ctx: Context, frame: Frame, step: Step, inp: Input, maybe: list[str], key: str) -> Any:
+        """Not understood: "Did you mean ...?" with the likely choices; after a second miss where the step keeps
+        words, the words as written (with its "other" choice); else say so, and the question is asked again."""
+        labels = {c.id: c.label for c in self.choices_for(ctx, step, frame)}
+        if maybe:
+            frame.answers["_maybe"] = maybe
+            named = [labels[m] for m in maybe]
+            value = named[0] if len(named) == 1 else ctx.text("common.or_list", value=", ".join(named[:-1]),
+                                                               name=named[-1])
+            ctx.say("common.did_you_mean", value=value, choices=[Choice(id=m, label=labels[m]) for m in maybe],
+                    asks=self.question_id(frame))
+            return ASKED
+        other, words_step = kept_words_choice(step), step.keeps_words_in
+        if other and words_step and frame.answers.get("_missed") == step.id and inp.text and not inp.picked:
+            frame.answers[words_step] = inp.text
+            frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), words_step]
+            ctx.say("common.kept_as_written")
+            return [other]
+        frame.answers["_missed"] = step.id
+        ctx.say(key)
+        return INVALID
 
     async def answer_choice(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
-        picked = self._pick(ctx, step, frame, inp)
-        if picked is None or len(picked) != 1:
-            ctx.say("common.pick_one" if picked else "common.not_understood")
+        result = self.understood(ctx, step, frame, inp)
+        if len(result.picked) > 1:
+            ctx.say("common.pick_one")
             return INVALID
-        return picked[0]
+        if not result.picked:
+            picked = await self.missed(ctx, frame, step, inp, result.maybe, "common.not_understood")
+            return picked[0] if isinstance(picked, list) else picked
+        return result.picked[0]
 
     async def answer_multi(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
-        picked = self._pick(ctx, step, frame, inp)
-        if picked is None:
-            ctx.say("common.not_understood_multi")
-            return INVALID
+        result = self.understood(ctx, step, frame, inp)
+        picked: Any = result.picked
+        if not picked:
+            picked = await self.missed(ctx, frame, step, inp, result.maybe, "common.not_understood_multi")
+            if not isinstance(picked, list):
+                return picked
         order = [c.id for c in self.choices_for(ctx, step, frame)]
         return sorted(set(picked), key=order.index)
 
     async def answer_text(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
         if self._skipped(ctx, step, inp):
             return None
-        if not inp.text or inp.picked:
+        if not inp.text or inp.picked or (not step.optional and too_short(inp.text)):
             ctx.say("common.need_words")
             return INVALID
+        if step.optional and said_yes(ctx.content, inp.text):  # "yes" to "Do you want to give any names?"
+            ctx.say("common.go_ahead", asks=self.question_id(frame), choices=[ctx.choice("skip", "common.skip_label")])
+            return ASKED
         return inp.text
 
     async def answer_accounts(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
@@ -250,7 +327,7 @@ class StepDialog(Dialog):
         if self._skipped(ctx, step, inp):
             return None
         today = ctx.now.date()
-        parsed = parse_date(inp.text, today) if inp.text else None
+        parsed = read_date(inp.text, today, half_terms(ctx)) if inp.text else None
         if parsed is None:
             ctx.say("common.bad_date")
             return INVALID
@@ -263,21 +340,21 @@ class StepDialog(Dialog):
         return parsed.isoformat()
 
     async def answer_summary(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
-        picked = self._pick(ctx, step, frame, inp)
-        if picked is None or len(picked) != 1:
-            ctx.say("common.not_understood")
-            return INVALID
-        return picked[0]
+        return await self.answer_choice(ctx, frame, step, inp)
 
     async def answer_evidence(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
         """Files and notes gather until the user says they are done. None means "keep going"."""
         gathered = frame.answers.get(step.id) or {"files": [], "notes": []}
-        done = inp.picked == ["done"] or (not inp.picked and is_command(inp.text, ctx.content.phrases.commands["done"]))
-        if done or (not inp.attachments and self._skipped_evidence(ctx, inp)):
+        done = inp.picked == ["done"] or (not inp.picked and said_nothing(ctx.content, inp.text))
+        if done:  # files sent with "done" are kept; the word is not
+            gathered["files"].extend(await self.take_files(ctx, frame, inp.attachments))
             return gathered
         if inp.picked:
             ctx.say("common.not_understood")
             return INVALID
+        if not inp.attachments and asks_how_to_send(ctx.content, inp.text):
+            await self.how_to_send(ctx, frame)
+            return ASKED
         added = await self.take_files(ctx, frame, inp.attachments)
         if inp.text:
             gathered["notes"].append(inp.text)
@@ -292,8 +369,11 @@ class StepDialog(Dialog):
             ctx.say("common.need_words")
         return INVALID  # nothing kept: ask again, with its "done" choice
 
-    def _skipped_evidence(self, ctx: Context, inp: Input) -> bool:
-        return is_command(inp.text, ctx.content.phrases.commands["skip"])
+    async def how_to_send(self, ctx: Context, frame: Frame) -> None:
+        """"How do I send screenshots?": this channel's own steps, or keep them safe for the DSL."""
+        channel = ctx.turn.platform if ctx.turn.platform in ("slack", "teams", "console") else "other"
+        ctx.say(f"report.evidence_how.{channel}", choices=[ctx.choice("done", "common.done_label")],
+                asks=self.question_id(frame))
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict[str, Any]]:
         settings = ctx.services.settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.answers import ASKED
 from bot.conversation.dialogs.base import Context, Input, StepDialog
 from bot.core.models import Frame
 from bot.core.text import is_command
@@ -18,6 +19,8 @@ class GetSupport(StepDialog):
             return False
         done = not inp.picked and is_command(inp.text, ctx.content.phrases.commands["done"])
         topic = "finished" if done else await self.answer_choice(ctx, frame, step, inp)
+        if topic is ASKED:
+            return False
         if topic == "finished":
             ctx.say("support.bye")
             return True

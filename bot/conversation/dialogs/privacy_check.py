@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core.answers import ASKED
 from bot.core.content import Step, render
 from bot.core.markup import Markup
 from bot.conversation.dialogs.base import Context, Input, StepDialog
@@ -62,6 +63,8 @@ class PrivacyCheck(StepDialog):
             return await super().handle(ctx, frame, inp)
         step = self.flow.step("item")
         picked = await self.answer_choice(ctx, frame, step, inp)
+        if picked is ASKED:
+            return False
         if not isinstance(picked, str):
             await self.ask(ctx, frame)
             return False

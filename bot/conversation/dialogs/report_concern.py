@@ -7,7 +7,8 @@ images of under-18s, and opening the case at the end.
 from __future__ import annotations
 
 from bot.core.content import Step
-from bot.conversation.dialogs.base import Context, StepDialog
+from bot.conversation.dialogs import report_start
+from bot.conversation.dialogs.base import Context, Input, StepDialog
 from bot.core.markup import Markup
 from bot.core.models import Attachment, Case, Choice, Frame
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
@@ -79,13 +80,34 @@ class ReportConcern(StepDialog):
             return []
         return await super().take_files(ctx, frame, attachments)
 
+    async def how_to_send(self, ctx: Context, frame: Frame) -> None:
+        if self.guardrail_on(frame):
+            ctx.say("report.guardrail_no_files", choices=[ctx.choice("done", "common.done_label")],
+                    asks=self.question_id(frame), urgent=True)
+            return
+        await super().how_to_send(ctx, frame)
+
     async def refuse_attachments(self, ctx: Context, frame: Frame) -> None:
         if self.guardrail_on(frame):
             ctx.say("report.guardrail_no_files", urgent=True)
         else:
             ctx.say("common.no_files_here")
 
+    async def start_from_words(self, ctx: Context, text: str) -> None:
+        """The report, started by the person's own first message and pre-filled from it (report_start.py)."""
+        if ctx.state.paused and ctx.state.paused[0].flow == self.flow_id:
+            ctx.state.paused = []
+        await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, text))
+
+    async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
+        if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):
+            return False
+        return await super().handle(ctx, frame, inp)
+
     async def ask(self, ctx: Context, frame: Frame) -> None:
+        if report_start.pending(frame) is not None:
+            report_start.say_back(self, ctx, frame)
+            return
         if frame.step == "images" and self.guardrail_on(frame) and "images" in frame.answers and not frame.editing:
             following = self.next_step(frame, "images")  # answered already, by what was said before it was asked
             if following is not None:

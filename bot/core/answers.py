@@ -1,0 +1,82 @@
+"""What a flow's answers mean in words, from the content: the phrases behind each choice, and the words for
+"nothing", "yes" and the like. The matching itself is bot/understand.py."""
+
+from __future__ import annotations
+
+import re
+
+from bot.core.content import Content, Step
+from bot.core.models import Choice
+from bot.core.understand import Option, is_one_of, understand
+
+# An answer already dealt with (a "Did you mean ...?" asked, say): the step neither takes it nor asks again.
+ASKED = object()
+
+_MEANING_CHOICES = {"skip": "none", "done": "none"}
+
+
+def answer_options(content: Content, step: Step, choices: list[Choice]) -> list[Option]:
+    """The choices offered at `step`, each with its synonyms, its platform's other names and its meaning's words."""
+    specs = {c.id: c for c in step.choices}
+    words = content.phrases.answers
+    options = []
+    for choice in choices:
+        spec = specs.get(choice.id)
+        phrases = list(spec.synonyms) if spec else []
+        if step.choices_from:
+            platform = content.facts.platforms.get(choice.id)
+            phrases += content.phrases.platform_names.get(choice.id, []) + ([platform.name] if platform else [])
+        meaning = spec.means if spec else _MEANING_CHOICES.get(choice.id)
+        for key, said in words.items():
+            if key == meaning:
+                phrases += said
+        if choice.id in ("skip", "done") and not spec:
+            phrases += content.phrases.commands["skip" if choice.id == "skip" else "done"]
+        options.append(Option(id=choice.id, label=choice.label, phrases=tuple(phrases)))
+    return options
+
+
+def kept_words_choice(step: Step) -> str | None:
+    """The choice that means "other" on a step that keeps the words as written, if it has one."""
+    if not step.keeps_words_in:
+        return None
+    return next((c.id for c in step.choices if c.means == "other"), None)
+
+
+def said_nothing(content: Content, text: str) -> bool:
+    """"skip", "done", "no", "none", "nothing", "ok", "that's it", "I haven't got anything" and the like."""
+    if not text:
+        return False
+    phrases = content.phrases
+    words = [*phrases.commands["skip"], *phrases.commands["done"], *phrases.answers.get("none", []),
+             *phrases.answers.get("no", [])]
+    return is_one_of(text, words, phrases.hedges)
+
+
+def said_yes(content: Content, text: str) -> bool:
+    return bool(text) and is_one_of(text, content.phrases.answers.get("yes", []), content.phrases.hedges)
+
+
+def too_short(text: str) -> bool:
+    """Under three letters or digits: "ok", "?", an emoji."""
+    return len(re.sub(r"[\W_]", "", text)) < 3
+
+
+def asks_how_to_send(content: Content, text: str) -> bool:
+    """"How do I send screenshots?" and the like (content/phrases.yaml `evidence_how`), typos allowed."""
+    if not text:
+        return False
+    asking = Option(id="how", label="how", phrases=tuple(content.phrases.evidence_how))
+    return bool(understand(text, [asking], multiple=False, hedges=content.phrases.hedges).picked)
+
+
+def split_long(text: str, limit: int) -> tuple[str, str]:
+    """`text` cut to at most `limit` characters at the last paragraph, sentence or word end in its second half,
+    and the rest."""
+    head = text[:limit]
+    for boundary in ("\n\n", "\n", ". ", " "):
+        cut = head.rfind(boundary)
+        if cut >= limit // 2:
+            head = head[:cut + len(boundary)]
+            break
+    return head.rstrip(), text[len(head):].strip()

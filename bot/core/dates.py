@@ -1,0 +1,69 @@
+"""When something was first seen, the way people say it: dateparser, read day first as in the UK and always in
+the past ("Monday" is the last Monday), after a few everyday phrases it does not know are put in its words ("a
+couple of days ago", "last weekend", "earlier today"), and "half term" from the school calendar."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Any
+
+import dateparser
+
+from bot.core.text import normalise
+
+_SETTINGS: dict[str, Any] = {"DATE_ORDER": "DMY", "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
+
+# Everyday phrases, in dateparser's words. Applied in order to the normalised text.
+_IDIOMS = [
+    (r"\b(?:a|an) couple of\b|\bcouple of\b|\ba couple\b", "2"),
+    (r"\b(?:a )?few\b|\bseveral\b", "3"),
+    (r"\bthe other day\b", "2 days ago"),
+    (r"\b(?:last|over the|at the|this past|the) weekend\b|\bweekend\b", "saturday"),
+    (r"\b(?:earlier|this) (?:today|morning|afternoon|evening)\b|\btonight\b", "today"),
+    (r"\b(?:yesterday|last) (?:morning|afternoon|evening|night)\b", "yesterday"),
+    (r"\b(?:sometime|some time|at some point|earlier|early|late|towards the end of) (?=last|this)", ""),
+    (r"\b(?:about|around|roughly|approximately|approx|maybe|probably|i think|i guess|it was|since|from|on|"
+     r"first seen|i first saw it|i saw it|started|it started|began|only)\b", " "),
+    (r"\b(\d+) (day|week|month|year)s?$", r"\1 \2s ago"),
+]
+_HALF_TERM = re.compile(r"\bhalf ?term\b")
+# Where a longer message says when: the phrases read_date can take, found inside it.
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+_SAID_WHEN = re.compile(
+    rf"\b(?:today|yesterday(?: \w+)?|last night|this (?:morning|afternoon|evening)|earlier today|tonight|"
+    rf"(?:last|this) (?:week|weekend|month)|(?:over|at) the weekend|the other day|half ?term|"
+    rf"(?:last |on |since )?{_WEEKDAY}|"
+    rf"(?:\d+|a|an|one|two|three|a few|a couple of|couple of|several) (?:days?|weeks?|months?) ago|"
+    rf"\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH})\b")
+
+
+def read_date(text: str, today: date, half_terms: list[date] | None = None) -> date | None:
+    """The day `text` means, or None. `half_terms`: the first days of the school's half terms."""
+    said = normalise(text).replace("'", "")
+    if _HALF_TERM.search(said):
+        started = [d for d in half_terms or [] if d <= today]
+        return max(started) if started else None
+    for pattern, words in _IDIOMS:
+        said = re.sub(pattern, words, said)
+    said = " ".join(said.split())
+    if not said or not re.search(r"[a-z0-9]", said):
+        return None
+    settings = {**_SETTINGS, "RELATIVE_BASE": datetime.combine(today, time(12))}
+    parsed = dateparser.parse(said, languages=["en"], settings=settings)  # type: ignore[arg-type]
+    return parsed.date() if parsed else None
+
+
+def find_date(text: str, today: date, half_terms: list[date] | None = None) -> date | None:
+    """A day said somewhere in a longer message ("... since Monday ..."), if it is in the past."""
+    found = _SAID_WHEN.search(normalise(text).replace("'", ""))
+    if not found:
+        return None
+    day = read_date(found.group(0), today, half_terms)
+    return day if day is not None and day <= today else None
+
+
+def half_term_starts(calendar: Any) -> list[date]:
+    """The first days of the half terms in a school calendar (bot/cases/school_calendar.py)."""
+    return [c.start for c in calendar.closures if "half term" in c.name.lower()]

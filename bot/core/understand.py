@@ -1,0 +1,138 @@
+"""Understanding an answer in the person's own words: which of a question's choices it means.
+
+Plain and explainable, in this order: the whole answer is a choice's id, label or one of its phrases; else the
+phrases found inside the answer (the longest wins where two overlap), and in the rest of it the same with
+typos, by rapidfuzz's edit-distance ratio against a threshold. A phrase that belongs to two choices, or two
+choices matched where only one may be picked, is never settled silently: the choices are offered back ("Did
+you mean ...?"). Hedges ("I think", "probably") are set aside first. No language model, and nothing leaves the process.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from rapidfuzz import fuzz
+
+from bot.core.text import normalise
+
+# A phrase this long or longer may be matched with a typo; the ratio (0-100) it needs.
+FUZZY_MIN_LENGTH = 5
+FUZZY_RATIO = 80
+# Two fuzzy candidates closer than this are both offered back.
+FUZZY_MARGIN = 6
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice as the matcher sees it: its id, its label and every other phrase that means it."""
+
+    id: str
+    label: str
+    phrases: tuple[str, ...] = ()
+
+
+@dataclass
+class Understood:
+    picked: list[str] = field(default_factory=list)  # what the answer surely means
+    maybe: list[str] = field(default_factory=list)  # what it may mean: offered back, never taken silently
+
+
+@dataclass(frozen=True)
+class _Hit:
+    start: int
+    end: int
+    option: str
+    score: float
+
+
+def without_hedges(text: str, hedges: Iterable[str]) -> str:
+    """`text` normalised, with hedging words taken out ("tiktok i think" is "tiktok")."""
+    said = f" {normalise(text).replace(chr(39), '')} "
+    for hedge in sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True):
+        if hedge:
+            said = said.replace(f" {hedge} ", " ")
+    return " ".join(said.split())
+
+
+def _phrases(option: Option, hedges: Iterable[str]) -> set[str]:
+    """The option's phrases as answers are read: normalised, and also with hedges set aside where that leaves a
+    phrase of some length ("working on it" is also "working it", as "on" is set aside from answers)."""
+    words = {option.id.replace("_", " "), option.label, *option.phrases}
+    plain = {normalise(w).replace("'", "") for w in words}
+    unhedged = {without_hedges(w, hedges) for w in words}
+    return {p for p in plain | unhedged if p and (p in plain or len(p) >= FUZZY_MIN_LENGTH)}
+
+
+def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bool:
+    """Whether the whole of `text` says one of `words` (a typo allowed in the longer ones)."""
+    said = without_hedges(text, hedges)
+    if not said:
+        return False
+    for word in words:
+        w = normalise(word).replace("'", "")
+        if said == w or (len(w) >= FUZZY_MIN_LENGTH + 3 and fuzz.ratio(said, w) >= 90):
+            return True
+    return False
+
+
+def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iterable[str] = ()) -> Understood:
+    """Which of `options` the answer `text` means."""
+    said = without_hedges(text, hedges) or normalise(text).replace("'", "")
+    if not said or not options:
+        return Understood()
+    hedges = list(hedges)
+    phrases = {o.id: _phrases(o, hedges) for o in options}
+    whole = [o.id for o in options if said in phrases[o.id]]
+    if whole:
+        return Understood(picked=whole) if len(whole) == 1 else Understood(maybe=whole)
+    found = _found(said, phrases)
+    typos = [t for t in _fuzzy(said, phrases) if not any(f.start < t.end and t.start < f.end for f in found)]
+    hits = found + typos
+    return _settle(hits, [o.id for o in options], multiple)
+
+
+def _found(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
+    hits = []
+    for option, words in phrases.items():
+        for phrase in words:
+            for match in re.finditer(rf"(?<!\S){re.escape(phrase)}(?!\S)", said):
+                hits.append(_Hit(match.start(), match.end(), option, 100.0))
+    return hits
+
+
+def _fuzzy(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
+    """Phrases found with a typo: each is compared with every run of as many words in the answer."""
+    words = list(re.finditer(r"\S+", said))
+    hits = []
+    for option, options_phrases in phrases.items():
+        for phrase in options_phrases:
+            if len(phrase) < FUZZY_MIN_LENGTH:
+                continue
+            size = len(phrase.split())
+            for i in range(len(words) - size + 1):
+                start, end = words[i].start(), words[i + size - 1].end()
+                score = fuzz.ratio(said[start:end], phrase, score_cutoff=FUZZY_RATIO)
+                if score:
+                    hits.append(_Hit(start, end, option, score))
+    return hits
+
+
+def _settle(hits: list[_Hit], order: list[str], multiple: bool) -> Understood:
+    """Overlapping hits: the longest (then the best) wins; a tie between two choices leaves both unsure."""
+    kept: list[_Hit] = []
+    unsure: set[str] = set()
+    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), -h.score)):
+        rivals = [k for k in kept if k.start < hit.end and hit.start < k.end]
+        if not rivals:
+            kept.append(hit)
+        elif any(r.option != hit.option and (r.start, r.end) == (hit.start, hit.end)
+                 and r.score - hit.score < FUZZY_MARGIN for r in rivals):
+            unsure.update({hit.option, *(r.option for r in rivals)})
+    found = sorted({h.option for h in kept} | unsure, key=order.index)
+    if not found:
+        return Understood()
+    if unsure or (len(found) > 1 and not multiple):
+        return Understood(maybe=found)
+    return Understood(picked=found)
