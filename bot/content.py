@@ -28,7 +28,7 @@ RUNTIME_VARIABLES = {
     "max_size", "file_name", "summary", "routed_count", "step_title", "platform", "item", "done_count",
     "skipped_count", "left", "status", "outcome", "count", "cases", "date", "reporter", "role",
     "reason", "urgency", "categories", "started", "value", "reasons", "people", "position", "total",
-    "open_required", "nation", "subject", "when",
+    "open_required", "nation", "subject", "when", "where",
 }
 
 
@@ -169,6 +169,8 @@ class ChoiceSpec(Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     label: str = Field(max_length=75)
     summary: str | None = Field(default=None, description="how the choice reads in a summary or case card")
+    yours: str | None = Field(default=None, description="how the choice reads to the person who gave it, in their "
+                              "summary (\"An account targeting you\"); the label where none is given")
 
 
 class Condition(Strict):
@@ -204,6 +206,8 @@ class Step(Strict):
 class Flow(Strict):
     id: str
     title: str
+    noun: str | None = Field(default=None, description="how the bot refers back to the flow in progress "
+                             "(\"your report\"); the title in lower case where none is given")
     form_title: str | None = Field(default=None, description="a short title for the flow shown as one form (a Slack "
                                    "modal's title holds 24 characters); the title where none is given")
     steps: list[Step]
@@ -269,14 +273,26 @@ class CasePlan(Strict):
 # --- Phrases -----------------------------------------------------------------------------
 
 
+class WelshWords(Strict):
+    """Common Welsh words and greetings: a message with them gets the short bilingual reply."""
+
+    review: str = Field(description="who must check the Welsh before it is relied on")
+    words: list[str] = Field(min_length=1)
+
+
 class Phrases(Strict):
     """Deterministic matching: a whole-message command, or a phrase contained in the message."""
 
-    commands: dict[Literal["stop", "back", "menu", "help", "skip", "done"], list[str]]
+    commands: dict[Literal["stop", "back", "menu", "help", "skip", "done", "pause", "resume"], list[str]]
     allegation_harm: list[str] = Field(default_factory=list, description="an allegation of a sexual or physical "
                                        "nature: with a learner involved, the case is urgent")
     learners: list[str] = Field(default_factory=list, description="words that say a learner is involved")
     intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases", "prevention_review"], list[str]]
+    switch: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases"], list[str]] = Field(
+        default_factory=dict, description="whole messages that ask for something else while a flow is running")
+    feelings: list[str] = Field(default_factory=list, description="words that say how someone feels: acknowledged "
+                                "before any options")
+    welsh: WelshWords | None = None
 
 
 class WordList(Sourced):

@@ -79,6 +79,7 @@ class Dialog:
 
     flow_id: ClassVar[str]
     handlers_only: ClassVar[bool] = False  # only case handlers (DSLs, deputies, heads, chairs) may start it
+    keeps_place: ClassVar[bool] = False  # "stop" asks whether to keep it for later (bot/keeping.py)
 
     def __init__(self, bot: "Bot"):
         self.bot = bot

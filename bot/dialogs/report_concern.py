@@ -25,6 +25,7 @@ ALERT_TOLD = {"alerted": "report.guardrail_alerted", "no_one": "report.guardrail
 
 class ReportConcern(StepDialog):
     flow_id = "report_concern"
+    keeps_place = True
 
     def choices_for(self, ctx: Context, step: Step, frame: Frame) -> list[Choice]:
         if step.choices_from == "platforms":
