@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.markup import escape
 
@@ -28,7 +37,7 @@ RUNTIME_VARIABLES = {
     "max_size", "file_name", "summary", "routed_count", "step_title", "platform", "item", "done_count",
     "skipped_count", "left", "status", "outcome", "count", "cases", "date", "reporter", "role",
     "reason", "urgency", "categories", "started", "value", "reasons", "people", "position", "total",
-    "open_required", "nation", "subject", "when", "where",
+    "open_required", "nation", "subject", "when", "where", "phone", "hours", "opens",
 }
 
 
@@ -59,6 +68,30 @@ class Sourced(Strict):
 # --- Facts -------------------------------------------------------------------------------
 
 
+class OpenHours(Strict):
+    """When a helpline answers, in UK time, as its `hours` says in words: every hour of every day, or a span on
+    some weekdays (bank holidays are not known, so they count as the weekday they fall on)."""
+
+    always: bool = False
+    days: list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] = Field(
+        default_factory=list)
+    start: time | None = None
+    end: time | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):  # unquoted, YAML reads 10:00 as the number 600
+            raise ValueError('write the time in quotes as "HH:MM", for example "10:00"')
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> "OpenHours":
+        if not self.always and not (self.days and self.start and self.end and self.start < self.end):
+            raise ValueError("give always: true, or days with a start earlier than the end")
+        return self
+
+
 class Helpline(Sourced):
     id: str
     name: str
@@ -66,6 +99,8 @@ class Helpline(Sourced):
     phone: str | None = None
     email: str | None = None
     hours: str | None = None
+    open_hours: OpenHours | None = Field(default=None, description="the hours as data, so the bot can say what is "
+                                         "open now and when the rest open")
     url: HttpUrl | None = None
 
 

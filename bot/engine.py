@@ -24,6 +24,7 @@ import traceback
 from datetime import datetime, timedelta
 from typing import Callable
 
+from bot import support_now
 from bot.casework import Casework
 from bot.config import Settings
 from bot.content import Content
@@ -35,6 +36,7 @@ from bot.safety import Safety
 from bot.schools import Schools, serving
 from bot.store import Store, StoreError
 from bot.text import clean, contains_phrase, is_command, resolve_choices
+from bot.welsh import looks_welsh, welsh_reply
 
 log = logging.getLogger(__name__)
 CASE_BUTTON = re.compile(r"case:[A-Za-z0-9-]{1,40}:[a-z_]{1,20}(?::[a-z_.]{1,60})?")
@@ -167,7 +169,7 @@ class Bot:
         if turn.question_unseen and state.active and not turn.choices:
             return  # the question has only now reached them: what they wrote before seeing it is not its answer
         if text and not picked and (target := self.keeping.elsewhere(ctx, text)):
-            await self.keeping.offer_switch(ctx, target)
+            await self.keeping.offer_switch(ctx, target, text)
             return
 
         files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
@@ -177,6 +179,8 @@ class Bot:
             return
         if inp.attachments:
             ctx.say("common.no_files_here")
+        if text and await self.listening_first(ctx, text):
+            return
         for flow_id, phrases in self.content.phrases.intents.items():
             if text and contains_phrase(text, phrases):
                 await self._global_choice(ctx, f"menu:{flow_id}")
@@ -189,6 +193,18 @@ class Bot:
         if finished:
             ctx.state.frames.remove(frame)
             await self._resume_below(ctx)
+
+    async def listening_first(self, ctx: Context, text: str) -> bool:
+        """With nothing running, before any intent: a message in Welsh gets the bilingual reply; a feeling is
+        acknowledged, then leads to support unless the message asks for something else. True when answered."""
+        if looks_welsh(text, self.content.phrases.welsh):
+            await welsh_reply(ctx)
+            return True
+        if support_now.acknowledge_feeling(ctx, text) and not any(
+                contains_phrase(text, phrases) for phrases in self.content.phrases.intents.values()):
+            await self._global_choice(ctx, "menu:get_support")
+            return True
+        return False
 
     async def _resume_below(self, ctx: Context) -> None:
         if ctx.state.active:

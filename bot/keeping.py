@@ -4,7 +4,8 @@
   keeps nothing, or has nothing answered yet, simply stops);
 - "pause", "later", "not now" keep it at once; a kept flow resumes at the step where it stopped;
 - asking for something else in the middle of a flow ("my cases", "I need to talk to someone", "privacy",
-  "report") offers to pause it and go there, or carry on: it is never silently dropped.
+  "report"), or a feeling said at a question with options, offers to pause it and go there, or carry on: it
+  is never silently dropped (a feeling is acknowledged first).
 
 Kept flows wait in `ConversationState.paused`, where a long silence also sets them aside (bot/engine.py).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from bot import support_now
 from bot.content import Content
 from bot.dialogs.base import Context
 from bot.models import Frame
@@ -157,6 +159,8 @@ class Keeping:
         for target in SWITCH_TARGETS:
             if target != frame.flow and contains_phrase(text, phrases.intents.get(target, [])):
                 return target
+        if frame.flow != "get_support" and support_now.feels(ctx, text):
+            return "get_support"
         return None
 
     def _step_type(self, frame: Frame) -> str:
@@ -164,10 +168,11 @@ class Keeping:
         step = next((s for s in flow.steps if s.id == frame.step), None)
         return step.type if step is not None else "choice"  # "_change" picks which answer to change
 
-    async def offer_switch(self, ctx: Context, target: str) -> None:
+    async def offer_switch(self, ctx: Context, target: str, text: str) -> None:
         frame = ctx.state.active
         assert frame is not None
         value = self.noun(frame.flow)
+        support_now.acknowledge_feeling(ctx, text)
         ctx.say("keeping.switch_offer", value=value, where=ctx.text(f"keeping.where_{target}"), choices=[
             ctx.choice(f"menu:go:{target}", "keeping.pause_and_go"),
             ctx.choice("menu:resume", "keeping.carry_on_label", value=value),

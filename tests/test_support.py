@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from bot.engine import Bot
 from tests.conftest import Chat, walk
 
 TOPICS = ["posh", "wellbeing", "in_school", "emergency", "learners", "finished"]
+
+
+@pytest.fixture(autouse=True)
+def school_hours(clock):
+    """These tests are in school hours, when POSH is open; support out of hours is in test_support_now.py."""
+    clock.now = datetime(2026, 11, 18, 11, 0, tzinfo=timezone.utc)  # a Wednesday in term
 
 
 async def start_support(chat: Chat) -> None:

@@ -1,0 +1,29 @@
+"""A message in Welsh, until there is Welsh content: a short bilingual reply, Welsh first, that says what the bot
+can do and how to reach the safeguarding lead.
+
+Detection is plain and explainable: the message is one of the common Welsh words or greetings in
+content/phrases.yaml (`welsh`), or has two different ones in it, matched as whole words.
+"""
+
+from __future__ import annotations
+
+from bot.content import WelshWords
+from bot.dialogs.base import Context
+from bot.text import normalise
+
+
+def looks_welsh(text: str, welsh: WelshWords | None) -> bool:
+    if welsh is None:
+        return False
+    said = normalise(text).split()
+    if not said:
+        return False
+    padded = f" {' '.join(said)} "
+    found = {w for w in welsh.words if f" {normalise(w)} " in padded}
+    return len(found) >= 2 or " ".join(said) in {normalise(w) for w in welsh.words}
+
+
+async def welsh_reply(ctx: Context) -> None:
+    names = await ctx.bot.casework.handler_names(ctx.school_id)
+    ctx.say("welsh.reply", school_name=ctx.bot.schools.current().name, dsl_names=names or ctx.text("welsh.your_dsl"))
+    await ctx.bot.show_menu(ctx)
