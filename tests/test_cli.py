@@ -141,9 +141,9 @@ def test_a_whole_report_can_be_given_by_choice_numbers_labels_and_ids(story):
     assert categories["choices"][1] == {"id": "targeting_me", "label": "An account targeting me"}
 
     summary = message(turns[-2], "report_concern.summary.ask")["text"]
-    assert "Targeting the reporter" in summary
+    assert "An account targeting you" in summary and "the reporter" not in summary.lower()  # in their words
     assert "Instagram" in summary and "https://instagram.com/fake_hillside" in summary
-    assert "The reporter, The school's name or logo" in summary
+    assert "You, The school's name or logo" in summary
     assert "screen shot.png" in summary
 
     sent = message(turns[-1], "report.sent")

@@ -214,7 +214,12 @@ class StepDialog(Dialog):
 
     def summary_text(self, frame: Frame) -> str:
         """The answers in light markdown: titles in bold, what the user typed escaped."""
-        return "\n".join(f"**{s.title}:** {escape(self.describe(s, frame.answers[s.id]))}" for s in self.answered_steps(frame))
+        return "\n".join(f"**{s.title}:** {escape(self.describe_to_them(s, frame.answers[s.id]))}"
+                         for s in self.answered_steps(frame))
+
+    def describe_to_them(self, step: Step, value: Any) -> str:
+        """An answer as shown back to the person who gave it; `describe` is how the case card shows it."""
+        return self.describe(step, value)
 
     # --- taking answers ------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ images of under-18s, and opening the case at the end.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.content import Step
 from bot.dialogs.base import Context, StepDialog
 from bot.markup import Markup
@@ -38,6 +40,15 @@ class ReportConcern(StepDialog):
             platform = self.bot.content.facts.platforms.get(choice_id)
             return platform.name if platform else self.bot.content.text("report.platform_other")
         return super().choice_summary(step, choice_id)
+
+    def describe_to_them(self, step: Step, value: Any) -> str:
+        """The reporter's own summary in their words ("An account targeting you"), not the card's third person."""
+        yours = {c.id: c.yours or c.label for c in step.choices}
+        if step.type == "choice" and value in yours:
+            return yours[value]
+        if step.type == "multi" and isinstance(value, list) and all(v in yours for v in value):
+            return ", ".join(yours[v] for v in value)
+        return super().describe_to_them(step, value)
 
     def guardrail_on(self, frame: Frame) -> bool:
         return bool(frame.answers.get("_guardrail"))
