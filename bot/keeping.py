@@ -169,21 +169,31 @@ class Keeping:
         return step.type if step is not None else "choice"  # "_change" picks which answer to change
 
     async def offer_switch(self, ctx: Context, target: str, text: str) -> None:
+        """Asks before leaving a flow with something to keep; goes at once from one with nothing to keep, or when
+        the offer to go there was just made and they ask again."""
         frame = ctx.state.active
         assert frame is not None
         value = self.noun(frame.flow)
         support_now.acknowledge_feeling(ctx, text)
+        offered_already = ctx.state.numbered == [f"menu:go:{target}", "menu:resume"]
+        if offered_already or not has_answers(frame):
+            await self.go(ctx, target)
+            return
         ctx.say("keeping.switch_offer", value=value, where=ctx.text(f"keeping.where_{target}"), choices=[
             ctx.choice(f"menu:go:{target}", "keeping.pause_and_go"),
             ctx.choice("menu:resume", "keeping.carry_on_label", value=value),
         ])
 
     async def go(self, ctx: Context, target: str) -> None:
-        """Pause what is in progress, then go where they asked; the kept flow is offered again afterwards."""
+        """Pause what is in progress, then go where they asked; the kept flow is offered again afterwards.
+        A flow with nothing answered yet (such as support, which keeps no answers) just ends."""
         frame = ctx.state.active
         if frame is not None and target in SWITCH_TARGETS and target != frame.flow:
-            self.set_aside(ctx, frame)
-            ctx.say("keeping.kept_for_now", value=self.noun(frame.flow))
+            if has_answers(frame):
+                self.set_aside(ctx, frame)
+                ctx.say("keeping.kept_for_now", value=self.noun(frame.flow))
+            else:
+                ctx.state.frames.remove(frame)
         await self.bot._global_choice(ctx, f"menu:{target}")
         if target == "my_cases" and not ctx.state.active and ctx.state.paused and not self._menu_shown(ctx):
             await self.bot._offer_resume(ctx)

@@ -25,5 +25,6 @@ def looks_welsh(text: str, welsh: WelshWords | None) -> bool:
 
 async def welsh_reply(ctx: Context) -> None:
     names = await ctx.bot.casework.handler_names(ctx.school_id)
-    ctx.say("welsh.reply", school_name=ctx.bot.schools.current().name, dsl_names=names or ctx.text("welsh.your_dsl"))
+    ctx.say("welsh.reply", school_name=ctx.bot.schools.current().name,
+            people=names or ctx.text("welsh.your_dsl_cy"), dsl_names=names or ctx.text("welsh.your_dsl"))
     await ctx.bot.show_menu(ctx)

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from tests.conftest import Chat, stored_rows, walk
+from tests.test_cli import chat_json, choice_ids, keys
 from tests.test_privacy_check import start_check
 
 
@@ -235,3 +236,43 @@ async def test_a_dsl_in_a_report_by_accident_reaches_their_cases(chat_as, report
     assert dsl.keys == ["keeping.switch_offer"]
     await dsl.pick("menu:go:my_cases")
     assert "case.list_handling_none" in dsl.keys
+
+
+async def test_asking_again_at_the_offer_goes_there(chat: Chat, report_steps):
+    await walk(chat, report_steps[:6])
+    await chat.say("my cases")
+    await chat.say("my cases please")
+    assert chat.keys[0] == "keeping.kept_for_now"
+    assert "case.list_reported_none" in chat.keys
+
+
+async def test_from_support_which_keeps_nothing_a_report_starts_at_once(chat: Chat, bot):
+    await chat.pick("menu:get_support")
+    await chat.say("i think i need to report it")
+    assert chat.keys[-1] == "report_concern.categories.ask"
+    state = await conversation(bot, chat)
+    assert [f.flow for f in state.frames] == ["report_concern"] and state.paused == []
+
+
+# --- through chat --json, as a real process ---------------------------------------------------------
+
+
+def test_stop_keep_and_carry_on_through_the_command_line(tmp_path):
+    turns = chat_json(tmp_path / "bot.db", [
+        "menu:report_concern", "targeting_me", "no", "stop", "1", "carry on", "pause", "my cases", "carry on",
+    ])
+    assert keys(turns[4]) == ["keeping.keep_or_delete"]
+    assert choice_ids(turns[4]) == ["menu:keep", "menu:delete"]
+    assert keys(turns[5]) == ["keeping.kept", "menu.ask"]
+    assert keys(turns[6]) == ["common.welcome_back", "report_concern.platforms.ask"]
+    assert keys(turns[7]) == ["keeping.kept", "menu.ask"]
+    assert "case.list_reported_none" in keys(turns[8])  # with nothing running, "my cases" just goes there
+    assert keys(turns[9]) == ["common.welcome_back", "report_concern.platforms.ask"]
+
+
+def test_a_main_intent_mid_report_through_the_command_line(tmp_path):
+    turns = chat_json(tmp_path / "bot.db", ["menu:report_concern", "targeting_me", "I need to talk to someone", "2"],
+                      env={"OSB_NOW": "2026-11-18T11:00"})
+    assert keys(turns[3]) == ["keeping.switch_offer"]
+    assert choice_ids(turns[3]) == ["menu:go:get_support", "menu:resume"]
+    assert keys(turns[4]) == ["common.welcome_back", "report_concern.images.ask"]
