@@ -95,7 +95,7 @@ def test_turn_keys_keep_conversations_apart():
 async def test_a_menu_button_from_an_old_message_still_works_mid_flow(chat: Chat, report_steps):
     await walk(chat, report_steps[:3])
     await chat.pick("menu:get_support", answering="menu")
-    assert chat.keys == ["get_support.topic.ask"]
+    assert chat.keys[-1] == "get_support.topic.ask"
     await chat.pick("finished")
     assert chat.keys == ["support.bye", "common.carry_on", "report_concern.platforms.ask"]
 

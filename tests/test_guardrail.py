@@ -82,6 +82,7 @@ async def test_files_already_shared_are_dropped_when_the_guardrail_rises(chat: C
 async def test_stopping_after_the_alert_reminds_them_to_tell_the_dsl(chat: Chat, bot):
     await walk(chat, ["I'm being targeted", ["showing_learners"], ["yes"]])
     await chat.say("stop")
+    await chat.pick("menu:delete")
     assert chat.keys[0] == "report.stopped_after_alert"
     assert await bot.store.list_cases("default") == []
 
@@ -148,7 +149,7 @@ async def test_an_allegation_about_the_head_alerts_the_chair_with_its_details_ne
 async def test_one_person_can_send_only_a_few_alerts_an_hour_and_the_rest_wait_for_the_report(bot, chat: Chat, chat_as, clock):
     limit = bot.settings.guardrail_alerts_per_hour
     for _ in range(limit):
-        await walk(chat, ["I'm being targeted", ["targeting_me"], ["yes"], "stop"])
+        await walk(chat, ["I'm being targeted", ["targeting_me"], ["yes"], "stop", ["menu:delete"]])
     await walk(chat, ["I'm being targeted", ["targeting_me"]])
     await chat.pick("yes")
     assert chat.keys[:2] == ["report.guardrail", "report.guardrail_alert_limited"]

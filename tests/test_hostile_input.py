@@ -318,6 +318,7 @@ async def test_console_input_never_crashes_or_corrupts_and_a_report_still_goes_t
     for n, given_input in enumerate(examples(console_input, 100)):
         # At each step of a report in turn (the free-text ones keep what they are given), or with nothing running.
         await chat.say("stop")
+        await chat.pick("menu:delete")
         await walk(chat, STANDARD_REPORT[: n % len(STANDARD_REPORT)])
         kind, *args = given_input
         if kind == "say":
@@ -334,6 +335,7 @@ async def test_console_input_never_crashes_or_corrupts_and_a_report_still_goes_t
     assert_nothing_failed(caplog)
     await assert_store_sound(engine.store)
     await chat.say("stop")
+    await chat.pick("menu:delete")
     await walk(chat, STANDARD_REPORT)
     await chat.pick("send")
     assert chat.reply("report.sent")

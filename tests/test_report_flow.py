@@ -71,6 +71,8 @@ async def test_dsl_receives_case_card_when_they_open_the_chat(chat: Chat, chat_a
 async def test_stop_mid_report_opens_no_case_and_tells_no_one(chat: Chat, bot, chat_as, report_steps):
     await walk(chat, report_steps[:6])
     await chat.say("stop")
+    assert chat.keys == ["keeping.keep_or_delete"]
+    await chat.pick("menu:delete")
     assert chat.keys[0] == "report.stopped"
     assert await bot.store.list_cases("default") == []
     dsl = chat_as("console:dsl")

@@ -9,7 +9,9 @@ Each turn runs in one fixed order, under a per-conversation lock:
   5. input is cleaned and checked (empty, too long), typed choices are resolved;
   6. menu and case-card buttons, which can arrive at any time;
   7. a button from a question that has moved on is answered kindly;
-  8. interrupts: stop, back, menu, help;
+  8. interrupts: stop (which asks to keep or delete), pause, back, menu, help; with nothing running, carry on
+     with what was kept; during a flow, a request for something else offers to pause it and go there
+     (bot/keeping.py);
   9. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
   10. with no flow running: a phrase that starts a flow; else a message that says something a report would
       starts one, pre-filled from it (bot/first_message.py); else the menu.
@@ -37,6 +39,9 @@ from bot.conversation.safety import Safety
 from bot.cases.schools import Schools
 from bot.store import Store, StoreError
 from bot.core.text import clean, contains_phrase, is_command, resolve_choices
+from bot.conversation import support_now
+from bot.conversation.keeping import Keeping, noun
+from bot.conversation.welsh import looks_welsh, welsh_reply
 
 log = logging.getLogger(__name__)
 CASE_BUTTON = re.compile(r"case:[A-Za-z0-9-]{1,40}:[a-z_]{1,20}(?::[a-z_.]{1,60})?")
@@ -49,6 +54,7 @@ class Bot:
         self.settings = settings
         self.clock = clock
         self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(content) for cls in DIALOGS}
+        self.keeping = Keeping(self)
         self.schools = Schools(store, content, settings)
         # Platforms whose channel can write only into a chat the person has opened; each such channel adds its own.
         self.opened_chat_platforms: set[str] = set()
@@ -158,8 +164,7 @@ class Bot:
 
         commands = self.content.phrases.commands
         if text and not picked:
-            if is_command(text, commands["stop"]):
-                await self._stop(ctx)
+            if await self.keeping.on_command(ctx, text):
                 return
             if is_command(text, commands["menu"]):
                 await self.show_menu(ctx)
@@ -173,6 +178,9 @@ class Bot:
 
         if turn.question_unseen and state.active and not turn.choices:
             return  # the question has only now reached them: what they wrote before seeing it is not its answer
+        if text and not picked and (target := self.keeping.elsewhere(ctx, text)):
+            await self.keeping.offer_switch(ctx, target, text)
+            return
 
         files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
         inp = Input(text=text, picked=picked, attachments=files, overflow=overflow)
@@ -181,6 +189,8 @@ class Bot:
             return
         if inp.attachments:
             ctx.say("common.no_files_here")
+        if text and await self.listening_first(ctx, text):
+            return
         intent = next((f for f, phrases in self.content.phrases.intents.items()
                        if text and contains_phrase(text, phrases)), None)
         if intent == "report_concern" or (intent is None and text and starts_a_report(
@@ -199,10 +209,24 @@ class Bot:
             ctx.state.frames.remove(frame)
             await self._resume_below(ctx)
 
+    async def listening_first(self, ctx: Context, text: str) -> bool:
+        """With nothing running, before any intent: a message in Welsh gets the bilingual reply; a feeling is
+        acknowledged, then leads to support unless the message asks for something else. True when answered."""
+        if looks_welsh(text, self.content.phrases.welsh):
+            await welsh_reply(ctx)
+            return True
+        if support_now.acknowledge_feeling(ctx, text) and not any(
+                contains_phrase(text, phrases) for phrases in self.content.phrases.intents.values()):
+            await self._global_choice(ctx, "menu:get_support")
+            return True
+        return False
+
     async def _resume_below(self, ctx: Context) -> None:
         if ctx.state.active:
-            ctx.say("common.carry_on", value=self.content.flows[ctx.state.active.flow].title)
+            ctx.say("common.carry_on", value=noun(ctx.content, ctx.state.active.flow))
             await self.dialogs[ctx.state.active.flow].ask(ctx, ctx.state.active)
+        elif ctx.state.paused:
+            await self._offer_resume(ctx)
 
     async def start_flow(self, ctx: Context, flow_id: str, **answers: object) -> None:
         dialog = self.dialogs[flow_id]
@@ -225,7 +249,7 @@ class Bot:
         if self._set_aside_if_idle(ctx):
             await self._offer_resume(ctx)
         elif ctx.state.active:
-            ctx.say("common.welcome_back", value=self.content.flows[ctx.state.active.flow].title)
+            ctx.say("common.welcome_back", value=noun(ctx.content, ctx.state.active.flow))
             await self.ask_again(ctx)
         elif ctx.state.paused:
             await self._offer_resume(ctx)
@@ -239,7 +263,7 @@ class Bot:
         state = ctx.state
         idle = ctx.now - state.updated_at > timedelta(days=self.settings.idle_days)
         if state.frames and idle:
-            state.paused = state.frames
+            state.paused = state.paused + state.frames
             state.frames = []
             return True
         return False
@@ -248,7 +272,7 @@ class Bot:
         frame = ctx.state.paused[0]
         ctx.say(
             "common.resume_offer",
-            value=self.content.flows[frame.flow].title, started=frame.started_at.strftime("%-d %B %Y"),
+            value=noun(ctx.content, frame.flow), started=frame.started_at.strftime("%-d %B %Y"),
             choices=[ctx.choice("menu:resume", "menu.resume"), ctx.choice("menu:discard", "menu.discard")],
         )
 
@@ -264,8 +288,9 @@ class Bot:
 
     async def show_menu(self, ctx: Context, greeting: bool = False) -> None:
         choices = []
-        if ctx.state.active:
-            choices.append(ctx.choice("menu:resume", "menu.carry_on", value=self.content.flows[ctx.state.active.flow].title))
+        waiting = ctx.state.active or (ctx.state.paused[0] if ctx.state.paused else None)
+        if waiting:
+            choices.append(ctx.choice("menu:resume", "menu.carry_on", value=noun(ctx.content, waiting.flow)))
         choices += [
             ctx.choice("menu:report_concern", "menu.report_concern"),
             ctx.choice("menu:privacy_check", "menu.privacy_check"),
@@ -287,19 +312,9 @@ class Bot:
             await self.casework.on_case_button(ctx, choice)
             return
         action = choice.removeprefix("menu:")
-        if action == "resume":
-            if state.paused:
-                state.frames, state.paused = state.paused, []
-            if state.active:
-                ctx.say("common.welcome_back", value=self.content.flows[state.active.flow].title)
-                await self.ask_again(ctx)
-            else:
-                await self.show_menu(ctx)
-        elif action == "discard":
-            state.paused = []
-            ctx.say("common.discarded")
-            await self.show_menu(ctx)
-        elif action == "my_cases":
+        if await self.keeping.on_choice(ctx, action):
+            return
+        if action == "my_cases":
             await self.casework.list_for(ctx)
         elif action == "stats":
             await self.casework.stats_for(ctx)
@@ -307,16 +322,16 @@ class Bot:
             ctx.say("common.handlers_only")
             await self.show_menu(ctx)
         elif action in self.dialogs:
-            existing = next((f for f in state.frames if f.flow == action), None)
+            existing = next((f for f in state.frames + state.paused if f.flow == action), None)
             if existing is not None:
-                # One report (or check) at a time: bring the one in progress back to the top.
+                # One report (or check) at a time: bring the one in progress, or kept, back to the top.
+                if existing in state.paused:
+                    self.keeping.bring_back(ctx, [existing])
                 state.frames.remove(existing)
                 state.frames.append(existing)
-                ctx.say("common.already_started", value=self.content.flows[action].title)
+                ctx.say("common.already_started", value=noun(ctx.content, action))
                 await self.dialogs[action].ask(ctx, existing)
             else:
-                if state.paused and state.paused[0].flow == action:
-                    state.paused = []
                 await self.start_flow(ctx, action)
         else:
             ctx.say("common.not_understood")
@@ -327,19 +342,6 @@ class Bot:
     async def emergency(self, ctx: Context) -> None:
         dsls = await self.casework.handler_names(ctx)
         ctx.say("common.emergency", dsl_names=dsls or self.content.text("common.your_dsl"), urgent=True)
-
-    async def _stop(self, ctx: Context) -> None:
-        frame = ctx.state.active
-        if frame is None:
-            ctx.say("common.nothing_to_stop")
-            await self.show_menu(ctx)
-            return
-        ctx.state.frames.remove(frame)
-        ctx.say(self.dialogs[frame.flow].stop_message(frame))
-        if ctx.state.active:
-            await self._resume_below(ctx)
-        else:
-            await self.show_menu(ctx)
 
     async def _help(self, ctx: Context) -> None:
         if ctx.state.active:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.core.markup import escape
 
@@ -28,7 +37,7 @@ RUNTIME_VARIABLES = {
     "max_size", "file_name", "summary", "routed_count", "step_title", "platform", "item", "done_count",
     "skipped_count", "left", "status", "outcome", "count", "cases", "date", "reporter", "role",
     "reason", "urgency", "categories", "started", "value", "reasons", "people", "position", "total",
-    "open_required", "nation", "subject", "when",
+    "open_required", "nation", "subject", "when", "where", "phone", "hours", "opens",
 }
 
 
@@ -59,6 +68,30 @@ class Sourced(Strict):
 # --- Facts -------------------------------------------------------------------------------
 
 
+class OpenHours(Strict):
+    """When a helpline answers, in UK time, as its `hours` says in words: every hour of every day, or a span on
+    some weekdays (bank holidays are not known, so they count as the weekday they fall on)."""
+
+    always: bool = False
+    days: list[Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]] = Field(
+        default_factory=list)
+    start: time | None = None
+    end: time | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):  # unquoted, YAML reads 10:00 as the number 600
+            raise ValueError('write the time in quotes as "HH:MM", for example "10:00"')
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> "OpenHours":
+        if not self.always and not (self.days and self.start and self.end and self.start < self.end):
+            raise ValueError("give always: true, or days with a start earlier than the end")
+        return self
+
+
 class Helpline(Sourced):
     id: str
     name: str
@@ -66,6 +99,8 @@ class Helpline(Sourced):
     phone: str | None = None
     email: str | None = None
     hours: str | None = None
+    open_hours: OpenHours | None = Field(default=None, description="the hours as data, so the bot can say what is "
+                                         "open now and when the rest open")
     url: HttpUrl | None = None
 
 
@@ -172,6 +207,8 @@ class ChoiceSpec(Strict):
     synonyms: list[str] = Field(default_factory=list, description="other ways people say it (bot/understand.py)")
     means: Literal["yes", "no", "none", "unsure", "other"] | None = Field(
         default=None, description="the choice also takes every word for this meaning in phrases.yaml `answers`")
+    yours: str | None = Field(default=None, description="how the choice reads to the person who gave it, in their "
+                              "summary (\"An account targeting you\"); the label where none is given")
 
 
 class Condition(Strict):
@@ -209,6 +246,8 @@ class Step(Strict):
 class Flow(Strict):
     id: str
     title: str
+    noun: str | None = Field(default=None, description="how the bot refers back to the flow in progress "
+                             "(\"your report\"); the title in lower case where none is given")
     form_title: str | None = Field(default=None, description="a short title for the flow shown as one form (a Slack "
                                    "modal's title holds 24 characters); the title where none is given")
     steps: list[Step]
@@ -277,10 +316,17 @@ class CasePlan(Strict):
 # --- Phrases -----------------------------------------------------------------------------
 
 
+class WelshWords(Strict):
+    """Common Welsh words and greetings: a message with them gets the short bilingual reply."""
+
+    review: str = Field(description="who must check the Welsh before it is relied on")
+    words: list[str] = Field(min_length=1)
+
+
 class Phrases(Strict):
     """Deterministic matching: a whole-message command, or a phrase contained in the message."""
 
-    commands: dict[Literal["stop", "back", "menu", "help", "skip", "done"], list[str]]
+    commands: dict[Literal["stop", "back", "menu", "help", "skip", "done", "pause", "resume"], list[str]]
     allegation_harm: list[str] = Field(default_factory=list, description="an allegation of a sexual or physical "
                                        "nature: with a learner involved, the case is urgent")
     learners: list[str] = Field(default_factory=list, description="words that say a learner is involved")
@@ -292,6 +338,11 @@ class Phrases(Strict):
     platform_names: dict[str, list[str]] = Field(default_factory=dict, description="other names for each platform")
     first_message: dict[str, dict[str, list[str]]] = Field(
         default_factory=dict, description="phrases in a first message that pre-fill a report's answer: step, choice")
+    switch: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases"], list[str]] = Field(
+        default_factory=dict, description="whole messages that ask for something else while a flow is running")
+    feelings: list[str] = Field(default_factory=list, description="words that say how someone feels: acknowledged "
+                                "before any options")
+    welsh: WelshWords | None = None
 
 
 class WordList(Sourced):

@@ -36,6 +36,7 @@ class Dialog:
 
     flow_id: ClassVar[str]
     handlers_only: ClassVar[bool] = False  # only case handlers (DSLs, deputies, heads, chairs) may start it
+    keeps_place: ClassVar[bool] = False  # "stop" asks whether to keep it for later (bot/keeping.py)
 
     def __init__(self, content: Content):
         self.content = content  # the shared content: the flow's steps (wording is the school's, from ctx)
@@ -148,8 +149,12 @@ class StepDialog(Dialog):
 
     def summary_text(self, ctx: Context, frame: Frame) -> str:
         """The answers in light markdown: titles in bold, what the user typed escaped."""
-        return "\n".join(f"**{s.title}:** {escape(describe(ctx.content, s, frame.answers[s.id]))}"
+        return "\n".join(f"**{s.title}:** {escape(self.describe_to_them(ctx, s, frame.answers[s.id]))}"
                          for s in self.answered_steps(frame))
+
+    def describe_to_them(self, ctx: Context, step: Step, value: Any) -> str:
+        """An answer as shown back to the person who gave it; `describe` is how the case card shows it."""
+        return describe(ctx.content, step, value)
 
     # --- taking answers ------------------------------------------------------------------
 

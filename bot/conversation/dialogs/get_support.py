@@ -1,15 +1,31 @@
-"""Get support: the code behind content/flows/get_support.yaml. Each topic answers, then offers the list again."""
+"""Get support: the code behind content/flows/get_support.yaml. Each topic answers, then offers the list again.
+Out of school hours it opens with who answers now, and someone to talk to comes first (bot/support_now.py)."""
 
 from __future__ import annotations
 
-from bot.core.answers import ASKED
+from bot.conversation import support_now
 from bot.conversation.dialogs.base import Context, Input, StepDialog
-from bot.core.models import Frame
+from bot.core.answers import ASKED
+from bot.core.content import Step
+from bot.core.models import Choice, Frame
 from bot.core.text import is_command
+
+OPEN_NOW_FIRST = "wellbeing"  # out of hours, someone to talk to (Education Support, day and night) comes first
 
 
 class GetSupport(StepDialog):
     flow_id = "get_support"
+
+    async def start(self, ctx: Context, frame: Frame) -> None:
+        if support_now.school_closed(ctx):
+            support_now.say_open_now(ctx)
+        await self.ask(ctx, frame)
+
+    def choices_for(self, ctx: Context, step: Step, frame: Frame) -> list[Choice]:
+        choices = super().choices_for(ctx, step, frame)
+        if support_now.school_closed(ctx):
+            choices.sort(key=lambda c: c.id != OPEN_NOW_FIRST)
+        return choices
 
     async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
         step = self.flow.step(frame.step)
@@ -32,5 +48,7 @@ class GetSupport(StepDialog):
                 ctx.say("support.in_school", people=people or ctx.text("support.no_directory"))
             else:
                 ctx.say(f"support.{topic}")
+            if topic == "posh":
+                support_now.say_posh_closed(ctx)
         await self.ask(ctx, frame)
         return False

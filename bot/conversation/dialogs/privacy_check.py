@@ -16,15 +16,24 @@ from bot.conversation.dialogs.base import Context, Input, StepDialog
 from bot.core.models import Choice, Frame, Reminder, Reply
 
 REMINDER_DAYS = {"three_months": 91, "six_months": 182, "twelve_months": 365}
+SKIPPED_NOW = "skipped_now"  # at the end: go through the skipped items again
 
 
 class PrivacyCheck(StepDialog):
     flow_id = "privacy_check"
+    keeps_place = True
 
     def choices_for(self, ctx: Context, step: Step, frame: Frame) -> list[Choice]:
         if step.choices_from == "privacy_platforms":
             return [Choice(id=p.id, label=p.name) for p in ctx.content.facts.platforms.values() if p.privacy]
+        if step.id == "reminder" and self._skipped_items(frame):
+            return [ctx.choice(SKIPPED_NOW, "privacy.do_skipped_now"), *super().choices_for(ctx, step, frame)]
         return super().choices_for(ctx, step, frame)
+
+    @staticmethod
+    def _skipped_items(frame: Frame) -> list[list[str]]:
+        results = frame.answers.get("results") or {}
+        return [entry for entry in frame.answers.get("queue", []) if results.get(".".join(entry)) != "done"]
 
     def _current(self, ctx: Context, frame: Frame):
         platform_id, item_id = frame.answers["queue"][frame.answers["position"]]
@@ -59,6 +68,12 @@ class PrivacyCheck(StepDialog):
                                  asks=self.question_id(frame)))
 
     async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
+        if frame.step == "reminder" and inp.picked == [SKIPPED_NOW] and self._skipped_items(frame):
+            frame.answers["queue"] = self._skipped_items(frame)
+            frame.answers["position"] = 0
+            frame.step = "item"
+            await self.ask(ctx, frame)
+            return False
         if frame.step != "item":
             return await super().handle(ctx, frame, inp)
         step = self.flow.step("item")
@@ -128,3 +143,6 @@ class PrivacyCheck(StepDialog):
             ctx.say("privacy.reminder_set", date=due.strftime("%-d %B %Y"))
         else:
             ctx.say("privacy.no_reminder")
+
+    def stop_message(self, frame: Frame) -> str:
+        return "privacy.stopped"

@@ -6,6 +6,8 @@ images of under-18s, and opening the case at the end.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.core.content import Step
 from bot.conversation.dialogs import report_start
 from bot.conversation.dialogs.base import Context, Input, StepDialog
@@ -26,12 +28,22 @@ ALERT_TOLD = {"alerted": "report.guardrail_alerted", "no_one": "report.guardrail
 
 class ReportConcern(StepDialog):
     flow_id = "report_concern"
+    keeps_place = True
 
     def choices_for(self, ctx: Context, step: Step, frame: Frame) -> list[Choice]:
         if step.choices_from == "platforms":
             platforms = [Choice(id=p.id, label=p.name) for p in ctx.content.facts.platforms.values()]
             return platforms + [ctx.choice("other", "report.platform_other")]
         return super().choices_for(ctx, step, frame)
+
+    def describe_to_them(self, ctx: Context, step: Step, value: Any) -> str:
+        """The reporter's own summary in their words ("An account targeting you"), not the card's third person."""
+        yours = {c.id: c.yours or c.label for c in step.choices}
+        if step.type == "choice" and value in yours:
+            return yours[value]
+        if step.type == "multi" and isinstance(value, list) and all(v in yours for v in value):
+            return ", ".join(yours[v] for v in value)
+        return super().describe_to_them(ctx, step, value)
 
     def guardrail_on(self, frame: Frame) -> bool:
         return bool(frame.answers.get("_guardrail"))
