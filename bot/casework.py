@@ -30,6 +30,7 @@ from bot.models import (
     Route,
     StaffMember,
 )
+from bot import record_system
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
 FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
 # What a refused press is recorded as: the card's name for the action (a form counts as its button; a plan
 # tick as "tick"), or "other", so nothing a sender made up is ever written into the case's record.
-CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", "threshold", *FLOW_FOR_ACTION}
+CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", "threshold", "entry", "entered",
+                *FLOW_FOR_ACTION}
 THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")
 ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
 
@@ -403,12 +405,12 @@ class Casework:
             return Choice(id=f"case:{ref}:{action}", label=self.text(f"case.action.{action}"))
 
         if case.status == CaseStatus.CLOSED:
-            return [choice("note"), choice("plan"), choice("record")]
+            return [choice("note"), choice("plan"), choice("record"), choice("entry"), choice("entered")]
         actions = [choice("ack")] if case.status == CaseStatus.NEW else []
         if "allegation" in case.categories:
             actions.append(choice("threshold"))
         return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"),
-                          choice("close"), choice("record")]
+                          choice("close"), choice("record"), choice("entry"), choice("entered")]
 
     def card_reply(self, case: Case, viewer: str, names: dict[str, str], key: str = "case.card") -> Reply:
         card = self.card(case, viewer, names)
@@ -470,6 +472,10 @@ class Casework:
             await self.send_pack_to_reporter(ctx, case)
         elif action == "record":
             await self.send_record(ctx, case)
+        elif action == "entry":
+            await record_system.send_entry(ctx, case)
+        elif action == "entered":
+            await record_system.mark_entered(ctx, case)
         elif action in FLOW_FOR_ACTION:
             if case.status == CaseStatus.CLOSED and action != "note":
                 ctx.say("case.already_closed", reference=case.reference)

@@ -826,3 +826,19 @@ async def test_a_40_kb_message_with_raw_angle_brackets_is_refused_kindly_without
     assert "longer than I can take" in replies[0]["text"] and "4000 characters" in replies[0]["text"]
     assert read == []
     assert await bot.store.list_cases("default") == []
+
+
+async def test_the_dsl_gets_the_record_system_entry_in_their_dm_and_marks_it_entered(slack, bot):
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    (card,) = await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    (entry,) = await click(slack, DSL, card, "case:OSB-2026-0001:entry")
+    words = all_text(entry)
+    assert "Entry for the school's safeguarding record system" in words and "Instagram" in words
+    assert "DSL" in words and "Dana Lee" not in words and "Jo Brown" not in words and "Mocking posts" not in words
+    assert entry["channel"].startswith("D")  # only in the DSL's own DM
+    (marked,) = await click(slack, DSL, entry, "case:OSB-2026-0001:entered")
+    assert "marked as entered" in marked["text"]
+    case = await bot.store.get_case("default", "OSB-2026-0001")
+    (event,) = [e for e in await bot.store.case_events(case.id) if e.kind == "entered_in_record_system"]
+    assert event.actor == f"slack:{DSL}"
