@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable
 from bot.config import ConfigError, Settings
 from bot.content import Content, ContentError, load_content
 from bot.engine import Bot
-from bot.models import Role, StaffMember
+from bot.models import Role, StaffMember, utcnow
 from bot.routing import routing_gaps
 from bot.store import Store, StoreError, open_store
 
@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     remove = staff.add_parser("remove", parents=[one_school], help="remove a member of staff")
     remove.add_argument("user", type=user_arg)
+    digest = staff.add_parser("digest", parents=[one_school],
+                              help="turn a case handler's morning summary of their open cases on or off")
+    digest.add_argument("user", type=user_arg)
+    digest.add_argument("setting", choices=["on", "off"])
 
     cases = sub.add_parser("cases", help="cases").add_subparsers(dest="action", required=True)
     cases_list = cases.add_parser("list", parents=[one_school], help="list cases")
@@ -336,6 +340,10 @@ async def staff(args: argparse.Namespace, settings: Settings, content: Content, 
         await store.upsert_staff(member)
         print(f"{args.user} is {name}, {_role_names(content, member.roles)}.")
         _warn_routing_gaps(content, await store.list_staff(school))
+        return 0
+    if args.action == "digest":
+        await store.set_morning_digest(school, args.user, args.setting == "on", utcnow())
+        print(f"The morning summary for {args.user} is {args.setting}.")
         return 0
     if args.action == "remove":
         if await store.remove_staff(school, args.user):

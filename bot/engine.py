@@ -22,6 +22,7 @@ import traceback
 from datetime import datetime, timedelta
 from typing import Callable
 
+from bot import digest
 from bot.casework import Casework
 from bot.config import Settings
 from bot.content import Content
@@ -288,6 +289,8 @@ class Bot:
             await self.casework.list_for(ctx)
         elif action == "stats":
             await self.casework.stats_for(ctx)
+        elif action in ("digest_on", "digest_off"):
+            await digest.set_from_chat(ctx, on=action == "digest_on")
         elif action in self.dialogs and self.dialogs[action].handlers_only and not self._is_handler(ctx):
             ctx.say("common.handlers_only")
             await self.show_menu(ctx)

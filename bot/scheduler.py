@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from bot.casework import names_of_people
+from bot.digest import send_digests
 from bot.models import (
     Case,
     CaseEvent,
@@ -161,6 +162,9 @@ class Scheduler:
                     sent += 1
             except Exception as exc:
                 log.error("scheduler: privacy-check reminder failed: %s", type(exc).__name__)
+        digests = await send_digests(self.bot, school, staff, self.calendar, now)
+        if digests:
+            log.info("scheduler: %d morning digest(s) queued", digests)
         return sent
 
     def _warn_if_calendar_ends(self, now: datetime) -> None:

@@ -842,3 +842,26 @@ async def test_the_dsl_gets_the_record_system_entry_in_their_dm_and_marks_it_ent
     case = await bot.store.get_case("default", "OSB-2026-0001")
     (event,) = [e for e in await bot.store.case_events(case.id) if e.kind == "entered_in_record_system"]
     assert event.actor == f"slack:{DSL}"
+
+
+async def test_the_morning_digest_reaches_the_dsl_in_their_dm_and_can_be_turned_off(slack, bot):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.scheduler import Scheduler
+
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    monday_morning = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+    await Scheduler(bot).tick(monday_morning)
+    await Scheduler(bot).tick(monday_morning)
+    (digest,) = await slack.api.wait_for(
+        lambda: [m for m in slack.messages_to(DSL) if "Good morning" in m["text"]], timeout=10)
+    assert "OSB-2026-0001" in all_text(digest) and "Jo Brown" not in all_text(digest)
+    assert digest["channel"].startswith("D")
+    find_button(digest, "case:OSB-2026-0001:show")
+    (off,) = await click(slack, DSL, digest, "menu:digest_off")
+    assert "won't get the morning summary" in off["text"]
+    assert await bot.store.morning_digest_off("default") == {f"slack:{DSL}"}
+    assert not [m for m in slack.messages_to(TEACHER) if "Good morning" in m["text"]]

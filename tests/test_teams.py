@@ -1160,3 +1160,23 @@ async def test_the_dsl_gets_the_record_system_entry_in_their_chat_and_marks_it_e
     case = await bot.store.get_case("default", REF)
     (event,) = [e for e in await bot.store.case_events(case.id) if e.kind == "entered_in_record_system"]
     assert event.actor == f"teams:{DSL}"
+
+
+async def test_the_morning_digest_reaches_the_dsl_in_their_chat_and_can_be_turned_off(teams, bot):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.scheduler import Scheduler
+
+    await sent_case(teams)
+    monday_morning = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+    await Scheduler(bot).tick(monday_morning)
+    await Scheduler(bot).tick(monday_morning)
+    await teams.channel.deliver_pending()
+    (digest,) = [m for m in teams.to(DSL) if "Good morning" in text(m)]
+    assert_valid_for_teams(card_of(digest))
+    assert REF in text(digest) and "Jo Brown" not in text(digest)
+    find_action(digest, f"case:{REF}:show")
+    *_, off = await teams.press(DSL, digest, "menu:digest_off")
+    assert "won't get the morning summary" in text(off)
+    assert await bot.store.morning_digest_off("default") == {f"teams:{DSL}"}

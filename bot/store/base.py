@@ -452,6 +452,26 @@ class Store(ABC):
     async def due_reminders(self, school_id: str, now: datetime, kind: str | None = None) -> list[Reminder]:
         """Stored reminders not yet sent whose time has come, earliest first."""
 
+    # --- the morning digest (bot/digest.py) ----------------------------------------------------
+    @abstractmethod
+    async def set_morning_digest(self, school_id: str, user: str, on: bool, at: datetime) -> None:
+        """Turn the morning digest on (the default) or off for one person."""
+
+    @abstractmethod
+    async def morning_digest_off(self, school_id: str) -> set[str]:
+        """Who in the school has turned the morning digest off."""
+
+    @abstractmethod
+    async def digests_sent(self, school_id: str, day: str) -> set[str]:
+        """Who has been sent their digest for `day` (YYYY-MM-DD, the school's local date)."""
+
+    @abstractmethod
+    async def claim_digest(self, school_id: str, recipient: str, day: str, at: datetime,
+                           notifications: list[Notification]) -> bool:
+        """Send one person's digest for `day` exactly once, even with several processes sharing the store: in
+        one write transaction, unless it was sent already, record it as sent at `at` and queue `notifications`.
+        True when this call claimed it."""
+
     @abstractmethod
     async def claim_reminder(self, reminder_id: str, sent_at: datetime, notifications: list[Notification]) -> bool:
         """Mark a stored reminder sent and queue its notifications in one write transaction, only if it was

@@ -490,4 +490,24 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             FOR EACH ROW EXECUTE FUNCTION refuse('the record key is set once');
         """,
     ),
+    (
+        21,
+        "the morning digest: who has turned it off, and which were sent",
+        """
+        -- See migrations.py.
+        CREATE TABLE digest_opt_outs (
+            school_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            since TEXT NOT NULL,
+            PRIMARY KEY (school_id, recipient)
+        );
+        CREATE TABLE sent_digests (
+            school_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            day TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (school_id, day, recipient)
+        );
+        """,
+    ),
 ]

@@ -774,6 +774,36 @@ class PostgresStore(Store):
         ready = [r for r in found if aware(r.due_at) <= now]
         return sorted(ready, key=lambda r: aware(r.due_at))
 
+    # --- the morning digest (bot/digest.py) ----------------------------------------------------
+
+    async def set_morning_digest(self, school_id: str, user: str, on: bool, at: datetime) -> None:
+        async with self._write() as conn:
+            if on:
+                await conn.execute("DELETE FROM digest_opt_outs WHERE school_id = %s AND recipient = %s",
+                                   [school_id, user])
+            else:
+                await _insert(conn, "digest_opt_outs", [{"school_id": school_id, "recipient": user, "since": ts(at)}],
+                              "ON CONFLICT DO NOTHING")
+
+    async def morning_digest_off(self, school_id: str) -> set[str]:
+        rows = await self._all("SELECT recipient FROM digest_opt_outs WHERE school_id = %s", [school_id])
+        return {r["recipient"] for r in rows}
+
+    async def digests_sent(self, school_id: str, day: str) -> set[str]:
+        rows = await self._all("SELECT recipient FROM sent_digests WHERE school_id = %s AND day = %s",
+                               [school_id, day])
+        return {r["recipient"] for r in rows}
+
+    async def claim_digest(self, school_id: str, recipient: str, day: str, at: datetime,
+                           notifications: list[Notification]) -> bool:
+        async with self._write() as conn:
+            # The primary key decides: a second process's insert waits for this transaction, then does nothing.
+            if not await _insert(conn, "sent_digests", [{"school_id": school_id, "recipient": recipient, "day": day,
+                                                         "sent_at": ts(at)}], "ON CONFLICT DO NOTHING"):
+                return False
+            await _insert(conn, "outbox", [notification_row(n) for n in notifications])
+            return True
+
     async def claim_reminder(self, reminder_id: str, sent_at: datetime, notifications: list[Notification]) -> bool:
         async with self._write() as conn:
             # A second process's update waits for this one's row lock, then finds sent_at set.

@@ -949,6 +949,45 @@ class SQLiteStore(Store):
 
         return await self._run(claim)
 
+    # --- the morning digest (bot/digest.py) ----------------------------------------------------
+
+    async def set_morning_digest(self, school_id: str, user: str, on: bool, at: datetime) -> None:
+        def save() -> None:
+            with self._write() as db:
+                if on:
+                    db.execute("DELETE FROM digest_opt_outs WHERE school_id = ? AND recipient = ?", [school_id, user])
+                else:
+                    db.execute("INSERT OR IGNORE INTO digest_opt_outs (school_id, recipient, since) VALUES (?, ?, ?)",
+                               [school_id, user, ts(at)])
+
+        await self._run(save)
+
+    async def morning_digest_off(self, school_id: str) -> set[str]:
+        def rows() -> set[str]:
+            return {r["recipient"] for r in self.db.query(
+                "SELECT recipient FROM digest_opt_outs WHERE school_id = ?", [school_id])}
+
+        return await self._run(rows)
+
+    async def digests_sent(self, school_id: str, day: str) -> set[str]:
+        def rows() -> set[str]:
+            return {r["recipient"] for r in self.db.query(
+                "SELECT recipient FROM sent_digests WHERE school_id = ? AND day = ?", [school_id, day])}
+
+        return await self._run(rows)
+
+    async def claim_digest(self, school_id: str, recipient: str, day: str, at: datetime,
+                           notifications: list[Notification]) -> bool:
+        def claim() -> bool:
+            # BEGIN IMMEDIATE: a second process waits here, then finds the digest sent.
+            with self._write() as db:
+                if db.execute("INSERT OR IGNORE INTO sent_digests (school_id, recipient, day, sent_at)"
+                              " VALUES (?, ?, ?, ?)", [school_id, recipient, day, ts(at)]).rowcount != 1:
+                    return False
+                self._insert_notifications(db, notifications)
+                return True
+
+        return await self._run(claim)
 
     # --- retention (bot/retention.py) ------------------------------------------------------
 
