@@ -31,6 +31,7 @@ from bot.models import (
     StaffMember,
 )
 from bot import record_system
+from bot.charts import chart_data, chart_reply
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
@@ -687,7 +688,11 @@ class Casework:
             return
         cases = await store.list_cases(ctx.school_id, routed_to=ctx.user)
         events = await store.events_of_cases([c.id for c in cases], MILESTONES)
-        ctx.replies.append(stats_reply(self.bot.schools.words(), compute_stats(ctx.school_id, cases, events, now=ctx.now)))
+        stats = compute_stats(ctx.school_id, cases, events, now=ctx.now)
+        ctx.replies.append(stats_reply(self.bot.schools.words(), stats))
+        if ctx.turn.files and stats.total:  # where the channel can carry a file: the same figures as a chart
+            data = chart_data(cases, events, list(stats.by_month))
+            ctx.replies.append(chart_reply(self.bot.schools.words(), data, f"trends-{ctx.now:%Y-%m-%d}.png"))
 
     async def still_for_recipient(self, note: Notification) -> bool:
         """Whether a waiting notification about a case (or an urgent alert of a report not yet sent) may still go

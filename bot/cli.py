@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats = cases.add_parser("stats", parents=[one_school], help="trends across cases: counts and times, never content")
     stats.add_argument("--json", action="store_true")
     stats.add_argument("--since", type=date_arg, help="only cases reported on or after DATE (YYYY-MM-DD)")
+    stats.add_argument("--chart", nargs="?", const="", metavar="FILE",
+                       help="also draw the trends as a PNG chart, to FILE (default: trends-DATE.png in the exports "
+                            "folder beside the database)")
     purge = cases.add_parser("purge", parents=[one_school], help="delete closed cases whose retention period has run out")
     purge.add_argument("--dry-run", action="store_true", help="only list what is due; delete nothing")
     purge.add_argument("--now", type=date_arg, help="decide as on DATE (YYYY-MM-DD); a later date than today "
@@ -285,11 +288,16 @@ async def trends(args: argparse.Namespace, settings: Settings, content: Content,
     return 0
 
 
+def exports_folder(settings: Settings) -> Path:
+    """Where files the bot makes for someone at this machine go: `exports` beside the SQLite database (or here)."""
+    return (Path(settings.db).resolve().parent if "://" not in settings.db else Path.cwd()) / "exports"
+
+
 async def chat(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
     from bot.adapters.console import run_chat
 
     # Beside the database, as private as it is (a server database: beside where the command runs).
-    exports = (Path(settings.db).resolve().parent if "://" not in settings.db else Path.cwd()) / "exports"
+    exports = exports_folder(settings)
     await run_chat(Bot(content, store, settings, clock=settings.clock()), args.user, args.json, exports)
     return 0
 
@@ -543,6 +551,17 @@ async def show_stats(args: argparse.Namespace, settings: Settings, content: Cont
     else:
         for line in stats_lines(content, stats):
             print(to_plain(line))
+    if args.chart is not None:
+        from bot.charts import chart_data, chart_png
+        from bot.private import write_private
+        from bot.stats import MILESTONES
+
+        cases = await store.list_cases(settings.school_id)
+        data = chart_data(cases, await store.events_of_cases([c.id for c in cases], MILESTONES), list(stats.by_month))
+        default = exports_folder(settings) / f"trends-{stats.generated_at:%Y-%m-%d}.png"
+        saved = write_private(Path(args.chart) if args.chart else default, chart_png(content, data))
+        said = to_plain(content.text("stats.chart.saved", value=str(saved)))
+        print(said, file=sys.stderr if args.json else sys.stdout)  # --json: standard output stays JSON
     return 0
 
 

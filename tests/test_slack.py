@@ -865,3 +865,20 @@ async def test_the_morning_digest_reaches_the_dsl_in_their_dm_and_can_be_turned_
     assert "won't get the morning summary" in off["text"]
     assert await bot.store.morning_digest_off("default") == {f"slack:{DSL}"}
     assert not [m for m in slack.messages_to(TEACHER) if "Good morning" in m["text"]]
+
+
+async def test_the_dsls_trends_come_with_the_chart_uploaded_to_their_dm(slack, bot):
+    from io import BytesIO
+
+    from PIL import Image
+
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    (menu,) = await say(slack, DSL, "menu")
+    await click(slack, DSL, menu, "menu:stats")
+    (done,) = await slack.api.wait_for(lambda: slack.api.bodies("files.completeUploadExternal"), timeout=10)
+    assert done["channel_id"] == f"D{DSL}"
+    (png,) = slack.api.uploads.values()
+    assert Image.open(BytesIO(png)).format == "PNG"
+    assert any("All cases so far: 1" in m["text"] for m in slack.messages_to(DSL))

@@ -1180,3 +1180,19 @@ async def test_the_morning_digest_reaches_the_dsl_in_their_chat_and_can_be_turne
     *_, off = await teams.press(DSL, digest, "menu:digest_off")
     assert "won't get the morning summary" in text(off)
     assert await bot.store.morning_digest_off("default") == {f"teams:{DSL}"}
+
+
+async def test_the_dsls_trends_come_with_the_chart_offered_as_a_file_in_their_chat(teams, bot):
+    from io import BytesIO
+
+    from PIL import Image
+
+    await sent_case(teams)
+    *_, menu = await teams.say(DSL, "menu")
+    *said, offer = await teams.press(DSL, menu, "menu:stats")
+    assert any("All cases so far: 1" in text(m) for m in said)
+    assert offer["attachments"][0]["name"].endswith(".png")
+    status, _, _ = await teams.consent(DSL, offer)
+    assert status == 200
+    (upload,) = teams.connector.uploads
+    assert Image.open(BytesIO(upload["body"])).format == "PNG"
