@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--chart", nargs="?", const="", metavar="FILE",
                        help="also draw the trends as a PNG chart, to FILE (default: trends-DATE.png in the exports "
                             "folder beside the database)")
+    report = cases.add_parser("report", parents=[one_school],
+                              help="the governors' termly report as a PDF: counts and times only, never a case")
+    report.add_argument("--term", required=True, choices=["autumn", "spring", "summer"])
+    report.add_argument("--year", type=int, help="the year the school year starts in, e.g. 2026 for 2026-27 "
+                                                 "(default: the latest such term that has started)")
+    report.add_argument("--out", help="where to write it (default: governors-TERM-YEAR.pdf in the exports folder "
+                                      "beside the database)")
     purge = cases.add_parser("purge", parents=[one_school], help="delete closed cases whose retention period has run out")
     purge.add_argument("--dry-run", action="store_true", help="only list what is due; delete nothing")
     purge.add_argument("--now", type=date_arg, help="decide as on DATE (YYYY-MM-DD); a later date than today "
@@ -435,6 +442,8 @@ async def cases(args: argparse.Namespace, settings: Settings, content: Content, 
         return await (export_record if args.action == "export" else verify_chains)(args, settings, content, store)
     if args.action in ("stats", "purge"):
         return await (show_stats if args.action == "stats" else purge_cases)(args, settings, content, store)
+    if args.action == "report":
+        return await governors_report(args, settings, content, store)
     case = await store.get_case(settings.school_id, args.reference)
     if case is None:
         print(f"online-safety-bot: no case {args.reference}", file=sys.stderr)
@@ -562,6 +571,32 @@ async def show_stats(args: argparse.Namespace, settings: Settings, content: Cont
         saved = write_private(Path(args.chart) if args.chart else default, chart_png(content, data))
         said = to_plain(content.text("stats.chart.saved", value=str(saved)))
         print(said, file=sys.stderr if args.json else sys.stdout)  # --json: standard output stays JSON
+    return 0
+
+
+async def governors_report(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
+    """`cases report`: the governors' termly report, a PDF of counts and times for one term of the school's
+    calendar; never a reference, a name, an account or anything anyone wrote."""
+    from bot import governors
+    from bot.markup import to_plain
+    from bot.private import write_private
+    from bot.school_calendar import calendar_for
+    from bot.schools import serving
+
+    bot = Bot(content, store, settings)
+    school = await bot.schools.get(settings.school_id)
+    with serving(school):  # in the school's own words, by its own calendar
+        words = bot.schools.words()
+        try:
+            span, _stats, pdf = await governors.governors_report(
+                store, words, calendar_for(settings, school.content_dir), school.id, school.name, args.term,
+                args.year, now=settings.clock()())
+        except LookupError as exc:
+            print(f"online-safety-bot: {exc}", file=sys.stderr)
+            return 1
+    name = f"governors-{span.kind}-{span.school_year}.pdf"
+    saved = write_private(args.out or exports_folder(settings) / name, pdf)
+    print(to_plain(words.text("governors.saved", value=str(saved))))
     return 0
 
 
