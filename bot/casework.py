@@ -8,6 +8,7 @@ Every change is an event (who, what, when) stored with the change itself.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from datetime import timedelta
@@ -31,7 +32,6 @@ from bot.models import (
     StaffMember,
 )
 from bot import record_system
-from bot.charts import chart_data, chart_reply
 from bot.early_warning import raise_alerts, sightings
 from bot.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.report_pack import pack_replies, reporter_pack
@@ -691,8 +691,11 @@ class Casework:
         stats = compute_stats(ctx.school_id, cases, events, now=ctx.now)
         ctx.replies.append(stats_reply(self.bot.schools.words(), stats))
         if ctx.turn.files and stats.total:  # where the channel can carry a file: the same figures as a chart
+            from bot.charts import chart_data, chart_reply  # matplotlib, loaded only when a chart is drawn
+
             data = chart_data(cases, events, list(stats.by_month))
-            ctx.replies.append(chart_reply(self.bot.schools.words(), data, f"trends-{ctx.now:%Y-%m-%d}.png"))
+            name = f"trends-{ctx.now:%Y-%m-%d}.png"
+            ctx.replies.append(await asyncio.to_thread(chart_reply, self.bot.schools.words(), data, name))
 
     async def still_for_recipient(self, note: Notification) -> bool:
         """Whether a waiting notification about a case (or an urgent alert of a report not yet sent) may still go
