@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable
 from bot.core.config import ConfigError, Settings
 from bot.core.content import Content, ContentError, load_content
 from bot.conversation.engine import Bot
-from bot.core.models import Role, StaffMember
+from bot.core.models import Role, StaffMember, utcnow
 from bot.cases.routing import routing_gaps
 from bot.store import Store, StoreError, open_store
 
@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     remove = staff.add_parser("remove", parents=[one_school], help="remove a member of staff")
     remove.add_argument("user", type=user_arg)
+    digest = staff.add_parser("digest", parents=[one_school],
+                              help="turn a case handler's morning summary of their open cases on or off")
+    digest.add_argument("user", type=user_arg)
+    digest.add_argument("setting", choices=["on", "off"])
 
     cases = sub.add_parser("cases", help="cases").add_subparsers(dest="action", required=True)
     cases_list = cases.add_parser("list", parents=[one_school], help="list cases")
@@ -80,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     stats = cases.add_parser("stats", parents=[one_school], help="trends across cases: counts and times, never content")
     stats.add_argument("--json", action="store_true")
     stats.add_argument("--since", type=date_arg, help="only cases reported on or after DATE (YYYY-MM-DD)")
+    stats.add_argument("--chart", nargs="?", const="", metavar="FILE",
+                       help="also draw the trends as a PNG chart, to FILE (default: trends-DATE.png in the exports "
+                            "folder beside the database)")
+    report = cases.add_parser("report", parents=[one_school],
+                              help="the governors' termly report as a PDF: counts and times only, never a case")
+    report.add_argument("--term", required=True, choices=["autumn", "spring", "summer"])
+    report.add_argument("--year", type=int, help="the year the school year starts in, e.g. 2026 for 2026-27 "
+                                                 "(default: the latest such term that has started)")
+    report.add_argument("--out", help="where to write it (default: governors-TERM-YEAR.pdf in the exports folder "
+                                      "beside the database)")
     purge = cases.add_parser("purge", parents=[one_school], help="delete closed cases whose retention period has run out")
     purge.add_argument("--dry-run", action="store_true", help="only list what is due; delete nothing")
     purge.add_argument("--now", type=date_arg, help="decide as on DATE (YYYY-MM-DD); a later date than today "
@@ -281,11 +295,16 @@ async def trends(args: argparse.Namespace, settings: Settings, content: Content,
     return 0
 
 
+def exports_folder(settings: Settings) -> Path:
+    """Where files the bot makes for someone at this machine go: `exports` beside the SQLite database (or here)."""
+    return (Path(settings.db).resolve().parent if "://" not in settings.db else Path.cwd()) / "exports"
+
+
 async def chat(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
     from bot.channels.console import run_chat
 
     # Beside the database, as private as it is (a server database: beside where the command runs).
-    exports = (Path(settings.db).resolve().parent if "://" not in settings.db else Path.cwd()) / "exports"
+    exports = exports_folder(settings)
     await run_chat(Bot(content, store, settings, clock=settings.clock()), args.user, args.json, exports)
     return 0
 
@@ -336,6 +355,10 @@ async def staff(args: argparse.Namespace, settings: Settings, content: Content, 
         await store.upsert_staff(member)
         print(f"{args.user} is {name}, {_role_names(content, member.roles)}.")
         _warn_routing_gaps(content, await store.list_staff(school))
+        return 0
+    if args.action == "digest":
+        await store.set_morning_digest(school, args.user, args.setting == "on", utcnow())
+        print(f"The morning summary for {args.user} is {args.setting}.")
         return 0
     if args.action == "remove":
         if await store.remove_staff(school, args.user):
@@ -419,6 +442,8 @@ async def cases(args: argparse.Namespace, settings: Settings, content: Content, 
         return await (export_record if args.action == "export" else verify_chains)(args, settings, content, store)
     if args.action in ("stats", "purge"):
         return await (show_stats if args.action == "stats" else purge_cases)(args, settings, content, store)
+    if args.action == "report":
+        return await governors_report(args, settings, content, store)
     case = await store.get_case(settings.school_id, args.reference)
     if case is None:
         print(f"online-safety-bot: no case {args.reference}", file=sys.stderr)
@@ -533,6 +558,39 @@ async def show_stats(args: argparse.Namespace, settings: Settings, content: Cont
     else:
         for line in stats_lines(content, stats):
             print(to_plain(line))
+    if args.chart is not None:
+        from bot.cases.charts import chart_data, chart_png
+        from bot.core.private import write_private
+        from bot.cases.stats import MILESTONES
+
+        cases = await store.list_cases(settings.school_id)
+        data = chart_data(cases, await store.events_of_cases([c.id for c in cases], MILESTONES), list(stats.by_month))
+        default = exports_folder(settings) / f"trends-{stats.generated_at:%Y-%m-%d}.png"
+        saved = write_private(Path(args.chart) if args.chart else default, chart_png(content, data))
+        said = to_plain(content.text("stats.chart.saved", value=str(saved)))
+        print(said, file=sys.stderr if args.json else sys.stdout)  # --json: standard output stays JSON
+    return 0
+
+
+async def governors_report(args: argparse.Namespace, settings: Settings, content: Content, store: Store) -> int:
+    """`cases report`: the governors' termly report, a PDF of counts and times for one term of the school's
+    calendar; never a reference, a name, an account or anything anyone wrote."""
+    from bot.cases import governors
+    from bot.core.markup import to_plain
+    from bot.core.private import write_private
+    from bot.cases.schools import Schools
+
+    scope = await Schools(store, content, settings).scope(settings.school_id)  # its own words and calendar
+    words = scope.words
+    try:
+        span, _stats, pdf = await governors.governors_report(
+            store, words, scope.calendar, scope.id, scope.name, args.term, args.year, now=settings.clock()())
+    except LookupError as exc:
+        print(f"online-safety-bot: {exc}", file=sys.stderr)
+        return 1
+    name = f"governors-{span.kind}-{span.school_year}.pdf"
+    saved = write_private(args.out or exports_folder(settings) / name, pdf)
+    print(to_plain(words.text("governors.saved", value=str(saved))))
     return 0
 
 

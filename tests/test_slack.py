@@ -827,3 +827,59 @@ async def test_a_40_kb_message_with_raw_angle_brackets_is_refused_kindly_without
     assert "longer than I can take" in replies[0]["text"] and "4000 characters" in replies[0]["text"]
     assert read == []
     assert await bot.store.list_cases("default") == []
+
+
+async def test_the_dsl_gets_the_record_system_entry_in_their_dm_and_marks_it_entered(slack, bot):
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    (card,) = await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    (entry,) = await click(slack, DSL, card, "case:OSB-2026-0001:entry")
+    words = all_text(entry)
+    assert "Entry for the school's safeguarding record system" in words and "Instagram" in words
+    assert "DSL" in words and "Dana Lee" not in words and "Jo Brown" not in words and "Mocking posts" not in words
+    assert entry["channel"].startswith("D")  # only in the DSL's own DM
+    (marked,) = await click(slack, DSL, entry, "case:OSB-2026-0001:entered")
+    assert "marked as entered" in marked["text"]
+    case = await bot.store.get_case("default", "OSB-2026-0001")
+    (event,) = [e for e in await bot.store.case_events(case.id) if e.kind == "entered_in_record_system"]
+    assert event.actor == f"slack:{DSL}"
+
+
+async def test_the_morning_digest_reaches_the_dsl_in_their_dm_and_can_be_turned_off(slack, bot):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.app.scheduler import Scheduler
+
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    monday_morning = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+    await Scheduler(bot.store, bot.settings, bot.schools, bot.clock).tick(monday_morning)
+    await Scheduler(bot.store, bot.settings, bot.schools, bot.clock).tick(monday_morning)
+    (digest,) = await slack.api.wait_for(
+        lambda: [m for m in slack.messages_to(DSL) if "Good morning" in m["text"]], timeout=10)
+    assert "OSB-2026-0001" in all_text(digest) and "Jo Brown" not in all_text(digest)
+    assert digest["channel"].startswith("D")
+    find_button(digest, "case:OSB-2026-0001:show")
+    (off,) = await click(slack, DSL, digest, "menu:digest_off")
+    assert "won't get the morning summary" in off["text"]
+    assert await bot.store.morning_digest_off("default") == {f"slack:{DSL}"}
+    assert not [m for m in slack.messages_to(TEACHER) if "Good morning" in m["text"]]
+
+
+async def test_the_dsls_trends_come_with_the_chart_uploaded_to_their_dm(slack, bot):
+    from io import BytesIO
+
+    from PIL import Image
+
+    summary = await report_until_summary(slack)
+    await click(slack, TEACHER, summary, "send")
+    await slack.api.wait_for(lambda: slack.messages_to(DSL))
+    (menu,) = await say(slack, DSL, "menu")
+    await click(slack, DSL, menu, "menu:stats")
+    (done,) = await slack.api.wait_for(lambda: slack.api.bodies("files.completeUploadExternal"), timeout=10)
+    assert done["channel_id"] == f"D{DSL}"
+    (png,) = slack.api.uploads.values()
+    assert Image.open(BytesIO(png)).format == "PNG"
+    assert any("All cases so far: 1" in m["text"] for m in slack.messages_to(DSL))

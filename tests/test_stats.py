@@ -239,3 +239,72 @@ async def test_cases_stats_through_the_command_line(bot, clock, cases, db_path):
 
     bad = run_cli("cases", "stats", "--since", "last week", "--db", db_path, expect=2)
     assert "YYYY-MM-DD" in bad.stderr.decode()
+
+
+# --- the trends as a chart (bot/charts.py) ------------------------------------------------------------------
+
+
+async def chart_of(bot, clock):
+    from bot.cases.charts import chart_data
+    from bot.cases.stats import MILESTONES
+
+    stats = await case_stats(bot.store, "default", now=clock.now)
+    all_cases = await bot.store.list_cases("default")
+    return stats, chart_data(all_cases, await bot.store.events_of_cases([c.id for c in all_cases], MILESTONES),
+                             list(stats.by_month))
+
+
+async def test_the_charts_data_counts_each_category_by_month_and_each_time_to_pick_up(bot, clock, cases):
+    stats, data = await chart_of(bot, clock)
+    assert data.months == list(stats.by_month)
+    monthly = {category: {m: n for m, n in zip(data.months, counts, strict=True) if n}
+               for category, counts in data.by_category.items()}
+    assert monthly == {"targeting_me": {"2026-09": 1, "2026-11": 1}, "school_impersonation": {"2026-10": 1},
+                       "showing_learners": {"2026-10": 1}, "allegation": {"2026-10": 1}}
+    # Picked up after 2 hours, 30 minutes and 5 hours (the note after 1 hour does not count); one never.
+    assert data.pick_up == {"within_hour": 1, "within_4_hours": 1, "within_day": 1, "within_3_days": 0,
+                            "longer": 0, "waiting": 1}
+    assert sum(data.pick_up.values()) == stats.total
+
+
+async def test_the_chart_is_a_png_image_and_names_no_case(bot, clock, cases):
+    from io import BytesIO
+
+    from PIL import Image
+
+    from bot.cases.charts import chart_png
+
+    _stats, data = await chart_of(bot, clock)
+    png = chart_png(bot.content, data)
+    image = Image.open(BytesIO(png))
+    image.verify()
+    assert image.format == "PNG" and image.size == (1100, 450)
+    assert b"OSB-2026" not in png and b"fake_hillside" not in png
+
+
+async def test_a_handler_asking_for_trends_gets_the_chart_as_a_file_where_the_channel_carries_files(bot, clock, cases):
+    from io import BytesIO
+
+    from PIL import Image
+
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick("menu:stats", files=True)
+    assert dsl.keys == ["stats.summary", "stats.chart.ready"]
+    chart = dsl.reply("stats.chart.ready").file
+    assert chart.media_type == "image/png" and chart.name.startswith("trends-") and chart.name.endswith(".png")
+    assert Image.open(BytesIO(chart.content)).format == "PNG"
+    await dsl.pick("menu:stats")  # a channel that cannot carry files: the figures only
+    assert dsl.keys == ["stats.summary"]
+
+
+@pytest.mark.sqlite_only
+async def test_cases_stats_saves_the_chart_beside_the_database(bot, clock, cases, db_path, tmp_path):
+    from PIL import Image
+
+    proc = run_cli("cases", "stats", "--chart", "--db", db_path)
+    saved = Path(out(proc).strip().splitlines()[-1].removeprefix("The chart is saved at "))
+    assert saved.parent == db_path.parent / "exports" and saved.suffix == ".png"
+    assert Image.open(saved).format == "PNG" and saved.stat().st_mode & 0o777 == 0o600
+    chosen = tmp_path / "mine.png"
+    run_cli("cases", "stats", "--json", "--chart", chosen, "--db", db_path)
+    assert Image.open(chosen).format == "PNG"

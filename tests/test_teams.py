@@ -128,7 +128,8 @@ async def test_a_report_reaches_the_dsl_as_a_proactive_case_card(teams, bot):
     assert titles == [f"Case {REF}"]
     assert "Jo Brown" in text(card) and "Instagram" in text(card)
     assert [a["data"]["osb"]["c"] for a in actions(card)] == [
-        f"case:{REF}:{a}" for a in ("ack", "plan", "pack", "note", "action", "status", "close", "record")]
+        f"case:{REF}:{a}" for a in ("ack", "plan", "pack", "note", "action", "status", "close", "record", "entry",
+                                    "entered")]
     # Sent as a new message in the DSL's own chat, never as a reply to anything.
     call = next(c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL) and c.get("id") == card["id"])
     assert call["activity_id"] is None
@@ -1147,3 +1148,53 @@ async def test_microsofts_test_adapter_numbering_each_chat_from_1_gets_every_per
     await rita.send_text_to_bot("help", channel.on_turn)  # Rita's "2": answered too
     assert names == ["Rita Reporter", "Olly Other", "Rita Reporter"]
     await channel.outbox.stop()
+
+
+async def test_the_dsl_gets_the_record_system_entry_in_their_chat_and_marks_it_entered(teams, bot):
+    card = await sent_case(teams)
+    *_, entry = await teams.press(DSL, card, f"case:{REF}:entry")
+    assert_valid_for_teams(card_of(entry))
+    words = text(entry)
+    assert "Entry for the school's safeguarding record system" in words and "Instagram" in words
+    assert "DSL" in words and "Dana Lee" not in words and "Jo Brown" not in words
+    *_, marked = await teams.press(DSL, entry, f"case:{REF}:entered")
+    assert "marked as entered" in text(marked)
+    case = await bot.store.get_case("default", REF)
+    (event,) = [e for e in await bot.store.case_events(case.id) if e.kind == "entered_in_record_system"]
+    assert event.actor == f"teams:{DSL}"
+
+
+async def test_the_morning_digest_reaches_the_dsl_in_their_chat_and_can_be_turned_off(teams, bot):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.app.scheduler import Scheduler
+
+    await sent_case(teams)
+    monday_morning = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+    await Scheduler(bot.store, bot.settings, bot.schools, bot.clock).tick(monday_morning)
+    await Scheduler(bot.store, bot.settings, bot.schools, bot.clock).tick(monday_morning)
+    await teams.channel.deliver_pending()
+    (digest,) = [m for m in teams.to(DSL) if "Good morning" in text(m)]
+    assert_valid_for_teams(card_of(digest))
+    assert REF in text(digest) and "Jo Brown" not in text(digest)
+    find_action(digest, f"case:{REF}:show")
+    *_, off = await teams.press(DSL, digest, "menu:digest_off")
+    assert "won't get the morning summary" in text(off)
+    assert await bot.store.morning_digest_off("default") == {f"teams:{DSL}"}
+
+
+async def test_the_dsls_trends_come_with_the_chart_offered_as_a_file_in_their_chat(teams, bot):
+    from io import BytesIO
+
+    from PIL import Image
+
+    await sent_case(teams)
+    *_, menu = await teams.say(DSL, "menu")
+    *said, offer = await teams.press(DSL, menu, "menu:stats")
+    assert any("All cases so far: 1" in text(m) for m in said)
+    assert offer["attachments"][0]["name"].endswith(".png")
+    status, _, _ = await teams.consent(DSL, offer)
+    assert status == 200
+    (upload,) = teams.connector.uploads
+    assert Image.open(BytesIO(upload["body"])).format == "PNG"

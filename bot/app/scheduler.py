@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Callable
 
 from bot.cases.card import names_of_people
+from bot.cases.digest import send_digests
 from bot.cases.reminders import Due, Reminders
 from bot.cases.school_calendar import SchoolCalendar, calendar_path, load_calendar
 from bot.cases.schools import Schools
@@ -90,6 +91,9 @@ class Scheduler:
                     sent += 1
             except Exception as exc:
                 log.error("scheduler: privacy-check reminder failed: %s", type(exc).__name__)
+        digests = await send_digests(store, scope, staff, now)
+        if digests:
+            log.info("scheduler: %d morning digest(s) queued", digests)
         return sent
 
     def _warn_if_calendar_ends(self, scope: SchoolScope, now: datetime) -> None:

@@ -21,7 +21,8 @@ REPORT = "report_concern"  # the flow a case's answers come from
 FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
 # What a refused press is recorded as: the card's name for the action (a form counts as its button; a plan
 # tick as "tick"), or "other", so nothing a sender made up is ever written into the case's record.
-CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", "threshold", *FLOW_FOR_ACTION}
+CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", "threshold", "entry", "entered",
+                *FLOW_FOR_ACTION}
 THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")
 ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
 
@@ -225,12 +226,12 @@ def case_actions(scope: SchoolScope, case: Case) -> list[Choice]:
         return Choice(id=f"case:{ref}:{action}", label=scope.text(f"case.action.{action}"))
 
     if case.status == CaseStatus.CLOSED:
-        return [choice("note"), choice("plan"), choice("record")]
+        return [choice("note"), choice("plan"), choice("record"), choice("entry"), choice("entered")]
     actions = [choice("ack")] if case.status == CaseStatus.NEW else []
     if "allegation" in case.categories:
         actions.append(choice("threshold"))
     return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"),
-                      choice("close"), choice("record")]
+                      choice("close"), choice("record"), choice("entry"), choice("entered")]
 
 
 def card_reply(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str], key: str = "case.card") -> Reply:

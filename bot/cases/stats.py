@@ -114,6 +114,13 @@ def _first(events: Iterable[CaseEvent], kinds: tuple[str, ...]) -> datetime | No
     return next((e.at for e in events if e.kind in kinds), None)
 
 
+def pick_up_seconds(case: Case, log: list[CaseEvent]) -> float | None:
+    """How long the case waited to be picked up by a case handler (its events oldest first); None if not yet."""
+    reported = _first(log, ("reported",)) or case.created_at
+    picked_up = _first([e for e in log if e.actor != "bot"], PICKED_UP)
+    return max(0.0, (picked_up - reported).total_seconds()) if picked_up else None
+
+
 def compute_stats(
     school_id: str, cases: list[Case], events: dict[str, list[CaseEvent]], *, since: date | None = None,
     now: datetime | None = None,
@@ -139,11 +146,11 @@ def compute_stats(
         if case.status == CaseStatus.CLOSED and case.outcome:
             outcomes[case.outcome] += 1
         log = sorted(events.get(case.id, []), key=lambda e: e.at)
+        picked_up = pick_up_seconds(case, log)
         reported = _first(log, ("reported",)) or case.created_at
-        picked_up = _first([e for e in log if e.actor != "bot"], PICKED_UP)
         closed = _first(log, ("closed",))
-        if picked_up:
-            to_ack.append(max(0.0, (picked_up - reported).total_seconds()))
+        if picked_up is not None:
+            to_ack.append(picked_up)
         if closed:
             to_close.append(max(0.0, (closed - reported).total_seconds()))
         seen: set[str] = set()
@@ -211,7 +218,7 @@ def _round(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
-def _category_label(content: Content, category: str) -> str:
+def category_label(content: Content, category: str) -> str:
     flow = content.flows.get("report_concern")
     try:
         step = flow.step("categories") if flow else None
@@ -244,7 +251,7 @@ def stats_lines(content: Content, stats: CaseStats) -> list[str]:
         return lines + [t("stats.no_cases")]
     if stats.urgent:
         lines.append(t("stats.urgent", count=stats.urgent))
-    lines.append(t("stats.by_category", value=_counts(content, stats.by_category, _category_label)))
+    lines.append(t("stats.by_category", value=_counts(content, stats.by_category, category_label)))
     if stats.by_platform:
         lines.append(t("stats.by_platform", value=_counts(content, stats.by_platform, _platform_label)))
     months = {datetime.strptime(m, "%Y-%m").strftime("%b %Y"): n for m, n in stats.by_month.items()}

@@ -8,6 +8,7 @@ Every change is an event (who, what, when) stored with the change itself.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from datetime import timedelta
@@ -43,6 +44,7 @@ from bot.core.config import Settings
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseEvent, CaseStatus, Choice, Evidence, FileReply, Frame, Notification, Reply, Route, StaffMember
 from bot.store import Store
+from bot.conversation import record_system
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +286,10 @@ class Casework:
             await self.send_pack_to_reporter(ctx, case)
         elif action == "record":
             await self.send_record(ctx, case)
+        elif action == "entry":
+            await record_system.send_entry(ctx, case)
+        elif action == "entered":
+            await record_system.mark_entered(ctx, case)
         elif action in FLOW_FOR_ACTION:
             if case.status == CaseStatus.CLOSED and action != "note":
                 ctx.say("case.already_closed", reference=case.reference)
@@ -493,7 +499,25 @@ class Casework:
             return
         cases = await store.list_cases(ctx.school_id, routed_to=ctx.user)
         events = await store.events_of_cases([c.id for c in cases], MILESTONES)
-        ctx.replies.append(stats_reply(ctx.content, compute_stats(ctx.school_id, cases, events, now=ctx.now)))
+        stats = compute_stats(ctx.school_id, cases, events, now=ctx.now)
+        ctx.replies.append(stats_reply(ctx.content, stats))
+        if ctx.turn.files and stats.total:  # where the channel can carry a file: the same figures as a chart
+            from bot.cases.charts import chart_data, chart_reply  # matplotlib, loaded only when a chart is drawn
+
+            data = chart_data(cases, events, list(stats.by_month))
+            name = f"trends-{ctx.now:%Y-%m-%d}.png"
+            ctx.replies.append(await asyncio.to_thread(chart_reply, ctx.content, data, name))
+
+    async def set_digest(self, ctx: Context, on: bool) -> None:
+        """A handler turns their own morning digest (bot/cases/digest.py) on or off from a button."""
+        if not is_handler(ctx.member):
+            ctx.say("common.handlers_only")
+            return
+        await self.store.set_morning_digest(ctx.school_id, ctx.user, on, ctx.now)
+        if on:
+            ctx.say("digest.turned_on")
+        else:
+            ctx.say("digest.turned_off", choices=[ctx.choice("menu:digest_on", "digest.turn_on")])
 
     async def still_for_recipient(self, note: Notification) -> bool:
         """Whether a waiting notification about a case (or an urgent alert of a report not yet sent) may still go

@@ -318,6 +318,8 @@ class Bot:
             await self.casework.list_for(ctx)
         elif action == "stats":
             await self.casework.stats_for(ctx)
+        elif action in ("digest_on", "digest_off"):
+            await self.casework.set_digest(ctx, on=action == "digest_on")
         elif action in self.dialogs and self.dialogs[action].handlers_only and not self._is_handler(ctx):
             ctx.say("common.handlers_only")
             await self.show_menu(ctx)

@@ -623,6 +623,28 @@ MIGRATIONS: list[Migration] = [
             FOR EACH ROW EXECUTE FUNCTION refuse('the record key is set once');
         """},
     ),
+    Migration(
+        21,
+        "the morning digest: who has turned it off, and which were sent",
+        """
+        -- The morning digest (bot/cases/digest.py) goes to each case handler once per school day. Those who turned it
+        -- off are listed here (no row: it is on). A digest sent is kept by recipient and day, so two processes
+        -- never send one twice; it names no case.
+        CREATE TABLE digest_opt_outs (
+            school_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            since TEXT NOT NULL,
+            PRIMARY KEY (school_id, recipient)
+        );
+        CREATE TABLE sent_digests (
+            school_id TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            day TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (school_id, day, recipient)
+        );
+        """,
+    ),
 ]
 
 

@@ -225,6 +225,22 @@ class Reminders(Protocol):
         """Mark a stored reminder sent and queue its notifications in one write transaction, only if it was
         not sent already. True when this call claimed it."""
 
+    # the morning digest (bot/cases/digest.py)
+    async def set_morning_digest(self, school_id: str, user: str, on: bool, at: datetime) -> None:
+        """Turn the morning digest on (the default) or off for one person."""
+
+    async def morning_digest_off(self, school_id: str) -> set[str]:
+        """Who in the school has turned the morning digest off."""
+
+    async def digests_sent(self, school_id: str, day: str) -> set[str]:
+        """Who has been sent their digest for `day` (YYYY-MM-DD, the school's local date)."""
+
+    async def claim_digest(self, school_id: str, recipient: str, day: str, at: datetime,
+                           notifications: list[Notification]) -> bool:
+        """Send one person's digest for `day` exactly once, even with several processes sharing the store: in
+        one write transaction, unless it was sent already, record it as sent at `at` and queue `notifications`.
+        True when this call claimed it."""
+
 
 class Sightings(Protocol):
     """Early warning across schools (bot/cases/early_warning.py)."""

@@ -736,6 +736,36 @@ class SqlStore(Store):
         yield from self._queue(notifications)
         return True
 
+    # --- the morning digest (bot/cases/digest.py) ------------------------------------------------
+
+    @writes
+    def set_morning_digest(self, school_id: str, user: str, on: bool, at: datetime) -> Script[None]:
+        if on:
+            yield Count("DELETE FROM digest_opt_outs WHERE school_id = %s AND recipient = %s", [school_id, user])
+        else:
+            yield from insert("digest_opt_outs", [{"school_id": school_id, "recipient": user, "since": ts(at)}],
+                              "ON CONFLICT DO NOTHING")
+
+    @reads
+    def morning_digest_off(self, school_id: str) -> Script[set[str]]:
+        rows = yield All("SELECT recipient FROM digest_opt_outs WHERE school_id = %s", [school_id])
+        return {r["recipient"] for r in rows}
+
+    @reads
+    def digests_sent(self, school_id: str, day: str) -> Script[set[str]]:
+        rows = yield All("SELECT recipient FROM sent_digests WHERE school_id = %s AND day = %s", [school_id, day])
+        return {r["recipient"] for r in rows}
+
+    @writes
+    def claim_digest(self, school_id: str, recipient: str, day: str, at: datetime,
+                     notifications: list[Notification]) -> Script[bool]:
+        # The primary key decides: a second process's insert waits for this transaction, then inserts nothing.
+        if not (yield from insert("sent_digests", [{"school_id": school_id, "recipient": recipient, "day": day,
+                                                    "sent_at": ts(at)}], "ON CONFLICT DO NOTHING")):
+            return False
+        yield from self._queue(notifications)
+        return True
+
     # --- retention (bot/cases/retention.py) ------------------------------------------------------
 
     @reads
