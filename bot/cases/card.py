@@ -8,23 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.cases.actions import card_buttons
 from bot.cases.routing import named_text
 from bot.cases.scope import SchoolScope
 from bot.core.content import Step
 from bot.core.markup import Markup, escape, to_plain
-from bot.core.models import Case, CaseCard, CaseStatus, Choice, Reply, Role, Route, StaffMember
+from bot.core.models import Case, CaseCard, Choice, Reply, Role, Route, StaffMember
 from bot.core.text import contains_phrase
 from bot.core.words import describe
 from bot.store import Store
 
 REPORT = "report_concern"  # the flow a case's answers come from
-FLOW_FOR_ACTION = {"note": "case_note", "action": "case_action", "status": "case_status", "close": "case_close"}
-# What a refused press is recorded as: the card's name for the action (a form counts as its button; a plan
-# tick as "tick"), or "other", so nothing a sender made up is ever written into the case's record.
-CARD_ACTIONS = {"show", "ack", "plan", "tick", "pack", "pack_reporter", "record", "threshold", "entry", "entered",
-                *FLOW_FOR_ACTION}
 THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")
-ACTION_OF_FLOW = {flow: action for action, flow in FLOW_FOR_ACTION.items()}
 
 
 # --- who may see a case ------------------------------------------------------------------
@@ -57,12 +52,6 @@ def subject_pending(answers: dict[str, Any]) -> bool:
     the names question is still to come (once it is answered or skipped, what the report says is all there is)."""
     return ("allegation" in (answers.get("categories") or [])
             and answers.get("allegation_about") not in ("me", "headteacher") and "names" not in answers)
-
-
-def attempted(action: str) -> str:
-    """The card action a button, form or typed id was trying to take, in one vocabulary."""
-    name = ACTION_OF_FLOW.get(action, action.partition(":")[0])
-    return name if name in CARD_ACTIONS else "other"
 
 
 # --- people and places in words ------------------------------------------------------------
@@ -220,18 +209,9 @@ def lado_deadline(scope: SchoolScope, case: Case) -> str:
 
 
 def case_actions(scope: SchoolScope, case: Case) -> list[Choice]:
-    ref = case.reference
-
-    def choice(action: str) -> Choice:
-        return Choice(id=f"case:{ref}:{action}", label=scope.text(f"case.action.{action}"))
-
-    if case.status == CaseStatus.CLOSED:
-        return [choice("note"), choice("plan"), choice("record"), choice("entry"), choice("entered")]
-    actions = [choice("ack")] if case.status == CaseStatus.NEW else []
-    if "allegation" in case.categories:
-        actions.append(choice("threshold"))
-    return actions + [choice("plan"), choice("pack"), choice("note"), choice("action"), choice("status"),
-                      choice("close"), choice("record"), choice("entry"), choice("entered")]
+    """The card's buttons for the case as it is now (bot/cases/actions.py)."""
+    return [Choice(id=f"case:{case.reference}:{a.id}", label=scope.text(f"case.action.{a.id}"))
+            for a in card_buttons(case)]
 
 
 def card_reply(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str], key: str = "case.card") -> Reply:

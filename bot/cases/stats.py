@@ -28,13 +28,13 @@ from typing import Iterable
 
 from pydantic import BaseModel, Field
 
+from bot.cases.actions import PICKED_UP
 from bot.core.content import Content
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseEvent, CaseStatus, Reply, utcnow
 from bot.store import Store
 from bot.core.text import account_key
 
-PICKED_UP = ("acknowledged", "action_recorded", "status_changed", "closed")
 MILESTONES = ("reported", *PICKED_UP)  # the only events the figures read
 
 class Duration(BaseModel):

@@ -14,11 +14,10 @@ import logging
 from datetime import timedelta
 from typing import Any, cast
 
+from bot.cases.actions import BY_FLOW, action_of, attempted
 from bot.cases.card import (
-    FLOW_FOR_ACTION,
     THRESHOLD_DECISIONS,
     allegation_harm,
-    attempted,
     card_reply,
     case_manager_label,
     current_handlers,
@@ -269,43 +268,43 @@ class Casework:
         case = await self.load_for(ctx, reference, action)
         if case is None:
             return
-        if action == "show":
-            await self.show(ctx, case)
-        elif action == "ack":
-            await self.acknowledge(ctx, case)
-        elif action == "plan":
-            ctx.replies.append(await self.plan_reply(ctx, case))
-        elif action == "threshold" or action.startswith("threshold:"):
-            await self.threshold(ctx, case, action.partition(":")[2])
-        elif action.startswith("tick:"):
-            await self.tick(ctx, case, action.removeprefix("tick:"))
-        elif action == "pack":
-            offer = "targeting_me" in case.categories and not case.is_routed_to(case.reporter)
-            ctx.replies.extend(pack_replies(ctx.content, ctx.scope.school, case, offer))
-        elif action == "pack_reporter":
-            await self.send_pack_to_reporter(ctx, case)
-        elif action == "record":
-            await self.send_record(ctx, case)
-        elif action == "entry":
-            await record_system.send_entry(ctx, case)
-        elif action == "entered":
-            await record_system.mark_entered(ctx, case)
-        elif action in FLOW_FOR_ACTION:
-            if case.status == CaseStatus.CLOSED and action != "note":
+        await self.take(ctx, case, action)
+
+    async def take(self, ctx: Context, case: Case, pressed: str) -> None:
+        """Do the card action `pressed` names (bot/cases/actions.py): its handler, or its flow (one form where the
+        channel has forms, else a conversation)."""
+        action, value = action_of(pressed)
+        if action is None:
+            ctx.say("common.not_understood")
+        elif action.flow:
+            if case.status not in action.statuses:
                 ctx.say("case.already_closed", reference=case.reference)
                 await self.show(ctx, case)
-                return
-            dialog = self.dialogs[FLOW_FOR_ACTION[action]]
-            if ctx.turn.forms:
-                ctx.replies.append(dialog.form_reply(ctx, case.reference))
+            elif ctx.turn.forms:
+                ctx.replies.append(self.dialogs[action.flow].form_reply(ctx, case.reference))
             else:
-                await self.conversation.start_flow(ctx, FLOW_FOR_ACTION[action], reference=case.reference)
+                await self.conversation.start_flow(ctx, action.flow, reference=case.reference)
+        elif action.takes_value:
+            await getattr(self, str(action.handler))(ctx, case, value)
         else:
-            ctx.say("common.not_understood")
+            await getattr(self, str(action.handler))(ctx, case)
+
+    async def show_plan(self, ctx: Context, case: Case) -> None:
+        ctx.replies.append(await self.plan_reply(ctx, case))
+
+    async def show_pack(self, ctx: Context, case: Case) -> None:
+        offer = "targeting_me" in case.categories and not case.is_routed_to(case.reporter)
+        ctx.replies.extend(pack_replies(ctx.content, ctx.scope.school, case, offer))
+
+    async def send_entry(self, ctx: Context, case: Case) -> None:
+        await record_system.send_entry(ctx, case)
+
+    async def mark_entered(self, ctx: Context, case: Case) -> None:
+        await record_system.mark_entered(ctx, case)
 
     async def on_form(self, ctx: Context, form_id: str, values: dict[str, str]) -> None:
         flow_id, _, reference = form_id.partition(":")
-        if flow_id not in FLOW_FOR_ACTION.values():
+        if flow_id not in BY_FLOW:
             ctx.say("common.not_understood")
             return
         if await self.load_for(ctx, reference, flow_id) is None:
