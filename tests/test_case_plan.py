@@ -39,7 +39,7 @@ async def test_the_plan_has_the_five_steps_fitted_to_the_case(dsl: Chat):
 
 
 async def test_an_allegation_plan_includes_the_lado_and_an_urgent_one_the_police(bot, chat: Chat):
-    await walk(chat, ["a page is spreading rumours about a teacher", ["allegation", "showing_learners"], ["yes"],
+    await walk(chat, ["I need to report something", ["allegation", "showing_learners"], ["yes"],
                       ["other_staff"], ["facebook", "tiktok"], "skip", "skip", "Claims and photos", ["learners"], "skip",
                       ["done"], ["nobody"], ["learner"], "skip", ["send"]])
     head = Chat(bot, "console:dsl")

@@ -124,7 +124,7 @@ async def test_status_moves_through_in_progress_to_closed_with_outcome(bot, dsl,
 
 
 async def test_the_reporter_never_learns_an_allegation_outcome(bot, chat: Chat):
-    await walk(chat, ["a page is spreading rumours about a teacher", ["allegation"], ["no"], ["other_staff"],
+    await walk(chat, ["I need to report something", ["allegation"], ["no"], ["other_staff"],
                       ["facebook"], "skip", "skip", "Claims about a teacher", ["other_staff"], "skip", ["done"],
                       ["nobody"], ["no_idea"], ["send"]])
     head = Chat(bot, "console:head")

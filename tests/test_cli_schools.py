@@ -85,7 +85,7 @@ def test_a_welsh_schools_exported_record_has_wales_allegation_step_not_the_lado(
     db = tmp_path / "bot.db"
     run_cli("schools", "add", "llan", "--name", "Ysgol Llan", "--prefix", "LLN", "--nation", "wales", "--db", db)
     run_cli("staff", "add", "console:dsp", "--role", "dsl", "--name", "Dai Price", "--school", "llan", "--db", db)
-    report = "\n".join(["rumours about a teacher", "5", "no", "other_staff", "facebook", "@llan_gossip", "yesterday",
+    report = "\n".join(["I need to report something", "5", "no", "other_staff", "facebook", "@llan_gossip", "yesterday",
                         "Claims about a teacher", "other_staff", "skip", "done", "nobody", "no_idea", "send"]) + "\n"
     run_cli("chat", "--school", "llan", "--as", "console:t1", "--db", db, input=report)
     record = out(run_cli("cases", "export", "LLN-2026-0001", "--school", "llan", "--format", "md", "--out", "-",

@@ -34,7 +34,7 @@ async def test_yes_or_not_sure_warns_at_once_and_alerts_the_dsls(chat: Chat, cha
 
 async def test_guardrail_case_refuses_files_records_words_and_is_urgent(chat: Chat, bot, chat_as):
     await walk(chat, [
-        "there's an account posting photos of our pupils", ["showing_learners"], ["not_sure"], ["snapchat"],
+        "I need to report something", ["showing_learners"], ["not_sure"], ["snapchat"],
         "https://www.snapchat.com/add/fakeaccount", "today", "A story with pictures of Year 10 girls", ["learners"], "skip",
     ])
     assert chat.keys == ["report.evidence_guardrail"]
@@ -116,7 +116,7 @@ async def test_the_alert_never_reaches_a_handler_the_words_that_raised_it_name(c
 
 
 async def test_an_allegation_alert_holds_who_is_reporting_until_the_report_says_whom_it_is_about(bot, chat: Chat, chat_as):
-    await walk(chat, ["a page is spreading rumours about a teacher", ["allegation"]])
+    await walk(chat, ["I need to report something", ["allegation"]])
     await chat.pick("not_sure")
     assert chat.keys[:2] == ["report.guardrail", "report.guardrail_alerted"]
     assert await alerts_to(chat_as, "console:head") == []  # the case manager, only once it is not about them
@@ -139,7 +139,7 @@ async def test_an_allegation_alert_holds_who_is_reporting_until_the_report_says_
 
 
 async def test_an_allegation_about_the_head_alerts_the_chair_with_its_details_never_the_head(chat: Chat, chat_as):
-    await walk(chat, ["a page is spreading rumours about a teacher", ["allegation"], ["yes"]])
+    await walk(chat, ["I need to report something", ["allegation"], ["yes"]])
     await chat.pick("headteacher")
     assert await alerts_to(chat_as, "console:head") == []
     (alert,) = [a for a in await alerts_to(chat_as, "console:chair") if a.key == "case.guardrail_alert"]

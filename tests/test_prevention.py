@@ -64,7 +64,7 @@ async def test_the_count_grows_as_staff_complete_the_check_and_names_no_one(bot,
 
 async def test_trends_cover_only_the_cases_routed_to_the_viewer(bot, chat: Chat, report_steps):
     await walk(chat, report_steps + [["send"]])  # routed to the DSL and deputy
-    await walk(chat, ["a page is spreading rumours about a teacher", ["allegation"], ["no"], ["other_staff"],
+    await walk(chat, ["I need to report something", ["allegation"], ["no"], ["other_staff"],
                       ["instagram"], "@fake_hillside", "skip", "Posts about Dana Lee", ["other_staff"], "Dana Lee",
                       ["done"], ["nobody"], ["no_idea"], ["send"]])  # names the DSL: not routed to her
     dsl = Chat(bot, "console:dsl")

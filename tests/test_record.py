@@ -245,7 +245,7 @@ async def test_every_format_renders_non_latin_text(bot, clock, report_steps):
 
 async def test_an_urgent_case_says_why_and_lists_no_evidence(bot, chat):
     await walk(chat, [
-        "there's an account posting photos of our pupils", ["showing_learners"], ["not_sure"], ["snapchat"],
+        "I need to report something", ["showing_learners"], ["not_sure"], ["snapchat"],
         "https://www.snapchat.com/add/fakeaccount", "today", "A story with pictures of Year 10 pupils", ["learners"],
         "skip", "Seen at 9pm, link above", ["done"], ["learners_talking"], ["learner"], "skip", ["send"],
     ])

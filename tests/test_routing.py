@@ -267,7 +267,7 @@ def test_routing_gaps_name_what_the_directory_cannot_route():
 
 async def test_routing_reasons_are_recorded_on_the_case(chat: Chat, bot):
     await walk(chat, [
-        "there's an account spreading rumours about a teacher", ["allegation"], ["no"], ["headteacher"],
+        "I need to report something", ["allegation"], ["no"], ["headteacher"],
         ["facebook"], "skip", "skip", "Posts say the head was arrested", ["headteacher"], "Alex Morgan",
         ["done"], ["nobody"], ["no_idea"], ["send"],
     ])
@@ -292,7 +292,7 @@ async def test_a_head_entered_as_head_and_dsl_gets_no_card_about_themselves(chat
     await store.remove_staff("default", "console:dsl")
     await store.upsert_staff(HEAD_DSL)
     await walk(chat, [
-        "there's an account spreading rumours about a teacher", ["allegation"], ["no"], ["not_sure"],
+        "I need to report something", ["allegation"], ["no"], ["not_sure"],
         ["facebook"], "skip", "skip", "It says Mr A Morgan bullies staff", ["headteacher"], "Mr A. Morgan (head)",
         ["done"], ["nobody"], ["no_idea"], ["send"],
     ])

@@ -257,9 +257,6 @@ class StepDialog(Dialog):
             return Understood(picked=["not_sure"])
         return result
 
-    def _pick(self, ctx: Context, step: Step, frame: Frame, inp: Input) -> list[str] | None:
-        return self.understood(ctx, step, frame, inp).picked or None
-
     async def missed(self, ctx: Context, frame: Frame, step: Step, inp: Input, maybe: list[str], key: str) -> Any:
         """Not understood: "Did you mean ...?" with the likely choices; after a second miss where the step keeps
         words, the words as written (with its "other" choice); else say so, and the question is asked again."""
