@@ -276,3 +276,20 @@ def test_a_main_intent_mid_report_through_the_command_line(tmp_path):
     assert keys(turns[3]) == ["keeping.switch_offer"]
     assert choice_ids(turns[3]) == ["menu:go:get_support", "menu:resume"]
     assert keys(turns[4]) == ["common.welcome_back", "report_concern.images.ask"]
+
+
+@pytest.mark.parametrize(("words", "kept"), [("keep it", True), ("save it for later", True), ("delete", False),
+                                             ("Delete it.", False), ("discard", False)])
+async def test_the_keep_question_can_be_answered_in_words(chat: Chat, bot, report_steps, words, kept):
+    await walk(chat, report_steps[:4])
+    await chat.say("stop")
+    await chat.say(words)
+    assert chat.keys[0] == ("keeping.kept" if kept else "report.stopped")
+    state = await conversation(bot, chat)
+    assert state.frames == [] and len(state.paused) == int(kept)
+
+
+async def test_delete_means_nothing_at_an_ordinary_question(chat: Chat, bot, report_steps):
+    await walk(chat, report_steps[:6])
+    await chat.say("delete")  # at the description, it is the description
+    assert chat.keys == ["report_concern.who_appears.ask"]

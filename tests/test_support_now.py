@@ -144,3 +144,13 @@ def test_an_upset_teacher_at_ten_on_a_friday_through_the_command_line(tmp_path):
     assert "opens on Monday at 10am" in message(turns[1], "support.open_now")["text"]
     assert choice_ids(turns[1])[0] == "wellbeing"
     assert keys(turns[2]) == ["support.wellbeing", "get_support.topic.ask"]
+
+
+@pytest.mark.parametrize("words", ["is anyone there now?", "I can't stop thinking about it"])
+async def test_inside_support_someone_to_talk_to_answers_instead_of_sorry(chat: Chat, clock, words):
+    clock.now = SUNDAY_9PM
+    await chat.pick("menu:get_support")
+    await chat.say(words)
+    assert "support.wellbeing" in chat.keys and "common.not_understood" not in chat.keys
+    assert chat.keys[-1] == "get_support.topic.ask"
+    assert ("support.feeling_heard" in chat.keys) == ("thinking" in words)

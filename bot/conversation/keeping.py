@@ -24,6 +24,7 @@ from bot.core.text import contains_phrase, is_command
 # Where a request can lead while a flow is running: a flow, or the list of someone's cases.
 SwitchTarget = Literal["my_cases", "get_support", "privacy_check", "report_concern"]
 SWITCH_TARGETS: tuple[SwitchTarget, ...] = ("my_cases", "get_support", "privacy_check", "report_concern")
+KEEP_OR_DELETE = ["menu:keep", "menu:delete"]  # the choices "stop" offers, keep first
 # Questions answered in free text: there, only a whole message asks for something else.
 FREE_TEXT_STEPS = {"text", "accounts", "date", "evidence"}
 
@@ -65,6 +66,8 @@ class Keeping:
             await self.stop(ctx)
         elif ctx.state.active and is_command(text, commands["pause"]):
             await self.keep(ctx)
+        elif ctx.state.numbered == KEEP_OR_DELETE and is_command(text, commands["delete"]):
+            await self.delete(ctx)
         elif not ctx.state.active and ctx.state.paused and is_command(text, commands["resume"]):
             await self.resume(ctx)
         else:
@@ -107,9 +110,9 @@ class Keeping:
             await self.conversation.show_menu(ctx)
             return
         if self.conversation.dialogs[frame.flow].keeps_place and has_answers(frame):
-            ctx.say("keeping.keep_or_delete", value=noun(ctx.content, frame.flow), choices=[
-                ctx.choice("menu:keep", "keeping.keep_label"), ctx.choice("menu:delete", "keeping.delete_label"),
-            ])
+            labels = ["keeping.keep_label", "keeping.delete_label"]
+            ctx.say("keeping.keep_or_delete", value=noun(ctx.content, frame.flow),
+                    choices=[ctx.choice(id, label) for id, label in zip(KEEP_OR_DELETE, labels, strict=True)])
             return
         await self.delete(ctx)
 

@@ -326,7 +326,7 @@ class WelshWords(Strict):
 class Phrases(Strict):
     """Deterministic matching: a whole-message command, or a phrase contained in the message."""
 
-    commands: dict[Literal["stop", "back", "menu", "help", "skip", "done", "pause", "resume"], list[str]]
+    commands: dict[Literal["stop", "back", "menu", "help", "skip", "done", "pause", "resume", "delete"], list[str]]
     allegation_harm: list[str] = Field(default_factory=list, description="an allegation of a sexual or physical "
                                        "nature: with a learner involved, the case is urgent")
     learners: list[str] = Field(default_factory=list, description="words that say a learner is involved")

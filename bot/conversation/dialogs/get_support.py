@@ -27,6 +27,11 @@ class GetSupport(StepDialog):
             choices.sort(key=lambda c: c.id != OPEN_NOW_FIRST)
         return choices
 
+    @staticmethod
+    def _wants_someone_now(ctx: Context, text: str) -> bool:
+        asked = is_command(text, ctx.content.phrases.switch.get("get_support", []))
+        return support_now.acknowledge_feeling(ctx, text) or asked
+
     async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
         step = self.flow.step(frame.step)
         if inp.attachments:
@@ -34,6 +39,8 @@ class GetSupport(StepDialog):
             await self.ask(ctx, frame)
             return False
         done = not inp.picked and is_command(inp.text, ctx.content.phrases.commands["done"])
+        if not inp.picked and not done and self._wants_someone_now(ctx, inp.text):
+            inp.picked = [OPEN_NOW_FIRST]  # "is anyone there now?", or a feeling: someone to talk to, day and night
         topic = "finished" if done else await self.answer_choice(ctx, frame, step, inp)
         if topic is ASKED:
             return False
