@@ -191,7 +191,9 @@ def test_shared_files_are_recorded_by_reference():
     ("flows/case_action.yaml", "form_title: Record an action", "form_title: Record an action on a case", "form_title"),
     ("flows/case_action.yaml", "form_title: Record an action", "form_title: null", "title"),  # the long title instead
     ("messages/common.yaml", "save_label: Save", "save_label: Save this to the case record", "common.save_label"),
-    ("messages/menu.yaml", 'get_support: "Get support"', f'get_support: "{"Get support " * 7}"', "menu.get_support"),
+    ("flows/get_support.yaml", 'menu: {label: "Get support", order: 30}',
+     f'menu: {{label: "{"Get support " * 7}", order: 30}}', "menu.label"),
+    ("messages/menu.yaml", 'my_cases: "My cases and reports"', f'my_cases: "{"My cases " * 9}"', "menu.my_cases"),
     ("messages/case.yaml", "    note: Add a note", f"    note: {'Add a note ' * 8}", "case.action.note"),
     ("messages/case.yaml", 'title: "Case {reference}"', f'title: "{"Case " * 27}{{reference}}"', "case.title"),
 ])

@@ -23,13 +23,13 @@ import re
 import logging
 import traceback
 from datetime import datetime, timedelta
-from typing import Callable, cast
+from typing import Callable, NamedTuple, cast
 
 from bot.core.answers import split_long
 from bot.conversation.casework import Casework
 from bot.core.config import Settings
 from bot.core.content import Content
-from bot.conversation.dialogs import DIALOGS
+from bot.conversation.dialogs import dialogs_for
 from bot.conversation.context import Context, Input, Services
 from bot.conversation.dialogs.base import Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
@@ -44,6 +44,16 @@ from bot.conversation.keeping import Keeping, noun
 from bot.conversation.welsh import looks_welsh, welsh_reply
 
 log = logging.getLogger(__name__)
+
+
+class MenuEntry(NamedTuple):
+    order: int
+    id: str  # menu:<id>, worded as the message menu.<id>
+    handlers_only: bool
+
+
+# The menu's own entries, beside each flow's (its file says where it goes: `menu.order`).
+BUILT_IN_MENU = [MenuEntry(40, "my_cases", False), MenuEntry(50, "stats", True)]
 CASE_BUTTON = re.compile(r"case:[A-Za-z0-9-]{1,40}:[a-z_]{1,20}(?::[a-z_.]{1,60})?")
 
 
@@ -53,7 +63,7 @@ class Bot:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.dialogs: dict[str, Dialog] = {cls.flow_id: cls(content) for cls in DIALOGS}
+        self.dialogs: dict[str, Dialog] = dialogs_for(content)
         self.keeping = Keeping(self)
         self.schools = Schools(store, content, settings)
         # Platforms whose channel can write only into a chat the person has opened; each such channel adds its own.
@@ -191,7 +201,7 @@ class Bot:
             ctx.say("common.no_files_here")
         if text and await self.listening_first(ctx, text):
             return
-        intent = next((f for f, phrases in self.content.phrases.intents.items()
+        intent = next((f for f, phrases in self.content.intents.items()
                        if text and contains_phrase(text, phrases)), None)
         if intent == "report_concern" or (intent is None and text and starts_a_report(
                 ctx.content, text, read_first_message(ctx.content, text, ctx.now.date()))):
@@ -216,7 +226,7 @@ class Bot:
             await welsh_reply(ctx)
             return True
         if support_now.acknowledge_feeling(ctx, text) and not any(
-                contains_phrase(text, phrases) for phrases in self.content.phrases.intents.values()):
+                contains_phrase(text, phrases) for phrases in self.content.intents.values()):
             await self._global_choice(ctx, "menu:get_support")
             return True
         return False
@@ -291,15 +301,10 @@ class Bot:
         waiting = ctx.state.active or (ctx.state.paused[0] if ctx.state.paused else None)
         if waiting:
             choices.append(ctx.choice("menu:resume", "menu.carry_on", value=noun(ctx.content, waiting.flow)))
-        choices += [
-            ctx.choice("menu:report_concern", "menu.report_concern"),
-            ctx.choice("menu:privacy_check", "menu.privacy_check"),
-            ctx.choice("menu:get_support", "menu.get_support"),
-            ctx.choice("menu:my_cases", "menu.my_cases"),
-        ]
-        if self._is_handler(ctx):
-            choices.append(ctx.choice("menu:stats", "menu.stats"))
-            choices.append(ctx.choice("menu:prevention_review", "menu.prevention_review"))
+        entries = [MenuEntry(f.menu.order, f.id, f.menu.handlers_only) for f in self.content.flows.values() if f.menu]
+        handler = self._is_handler(ctx)
+        choices += [ctx.choice(f"menu:{e.id}", f"menu.{e.id}") for e in sorted(entries + BUILT_IN_MENU)
+                    if handler or not e.handlers_only]
         ctx.say("menu.ask" if not greeting else "menu.ask_first", choices=choices, asks="menu")
 
     @staticmethod

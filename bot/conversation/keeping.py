@@ -168,7 +168,7 @@ class Keeping:
         if self._step_type(frame) in FREE_TEXT_STEPS:
             return None
         for target in SWITCH_TARGETS:
-            if target != frame.flow and contains_phrase(text, phrases.intents.get(target, [])):
+            if target != frame.flow and contains_phrase(text, ctx.content.intents.get(target, [])):
                 return target
         if frame.flow != "get_support" and support_now.feels(ctx, text):
             return "get_support"

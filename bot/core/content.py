@@ -243,9 +243,23 @@ class Step(Strict):
         return self
 
 
+class FlowMenu(Strict):
+    """A flow's entry in the menu."""
+
+    label: str = Field(max_length=75, description="the menu button; also the message `menu.<flow id>`")
+    order: int = Field(description="its place in the menu (the menu's own entries: My cases 40, Trends 50)")
+    handlers_only: bool = Field(default=False, description="offered to, and startable by, case handlers only")
+
+
 class Flow(Strict):
     id: str
     title: str
+    menu: FlowMenu | None = Field(default=None, description="its menu entry; a flow with none is started from "
+                                  "elsewhere (a case card, another flow)")
+    starts_with: list[str] = Field(default_factory=list, description="phrases that start it, anywhere in a "
+                                   "message, when nothing is running")
+    done: str | None = Field(default=None, description="what the bot says when the last step is answered, for a "
+                             "flow with no code of its own")
     noun: str | None = Field(default=None, description="how the bot refers back to the flow in progress "
                              "(\"your report\"); the title in lower case where none is given")
     form_title: str | None = Field(default=None, description="a short title for the flow shown as one form (a Slack "
@@ -330,7 +344,8 @@ class Phrases(Strict):
     allegation_harm: list[str] = Field(default_factory=list, description="an allegation of a sexual or physical "
                                        "nature: with a learner involved, the case is urgent")
     learners: list[str] = Field(default_factory=list, description="words that say a learner is involved")
-    intents: dict[Literal["report_concern", "privacy_check", "get_support", "my_cases", "prevention_review"], list[str]]
+    intents: dict[str, list[str]] = Field(default_factory=dict, description="phrases that start something that is "
+                                          "not a flow (My cases); a flow's own are in its file (`starts_with`)")
     answers: dict[Literal["yes", "no", "none", "unsure"], list[str]] = Field(
         default_factory=dict, description="the many ways of saying yes, no, nothing or not sure (bot/understand.py)")
     hedges: list[str] = Field(default_factory=list, description="words that soften an answer without changing it")
@@ -389,6 +404,16 @@ class Content(BaseModel):
     flows: dict[str, Flow]
     plan: CasePlan
     version: str
+
+    @property
+    def intents(self) -> dict[str, list[str]]:
+        """What each phrase starts, in the order they are tried: phrases.yaml's `intents` (My cases), then each
+        flow's own `starts_with`, in menu order."""
+        found = {key: list(phrases) for key, phrases in self.phrases.intents.items()}
+        for flow in sorted(self.flows.values(), key=lambda f: f.menu.order if f.menu else 1000):
+            if flow.starts_with:
+                found.setdefault(flow.id, []).extend(flow.starts_with)
+        return found
 
     def text(self, key: str, **values: Any) -> str:
         """The wording for `key` with its placeholders filled: facts first, then `values`."""
@@ -515,7 +540,9 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
         if flow.id != path.stem:
             raise ContentError(f"{path}: id: '{flow.id}' should match the file name '{path.stem}'")
         flows[flow.id] = flow
-
+        if flow.menu:  # its menu label, as every other label, is a message too (a school's wording wins)
+            messages.setdefault(f"menu.{flow.id}", flow.menu.label)
+            message_files.setdefault(f"menu.{flow.id}", path)
     plan = validated(CasePlan, root / "case_plan.yaml", layered.read("case_plan.yaml"))
     actions = {c.id for c in flows["case_action"].step("action").choices} if "case_action" in flows else set()
     for step in plan.steps:

@@ -57,7 +57,7 @@ def _platforms(text: str, content: Content, from_links: list[str]) -> list[str]:
 def _besides_asking(content: Content, text: str) -> str:
     """`text` without the phrases that ask for a report (content/phrases.yaml `intents`), matched on word starts."""
     said = normalise(text)
-    for phrase in sorted(content.phrases.intents.get("report_concern", []), key=len, reverse=True):
+    for phrase in sorted(content.intents.get("report_concern", []), key=len, reverse=True):
         said = re.sub(rf"(?<!\S){re.escape(normalise(phrase))}\S*", " ", said)
     return said
 
@@ -96,5 +96,5 @@ def starts_a_report(content: Content, text: str, reading: FirstMessage) -> bool:
     description."""
     if reading.describes or set(reading.answers) & {"categories", "platforms", "accounts", "who_appears", "behind_it"}:
         return True
-    asks = Option(id="report", label="report", phrases=tuple(content.phrases.intents.get("report_concern", [])))
+    asks = Option(id="report", label="report", phrases=tuple(content.intents.get("report_concern", [])))
     return bool(understand(text, [asks], multiple=False, hedges=content.phrases.hedges).picked)

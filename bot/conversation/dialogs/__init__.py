@@ -1,4 +1,8 @@
-"""One module per flow. Each holds only what cannot be data: checks, side effects and endings."""
+"""One module per flow that needs code. Each holds only what cannot be data: checks, side effects and endings.
+A flow with no module of its own is run by the plain step runner, from its file alone."""
+
+from bot.conversation.dialogs.base import Dialog, StepDialog
+from bot.core.content import Content
 
 from bot.conversation.dialogs.case_action import CaseAction
 from bot.conversation.dialogs.case_close import CaseClose
@@ -10,3 +14,12 @@ from bot.conversation.dialogs.privacy_check import PrivacyCheck
 from bot.conversation.dialogs.report_concern import ReportConcern
 
 DIALOGS = [ReportConcern, PrivacyCheck, GetSupport, PreventionReview, CaseNote, CaseAction, ChangeCaseStatus, CaseClose]
+
+
+def dialogs_for(content: Content) -> dict[str, Dialog]:
+    """A dialog for every flow in content/flows/: its module's, or the plain step runner's for a flow that is
+    data alone."""
+    coded: dict[str, type[Dialog]] = {cls.flow_id: cls for cls in DIALOGS}
+    plain = {flow_id: type(f"PlainFlow_{flow_id}", (StepDialog,), {"flow_id": flow_id})
+             for flow_id in content.flows if flow_id not in coded}
+    return {flow_id: {**coded, **plain}[flow_id](content) for flow_id in content.flows}

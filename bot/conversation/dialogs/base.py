@@ -35,7 +35,6 @@ class Dialog:
     """A flow the engine can start, hand input to and ask to repeat its question."""
 
     flow_id: ClassVar[str]
-    handlers_only: ClassVar[bool] = False  # only case handlers (DSLs, deputies, heads, chairs) may start it
     keeps_place: ClassVar[bool] = False  # "stop" asks whether to keep it for later (bot/keeping.py)
 
     def __init__(self, content: Content):
@@ -44,6 +43,11 @@ class Dialog:
     @property
     def flow(self) -> Flow:
         return self.content.flows[self.flow_id]
+
+    @property
+    def handlers_only(self) -> bool:
+        """Only case handlers (DSLs, deputies, heads, chairs) may start it: its menu entry says so."""
+        return bool(self.flow.menu and self.flow.menu.handlers_only)
 
     def new_frame(self, **answers: Any) -> Frame:
         return Frame(flow=self.flow_id, step=self.flow.steps[0].id, answers=dict(answers))
@@ -216,7 +220,10 @@ class StepDialog(Dialog):
         """A hook for side effects of an answer."""
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
-        """A hook for what happens when the last step is answered."""
+        """What happens when the last step is answered: a flow's code says; a flow that is data alone says its
+        `done` words."""
+        if self.flow.done:
+            ctx.replies.append(Reply(key=f"{self.flow_id}.done", text=render(self.flow.done, ctx.content.facts, {})))
 
     async def on_summary(self, ctx: Context, frame: Frame, picked: str) -> bool:
         if picked == "change":

@@ -18,7 +18,6 @@ STATUS_STEPS = ("policies", "learner_expectations", "curriculum", "staff_trainin
 class PreventionReview(StepDialog):
     flow_id = "prevention_review"
     keeps_place = True
-    handlers_only = True
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         answers = frame.answers
