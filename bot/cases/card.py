@@ -17,6 +17,7 @@ from bot.core.models import Case, CaseCard, Choice, Reply, Role, Route, StaffMem
 from bot.core.text import contains_phrase
 from bot.core.words import describe
 from bot.store import Store
+from bot.core.report import Report
 
 REPORT = "report_concern"  # the flow a case's answers come from
 THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")
@@ -50,8 +51,7 @@ def is_handler(member: StaffMember | None) -> bool:
 def subject_pending(answers: dict[str, Any]) -> bool:
     """An allegation that has not yet said whom it is about: neither the reporter nor the head was picked, and
     the names question is still to come (once it is answered or skipped, what the report says is all there is)."""
-    return ("allegation" in (answers.get("categories") or [])
-            and answers.get("allegation_about") not in ("me", "headteacher") and "names" not in answers)
+    return Report.of(answers).subject_pending
 
 
 # --- people and places in words ------------------------------------------------------------
@@ -90,12 +90,13 @@ def chat_platform_name(scope: SchoolScope, platform: str) -> str:
 def allegation_harm(scope: SchoolScope, answers: dict[str, Any]) -> dict[str, str] | None:
     """Why an allegation is urgent: it is of a sexual or physical nature and a learner is involved (ticked
     under who appears, or written); None if not. Only the matched words are kept, never the text."""
-    if "allegation" not in answers.get("categories", []):
+    report = Report.of(answers)
+    if "allegation" not in report.categories:
         return None
     phrases = scope.words.phrases
     text = "\n".join(named_text(answers))
     harm = contains_phrase(text, phrases.allegation_harm)
-    learner = "learners" in (answers.get("who_appears") or []) or contains_phrase(text, phrases.learners)
+    learner = "learners" in report.who_appears or contains_phrase(text, phrases.learners)
     if not (harm and learner):
         return None
     return {"because": "allegation_involving_learner", "phrase": harm}
@@ -137,7 +138,7 @@ def case_card(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str]
 def guidance(scope: SchoolScope, case: Case) -> list[str]:
     """What the reader must know first: images, sextortion, danger, the police, allegations; always the last line."""
     lines = []
-    safety = case.answers.get("safety") or {}
+    safety = Report.of(case.answers).safety or {}
     if case.possible_images:
         lines.append(scope.text("case.guidance.guardrail"))
     lines += [scope.text(f"case.guidance.{name}") for name in ("sextortion", "danger", "police") if name in safety]
@@ -150,7 +151,7 @@ def guidance(scope: SchoolScope, case: Case) -> list[str]:
 def describe_answer(scope: SchoolScope, case: Case, step_id: str) -> str:
     """An answer as the card and the record show it; the images answer says if the guardrail rose later."""
     shown = describe(scope.words, report_step(scope, step_id), case.answers[step_id])
-    guardrail = case.answers.get("guardrail") or {}
+    guardrail = Report.of(case.answers).guardrail or {}
     # "answered_yes" now, "answered yes" on cases opened before the safety check: both from the question itself
     if step_id == "images" and guardrail.get("reason") and not guardrail["reason"].startswith("answered"):
         return to_plain(scope.text("case.images_raised_later", value=shown,
@@ -174,7 +175,7 @@ def raised_words(scope: SchoolScope, reason: str) -> str:
 
 def files_before(scope: SchoolScope, case: Case) -> str | None:
     """Files shared into the chat before the guardrail rose: not on the case, but copies may be there."""
-    before = (case.answers.get("guardrail") or {}).get("files_before")
+    before = (Report.of(case.answers).guardrail or {}).get("files_before")
     if not before:
         return None
     return to_plain(scope.text("case.files_before", count=before["count"],

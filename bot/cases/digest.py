@@ -23,6 +23,7 @@ from bot.core.markup import Markup
 from bot.core.models import Case, CaseStatus, Choice, Notification, Reply, StaffMember
 from bot.core.words import choice_summary
 from bot.store import Store
+from bot.core.report import Report
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ async def what_is_due(store: Store, scope: SchoolScope, case: Case) -> str:
 async def case_line(store: Store, scope: SchoolScope, case: Case) -> str:
     step = scope.words.flows[REPORT].step("categories")
     what = ", ".join(choice_summary(scope.words, step, c) for c in case.categories)
-    where = describe_answer(scope, case, "platforms") if case.answers.get("platforms") else ""
+    where = describe_answer(scope, case, "platforms") if Report.of(case.answers).platforms else ""
     key = "digest.case_urgent" if case.urgent else "digest.case"
     return scope.text(key, reference=case.reference, value=what, platform=where or "-",
                       date=case.created_at.astimezone(scope.calendar.tz).strftime("%-d %B"),

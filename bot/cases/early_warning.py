@@ -22,6 +22,7 @@ from bot.core.content import Content
 from bot.core.models import Case, Notification, Reply, Role, Sighting
 from bot.core.text import account_key
 from bot.store import Store
+from bot.core.report import Report
 
 # Words that name the kind of school rather than the school: taken out of handles with the school's name.
 SCHOOL_WORDS = {
@@ -86,8 +87,8 @@ def pattern_key(pattern: str) -> str:
 
 def sightings(school_id: str, school_name: str, case_id: str, answers: dict, at: datetime) -> list[Sighting]:
     found: dict[str, Sighting] = {}
-    for entry in answers.get("accounts") or []:
-        key = account_key(entry) if isinstance(entry, dict) else None
+    for entry in Report.of(answers).accounts:
+        key = account_key(entry.model_dump())
         if key is None:
             continue
         account, platform = key

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from bot.core.content import Content, PlanItem
 from bot.core.models import Case, CaseEvent, Evidence
+from bot.core.report import Report
 
 
 class PlanEntry(BaseModel):
@@ -27,8 +28,9 @@ class PlanEntry(BaseModel):
 
 def case_flags(case: Case) -> set[str]:
     """What the safety check found on a case: "images" (the guardrail), "danger", "police", "sextortion"."""
-    found = set(case.answers.get("safety") or {})
-    if case.answers.get("guardrail"):
+    report = Report.of(case.answers)
+    found = set(report.safety or {})
+    if report.guardrail:
         found.add("images")
     return found
 
@@ -53,20 +55,21 @@ def _applies(item: PlanItem, case: Case, threshold: str | None) -> bool:
         return False
     if not (when.categories or when.behind_it):
         return True
-    return bool(set(when.categories) & set(case.categories)) or case.answers.get("behind_it") in when.behind_it
+    return bool(set(when.categories) & set(case.categories)) or Report.of(case.answers).behind_it in when.behind_it
 
 
 def case_plan(content: Content, case: Case, events: list[CaseEvent], evidence: list[Evidence]) -> list[PlanEntry]:
     platforms = content.facts.platforms
-    case_platforms = [p for p in case.answers.get("platforms") or [] if p in platforms]
+    report = Report.of(case.answers)
+    case_platforms = [p for p in report.platforms if p in platforms]
     actions = [e for e in events if e.kind == "action_recorded"]
     ticks = {e.detail.get("item"): e for e in events if e.kind == "plan_ticked"}
     decided = threshold_decision(events)
     threshold = decided.detail.get("decision") if decided else None
     answered = {
         "threshold": decided is not None,
-        "accounts": bool(case.answers.get("accounts")),
-        "first_seen": bool(case.answers.get("first_seen")),
+        "accounts": bool(report.accounts),
+        "first_seen": bool(report.first_seen),
         "evidence_files": bool(evidence),
     }
     entries: list[PlanEntry] = []

@@ -37,6 +37,7 @@ from bot.core.models import Case, CaseEvent, Role, Route, StaffMember, utcnow
 from bot.core.words import choice_summary
 from bot.store import Store
 from bot.store.base import ChainReport
+from bot.core.report import Report
 
 SCHEMA_VERSION = "1"
 FORMATS = ("pdf", "json", "md")
@@ -415,11 +416,11 @@ async def build_record(store: Store, scope: SchoolScope, case: Case, *, exported
     categories_step = report.step("categories")
     categories = [Coded(code=c, label=choice_summary(content, categories_step, c))
                   for c in case.categories]
-    guardrail = case.answers.get("guardrail") or {}
+    guardrail = Report.of(case.answers).guardrail or {}
     files_before = files_of_chat(scope, case)
     if files_before:
         summary.append(Fact(label=say("case.field.files_before"), value=files_before))
-    safety = case.answers.get("safety") or {}
+    safety = Report.of(case.answers).safety or {}
     reason = guardrail.get("reason") or ("danger:" + safety["danger"]["at"] if "danger" in safety else None)
     chronology = [b.entry(i, e) for i, e in enumerate(events, 1)]
     closed = next((e for e in reversed(chronology) if e.kind == "closed"), None)

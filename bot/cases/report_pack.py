@@ -13,11 +13,12 @@ carries no names given in the report, no staff name and no words of an allegatio
 from __future__ import annotations
 
 import re
-from datetime import date
+
 
 from bot.core.content import Content, Harm, Helpline, ReportRoute
 from bot.core.markup import Markup
 from bot.core.models import Case, Choice, Reply, School
+from bot.core.report import Report
 
 # The order a case's categories decide the POSH draft's subject in: the most serious first.
 SUBJECT_ORDER = ("allegation", "showing_learners", "school_impersonation", "targeting_staff", "targeting_me")
@@ -27,14 +28,14 @@ PERSONAL_ROUTES = ("the_person", "the_person_or_parent")
 
 def possible_images_of_a_child(case: Case) -> bool:
     """The guardrail: possible sexual images of an under-18 (urgent, or "yes" or "not sure" to the question)."""
-    return case.urgent or case.answers.get("images") in ("yes", "not_sure")
+    return case.urgent or Report.of(case.answers).images in ("yes", "not_sure")
 
 
 def harms_for(content: Content, case: Case) -> list[Harm]:
     """The kinds of harm that fit the case, most useful first; none for possible images of a child."""
     if possible_images_of_a_child(case):
         return []
-    description = str(case.answers.get("description") or "").lower()
+    description = (Report.of(case.answers).description or "").lower()
     return [h for h in content.facts.harms.values() if _fits(h, case, description)]
 
 
@@ -43,7 +44,7 @@ def _fits(harm: Harm, case: Case, description: str) -> bool:
         return False
     if harm.categories and not set(harm.categories) & set(case.categories):
         return False
-    if harm.behind_it and case.answers.get("behind_it") not in harm.behind_it:
+    if harm.behind_it and Report.of(case.answers).behind_it not in harm.behind_it:
         return False
     return not harm.signs or any(re.search(r"\b" + re.escape(sign), description) for sign in harm.signs)
 
@@ -86,7 +87,7 @@ def harm_reply(content: Content, case: Case, harm: Harm, personal_only: bool = F
              content.text("case.pack.why", value=Markup(harm.why))]
     routes = 0
     reported_on_platforms = any(harm.id in r.harms for p in platforms.values() for r in p.routes)
-    for platform_id in case.answers.get("platforms") or []:
+    for platform_id in Report.of(case.answers).platforms:
         platform = platforms.get(platform_id)
         if platform is None:
             continue
@@ -115,11 +116,12 @@ def paste_text(content: Content, school_name: str, case: Case) -> str:
     text = content.text
     parts = [text(f"case.pack.about.{c}", school_name=school_name) for c in case.categories
              if f"case.pack.about.{c}" in content.messages]
-    accounts = ", ".join(a["value"] for a in case.answers.get("accounts") or [])
+    report = Report.of(case.answers)
+    accounts = ", ".join(a.value for a in report.accounts)
     if accounts:
         parts.append(text("case.pack.about_accounts", value=accounts))
-    if case.answers.get("first_seen"):
-        parts.append(text("case.pack.about_first_seen", date=date.fromisoformat(case.answers["first_seen"]).strftime("%-d %B %Y")))
+    if report.first_seen:
+        parts.append(text("case.pack.about_first_seen", date=report.first_seen.strftime("%-d %B %Y")))
     parts.append(text("case.pack.about_posts"))
     return "\n".join(parts)
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from bot.core.models import Role, Route, StaffMember
+from bot.core.report import Report
 
 NAMED_TEXT_STEPS = ("names", "description", "behind_it_detail")
 TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "sir", "madam", "prof"}
@@ -64,10 +65,7 @@ class Routing(BaseModel):
 def named_text(answers: dict[str, Any]) -> list[str]:
     """The parts of a report that may name people: the free-text answers and the accounts' handles."""
     texts = [answers[k] for k in NAMED_TEXT_STEPS if isinstance(answers.get(k), str)]
-    accounts = answers.get("accounts")
-    if isinstance(accounts, list):
-        texts += [a["value"] for a in accounts if isinstance(a, dict) and isinstance(a.get("value"), str)]
-    return texts
+    return texts + [a.value for a in Report.of(answers).accounts]
 
 
 def _words(text: str) -> list[str]:
@@ -115,8 +113,8 @@ def allegation_subject(answers: dict[str, Any], reporter: StaffMember | None, st
     """"headteacher" when the allegation is or may be about a head (answered so; the reporter is the head and
     said "me"; "not sure" with the head ticked under who appears; a head named), "dsl" for "a DSL or deputy",
     else "staff"."""
-    about = answers.get("allegation_about")
-    appears = answers.get("who_appears") or []
+    report = Report.of(answers)
+    about, appears = report.allegation_about, report.who_appears
     if (
         about == "headteacher"
         or (about == "me" and reporter is not None and reporter.has(Role.HEADTEACHER))

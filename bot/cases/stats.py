@@ -34,6 +34,7 @@ from bot.core.markup import Markup
 from bot.core.models import Case, CaseEvent, CaseStatus, Reply, utcnow
 from bot.store import Store
 from bot.core.text import account_key
+from bot.core.report import Report
 
 MILESTONES = ("reported", *PICKED_UP)  # the only events the figures read
 
@@ -140,7 +141,8 @@ def compute_stats(
     account_platforms: dict[str, set[str]] = defaultdict(set)
     for case in cases:
         categories.update(set(case.categories))
-        case_platforms = [p for p in dict.fromkeys(case.answers.get("platforms") or []) if isinstance(p, str)]
+        report = Report.of(case.answers)
+        case_platforms = list(dict.fromkeys(report.platforms))
         platforms.update(case_platforms)
         months[_month(case.created_at)] += 1
         if case.status == CaseStatus.CLOSED and case.outcome:
@@ -154,8 +156,8 @@ def compute_stats(
         if closed:
             to_close.append(max(0.0, (closed - reported).total_seconds()))
         seen: set[str] = set()
-        for entry in case.answers.get("accounts") or []:
-            key = account_key(entry) if isinstance(entry, dict) else None
+        for entry in report.accounts:
+            key = account_key(entry.model_dump())
             if key is None:
                 continue
             name, platform = key

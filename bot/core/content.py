@@ -543,6 +543,7 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
         if flow.menu:  # its menu label, as every other label, is a message too (a school's wording wins)
             messages.setdefault(f"menu.{flow.id}", flow.menu.label)
             message_files.setdefault(f"menu.{flow.id}", path)
+    _check_report_ids(flows, root / "flows" / "report_concern.yaml")
     plan = validated(CasePlan, root / "case_plan.yaml", layered.read("case_plan.yaml"))
     actions = {c.id for c in flows["case_action"].step("action").choices} if "case_action" in flows else set()
     for step in plan.steps:
@@ -559,6 +560,23 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
     _check_platform_limits(content, message_files, root)
     layered.check_all_used()
     return content
+
+
+def _check_report_ids(flows: dict[str, Flow], path: Path) -> None:
+    """The report's steps and choices that the code names (bot/core/report.py) are all in its flow."""
+    from bot.core.report import RELIED_ON
+
+    report = flows.get("report_concern")
+    if report is None:
+        raise ContentError(f"{path}: the report flow is missing; the bot cannot take a report without it")
+    steps = {s.id: s for s in report.steps}
+    for step_id, choice_ids in RELIED_ON.items():
+        if step_id not in steps:
+            raise ContentError(f"{path}: steps: '{step_id}' is missing; the code reads it (bot/core/report.py)")
+        missing = sorted(choice_ids - {c.id for c in steps[step_id].choices})
+        if missing:
+            raise ContentError(f"{path}: steps.{step_id}.choices: {', '.join(repr(m) for m in missing)} missing; the "
+                               "code reads them (bot/core/report.py)")
 
 
 OVERLAY_FOLDERS = ("messages", "facts")
