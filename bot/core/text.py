@@ -115,7 +115,7 @@ _HOST_PLATFORMS = {
     "whatsapp.com": "whatsapp", "wa.me": "whatsapp", "youtube.com": "youtube", "youtu.be": "youtube",
 }
 # Query strings are dropped (they carry tracking), except the parameter that names the page.
-_KEEP_QUERY = {("facebook", "/profile.php"): "id", ("youtube", "/watch"): "v"}
+_KEEP_QUERY: dict[tuple[str | None, str], str] = {("facebook", "/profile.php"): "id", ("youtube", "/watch"): "v"}
 
 
 def normalise_url(raw: str) -> Account | None:
@@ -207,7 +207,8 @@ def account_key(account: dict[str, Any]) -> tuple[str, str | None] | None:
 
 # --- Dates -------------------------------------------------------------------------------
 
-_AGO = re.compile(r"^(?:about |around |roughly )?(a|an|one|two|three|four|five|six|\d{1,3}) (day|week|month|year)s? ago$")
+_AGO = re.compile(r"^(?:about |around |roughly )?(a|an|one|two|three|four|five|six|\d{1,3}) "
+                  r"(day|week|month|year)s? ago$")
 _WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _FORMATS = (
     "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%B %d %Y", "%b %d %Y",
