@@ -119,7 +119,8 @@ def paste_text(content: Content, school_name: str, case: Case) -> str:
     if accounts:
         parts.append(text("case.pack.about_accounts", value=accounts))
     if case.answers.get("first_seen"):
-        parts.append(text("case.pack.about_first_seen", date=date.fromisoformat(case.answers["first_seen"]).strftime("%-d %B %Y")))
+        first_seen = date.fromisoformat(case.answers["first_seen"])
+        parts.append(text("case.pack.about_first_seen", date=first_seen.strftime("%-d %B %Y")))
     parts.append(text("case.pack.about_posts"))
     return "\n".join(parts)
 
@@ -172,4 +173,5 @@ def reporter_pack(content: Content, school: School, case: Case) -> list[Reply]:
     """For the person impersonated: the routes only they (or a parent) can use."""
     harms = [h for h in harms_for(content, case) if h.id == "impersonation_person"]
     routes = [r for h in harms if (r := harm_reply(content, case, h, personal_only=True))]
-    return [Reply(key="case.pack.for_reporter", text=content.text("case.pack.for_reporter", reference=case.reference))] + routes
+    intro = Reply(key="case.pack.for_reporter", text=content.text("case.pack.for_reporter", reference=case.reference))
+    return [intro] + routes
