@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from bot.cases.card import (
     FLOW_FOR_ACTION,
@@ -69,7 +69,7 @@ class Casework:
         self.settings = settings
         self.schools = schools
         self.dialogs = dialogs
-        self.report = cast(ReportConcern, dialogs["report_concern"])
+        self.report = next(d for d in dialogs.values() if isinstance(d, ReportConcern))
         # The flows a card's buttons start on a case (note, action, status, close), which also come as forms.
         self.case_updates = {flow: d for flow, d in dialogs.items() if isinstance(d, CaseUpdate)}
         self.conversation = conversation
