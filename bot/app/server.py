@@ -48,15 +48,18 @@ def build_app(bot: Bot, channels: list[Channel]) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(request: web.Request) -> web.Response:
-        # A channel that cannot work at all (its only token revoked, say) says why in `unusable`.
-        unusable = {c.name: c.unusable for c in channels if getattr(c, "unusable", None)}
-        body = {"ok": not unusable, "channels": [c.name for c in channels], **({"unusable": unusable} if unusable else {})}
+        # A channel that cannot work at all (its only token revoked, say) says why in `unusable`; a channel
+        # that can never become unusable need not have the attribute.
+        unusable = {c.name: reason for c in channels if (reason := getattr(c, "unusable", None))}
+        body = {"ok": not unusable, "channels": [c.name for c in channels],
+                **({"unusable": unusable} if unusable else {})}
         return web.json_response(body, status=503 if unusable else 200)
 
     app.router.add_get("/healthz", healthz)
     for channel in channels:
         channel.mount(app)
-    scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)  # reads the school calendar now: a bad one stops start-up, naming the field
+    # The scheduler reads the school calendar now: a bad one stops start-up, naming the field.
+    scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
     # Turn ids, delivered notifications and OAuth states past their use (bot/cases/retention.py).
     housekeeping = Periodic("pruning", PRUNE_SECONDS, lambda: prune_expired(bot.store))
 

@@ -68,7 +68,8 @@ def role_names(scope: SchoolScope, roles: list[Role]) -> str:
 
 def handlers_in_words(scope: SchoolScope, staff: list[StaffMember]) -> str:
     """The DSLs, then the deputies, each with their roles."""
-    people = [m for m in staff if m.has(Role.DSL)] + [m for m in staff if m.has(Role.DEPUTY_DSL) and not m.has(Role.DSL)]
+    dsls = [m for m in staff if m.has(Role.DSL)]
+    people = dsls + [m for m in staff if m.has(Role.DEPUTY_DSL) and not m.has(Role.DSL)]
     return ", ".join(f"{m.name} ({role_names(scope, m.roles)})" for m in people)
 
 

@@ -113,11 +113,15 @@ def find_alerts(recent: list[Sighting], min_schools: int = 2) -> list[Alert]:
             alerts.append(alert)
 
     groups: dict[str, list[Sighting]] = {}  # by pattern key, each group's sightings oldest first
-    for s in sorted((s for s in recent if s.pattern), key=lambda s: s.seen_at):
-        groups.setdefault(s.pattern_key or pattern_key(s.pattern), []).append(s)
-    for group in groups.values():
+    first_pattern: dict[str, str] = {}  # by pattern key, the first pattern seen, which names the alert
+    for s in sorted(recent, key=lambda s: s.seen_at):
+        if s.pattern:
+            key = s.pattern_key or pattern_key(s.pattern)
+            groups.setdefault(key, []).append(s)
+            first_pattern.setdefault(key, s.pattern)
+    for key, group in groups.items():
         variants = list(dict.fromkeys(s.account for s in group))
-        alert = _alert("pattern", group[0].pattern, group, variants)  # named by the first pattern seen
+        alert = _alert("pattern", first_pattern[key], group, variants)
         # Two schools reporting one account is already the account alert: a pattern needs more than one name.
         if len(alert.schools) >= min_schools and len(variants) > 1:
             alerts.append(alert)

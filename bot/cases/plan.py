@@ -12,7 +12,8 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from bot.core.content import Content, PlanItem
-from bot.core.models import Case, CaseEvent, Evidence
+from bot.core.markup import Markup
+from bot.core.models import Case, CaseEvent, Choice, Evidence, Reply
 from bot.core.report import Report
 
 
@@ -80,14 +81,16 @@ def case_plan(content: Content, case: Case, events: list[CaseEvent], evidence: l
             variants = [(f"{step.id}.{item.id}.{p}", platforms[p].name) for p in case_platforms] if item.per_platform \
                 else [(f"{step.id}.{item.id}", None)]
             for entry_id, platform in variants:
-                done_by = next((e for e in actions if item.done_by_action and e.detail.get("action") == item.done_by_action
+                done_by = next((e for e in actions
+                                if item.done_by_action and e.detail.get("action") == item.done_by_action
                                 and (platform is None or len(case_platforms) == 1)), None)
                 tick = ticks.get(entry_id)
                 event = tick or done_by or (decided if item.done_when_answered == "threshold" else None)
                 done = event is not None or bool(item.done_when_answered and answered[item.done_when_answered])
                 entries.append(PlanEntry(
                     id=entry_id, step=step.title, text=item.text.replace("{platform}", platform or ""),
-                    required=item.required, done=done, by=event.actor if event else None, at=event.at if event else None,
+                    required=item.required, done=done,
+                    by=event.actor if event else None, at=event.at if event else None,
                 ))
     return entries
 
@@ -96,12 +99,12 @@ def open_required(entries: list[PlanEntry]) -> list[PlanEntry]:
     return [e for e in entries if e.required and not e.done]
 
 
-def plan_reply(content: Content, school_name: str, case: Case, entries: list[PlanEntry], key: str = "case.plan.show"):
+def plan_reply(
+    content: Content, school_name: str, case: Case, entries: list[PlanEntry], key: str = "case.plan.show",
+) -> Reply:
     """The plan as one reply: each step's items marked done or open, and a button to tick each open one."""
-    from bot.core.markup import Markup
-    from bot.core.models import Choice, Reply
 
-    def text(k: str, **values) -> str:
+    def text(k: str, **values: object) -> str:
         return content.text(k, school_name=school_name, **values)
 
     lines: list[str] = []
@@ -120,5 +123,5 @@ def plan_reply(content: Content, school_name: str, case: Case, entries: list[Pla
             lines.append(text(item_key, count=len(choices), value=Markup(entry.text)))
     required_open = len(open_required(entries))
     summary = text("case.plan.summary", count=sum(e.done for e in entries), total=len(entries), left=required_open)
-    return Reply(key=key, text=text("case.plan.title", reference=case.reference) + "\n" + summary + "\n" + "\n".join(lines).strip(),
-                 choices=choices)
+    title = text("case.plan.title", reference=case.reference)
+    return Reply(key=key, text=title + "\n" + summary + "\n" + "\n".join(lines).strip(), choices=choices)

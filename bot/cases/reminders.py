@@ -134,8 +134,9 @@ class Reminders:
                 notes.append(Notification(school_id=fresh.school_id, recipient=fresh.reporter, case_id=fresh.id,
                                           created_at=now, replies=[Reply(
                                               key="reminders.reporter_urgent_waiting", urgent=True,
-                                              text=self._text("reminders.reporter_urgent_waiting", reference=fresh.reference,
-                                                                         front_door=front_door(self.scope)))]))
+                                              text=self._text("reminders.reporter_urgent_waiting",
+                                                              reference=fresh.reference,
+                                                              front_door=front_door(self.scope)))]))
             detail: dict[str, object] = {"about": "not_acknowledged", "urgent": fresh.urgent, "to": recipients}
             if escalate:
                 detail["added"] = [r.model_dump(mode="json") for r in added]
@@ -153,7 +154,8 @@ class Reminders:
         """An allegation kept with no case manager goes to the first person added to that role."""
 
         def prepare(fresh: Case, _events: list[CaseEvent]) -> Prepared | None:
-            if fresh.status == CaseStatus.CLOSED or route.user not in {r.user for r in missing_case_managers(fresh, staff)}:
+            still_missing = {r.user for r in missing_case_managers(fresh, staff)}
+            if fresh.status == CaseStatus.CLOSED or route.user not in still_missing:
                 return None
             case_after = fresh.model_copy(update={"routed_to": fresh.routed_to + [route]})
             notes = [Notification(school_id=fresh.school_id, recipient=route.user, case_id=fresh.id, created_at=now,

@@ -174,4 +174,5 @@ def reporter_pack(content: Content, school: School, case: Case) -> list[Reply]:
     """For the person impersonated: the routes only they (or a parent) can use."""
     harms = [h for h in harms_for(content, case) if h.id == "impersonation_person"]
     routes = [r for h in harms if (r := harm_reply(content, case, h, personal_only=True))]
-    return [Reply(key="case.pack.for_reporter", text=content.text("case.pack.for_reporter", reference=case.reference))] + routes
+    intro = Reply(key="case.pack.for_reporter", text=content.text("case.pack.for_reporter", reference=case.reference))
+    return [intro] + routes

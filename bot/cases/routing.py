@@ -33,8 +33,8 @@ NAMED_TEXT_STEPS = ("names", "description", "behind_it_detail")
 TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "sir", "madam", "prof"}
 # How people write a role instead of a name, in an allegation.
 ROLE_WORDS = {
-    Role.HEADTEACHER: re.compile(r"\b(?:head\s*teacher|head\s*mistress|head\s*master|principal|the\s+head(?!\s+of\b)|head's)\b",
-                                 re.IGNORECASE),
+    Role.HEADTEACHER: re.compile(r"\b(?:head\s*teacher|head\s*mistress|head\s*master|principal"
+                                 r"|the\s+head(?!\s+of\b)|head's)\b", re.IGNORECASE),
     Role.DSL: re.compile(r"\b(?:dsl|safeguarding\s+lead|designated\s+safeguarding)\b", re.IGNORECASE),
     Role.DEPUTY_DSL: re.compile(r"\b(?:deputy\s+dsl|ddsl|deputy\s+safeguarding)\b", re.IGNORECASE),
 }
@@ -195,18 +195,24 @@ def route_case(
     if not routes:
         add(Role.CHAIR_OF_GOVERNORS, "no_dsl_available")
 
-    contact: list[str] = []
-    if allegation and not has_case_manager:
-        if subject == "headteacher":
-            contact = ["chair_of_governors", "lado"]
-        else:  # a head who reports it is its case manager already: they need only the LADO
-            contact = ["lado"] if reporter_member and reporter_member.has(Role.HEADTEACHER) else ["headteacher", "lado"]
-    elif low_level and subject == "headteacher" and not has_case_manager:
-        contact = ["chair_of_governors"]
-    elif not routes:
-        contact = ["dsl"]
+    contact = _contact_directly(allegation, low_level, subject, has_case_manager, bool(routes), reporter_member)
     return Routing(routes=list(routes.values()), excluded=list(excluded.values()), about=subject,
                    contact_directly=contact)
+
+
+def _contact_directly(allegation: bool, low_level: bool, subject: str | None, has_case_manager: bool,
+                      routed: bool, reporter_member: StaffMember | None) -> list[str]:
+    """Whom the reporter must contact themselves, because the routing reached no one in that role."""
+    if allegation and not has_case_manager:
+        if subject == "headteacher":
+            return ["chair_of_governors", "lado"]
+        # a head who reports it is its case manager already: they need only the LADO
+        return ["lado"] if reporter_member and reporter_member.has(Role.HEADTEACHER) else ["headteacher", "lado"]
+    if low_level and subject == "headteacher" and not has_case_manager:
+        return ["chair_of_governors"]
+    if not routed:
+        return ["dsl"]
+    return []
 
 
 def routing_gaps(staff: list[StaffMember]) -> list[str]:

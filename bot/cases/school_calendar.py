@@ -6,8 +6,8 @@ where a school day is one of the school's weekdays, inside a term, and not a clo
 a bank holiday, a half term). Urgent cases are timed by the wall clock, at any hour.
 
 A date after the period the file covers (`covers_until`, or else the end of its last term) or before
-its first term cannot be checked against term dates, so there every school weekday counts: a calendar that has run out makes reminders come too early,
-never not at all. The scheduler warns when the file is about to run out.
+its first term cannot be checked against term dates, so there every school weekday counts: a calendar that has
+run out makes reminders come too early, never not at all. The scheduler warns when the file is about to run out.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ class SchoolCalendar(_Strict):
     terms: list[Term] = Field(min_length=1)
     closures: list[Closure] = Field(default_factory=list)
     covers_until: date | None = Field(
-        default=None, description="the last day the file describes (the end of the summer holiday); the last term's end if left out"
+        default=None,
+        description="the last day the file describes (the end of the summer holiday); the last term's end if left out",
     )
 
     @field_validator("timezone")
@@ -201,7 +202,8 @@ _loaded: dict[tuple[str, float], SchoolCalendar] = {}
 
 
 def calendar_for(settings: Any, school_content_dir: str | None = None) -> SchoolCalendar:
-    """The calendar a school keeps in its own content folder, else the deployment's; read again when the file changes."""
+    """The calendar a school keeps in its own content folder, else the deployment's; read again when the file
+    changes."""
     return own_calendar(school_content_dir) or _cached(calendar_path(settings))
 
 

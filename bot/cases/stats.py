@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from datetime import date, datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable
 
 from pydantic import BaseModel, Field
 
@@ -237,7 +237,7 @@ def _platform_label(content: Content, platform: str) -> str:
     return content.text("report.platform_other") if platform == "other" else platform
 
 
-def _counts(content: Content, counts: dict[str, int], label) -> Markup:
+def _counts(content: Content, counts: dict[str, int], label: Callable[[Content, str], str]) -> Markup:
     items = (content.text("stats.count_item", value=label(content, k), count=v) for k, v in counts.items())
     return Markup(", ".join(items))
 

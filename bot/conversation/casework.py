@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from bot.cases.actions import BY_FLOW, action_of, attempted
 from bot.cases.card import (
@@ -37,11 +37,23 @@ from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
 from bot.conversation.context import Context, FlowRunner
-from bot.conversation.dialogs.base import Dialog
+from bot.conversation.dialogs.base import CaseUpdate, Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
 from bot.core.config import Settings
 from bot.core.markup import Markup
-from bot.core.models import Case, CaseEvent, CaseStatus, Choice, Evidence, FileReply, Frame, Notification, Reply, Route, StaffMember
+from bot.core.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Choice,
+    Evidence,
+    FileReply,
+    Frame,
+    Notification,
+    Reply,
+    Route,
+    StaffMember,
+)
 from bot.store import Store
 from bot.conversation import record_system
 
@@ -58,7 +70,9 @@ class Casework:
         self.settings = settings
         self.schools = schools
         self.dialogs = dialogs
-        self.report = cast(ReportConcern, dialogs["report_concern"])
+        self.report = next(d for d in dialogs.values() if isinstance(d, ReportConcern))
+        # The flows a card's buttons start on a case (note, action, status, close), which also come as forms.
+        self.case_updates = {flow: d for flow, d in dialogs.items() if isinstance(d, CaseUpdate)}
         self.conversation = conversation
         # Platforms whose channel can write only into a chat the person has opened; each such channel adds its own.
         self.opened_chat_platforms = opened_chat_platforms
@@ -72,7 +86,8 @@ class Casework:
 
     async def not_yet_reachable(self, school_id: str, users: list[str]) -> list[str]:
         """Those of `users` who cannot be sent anything yet: on a platform where the bot writes only into a chat
-        the person has opened (a channel says so in `opened_chat_platforms`), anyone who has not opened it, or whose chat refused."""
+        the person has opened (a channel says so in `opened_chat_platforms`), anyone who has not opened it, or whose
+        chat refused."""
         waiting = []
         for platform in sorted(self.opened_chat_platforms):
             on_it = [u for u in users if u.startswith(f"{platform}:")]
@@ -281,7 +296,7 @@ class Casework:
                 ctx.say("case.already_closed", reference=case.reference)
                 await self.show(ctx, case)
             elif ctx.turn.forms:
-                ctx.replies.append(self.dialogs[action.flow].form_reply(ctx, case.reference))
+                ctx.replies.append(self.case_updates[action.flow].form_reply(ctx, case.reference))
             else:
                 await self.conversation.start_flow(ctx, action.flow, reference=case.reference)
         elif action.takes_value:
@@ -309,7 +324,7 @@ class Casework:
             return
         if await self.load_for(ctx, reference, flow_id) is None:
             return
-        await self.dialogs[flow_id].submit_form(ctx, reference, values)
+        await self.case_updates[flow_id].submit_form(ctx, reference, values)
 
     # --- the case plan and report packs ------------------------------------------------------
 
@@ -338,7 +353,8 @@ class Casework:
             ctx.say("common.not_understood")
             return
         if route.reason not in CASE_MANAGER_REASONS:
-            ctx.say("case.threshold.case_manager_only", reference=case.reference, value=case_manager_label(ctx.scope, case))
+            ctx.say("case.threshold.case_manager_only", reference=case.reference,
+                    value=case_manager_label(ctx.scope, case))
             return
         if decision not in THRESHOLD_DECISIONS:
             choices = [Choice(id=f"case:{case.reference}:threshold:{d}", label=ctx.text(f"case.threshold.{d}"))
@@ -422,7 +438,9 @@ class Casework:
         case.status = CaseStatus.ACKNOWLEDGED
         if not await self._save(ctx, case, "acknowledged", {}, tell_reporter="case.reporter_acknowledged",
                                 tell_others=True, expected=CaseStatus.NEW):
-            await self.acknowledge(ctx, await self.store.get_case(case.school_id, case.reference))
+            fresh = await self.load_for(ctx, case.reference, "ack")  # changed meanwhile; perhaps purged since
+            if fresh is not None:
+                await self.acknowledge(ctx, fresh)
             return
         await self.confirm(ctx, case, "case.acknowledged")
 
@@ -464,7 +482,9 @@ class Casework:
             return
         await self.confirm(ctx, case, "case.status_changed")
 
-    async def close(self, ctx: Context, reference: str, outcome: str, note: str | None, reason: str | None = None) -> None:
+    async def close(
+        self, ctx: Context, reference: str, outcome: str, note: str | None, reason: str | None = None,
+    ) -> None:
         case = await self.load_for(ctx, reference, "close")
         if case is None:
             return
@@ -480,7 +500,7 @@ class Casework:
         old = case.status
         case.status = CaseStatus.CLOSED
         case.outcome = outcome
-        detail = {"outcome": outcome, "note": note}
+        detail: dict[str, Any] = {"outcome": outcome, "note": note}
         if still_open:
             detail.update(open_required=still_open, reason=reason)
         if not await self._save(ctx, case, "closed", detail, tell_reporter="case.reporter_closed", tell_others=True,

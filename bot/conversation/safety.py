@@ -100,33 +100,37 @@ def read(words: SafetyWords, text: str) -> Finding:
     negations = words.negations.words
     for raw in CLAUSE_BREAK.split(text.lower()):
         clause = _plain(raw)
-        if not clause:
-            continue
-        if _live(clause, words.crisis_self.words, negations):
-            found.crisis = True
-        elif _live(clause, words.crisis_words.words, negations):
-            if _has(clause, words.others.words):
-                found.danger = True
-            else:
-                found.crisis = True
-        if _live(clause, words.threats.words, negations):
-            found.danger = True
-            found.police.append("threat")
-        if _has(clause, words.danger_now.words):  # "in danger" is not also read as a bare "danger"
-            if _live(clause, words.danger_now.words, negations):
-                found.unsure = found.unsure or _has(clause, words.uncertain.words)
-                found.danger = found.danger or not _has(clause, words.uncertain.words)
-        elif _live(clause, words.danger_maybe.words, negations):
-            found.unsure = True
-        for kind in ("doxxing", "stalking", "hate", "harassment"):
-            if _live(clause, getattr(words.police, kind), negations):
-                found.police.append(kind)
+        if clause:
+            _read_clause(words, clause, negations, found)
     found.images = _has(whole, words.images.words)
     found.sextortion = _has(whole, ["sextort*"]) or (found.images and _has(whole, words.sextortion.words))
     found.images = found.images or found.sextortion  # sextortion is always about an image
     found.police = list(dict.fromkeys(found.police))
     found.unsure = found.unsure and not (found.danger or found.crisis)
     return found
+
+
+def _read_clause(words: SafetyWords, clause: str, negations: list[str], found: Finding) -> None:
+    """What one clause says about crisis, danger and the police, added to `found`."""
+    if _live(clause, words.crisis_self.words, negations):
+        found.crisis = True
+    elif _live(clause, words.crisis_words.words, negations):
+        if _has(clause, words.others.words):
+            found.danger = True
+        else:
+            found.crisis = True
+    if _live(clause, words.threats.words, negations):
+        found.danger = True
+        found.police.append("threat")
+    if _has(clause, words.danger_now.words):  # "in danger" is not also read as a bare "danger"
+        if _live(clause, words.danger_now.words, negations):
+            found.unsure = found.unsure or _has(clause, words.uncertain.words)
+            found.danger = found.danger or not _has(clause, words.uncertain.words)
+    elif _live(clause, words.danger_maybe.words, negations):
+        found.unsure = True
+    for kind in ("doxxing", "stalking", "hate", "harassment"):
+        if _live(clause, getattr(words.police, kind), negations):
+            found.police.append(kind)
 
 
 # --- acting ------------------------------------------------------------------------------------
@@ -229,7 +233,8 @@ class Safety:
             if first:
                 ctx.say("safety.police")
         if found.unsure and not found.danger:
-            ctx.say("safety.ask_danger", choices=[ctx.choice(DANGER_YES, "safety.yes"), ctx.choice(DANGER_NO, "safety.no")])
+            ctx.say("safety.ask_danger",
+                    choices=[ctx.choice(DANGER_YES, "safety.yes"), ctx.choice(DANGER_NO, "safety.no")])
         if new or ctx.state.active is not frame or not self._takes_words(frame):
             self._bring_to_top(ctx, frame, new)
             await report.ask(ctx, frame)

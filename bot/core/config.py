@@ -34,12 +34,15 @@ class Settings(BaseModel):
     remind_school_hours: float = Field(default=4, gt=0, le=100, description="others: remind after, in school hours")
     escalate_school_days: float = Field(default=1, gt=0, le=20, description="others: escalate after, in school days")
     school_calendar: Path | None = Field(default=None, description="school hours and term dates; content's by default")
-    platform_follow_up_hours: float = Field(default=48, gt=0, le=720, description="no platform reply this long: offer POSH")
-    report_harmful_content_days: float = Field(default=7, gt=0, le=90, description="still none: offer Report Harmful Content")
+    platform_follow_up_hours: float = Field(default=48, gt=0, le=720,
+                                            description="no platform reply this long: offer POSH")
+    report_harmful_content_days: float = Field(default=7, gt=0, le=90,
+                                               description="still none: offer Report Harmful Content")
     scheduler_seconds: float = Field(default=30, ge=1, le=3600, description="how often serve looks for due reminders")
     delivery_lease_seconds: float = Field(default=120, ge=1, le=3600, description=(
         "a notification being sent is another process's to send again only after this long (its sender died)"))
-    retention_file: Path | None = Field(default=None, description="the school's own retention periods (bot/cases/retention.py)")
+    retention_file: Path | None = Field(default=None,
+                                        description="the school's own retention periods (bot/cases/retention.py)")
     low_level_concerns_to: Literal["dsl", "headteacher"] = Field(default="dsl", description=(
         "who receives a low-level concern about a colleague, as the school's low-level concerns policy says"))
     # Early warning across schools (bot/cases/early_warning.py): the same account or naming pattern reported by
@@ -69,13 +72,16 @@ class Settings(BaseModel):
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         env = os.environ if env is None else env
         names = {
-            "db": "OSB_DB", "content_dir": "OSB_CONTENT_DIR", "school_name": "OSB_SCHOOL_NAME", "school_nation": "OSB_SCHOOL_NATION",
+            "db": "OSB_DB", "content_dir": "OSB_CONTENT_DIR", "school_name": "OSB_SCHOOL_NAME",
+            "school_nation": "OSB_SCHOOL_NATION",
             "reference_prefix": "OSB_REFERENCE_PREFIX", "idle_days": "OSB_IDLE_DAYS",
             "max_text_chars": "OSB_MAX_TEXT_CHARS", "max_attachment_mb": "OSB_MAX_ATTACHMENT_MB",
-            "urgent_remind_minutes": "OSB_URGENT_REMIND_MINUTES", "urgent_escalate_minutes": "OSB_URGENT_ESCALATE_MINUTES",
+            "urgent_remind_minutes": "OSB_URGENT_REMIND_MINUTES",
+            "urgent_escalate_minutes": "OSB_URGENT_ESCALATE_MINUTES",
             "remind_school_hours": "OSB_REMIND_SCHOOL_HOURS", "escalate_school_days": "OSB_ESCALATE_SCHOOL_DAYS",
             "school_calendar": "OSB_SCHOOL_CALENDAR", "platform_follow_up_hours": "OSB_PLATFORM_FOLLOW_UP_HOURS",
-            "report_harmful_content_days": "OSB_REPORT_HARMFUL_CONTENT_DAYS", "scheduler_seconds": "OSB_SCHEDULER_SECONDS",
+            "report_harmful_content_days": "OSB_REPORT_HARMFUL_CONTENT_DAYS",
+            "scheduler_seconds": "OSB_SCHEDULER_SECONDS",
             "delivery_lease_seconds": "OSB_DELIVERY_LEASE_SECONDS",
             "retention_file": "OSB_RETENTION_FILE", "early_warning_days": "OSB_EARLY_WARNING_DAYS",
             "early_warning_schools": "OSB_EARLY_WARNING_SCHOOLS", "now": "OSB_NOW",

@@ -11,7 +11,7 @@ import hashlib
 import re
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -49,8 +49,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-NATIONS = ("england", "wales", "scotland", "northern_ireland")
 Nation = Literal["england", "wales", "scotland", "northern_ireland"]
+NATIONS: tuple[Nation, ...] = get_args(Nation)
 
 
 class Sourced(Strict):
@@ -194,7 +194,10 @@ class Facts(Strict):
         return node
 
 
-FACT_FILES: dict[str, type[Strict]] = {"helplines": Helpline, "rules": Rule, "platforms": Platform, "harms": Harm}
+FACT_FILES: dict[str, TypeAdapter[Any]] = {
+    "helplines": TypeAdapter(dict[str, Helpline]), "rules": TypeAdapter(dict[str, Rule]),
+    "platforms": TypeAdapter(dict[str, Platform]), "harms": TypeAdapter(dict[str, Harm]),
+}
 
 
 # --- Flows -------------------------------------------------------------------------------
@@ -525,12 +528,12 @@ def load_content(directory: Path | None = None, overlay: Path | None = None) -> 
     safety = validated(SafetyWords, root / "safety.yaml", layered.read("safety.yaml"))
 
     facts_data: dict[str, Any] = {}
-    for name, model in FACT_FILES.items():
+    for name, adapter in FACT_FILES.items():
         path = root / "facts" / f"{name}.yaml"
         data = layered.read(path.relative_to(root))
         if not isinstance(data, dict):
             raise ContentError(f"{path}: expected a '{name}:' list at the top")
-        facts_data[name] = validated(TypeAdapter(dict[str, model]), path, _keyed(data.get(name), path, name), name)
+        facts_data[name] = validated(adapter, path, _keyed(data.get(name), path, name), name)
     facts = Facts(**facts_data)
     _check_harm_references(facts, root / "facts")
 
@@ -629,9 +632,9 @@ def _check_harm_references(facts: Facts, folder: Path) -> None:
     """Each platform route names harms in harms.yaml, and each harm names helplines that exist."""
     for platform in facts.platforms.values():
         for n, route in enumerate(platform.routes):
-            for harm in route.harms:
-                if harm not in facts.harms:
-                    raise ContentError(f"{folder / 'platforms.yaml'}: {platform.id}.routes.{n}.harms: '{harm}' "
+            for harm_id in route.harms:
+                if harm_id not in facts.harms:
+                    raise ContentError(f"{folder / 'platforms.yaml'}: {platform.id}.routes.{n}.harms: '{harm_id}' "
                                        f"is not a harm in harms.yaml")
     for harm in facts.harms.values():
         for helpline in harm.helplines:
@@ -655,7 +658,8 @@ def _check_placeholders(content: Content, message_files: dict[str, Path], root: 
             try:
                 content.facts.lookup(name)
             except (KeyError, AttributeError):
-                raise ContentError(f"{path}: {key}: '{{{name}}}' is neither a run-time value nor a known fact") from None
+                raise ContentError(
+                    f"{path}: {key}: '{{{name}}}' is neither a run-time value nor a known fact") from None
 
 
 # The platforms' limits on what the bot's words become (Slack's Block Kit reference; Teams' Adaptive Cards allow more),
@@ -674,8 +678,9 @@ def _check_platform_limits(content: Content, message_files: dict[str, Path], roo
     def check(path: Path, key: str, text: str, limit: int, what: str) -> None:
         size = len(PLACEHOLDER.sub("", text.strip())) + PLACEHOLDER_ROOM * len(PLACEHOLDER.findall(text))
         if size > limit:
-            raise ContentError(f"{path}: {key}: '{text.strip()}' is too long for {what} (at most {limit} characters"
-                               f"{', counting ' + str(PLACEHOLDER_ROOM) + ' for each placeholder' if '{' in text else ''})")
+            counting = f", counting {PLACEHOLDER_ROOM} for each placeholder" if "{" in text else ""
+            raise ContentError(f"{path}: {key}: '{text.strip()}' is too long for {what} "
+                               f"(at most {limit} characters{counting})")
 
     for key, text in content.messages.items():
         if key in MODAL_BUTTON_KEYS:

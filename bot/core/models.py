@@ -225,7 +225,8 @@ class School(BaseModel):
                                          description="for case references; the deployment's (OSB) if unset")
     content_dir: str | None = Field(default=None, description="the school's own content folder (bot/core/content.py)")
     nation: Literal["england", "wales", "scotland", "northern_ireland"] = Field(
-        default="england", description="the UK nation whose statutory guidance the school follows (bot/core/nations.py)")
+        default="england",
+        description="the UK nation whose statutory guidance the school follows (bot/core/nations.py)")
     workspaces: list[Workspace] = Field(default_factory=list)
 
 

@@ -114,7 +114,7 @@ _HOST_PLATFORMS = {
     "whatsapp.com": "whatsapp", "wa.me": "whatsapp", "youtube.com": "youtube", "youtu.be": "youtube",
 }
 # Query strings are dropped (they carry tracking), except the parameter that names the page.
-_KEEP_QUERY = {("facebook", "/profile.php"): "id", ("youtube", "/watch"): "v"}
+_KEEP_QUERY: dict[tuple[str | None, str], str] = {("facebook", "/profile.php"): "id", ("youtube", "/watch"): "v"}
 
 
 def normalise_url(raw: str) -> Account | None:
