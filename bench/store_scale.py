@@ -41,7 +41,7 @@ from typing import Any, Awaitable, Callable, Iterator
 from bot.core.config import Settings
 from bot.core.content import Content, load_content
 from bot.conversation.dialogs.base import Context
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import (
     Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reply, Role, Route, StaffMember,
     Turn,
@@ -157,7 +157,7 @@ async def template(content: Content) -> Template:
         try:
             for member in staff_of(MAIN):
                 await store.upsert_staff(member)
-            bot = Bot(content, store, Settings(db=str(Path(tmp) / "t.db"), school_name="Hillside Academy"))
+            bot = Engine(content, store, Settings(db=str(Path(tmp) / "t.db"), school_name="Hillside Academy"))
             reporter = staff_of(MAIN)[10]
             _, _, user_id = reporter.user.partition(":")
             for step in [*STANDARD_REPORT, ["send"]]:
@@ -456,7 +456,7 @@ class Operations:
 
     def __init__(self, store: Store, dataset: Dataset, content: Content):
         self.store, self.dataset = store, dataset
-        self.bot = Bot(content, store, Settings(db=":memory:", school_name="Hillside Academy"))
+        self.bot = Engine(content, store, Settings(db=":memory:", school_name="Hillside Academy"))
         self.rng = random.Random(SEED + 2)
         self.staff = [staff_from_row(m) for m in dataset.staff[dataset.main_school]]
         self.count = 0

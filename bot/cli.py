@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 
 from bot.core.config import ConfigError, Settings
 from bot.core.content import Content, ContentError, load_content
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember, utcnow
 from bot.cases.routing import routing_gaps
 from bot.store import Store, StoreError, open_store
@@ -305,7 +305,7 @@ async def chat(args: argparse.Namespace, settings: Settings, content: Content, s
 
     # Beside the database, as private as it is (a server database: beside where the command runs).
     exports = exports_folder(settings)
-    await run_chat(Bot(content, store, settings, clock=settings.clock()), args.user, args.json, exports)
+    await run_chat(Engine(content, store, settings, clock=settings.clock()), args.user, args.json, exports)
     return 0
 
 
@@ -323,7 +323,7 @@ async def serve(args: argparse.Namespace, settings: Settings, content: Content) 
     await store.open()
     runner = None
     try:
-        bot = Bot(content, store, settings, clock=settings.clock())
+        bot = Engine(content, store, settings, clock=settings.clock())
         refusal = anonymous_refusal(os.environ, args.host)
         if refusal:
             raise ConfigError(refusal)

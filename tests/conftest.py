@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from bot.core.config import Settings
 from bot.core.content import Content, load_content
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Attachment, Reply, Role, StaffMember, Turn
 from bot.store import PostgresStore, SQLiteStore, Store
 
@@ -184,14 +184,14 @@ async def staffed(store):
 
 
 @pytest.fixture
-def bot(content, staffed, settings, clock) -> Bot:
-    return Bot(content, staffed, settings, clock=clock)
+def bot(content, staffed, settings, clock) -> Engine:
+    return Engine(content, staffed, settings, clock=clock)
 
 
 class Chat:
     """One person's conversation with the bot, in process."""
 
-    def __init__(self, bot: Bot, user: str = "console:teacher", school: str = "default"):
+    def __init__(self, bot: Engine, user: str = "console:teacher", school: str = "default"):
         self.bot = bot
         self.platform, _, self.user_id = user.partition(":")
         self.school = school

@@ -11,7 +11,7 @@ import pytest
 from bot.channels.console import to_text
 from bot.channels.slack.blocks import card_blocks
 from bot.channels.teams.cards import case_blocks
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember
 from bot.cases.plan import open_required
 from tests.conftest import Chat, walk
@@ -276,10 +276,10 @@ async def test_a_self_referral_never_goes_back_to_the_reporter(bot, chat: Chat):
     assert "The person it is about has not been sent it" in deputy.reply("report.allegation_sent_to").text
 
 
-def head_first(bot: Bot) -> Chat:
+def head_first(bot: Engine) -> Chat:
     """The teacher's chat with a deployment set to send low-level concerns to the headteacher first."""
     settings = bot.settings.model_copy(update={"low_level_concerns_to": "headteacher"})
-    return Chat(Bot(bot.content, bot.store, settings, clock=bot.clock))
+    return Chat(Engine(bot.content, bot.store, settings, clock=bot.clock))
 
 
 async def test_the_school_may_send_low_level_concerns_to_the_head_first(bot):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Attachment
 from tests.conftest import STANDARD_REPORT, Chat, walk
 from tests.test_cli import chat_json, choice_ids, keys, message
@@ -38,7 +38,7 @@ async def reach(chat: Chat, n: int) -> str:
     return QUESTION_AFTER[n]
 
 
-async def finish(chat: Chat, bot: Bot, n: int):
+async def finish(chat: Chat, bot: Engine, n: int):
     """Answer the rest of the standard report from question n, send it, and return the one case."""
     await walk(chat, STANDARD_REPORT[n:])
     assert chat.keys == ["report_concern.summary.ask"]
@@ -48,7 +48,7 @@ async def finish(chat: Chat, bot: Bot, n: int):
     return case
 
 
-async def answers_so_far(chat: Chat, bot: Bot) -> dict:
+async def answers_so_far(chat: Chat, bot: Engine) -> dict:
     state = await bot.store.load_conversation(chat._turn().conversation_key)
     return dict(state.active.answers)
 
@@ -214,7 +214,7 @@ async def test_after_a_refused_file_picking_done_by_number_still_moves_on(chat: 
 
 
 async def test_a_limit_under_one_megabyte_is_not_described_as_zero(content, staffed, settings, clock):
-    bot = Bot(content, staffed, settings.model_copy(update={"max_attachment_mb": 0.5}), clock=clock)
+    bot = Engine(content, staffed, settings.model_copy(update={"max_attachment_mb": 0.5}), clock=clock)
     chat = Chat(bot)
     await reach(chat, 9)
     await chat.attach(shot(600 * 1024))

@@ -164,9 +164,9 @@ class TestThroughSlack:
     @pytest.fixture
     def bot(self, content, store, settings, clock):
         """A bot whose staff directory has only Slack users (added by the `slack` fixture)."""
-        from bot.conversation.engine import Bot
+        from bot.conversation.engine import Engine
 
-        return Bot(content, store, settings, clock=clock)
+        return Engine(content, store, settings, clock=clock)
 
     @pytest.fixture
     async def slack_case(self, slack) -> dict[str, dict]:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.core.config import Settings
 from bot.cases.digest import digest_counts, triage_order
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.markup import to_plain
 from bot.app.scheduler import Scheduler
 from tests.cli_runner import out, run_cli
@@ -44,11 +44,11 @@ def settings(db_path: Path, calendar_file: Path) -> Settings:
 
 
 @pytest.fixture
-def scheduler(bot: Bot) -> Scheduler:
+def scheduler(bot: Engine) -> Scheduler:
     return Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
 
 
-def digests(bot: Bot) -> list[tuple[str, str]]:
+def digests(bot: Engine) -> list[tuple[str, str]]:
     """(recipient, day created) of every queued digest."""
     rows = [r for r in stored_rows(bot.store, "outbox") if json.loads(r["replies"])[0]["key"] == "digest.morning"]
     return sorted((r["recipient"], str(r["created_at"])[:10]) for r in rows)

@@ -6,7 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Turn
 from bot.store import StoreError
 from tests.conftest import Chat, walk
@@ -39,9 +39,9 @@ class FailingSaves:
 async def test_a_store_failure_gets_a_kind_reply_and_loses_the_earlier_answers_of_nothing(
     content, settings, clock, staffed, report_steps, caplog
 ):
-    good = Chat(Bot(content, staffed, settings, clock=clock))
+    good = Chat(Engine(content, staffed, settings, clock=clock))
     await walk(good, report_steps[:4])
-    failing = Chat(Bot(content, FailingSaves(staffed), settings, clock=clock))
+    failing = Chat(Engine(content, FailingSaves(staffed), settings, clock=clock))
     await failing.say("@secret_handle_123")
     assert failing.keys == ["common.store_error"]
     assert "secret_handle_123" not in caplog.text

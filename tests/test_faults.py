@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.channels.slack import SlackChannel, SlackConfig
 from bot.channels.teams import TeamsChannel, teams_config
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember
 from bot.app.server import build_app
 from tests.conftest import Chat, walk
@@ -267,7 +267,7 @@ async def test_a_note_slack_was_acknowledged_for_survives_a_kill_9_before_its_tu
 @pytest.fixture
 def channel_bot(content, store, settings, clock):
     """A bot whose staff directory is the channel's own (added by the `slack` and `teams` fixtures)."""
-    return Bot(content, store, settings, clock=clock)
+    return Engine(content, store, settings, clock=clock)
 
 
 @pytest.fixture
@@ -313,7 +313,7 @@ async def sent_report(side: SlackSide | TeamsSide) -> str:
     return reference_in(sent)
 
 
-async def delivered_once_each(side: SlackSide | TeamsSide, bot: Bot, reference: str, timeout: float = 10.0) -> None:
+async def delivered_once_each(side: SlackSide | TeamsSide, bot: Engine, reference: str, timeout: float = 10.0) -> None:
     """Once the outbox is empty (so nothing more will be sent), the DSL and the deputy have one card each."""
     deadline = asyncio.get_running_loop().time() + timeout
     while pending := await bot.store.pending_notifications(side.name):
@@ -395,7 +395,7 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
 
 
-async def assert_sent_once_in_whole(chat: Chat, bot: Bot) -> None:
+async def assert_sent_once_in_whole(chat: Chat, bot: Engine) -> None:
     """Send pressed again: one case, written whole (its events, routes and cards for each DSL)."""
     await chat.pick("send")
     assert chat.keys[0] == "report.sent"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.content import load_content
 from tests.conftest import Chat
 
@@ -42,12 +42,12 @@ steps:
 
 
 @pytest.fixture
-def survey_bot(tmp_path, staffed, settings, clock) -> Bot:
+def survey_bot(tmp_path, staffed, settings, clock) -> Engine:
     shutil.copytree(ROOT / "content", tmp_path / "content")
     (tmp_path / "content" / "flows" / "staff_survey.yaml").write_text(SURVEY)
     handlers_only = SURVEY.replace("staff_survey", "leaders_survey").replace("order: 35}", "order: 70, handlers_only: true}")
     (tmp_path / "content" / "flows" / "leaders_survey.yaml").write_text(handlers_only.replace('"staff survey"', '"leaders survey"'))
-    return Bot(load_content(tmp_path / "content"), staffed, settings, clock=clock)
+    return Engine(load_content(tmp_path / "content"), staffed, settings, clock=clock)
 
 
 async def test_a_flow_from_one_yaml_file_is_in_the_menu_and_runs_to_its_end(survey_bot):

@@ -88,9 +88,9 @@ async def test_stopping_after_the_alert_reminds_them_to_tell_the_dsl(chat: Chat,
 
 
 async def test_with_no_one_to_alert_the_reporter_is_sent_to_the_dsl_in_person(content, store, settings, clock):
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
-    lonely = Chat(Bot(content, store, settings, clock=clock))  # an empty staff directory
+    lonely = Chat(Engine(content, store, settings, clock=clock))  # an empty staff directory
     await walk(lonely, ["I'm being targeted", ["showing_learners"]])
     await lonely.pick("yes")
     assert lonely.keys == ["report.guardrail", "report.guardrail_no_one_alerted", "report_concern.platforms.ask"]

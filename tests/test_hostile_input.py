@@ -311,9 +311,9 @@ console_input = st.one_of(
 
 async def test_console_input_never_crashes_or_corrupts_and_a_report_still_goes_through(content, staffed, settings,
                                                                                         clock, caplog):
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
-    engine = Bot(content, staffed, settings, clock=clock)
+    engine = Engine(content, staffed, settings, clock=clock)
     chat = Chat(engine)
     for n, given_input in enumerate(examples(console_input, 100)):
         # At each step of a report in turn (the free-text ones keep what they are given), or with nothing running.

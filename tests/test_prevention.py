@@ -24,9 +24,9 @@ async def test_the_review_saves_progress_advises_on_gaps_and_nudges_everyone(bot
     assert dsl.keys == ["prevention_review.policies.ask"]
     await walk(dsl, [["in_place"], ["not_yet"]])
     # Progress is kept: a new bot on the same store picks up at the same question.
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
-    again = Chat(Bot(bot.content, bot.store, bot.settings, clock=clock), "console:dsl")
+    again = Chat(Engine(bot.content, bot.store, bot.settings, clock=clock), "console:dsl")
     await again.open()
     assert again.keys == ["common.welcome_back", "prevention_review.curriculum.ask"]
     await walk(again, [["in_progress"], ["in_place"], ["not_yet"], ["not_yet"], ["send"]])

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from tests.conftest import Chat, stored_rows
 
 EXPECTED_PLATFORMS = {"facebook", "instagram", "tiktok", "x", "linkedin", "snapchat", "whatsapp"}
@@ -232,7 +232,7 @@ async def test_back_from_the_reminder_returns_to_the_last_item(chat: Chat, conte
 
 async def test_progress_survives_a_restart(content, settings, clock, staffed, another_store):
     insta = items(content, "instagram")
-    first = Chat(Bot(content, staffed, settings, clock=clock))
+    first = Chat(Engine(content, staffed, settings, clock=clock))
     await start_check(first, "instagram", "x")
     await first.pick("done")
     await first.pick("skip")
@@ -241,7 +241,7 @@ async def test_progress_survives_a_restart(content, settings, clock, staffed, an
 
     reopened = await another_store()
     try:
-        second = Chat(Bot(content, reopened, settings, clock=clock))
+        second = Chat(Engine(content, reopened, settings, clock=clock))
         await second.open()
         assert second.keys == ["common.welcome_back", "privacy_check.item.ask"]
         assert position(second) == (3, 6)

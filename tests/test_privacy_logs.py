@@ -47,10 +47,10 @@ async def test_a_whole_slack_conversation_leaves_no_case_content_in_the_logs(sla
 
 
 async def test_a_console_conversation_logs_no_case_content(content, settings, clock, staffed, caplog):
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
     caplog.set_level(logging.DEBUG)
-    chat = Chat(Bot(content, staffed, settings, clock=clock))
+    chat = Chat(Engine(content, staffed, settings, clock=clock))
     await walk(chat, ["I'm being targeted", ["targeting_me"], ["no"], ["instagram"], "@fake_hillside", "today",
                       "Mocking posts using my photo", ["me"], "Jo Brown", ["done"], ["nobody"], ["no_idea"], ["send"]])
     assert chat.reply("report.sent")

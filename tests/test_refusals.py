@@ -226,9 +226,9 @@ CASE_CONTENT = ["Jo Brown", "fake_hillside", "mocking captions", "school laptop"
 @pytest.fixture
 async def reported_case(content, staffed, settings, clock):
     """A case from the console teacher, routed to the DSL and deputy only (the head and chair are not)."""
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
-    engine = Bot(content, staffed, settings, clock=clock)
+    engine = Engine(content, staffed, settings, clock=clock)
     reporter = Chat(engine)
     await walk(reporter, STANDARD_REPORT)
     await reporter.pick("send")

@@ -81,16 +81,16 @@ async def test_stop_mid_report_opens_no_case_and_tells_no_one(chat: Chat, bot, c
 
 
 async def test_half_finished_report_survives_a_restart(content, settings, clock, staffed, another_store, report_steps):
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
-    first = Chat(Bot(content, staffed, settings, clock=clock))
+    first = Chat(Engine(content, staffed, settings, clock=clock))
     await walk(first, report_steps[:5])
     assert first.keys == ["report_concern.first_seen.ask"]
     await staffed.close()
 
     reopened = await another_store()
     try:
-        second = Chat(Bot(content, reopened, settings, clock=clock))
+        second = Chat(Engine(content, reopened, settings, clock=clock))
         await second.open()
         assert second.keys == ["common.welcome_back", "report_concern.first_seen.ask"]
         await walk(second, report_steps[5:])

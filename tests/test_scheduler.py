@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core.config import Settings
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import CaseStatus, Reminder, Role, StaffMember
 from bot.cases.school_calendar import CalendarError, load_calendar
 from bot.app.scheduler import Scheduler
@@ -64,11 +64,11 @@ def settings(db_path: Path, calendar_file: Path) -> Settings:
 
 
 @pytest.fixture
-def scheduler(bot: Bot) -> Scheduler:
+def scheduler(bot: Engine) -> Scheduler:
     return Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
 
 
-async def report(bot: Bot, clock, at: datetime, steps=None, user: str = "console:teacher"):
+async def report(bot: Engine, clock, at: datetime, steps=None, user: str = "console:teacher"):
     clock.now = at
     reporter = Chat(bot, user)
     await walk(reporter, list(steps or STANDARD_REPORT) + ([["send"]] if steps is None else []))
@@ -76,18 +76,18 @@ async def report(bot: Bot, clock, at: datetime, steps=None, user: str = "console
     return max(await bot.store.list_cases("default", reporter=user), key=lambda c: c.reference)
 
 
-def outbox(bot: Bot, key_prefix: str = "reminders.") -> list[tuple[str, str]]:
+def outbox(bot: Engine, key_prefix: str = "reminders.") -> list[tuple[str, str]]:
     """(recipient, reply key) of every queued message whose first reply's key starts with `key_prefix`."""
     rows = sorted((r for r in stored_rows(bot.store, "outbox") if r["kind"] == "message"), key=lambda r: r["created_at"])
     found = [(r["recipient"], json.loads(r["replies"])[0]["key"]) for r in rows]
     return [(who, key) for who, key in found if key.startswith(key_prefix)]
 
 
-def told(bot: Bot, key: str) -> set[str]:
+def told(bot: Engine, key: str) -> set[str]:
     return {who for who, k in outbox(bot) if k == key}
 
 
-async def bot_events(bot: Bot, case_id: str, kind: str | None = None):
+async def bot_events(bot: Engine, case_id: str, kind: str | None = None):
     """The scheduler's events on a case: `reminded` and `escalated`, or only `kind`."""
     kinds = (kind,) if kind else ("reminded", "escalated")
     return [e for e in await bot.store.case_events(case_id) if e.kind in kinds]
@@ -158,7 +158,7 @@ async def test_school_time_skips_the_holidays_and_an_inset_day(bot, clock, sched
 
 async def test_non_urgent_timings_can_be_configured(content, staffed, db_path, calendar_file, clock):
     settings = Settings(db=str(db_path), school_calendar=calendar_file, remind_school_hours=1, escalate_school_days=0.5)
-    bot = Bot(content, staffed, settings, clock=clock)
+    bot = Engine(content, staffed, settings, clock=clock)
     scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
     await report(bot, clock, at("2026-11-23 10:00"))  # a Monday morning
     assert await scheduler.tick(at("2026-11-23 10:59")) == 0
@@ -192,7 +192,7 @@ async def test_an_urgent_case_is_reminded_after_15_minutes_and_escalated_after_3
 async def test_urgent_timings_can_be_configured(content, staffed, db_path, calendar_file, clock):
     settings = Settings(db=str(db_path), school_calendar=calendar_file, urgent_remind_minutes=5,
                         urgent_escalate_minutes=10)
-    bot = Bot(content, staffed, settings, clock=clock)
+    bot = Engine(content, staffed, settings, clock=clock)
     scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
     await report(bot, clock, FRIDAY_NIGHT, URGENT_REPORT)
     assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=5)) == 1
@@ -294,7 +294,7 @@ async def test_a_deputy_named_in_the_report_is_not_escalated_to(bot, clock, sche
 # --- the platform's reply ----------------------------------------------------------------------------
 
 
-async def record_platform_report(bot: Bot, clock, when: datetime, reference: str = "IG-REPORT-778812") -> Chat:
+async def record_platform_report(bot: Engine, clock, when: datetime, reference: str = "IG-REPORT-778812") -> Chat:
     clock.now = when
     dsl = Chat(bot, "console:dsl")
     await dsl.open()
@@ -482,7 +482,7 @@ async def test_two_stores_that_both_saw_an_item_due_claim_it_once(bot, clock, an
     await bot.store.add_reminder(Reminder(recipient="console:teacher", kind="privacy_check", due_at=FRIDAY_NIGHT))
     other_store = await another_store()
     try:
-        other = Scheduler(other_store, bot.settings, Bot(content, other_store, bot.settings).schools, bot.clock)
+        other = Scheduler(other_store, bot.settings, Engine(content, other_store, bot.settings).schools, bot.clock)
         now = at("2026-11-23 12:00")
         staff = await bot.store.list_staff("default")
         events = await bot.store.case_events(case.id)
@@ -510,7 +510,7 @@ def _tick_in_process(db: str, calendar: str, moments: list[str], rounds: int, ba
         store = SQLiteStore(db)
         await store.open()
         try:
-            bot = Bot(load_content(), store, Settings(db=db, school_calendar=calendar, school_name="Hillside Academy"))
+            bot = Engine(load_content(), store, Settings(db=db, school_calendar=calendar, school_name="Hillside Academy"))
             scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
             barrier.wait(timeout=60)
             claimed = 0

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core.config import Settings
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.markup import to_plain
 from bot.core.models import Role, School, StaffMember
 from bot.cases.record import FORMATS, build_record, export_case
@@ -58,18 +58,18 @@ async def schools(store, tmp_path):
 
 
 @pytest.fixture
-def county_bot(content, schools, settings, clock) -> Bot:
-    return Bot(content, schools, settings, clock=clock)
+def county_bot(content, schools, settings, clock) -> Engine:
+    return Engine(content, schools, settings, clock=clock)
 
 
-async def report(bot: Bot, school: str, user: str, steps=STANDARD_REPORT, send: bool = True):
+async def report(bot: Engine, school: str, user: str, steps=STANDARD_REPORT, send: bool = True):
     chat = Chat(bot, user, school=school)
     await walk(chat, list(steps) + ([["send"]] if send else []))
     [case] = await bot.store.list_cases(school, reporter=user)
     return case
 
 
-def queued(bot: Bot, recipient: str) -> list[tuple[str, str]]:
+def queued(bot: Engine, recipient: str) -> list[tuple[str, str]]:
     """(key, plain text) of the first reply of every message queued for `recipient`, oldest first."""
     rows = sorted((r for r in stored_rows(bot.store, "outbox")
                    if r["kind"] == "message" and r["recipient"] == recipient), key=lambda r: r["created_at"])

@@ -29,9 +29,9 @@ SLACK_STAFF = [
 @pytest.fixture
 def bot(content, store, settings, clock):
     """A bot whose staff directory has only Slack users (added by the `slack` fixture)."""
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
-    return Bot(content, store, settings, clock=clock)
+    return Engine(content, store, settings, clock=clock)
 
 
 @pytest.fixture
@@ -492,10 +492,10 @@ async def test_a_modal_submitted_by_someone_not_routed_changes_nothing(slack, bo
 
 async def test_a_retry_after_a_restart_is_still_recognised(slack, bot, content, settings, clock, slack_api):
     """De-duplication lives in the store: a fresh server process still ignores an event it has handled."""
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
     await say(slack, TEACHER, "I'm being targeted", event_id="EvRESTART")
-    fresh = SlackChannel(Bot(content, bot.store, settings, clock=clock),
+    fresh = SlackChannel(Engine(content, bot.store, settings, clock=clock),
                          SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None, api_url=slack_api.url))
     client = TestClient(TestServer(build_app(fresh.bot, [fresh]), host="127.0.0.1", port=0))
     await client.start_server()

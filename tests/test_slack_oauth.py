@@ -25,7 +25,7 @@ from slack_sdk.oauth.installation_store import Installation
 from bot.channels.slack.config import slack_config
 from bot.channels.slack.installations import BOT_SCOPES, NotInstalled, StoreInstallations
 from bot.core.config import ConfigError
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Role, School, StaffMember, Workspace
 from bot.app.server import build_app, configured_channels
 from tests.conftest import STANDARD_REPORT, Chat, run_sql, walk
@@ -60,7 +60,7 @@ async def oauth(store, content, settings, clock, slack_api):
         await store.upsert_school(School(id=school, name=name, workspaces=[Workspace(platform="slack", id=team)]))
         await store.upsert_staff(StaffMember(school_id=school, user=f"slack:{dsl}", role=Role.DSL, name=f"{name} DSL"))
         await store.upsert_staff(StaffMember(school_id=school, user=f"slack:{teacher}", role=Role.STAFF, name="Jo"))
-    bot = Bot(content, store, settings, clock=clock)
+    bot = Engine(content, store, settings, clock=clock)
     [channel] = configured_channels(bot, {**BASE, "SLACK_API_URL": slack_api.url})
     client = TestClient(TestServer(build_app(bot, [channel]), host="127.0.0.1", port=0))
     await client.start_server()

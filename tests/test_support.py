@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from tests.conftest import Chat, walk
 
 TOPICS = ["posh", "wellbeing", "in_school", "emergency", "learners", "finished"]
@@ -26,7 +26,7 @@ async def start_support(chat: Chat) -> None:
 @pytest.fixture
 def unstaffed_chat(content, store, settings, clock) -> Chat:
     """A school that has not set up its staff directory."""
-    return Chat(Bot(content, store, settings, clock=clock))
+    return Chat(Engine(content, store, settings, clock=clock))
 
 
 # --- starting --------------------------------------------------------------------------------

@@ -46,9 +46,9 @@ pytestmark = [
 @pytest.fixture
 def bot(content, store, settings, clock):
     """A bot whose staff directory has only Teams users (added by the `teams` fixture)."""
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
-    return Bot(content, store, settings, clock=clock)
+    return Engine(content, store, settings, clock=clock)
 
 
 @pytest.fixture

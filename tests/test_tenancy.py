@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.markup import to_plain
 from bot.core.models import Role, School, StaffMember, Workspace
 from tests.conftest import STANDARD_REPORT, Chat, walk
@@ -45,11 +45,11 @@ async def two_schools(store, tmp_path):
 
 
 @pytest.fixture
-def county_bot(content, two_schools, settings, clock) -> Bot:
-    return Bot(content, two_schools, settings, clock=clock)
+def county_bot(content, two_schools, settings, clock) -> Engine:
+    return Engine(content, two_schools, settings, clock=clock)
 
 
-async def report(bot: Bot, school: str, user: str, steps=STANDARD_REPORT) -> Chat:
+async def report(bot: Engine, school: str, user: str, steps=STANDARD_REPORT) -> Chat:
     chat = Chat(bot, user, school=school)
     await walk(chat, steps)
     await chat.pick("send")

@@ -61,9 +61,9 @@ async def test_a_welsh_message_gets_the_bilingual_reply_welsh_first_with_the_dsl
 
 
 async def test_without_a_staff_list_the_reply_still_says_who_to_go_to(content, store, settings, clock):
-    from bot.conversation.engine import Bot
+    from bot.conversation.engine import Engine
 
-    chat = Chat(Bot(content, store, settings, clock=clock))
+    chat = Chat(Engine(content, store, settings, clock=clock))
     await chat.say("helo")
     assert "person diogelu dynodedig" in chat.reply("welsh.reply").text
 

@@ -11,7 +11,7 @@ from typing import Mapping, Protocol
 
 from aiohttp import web
 
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.periodic import Periodic
 from bot.cases.retention import PRUNE_SECONDS, prune_expired
 from bot.app.scheduler import Scheduler
@@ -29,7 +29,7 @@ class Channel(Protocol):
     async def stop(self) -> None: ...
 
 
-def configured_channels(bot: Bot, env: Mapping[str, str]) -> list[Channel]:
+def configured_channels(bot: Engine, env: Mapping[str, str]) -> list[Channel]:
     """The channels whose settings are in `env` (ConfigError if any is present but wrong)."""
     from bot.channels.slack import SlackChannel, slack_config
     from bot.channels.teams import TeamsChannel, teams_config
@@ -44,7 +44,7 @@ def configured_channels(bot: Bot, env: Mapping[str, str]) -> list[Channel]:
     return channels
 
 
-def build_app(bot: Bot, channels: list[Channel]) -> web.Application:
+def build_app(bot: Engine, channels: list[Channel]) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(request: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from bot.core.content import Content
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Attachment, Reply, Turn
 from bot.core.private import write_private
 
@@ -119,7 +119,7 @@ async def _read_line(stream: IO[bytes]) -> str | None:
     return raw.decode("utf-8", errors="replace").rstrip("\n")
 
 
-async def run_chat(bot: Bot, user: str, as_json: bool, exports: Path, stdin: IO[bytes] | None = None,
+async def run_chat(bot: Engine, user: str, as_json: bool, exports: Path, stdin: IO[bytes] | None = None,
                    stdout: IO[str] | None = None) -> None:
     """Chat until end of input. Files the bot sends are saved in `exports`."""
     stdin = stdin or sys.stdin.buffer

@@ -57,7 +57,7 @@ BUILT_IN_MENU = [MenuEntry(40, "my_cases", False), MenuEntry(50, "stats", True)]
 CASE_BUTTON = re.compile(r"case:[A-Za-z0-9-]{1,40}:[a-z_]{1,20}(?::[a-z_.]{1,60})?")
 
 
-class Bot:
+class Engine:
     def __init__(self, content: Content, store: Store, settings: Settings, clock: Callable[[], datetime] = utcnow):
         self.content = content
         self.store = store

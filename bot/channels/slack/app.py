@@ -30,7 +30,7 @@ from bot.channels.slack.lookups import SlackLookups
 from bot.channels.slack.messages import SlackMessages
 from bot.channels.slack.payloads import ANSWERED_SUBTYPES, from_a_person, from_slack_text, team_of, thread_of
 from bot.channels.slack.requests import SlackRequests
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Reply, Turn
 from bot.core.periodic import Periodic
 
@@ -44,7 +44,7 @@ COMMAND_ACK_SECONDS = 2.0  # Slack wants a slash command acknowledged within 3 s
 class SlackChannel:
     name = PLATFORM
 
-    def __init__(self, bot: Bot, config: SlackConfig):
+    def __init__(self, bot: Engine, config: SlackConfig):
         self.bot = bot
         self.config = config
         self.client = web_client(config)

@@ -35,7 +35,7 @@ from bot.channels.teams.config import TeamsConfig
 from bot.channels.teams.consent import FileConsent
 from bot.channels.teams.delivery import Refused, retry_after, with_retries
 from bot.channels.teams.requests import TeamsRequests
-from bot.conversation.engine import Bot
+from bot.conversation.engine import Engine
 from bot.core.models import Notification, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class TeamsChannel:
     rests_after_failure = True
     send_timeout_seconds = 120.0
 
-    def __init__(self, bot: Bot, config: TeamsConfig):
+    def __init__(self, bot: Engine, config: TeamsConfig):
         self.bot = bot
         self.config = config
         bot.opened_chat_platforms.add(PLATFORM)  # the bot can write only into a chat the person has opened
