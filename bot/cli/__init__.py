@@ -598,7 +598,7 @@ async def purge_cases(args: argparse.Namespace, settings: Settings, content: Con
     return 1 if result.failed else 0
 
 
-TEAMS_MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifest" / "teams"
+TEAMS_MANIFEST_DIR = Path(__file__).resolve().parents[2] / "manifest" / "teams"
 
 
 TEAMS_PACKAGE_NAME = "online-safety-bot-teams.zip"
