@@ -29,6 +29,7 @@ RUNTIME_VARIABLES = {
     "skipped_count", "left", "status", "outcome", "count", "cases", "date", "reporter", "role",
     "reason", "urgency", "categories", "started", "value", "reasons", "people", "position", "total",
     "open_required", "nation", "subject", "when",
+    "user", "school", "kind", "where", "host", "port", "channels", "path", "flows", "facts",  # the command line's
 }
 
 

@@ -1,0 +1,19 @@
+"""A command's store: opened for the command, closed after it, whatever happens."""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable, TypeVar
+
+from bot.core.config import Settings
+from bot.store import Store, open_store
+
+T = TypeVar("T")
+
+
+async def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    store = open_store(settings.db)
+    await store.open()
+    try:
+        return await work(store)
+    finally:
+        await store.close()
