@@ -101,8 +101,8 @@ def digest(profiler: Any, top: int = 25) -> dict[str, Any]:
         if frame.is_synthetic:
             continue
         name = f"{frame.function} ({frame.file_path_short}:{frame.line_no})"
-        ours = frame.file_path and frame.file_path.startswith(str(ROOT / "bot")) and "bot/cli.py" not in frame.file_path
-        if ours and name not in outer:  # (`serve` itself, in bot/cli.py, is all of it)
+        ours = frame.file_path and frame.file_path.startswith(str(ROOT / "bot")) and "bot/cli/" not in frame.file_path
+        if ours and name not in outer:  # (`serve` itself, in bot/cli/, is all of it)
             in_bot[name] += frame.time  # counted once on each path, however deep it recurses
         stack.extend((child, outer | {name}) for child in frame.children)
         own = frame.total_self_time  # its time less its real children's ("[self]" and "[await]" are its own)

@@ -559,7 +559,7 @@ async def test_a_case_with_hundreds_of_lines_and_files_gets_its_pdf_flowing_acro
 
 
 async def test_a_record_that_cannot_be_rendered_records_no_export(bot, closed_case, clock, monkeypatch):
-    import bot.cases.record as record_module
+    import bot.cases.record.pdf as record_module
 
     def broken(record, content):
         raise RuntimeError("the renderer failed")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.core.markup import to_plain
-from bot.cases.record import UK, build_record
+from bot.cases.record import build_record
+from bot.cases.record.model import UK
 from tests.conftest import Chat, walk
 
 REF = "OSB-2026-0001"

@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape as xml_escape
 from bot.cases.charts import chart_data, chart_png
 from bot.core.content import Content
 from bot.core.models import Case, CaseEvent, utcnow
-from bot.cases.record import FONT, FONT_BOLD, _fonts, pdf_safe
+from bot.cases.record.pdf import FONT, FONT_BOLD, pdf_safe, registered_fonts
 from bot.cases.school_calendar import SchoolCalendar, Term
 from bot.cases.stats import MILESTONES, CaseStats, category_label, compute_stats, describe_duration
 from bot.store import Store
@@ -140,7 +140,7 @@ def governors_pdf(content: Content, school_name: str, span: TermSpan, stats: Cas
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    _fonts()
+    registered_fonts()
     t = content.text
     body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=13)
     h1 = ParagraphStyle("h1", parent=body, fontName=FONT_BOLD, fontSize=16, leading=20, spaceAfter=4)

@@ -15,7 +15,8 @@ from bot.cases.card import REPORT, describe_answer
 from bot.conversation.context import Context
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseEvent
-from bot.cases.record import UK, Entry, Moment, Person, SafeguardingRecord, build_record
+from bot.cases.record import SafeguardingRecord, build_record
+from bot.cases.record.model import UK, Entry, Moment, Person
 
 
 ENTERED = "entered_in_record_system"

@@ -38,6 +38,7 @@ RUNTIME_VARIABLES = {
     "skipped_count", "left", "status", "outcome", "count", "cases", "date", "reporter", "role",
     "reason", "urgency", "categories", "started", "value", "reasons", "people", "position", "total",
     "open_required", "nation", "subject", "when", "where", "phone", "hours", "opens",
+    "user", "school", "kind", "host", "port", "channels", "path", "flows", "facts", "setting",  # the command line's
 }
 
 
