@@ -42,3 +42,14 @@ def test_the_script_reads_every_question_in_order_with_its_choices_and_condition
     assert "   Asked only if What is happening includes Rumours or allegations about staff" in text
     assert "   - Not sure [not_sure]" in text
     assert "**" not in text  # the light markdown is read as plain text
+
+
+def test_flows_show_prints_the_script_and_the_diagram_and_names_the_flows_it_knows(capsys, content):
+    from bot.cli import main
+
+    assert main(["flows", "show", "report_concern", "--format", "mermaid"]) == 0
+    assert capsys.readouterr().out == mermaid(content.flows["report_concern"])
+    assert main(["flows", "show", "privacy_check"]) == 0
+    assert capsys.readouterr().out == script(content.flows["privacy_check"])
+    assert main(["flows", "show", "report"]) == 1
+    assert "no flow 'report' (flows: case_action" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The command line: `online-safety-bot chat | serve | schools | staff | cases | trends | content | teams-package`."""
+"""The command line: `online-safety-bot chat | serve | schools | staff | cases | trends | flows | content | teams-package`."""
 
 # The parser and `main` are here; each command group is a module of its own with `register(sub, parents)`, which
 # adds its parser (and, for a command that works on one school's store, `run` as the parser's default), and its
@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 
-from bot.cli import cases, chat, schools, serve, staff, teams_package, trends
+from bot.cli import cases, chat, flows, schools, serve, staff, teams_package, trends
 from bot.cli import content as content_check
 from bot.cli.args import parents
 from bot.cli.content import check_content
@@ -24,7 +24,7 @@ from bot.store import Store, StoreError
 __all__ = ["build_parser", "check_content", "main"]
 
 # In the order `--help` lists them.
-GROUPS = (chat, serve, staff, cases, schools, trends, content_check, teams_package)
+GROUPS = (chat, serve, staff, cases, schools, trends, flows, content_check, teams_package)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         content = load_content(settings.content_dir)
         if args.command == "content":
             return content_check.run(args, settings, content)
+        if args.command == "flows":
+            return flows.run(args, content)
         if args.command == "serve":
             return asyncio.run(serve.run(args, settings, content))
 
