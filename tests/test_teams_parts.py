@@ -106,7 +106,7 @@ def test_the_teams_manifest_is_valid_against_the_official_schema(content):
     # Each command, sent as the message's text when picked, starts the flow it names.
     from bot.core.text import contains_phrase
 
-    intents = content.phrases.intents
+    intents = content.intents
     assert [next(f for f, phrases in intents.items() if contains_phrase(t, phrases)) for t in titles] == [
         "report_concern", "privacy_check", "get_support", "my_cases"]
 
