@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.server_process import HttpClient
+from testing.server_process import HttpClient
 from bench.load import Server, clean_env
 from bench.slack_path import TOKEN, BenchSlackApi, SlackConversation
-from tests.slack_harness import SECRET, SlackHarness
+from testing.slack_harness import SECRET, SlackHarness
 
 TURNS = 3  # "I'm being targeted", a category ticked, the images question answered: a report in progress
 TARGET_MB = 150

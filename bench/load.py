@@ -24,7 +24,7 @@ from typing import Any, Callable, Protocol
 
 import aiohttp
 
-from tests.conftest import STANDARD_REPORT
+from testing.chat import STANDARD_REPORT
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"

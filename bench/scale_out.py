@@ -20,7 +20,7 @@ import aiohttp
 
 from bench.load import FULL, QUICK, Plan, Server, clean_env, compare, problems, seed_staff
 from bench.slack_path import HANDLERS, TOKEN, BenchSlackApi, SlackConversation, SlackTarget
-from tests.slack_harness import SECRET, SlackHarness
+from testing.slack_harness import SECRET, SlackHarness
 
 POSTGRES_URL = (os.environ.get("OSB_BENCH_POSTGRES_URL") or os.environ.get("OSB_TEST_POSTGRES_URL")
                 or "postgresql://postgres@127.0.0.1:5432/test")

@@ -21,9 +21,9 @@ from bench.load import (
     FULL, QUICK, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
     seed_staff, summarise,
 )
-from tests.server_process import HttpClient
-from tests.fakes.slack_api import FakeSlackApi
-from tests.slack_harness import SECRET, SlackHarness, find_button
+from testing.server_process import HttpClient
+from testing.fakes.slack_api import FakeSlackApi
+from testing.slack_harness import SECRET, SlackHarness, find_button
 
 TOKEN = "xoxb-bench-token"
 HANDLERS = {"UDSL": ("dsl", "Dana Lee"), "UDEPUTY": ("deputy_dsl", "Sam Patel")}

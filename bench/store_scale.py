@@ -149,7 +149,7 @@ def school_of(i: int) -> str:
 
 async def template(content: Content) -> Template:
     """Run one real report through the engine on a scratch store and keep what it stored."""
-    from tests.conftest import STANDARD_REPORT  # the tests' report, so the benchmark's data moves with them
+    from testing.chat import STANDARD_REPORT  # the tests' report, so the benchmark's data moves with them
 
     with tempfile.TemporaryDirectory(prefix="osb-bench-template-") as tmp:
         store = SQLiteStore(Path(tmp) / "t.db")

@@ -25,9 +25,9 @@ from bench.load import (
     FULL, QUICK, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
     seed_staff, summarise,
 )
-from tests.server_process import HttpClient
-from tests.fakes.connector import FakeConnector
-from tests.teams_harness import TeamsHarness, card_of
+from testing.server_process import HttpClient
+from testing.fakes.connector import FakeConnector
+from testing.teams_harness import TeamsHarness, card_of
 
 HANDLERS = {"d5100000-0000-4000-8000-000000000001": ("dsl", "Dana Lee"),
             "d5200000-0000-4000-8000-000000000002": ("deputy_dsl", "Sam Patel")}

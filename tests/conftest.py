@@ -23,13 +23,13 @@ from bot.core.content import Content, load_content
 from bot.conversation.engine import Engine
 from bot.core.models import Attachment, Reply, Role, StaffMember, Turn
 from bot.store import PostgresStore, SQLiteStore, Store
+from testing.chat import STANDARD_REPORT, Chat, walk  # noqa: F401 (older tests import them from here)
+from testing.clock import Clock
+from testing.keys import TEST_RECORD_KEY, TEST_RECORD_KEY_HEX  # noqa: F401
 
 # The PostgreSQL test database, for example postgresql://postgres@127.0.0.1:5432/test; without it, tests
 # that take the `store` fixture run on SQLite only.
 POSTGRES_URL = os.environ.get("OSB_TEST_POSTGRES_URL")
-# PostgreSQL keeps no key file: every store on it, and every `serve` process, is given the record key.
-TEST_RECORD_KEY_HEX = "5eed" * 16
-TEST_RECORD_KEY = bytes.fromhex(TEST_RECORD_KEY_HEX)
 
 STAFF = [
     StaffMember(user="console:dsl", role=Role.DSL, name="Dana Lee"),
@@ -57,17 +57,6 @@ def loopback_only(monkeypatch):
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture(scope="session")
@@ -188,53 +177,6 @@ def bot(content, staffed, settings, clock) -> Engine:
     return Engine(content, staffed, settings, clock=clock)
 
 
-class Chat:
-    """One person's conversation with the bot, in process."""
-
-    def __init__(self, bot: Engine, user: str = "console:teacher", school: str = "default"):
-        self.bot = bot
-        self.platform, _, self.user_id = user.partition(":")
-        self.school = school
-        self.last: list[Reply] = []
-
-    def _turn(self, **fields) -> Turn:
-        return Turn(platform=self.platform, user_id=self.user_id, conversation_id=self.user_id,
-                    school_id=self.school, **fields)
-
-    async def open(self) -> list[Reply]:
-        self.last = await self.bot.handle(self._turn(kind="open"))
-        return self.last
-
-    async def say(self, text: str, **fields) -> list[Reply]:
-        self.last = await self.bot.handle(self._turn(text=text, **fields))
-        return self.last
-
-    async def pick(self, *ids: str, **fields) -> list[Reply]:
-        self.last = await self.bot.handle(self._turn(choices=list(ids), **fields))
-        return self.last
-
-    async def attach(self, *files: Attachment, text: str | None = None) -> list[Reply]:
-        self.last = await self.bot.handle(self._turn(attachments=list(files), text=text))
-        return self.last
-
-    @property
-    def keys(self) -> list[str]:
-        return [r.key for r in self.last]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(r.text for r in self.last)
-
-    def reply(self, key: str) -> Reply:
-        for r in self.last:
-            if r.key == key:
-                return r
-        raise AssertionError(f"no reply {key!r} in {self.keys}")
-
-    def choice_ids(self) -> list[str]:
-        return [c.id for r in self.last for c in r.choices]
-
-
 @pytest.fixture
 def chat(bot) -> Chat:
     return Chat(bot)
@@ -243,32 +185,6 @@ def chat(bot) -> Chat:
 @pytest.fixture
 def chat_as(bot):
     return lambda user: Chat(bot, user)
-
-
-# A report that reaches the summary; each entry is one turn (text, or a list of choice ids).
-STANDARD_REPORT: list[str | list[str]] = [
-    "I'm being targeted",
-    ["targeting_me"],
-    ["no"],
-    ["instagram"],
-    "@fake_hillside https://www.instagram.com/fake_hillside/?igsh=abc",
-    "yesterday",
-    "It posts photos of me from the school website with mocking captions.",
-    ["me", "school_brand"],
-    "skip",
-    "I have screenshots saved on the school laptop",
-    ["done"],
-    ["nobody"],
-    ["no_idea"],
-]
-
-
-async def walk(chat: Chat, steps: list[str | list[str]]) -> None:
-    for step in steps:
-        if isinstance(step, list):
-            await chat.pick(*step)
-        else:
-            await chat.say(step)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from bot.channels.teams.cards import case_blocks
 from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember
 from bot.cases.plan import open_required
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 REF = "OSB-2026-0001"
 

@@ -13,7 +13,7 @@ import pytest
 
 from bot.conversation.engine import Engine
 from bot.core.models import Attachment
-from tests.conftest import STANDARD_REPORT, Chat, walk
+from testing.chat import STANDARD_REPORT, Chat, walk
 from tests.test_cli import chat_json, choice_ids, keys, message
 
 # The question asked after walking STANDARD_REPORT[:n] turns.

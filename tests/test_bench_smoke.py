@@ -15,7 +15,7 @@ from bench.load import REPORT, Plan
 TURNS = len(REPORT) + 2  # one whole report sent, then the next one begun
 TINY = Plan(levels=(1,), warmup=0.0, seconds=0.0, turns=TURNS)
 
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")]
 
 
 @pytest.mark.parametrize("channel", [slack_path, teams_path], ids=["slack", "teams"])

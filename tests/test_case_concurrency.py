@@ -15,8 +15,8 @@ import asyncio
 import pytest
 
 from bot.core.models import CaseEvent, CaseStatus
-from tests.conftest import STANDARD_REPORT, Chat, walk
-from tests.slack_harness import submit_modal
+from testing.chat import STANDARD_REPORT, Chat, walk
+from testing.slack_harness import submit_modal
 from tests.test_slack import DEPUTY as SLACK_DEPUTY
 from tests.test_slack import DSL as SLACK_DSL
 from tests.test_slack import TEACHER as SLACK_TEACHER

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import CaseStatus
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 REF = "OSB-2026-0001"
 

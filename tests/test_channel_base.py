@@ -7,7 +7,7 @@ import pytest
 
 from bot.channels.base import resolve_turn
 from bot.core.models import School, Workspace
-from tests.conftest import Chat
+from testing.chat import Chat
 
 HILL_WORDS = "common:\n  you_chose: |\n    Hillside noted your answer: {value}.\n"
 

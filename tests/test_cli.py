@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.cli_runner import err, out, run_cli
+from testing.cli_runner import err, out, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{4}\b")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cli_runner import err, out, run_cli
+from testing.cli_runner import err, out, run_cli
 
 
 def test_one_school_needs_no_school_option_and_several_do(tmp_path):

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from bot.channels.console import run_chat, to_turn
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 
 async def test_the_record_asked_for_in_the_console_is_saved_privately(bot, chat: Chat, report_steps, tmp_path):

@@ -16,7 +16,7 @@ from bot.conversation.dialogs.base import Context, Input
 from bot.core.first_message import read_first_message
 from bot.core.models import ConversationState, Turn
 from bot.core.text import resolve_choices
-from tests.conftest import Chat
+from testing.chat import Chat
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "corpus.yaml").read_text(encoding="utf-8"))
 TODAY = date(2026, 11, 20)

@@ -15,8 +15,9 @@ from bot.cases.digest import digest_counts, triage_order
 from bot.conversation.engine import Engine
 from bot.core.markup import to_plain
 from bot.app.scheduler import Scheduler
-from tests.cli_runner import out, run_cli
-from tests.conftest import Chat, stored_rows
+from testing.cli_runner import out, run_cli
+from testing.chat import Chat
+from tests.conftest import stored_rows
 from tests.test_scheduler import (
     ALLEGATION_ABOUT_HEAD,
     CALENDAR,

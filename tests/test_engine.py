@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.conversation.engine import Engine
 from bot.core.models import Turn
 from bot.store import StoreError
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 ROOT = Path(__file__).resolve().parents[1]
 

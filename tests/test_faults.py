@@ -27,21 +27,22 @@ from bot.channels.teams import TeamsChannel, teams_config
 from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember
 from bot.app.server import build_app
-from tests.conftest import Chat, walk
-from tests.fakes.connector import FakeConnector
-from tests.fakes.faults import HANG, TAKEN_THEN_HANG
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.waiting import wait_until
-from tests.server_process import (
+from testing.chat import Chat, walk
+from testing.fakes.connector import FakeConnector
+from testing.fakes.faults import HANG, TAKEN_THEN_HANG
+from testing.fakes.slack_api import FakeSlackApi
+from testing.fakes.waiting import wait_until
+from testing.server_process import (
     FULL_REPORT, REFERENCE, HttpClient, ServerProcess, SlackPerson, TeamsPerson, add_staff, read_db, reference_in,
     serve_env,
 )
-from tests.slack_harness import SECRET, SlackHarness, submit_modal
-from tests.slack_harness import question as slack_question
-from tests.teams_harness import TeamsHarness
-from tests.teams_harness import question as teams_question
+from testing.slack_harness import SECRET, SlackHarness, submit_modal
+from testing.slack_harness import question as slack_question
+from testing.teams_harness import TeamsHarness
+from testing.teams_harness import question as teams_question
 
 pytestmark = [
+    pytest.mark.slow,
     # The Agents SDK keeps its configuration and claims under string keys, which aiohttp only advises against.
     pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning"),
 ]

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from bot.core.first_message import read_first_message, starts_a_report
-from tests.conftest import Chat
+from testing.chat import Chat
 
 TODAY = date(2026, 11, 20)  # a Friday
 

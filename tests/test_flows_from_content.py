@@ -10,7 +10,7 @@ import pytest
 
 from bot.conversation.engine import Engine
 from bot.core.content import load_content
-from tests.conftest import Chat
+from testing.chat import Chat
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ If the wording in content/ changes on purpose, update these with it (and have th
 
 from __future__ import annotations
 
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 
 async def test_golden_emergency_answer(chat: Chat):

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from bot.cases.governors import governors_report, term_span
 from bot.cases.school_calendar import SchoolCalendar
-from tests.cli_runner import err, out, run_cli
+from testing.cli_runner import err, out, run_cli
 from tests.test_stats import at, cases, report  # noqa: F401 (cases: the fixture of four cases, Sep to Nov 2026)
 
 HALF_TERMS = SchoolCalendar.model_validate({

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import Attachment
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 SHOT = Attachment(name="shot.png", ref="file:///tmp/shot.png", size=1000, sha256="cd" * 32)
 

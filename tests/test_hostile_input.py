@@ -35,10 +35,10 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from bot.core.models import Attachment, ConversationState
 from bot.store import SQLiteStore
-from tests.conftest import STANDARD_REPORT, Chat, walk
-from tests.slack_harness import SECRET, question, submit_modal
-from tests.teams_harness import elements
-from tests.teams_harness import question as card_question
+from testing.chat import STANDARD_REPORT, Chat, walk
+from testing.slack_harness import SECRET, question, submit_modal
+from testing.teams_harness import elements
+from testing.teams_harness import question as card_question
 from tests.test_slack import DSL, TEACHER, click, say, tick
 # The Slack and Teams fixtures, shared with their own test modules (the same `bot`: staff come with each channel).
 from tests.test_slack import bot as bot  # noqa: F401

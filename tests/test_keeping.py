@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from tests.conftest import Chat, stored_rows, walk
+from testing.chat import Chat, walk
+
+from tests.conftest import stored_rows
 from tests.test_cli import chat_json, choice_ids, keys
 from tests.test_privacy_check import start_check
 

@@ -19,17 +19,17 @@ import pytest
 
 from bot.core.content import load_content
 from bot.core.models import Role
-from tests.fakes.connector import FakeConnector
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.waiting import wait_until
-from tests.server_process import (
+from testing.fakes.connector import FakeConnector
+from testing.fakes.slack_api import FakeSlackApi
+from testing.fakes.waiting import wait_until
+from testing.server_process import (
     FULL_REPORT, REFERENCE, HttpClient, ServerProcess, SlackPerson, TeamsPerson, add_staff, read_db,
     reference_in, serve_env,
 )
-from tests.slack_harness import SlackHarness
-from tests.teams_harness import TeamsHarness
+from testing.slack_harness import SlackHarness
+from testing.teams_harness import TeamsHarness
 
-pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")]
 
 SCALE = float(os.environ.get("OSB_LOAD_SCALE", "1"))
 CONVERSATIONS = max(2, round(200 * SCALE))

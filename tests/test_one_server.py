@@ -10,7 +10,9 @@ import sys
 import pytest
 
 from bot.store import SQLiteStore, StoreError
-from tests.server_process import ROOT, ServerProcess, free_port, serve_env
+from testing.server_process import ROOT, ServerProcess, free_port, serve_env
+
+pytestmark = pytest.mark.slow  # real `serve` processes
 
 
 async def test_a_second_server_store_on_one_sqlite_file_is_refused_until_the_first_closes(db_path):

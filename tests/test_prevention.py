@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import STAFF, Chat, walk
+from testing.chat import Chat, walk
+
+from tests.conftest import STAFF
 
 
 async def test_only_case_handlers_are_offered_or_given_the_review(bot):

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.conversation.engine import Engine
-from tests.conftest import Chat, stored_rows
+from testing.chat import Chat
+from tests.conftest import stored_rows
 
 EXPECTED_PLATFORMS = {"facebook", "instagram", "tiktok", "x", "linkedin", "snapchat", "whatsapp"}
 

@@ -9,9 +9,9 @@ import logging
 
 import pytest
 
-from tests.conftest import Chat, walk
-from tests.slack_harness import submit_modal
-from tests.teams_harness import find_action, question, text
+from testing.chat import Chat, walk
+from testing.slack_harness import submit_modal
+from testing.teams_harness import find_action, question, text
 from tests.test_slack import CHAIR, DEPUTY, DSL, HEAD, TEACHER, click, report_until_summary
 # The Slack and Teams fixtures, shared with their own test modules (the same `bot`: staff come with each channel).
 from tests.test_slack import bot as bot  # noqa: F401

@@ -23,8 +23,8 @@ from pypdf import PdfReader
 from bot.core.models import Attachment, CaseEvent, Role, StaffMember
 from bot.cases.record import FORMATS, SafeguardingRecord, build_record, export_case, pdf_safe, record_schema, render
 from bot.store import SQLiteStore
-from tests import cli_runner
-from tests.conftest import Chat, walk
+from testing import cli_runner
+from testing.chat import Chat, walk
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = "OSB-2026-0001"

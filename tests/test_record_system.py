@@ -8,7 +8,7 @@ import pytest
 from bot.core.markup import to_plain
 from bot.cases.record import build_record
 from bot.cases.record.model import UK
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 REF = "OSB-2026-0001"
 

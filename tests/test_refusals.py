@@ -22,9 +22,9 @@ import pytest
 
 from bot.core.models import CaseStatus
 from bot.cases.record import build_record
-from tests.conftest import STANDARD_REPORT, Chat, walk
-from tests.slack_harness import find_button, fixture
-from tests.teams_harness import TeamsHarness
+from testing.chat import STANDARD_REPORT, Chat, walk
+from testing.slack_harness import find_button, fixture
+from testing.teams_harness import TeamsHarness
 from tests.test_slack import DSL as SLACK_DSL
 from tests.test_slack import HEAD as SLACK_HEAD
 from tests.test_slack import TEACHER as SLACK_TEACHER

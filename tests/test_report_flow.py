@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.models import Attachment, CaseStatus
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 
 async def test_targeted_phrase_starts_report_and_sending_opens_routed_case(chat: Chat, bot, report_steps):

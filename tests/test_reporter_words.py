@@ -4,7 +4,7 @@ title used as a noun."""
 
 from __future__ import annotations
 
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 from tests.test_privacy_check import start_check
 
 

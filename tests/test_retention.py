@@ -18,8 +18,9 @@ from bot.core.models import Attachment, CaseStatus, Reminder
 from bot.cases.retention import RetentionError, add_years, find_due, load_retention, purge, report_categories
 from bot.store import StoreError
 from bot.store.migrations import MIGRATIONS
-from tests.cli_runner import err, out, run_cli
-from tests.conftest import Chat, run_sql, stored_rows, walk
+from testing.cli_runner import err, out, run_cli
+from testing.chat import Chat, walk
+from tests.conftest import run_sql, stored_rows
 
 # --- the command line as a real process (the pattern of tests/test_cli.py) ---------------------------------
 

@@ -11,7 +11,8 @@ import pytest
 
 from bot.core.models import Role, StaffMember
 from bot.cases.routing import named_in, route_case, routing_gaps
-from tests.conftest import STAFF, Chat, walk
+from testing.chat import Chat, walk
+from tests.conftest import STAFF
 
 
 def users(routes):

@@ -10,7 +10,7 @@ import pytest
 from bot.cli import check_content
 from bot.core.models import Attachment
 from bot.cases.record import build_record
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 from tests.test_cli import chat_json, keys, message
 
 SHOT = Attachment(name="shot.png", ref="file:///tmp/shot.png", size=1000, sha256="cd" * 32)
@@ -367,7 +367,7 @@ def test_osb_now_starts_the_clock_there_and_a_time_without_a_zone_is_uk_time():
 
 def test_chat_json_with_osb_now_on_a_friday_night(tmp_path):
     db = tmp_path / "bot.db"
-    from tests.cli_runner import run_cli
+    from testing.cli_runner import run_cli
 
     run_cli("staff", "add", "console:dsl", "--role", "dsl", "--name", "Dana Lee", "--db", db)
     lines = ["I want to kill myself", "there are nudes of a year 10 girl going round", "2", "snapchat", "skip", "skip",

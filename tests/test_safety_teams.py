@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.teams_harness import question, text
+from testing.teams_harness import question, text
 from tests.test_teams import (  # noqa: F401  (fixtures)
     DSL, REF, TEACHER, bot, connector, file_attachment, open_form, pytestmark, sent_case, teams,
 )

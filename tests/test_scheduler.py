@@ -19,7 +19,8 @@ from bot.core.models import CaseStatus, Reminder, Role, StaffMember
 from bot.cases.school_calendar import CalendarError, load_calendar
 from bot.app.scheduler import Scheduler
 from bot.cases.school_calendar import calendar_path
-from tests.conftest import STAFF, STANDARD_REPORT, Chat, stored_rows, walk
+from testing.chat import STANDARD_REPORT, Chat, walk
+from tests.conftest import STAFF, stored_rows
 
 REF = "OSB-2026-0001"
 UTC = timezone.utc

@@ -16,7 +16,8 @@ from bot.core.markup import to_plain
 from bot.core.models import Role, School, StaffMember
 from bot.cases.record import FORMATS, build_record, export_case
 from bot.app.scheduler import Scheduler
-from tests.conftest import STANDARD_REPORT, Chat, stored_rows, walk
+from testing.chat import STANDARD_REPORT, Chat, walk
+from tests.conftest import stored_rows
 from tests.test_record import flat, pdf_text
 from tests.test_scheduler import URGENT_REPORT
 

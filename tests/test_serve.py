@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import time
 
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fakes.slack_api import FakeSlackApi
-from tests.server_process import ServerProcess, serve_env
-from tests.slack_harness import SECRET, fixture
+from testing.fakes.slack_api import FakeSlackApi
+from testing.server_process import ServerProcess, serve_env
+from testing.slack_harness import SECRET, fixture
+
+pytestmark = pytest.mark.slow  # real `serve` processes
 
 
 async def test_serve_carries_a_signed_slack_dm_end_to_end(tmp_path):

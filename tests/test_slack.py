@@ -12,9 +12,9 @@ from bot.cases.card import card_reply
 from bot.channels.slack import SlackChannel, SlackConfig
 from bot.core.models import CaseStatus, Role, StaffMember
 from bot.app.server import build_app
-from tests.fakes.slack_api import FakeSlackApi
+from testing.fakes.slack_api import FakeSlackApi
 from tests.conftest import stored_rows
-from tests.slack_harness import SECRET, SlackHarness, all_text, find_button, fixture, question
+from testing.slack_harness import SECRET, SlackHarness, all_text, find_button, fixture, question
 
 TEACHER, DSL, DEPUTY, HEAD, CHAIR = "UTEACH", "UDSL", "UDEP", "UHEAD", "UCHAIR"
 SLACK_STAFF = [
@@ -396,7 +396,7 @@ async def open_modal(slack, user: str, card: dict, action: str) -> dict:
 
 
 async def test_dsl_adds_a_note_through_a_modal(slack, bot):
-    from tests.slack_harness import submit_modal
+    from testing.slack_harness import submit_modal
 
     card = await sent_case(slack)
     opened = await open_modal(slack, DSL, card, "note")
@@ -416,7 +416,7 @@ async def test_dsl_adds_a_note_through_a_modal(slack, bot):
 async def test_each_handler_keeps_one_card_per_case_updated_in_place(slack, bot):
     """Acknowledge, a note, an action, a status and the card opened again: the DSL's DM holds one live card; each
     action is answered with one line, and every update goes to that card with fresh block_ids."""
-    from tests.slack_harness import submit_modal
+    from testing.slack_harness import submit_modal
 
     card = await sent_case(slack)
     await click(slack, DSL, card, "case:OSB-2026-0001:ack")
@@ -453,7 +453,7 @@ async def test_each_handler_keeps_one_card_per_case_updated_in_place(slack, bot)
 
 
 async def test_dsl_records_a_platform_report_and_closes_through_modals(slack, bot):
-    from tests.slack_harness import submit_modal
+    from testing.slack_harness import submit_modal
 
     card = await sent_case(slack)
     view = (await open_modal(slack, DSL, card, "action"))["view"]
@@ -478,7 +478,7 @@ async def test_dsl_records_a_platform_report_and_closes_through_modals(slack, bo
 
 
 async def test_a_modal_submitted_by_someone_not_routed_changes_nothing(slack, bot):
-    from tests.slack_harness import submit_modal
+    from testing.slack_harness import submit_modal
 
     card = await sent_case(slack)
     view = (await open_modal(slack, DSL, card, "close"))["view"]
@@ -500,7 +500,7 @@ async def test_a_retry_after_a_restart_is_still_recognised(slack, bot, content, 
     client = TestClient(TestServer(build_app(fresh.bot, [fresh]), host="127.0.0.1", port=0))
     await client.start_server()
     try:
-        from tests.slack_harness import SlackHarness
+        from testing.slack_harness import SlackHarness
 
         again = SlackHarness(client, fresh, slack_api)
         assert (await again.dm(TEACHER, "I'm being targeted", event_id="EvRESTART", retry=1)).status == 200

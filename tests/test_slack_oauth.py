@@ -28,9 +28,10 @@ from bot.core.config import ConfigError
 from bot.conversation.engine import Engine
 from bot.core.models import Role, School, StaffMember, Workspace
 from bot.app.server import build_app, configured_channels
-from tests.conftest import STANDARD_REPORT, Chat, run_sql, walk
-from tests.fakes.slack_api import CLIENT_ID, CLIENT_SECRET, FakeSlackApi
-from tests.slack_harness import SECRET, SlackHarness
+from testing.chat import STANDARD_REPORT, Chat, walk
+from tests.conftest import run_sql
+from testing.fakes.slack_api import CLIENT_ID, CLIENT_SECRET, FakeSlackApi
+from testing.slack_harness import SECRET, SlackHarness
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = Fernet.generate_key().decode()

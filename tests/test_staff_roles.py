@@ -8,7 +8,8 @@ import bot.store.migrations as migrations_module
 from bot.core.models import Role, StaffMember
 from bot.cases.routing import route_case
 from bot.store import PostgresStore, SQLiteStore
-from tests.conftest import POSTGRES_URL, TEST_RECORD_KEY, postgres_schema, run_sql
+from testing.keys import TEST_RECORD_KEY
+from tests.conftest import POSTGRES_URL, postgres_schema, run_sql
 
 
 async def test_every_role_of_a_person_is_stored_and_read_back(store):

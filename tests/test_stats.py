@@ -11,8 +11,8 @@ import pytest
 
 from bot.core.markup import to_plain
 from bot.cases.stats import account_key, case_stats, compute_stats, median, percentile, stats_reply
-from tests.cli_runner import out, run_cli
-from tests.conftest import Chat, walk
+from testing.cli_runner import out, run_cli
+from testing.chat import Chat, walk
 
 HOUR = 3600
 

@@ -15,7 +15,8 @@ import pytest
 
 from bot.core.models import Case, CaseEvent, Notification, Reminder, Reply
 from bot.store import PostgresStore
-from tests.conftest import POSTGRES_URL, postgres_schema, stored_rows, TEST_RECORD_KEY
+from testing.keys import TEST_RECORD_KEY
+from tests.conftest import POSTGRES_URL, postgres_schema, stored_rows
 from tests.test_store import WHEN, create, entered_within, note
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="set OSB_TEST_POSTGRES_URL to test the PostgreSQL store")

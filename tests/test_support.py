@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from bot.conversation.engine import Engine
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 TOPICS = ["posh", "wellbeing", "in_school", "emergency", "learners", "finished"]
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from bot.conversation.support_now import is_open, next_opening
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 from tests.test_cli import chat_json, choice_ids, keys, message
 
 FRIDAY_10PM = datetime(2026, 11, 20, 22, 0, tzinfo=timezone.utc)  # GMT in November: 10 pm in the UK

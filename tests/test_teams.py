@@ -16,8 +16,8 @@ from bot.channels.teams import TeamsChannel, teams_config
 from bot.core.models import CaseStatus, Role, StaffMember
 from bot.app.server import build_app
 from tests.conftest import stored_rows
-from tests.fakes.connector import FakeConnector
-from tests.teams_harness import (
+from testing.fakes.connector import FakeConnector
+from testing.teams_harness import (
     TENANT, TeamsHarness, actions, assert_valid_for_teams, card_of, elements, find_action, links, question, text, words,
 )
 
@@ -576,7 +576,7 @@ async def test_without_credentials_or_anonymous_mode_every_request_is_refused(bo
 
 async def test_the_slack_route_is_untouched_by_the_teams_token_check(bot, connector):
     from bot.channels.slack import SlackChannel, SlackConfig
-    from tests.slack_harness import SECRET
+    from testing.slack_harness import SECRET
 
     slack = SlackChannel(bot, SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None,
                                           api_url=connector.url))
@@ -585,7 +585,7 @@ async def test_the_slack_route_is_untouched_by_the_teams_token_check(bot, connec
     await client.start_server()
     try:
         body = json.dumps({"token": "legacy", "challenge": "abc123", "type": "url_verification"})
-        from tests.slack_harness import SlackHarness
+        from testing.slack_harness import SlackHarness
 
         signed = SlackHarness(client, slack, None).signed_headers(body)
         response = await client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **signed})
@@ -830,7 +830,7 @@ async def test_one_dsls_chat_hanging_delays_nobody_elses_reply_or_card(teams, bo
     released during the test, so anything that waited for it would not arrive (the bound is the issue's 2 s)."""
     import asyncio
 
-    from tests.fakes.faults import HANG
+    from testing.fakes.faults import HANG
 
     for user in (DSL, DEPUTY, HEAD):
         await teams.install(user)

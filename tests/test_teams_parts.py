@@ -20,7 +20,7 @@ from bot.cli import main
 from bot.core.config import ConfigError
 from bot.core.markup import escape
 from bot.core.models import CaseCard, Choice, Form, FormField, Reply
-from tests.teams_harness import assert_valid_for_teams, elements, words
+from testing.teams_harness import assert_valid_for_teams, elements, words
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = Path(__file__).resolve().parent / "schemas"

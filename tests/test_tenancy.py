@@ -9,8 +9,8 @@ import pytest
 from bot.conversation.engine import Engine
 from bot.core.markup import to_plain
 from bot.core.models import Role, School, StaffMember, Workspace
-from tests.conftest import STANDARD_REPORT, Chat, walk
-from tests.slack_harness import SlackHarness
+from testing.chat import STANDARD_REPORT, Chat, walk
+from testing.slack_harness import SlackHarness
 
 OAK_REPORT = [step.replace("fake_hillside", "fake_oakfield") if isinstance(step, str) else step
               for step in STANDARD_REPORT]
@@ -155,7 +155,7 @@ async def slack_two_schools(county_bot, slack_api):
     from bot.channels.slack import SlackChannel
     from bot.channels.slack.config import SlackConfig
     from bot.app.server import build_app
-    from tests.slack_harness import SECRET
+    from testing.slack_harness import SECRET
 
     store = county_bot.store
     for school, user in (("hill", "UHILLDSL"), ("hill", "UHILLT"), ("oak", "UOAKDSL"), ("oak", "UOAKT")):
@@ -171,7 +171,7 @@ async def slack_two_schools(county_bot, slack_api):
 
 @pytest.fixture
 async def slack_api():
-    from tests.fakes.slack_api import FakeSlackApi
+    from testing.fakes.slack_api import FakeSlackApi
 
     api = FakeSlackApi()
     await api.start()

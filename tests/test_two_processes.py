@@ -15,12 +15,14 @@ import pytest
 
 from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore
-from tests.conftest import POSTGRES_URL, postgres_schema, TEST_RECORD_KEY
-from tests.fakes.slack_api import FakeSlackApi
-from tests.server_process import FULL_REPORT, REFERENCE, HttpClient, ServerProcess, reference_in, serve_env
-from tests.slack_harness import SlackHarness
+from testing.keys import TEST_RECORD_KEY
+from tests.conftest import POSTGRES_URL, postgres_schema
+from testing.fakes.slack_api import FakeSlackApi
+from testing.server_process import FULL_REPORT, REFERENCE, HttpClient, ServerProcess, reference_in, serve_env
+from testing.slack_harness import SlackHarness
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL: set OSB_TEST_POSTGRES_URL"),
     pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning"),
 ]

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from bot.core.content import Flow
 from bot.core.understand import Option, understand
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 
 HEDGES = ["i think", "probably"]
 WHO = [

@@ -5,7 +5,7 @@ and nothing like "ok" or "no" kept as evidence or names; in the in-process chat 
 from __future__ import annotations
 
 from bot.core.models import Role, StaffMember
-from tests.conftest import Chat
+from testing.chat import Chat
 from tests.test_cli import chat_json, keys, run_cli
 
 UNSURE_TEACHER = [

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.content import DEFAULT_CONTENT_DIR
 from bot.conversation.welsh import looks_welsh
-from tests.conftest import Chat, walk
+from testing.chat import Chat, walk
 from tests.test_cli import chat_json, keys, message
 
 WELSH = [

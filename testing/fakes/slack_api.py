@@ -15,8 +15,8 @@ from typing import Any, Callable
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.fakes.faults import HANG, TAKEN_THEN_HANG, Answer, Faults
-from tests.fakes.waiting import wait_until
+from testing.fakes.faults import HANG, TAKEN_THEN_HANG, Answer, Faults
+from testing.fakes.waiting import wait_until
 
 
 CLIENT_ID, CLIENT_SECRET = "1111111111.2222222222", "0123456789abcdef0123456789abcdef"
@@ -129,7 +129,7 @@ class FakeSlackApi:
 
     def fault(self, method: str, *answers: Answer, channel: str | None = None, retry_after: int = 1) -> None:
         """The next calls of `method` (only those to `channel`, if given) answer in turn with each of `answers`:
-        an HTTP status (429 with Retry-After: `retry_after`), HANG or TAKEN_THEN_HANG (see tests/fakes/faults.py)."""
+        an HTTP status (429 with Retry-After: `retry_after`), HANG or TAKEN_THEN_HANG (see testing/fakes/faults.py)."""
         self.faults.add(f"{method}:{channel}" if channel else method, answers, retry_after)
 
     def _delivered_one(self, body: dict[str, Any]) -> None:

@@ -13,11 +13,11 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp.test_utils import TestClient
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fakes.slack_api import FakeSlackApi
+from testing.fakes.slack_api import FakeSlackApi
 
 SECRET = "8f742231b10e8888abcd99aaabbb85a5"
 TEAM = "T0HILL"
-FIXTURES = Path(__file__).parent / "fixtures" / "slack"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "slack"
 
 
 def fixture(name: str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any, Callable
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.fakes.faults import HANG, TAKEN_THEN_HANG, Answer, Faults
-from tests.fakes.waiting import wait_until
+from testing.fakes.faults import HANG, TAKEN_THEN_HANG, Answer, Faults
+from testing.fakes.waiting import wait_until
 
 
 class FakeConnector:
@@ -50,7 +50,7 @@ class FakeConnector:
 
     def fault(self, conversation: str, *answers: Answer, retry_after: int = 1) -> None:
         """The next activities sent to `conversation` (new, replies or updates) answer in turn with each of `answers`:
-        an HTTP status (429 with Retry-After: `retry_after`), HANG or TAKEN_THEN_HANG (see tests/fakes/faults.py)."""
+        an HTTP status (429 with Retry-After: `retry_after`), HANG or TAKEN_THEN_HANG (see testing/fakes/faults.py)."""
         self.faults.add(conversation, answers, retry_after)
 
     @property

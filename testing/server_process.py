@@ -19,9 +19,10 @@ import aiohttp
 
 from bot.core.models import Role, StaffMember
 from bot.store import SQLiteStore
-from tests.conftest import STANDARD_REPORT, TEST_RECORD_KEY_HEX
-from tests.slack_harness import SECRET, SlackHarness
-from tests.teams_harness import TeamsHarness, card_of
+from testing.chat import STANDARD_REPORT
+from testing.keys import TEST_RECORD_KEY_HEX
+from testing.slack_harness import SECRET, SlackHarness
+from testing.teams_harness import TeamsHarness, card_of
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.fakes.connector import FakeConnector
+from testing.fakes.connector import FakeConnector
 
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -148,7 +148,7 @@ class TeamsHarness:
         return list(found.values())
 
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "teams"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "teams"
 FIXTURE_OF_KIND = {
     "message": "message_personal.json",
     "installationUpdate": "installation_update.json",
