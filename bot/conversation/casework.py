@@ -36,6 +36,7 @@ from bot.cases.routing import CASE_MANAGER_REASONS, NAMED_TEXT_STEPS, named_text
 from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
+from bot.cases.triage import triage_reply
 from bot.conversation.context import Context, FlowRunner
 from bot.conversation.dialogs.base import Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
@@ -536,19 +537,23 @@ class Casework:
 
     # --- lists ---------------------------------------------------------------------------
 
+    async def triage_for(self, ctx: Context) -> bool:
+        """A case handler's open cases as one summary and a sorted list (bot/cases/triage.py); False, adding
+        nothing, for anyone else or with no open case."""
+        if not is_handler(ctx.member):
+            return False
+        handling = await self.store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True)
+        if handling:
+            ctx.replies.append(triage_reply(ctx.scope, handling, ctx.now))
+        return bool(handling)
+
     async def list_for(self, ctx: Context) -> None:
         store = self.store
         handler = is_handler(ctx.member)
         handling = await store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True) if handler else []
         reported = await store.list_cases(ctx.school_id, reporter=ctx.user)
         if handling:
-            choices = [
-                Choice(id=f"case:{c.reference}:show", label=ctx.text(
-                    "case.list_item_urgent" if c.urgent else "case.list_item",
-                    reference=c.reference, status=ctx.text(f"statuses.{c.status.value}"))[:75])
-                for c in handling
-            ]
-            ctx.say("case.list_handling", count=len(handling), choices=choices)
+            ctx.replies.append(triage_reply(ctx.scope, handling, ctx.now))
         elif handler:
             ctx.say("case.list_handling_none")
         if reported:

@@ -244,6 +244,7 @@ class Bot:
         ctx.delivered = [n.id for n in waiting]  # marked delivered when the turn is saved: a failed turn loses none
         # Those about a case no longer theirs (they left the directory or changed role) are dropped unseen.
         notes = [n for n in waiting if n.kind == "message" and await self.casework.still_for_recipient(n)]
+        triage = await self.casework.triage_for(ctx)  # a handler's open cases, summed up and sorted, come first
         for note in notes:
             ctx.replies.extend(note.replies)
         if self._set_aside_if_idle(ctx):
@@ -253,6 +254,8 @@ class Bot:
             await self.ask_again(ctx)
         elif ctx.state.paused:
             await self._offer_resume(ctx)
+        elif triage:
+            await self.show_menu(ctx)
         elif notes:
             ctx.say("common.updates_shown")
         else:
@@ -291,15 +294,17 @@ class Bot:
         waiting = ctx.state.active or (ctx.state.paused[0] if ctx.state.paused else None)
         if waiting:
             choices.append(ctx.choice("menu:resume", "menu.carry_on", value=noun(ctx.content, waiting.flow)))
-        choices += [
+        everyone = [
             ctx.choice("menu:report_concern", "menu.report_concern"),
             ctx.choice("menu:privacy_check", "menu.privacy_check"),
             ctx.choice("menu:get_support", "menu.get_support"),
-            ctx.choice("menu:my_cases", "menu.my_cases"),
         ]
-        if self._is_handler(ctx):
-            choices.append(ctx.choice("menu:stats", "menu.stats"))
-            choices.append(ctx.choice("menu:prevention_review", "menu.prevention_review"))
+        my_cases = ctx.choice("menu:my_cases", "menu.my_cases")
+        if self._is_handler(ctx):  # a case handler's own work first
+            choices += [my_cases, ctx.choice("menu:stats", "menu.stats"),
+                        ctx.choice("menu:prevention_review", "menu.prevention_review"), *everyone]
+        else:
+            choices += [*everyone, my_cases]
         ctx.say("menu.ask" if not greeting else "menu.ask_first", choices=choices, asks="menu")
 
     @staticmethod
