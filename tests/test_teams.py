@@ -128,8 +128,8 @@ async def test_a_report_reaches_the_dsl_as_a_proactive_case_card(teams, bot):
     assert titles == [f"Case {REF}"]
     assert "Jo Brown" in text(card) and "Instagram" in text(card)
     assert [a["data"]["osb"]["c"] for a in actions(card)] == [
-        f"case:{REF}:{a}" for a in ("ack", "plan", "pack", "note", "action", "status", "close", "record", "entry",
-                                    "entered")]
+        f"case:{REF}:{a}" for a in ("ack", "urgent", "plan", "pack", "note", "action", "status", "close", "record",
+                                    "entry", "entered")]
     # Sent as a new message in the DSL's own chat, never as a reply to anything.
     call = next(c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL) and c.get("id") == card["id"])
     assert call["activity_id"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import STANDARD_REPORT, Chat, walk
 from tests.slack_harness import all_text, find_button
 from tests.teams_harness import actions, card_of, words
 from tests.test_slack import DSL as SLACK_DSL
@@ -43,3 +44,32 @@ async def test_a_teams_dsl_opening_the_chat_sees_the_summary_before_their_menu(t
     pressed = [a["data"]["choice"] if isinstance(a.get("data"), dict) and "choice" in a["data"] else a.get("data")
                for a in actions(first)]
     assert str(pressed).index(URGENT) < str(pressed).index(ALLEGATION) < str(pressed).index(OLDEST)
+
+
+# --- Mark urgent, pressed on the card in Slack and in Teams -----------------------------------------------
+
+
+async def test_mark_urgent_pressed_on_the_slack_card(slack, bot, clock):  # noqa: F811
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    await slack.home_opened(SLACK_DSL)
+    (home,) = await slack.api.wait_for(lambda: slack.api.bodies("views.publish"))
+    assert (await slack.interaction(slack.home_press(SLACK_DSL, home["view"], *find_button(
+        home["view"], f"case:{OLDEST}:show")))).status == 200
+    card = await slack.api.wait_for(lambda: next((m for m in slack.messages_to(SLACK_DSL)
+                                                  if f"case:{OLDEST}:urgent" in str(m)), None))
+    assert (await slack.click(SLACK_DSL, card, f"case:{OLDEST}:urgent")).status == 200
+    await slack.api.wait_for(lambda: any("marked urgent" in all_text(m) for m in slack.messages_to(SLACK_DSL)))
+    case = await bot.store.get_case("default", OLDEST)
+    (flagged,) = [e for e in await bot.store.case_events(case.id) if e.kind == "flagged_urgent"]
+    assert case.urgent and flagged.actor == f"slack:{SLACK_DSL}"
+
+
+async def test_mark_urgent_pressed_on_the_teams_card(teams, bot, clock):  # noqa: F811
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    sent = await teams.install(TEAMS_DSL)
+    card = next(a for a in sent if f"case:{OLDEST}:urgent" in str(actions(a)))
+    replies = await teams.press(TEAMS_DSL, card, f"case:{OLDEST}:urgent")
+    assert any("marked urgent" in words(card_of(a)) or "marked urgent" in a.get("text", "") for a in replies)
+    case = await bot.store.get_case("default", OLDEST)
+    (flagged,) = [e for e in await bot.store.case_events(case.id) if e.kind == "flagged_urgent"]
+    assert case.urgent and flagged.actor == f"teams:{TEAMS_DSL}"

@@ -323,7 +323,10 @@ class _Builder:
         elif kind == "flagged_urgent":
             allegation = d.get("because") == "allegation_involving_learner"
             what = say("record.event.flagged_urgent_allegation" if allegation else "record.event.flagged_urgent")
-            details = self.generic_details(d, skip={"at", "because"})
+            if d.get("reason") == "marked_by_handler":  # pressed on the card: the actor is who decided
+                what = say("record.event.flagged_urgent_by_handler")
+            details = self.generic_details(d, skip={"at", "because", "reason"} if d.get("reason") == "marked_by_handler"
+                                           else {"at", "because"})
         elif kind == "threshold_decided":
             decision = str(d.get("decision", ""))
             what = say("record.event.threshold_decided", value=say.get(f"case.threshold.{decision}", decision))

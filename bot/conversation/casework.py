@@ -427,6 +427,26 @@ class Casework:
             return
         await self.confirm(ctx, case, "case.acknowledged")
 
+    async def mark_urgent(self, ctx: Context, case: Case) -> None:
+        """A handler marks the case urgent: recorded as an event, told to its other handlers, and the reminders
+        (bot/cases/reminders.py reads `case.urgent`) follow the urgent timetable from then on."""
+        if case.status == CaseStatus.CLOSED:
+            ctx.say("case.already_closed", reference=case.reference)
+            return
+        if case.urgent:
+            await self.already_done(ctx, case, "urgent")
+            ctx.say("case.already_urgent", reference=case.reference)
+            return
+        old = case.status
+        case.urgent = True
+        if not await self._save(ctx, case, "flagged_urgent", {"reason": "marked_by_handler"}, tell_others=True,
+                                expected=old):
+            fresh = await self.store.get_case(case.school_id, case.reference)  # another handler changed it first
+            if fresh is not None:
+                await self.mark_urgent(ctx, fresh)
+            return
+        await self.confirm(ctx, case, "case.marked_urgent")
+
     async def add_note(self, ctx: Context, reference: str, note: str) -> None:
         case = await self.load_for(ctx, reference, "note")
         if case:
