@@ -414,7 +414,8 @@ async def test_the_dsl_closes_a_case_with_its_outcome_through_a_form_card(teams,
     inputs = [e for e in card_of(form)["body"] if e["type"].startswith("Input.")]
     assert [(e["type"], e["id"], e["isRequired"]) for e in inputs] == [
         ("Input.ChoiceSet", "osb_field_outcome", True), ("Input.Text", "osb_field_note", False),
-        ("Input.Text", "osb_field_open_items_reason", False)]
+        ("Input.Text", "osb_field_open_items_reason", True)]  # required items are open: the reason is required
+    assert "Report it to Instagram" in str(inputs[2])  # and the form names them
     assert "content_removed" in [c["value"] for c in inputs[0]["choices"]]
     before = len(teams.to(TEACHER))
     (done,) = await teams.fill(DSL, form, {"outcome": "content_removed", "note": "",

@@ -38,7 +38,7 @@ from bot.cases.scope import SchoolScope
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
 from bot.cases.triage import triage_reply
 from bot.conversation.context import Context, FlowRunner
-from bot.conversation.dialogs.base import Dialog
+from bot.conversation.dialogs.base import CaseUpdate, Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
 from bot.core.config import Settings
 from bot.core.markup import Markup
@@ -282,7 +282,7 @@ class Casework:
                 ctx.say("case.already_closed", reference=case.reference)
                 await self.show(ctx, case)
             elif ctx.turn.forms:
-                ctx.replies.append(self.dialogs[action.flow].form_reply(ctx, case.reference))
+                ctx.replies.append(await cast(CaseUpdate, self.dialogs[action.flow]).form_for(ctx, case))
             else:
                 await self.conversation.start_flow(ctx, action.flow, reference=case.reference)
         elif action.takes_value:
