@@ -37,6 +37,7 @@ from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
 from bot.cases.triage import triage_reply
+from bot.conversation.case_focus import back_to_case
 from bot.conversation.context import Context, FlowRunner
 from bot.conversation.dialogs.base import CaseUpdate, Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
@@ -232,6 +233,7 @@ class Casework:
     # --- the case card -------------------------------------------------------------------
 
     async def show(self, ctx: Context, case: Case, key: str = "case.card") -> None:
+        ctx.state.case_in_focus = case.reference
         ctx.replies.append(card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key))
 
     async def confirm(self, ctx: Context, case: Case, key: str) -> None:
@@ -275,6 +277,7 @@ class Casework:
         """Do the card action `pressed` names (bot/cases/actions.py): its handler, or its flow (one form where the
         channel has forms, else a conversation)."""
         action, value = action_of(pressed)
+        ctx.state.case_in_focus = case.reference
         if action is None:
             ctx.say("common.not_understood")
         elif action.flow:
@@ -295,7 +298,9 @@ class Casework:
 
     async def show_pack(self, ctx: Context, case: Case) -> None:
         offer = "targeting_me" in case.categories and not case.is_routed_to(case.reporter)
-        ctx.replies.extend(pack_replies(ctx.content, ctx.scope.school, case, offer))
+        replies = pack_replies(ctx.content, ctx.scope.school, case, offer)
+        replies[-1].choices.append(back_to_case(ctx, case))
+        ctx.replies.extend(replies)
 
     async def send_entry(self, ctx: Context, case: Case) -> None:
         await record_system.send_entry(ctx, case)
@@ -319,7 +324,9 @@ class Casework:
         return case_plan(scope.words, case, await store.case_events(case.id), await store.case_evidence(case.id))
 
     async def plan_reply(self, ctx: Context, case: Case, key: str = "case.plan.show") -> Reply:
-        return plan_reply(ctx.content, ctx.scope.name, case, await self.plan_of(ctx.scope, case), key)
+        reply = plan_reply(ctx.content, ctx.scope.name, case, await self.plan_of(ctx.scope, case), key)
+        reply.choices.append(back_to_case(ctx, case))
+        return reply
 
     async def tick(self, ctx: Context, case: Case, item: str) -> None:
         entry = next((e for e in await self.plan_of(ctx.scope, case) if e.id == item), None)

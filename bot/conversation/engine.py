@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Callable, cast
 
 from bot.core.answers import split_long
+from bot.conversation.case_focus import typed_case_action
 from bot.conversation.casework import Casework
 from bot.core.config import Settings
 from bot.core.content import Content
@@ -154,6 +155,8 @@ class Bot:
 
         if not picked and CASE_BUTTON.fullmatch(text):
             picked = [text]
+        if not picked and text and (typed := typed_case_action(ctx, text)):
+            picked = [typed]  # "report pack", "close", "add a note" while a case is in focus
         if picked and picked[0].startswith(("menu:", "case:")):
             await self._global_choice(ctx, picked[0])
             return
