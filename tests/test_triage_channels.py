@@ -3,6 +3,8 @@ first, then allegations, then the oldest."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from tests.conftest import STANDARD_REPORT, Chat, walk
@@ -73,3 +75,26 @@ async def test_mark_urgent_pressed_on_the_teams_card(teams, bot, clock):  # noqa
     case = await bot.store.get_case("default", OLDEST)
     (flagged,) = [e for e in await bot.store.case_events(case.id) if e.kind == "flagged_urgent"]
     assert case.urgent and flagged.actor == f"teams:{TEAMS_DSL}"
+
+
+# --- the reporter told when it will be seen, at 10 pm on a Friday --------------------------------------------
+
+
+async def test_a_slack_reporter_at_10pm_on_friday_is_told_when_school_opens(slack, bot, clock):  # noqa: F811
+    from tests.test_slack import TEACHER, click, report_until_summary
+
+    clock.now = datetime(2026, 11, 20, 22, 0, tzinfo=timezone.utc)
+    summary = await report_until_summary(slack)
+    sent = await click(slack, TEACHER, summary, "send")
+    shown = " ".join(all_text(m) for m in sent)
+    assert "School is closed now" in shown and "Monday 23 November at 8:00, or sooner" in shown
+
+
+async def test_a_teams_reporter_at_10pm_on_friday_is_told_when_school_opens(teams, bot, clock):  # noqa: F811
+    from tests.test_teams import TEACHER, report_until_summary
+
+    clock.now = datetime(2026, 11, 20, 22, 0, tzinfo=timezone.utc)
+    summary = await report_until_summary(teams)
+    sent = await teams.press(TEACHER, summary, "send")
+    shown = " ".join(words(card_of(a)) if a.get("attachments") else a.get("text", "") for a in sent)
+    assert "School is closed now" in shown and "Monday 23 November at 8:00, or sooner" in shown
