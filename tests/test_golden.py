@@ -47,7 +47,10 @@ async def test_golden_report_sent(chat: Chat, report_steps):
         "\"front door\").\n"
         "In the meantime, please don't contact the account or reply to it, even to ask for it to come down: "
         "the team will handle reporting.\n"
-        "Looking after yourself matters too."
+        "Looking after yourself matters too.\n"
+        "**One thing you can do now, if you feel up to it:** platforms often act on an account pretending to be "
+        "someone only when that person reports it themselves. I can show you the steps, and the team will still do "
+        "their part. If you report it, press \"I've reported it\" so the DSL knows."
     )
 
 

@@ -31,7 +31,7 @@ async def test_a_dsl_opening_the_chat_sees_the_summary_and_sorted_list_first_the
     triage = dsl.reply("case.list_handling")
     summary = triage.text.splitlines()[0]
     assert summary == ("**3 new: 1 urgent, 2 allegations about staff, 1 account targeting the person who reported it; "
-                       "2 need you today.**")
+                       "2 need you today.** Pick a case to open it.")
     assert [c.id for c in triage.choices] == [f"case:{r}:show" for r in (URGENT, ALLEGATION, OLDEST)]
     lines = [line for line in triage.text.splitlines() if line.startswith("- ")]
     assert lines[0].startswith(f"- **URGENT** {URGENT}: Rumours or allegations about staff (Facebook), 1 hour ago")

@@ -98,3 +98,37 @@ async def test_a_teams_reporter_at_10pm_on_friday_is_told_when_school_opens(team
     sent = await teams.press(TEACHER, summary, "send")
     shown = " ".join(words(card_of(a)) if a.get("attachments") else a.get("text", "") for a in sent)
     assert "School is closed now" in shown and "Monday 23 November at 8:00, or sooner" in shown
+
+
+# --- "I've reported it", pressed by the reporter in Slack and in Teams ---------------------------------------
+
+
+async def self_reported_event(engine):
+    case = await engine.store.get_case("default", OLDEST)
+    return [e for e in await engine.store.case_events(case.id) if e.kind == "reporter_reported_to_platform"]
+
+
+async def test_ive_reported_it_pressed_in_slack(slack, bot, clock):  # noqa: F811
+    from tests.test_slack import TEACHER, click, report_until_summary
+
+    summary = await report_until_summary(slack)
+    sent = await click(slack, TEACHER, summary, "send")
+    offer = next(m for m in sent if f"case:{OLDEST}:self_reported" in str(m))
+    assert "only when that person reports it themselves" in all_text(offer)
+    steps = await click(slack, TEACHER, offer, f"case:{OLDEST}:own_steps")
+    assert OLDEST in " ".join(all_text(m) for m in steps)
+    thanks = await click(slack, TEACHER, offer, f"case:{OLDEST}:self_reported")
+    assert "reported it to the platform" in " ".join(all_text(m) for m in thanks)
+    (event,) = await self_reported_event(bot)
+    assert event.actor == f"slack:{TEACHER}"
+
+
+async def test_ive_reported_it_pressed_in_teams(teams, bot, clock):  # noqa: F811
+    from tests.test_teams import TEACHER, report_until_summary
+
+    summary = await report_until_summary(teams)
+    (sent,) = await teams.press(TEACHER, summary, "send")
+    assert "only when that person reports it themselves" in words(card_of(sent))
+    await teams.press(TEACHER, sent, f"case:{OLDEST}:self_reported")
+    (event,) = await self_reported_event(bot)
+    assert event.actor == f"teams:{TEACHER}"

@@ -48,6 +48,8 @@ from bot.store import Store
 from bot.conversation import record_system
 
 log = logging.getLogger(__name__)
+# What the reporter of an impersonation can press about their own case: the steps, and that they have reported it.
+REPORTER_ACTIONS = {"own_steps": "show_own_steps", "self_reported": "mark_self_reported"}
 
 
 class Casework:
@@ -234,7 +236,13 @@ class Casework:
 
     async def show(self, ctx: Context, case: Case, key: str = "case.card") -> None:
         ctx.state.case_in_focus = case.reference
-        ctx.replies.append(card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key))
+        reply = card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key)
+        told = [e for e in await self.store.case_events(case.id) if e.kind == "reporter_reported_to_platform"]
+        if told and reply.card:  # the reporter has reported it to the platform themselves
+            when = told[0].at.astimezone(ctx.scope.calendar.tz).strftime("%-d %B %Y, %H:%M")
+            reply.card.fields.append((ctx.text("case.field.reporter_reported"),
+                                      ctx.text("case.reporter_reported_on", date=when)))
+        ctx.replies.append(reply)
 
     async def confirm(self, ctx: Context, case: Case, key: str) -> None:
         """After a change: one short line where the channel updates each person's one card in place (the change
@@ -264,6 +272,9 @@ class Casework:
     async def on_case_button(self, ctx: Context, choice: str) -> None:
         _, reference, action = (choice.split(":", 2) + ["", ""])[:3]
         case = await self.store.get_case(ctx.school_id, reference)
+        if case and case.reporter == ctx.user and not may_handle(case, ctx.member) and action in REPORTER_ACTIONS:
+            await getattr(self, REPORTER_ACTIONS[action])(ctx, case)
+            return
         if case and case.reporter == ctx.user and not may_handle(case, ctx.member) and action == "show":
             ctx.say("case.reporter_view", reference=case.reference, status=ctx.text(f"statuses.{case.status.value}"),
                     date=case.created_at.strftime("%-d %B %Y"))
@@ -368,6 +379,22 @@ class Casework:
             key="case.record.ready", text=ctx.text("case.record.ready", reference=case.reference),
             file=FileReply(name=f"{case.reference}.pdf", media_type="application/pdf", content=data),
         ))
+
+    async def show_own_steps(self, ctx: Context, case: Case) -> None:
+        """The reporter of an impersonation asks for the steps only they can use; "I've reported it" follows."""
+        replies = reporter_pack(ctx.content, ctx.scope.school, case)
+        replies[-1].choices.append(ctx.choice(f"case:{case.reference}:self_reported", "report.self_reported_label"))
+        ctx.replies.extend(replies)
+
+    async def mark_self_reported(self, ctx: Context, case: Case) -> None:
+        """The reporter says they have reported the impersonation to the platform: an event on the case, and
+        its handlers told."""
+        events = await self.store.case_events(case.id)
+        if any(e.kind == "reporter_reported_to_platform" for e in events):
+            ctx.say("report.self_reported_already", reference=case.reference)
+            return
+        await self._save(ctx, case, "reporter_reported_to_platform", {}, tell_others=True)
+        ctx.say("report.self_reported_thanks", reference=case.reference)
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
         note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
