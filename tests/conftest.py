@@ -9,7 +9,6 @@ import os
 import secrets
 import socket
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -21,7 +20,7 @@ from psycopg.rows import dict_row
 from bot.core.config import Settings
 from bot.core.content import Content, load_content
 from bot.conversation.engine import Engine
-from bot.core.models import Attachment, Reply, Role, StaffMember, Turn
+from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore, SQLiteStore, Store
 from testing.chat import STANDARD_REPORT, Chat, walk  # noqa: F401 (older tests import them from here)
 from testing.clock import Clock

@@ -28,7 +28,10 @@ def test_the_card_offers_what_applies_in_the_order_the_table_gives():
     case = Case(school_id="default", reporter="console:teacher", categories=["allegation"], answers={},
                 draft_id="d1", content_version="test")
     assert [a.id for a in card_buttons(case)] == [
-        "ack", "threshold", "plan", "pack", "note", "action", "status", "close", "record", "entry", "entered"]
+        "ack", "threshold", "urgent", "plan", "pack", "note", "action", "status", "close", "record", "entry",
+        "entered"]
+    case.urgent = True
+    assert "urgent" not in [a.id for a in card_buttons(case)]
     case.status = CaseStatus.CLOSED
     assert [a.id for a in card_buttons(case)] == ["note", "plan", "record", "entry", "entered"]
 

@@ -82,9 +82,10 @@ async def test_a_case_closes_without_a_reason_only_when_every_required_item_is_d
     await dsl.pick("content_removed")
     await dsl.say("skip")
     assert dsl.keys == ["case_close.open_items_reason.ask"]
-    await dsl.say("skip")  # no reason: not closed, and told why
-    assert dsl.keys[0] == "case.plan.reason_needed"
+    await dsl.say("skip")  # no reason: not closed, asked again, nothing lost
+    assert dsl.keys == ["case.close_reason_required", "case_close.open_items_reason.ask"]
     assert (await bot.store.get_case("default", REF)).status != CaseStatus.CLOSED
+    await dsl.say("stop")
 
     for item in ("investigation.who_behind", "support.reporter_support", "report.platform.instagram"):
         await dsl.pick(f"case:{REF}:tick:{item}")
@@ -116,7 +117,8 @@ async def test_the_report_pack_gives_the_routes_that_fit_a_description_and_a_pos
 
 async def test_the_pack_can_go_to_the_person_impersonated(bot, dsl: Chat, chat: Chat):
     await dsl.pick(f"case:{REF}:pack")
-    assert [c.id for c in dsl.reply("case.pack.posh_email").choices] == [f"case:{REF}:pack_reporter"]
+    assert [c.id for c in dsl.reply("case.pack.posh_email").choices] == [f"case:{REF}:pack_reporter",
+                                                                           f"case:{REF}:show"]  # and the way back
     await dsl.pick(f"case:{REF}:pack_reporter")
     assert dsl.keys == ["case.pack.sent_to_reporter"]
     await chat.open()

@@ -41,9 +41,16 @@ async def test_golden_report_sent(chat: Chat, report_steps):
     assert chat.last[0].text == (
         "**Your report has been sent.** Its reference is **OSB-2026-0001**.\n"
         "It has gone to the safeguarding team (2 people). I'll let you know when someone has picked it up.\n"
+        "School is closed now, so they will see it when school opens on Monday 23 November at 8:00, or sooner. "
+        "**If anyone is at risk tonight:** call 999 in an emergency, or the police on 101; for a child, your local "
+        "children's social care: your local authority's children's social care team (its safeguarding "
+        "\"front door\").\n"
         "In the meantime, please don't contact the account or reply to it, even to ask for it to come down: "
         "the team will handle reporting.\n"
-        "Looking after yourself matters too."
+        "Looking after yourself matters too.\n"
+        "**One thing you can do now, if you feel up to it:** platforms often act on an account pretending to be "
+        "someone only when that person reports it themselves. I can show you the steps, and the team will still do "
+        "their part. If you report it, press \"I've reported it\" so the DSL knows."
     )
 
 

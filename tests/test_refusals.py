@@ -214,7 +214,7 @@ async def test_a_token_from_another_tenant_or_issuer_is_not_accepted(bot, botfra
 
 # --- case actions by someone the case was not sent to --------------------------------------------------------
 
-ACTIONS = ["show", "ack", "plan", "pack", "pack_reporter", "record", "note", "action", "status", "close",
+ACTIONS = ["show", "ack", "urgent", "plan", "pack", "pack_reporter", "record", "note", "action", "status", "close",
            "tick:investigation.who_behind"]
 FORMS = {"note": ("case_note", {"note": "hello"}), "action": ("case_action", {"action": "reported_to_platform"}),
          "status": ("case_status", {"status": "in_progress"}),

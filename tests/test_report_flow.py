@@ -59,7 +59,8 @@ async def test_dsl_receives_case_card_when_they_open_the_chat(chat: Chat, chat_a
     assert "designated safeguarding lead" in fields["Sent to you because"].lower()
     assert "I have screenshots saved" in fields["Evidence"]
     assert [c.id for c in card_reply.choices] == [
-        "case:OSB-2026-0001:ack", "case:OSB-2026-0001:plan", "case:OSB-2026-0001:pack", "case:OSB-2026-0001:note",
+        "case:OSB-2026-0001:ack", "case:OSB-2026-0001:urgent", "case:OSB-2026-0001:plan", "case:OSB-2026-0001:pack",
+        "case:OSB-2026-0001:note",
         "case:OSB-2026-0001:action", "case:OSB-2026-0001:status", "case:OSB-2026-0001:close",
         "case:OSB-2026-0001:record", "case:OSB-2026-0001:entry", "case:OSB-2026-0001:entered",
     ]

@@ -128,8 +128,8 @@ async def test_a_report_reaches_the_dsl_as_a_proactive_case_card(teams, bot):
     assert titles == [f"Case {REF}"]
     assert "Jo Brown" in text(card) and "Instagram" in text(card)
     assert [a["data"]["osb"]["c"] for a in actions(card)] == [
-        f"case:{REF}:{a}" for a in ("ack", "plan", "pack", "note", "action", "status", "close", "record", "entry",
-                                    "entered")]
+        f"case:{REF}:{a}" for a in ("ack", "urgent", "plan", "pack", "note", "action", "status", "close", "record",
+                                    "entry", "entered")]
     # Sent as a new message in the DSL's own chat, never as a reply to anything.
     call = next(c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL) and c.get("id") == card["id"])
     assert call["activity_id"] is None
@@ -414,7 +414,8 @@ async def test_the_dsl_closes_a_case_with_its_outcome_through_a_form_card(teams,
     inputs = [e for e in card_of(form)["body"] if e["type"].startswith("Input.")]
     assert [(e["type"], e["id"], e["isRequired"]) for e in inputs] == [
         ("Input.ChoiceSet", "osb_field_outcome", True), ("Input.Text", "osb_field_note", False),
-        ("Input.Text", "osb_field_open_items_reason", False)]
+        ("Input.Text", "osb_field_open_items_reason", True)]  # required items are open: the reason is required
+    assert "Report it to Instagram" in str(inputs[2])  # and the form names them
     assert "content_removed" in [c["value"] for c in inputs[0]["choices"]]
     before = len(teams.to(TEACHER))
     (done,) = await teams.fill(DSL, form, {"outcome": "content_removed", "note": "",

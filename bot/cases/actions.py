@@ -27,10 +27,12 @@ class CaseAction:
     picks_up: bool = False  # counts as picking the case up (time to pick up; the reporter is told)
     takes_value: bool = False  # a value after a colon: the plan item ticked, the threshold decided
     first_when_closed: bool = False  # on a closed case its button comes first: it is what is left to do
+    until_urgent: bool = False  # only on a case not yet urgent
 
     def shown_on(self, case: Case) -> bool:
         return (self.on_card and case.status in self.statuses
-                and (not self.allegations_only or "allegation" in case.categories))
+                and (not self.allegations_only or "allegation" in case.categories)
+                and not (self.until_urgent and case.urgent))
 
 
 ACTIONS: tuple[CaseAction, ...] = (  # in the order of the card's buttons
@@ -39,6 +41,7 @@ ACTIONS: tuple[CaseAction, ...] = (  # in the order of the card's buttons
                picks_up=True),
     CaseAction("threshold", handler="threshold", event="threshold_decided", statuses=OPEN, allegations_only=True,
                takes_value=True),
+    CaseAction("urgent", handler="mark_urgent", event="flagged_urgent", statuses=OPEN, until_urgent=True),
     CaseAction("plan", handler="show_plan"),
     CaseAction("tick", handler="tick", event="plan_ticked", on_card=False, takes_value=True),
     CaseAction("pack", handler="show_pack", statuses=OPEN),

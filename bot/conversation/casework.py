@@ -36,6 +36,8 @@ from bot.cases.routing import CASE_MANAGER_REASONS, NAMED_TEXT_STEPS, named_text
 from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
+from bot.cases.triage import triage_reply
+from bot.conversation.case_focus import back_to_case
 from bot.conversation.context import Context, FlowRunner
 from bot.conversation.dialogs.base import CaseUpdate, Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
@@ -58,6 +60,8 @@ from bot.store import Store
 from bot.conversation import record_system
 
 log = logging.getLogger(__name__)
+# What the reporter of an impersonation can press about their own case: the steps, and that they have reported it.
+REPORTER_ACTIONS = {"own_steps": "show_own_steps", "self_reported": "mark_self_reported"}
 
 
 class Casework:
@@ -246,7 +250,14 @@ class Casework:
     # --- the case card -------------------------------------------------------------------
 
     async def show(self, ctx: Context, case: Case, key: str = "case.card") -> None:
-        ctx.replies.append(card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key))
+        ctx.state.case_in_focus = case.reference
+        reply = card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key)
+        told = [e for e in await self.store.case_events(case.id) if e.kind == "reporter_reported_to_platform"]
+        if told and reply.card:  # the reporter has reported it to the platform themselves
+            when = told[0].at.astimezone(ctx.scope.calendar.tz).strftime("%-d %B %Y, %H:%M")
+            reply.card.fields.append((ctx.text("case.field.reporter_reported"),
+                                      ctx.text("case.reporter_reported_on", date=when)))
+        ctx.replies.append(reply)
 
     async def confirm(self, ctx: Context, case: Case, key: str) -> None:
         """After a change: one short line where the channel updates each person's one card in place (the change
@@ -276,6 +287,9 @@ class Casework:
     async def on_case_button(self, ctx: Context, choice: str) -> None:
         _, reference, action = (choice.split(":", 2) + ["", ""])[:3]
         case = await self.store.get_case(ctx.school_id, reference)
+        if case and case.reporter == ctx.user and not may_handle(case, ctx.member) and action in REPORTER_ACTIONS:
+            await getattr(self, REPORTER_ACTIONS[action])(ctx, case)
+            return
         if case and case.reporter == ctx.user and not may_handle(case, ctx.member) and action == "show":
             ctx.say("case.reporter_view", reference=case.reference, status=ctx.text(f"statuses.{case.status.value}"),
                     date=case.created_at.strftime("%-d %B %Y"))
@@ -289,6 +303,7 @@ class Casework:
         """Do the card action `pressed` names (bot/cases/actions.py): its handler, or its flow (one form where the
         channel has forms, else a conversation)."""
         action, value = action_of(pressed)
+        ctx.state.case_in_focus = case.reference
         if action is None:
             ctx.say("common.not_understood")
         elif action.flow:
@@ -296,7 +311,7 @@ class Casework:
                 ctx.say("case.already_closed", reference=case.reference)
                 await self.show(ctx, case)
             elif ctx.turn.forms:
-                ctx.replies.append(self.case_updates[action.flow].form_reply(ctx, case.reference))
+                ctx.replies.append(await self.case_updates[action.flow].form_for(ctx, case))
             else:
                 await self.conversation.start_flow(ctx, action.flow, reference=case.reference)
         elif action.takes_value:
@@ -309,7 +324,9 @@ class Casework:
 
     async def show_pack(self, ctx: Context, case: Case) -> None:
         offer = "targeting_me" in case.categories and not case.is_routed_to(case.reporter)
-        ctx.replies.extend(pack_replies(ctx.content, ctx.scope.school, case, offer))
+        replies = pack_replies(ctx.content, ctx.scope.school, case, offer)
+        replies[-1].choices.append(back_to_case(ctx, case))
+        ctx.replies.extend(replies)
 
     async def send_entry(self, ctx: Context, case: Case) -> None:
         await record_system.send_entry(ctx, case)
@@ -333,7 +350,9 @@ class Casework:
         return case_plan(scope.words, case, await store.case_events(case.id), await store.case_evidence(case.id))
 
     async def plan_reply(self, ctx: Context, case: Case, key: str = "case.plan.show") -> Reply:
-        return plan_reply(ctx.content, ctx.scope.name, case, await self.plan_of(ctx.scope, case), key)
+        reply = plan_reply(ctx.content, ctx.scope.name, case, await self.plan_of(ctx.scope, case), key)
+        reply.choices.append(back_to_case(ctx, case))
+        return reply
 
     async def tick(self, ctx: Context, case: Case, item: str) -> None:
         entry = next((e for e in await self.plan_of(ctx.scope, case) if e.id == item), None)
@@ -376,6 +395,22 @@ class Casework:
             key="case.record.ready", text=ctx.text("case.record.ready", reference=case.reference),
             file=FileReply(name=f"{case.reference}.pdf", media_type="application/pdf", content=data),
         ))
+
+    async def show_own_steps(self, ctx: Context, case: Case) -> None:
+        """The reporter of an impersonation asks for the steps only they can use; "I've reported it" follows."""
+        replies = reporter_pack(ctx.content, ctx.scope.school, case)
+        replies[-1].choices.append(ctx.choice(f"case:{case.reference}:self_reported", "report.self_reported_label"))
+        ctx.replies.extend(replies)
+
+    async def mark_self_reported(self, ctx: Context, case: Case) -> None:
+        """The reporter says they have reported the impersonation to the platform: an event on the case, and
+        its handlers told."""
+        events = await self.store.case_events(case.id)
+        if any(e.kind == "reporter_reported_to_platform" for e in events):
+            ctx.say("report.self_reported_already", reference=case.reference)
+            return
+        await self._save(ctx, case, "reporter_reported_to_platform", {}, tell_others=True)
+        ctx.say("report.self_reported_thanks", reference=case.reference)
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
         note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
@@ -443,6 +478,26 @@ class Casework:
                 await self.acknowledge(ctx, fresh)
             return
         await self.confirm(ctx, case, "case.acknowledged")
+
+    async def mark_urgent(self, ctx: Context, case: Case) -> None:
+        """A handler marks the case urgent: recorded as an event, told to its other handlers, and the reminders
+        (bot/cases/reminders.py reads `case.urgent`) follow the urgent timetable from then on."""
+        if case.status == CaseStatus.CLOSED:
+            ctx.say("case.already_closed", reference=case.reference)
+            return
+        if case.urgent:
+            await self.already_done(ctx, case, "urgent")
+            ctx.say("case.already_urgent", reference=case.reference)
+            return
+        old = case.status
+        case.urgent = True
+        if not await self._save(ctx, case, "flagged_urgent", {"reason": "marked_by_handler"}, tell_others=True,
+                                expected=old):
+            fresh = await self.store.get_case(case.school_id, case.reference)  # another handler changed it first
+            if fresh is not None:
+                await self.mark_urgent(ctx, fresh)
+            return
+        await self.confirm(ctx, case, "case.marked_urgent")
 
     async def add_note(self, ctx: Context, reference: str, note: str) -> None:
         case = await self.load_for(ctx, reference, "note")
@@ -556,19 +611,23 @@ class Casework:
 
     # --- lists ---------------------------------------------------------------------------
 
+    async def triage_for(self, ctx: Context) -> bool:
+        """A case handler's open cases as one summary and a sorted list (bot/cases/triage.py); False, adding
+        nothing, for anyone else or with no open case."""
+        if not is_handler(ctx.member):
+            return False
+        handling = await self.store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True)
+        if handling:
+            ctx.replies.append(triage_reply(ctx.scope, handling, ctx.now))
+        return bool(handling)
+
     async def list_for(self, ctx: Context) -> None:
         store = self.store
         handler = is_handler(ctx.member)
         handling = await store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True) if handler else []
         reported = await store.list_cases(ctx.school_id, reporter=ctx.user)
         if handling:
-            choices = [
-                Choice(id=f"case:{c.reference}:show", label=ctx.text(
-                    "case.list_item_urgent" if c.urgent else "case.list_item",
-                    reference=c.reference, status=ctx.text(f"statuses.{c.status.value}"))[:75])
-                for c in handling
-            ]
-            ctx.say("case.list_handling", count=len(handling), choices=choices)
+            ctx.replies.append(triage_reply(ctx.scope, handling, ctx.now))
         elif handler:
             ctx.say("case.list_handling_none")
         if reported:

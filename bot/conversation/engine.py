@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Callable, NamedTuple, cast
 
 from bot.core.answers import split_long
+from bot.conversation.case_focus import typed_case_action
 from bot.conversation.casework import Casework
 from bot.core.config import Settings
 from bot.core.content import Content
@@ -50,10 +51,11 @@ class MenuEntry(NamedTuple):
     order: int
     id: str  # menu:<id>, worded as the message menu.<id>
     handlers_only: bool
+    handlers_first: bool = False  # a case handler's own work: first in their menu, as the handlers-only entries
 
 
 # The menu's own entries, beside each flow's (its file says where it goes: `menu.order`).
-BUILT_IN_MENU = [MenuEntry(40, "my_cases", False), MenuEntry(50, "stats", True)]
+BUILT_IN_MENU = [MenuEntry(40, "my_cases", False, handlers_first=True), MenuEntry(50, "stats", True)]
 CASE_BUTTON = re.compile(r"case:[A-Za-z0-9-]{1,40}:[a-z_]{1,20}(?::[a-z_.]{1,60})?")
 
 
@@ -164,6 +166,8 @@ class Engine:
 
         if not picked and CASE_BUTTON.fullmatch(text):
             picked = [text]
+        if not picked and text and (typed := typed_case_action(ctx, text)):
+            picked = [typed]  # "report pack", "close", "add a note" while a case is in focus
         if picked and picked[0].startswith(("menu:", "case:")):
             await self._global_choice(ctx, picked[0])
             return
@@ -254,6 +258,7 @@ class Engine:
         ctx.delivered = [n.id for n in waiting]  # marked delivered when the turn is saved: a failed turn loses none
         # Those about a case no longer theirs (they left the directory or changed role) are dropped unseen.
         notes = [n for n in waiting if n.kind == "message" and await self.casework.still_for_recipient(n)]
+        triage = await self.casework.triage_for(ctx)  # a handler's open cases, summed up and sorted, come first
         for note in notes:
             ctx.replies.extend(note.replies)
         if self._set_aside_if_idle(ctx):
@@ -263,6 +268,8 @@ class Engine:
             await self.ask_again(ctx)
         elif ctx.state.paused:
             await self._offer_resume(ctx)
+        elif triage:
+            await self.show_menu(ctx)
         elif notes:
             ctx.say("common.updates_shown")
         else:
@@ -303,8 +310,10 @@ class Engine:
             choices.append(ctx.choice("menu:resume", "menu.carry_on", value=noun(ctx.content, waiting.flow)))
         entries = [MenuEntry(f.menu.order, f.id, f.menu.handlers_only) for f in self.content.flows.values() if f.menu]
         handler = self._is_handler(ctx)
-        choices += [ctx.choice(f"menu:{e.id}", f"menu.{e.id}") for e in sorted(entries + BUILT_IN_MENU)
-                    if handler or not e.handlers_only]
+        shown = [e for e in sorted(entries + BUILT_IN_MENU) if handler or not e.handlers_only]
+        if handler:  # a case handler's own work first
+            shown.sort(key=lambda e: not (e.handlers_only or e.handlers_first))
+        choices += [ctx.choice(f"menu:{e.id}", f"menu.{e.id}") for e in shown]
         ctx.say("menu.ask" if not greeting else "menu.ask_first", choices=choices, asks="menu")
 
     @staticmethod

@@ -150,6 +150,8 @@ class ConversationState(BaseModel):
     offered: list[dict[str, str]] = Field(default_factory=list, description="choices shown last turn")
     numbered: list[str] = Field(default_factory=list, description="ids of the last question's choices, in order")
     offered_multiple: bool = False
+    case_in_focus: str | None = Field(default=None, description="the reference of the last case shown to this person "
+                                      "here, so its card's actions can be typed")
     updated_at: datetime = Field(default_factory=utcnow)
 
     @property

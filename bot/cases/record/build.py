@@ -178,6 +178,9 @@ class EntryWriter:
     def flagged_urgent(self, event: CaseEvent) -> Worded:
         allegation = event.detail.get("because") == "allegation_involving_learner"
         what = self.say("record.event.flagged_urgent_allegation" if allegation else "record.event.flagged_urgent")
+        if event.detail.get("reason") == "marked_by_handler":  # pressed on the card: the actor is who decided
+            what = self.say("record.event.flagged_urgent_by_handler")
+            return what, self.generic_details(event.detail, skip=frozenset({"at", "because", "reason"}))
         return what, self.generic_details(event.detail, skip=frozenset({"at", "because"}))
 
     def threshold_decided(self, event: CaseEvent) -> Worded:

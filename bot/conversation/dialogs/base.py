@@ -16,7 +16,7 @@ from bot.core.answers import (
 from bot.core.content import Content, Flow, Step, render
 from bot.core.dates import half_term_starts, read_date
 from bot.core.markup import escape
-from bot.core.models import Attachment, Choice, Form, FormField, Frame, Reply
+from bot.core.models import Attachment, Case, Choice, Form, FormField, Frame, Reply
 from bot.core.text import is_command, parse_accounts
 from bot.core.understand import Understood, understand
 from bot.core.words import describe
@@ -426,6 +426,10 @@ class CaseUpdate(StepDialog):
         form = Form(id=f"{self.flow_id}:{reference}", title=self.flow.form_title or self.flow.title, fields=fields,
                     submit=ctx.text("common.save_label"), cancel=ctx.text("common.cancel_label"))
         return Reply(key=f"{self.flow_id}.form", text=self.flow.title, form=form)
+
+    async def form_for(self, ctx: Context, case: Case) -> Reply:
+        """The form for this case, as it is now (a flow may fit its form to the case)."""
+        return self.form_reply(ctx, case.reference)
 
     async def submit_form(self, ctx: Context, reference: str, values: dict[str, str]) -> None:
         await self._submit(ctx, self.new_frame(reference=reference), values)

@@ -176,10 +176,28 @@ class ReportConcern(StepDialog):
                         front_door=front_door(ctx.scope), date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"),
                         choices=[] if allegation else next_steps, urgent=True)
         else:
-            ctx.say("report.sent", reference=case.reference, people=Markup(await self.who_it_reached(ctx, case, urgent=False)),
-                    choices=[] if allegation else next_steps, urgent=case.urgent)
+            sent = ctx.say("report.sent", reference=case.reference,
+                           people=Markup(await self.who_it_reached(ctx, case, urgent=False)),
+                           choices=[] if allegation else next_steps, urgent=case.urgent, when=self.when_seen(ctx))
+            if "targeting_me" in case.categories and not case.is_routed_to(ctx.user):
+                # an account pretending to be them: their own report may be what the platform acts on
+                sent.text += "\n" + ctx.text("report.own_report_helps")
+                sent.choices = [ctx.choice(f"case:{case.reference}:own_steps", "report.own_steps_label"),
+                                ctx.choice(f"case:{case.reference}:self_reported", "report.self_reported_label"),
+                                *sent.choices]
         if allegation:
             await self.tell_allegation_reporter(ctx, case, next_steps)
+
+    @staticmethod
+    def when_seen(ctx: Context) -> Markup:
+        """When the team will see a report, from the school's calendar, and what to do meanwhile if anyone is at
+        risk: said at once, so no one checks the chat all weekend."""
+        calendar = ctx.scope.calendar
+        if calendar.is_open(ctx.now):
+            return Markup(ctx.text("report.seen_today"))
+        opens = calendar.next_opening(ctx.now)
+        return Markup(ctx.text("report.seen_when_open", date=Markup(f"{opens:%A %-d %B} at {opens:%-H:%M}"),
+                               front_door=front_door(ctx.scope)))
 
     async def tell_allegation_reporter(self, ctx: Context, case: Case, next_steps: list[Choice]) -> None:
         """Who was sent an allegation, by role; that the person it is about was not; and, where the directory

@@ -1,0 +1,53 @@
+"""Ways back: the case plan and the report pack end with "Back to OSB-…", and while a case is in focus (the last
+one shown to this person here) its card's actions can be typed."""
+
+from __future__ import annotations
+
+from testing.chat import STANDARD_REPORT, Chat, walk
+
+REF = "OSB-2026-0001"
+
+
+async def handler(bot) -> Chat:
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick(f"case:{REF}:show")
+    return dsl
+
+
+async def test_the_plan_and_the_pack_end_with_a_way_back_to_the_case(bot):
+    dsl = await handler(bot)
+    await dsl.pick(f"case:{REF}:plan")
+    assert dsl.last[-1].choices[-1].id == f"case:{REF}:show"
+    assert dsl.last[-1].choices[-1].label == f"Back to {REF}"
+    await dsl.pick(f"case:{REF}:pack")
+    assert dsl.last[-1].choices[-1].id == f"case:{REF}:show"
+    await dsl.pick(f"case:{REF}:show")
+    assert dsl.keys == ["case.card"] and dsl.last[0].card.reference == REF
+
+
+async def test_typed_card_actions_work_on_the_case_in_focus(bot):
+    dsl = await handler(bot)
+    await dsl.say("Case plan")
+    assert dsl.keys == ["case.plan.show"]
+    await dsl.say("report pack")
+    assert REF in dsl.text and dsl.last[-1].choices[-1].id == f"case:{REF}:show"
+    await dsl.say("back")
+    assert dsl.keys == ["case.card"]
+    await dsl.say("add a note")
+    assert dsl.keys == ["case_note.note.ask"]
+    await dsl.say("Called the reporter; they are OK.")  # inside the flow the words are its answer
+    assert dsl.keys == ["case.note_added"]
+    await dsl.say("close")
+    assert dsl.keys == ["case_close.outcome.ask"]
+
+
+async def test_typed_card_words_do_nothing_without_a_case_in_focus(bot):
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    dsl = Chat(bot, "console:dsl")
+    await dsl.say("report pack")
+    assert not any(k.startswith(("case.pack", "case.plan")) for k in dsl.keys)
+    teacher = Chat(bot, "console:teacher")  # the reporter never gets a case in focus
+    await teacher.pick(f"case:{REF}:show")
+    await teacher.say("close")
+    assert "case.not_found" not in teacher.keys and "case_close.outcome.ask" not in teacher.keys
