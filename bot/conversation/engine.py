@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 import logging
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, NamedTuple, cast
+from typing import Callable, NamedTuple
 
 from bot.core.answers import split_long
 from bot.conversation.case_focus import typed_case_action
@@ -45,6 +46,16 @@ from bot.conversation.keeping import Keeping, noun
 from bot.conversation.welsh import looks_welsh, welsh_reply
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Said:
+    """A message as the turn's steps read it: cleaned, within the limit (the rest of a long paste in `overflow`),
+    and what it picks."""
+
+    text: str
+    overflow: str
+    picked: list[str]
 
 
 class MenuEntry(NamedTuple):
@@ -71,7 +82,8 @@ class Engine:
         # Platforms whose channel can write only into a chat the person has opened; each such channel adds its own.
         self.opened_chat_platforms: set[str] = set()
         self.casework = Casework(store, settings, self.schools, self.dialogs, self, self.opened_chat_platforms)
-        self.safety = Safety(cast(ReportConcern, self.dialogs["report_concern"]))
+        self.report = next(d for d in self.dialogs.values() if isinstance(d, ReportConcern))
+        self.safety = Safety(self.report)
         self.services = Services(store=store, settings=settings, casework=self.casework, conversation=self)
         self._names_kept: dict[tuple[str, str], str] = {}  # (school, user) -> the display name last stored
 
@@ -130,76 +142,126 @@ class Engine:
     # --- the fixed order -----------------------------------------------------------------
 
     async def _dispatch(self, ctx: Context) -> None:
-        turn, state = ctx.turn, ctx.state
-        if turn.kind == "open":
+        """The fixed order of the module's docstring: each step answers the turn (True) or passes it on."""
+        if ctx.turn.kind == "open":
             await self._open(ctx)
             return
-        said = "\n".join([clean(turn.text), *(clean(v) for v in turn.form_values.values())])
-        if await self.safety.check(ctx, said):
-            return
-        if turn.form_id:
-            # A form stands apart from the conversation: whatever is in progress is left as it is.
-            await self.casework.on_form(ctx, turn.form_id, {k: clean(v) for k, v in turn.form_values.items()})
-            return
-        if self._set_aside_if_idle(ctx):
-            await self._offer_resume(ctx)
-            return
-
-        text, overflow = clean(turn.text), ""
-        if len(text) > self.settings.max_text_chars:
-            # up to twice the limit is taken in two parts, as a long paste; beyond that it is not read at all
-            if len(text) > 2 * self.settings.max_text_chars or not (
-                    state.active and self.dialogs[state.active.flow].keeps_long_text(state.active)):
-                ctx.say("common.too_long", max_chars=self.settings.max_text_chars)
-                await self.ask_again(ctx)
+        for first in (self._safety_check, self._form, self._set_aside):
+            if await first(ctx):
                 return
-            text, overflow = split_long(text, self.settings.max_text_chars)  # the rest is kept as a note
+        said = await self._read(ctx)
+        if said is None:
+            return
+        for step in (self._menu_or_case_button, self._stale_button, self._interrupt, self._not_yet_seen,
+                     self._asks_for_elsewhere):
+            if await step(ctx, said):
+                return
+        await self._answer_or_start(ctx, said)
+
+    async def _safety_check(self, ctx: Context) -> bool:
+        turn = ctx.turn
+        said = "\n".join([clean(turn.text), *(clean(v) for v in turn.form_values.values())])
+        return await self.safety.check(ctx, said)
+
+    async def _form(self, ctx: Context) -> bool:
+        """A form stands apart from the conversation: whatever is in progress is left as it is."""
+        if not ctx.turn.form_id:
+            return False
+        await self.casework.on_form(ctx, ctx.turn.form_id, {k: clean(v) for k, v in ctx.turn.form_values.items()})
+        return True
+
+    async def _set_aside(self, ctx: Context) -> bool:
+        if not self._set_aside_if_idle(ctx):
+            return False
+        await self._offer_resume(ctx)
+        return True
+
+    async def _read(self, ctx: Context) -> Said | None:
+        """The message cleaned and checked (too long, empty), with what it picks; None once it has been answered."""
+        turn, state, limit = ctx.turn, ctx.state, self.settings.max_text_chars
+        text, overflow = clean(turn.text), ""
+        if len(text) > limit:
+            # up to twice the limit is taken in two parts, as a long paste; beyond that it is not read at all
+            active = state.active
+            if len(text) > 2 * limit or not (active and self.dialogs[active.flow].keeps_long_text(active)):
+                ctx.say("common.too_long", max_chars=limit)
+                await self.ask_again(ctx)
+                return None
+            text, overflow = split_long(text, limit)  # the rest is kept as a note
         if not text and not turn.choices and not turn.attachments:
             ctx.say("common.empty")
             await self.ask_again(ctx)
-            return
+            return None
+        return Said(text, overflow, self._picked(ctx, text))
 
-        picked = list(turn.choices)
-        if not picked and text:
-            offered = [Choice.model_validate(c) for c in state.offered]
-            picked = resolve_choices(text, offered, state.numbered, state.offered_multiple) or []
-
+    def _picked(self, ctx: Context, text: str) -> list[str]:
+        """What the turn picks: its buttons, else an offered choice typed, a case button's id typed, or a case
+        action typed while a case is in focus ("report pack", "close", "add a note")."""
+        state = ctx.state
+        if ctx.turn.choices:
+            return list(ctx.turn.choices)
+        if not text:
+            return []
+        offered = [Choice.model_validate(c) for c in state.offered]
+        picked = resolve_choices(text, offered, state.numbered, state.offered_multiple) or []
         if not picked and CASE_BUTTON.fullmatch(text):
             picked = [text]
-        if not picked and text and (typed := typed_case_action(ctx, text)):
-            picked = [typed]  # "report pack", "close", "add a note" while a case is in focus
-        if picked and picked[0].startswith(("menu:", "case:")):
-            await self._global_choice(ctx, picked[0])
-            return
-        if turn.choices and turn.answering and turn.answering != self._question_id(state):
-            ctx.say("common.moved_on").moved_on = True
-            await self.ask_again(ctx)
-            return
+        if not picked and (typed := typed_case_action(ctx, text)):
+            picked = [typed]
+        return picked
 
-        commands = self.content.phrases.commands
-        if text and not picked:
-            if await self.keeping.on_command(ctx, text):
-                return
-            if is_command(text, commands["menu"]):
-                await self.show_menu(ctx)
-                return
-            if state.active and is_command(text, commands["back"]):
-                await self.dialogs[state.active.flow].back(ctx, state.active)
-                return
-            if is_command(text, commands["help"]):
-                await self._help(ctx)
-                return
+    async def _menu_or_case_button(self, ctx: Context, said: Said) -> bool:
+        if not said.picked or not said.picked[0].startswith(("menu:", "case:")):
+            return False
+        await self._global_choice(ctx, said.picked[0])
+        return True
 
-        if turn.question_unseen and state.active and not turn.choices:
-            return  # the question has only now reached them: what they wrote before seeing it is not its answer
-        if text and not picked and (target := self.keeping.elsewhere(ctx, text)):
-            await self.keeping.offer_switch(ctx, target, text)
-            return
+    async def _stale_button(self, ctx: Context, said: Said) -> bool:
+        """A button from a question that has moved on is answered kindly, never taken as an answer."""
+        turn = ctx.turn
+        if not (turn.choices and turn.answering and turn.answering != self._question_id(ctx.state)):
+            return False
+        ctx.say("common.moved_on").moved_on = True
+        await self.ask_again(ctx)
+        return True
 
+    async def _interrupt(self, ctx: Context, said: Said) -> bool:
+        """stop, pause, carry on (bot/conversation/keeping.py), menu, back, help: as a whole message."""
+        text, state, commands = said.text, ctx.state, self.content.phrases.commands
+        if not text or said.picked:
+            return False
+        if await self.keeping.on_command(ctx, text):
+            return True
+        if is_command(text, commands["menu"]):
+            await self.show_menu(ctx)
+        elif state.active and is_command(text, commands["back"]):
+            await self.dialogs[state.active.flow].back(ctx, state.active)
+        elif is_command(text, commands["help"]):
+            await self._help(ctx)
+        else:
+            return False
+        return True
+
+    async def _not_yet_seen(self, ctx: Context, said: Said) -> bool:
+        """The question has only now reached them: what they wrote before seeing it is not its answer."""
+        return bool(ctx.turn.question_unseen and ctx.state.active and not ctx.turn.choices)
+
+    async def _asks_for_elsewhere(self, ctx: Context, said: Said) -> bool:
+        """In the middle of a flow, a request for something else: offer to pause it and go there."""
+        target = self.keeping.elsewhere(ctx, said.text) if said.text and not said.picked else None
+        if target is None:
+            return False
+        await self.keeping.offer_switch(ctx, target, said.text)
+        return True
+
+    async def _answer_or_start(self, ctx: Context, said: Said) -> None:
+        """The active step takes the message; with nothing running, a flow's phrase starts it, a message that says
+        what a report would starts one pre-filled from it, and anything else gets the menu."""
+        turn, text = ctx.turn, said.text
         files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
-        inp = Input(text=text, picked=picked, attachments=files, overflow=overflow)
-        if state.active:
-            await self._advance(ctx, state.active, inp)
+        inp = Input(text=text, picked=said.picked, attachments=files, overflow=said.overflow)
+        if ctx.state.active:
+            await self._advance(ctx, ctx.state.active, inp)
             return
         if inp.attachments:
             ctx.say("common.no_files_here")
@@ -209,7 +271,7 @@ class Engine:
                        if text and contains_phrase(text, phrases)), None)
         if intent == "report_concern" or (intent is None and text and starts_a_report(
                 ctx.content, text, read_first_message(ctx.content, text, ctx.now.date()))):
-            await self.dialogs["report_concern"].start_from_words(ctx, text)  # type: ignore[attr-defined]
+            await self.report.start_from_words(ctx, text)
             return
         if intent:
             await self._global_choice(ctx, f"menu:{intent}")

@@ -51,7 +51,7 @@ def read_date(text: str, today: date, half_terms: list[date] | None = None) -> d
     if not said or not re.search(r"[a-z0-9]", said):
         return None
     settings = {**_SETTINGS, "RELATIVE_BASE": datetime.combine(today, time(12))}
-    parsed = dateparser.parse(said, languages=["en"], settings=settings)  # type: ignore[arg-type]
+    parsed = dateparser.parse(said, languages=["en"], settings=settings)
     return parsed.date() if parsed else None
 
 

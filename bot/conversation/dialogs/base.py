@@ -65,6 +65,10 @@ class Dialog:
         """Take the user's input for the current step. True when the flow has finished."""
         raise NotImplementedError
 
+    async def help(self, ctx: Context, frame: Frame) -> None:
+        ctx.say("common.help_commands")
+        await self.ask(ctx, frame)
+
     async def back(self, ctx: Context, frame: Frame) -> None:
         if not frame.history:
             ctx.say("common.back_at_start")

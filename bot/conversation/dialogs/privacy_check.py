@@ -133,7 +133,7 @@ class PrivacyCheck(StepDialog):
             done=[k for k, v in results.items() if v == "done"], skipped=[k for k, v in results.items() if v != "done"],
             at=ctx.now,
         )
-        days = REMINDER_DAYS.get(frame.answers.get("reminder"))
+        days = REMINDER_DAYS.get(str(frame.answers.get("reminder")))
         if days:
             due = ctx.now + timedelta(days=days)
             await ctx.services.store.add_reminder(Reminder(
