@@ -259,6 +259,9 @@ def state_without_case(text: str, reference: str, draft_id: str) -> str | None:
             choice_of_case(c, reference) for c in state.numbered):
         state.offered, state.numbered, state.offered_multiple = [], [], False
         changed = True
+    if state.case_in_focus == reference:  # the case a handler last had open
+        state.case_in_focus = None
+        changed = True
     return state.model_dump_json() if changed else None
 
 
