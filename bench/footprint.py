@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.server_process import HttpClient
 from bench.load import Server, clean_env
 from bench.slack_path import TOKEN, BenchSlackApi, SlackConversation
+from tests.server_process import HttpClient
 from tests.slack_harness import SECRET, SlackHarness
 
 TURNS = 3  # "I'm being targeted", a category ticked, the images question answered: a report in progress
@@ -122,7 +122,7 @@ async def cold_starts(runs: int, work: Path) -> dict[str, Any]:
     await api.start()
     times, idle = [], []
     try:
-        for k in range(runs):
+        for _ in range(runs):
             server = serve(work / "cold.db", api, work / "cold.log")
             began = time.perf_counter()
             try:

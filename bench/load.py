@@ -419,7 +419,7 @@ def summarise(result: dict[str, Any], title: str, bare_name: str, description: s
 
 def comparison(bare: dict[str, Any], ours: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for a, b in zip(bare["levels"], ours["levels"]):
+    for a, b in zip(bare["levels"], ours["levels"], strict=True):
         cpu = [a["server_cpu_ms_per_turn"], b["server_cpu_ms_per_turn"]]
         rows.append({"conversations": a["conversations"], "think_s": a["think_s"],
                      "bare_turns_per_s": a["turns_per_s"], "bare_p50_ms": a["p50_ms"], "bare_p99_ms": a["p99_ms"],

@@ -18,11 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import (
-    FULL, QUICK, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
-    seed_staff, summarise,
+    FULL,
+    QUICK,
+    Mailboxes,
+    Plan,
+    ScriptedConversation,
+    Server,
+    cards_delivered,
+    clean_env,
+    compare,
+    end_checks,
+    seed_staff,
+    summarise,
 )
-from tests.server_process import HttpClient
 from tests.fakes.slack_api import FakeSlackApi
+from tests.server_process import HttpClient
 from tests.slack_harness import SECRET, SlackHarness, find_button
 
 TOKEN = "xoxb-bench-token"

@@ -38,19 +38,29 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
-from bot.core.config import Settings
-from bot.core.content import Content, load_content
-from bot.conversation.dialogs.base import Context
-from bot.conversation.engine import Engine
-from bot.core.models import (
-    Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reply, Role, Route, StaffMember,
-    Turn,
-)
 from bot.cases.record import export_case
 from bot.cases.stats import case_stats
+from bot.conversation.dialogs.base import Context
+from bot.conversation.engine import Engine
+from bot.core.config import Settings
+from bot.core.content import Content, load_content
+from bot.core.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    ConversationState,
+    Evidence,
+    Frame,
+    Notification,
+    Reply,
+    Role,
+    Route,
+    StaffMember,
+    Turn,
+)
 from bot.store import SQLiteStore, Store
-from bot.store.rows import case_row, chained_rows, staff_from_row, staff_row, ts
 from bot.store.migrations import MIGRATIONS
+from bot.store.rows import case_row, chained_rows, staff_from_row, staff_row, ts
 
 BENCH_RECORD_KEY = bytes(range(32))  # the events are written here, sealed with this key, then read by the store
 CACHE = Path(__file__).resolve().parent / ".cache"

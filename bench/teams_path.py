@@ -22,11 +22,21 @@ from typing import Any
 from aiohttp import web
 
 from bench.load import (
-    FULL, QUICK, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
-    seed_staff, summarise,
+    FULL,
+    QUICK,
+    Mailboxes,
+    Plan,
+    ScriptedConversation,
+    Server,
+    cards_delivered,
+    clean_env,
+    compare,
+    end_checks,
+    seed_staff,
+    summarise,
 )
-from tests.server_process import HttpClient
 from tests.fakes.connector import FakeConnector
+from tests.server_process import HttpClient
 from tests.teams_harness import TeamsHarness, card_of
 
 HANDLERS = {"d5100000-0000-4000-8000-000000000001": ("dsl", "Dana Lee"),

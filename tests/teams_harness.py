@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from string import Template
 from functools import lru_cache
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from aiohttp.test_utils import TestClient

@@ -4,16 +4,14 @@ threshold decision and the plan steps it makes required, guidance addressed to e
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
+from bot.cases.plan import open_required
 from bot.channels.console import to_text
 from bot.channels.slack.blocks import card_blocks
 from bot.channels.teams.cards import case_blocks
 from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember
-from bot.cases.plan import open_required
 from tests.conftest import Chat, walk
 
 REF = "OSB-2026-0001"
@@ -302,8 +300,8 @@ async def test_a_low_level_concern_about_the_head_goes_to_the_chair_never_the_he
 
 
 def test_reminders_reach_a_head_who_is_also_the_dsl_and_never_anyone_barred():
-    from bot.core.models import Case, Route
     from bot.cases.reminders import reminder_recipients
+    from bot.core.models import Case, Route
 
     head_dsl = StaffMember(user="console:head", roles=[Role.HEADTEACHER, Role.DSL], name="Alex Morgan")
     deputy = StaffMember(user="console:deputy", roles=[Role.DEPUTY_DSL], name="Sam Patel")

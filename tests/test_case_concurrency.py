@@ -21,6 +21,7 @@ from tests.test_slack import DEPUTY as SLACK_DEPUTY
 from tests.test_slack import DSL as SLACK_DSL
 from tests.test_slack import TEACHER as SLACK_TEACHER
 from tests.test_slack import all_text, open_modal, sent_case
+
 # The Slack fixtures, shared with tests/test_slack.py (its `bot` is overridden in TestThroughSlack below).
 from tests.test_slack import slack as slack  # noqa: F401
 from tests.test_slack import slack_api as slack_api  # noqa: F401
@@ -198,7 +199,7 @@ class TestThroughSlack:
         outcomes = ["content_removed", "no_further_action"]
         responses = await asyncio.gather(*(
             submit_modal(slack, user, view, {"outcome": outcome, **CLOSE}, view_id=f"V{n}")
-            for n, (user, view, outcome) in enumerate(zip(slack_case, views, outcomes))))
+            for n, (user, view, outcome) in enumerate(zip(slack_case, views, outcomes, strict=True))))
         assert [r.status for r in responses] == [200, 200]
         await slack.api.wait_for(lambda: self.reporter_updates(slack, "has been closed"))
         await slack.settle()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.cli_runner import err, out, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

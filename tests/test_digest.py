@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import Settings
+from bot.app.scheduler import Scheduler
 from bot.cases.digest import digest_counts, triage_order
 from bot.conversation.engine import Engine
+from bot.core.config import Settings
 from bot.core.markup import to_plain
-from bot.app.scheduler import Scheduler
 from tests.cli_runner import out, run_cli
 from tests.conftest import Chat, stored_rows
 from tests.test_scheduler import (

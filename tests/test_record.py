@@ -20,8 +20,8 @@ import jsonschema
 import pytest
 from pypdf import PdfReader
 
-from bot.core.models import Attachment, CaseEvent, Role, StaffMember
 from bot.cases.record import FORMATS, SafeguardingRecord, build_record, export_case, pdf_safe, record_schema, render
+from bot.core.models import Attachment, CaseEvent, Role, StaffMember
 from bot.store import SQLiteStore
 from tests import cli_runner
 from tests.conftest import Chat, walk
@@ -321,7 +321,6 @@ async def test_a_changed_detail_is_found_at_its_event(bot, closed_case, db_path)
 @pytest.mark.sqlite_only
 async def test_a_change_with_its_hash_recomputed_breaks_the_next_link(bot, closed_case, db_path):
     from bot.store.base import event_hash
-
     from bot.store.record_key import key_file, read_key_file
 
     key = read_key_file(key_file(str(db_path)))  # someone who has the key as well as the database

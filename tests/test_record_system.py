@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.markup import to_plain
 from bot.cases.record import build_record
 from bot.cases.record.model import UK
+from bot.core.markup import to_plain
 from tests.conftest import Chat, walk
 
 REF = "OSB-2026-0001"

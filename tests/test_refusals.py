@@ -20,20 +20,21 @@ import uuid
 
 import pytest
 
-from bot.core.models import CaseStatus
 from bot.cases.record import build_record
+from bot.core.models import CaseStatus
 from tests.conftest import STANDARD_REPORT, Chat, walk
 from tests.slack_harness import find_button, fixture
 from tests.teams_harness import TeamsHarness
-from tests.test_slack import DSL as SLACK_DSL
 from tests.test_slack import HEAD as SLACK_HEAD
 from tests.test_slack import TEACHER as SLACK_TEACHER
-from tests.test_slack import sent_case
+
 # The Slack and Teams fixtures, shared with their own test modules.
 from tests.test_slack import bot as bot  # noqa: F401
+from tests.test_slack import sent_case
 from tests.test_slack import slack as slack  # noqa: F401
 from tests.test_slack import slack_api as slack_api  # noqa: F401
-from tests.test_teams import CLIENT_ID, PRODUCTION, TEACHER as TEAMS_TEACHER, serve, signing_key, token
+from tests.test_teams import CLIENT_ID, PRODUCTION, serve, signing_key, token
+from tests.test_teams import TEACHER as TEAMS_TEACHER
 from tests.test_teams import botframework_keys as botframework_keys  # noqa: F401
 from tests.test_teams import connector as connector  # noqa: F401
 
@@ -360,7 +361,7 @@ async def test_on_slack_replayed_case_buttons_are_refused_recorded_and_open_noth
     for n, action in enumerate(actions, 1):
         response = await slack.click(SLACK_HEAD, {**card, "channel": f"D{SLACK_HEAD}"}, f"case:{REF}:{action}")
         assert response.status == 200
-        await slack.api.wait_for(lambda: len(slack.messages_to(SLACK_HEAD)) == n)
+        await slack.api.wait_for(lambda n=n: len(slack.messages_to(SLACK_HEAD)) == n)
     await slack.settle()
     for refused in slack.messages_to(SLACK_HEAD):
         assert "can't find a case" in refused["text"]

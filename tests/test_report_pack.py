@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.cases.report_pack import harms_for, pack_replies, reporter_pack
 from bot.core.content import Content
 from bot.core.models import Case, School
 from bot.core.nations import for_nation
-from bot.cases.report_pack import harms_for, pack_replies, reporter_pack
 
 SCHOOL = School(id="hillside", name="Hillside Academy")
 

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from bot.cases.record import build_record
 from bot.cli import check_content
 from bot.core.models import Attachment
-from bot.cases.record import build_record
 from tests.conftest import Chat, walk
 from tests.test_cli import chat_json, keys, message
 

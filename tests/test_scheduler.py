@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.config import Settings
-from bot.conversation.engine import Engine
-from bot.core.models import CaseStatus, Reminder, Role, StaffMember
-from bot.cases.school_calendar import CalendarError, load_calendar
 from bot.app.scheduler import Scheduler
-from bot.cases.school_calendar import calendar_path
+from bot.cases.school_calendar import CalendarError, calendar_path, load_calendar
+from bot.conversation.engine import Engine
+from bot.core.config import Settings
+from bot.core.models import CaseStatus, Reminder, Role, StaffMember
 from tests.conftest import STAFF, STANDARD_REPORT, Chat, stored_rows, walk
 
 REF = "OSB-2026-0001"

@@ -10,12 +10,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core.config import Settings
+from bot.app.scheduler import Scheduler
+from bot.cases.record import FORMATS, build_record, export_case
 from bot.conversation.engine import Engine
+from bot.core.config import Settings
 from bot.core.markup import to_plain
 from bot.core.models import Role, School, StaffMember
-from bot.cases.record import FORMATS, build_record, export_case
-from bot.app.scheduler import Scheduler
 from tests.conftest import STANDARD_REPORT, Chat, stored_rows, walk
 from tests.test_record import flat, pdf_text
 from tests.test_scheduler import URGENT_REPORT

@@ -8,12 +8,12 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app.server import build_app
 from bot.cases.card import card_reply
 from bot.channels.slack import SlackChannel, SlackConfig
 from bot.core.models import CaseStatus, Role, StaffMember
-from bot.app.server import build_app
-from tests.fakes.slack_api import FakeSlackApi
 from tests.conftest import stored_rows
+from tests.fakes.slack_api import FakeSlackApi
 from tests.slack_harness import SECRET, SlackHarness, all_text, find_button, fixture, question
 
 TEACHER, DSL, DEPUTY, HEAD, CHAIR = "UTEACH", "UDSL", "UDEP", "UHEAD", "UCHAIR"
@@ -301,7 +301,7 @@ async def report_until_evidence(slack) -> dict:
 
 
 async def test_a_file_shared_in_the_dm_is_recorded_as_evidence(slack, bot):
-    msg = await report_until_evidence(slack)
+    await report_until_evidence(slack)
     (file,) = fixture("message_file_share")["event"]["files"]  # the whole file object, as Slack sends it
     (kept,) = await say(slack, TEACHER, "screenshot of the profile", kind="message_file_share")
     assert "that's kept" in kept["text"]
@@ -614,7 +614,7 @@ async def test_your_report_has_been_sent_arrives_even_if_slack_refuses_it_first(
 
 async def test_a_file_shared_as_a_stub_is_described_with_files_info(slack, bot):
     """Slack Connect and some clients send only `file_access: check_file_info`: files:read asks files.info."""
-    msg = await report_until_evidence(slack)
+    await report_until_evidence(slack)
     stub = fixture("message_file_share_connect")["event"]["files"]
     slack.api.files[stub[0]["id"]] = {
         "id": stub[0]["id"], "name": "tiktok-profile.png", "title": "tiktok-profile.png", "mimetype": "image/png",

@@ -10,11 +10,16 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from bot.channels.slack.payloads import from_slack_text, to_attachments
 from bot.channels.slack.blocks import (
-    MAX_BLOCKS, MAX_BUTTON_TEXT, MAX_SECTION_TEXT, card_blocks, reply_message, to_mrkdwn,
+    MAX_BLOCKS,
+    MAX_BUTTON_TEXT,
+    MAX_SECTION_TEXT,
+    card_blocks,
+    reply_message,
+    to_mrkdwn,
 )
 from bot.channels.slack.config import slack_config
+from bot.channels.slack.payloads import from_slack_text, to_attachments
 from bot.core.config import ConfigError
 from bot.core.models import CaseCard, Choice, Reply
 
@@ -236,7 +241,7 @@ def _breaks_mid_sentence(text: str) -> list[str]:
 
     found = []
     lines = text.strip().split("\n")
-    for before, after in zip(lines, lines[1:]):
+    for before, after in zip(lines, lines[1:], strict=False):
         before, after = before.rstrip(), after.strip()
         if not before.strip() or not after or re.match(r"(- |\d+[.)] |• |\*\*|#)", after):
             continue

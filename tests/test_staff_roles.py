@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import bot.store.migrations as migrations_module
-from bot.core.models import Role, StaffMember
 from bot.cases.routing import route_case
+from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore, SQLiteStore
 from tests.conftest import POSTGRES_URL, TEST_RECORD_KEY, postgres_schema, run_sql
 

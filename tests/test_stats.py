@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.markup import to_plain
 from bot.cases.stats import account_key, case_stats, compute_stats, median, percentile, stats_reply
+from bot.core.markup import to_plain
 from tests.cli_runner import out, run_cli
 from tests.conftest import Chat, walk
 

@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 import sqlite3
 from datetime import datetime, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from bot.core.models import (
-    Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reminder, Reply, Role, Route,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    ConversationState,
+    Evidence,
+    Frame,
+    Notification,
+    Reminder,
+    Reply,
+    Role,
+    Route,
 )
 from bot.store import PostgresStore, SQLiteStore, Store, StoreError, migrations, open_store
 from bot.store.dialect import POSTGRES, SQLITE

@@ -15,7 +15,7 @@ import pytest
 
 from bot.core.models import Case, CaseEvent, Notification, Reminder, Reply
 from bot.store import PostgresStore
-from tests.conftest import POSTGRES_URL, postgres_schema, stored_rows, TEST_RECORD_KEY
+from tests.conftest import POSTGRES_URL, TEST_RECORD_KEY, postgres_schema, stored_rows
 from tests.test_store import WHEN, create, entered_within, note
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="set OSB_TEST_POSTGRES_URL to test the PostgreSQL store")
@@ -121,11 +121,11 @@ async def test_a_case_reminder_claimed_by_two_processes_at_once_is_sent_once(sto
 
 
 async def test_a_stored_reminder_claimed_by_two_processes_at_once_is_sent_once(stores):
-    for n in range(ROUNDS):
+    for _ in range(ROUNDS):
         reminder = Reminder(recipient="console:teacher", kind="privacy_check", due_at=WHEN)
         await stores[0].add_reminder(reminder)
         sends = [[note("console:teacher")] for _ in stores]
-        claims = await asyncio.gather(*(s.claim_reminder(reminder.id, WHEN, sent) for s, sent in zip(stores, sends)))
+        claims = await asyncio.gather(*(s.claim_reminder(reminder.id, WHEN, sent) for s, sent in zip(stores, sends, strict=True)))
         assert sorted(claims) == [False, True]
     assert len(stored_rows(stores[0], "outbox")) == ROUNDS  # only the winners' notifications were queued
 

@@ -11,14 +11,24 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app.server import build_app
 from bot.cases.card import card_reply
 from bot.channels.teams import TeamsChannel, teams_config
 from bot.core.models import CaseStatus, Role, StaffMember
-from bot.app.server import build_app
 from tests.conftest import stored_rows
 from tests.fakes.connector import FakeConnector
 from tests.teams_harness import (
-    TENANT, TeamsHarness, actions, assert_valid_for_teams, card_of, elements, find_action, links, question, text, words,
+    TENANT,
+    TeamsHarness,
+    actions,
+    assert_valid_for_teams,
+    card_of,
+    elements,
+    find_action,
+    links,
+    question,
+    text,
+    words,
 )
 
 TEACHER = "6f1b2c3d-0000-4000-8000-00000000a001"

@@ -13,7 +13,11 @@ import pytest
 from jsonschema import Draft4Validator
 
 from bot.channels.teams.cards import (
-    MAX_CARD_BYTES, form_card, reply_cards, size, text_blocks,
+    MAX_CARD_BYTES,
+    form_card,
+    reply_cards,
+    size,
+    text_blocks,
 )
 from bot.channels.teams.config import teams_config
 from bot.cli import main

@@ -152,9 +152,9 @@ async def test_one_school_with_no_workspaces_takes_everyone(bot):
 async def slack_two_schools(county_bot, slack_api):
     from aiohttp.test_utils import TestClient, TestServer
 
+    from bot.app.server import build_app
     from bot.channels.slack import SlackChannel
     from bot.channels.slack.config import SlackConfig
-    from bot.app.server import build_app
     from tests.slack_harness import SECRET
 
     store = county_bot.store
@@ -275,8 +275,8 @@ def made_up_handles(count: int, start: int = 0) -> list[str]:
     from itertools import product
 
     letters = "bcdfghjklmnpqrstvwxz"
-    names = ("".join(p) for p in product(letters, repeat=5) if all(a != b for a, b in zip(p, p[1:])))
-    return [f"@{name}" for _, name in zip(range(start + count), names)][start:]
+    names = ("".join(p) for p in product(letters, repeat=5) if all(a != b for a, b in zip(p, p[1:], strict=False)))
+    return [f"@{name}" for _, name in zip(range(start + count), names, strict=False)][start:]
 
 
 async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_window_holds(county_bot, clock, monkeypatch):

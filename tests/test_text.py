@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot.core.models import Choice
 from bot.core.dates import read_date
+from bot.core.models import Choice
 from bot.core.text import clean, contains_phrase, parse_accounts, resolve_choices
 
 TODAY = date(2026, 11, 20)

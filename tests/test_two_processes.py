@@ -15,7 +15,7 @@ import pytest
 
 from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore
-from tests.conftest import POSTGRES_URL, postgres_schema, TEST_RECORD_KEY
+from tests.conftest import POSTGRES_URL, TEST_RECORD_KEY, postgres_schema
 from tests.fakes.slack_api import FakeSlackApi
 from tests.server_process import FULL_REPORT, REFERENCE, HttpClient, ServerProcess, reference_in, serve_env
 from tests.slack_harness import SlackHarness
@@ -92,7 +92,7 @@ async def test_two_processes_share_one_database_and_each_report_opens_one_case_a
                 p.front = front
             sent = await walk(FULL_REPORT[9:])
 
-            given = {f"slack:{p.user}": reference_in(m) for p, m in zip(people, sent)}
+            given = {f"slack:{p.user}": reference_in(m) for p, m in zip(people, sent, strict=True)}
             cases = {c.reporter: c.reference for c in await store.list_cases("default")}
             assert cases == given  # one case per person, the one they were told of
             assert len(set(cases.values())) == PEOPLE
