@@ -521,7 +521,9 @@ class Operations:
 
     async def export(self, case: Case, fmt: str) -> bytes:
         """`cases export`: the export recorded on the case, the record built from the store, then rendered."""
-        _, data = await export_case(self.bot.store, await self.bot.schools.scope(case.school_id), case, by=self.dataset.dsl, fmt=fmt)
+        _, data = await export_case(
+            self.bot.store, await self.bot.schools.scope(case.school_id), case, by=self.dataset.dsl, fmt=fmt
+        )
         return data
 
     async def stats(self, _: Any = None) -> Any:
@@ -574,7 +576,9 @@ def _judge(plan: list[str], partial: set[str]) -> list[str]:
 async def query_plans(store: SQLiteStore, ops: Operations) -> dict[str, Any]:
     """Each operation's statements, traced while it runs once, and how SQLite answers each (EXPLAIN QUERY PLAN)."""
     conn = store.db.conn
-    indexes = await store._run(lambda: conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+    indexes = await store._run(
+        lambda: conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
+    )
     partial = {name for name, sql in indexes if sql and " WHERE " in sql.upper()}
     runs: dict[str, tuple[Callable[[Any], Awaitable[Any]], Callable[[], Awaitable[Any]] | None]] = {
         "get_case": (ops.get_case, ops.target), "list_open_cases": (ops.list_open, None),

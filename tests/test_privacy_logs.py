@@ -178,7 +178,9 @@ async def test_on_slack_case_data_goes_only_to_the_dms_of_the_people_it_is_route
                                       "open_items_reason": "Zq gone within the hour"})):
         opened = len(slack.api.bodies("views.open"))
         assert (await slack.click(DSL, card, f"case:{REF}:{action}")).status == 200
-        bodies = await slack.api.wait_for(lambda opened=opened: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open"))
+        bodies = await slack.api.wait_for(
+            lambda opened=opened: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open")
+        )
         modals.add(bodies[-1]["trigger_id"])
         await submit_modal(slack, DSL, bodies[-1]["view"], values, view_id=f"V{action}")
         await slack.settle()

@@ -90,11 +90,15 @@ FORGERIES = {
 
 
 @pytest.mark.parametrize("forgery", FORGERIES.values(), ids=FORGERIES.keys())
-async def test_a_slack_request_that_is_not_genuine_is_refused_and_logged_without_its_content(slack, bot, caplog, forgery):
+async def test_a_slack_request_that_is_not_genuine_is_refused_and_logged_without_its_content(
+    slack, bot, caplog, forgery
+):
     caplog.set_level(logging.DEBUG)
     body = dm_envelope(f"I'm being targeted: {MARKER}")
     headers = forgery(slack, body, int(time.time()))
-    response = await slack.client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **headers})
+    response = await slack.client.post(
+        "/slack/events", data=body, headers={"Content-Type": "application/json", **headers}
+    )
     assert response.status == 401
     await slack.settle()
     assert slack.api.bodies("chat.postMessage") == []
@@ -259,8 +263,11 @@ async def assert_refused_and_recorded(engine, outsider: Chat, tried: str, before
     assert case.status == CaseStatus.NEW and case.outcome is None
     events = await engine.store.case_events(case.id)
     (refused,) = events[before_events:]
-    assert (refused.kind, refused.actor, refused.detail) == ("access_refused", outsider.platform + ":" + outsider.user_id,
-                                                             {"action": tried})
+    assert (refused.kind, refused.actor, refused.detail) == (
+        "access_refused",
+        outsider.platform + ":" + outsider.user_id,
+        {"action": tried},
+    )
     assert len(await pending(engine)) == before_outbox  # nobody was sent anything
     assert (await engine.store.verify_case_chain(case.id)).intact
 
@@ -332,7 +339,9 @@ async def test_refusals_show_in_the_safeguarding_record_in_words(reported_case, 
         clock.advance(days=1)
     await Chat(engine, "console:head").say("", form_id=f"case_close:{REF}", form_values={"outcome": "unfounded"})
     case = await engine.store.get_case("default", REF)
-    record = await build_record(engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
+    record = await build_record(
+        engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md"
+    )
     refused = [e for e in record.chronology if e.kind == "access_refused"]
     assert len(refused) == len(ACTIONS) + 1
     for entry in refused:
@@ -400,13 +409,17 @@ async def test_refusals_are_recorded_once_per_person_case_and_day_with_a_count(r
     clock.advance(days=1)
     await head.pick(f"case:{REF}:close")
 
-    refused = [(e.actor, e.detail["action"]) for e in await engine.store.case_events(case.id) if e.kind == "access_refused"]
+    refused = [
+        (e.actor, e.detail["action"]) for e in await engine.store.case_events(case.id) if e.kind == "access_refused"
+    ]
     assert refused == [("console:head", "show"), ("console:chair", "ack"), ("console:head", "close")]
     assert await engine.store.refusal_counts(case.id) == {
         ("console:head", "2026-11-20"): 60, ("console:chair", "2026-11-20"): 1, ("console:head", "2026-11-21"): 1}
     assert (await engine.store.verify_case_chain(case.id)).intact
 
-    record = await build_record(engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
+    record = await build_record(
+        engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md"
+    )
     first = next(e for e in record.chronology if e.kind == "access_refused")
     label = engine.content.text("record.detail.refused_that_day")
     assert [f.value for f in first.details if f.label == label] == ["60"]

@@ -212,7 +212,9 @@ async def test_each_workspace_is_answered_with_its_own_token(oauth, caplog):
         assert [b["channel"] for b in oauth.api.bodies_by("chat.postMessage", mine)] == [f"D{teacher}"]
         assert oauth.api.bodies_by("auth.test", mine)  # Bolt's authorize asked Slack about this workspace's token
     # Every call but the install itself was made with one of the two tokens.
-    assert {t for (m, _), t in zip(oauth.api.calls, oauth.api.tokens, strict=True) if m != "oauth.v2.access"} == set(tokens.values())
+    assert {t for (m, _), t in zip(oauth.api.calls, oauth.api.tokens, strict=True) if m != "oauth.v2.access"} == set(
+        tokens.values()
+    )
     for token in tokens.values():
         assert token not in caplog.text and token.split("-")[-1] not in caplog.text  # never logged
 
