@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from testing.server_process import HttpClient
 from bench.load import Server, clean_env
 from bench.slack_path import TOKEN, BenchSlackApi, SlackConversation
+from testing.server_process import HttpClient
 from testing.slack_harness import SECRET, SlackHarness
 
 TURNS = 3  # "I'm being targeted", a category ticked, the images question answered: a report in progress
@@ -74,8 +74,10 @@ def in_progress(db: Path) -> int:
     """Conversations stored with a report under way (read beside the running server: WAL lets it)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return conn.execute("SELECT count(*) FROM conversations WHERE json_extract(state, '$.frames[0].flow') = "
-                            "'report_concern' AND json_extract(state, '$.frames[0].step') != 'categories'").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM conversations WHERE json_extract(state, '$.frames[0].flow') = "
+            "'report_concern' AND json_extract(state, '$.frames[0].step') != 'categories'"
+        ).fetchone()[0]
     finally:
         conn.close()
 
@@ -122,7 +124,7 @@ async def cold_starts(runs: int, work: Path) -> dict[str, Any]:
     await api.start()
     times, idle = [], []
     try:
-        for k in range(runs):
+        for _ in range(runs):
             server = serve(work / "cold.db", api, work / "cold.log")
             began = time.perf_counter()
             try:
@@ -156,18 +158,22 @@ def summary(result: dict[str, Any]) -> str:
     met = last["rss_mb"] < TARGET_MB and last["stored_in_progress"] == last["conversations"]
     judged = (f"{'met' if met else 'missed'} ({last['rss_mb']} MB)" if last["conversations"] >= TARGET_CONVERSATIONS
               else f"not judged: this run stopped at {last['conversations']:,}")
-    lines += ["", f"Growth between the last two: {result['growth_kb_per_conversation']} KB of RSS per conversation. "
-              f"Target (under {TARGET_MB} MB with {TARGET_CONVERSATIONS:,} conversations in progress, their state in "
-              f"the store): {judged}. {mem['errors']} lost or wrong replies, "
-              f"{mem['server_errors_logged']} errors in the server's log.",
-              "",
-              f"Cold start of `serve` (spawn to the first 200 from /healthz, polled every 50 ms): median "
-              f"{cold['median_s']:.2f} s over {len(cold['seconds'])} runs ({', '.join(f'{s:.2f}' for s in cold['seconds'])} s; "
-              f"the first also creates the database); RSS when ready {statistics.median(cold['rss_at_ready_mb']):.1f} MB.",
-              "",
-              f"Each conversation: a Slack DM and {mem['turns_per_conversation']} turns of a report (signed Events API and "
-              f"block_actions requests, {result['workers']} conversations at a time), then silence. RSS read from "
-              "/proc/PID/status two seconds after each batch."]
+    lines += [
+        "",
+        f"Growth between the last two: {result['growth_kb_per_conversation']} KB of RSS per conversation. "
+        f"Target (under {TARGET_MB} MB with {TARGET_CONVERSATIONS:,} conversations in progress, their state in "
+        f"the store): {judged}. {mem['errors']} lost or wrong replies, "
+        f"{mem['server_errors_logged']} errors in the server's log.",
+        "",
+        f"Cold start of `serve` (spawn to the first 200 from /healthz, polled every 50 ms): median "
+        f"{cold['median_s']:.2f} s over {len(cold['seconds'])} runs "
+        f"({', '.join(f'{s:.2f}' for s in cold['seconds'])} s; "
+        f"the first also creates the database); RSS when ready {statistics.median(cold['rss_at_ready_mb']):.1f} MB.",
+        "",
+        f"Each conversation: a Slack DM and {mem['turns_per_conversation']} turns of a report (signed Events API and "
+        f"block_actions requests, {result['workers']} conversations at a time), then silence. RSS read from "
+        "/proc/PID/status two seconds after each batch.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -419,7 +419,7 @@ def summarise(result: dict[str, Any], title: str, bare_name: str, description: s
 
 def comparison(bare: dict[str, Any], ours: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for a, b in zip(bare["levels"], ours["levels"]):
+    for a, b in zip(bare["levels"], ours["levels"], strict=True):
         cpu = [a["server_cpu_ms_per_turn"], b["server_cpu_ms_per_turn"]]
         rows.append({"conversations": a["conversations"], "think_s": a["think_s"],
                      "bare_turns_per_s": a["turns_per_s"], "bare_p50_ms": a["p50_ms"], "bare_p99_ms": a["p99_ms"],
@@ -455,7 +455,9 @@ def table_md(title: str, bare_name: str, result: dict[str, Any], notes: list[str
              "| p99 ms | ours / bare | ours / bare by CPU per turn |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        who = f"{r['conversations']}, pausing ~{r['think_s']:g} s" if r["think_s"] else f"{r['conversations']}, flat out"
+        who = (
+            f"{r['conversations']}, pausing ~{r['think_s']:g} s" if r["think_s"] else f"{r['conversations']}, flat out"
+        )
         ratio = "(same load)" if r["think_s"] else r["ratio"]
         lines.append(f"| {who} | {r['bare_turns_per_s']:g} | {r['bare_p50_ms']:g} | {r['bare_p99_ms']:g} "
                      f"| {r['ours_turns_per_s']:g} | {r['ours_p50_ms']:g} | {r['ours_p99_ms']:g} | {ratio} "
@@ -466,22 +468,29 @@ def table_md(title: str, bare_name: str, result: dict[str, Any], notes: list[str
     met = lambda ok: "met" if ok else "**missed**"  # noqa: E731
     found = result["problems"]
     paced = f", pausing ~{judged['p99_think_s']:g} s between turns" if judged["p99_think_s"] else ""
-    lines += ["", *notes, "",
-              "*Flat out*: each conversation sends its next turn the moment its reply arrives (the most the server "
-              "can do; latency there is mostly queueing). *Pausing*: before each turn, each person waits between half "
-              "and one and a half times the pause shown. *By CPU per turn*: the bare server's CPU time per turn "
-              "over ours, near what the ratio would be with each server alone on a core. Server CPU ms per turn, "
-              f"bare / ours: {cpu}."
-              + (f" At {busy} conversations the load generator's process was at least 90% busy: there the bare "
-                 "echo's number is partly the load generator's limit." if busy else ""),
-              "",
-              f"Targets: ours / bare at {judged['ratio_at']} conversations {judged['ratio']}, by CPU per turn "
-              f"{judged['cpu_ratio']} (target ≥ 0.6 by both: {met(judged['ratio_met'])}); our p99 at {judged['p99_at']} "
-              f"conversations{paced} {judged['p99_ms']:g} ms (target < 100 ms: {met(judged['p99_met'])}; flat out "
-              f"{judged['p99_flat_out_ms']:g} ms).",
-              "",
-              "Every reply checked: " + ("all arrived, none unasked." if not found
-                                          else "**PROBLEMS**: " + "; ".join(found)),
-              f"Load average when the run ended: {result['load_average_1min']:.2f} (2 cores; others may have been "
-              "using the machine)."]
+    lines += [
+        "",
+        *notes,
+        "",
+        "*Flat out*: each conversation sends its next turn the moment its reply arrives (the most the server "
+        "can do; latency there is mostly queueing). *Pausing*: before each turn, each person waits between half "
+        "and one and a half times the pause shown. *By CPU per turn*: the bare server's CPU time per turn "
+        "over ours, near what the ratio would be with each server alone on a core. Server CPU ms per turn, "
+        f"bare / ours: {cpu}."
+        + (
+            f" At {busy} conversations the load generator's process was at least 90% busy: there the bare "
+            "echo's number is partly the load generator's limit."
+            if busy
+            else ""
+        ),
+        "",
+        f"Targets: ours / bare at {judged['ratio_at']} conversations {judged['ratio']}, by CPU per turn "
+        f"{judged['cpu_ratio']} (target ≥ 0.6 by both: {met(judged['ratio_met'])}); our p99 at {judged['p99_at']} "
+        f"conversations{paced} {judged['p99_ms']:g} ms (target < 100 ms: {met(judged['p99_met'])}; flat out "
+        f"{judged['p99_flat_out_ms']:g} ms).",
+        "",
+        "Every reply checked: " + ("all arrived, none unasked." if not found else "**PROBLEMS**: " + "; ".join(found)),
+        f"Load average when the run ended: {result['load_average_1min']:.2f} (2 cores; others may have been "
+        "using the machine).",
+    ]
     return "\n".join(lines) + "\n"

@@ -18,11 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import (
-    FULL, QUICK, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
-    seed_staff, summarise,
+    FULL,
+    QUICK,
+    Mailboxes,
+    Plan,
+    ScriptedConversation,
+    Server,
+    cards_delivered,
+    clean_env,
+    compare,
+    end_checks,
+    seed_staff,
+    summarise,
 )
-from testing.server_process import HttpClient
 from testing.fakes.slack_api import FakeSlackApi
+from testing.server_process import HttpClient
 from testing.slack_harness import SECRET, SlackHarness, find_button
 
 TOKEN = "xoxb-bench-token"

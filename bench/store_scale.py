@@ -38,19 +38,29 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
-from bot.core.config import Settings
-from bot.core.content import Content, load_content
-from bot.conversation.dialogs.base import Context
-from bot.conversation.engine import Engine
-from bot.core.models import (
-    Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reply, Role, Route, StaffMember,
-    Turn,
-)
 from bot.cases.record import export_case
 from bot.cases.stats import case_stats
+from bot.conversation.dialogs.base import Context
+from bot.conversation.engine import Engine
+from bot.core.config import Settings
+from bot.core.content import Content, load_content
+from bot.core.models import (
+    Case,
+    CaseEvent,
+    CaseStatus,
+    ConversationState,
+    Evidence,
+    Frame,
+    Notification,
+    Reply,
+    Role,
+    Route,
+    StaffMember,
+    Turn,
+)
 from bot.store import SQLiteStore, Store
-from bot.store.rows import case_row, chained_rows, staff_from_row, staff_row, ts
 from bot.store.migrations import MIGRATIONS
+from bot.store.rows import case_row, chained_rows, staff_from_row, staff_row, ts
 
 BENCH_RECORD_KEY = bytes(range(32))  # the events are written here, sealed with this key, then read by the store
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -511,7 +521,9 @@ class Operations:
 
     async def export(self, case: Case, fmt: str) -> bytes:
         """`cases export`: the export recorded on the case, the record built from the store, then rendered."""
-        _, data = await export_case(self.bot.store, await self.bot.schools.scope(case.school_id), case, by=self.dataset.dsl, fmt=fmt)
+        _, data = await export_case(
+            self.bot.store, await self.bot.schools.scope(case.school_id), case, by=self.dataset.dsl, fmt=fmt
+        )
         return data
 
     async def stats(self, _: Any = None) -> Any:
@@ -564,7 +576,9 @@ def _judge(plan: list[str], partial: set[str]) -> list[str]:
 async def query_plans(store: SQLiteStore, ops: Operations) -> dict[str, Any]:
     """Each operation's statements, traced while it runs once, and how SQLite answers each (EXPLAIN QUERY PLAN)."""
     conn = store.db.conn
-    indexes = await store._run(lambda: conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+    indexes = await store._run(
+        lambda: conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
+    )
     partial = {name for name, sql in indexes if sql and " WHERE " in sql.upper()}
     runs: dict[str, tuple[Callable[[Any], Awaitable[Any]], Callable[[], Awaitable[Any]] | None]] = {
         "get_case": (ops.get_case, ops.target), "list_open_cases": (ops.list_open, None),

@@ -22,11 +22,21 @@ from typing import Any
 from aiohttp import web
 
 from bench.load import (
-    FULL, QUICK, Mailboxes, Plan, ScriptedConversation, Server, cards_delivered, clean_env, compare, end_checks,
-    seed_staff, summarise,
+    FULL,
+    QUICK,
+    Mailboxes,
+    Plan,
+    ScriptedConversation,
+    Server,
+    cards_delivered,
+    clean_env,
+    compare,
+    end_checks,
+    seed_staff,
+    summarise,
 )
-from testing.server_process import HttpClient
 from testing.fakes.connector import FakeConnector
+from testing.server_process import HttpClient
 from testing.teams_harness import TeamsHarness, card_of
 
 HANDLERS = {"d5100000-0000-4000-8000-000000000001": ("dsl", "Dana Lee"),

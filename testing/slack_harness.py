@@ -138,7 +138,9 @@ class SlackHarness:
             for element in block.get("elements", []):
                 if element.get("type") == "checkboxes":
                     chosen = [o for o in element["options"] if o["value"] in choice_ids]
-                    state[block["block_id"]] = {element["action_id"]: {"type": "checkboxes", "selected_options": chosen}}
+                    state[block["block_id"]] = {
+                        element["action_id"]: {"type": "checkboxes", "selected_options": chosen}
+                    }
         block, element = next((b, e) for b in message["blocks"] for e in b.get("elements", [])
                               if e.get("action_id") == "osb_continue")
         return await self.interaction(self.block_actions(user, message, block, element, state))
@@ -193,7 +195,9 @@ def all_text(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
 
 
-async def submit_modal(slack: SlackHarness, user: str, view: dict[str, Any], values: dict[str, str], view_id: str = "V1"):
+async def submit_modal(
+    slack: SlackHarness, user: str, view: dict[str, Any], values: dict[str, str], view_id: str = "V1"
+):
     """Submit a modal the bot opened, as Slack sends view_submission: entries in view.state.values."""
     state = {}
     for block in view["blocks"]:

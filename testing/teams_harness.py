@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from string import Template
 from functools import lru_cache
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -20,7 +20,9 @@ BOT = "28:0e9b1c4f-2a6d-4c55-9f1e-5b2d8a7c3e10"
 
 
 class TeamsHarness:
-    def __init__(self, client: TestClient | None, channel, connector: FakeConnector, names: dict[str, str] | None = None):
+    def __init__(
+        self, client: TestClient | None, channel, connector: FakeConnector, names: dict[str, str] | None = None
+    ):
         self.client = client
         self.channel = channel
         self.connector = connector
@@ -218,7 +220,9 @@ def _schema_validator():
     import adaptive_cards
     from jsonschema import Draft6Validator
 
-    return Draft6Validator(json.loads((Path(adaptive_cards.__file__).parent / "schemas" / "schema-1.5.json").read_text()))
+    return Draft6Validator(
+        json.loads((Path(adaptive_cards.__file__).parent / "schemas" / "schema-1.5.json").read_text())
+    )
 
 
 def assert_valid_for_teams(card: dict[str, Any]) -> None:

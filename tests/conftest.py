@@ -17,9 +17,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
+from bot.conversation.engine import Engine
 from bot.core.config import Settings
 from bot.core.content import Content, load_content
-from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore, SQLiteStore, Store
 from testing.chat import STANDARD_REPORT, Chat, walk  # noqa: F401 (older tests import them from here)
@@ -141,7 +141,7 @@ def run_sql(store: Store, statement: str, params: list[Any] | tuple = ()) -> lis
     if isinstance(store, SQLiteStore):
         cursor = store.db.execute(statement, params)
         columns = [d[0] for d in cursor.description or []]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     assert isinstance(store, PostgresStore)
     with psycopg.connect(store.url, options=f"-c search_path={store.schema}", autocommit=True,
                          row_factory=dict_row) as conn:

@@ -4,16 +4,14 @@ threshold decision and the plan steps it makes required, guidance addressed to e
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
+from bot.cases.plan import open_required
 from bot.channels.console import to_text
 from bot.channels.slack.blocks import card_blocks
 from bot.channels.teams.cards import case_blocks
 from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember
-from bot.cases.plan import open_required
 from testing.chat import Chat, walk
 
 REF = "OSB-2026-0001"
@@ -302,18 +300,25 @@ async def test_a_low_level_concern_about_the_head_goes_to_the_chair_never_the_he
 
 
 def test_reminders_reach_a_head_who_is_also_the_dsl_and_never_anyone_barred():
-    from bot.core.models import Case, Route
     from bot.cases.reminders import reminder_recipients
+    from bot.core.models import Case, Route
 
     head_dsl = StaffMember(user="console:head", roles=[Role.HEADTEACHER, Role.DSL], name="Alex Morgan")
     deputy = StaffMember(user="console:deputy", roles=[Role.DEPUTY_DSL], name="Sam Patel")
     chair = StaffMember(user="console:chair", roles=[Role.CHAIR_OF_GOVERNORS], name="Chris Wood")
     staff = [head_dsl, deputy, chair]
-    case = Case(draft_id="d", categories=["allegation"], reporter="console:teacher", content_version="t",
-                answers={"allegation_about": "other_staff"},
-                routed_to=[Route(user="console:head", role=Role.HEADTEACHER, reason="allegation_case_manager"),
-                           Route(user="console:deputy", role=Role.DEPUTY_DSL, reason="deputy_dsl"),
-                           Route(user="console:chair", role=Role.CHAIR_OF_GOVERNORS, reason="escalated_not_acknowledged")])
+    case = Case(
+        draft_id="d",
+        categories=["allegation"],
+        reporter="console:teacher",
+        content_version="t",
+        answers={"allegation_about": "other_staff"},
+        routed_to=[
+            Route(user="console:head", role=Role.HEADTEACHER, reason="allegation_case_manager"),
+            Route(user="console:deputy", role=Role.DEPUTY_DSL, reason="deputy_dsl"),
+            Route(user="console:chair", role=Role.CHAIR_OF_GOVERNORS, reason="escalated_not_acknowledged"),
+        ],
+    )
     # Routed as case manager, the head is still a DSL: reminded as one; the chair is not a DSL.
     assert reminder_recipients(case, staff) == ["console:head", "console:deputy"]
     # Read as about the head ("not sure", the head ticked): the head is never reminded of it.
@@ -327,7 +332,9 @@ async def test_the_safeguarding_record_names_the_urgency_and_the_threshold_decis
     await walk(chat, allegation(description="Posts claim Mr Smith kissed a year 10 girl"))
     await decide(bot, "console:head", "meets")
     case = await bot.store.get_case("default", REF)
-    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:head", fmt="md")
+    record = await build_record(
+        bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:head", fmt="md"
+    )
     lines = [e.what for e in record.chronology]
     assert "Marked urgent: an allegation of a sexual or physical nature involving a learner" in lines
     assert not any("sexual images" in line for line in lines)

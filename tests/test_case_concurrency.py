@@ -21,6 +21,7 @@ from tests.test_slack import DEPUTY as SLACK_DEPUTY
 from tests.test_slack import DSL as SLACK_DSL
 from tests.test_slack import TEACHER as SLACK_TEACHER
 from tests.test_slack import all_text, open_modal, sent_case
+
 # The Slack fixtures, shared with tests/test_slack.py (its `bot` is overridden in TestThroughSlack below).
 from tests.test_slack import slack as slack  # noqa: F401
 from tests.test_slack import slack_api as slack_api  # noqa: F401
@@ -108,7 +109,9 @@ async def test_three_handlers_acknowledging_at_once_acknowledge_it_once(bot, han
     assert [e.kind for e in events].count("acknowledged") == 1
     assert [e.detail.get("message") for e in events if e.kind == "reporter_told"] == ["case.reporter_acknowledged"]
     assert await told_reporter(bot, chat) == ["case.reporter_acknowledged"]
-    acknowledged = [k for h in handlers.values() for k in h.keys if k in ("case.acknowledged", "case.already_acknowledged")]
+    acknowledged = [
+        k for h in handlers.values() for k in h.keys if k in ("case.acknowledged", "case.already_acknowledged")
+    ]
     assert sorted(acknowledged) == ["case.acknowledged", "case.already_acknowledged", "case.already_acknowledged"]
     for user in handlers:
         assert traces(events, user, "ack", "acknowledged"), f"{user}'s press left no trace"
@@ -137,7 +140,11 @@ async def test_close_status_and_acknowledge_at_once_end_in_one_consistent_state(
         handlers[HEAD].pick(f"case:{REF}:ack"),
     )
     events = await assert_consistent(bot)
-    for user, action, kind in ((DSL, "close", "closed"), (DEPUTY, "status", "status_changed"), (HEAD, "ack", "acknowledged")):
+    for user, action, kind in (
+        (DSL, "close", "closed"),
+        (DEPUTY, "status", "status_changed"),
+        (HEAD, "ack", "acknowledged"),
+    ):
         assert traces(events, user, action, kind), f"{user}'s {action} left no trace"
     # Whoever came first, the closure stands: nothing reopens a closed case.
     assert (await bot.store.get_case("default", REF)).status == CaseStatus.CLOSED
@@ -181,7 +188,9 @@ class TestThroughSlack:
 
     async def test_two_dsls_pressing_acknowledge_on_slack_at_once_acknowledge_it_once(self, slack, slack_case):
         bot = slack.channel.bot
-        responses = await asyncio.gather(*(slack.click(user, card, f"case:{REF}:ack") for user, card in slack_case.items()))
+        responses = await asyncio.gather(
+            *(slack.click(user, card, f"case:{REF}:ack") for user, card in slack_case.items())
+        )
         assert [r.status for r in responses] == [200, 200]
         await slack.api.wait_for(lambda: self.reporter_updates(slack, "picked up"))
         await slack.settle()
@@ -198,7 +207,7 @@ class TestThroughSlack:
         outcomes = ["content_removed", "no_further_action"]
         responses = await asyncio.gather(*(
             submit_modal(slack, user, view, {"outcome": outcome, **CLOSE}, view_id=f"V{n}")
-            for n, (user, view, outcome) in enumerate(zip(slack_case, views, outcomes))))
+            for n, (user, view, outcome) in enumerate(zip(slack_case, views, outcomes, strict=True))))
         assert [r.status for r in responses] == [200, 200]
         await slack.api.wait_for(lambda: self.reporter_updates(slack, "has been closed"))
         await slack.settle()

@@ -39,9 +39,26 @@ async def test_the_plan_has_the_five_steps_fitted_to_the_case(dsl: Chat):
 
 
 async def test_an_allegation_plan_includes_the_lado_and_an_urgent_one_the_police(bot, chat: Chat):
-    await walk(chat, ["I need to report something", ["allegation", "showing_learners"], ["yes"],
-                      ["other_staff"], ["facebook", "tiktok"], "skip", "skip", "Claims and photos", ["learners"], "skip",
-                      ["done"], ["nobody"], ["learner"], "skip", ["send"]])
+    await walk(
+        chat,
+        [
+            "I need to report something",
+            ["allegation", "showing_learners"],
+            ["yes"],
+            ["other_staff"],
+            ["facebook", "tiktok"],
+            "skip",
+            "skip",
+            "Claims and photos",
+            ["learners"],
+            "skip",
+            ["done"],
+            ["nobody"],
+            ["learner"],
+            "skip",
+            ["send"],
+        ],
+    )
     head = Chat(bot, "console:dsl")
     await head.open()
     await head.pick(f"case:{REF}:plan")
@@ -93,7 +110,9 @@ async def test_a_case_closes_without_a_reason_only_when_every_required_item_is_d
     await dsl.pick("content_removed")
     await dsl.say("skip")
     assert dsl.keys == ["case.closed"]  # nothing required open: no reason asked
-    closed = next(e for e in await bot.store.case_events((await bot.store.get_case("default", REF)).id) if e.kind == "closed")
+    closed = next(
+        e for e in await bot.store.case_events((await bot.store.get_case("default", REF)).id) if e.kind == "closed"
+    )
     assert "reason" not in closed.detail
 
 

@@ -113,7 +113,9 @@ async def test_status_moves_through_in_progress_to_closed_with_outcome(bot, dsl,
     assert dsl.keys == ["case.closed"]
     case = await case_of(bot)
     assert case.status == CaseStatus.CLOSED and case.outcome == "content_removed"
-    assert [c.id for c in dsl.last[0].choices] == [f"case:{REF}:{a}" for a in ("note", "plan", "record", "entry", "entered")]
+    assert [c.id for c in dsl.last[0].choices] == [
+        f"case:{REF}:{a}" for a in ("note", "plan", "record", "entry", "entered")
+    ]
     closed = next(e for e in await bot.store.case_events(case.id) if e.kind == "closed")
     assert closed.detail["reason"].startswith("Removed within the hour")
     assert "support.reporter_support" in closed.detail["open_required"]

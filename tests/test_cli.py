@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from testing.cli_runner import err, out, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +161,9 @@ def test_answers_picked_by_number_label_and_id_are_stored_on_the_case(story):
     assert answers["who_appears"] == ["me", "school_brand"]
     assert answers["others_know"] == ["nobody"]
     assert answers["behind_it"] == "no_idea"
-    assert {"kind": "url", "value": "https://instagram.com/fake_hillside", "platform": "instagram"} in answers["accounts"]
+    assert {"kind": "url", "value": "https://instagram.com/fake_hillside", "platform": "instagram"} in answers[
+        "accounts"
+    ]
     assert {"kind": "handle", "value": "@fake_hillside", "platform": None} in answers["accounts"]
 
 
@@ -308,7 +311,9 @@ def test_a_head_who_is_also_the_dsl_is_added_with_both_roles_and_listed_with_bot
 
 def test_staff_list_warns_when_an_allegation_about_the_head_has_nowhere_to_go(tmp_path):
     db = tmp_path / "bot.db"
-    run_cli("staff", "add", "slack:UHEAD", "--role", "headteacher", "--role", "dsl", "--name", "Alex Morgan", "--db", db)
+    run_cli(
+        "staff", "add", "slack:UHEAD", "--role", "headteacher", "--role", "dsl", "--name", "Alex Morgan", "--db", db
+    )
     listed = run_cli("staff", "list", "--db", db)
     assert "warning: No chair of governors" in err(listed) and "allegation about the" in err(listed)
     run_cli("staff", "add", "slack:UCHAIR", "--role", "chair_of_governors", "--name", "Chris Wood", "--db", db)
@@ -317,7 +322,9 @@ def test_staff_list_warns_when_an_allegation_about_the_head_has_nowhere_to_go(tm
 
 def test_content_check_with_a_database_warns_where_allegations_about_the_head_have_nowhere_to_go(tmp_path):
     db = tmp_path / "bot.db"
-    run_cli("staff", "add", "slack:UHEAD", "--role", "headteacher", "--role", "dsl", "--name", "Alex Morgan", "--db", db)
+    run_cli(
+        "staff", "add", "slack:UHEAD", "--role", "headteacher", "--role", "dsl", "--name", "Alex Morgan", "--db", db
+    )
     checked = out(run_cli("content", "check", "--db", db))
     assert "default: No chair of governors" in checked
     run_cli("staff", "add", "slack:UCHAIR", "--role", "chair_of_governors", "--name", "Chris Wood", "--db", db)

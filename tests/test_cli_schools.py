@@ -10,7 +10,9 @@ from testing.cli_runner import err, out, run_cli
 def test_one_school_needs_no_school_option_and_several_do(tmp_path):
     db = tmp_path / "bot.db"
     run_cli("staff", "add", "console:dsl", "--role", "dsl", "--name", "Dana Lee", "--db", db)  # the only school
-    run_cli("schools", "add", "oak", "--name", "Oakfield Primary", "--prefix", "OAK", "--slack-team", "T0OAK", "--db", db)
+    run_cli(
+        "schools", "add", "oak", "--name", "Oakfield Primary", "--prefix", "OAK", "--slack-team", "T0OAK", "--db", db
+    )
     refused = run_cli("staff", "list", "--db", db, expect=2)
     assert "there are 2 schools: say which with --school (one of: default, oak)" in err(refused)
     run_cli("staff", "add", "console:odsl", "--role", "dsl", "--name", "Ola Dee", "--school", "oak", "--db", db)
@@ -23,8 +25,17 @@ def test_one_school_needs_no_school_option_and_several_do(tmp_path):
 
 def test_schools_are_listed_with_their_workspaces_and_removed_only_when_empty(tmp_path):
     db = tmp_path / "bot.db"
-    run_cli("schools", "add", "oak", "--name", "Oakfield Primary", "--teams-tenant", "AB12CD34-0000-4000-8000-00000000ABCD",
-            "--db", db)
+    run_cli(
+        "schools",
+        "add",
+        "oak",
+        "--name",
+        "Oakfield Primary",
+        "--teams-tenant",
+        "AB12CD34-0000-4000-8000-00000000ABCD",
+        "--db",
+        db,
+    )
     run_cli("schools", "add", "county", "--name", "Hillshire County Council", "--authority", "--db", db)
     schools = {s["id"]: s for s in json.loads(out(run_cli("schools", "list", "--json", "--db", db)))}
     assert schools["oak"]["workspaces"] == [{"platform": "teams", "id": "ab12cd34-0000-4000-8000-00000000abcd"}]

@@ -47,7 +47,9 @@ helplines:
     local = load_content(overlay=tmp_path)
     assert local.text("support.bye") == "See you soon."
     assert local.text("support.posh") == content.text("support.posh")
-    assert "trust_safeguarding" in local.facts.helplines and len(local.facts.helplines) == len(content.facts.helplines) + 1
+    assert (
+        "trust_safeguarding" in local.facts.helplines and len(local.facts.helplines) == len(content.facts.helplines) + 1
+    )
 
 
 def test_a_misnamed_file_in_the_schools_folder_is_an_error_naming_it(tmp_path):

@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
+from bot.conversation.dialogs.base import Context, Input
 from bot.core.answers import said_nothing
 from bot.core.dates import read_date
-from bot.conversation.dialogs.base import Context, Input
 from bot.core.first_message import read_first_message
 from bot.core.models import ConversationState, Turn
 from bot.core.text import resolve_choices

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.config import Settings
+from bot.app.scheduler import Scheduler
 from bot.cases.digest import digest_counts, triage_order
 from bot.conversation.engine import Engine
+from bot.core.config import Settings
 from bot.core.markup import to_plain
-from bot.app.scheduler import Scheduler
-from testing.cli_runner import out, run_cli
 from testing.chat import Chat
+from testing.cli_runner import out, run_cli
 from tests.conftest import stored_rows
 from tests.test_scheduler import (
     ALLEGATION_ABOUT_HEAD,

@@ -67,7 +67,9 @@ def test_no_platform_sdk_is_imported_outside_the_adapters():
         if "channels" in path.parts:
             continue
         source = path.read_text()
-        assert not re.search(r"^\s*(from|import)\s+(slack_bolt|slack_sdk|microsoft_agents|botbuilder)", source, re.M), path
+        assert not re.search(r"^\s*(from|import)\s+(slack_bolt|slack_sdk|microsoft_agents|botbuilder)", source, re.M), (
+            path
+        )
 
 
 def test_ci_runs_the_test_command_the_readme_gives():
@@ -100,7 +102,9 @@ async def test_a_menu_button_from_an_old_message_still_works_mid_flow(chat: Chat
     assert chat.keys == ["support.bye", "common.carry_on", "report_concern.platforms.ask"]
 
 
-async def test_an_unexpected_error_is_answered_kindly_and_logs_no_content(chat: Chat, bot, report_steps, caplog, monkeypatch):
+async def test_an_unexpected_error_is_answered_kindly_and_logs_no_content(
+    chat: Chat, bot, report_steps, caplog, monkeypatch
+):
     await walk(chat, report_steps[:6])
 
     async def broken(*args, **kwargs):

@@ -22,18 +22,26 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app.server import build_app
 from bot.channels.slack import SlackChannel, SlackConfig
 from bot.channels.teams import TeamsChannel, teams_config
 from bot.conversation.engine import Engine
 from bot.core.models import Role, StaffMember
-from bot.app.server import build_app
 from testing.chat import Chat, walk
 from testing.fakes.connector import FakeConnector
 from testing.fakes.faults import HANG, TAKEN_THEN_HANG
 from testing.fakes.slack_api import FakeSlackApi
 from testing.fakes.waiting import wait_until
 from testing.server_process import (
-    FULL_REPORT, REFERENCE, HttpClient, ServerProcess, SlackPerson, TeamsPerson, add_staff, read_db, reference_in,
+    FULL_REPORT,
+    REFERENCE,
+    HttpClient,
+    ServerProcess,
+    SlackPerson,
+    TeamsPerson,
+    add_staff,
+    read_db,
+    reference_in,
     serve_env,
 )
 from testing.slack_harness import SECRET, SlackHarness, submit_modal

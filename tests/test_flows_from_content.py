@@ -45,8 +45,12 @@ steps:
 def survey_bot(tmp_path, staffed, settings, clock) -> Engine:
     shutil.copytree(ROOT / "content", tmp_path / "content")
     (tmp_path / "content" / "flows" / "staff_survey.yaml").write_text(SURVEY)
-    handlers_only = SURVEY.replace("staff_survey", "leaders_survey").replace("order: 35}", "order: 70, handlers_only: true}")
-    (tmp_path / "content" / "flows" / "leaders_survey.yaml").write_text(handlers_only.replace('"staff survey"', '"leaders survey"'))
+    handlers_only = SURVEY.replace("staff_survey", "leaders_survey").replace(
+        "order: 35}", "order: 70, handlers_only: true}"
+    )
+    (tmp_path / "content" / "flows" / "leaders_survey.yaml").write_text(
+        handlers_only.replace('"staff survey"', '"leaders survey"')
+    )
     return Engine(load_content(tmp_path / "content"), staffed, settings, clock=clock)
 
 

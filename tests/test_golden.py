@@ -23,9 +23,11 @@ async def test_golden_emergency_answer(chat: Chat):
 async def test_golden_crisis_answer(chat: Chat):
     await chat.say("I want to kill myself")
     assert chat.last[0].text == (
-        "**I'm really sorry you're feeling like this. Thank you for telling me.** You don't have to deal with it on your own.\n"
+        "**I'm really sorry you're feeling like this. Thank you for telling me.** "
+        "You don't have to deal with it on your own.\n"
         "- **If you might act on these thoughts now, or you're in danger, call 999** or go to A&E.\n"
-        "- **Samaritans: 116 123**, free, 24 hours a day, every day of the year. You can also email jo@samaritans.org.\n"
+        "- **Samaritans: 116 123**, free, 24 hours a day, every day of the year. "
+        "You can also email jo@samaritans.org.\n"
         "- **NHS 111, option 2**: call 111 and choose option 2 for urgent help with your mental health in England, "
         "at any time.\n"
         "- **Education Support helpline: 08000 562 561**, counsellors for people who work in education, "

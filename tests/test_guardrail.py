@@ -33,10 +33,20 @@ async def test_yes_or_not_sure_warns_at_once_and_alerts_the_dsls(chat: Chat, cha
 
 
 async def test_guardrail_case_refuses_files_records_words_and_is_urgent(chat: Chat, bot, chat_as):
-    await walk(chat, [
-        "I need to report something", ["showing_learners"], ["not_sure"], ["snapchat"],
-        "https://www.snapchat.com/add/fakeaccount", "today", "A story with pictures of Year 10 girls", ["learners"], "skip",
-    ])
+    await walk(
+        chat,
+        [
+            "I need to report something",
+            ["showing_learners"],
+            ["not_sure"],
+            ["snapchat"],
+            "https://www.snapchat.com/add/fakeaccount",
+            "today",
+            "A story with pictures of Year 10 girls",
+            ["learners"],
+            "skip",
+        ],
+    )
     assert chat.keys == ["report.evidence_guardrail"]
     await chat.attach(SHOT)
     assert "report.guardrail_no_files" in chat.keys
@@ -115,7 +125,9 @@ async def test_the_alert_never_reaches_a_handler_the_words_that_raised_it_name(c
     assert alert.key == "case.guardrail_alert" and "Jo Brown" in alert.text
 
 
-async def test_an_allegation_alert_holds_who_is_reporting_until_the_report_says_whom_it_is_about(bot, chat: Chat, chat_as):
+async def test_an_allegation_alert_holds_who_is_reporting_until_the_report_says_whom_it_is_about(
+    bot, chat: Chat, chat_as
+):
     await walk(chat, ["I need to report something", ["allegation"]])
     await chat.pick("not_sure")
     assert chat.keys[:2] == ["report.guardrail", "report.guardrail_alerted"]
@@ -125,7 +137,9 @@ async def test_an_allegation_alert_holds_who_is_reporting_until_the_report_says_
         assert alert.key == "case.guardrail_alert_held" and alert.urgent
         assert "Jo Brown" not in alert.text and "contact" not in alert.text.lower(), user
 
-    await walk(chat, [["other_staff"], ["facebook"], "skip", "skip", "Claims about a teacher and a pupil", ["other_staff"]])
+    await walk(
+        chat, [["other_staff"], ["facebook"], "skip", "skip", "Claims about a teacher and a pupil", ["other_staff"]]
+    )
     assert await alerts_to(chat_as, "console:dsl") == []  # still held: the names question is still to come
     await chat.say("Sam Patel")  # the deputy is whom it is about
     for user in ("console:dsl", "console:head"):
@@ -146,7 +160,9 @@ async def test_an_allegation_about_the_head_alerts_the_chair_with_its_details_ne
     assert "Jo Brown" in alert.text
 
 
-async def test_one_person_can_send_only_a_few_alerts_an_hour_and_the_rest_wait_for_the_report(bot, chat: Chat, chat_as, clock):
+async def test_one_person_can_send_only_a_few_alerts_an_hour_and_the_rest_wait_for_the_report(
+    bot, chat: Chat, chat_as, clock
+):
     limit = bot.settings.guardrail_alerts_per_hour
     for _ in range(limit):
         await walk(chat, ["I'm being targeted", ["targeting_me"], ["yes"], "stop", ["menu:delete"]])

@@ -40,6 +40,7 @@ from testing.slack_harness import SECRET, question, submit_modal
 from testing.teams_harness import elements
 from testing.teams_harness import question as card_question
 from tests.test_slack import DSL, TEACHER, click, say, tick
+
 # The Slack and Teams fixtures, shared with their own test modules (the same `bot`: staff come with each channel).
 from tests.test_slack import bot as bot  # noqa: F401
 from tests.test_slack import slack as slack  # noqa: F401
@@ -286,7 +287,9 @@ async def test_malformed_teams_activities_never_get_a_500_crash_or_corruption(te
         unhandled_invoke = response.status == 501 and isinstance(activity, dict) and activity.get("type") == "invoke"
         if response.status >= 500 and not unhandled_invoke:
             failed.append((response.status, body[:200]))
-    assert not failed, f"{len(failed)} of {len(activities) + len(raw)} got a 5xx, first: " + "\n".join(map(repr, failed[:5]))
+    assert not failed, f"{len(failed)} of {len(activities) + len(raw)} got a 5xx, first: " + "\n".join(
+        map(repr, failed[:5])
+    )
     assert len(teams.connector.calls) > 10  # many were taken as turns and answered
     assert_nothing_failed(caplog, LOGGED)
     await assert_store_sound(bot.store)
@@ -442,7 +445,9 @@ async def test_typed_text_never_becomes_a_link_a_mention_or_formatting_in_slack(
                            ("action", {"action": "reported_to_platform", "platform_reference": texts[12][:200]})):
         opened = len(slack.api.bodies("views.open"))
         assert (await slack.click(DSL, card, f"case:{REF}:{action}")).status == 200
-        views = await slack.api.wait_for(lambda: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open"))
+        views = await slack.api.wait_for(
+            lambda opened=opened: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open")
+        )
         await submit_modal(slack, DSL, views[-1]["view"], values, view_id=f"V{action}")
         await slack.settle()
     await click(slack, DSL, card, f"case:{REF}:ack")

@@ -9,7 +9,6 @@ import json
 import pytest
 
 from testing.chat import Chat, walk
-
 from tests.conftest import stored_rows
 from tests.test_cli import chat_json, choice_ids, keys
 from tests.test_privacy_check import start_check

@@ -23,8 +23,16 @@ from testing.fakes.connector import FakeConnector
 from testing.fakes.slack_api import FakeSlackApi
 from testing.fakes.waiting import wait_until
 from testing.server_process import (
-    FULL_REPORT, REFERENCE, HttpClient, ServerProcess, SlackPerson, TeamsPerson, add_staff, read_db,
-    reference_in, serve_env,
+    FULL_REPORT,
+    REFERENCE,
+    HttpClient,
+    ServerProcess,
+    SlackPerson,
+    TeamsPerson,
+    add_staff,
+    read_db,
+    reference_in,
+    serve_env,
 )
 from testing.slack_harness import SlackHarness
 from testing.teams_harness import TeamsHarness
@@ -71,7 +79,7 @@ async def test_hundreds_of_reports_at_once_on_both_channels_each_open_one_case_a
 
         # One case per conversation, and the reference each person was given is theirs.
         given = {("slack:" if isinstance(p, SlackPerson) else "teams:") + p.user: reference_in(m)
-                 for p, m in zip(people, sent)}
+                 for p, m in zip(people, sent, strict=True)}
         cases = dict(read_db(db, "SELECT reporter, reference FROM cases"))
         assert len(cases) == len(read_db(db, "SELECT id FROM cases")) == CONVERSATIONS
         assert cases == given

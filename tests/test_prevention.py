@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from testing.chat import Chat, walk
-
 from tests.conftest import STAFF
 
 

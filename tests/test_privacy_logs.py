@@ -13,6 +13,7 @@ from testing.chat import Chat, walk
 from testing.slack_harness import submit_modal
 from testing.teams_harness import find_action, question, text
 from tests.test_slack import CHAIR, DEPUTY, DSL, HEAD, TEACHER, click, report_until_summary
+
 # The Slack and Teams fixtures, shared with their own test modules (the same `bot`: staff come with each channel).
 from tests.test_slack import bot as bot  # noqa: F401
 from tests.test_slack import slack as slack  # noqa: F401
@@ -177,7 +178,9 @@ async def test_on_slack_case_data_goes_only_to_the_dms_of_the_people_it_is_route
                                       "open_items_reason": "Zq gone within the hour"})):
         opened = len(slack.api.bodies("views.open"))
         assert (await slack.click(DSL, card, f"case:{REF}:{action}")).status == 200
-        bodies = await slack.api.wait_for(lambda: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open"))
+        bodies = await slack.api.wait_for(
+            lambda opened=opened: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open")
+        )
         modals.add(bodies[-1]["trigger_id"])
         await submit_modal(slack, DSL, bodies[-1]["view"], values, view_id=f"V{action}")
         await slack.settle()

@@ -20,8 +20,8 @@ import jsonschema
 import pytest
 from pypdf import PdfReader
 
-from bot.core.models import Attachment, CaseEvent, Role, StaffMember
 from bot.cases.record import FORMATS, SafeguardingRecord, build_record, export_case, pdf_safe, record_schema, render
+from bot.core.models import Attachment, CaseEvent, Role, StaffMember
 from bot.store import SQLiteStore
 from testing import cli_runner
 from testing.chat import Chat, walk
@@ -88,7 +88,9 @@ async def closed_case(bot, clock, report_steps):
 
 async def export(bot, case, fmt: str, clock) -> tuple[SafeguardingRecord, bytes]:
     clock.advance(hours=1)
-    return await export_case(bot.store, await bot.schools.scope(case.school_id), case, by="console:dsl", fmt=fmt, now=clock())
+    return await export_case(
+        bot.store, await bot.schools.scope(case.school_id), case, by="console:dsl", fmt=fmt, now=clock()
+    )
 
 
 def flat(text: str) -> str:
@@ -180,7 +182,14 @@ async def test_uk_time_is_bst_in_summer(bot, clock, report_steps):
     clock.now = datetime(2026, 7, 1, 8, 0, tzinfo=timezone.utc)
     await walk(Chat(bot), report_steps + [["send"]])
     case = await bot.store.get_case("default", REF)
-    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md", exported_at=clock())
+    record = await build_record(
+        bot.store,
+        await bot.schools.scope(case.school_id),
+        case,
+        exported_by="console:dsl",
+        fmt="md",
+        exported_at=clock(),
+    )
     assert record.reported_at.uk_zone == "BST" and record.reported_at.uk.hour == 9
     text = render(record, bot.content).decode()
     assert "2026-07-01 08:00:00 UTC (1 July 2026, 09:00:00 BST UK time)" in text
@@ -232,10 +241,14 @@ def test_pdf_text_outside_the_font_is_replaced_not_a_crash():
 
 async def test_every_format_renders_non_latin_text(bot, clock, report_steps):
     await bot.store.upsert_staff(StaffMember(user="console:teacher", role=Role.STAFF, name="Zoë 🌟 王"))
-    await walk(Chat(bot), report_steps[:6] + ["Ceci n’est pas — « un test » 🙈 مرحبا 中文"] + report_steps[7:] + [["send"]])
+    await walk(
+        Chat(bot), report_steps[:6] + ["Ceci n’est pas — « un test » 🙈 مرحبا 中文"] + report_steps[7:] + [["send"]]
+    )
     case = await bot.store.get_case("default", REF)
     for fmt in FORMATS:
-        record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:teacher", fmt=fmt)
+        record = await build_record(
+            bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:teacher", fmt=fmt
+        )
         data = render(record, bot.content)
         if fmt == "pdf":
             assert "Zoë [glowing star] [U+738B]" in flat(pdf_text(data))
@@ -250,8 +263,14 @@ async def test_an_urgent_case_says_why_and_lists_no_evidence(bot, chat):
         "skip", "Seen at 9pm, link above", ["done"], ["learners_talking"], ["learner"], "skip", ["send"],
     ])
     case = await bot.store.get_case("default", REF)
-    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
-    assert record.urgent and record.urgency == "Urgent" and record.urgent_reason == "answered Not sure to the images question"
+    record = await build_record(
+        bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md"
+    )
+    assert (
+        record.urgent
+        and record.urgency == "Urgent"
+        and record.urgent_reason == "answered Not sure to the images question"
+    )
     flagged = next(e for e in record.chronology if e.kind == "flagged_urgent")
     assert flagged.what == "Marked urgent: possibly sexual images of someone under 18"
     assert record.evidence == [] and "guardrail" not in {f.label for f in record.summary}
@@ -263,7 +282,9 @@ async def test_an_answer_to_a_question_the_content_no_longer_asks_is_kept(bot, c
     await walk(chat, report_steps + [["send"]])
     case = await bot.store.get_case("default", REF)
     case.answers["school_year"] = "Year 9"  # as if an older version of the report asked it
-    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="json")
+    record = await build_record(
+        bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="json"
+    )
     assert {"label": "School year", "value": "Year 9"} in [f.model_dump() for f in record.summary]
 
 
@@ -321,7 +342,6 @@ async def test_a_changed_detail_is_found_at_its_event(bot, closed_case, db_path)
 @pytest.mark.sqlite_only
 async def test_a_change_with_its_hash_recomputed_breaks_the_next_link(bot, closed_case, db_path):
     from bot.store.base import event_hash
-
     from bot.store.record_key import key_file, read_key_file
 
     key = read_key_file(key_file(str(db_path)))  # someone who has the key as well as the database
@@ -463,14 +483,19 @@ async def test_cli_verify_exit_codes_and_naming(bot, closed_case, db_path):
     proc = run_cli("cases", "verify", REF, "--json", "--db", db_path, expect=1)
     (result,) = json.loads(proc.stdout)
     assert result["reference"] == REF and result["intact"] is False
-    assert [(p["position"], p["kind"], p["problem"]) for p in result["broken_at"]] == [(6, "action_recorded", "altered")]
+    assert [(p["position"], p["kind"], p["problem"]) for p in result["broken_at"]] == [
+        (6, "action_recorded", "altered")
+    ]
 
 
 @pytest.mark.sqlite_only
 async def test_cli_verify_names_the_event_after_a_deleted_one(bot, closed_case, db_path):
     tamper(db_path, "DELETE FROM case_events WHERE kind = 'note_added'")
     proc = run_cli("cases", "verify", REF, "--db", db_path, expect=1)
-    assert "Event 5 of 7 (action_recorded, 2026-11-21 08:30:00 UTC): the event before it was removed" in proc.stdout.decode()
+    assert (
+        "Event 5 of 7 (action_recorded, 2026-11-21 08:30:00 UTC): the event before it was removed"
+        in proc.stdout.decode()
+    )
 
 
 @pytest.mark.sqlite_only

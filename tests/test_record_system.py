@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.markup import to_plain
 from bot.cases.record import build_record
 from bot.cases.record.model import UK
+from bot.core.markup import to_plain
 from testing.chat import Chat, walk
 
 REF = "OSB-2026-0001"
@@ -63,7 +63,9 @@ async def test_marking_a_case_entered_is_an_event_once_and_shows_in_its_record(b
     case = await bot.store.get_case("default", REF)
     kinds = [e.kind for e in await bot.store.case_events(case.id)]
     assert kinds.count("entered_in_record_system") == 1 and "already_done" in kinds
-    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="json")
+    record = await build_record(
+        bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="json"
+    )
     (entered,) = [e for e in record.chronology if e.kind == "entered_in_record_system"]
     assert entered.what == "Entered in the school's safeguarding record system" and entered.by.name == "Dana Lee"
 

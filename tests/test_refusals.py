@@ -20,20 +20,21 @@ import uuid
 
 import pytest
 
-from bot.core.models import CaseStatus
 from bot.cases.record import build_record
+from bot.core.models import CaseStatus
 from testing.chat import STANDARD_REPORT, Chat, walk
 from testing.slack_harness import find_button, fixture
 from testing.teams_harness import TeamsHarness
-from tests.test_slack import DSL as SLACK_DSL
 from tests.test_slack import HEAD as SLACK_HEAD
 from tests.test_slack import TEACHER as SLACK_TEACHER
-from tests.test_slack import sent_case
+
 # The Slack and Teams fixtures, shared with their own test modules.
 from tests.test_slack import bot as bot  # noqa: F401
+from tests.test_slack import sent_case
 from tests.test_slack import slack as slack  # noqa: F401
 from tests.test_slack import slack_api as slack_api  # noqa: F401
-from tests.test_teams import CLIENT_ID, PRODUCTION, TEACHER as TEAMS_TEACHER, serve, signing_key, token
+from tests.test_teams import CLIENT_ID, PRODUCTION, serve, signing_key, token
+from tests.test_teams import TEACHER as TEAMS_TEACHER
 from tests.test_teams import botframework_keys as botframework_keys  # noqa: F401
 from tests.test_teams import connector as connector  # noqa: F401
 
@@ -89,11 +90,15 @@ FORGERIES = {
 
 
 @pytest.mark.parametrize("forgery", FORGERIES.values(), ids=FORGERIES.keys())
-async def test_a_slack_request_that_is_not_genuine_is_refused_and_logged_without_its_content(slack, bot, caplog, forgery):
+async def test_a_slack_request_that_is_not_genuine_is_refused_and_logged_without_its_content(
+    slack, bot, caplog, forgery
+):
     caplog.set_level(logging.DEBUG)
     body = dm_envelope(f"I'm being targeted: {MARKER}")
     headers = forgery(slack, body, int(time.time()))
-    response = await slack.client.post("/slack/events", data=body, headers={"Content-Type": "application/json", **headers})
+    response = await slack.client.post(
+        "/slack/events", data=body, headers={"Content-Type": "application/json", **headers}
+    )
     assert response.status == 401
     await slack.settle()
     assert slack.api.bodies("chat.postMessage") == []
@@ -258,8 +263,11 @@ async def assert_refused_and_recorded(engine, outsider: Chat, tried: str, before
     assert case.status == CaseStatus.NEW and case.outcome is None
     events = await engine.store.case_events(case.id)
     (refused,) = events[before_events:]
-    assert (refused.kind, refused.actor, refused.detail) == ("access_refused", outsider.platform + ":" + outsider.user_id,
-                                                             {"action": tried})
+    assert (refused.kind, refused.actor, refused.detail) == (
+        "access_refused",
+        outsider.platform + ":" + outsider.user_id,
+        {"action": tried},
+    )
     assert len(await pending(engine)) == before_outbox  # nobody was sent anything
     assert (await engine.store.verify_case_chain(case.id)).intact
 
@@ -331,7 +339,9 @@ async def test_refusals_show_in_the_safeguarding_record_in_words(reported_case, 
         clock.advance(days=1)
     await Chat(engine, "console:head").say("", form_id=f"case_close:{REF}", form_values={"outcome": "unfounded"})
     case = await engine.store.get_case("default", REF)
-    record = await build_record(engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
+    record = await build_record(
+        engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md"
+    )
     refused = [e for e in record.chronology if e.kind == "access_refused"]
     assert len(refused) == len(ACTIONS) + 1
     for entry in refused:
@@ -360,7 +370,7 @@ async def test_on_slack_replayed_case_buttons_are_refused_recorded_and_open_noth
     for n, action in enumerate(actions, 1):
         response = await slack.click(SLACK_HEAD, {**card, "channel": f"D{SLACK_HEAD}"}, f"case:{REF}:{action}")
         assert response.status == 200
-        await slack.api.wait_for(lambda: len(slack.messages_to(SLACK_HEAD)) == n)
+        await slack.api.wait_for(lambda n=n: len(slack.messages_to(SLACK_HEAD)) == n)
     await slack.settle()
     for refused in slack.messages_to(SLACK_HEAD):
         assert "can't find a case" in refused["text"]
@@ -399,13 +409,17 @@ async def test_refusals_are_recorded_once_per_person_case_and_day_with_a_count(r
     clock.advance(days=1)
     await head.pick(f"case:{REF}:close")
 
-    refused = [(e.actor, e.detail["action"]) for e in await engine.store.case_events(case.id) if e.kind == "access_refused"]
+    refused = [
+        (e.actor, e.detail["action"]) for e in await engine.store.case_events(case.id) if e.kind == "access_refused"
+    ]
     assert refused == [("console:head", "show"), ("console:chair", "ack"), ("console:head", "close")]
     assert await engine.store.refusal_counts(case.id) == {
         ("console:head", "2026-11-20"): 60, ("console:chair", "2026-11-20"): 1, ("console:head", "2026-11-21"): 1}
     assert (await engine.store.verify_case_chain(case.id)).intact
 
-    record = await build_record(engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
+    record = await build_record(
+        engine.store, await engine.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md"
+    )
     first = next(e for e in record.chronology if e.kind == "access_refused")
     label = engine.content.text("record.detail.refused_that_day")
     assert [f.value for f in first.details if f.label == label] == ["60"]

@@ -30,7 +30,11 @@ async def test_targeted_phrase_starts_report_and_sending_opens_routed_case(chat:
     assert case.reporter == "console:teacher"
     assert {r.user for r in case.routed_to} == {"console:dsl", "console:deputy"}
     assert case.content_version == bot.content.version
-    assert case.answers["accounts"][0] == {"kind": "url", "value": "https://instagram.com/fake_hillside", "platform": "instagram"}
+    assert case.answers["accounts"][0] == {
+        "kind": "url",
+        "value": "https://instagram.com/fake_hillside",
+        "platform": "instagram",
+    }
     kinds = [e.kind for e in await bot.store.case_events(case.id)]
     assert kinds == ["reported", "routed"]
 
@@ -191,13 +195,20 @@ async def test_sending_twice_opens_one_case(chat: Chat, bot, report_steps):
 async def test_attachments_are_recorded_as_evidence(chat: Chat, bot, report_steps):
     await walk(chat, report_steps[:9])
     assert chat.keys == ["report_concern.evidence.ask"]
-    shot = Attachment(name="shot.png", ref="file:///tmp/shot.png", size=2048, sha256="ab" * 32, content_type="image/png")
+    shot = Attachment(
+        name="shot.png", ref="file:///tmp/shot.png", size=2048, sha256="ab" * 32, content_type="image/png"
+    )
     await chat.attach(shot)
     assert chat.keys == ["common.evidence_received"]
     await walk(chat, [["done"], ["nobody"], ["no_idea"], ["send"]])
     (case,) = await bot.store.list_cases("default")
     (evidence,) = await bot.store.case_evidence(case.id)
-    assert (evidence.name, evidence.size, evidence.sha256, evidence.added_by) == ("shot.png", 2048, "ab" * 32, "console:teacher")
+    assert (evidence.name, evidence.size, evidence.sha256, evidence.added_by) == (
+        "shot.png",
+        2048,
+        "ab" * 32,
+        "console:teacher",
+    )
 
 
 async def test_someone_in_danger_is_always_answered_first(chat: Chat, report_steps):

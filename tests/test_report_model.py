@@ -34,11 +34,17 @@ def test_every_id_the_code_relies_on_is_in_the_shipped_report_flow(content):
         assert choices <= {c.id for c in steps[step_id].choices}, step_id
 
 
-@pytest.mark.parametrize("old, new, named", [
-    ("  - id: who_appears\n", "  - id: who_is_shown\n", "'who_appears' is missing"),
-    ("{id: headteacher, label: \"The headteacher\", summary: \"The headteacher\"",
-     "{id: head, label: \"The headteacher\", summary: \"The headteacher\"", "steps.allegation_about.choices: 'headteacher'"),
-])
+@pytest.mark.parametrize(
+    "old, new, named",
+    [
+        ("  - id: who_appears\n", "  - id: who_is_shown\n", "'who_appears' is missing"),
+        (
+            '{id: headteacher, label: "The headteacher", summary: "The headteacher"',
+            '{id: head, label: "The headteacher", summary: "The headteacher"',
+            "steps.allegation_about.choices: 'headteacher'",
+        ),
+    ],
+)
 def test_content_check_names_the_file_and_id_when_the_report_flow_loses_one(tmp_path, old, new, named):
     shutil.copytree(ROOT / "content", tmp_path / "content")
     path = tmp_path / "content" / "flows" / "report_concern.yaml"

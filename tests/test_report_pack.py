@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.cases.report_pack import harms_for, pack_replies, reporter_pack
 from bot.core.content import Content
 from bot.core.models import Case, School
 from bot.core.nations import for_nation
-from bot.cases.report_pack import harms_for, pack_replies, reporter_pack
 
 SCHOOL = School(id="hillside", name="Hillside Academy")
 
@@ -63,7 +63,9 @@ def test_what_is_not_impersonation_of_the_school_never_gets_the_organisation_rou
 
 
 def test_learners_shown_get_the_image_removal_route_and_bullying_not_impersonation(content):
-    case = case_of(["showing_learners"], ["instagram", "youtube"], description="Photos of year 7 pupils with rude captions")
+    case = case_of(
+        ["showing_learners"], ["instagram", "youtube"], description="Photos of year 7 pupils with rude captions"
+    )
     assert harm_ids(content, case)[:2] == ["minor_images", "bullying_harassment"]
     text = texts(pack_replies(content, SCHOOL, case, offer_reporter=False))
     assert "Privacy complaint" in text and "violates my privacy" in text
@@ -187,7 +189,9 @@ def test_a_school_in_a_nation_without_its_own_guidance_is_told_the_guidance_is_e
 
 
 def test_the_case_plan_follows_the_schools_nation(content):
-    items = {n: {i.id for s in for_nation(content, n).plan.steps for i in s.items} for n in ("england", "wales", "scotland")}
+    items = {
+        n: {i.id for s in for_nation(content, n).plan.steps for i in s.items} for n in ("england", "wales", "scotland")
+    }
     assert "lado" in items["england"] and "designated_officer_wales" not in items["england"]
     assert "designated_officer_wales" in items["wales"] and "lado" not in items["wales"]
     assert "allegation_own_nation" in items["scotland"] and "lado" not in items["scotland"]

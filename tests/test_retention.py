@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.core.models import Attachment, CaseStatus, Reminder
 from bot.cases.retention import RetentionError, add_years, find_due, load_retention, purge, report_categories
+from bot.core.models import Attachment, CaseStatus, Reminder
 from bot.store import StoreError
 from bot.store.migrations import MIGRATIONS
-from testing.cli_runner import err, out, run_cli
 from testing.chat import Chat, walk
+from testing.cli_runner import err, out, run_cli
 from tests.conftest import run_sql, stored_rows
 
 # --- the command line as a real process (the pattern of tests/test_cli.py) ---------------------------------
@@ -519,8 +519,8 @@ async def test_the_guardrail_alert_goes_with_the_purged_case(bot, clock, policy)
 async def test_turn_ids_delivered_notifications_and_oauth_states_are_pruned_past_their_use(store):
     from datetime import timedelta
 
-    from bot.core.models import ConversationState, Notification, Reply
     from bot.cases.retention import prune_expired
+    from bot.core.models import ConversationState, Notification, Reply
 
     now = at(2026, 11, 28, 12)
     old, recent = now - timedelta(days=2), now - timedelta(hours=2)

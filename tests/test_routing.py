@@ -5,12 +5,10 @@ headteacher is the case manager, or the chair of governors when it is (or may be
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from bot.core.models import Role, StaffMember
 from bot.cases.routing import named_in, route_case, routing_gaps
+from bot.core.models import Role, StaffMember
 from testing.chat import Chat, walk
 from tests.conftest import STAFF
 

@@ -7,16 +7,23 @@ from datetime import datetime, timezone
 
 import pytest
 
+from bot.cases.record import build_record
 from bot.cli import check_content
 from bot.core.models import Attachment
-from bot.cases.record import build_record
 from testing.chat import Chat, walk
 from tests.test_cli import chat_json, keys, message
 
 SHOT = Attachment(name="shot.png", ref="file:///tmp/shot.png", size=1000, sha256="cd" * 32)
 REF = "OSB-2026-0001"
 # Up to the description, an ordinary report about a member of staff.
-TO_DESCRIPTION: list[str | list[str]] = ["I'm being targeted", ["targeting_staff"], ["no"], ["instagram"], "skip", "skip"]
+TO_DESCRIPTION: list[str | list[str]] = [
+    "I'm being targeted",
+    ["targeting_staff"],
+    ["no"],
+    ["instagram"],
+    "skip",
+    "skip",
+]
 # From the question after the description to the summary.
 AFTER_DESCRIPTION: list[str | list[str]] = [["other_staff"], "skip", ["done"], ["nobody"], ["no_idea"]]
 
@@ -156,7 +163,9 @@ async def test_someone_in_danger_mid_report_marks_it_urgent_and_alerts_the_dsls(
                       ["me"], "skip", ["done"], ["nobody"], ["no_idea"], ["send"]])
     (case,) = await bot.store.list_cases("default")
     assert case.urgent
-    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
+    record = await build_record(
+        bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md"
+    )
     assert record.urgent_reason and "danger" in record.urgent_reason
 
 
@@ -237,7 +246,9 @@ async def test_files_before_a_late_trigger_are_named_to_the_reporter_the_dsl_and
         fields["Files shared before the concern was raised"]
     images = fields["Possible sexual images of under-18s"]
     assert images.startswith("No; raised later") and "Why they may be behind it" in images
-    record = await build_record(bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md")
+    record = await build_record(
+        bot.store, await bot.schools.scope(case.school_id), case, exported_by="console:dsl", fmt="md"
+    )
     summary = {f.label: f.value for f in record.summary}
     assert "copies may still be in that chat" in summary["Files shared before the concern was raised"]
     assert summary["Possible sexual images of under-18s"].startswith("No; raised later")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.test_slack import DSL, TEACHER, bot, click, say, slack, slack_api  # noqa: F401  (fixtures)
+from tests.test_slack import DSL, TEACHER, click, say
+from tests.test_slack import bot as bot  # noqa: F401  (fixtures)
+from tests.test_slack import slack as slack  # noqa: F401
+from tests.test_slack import slack_api as slack_api  # noqa: F401
 
 
 async def test_a_first_slack_message_about_nudes_warns_alerts_and_starts_a_report(slack):

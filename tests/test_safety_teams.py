@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from testing.teams_harness import question, text
-from tests.test_teams import (  # noqa: F401  (fixtures)
-    DSL, REF, TEACHER, bot, connector, file_attachment, open_form, pytestmark, sent_case, teams,
-)
+from tests.test_teams import DSL, REF, TEACHER, file_attachment, open_form, sent_case
+from tests.test_teams import bot as bot  # noqa: F401  (fixtures)
+from tests.test_teams import connector as connector  # noqa: F401
+from tests.test_teams import pytestmark as pytestmark  # noqa: F401  (the same marks as the Teams tests)
+from tests.test_teams import teams as teams  # noqa: F401
 
 
 async def test_a_first_teams_message_about_a_deepfake_warns_alerts_and_starts_a_report(teams):

@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.config import Settings
-from bot.conversation.engine import Engine
-from bot.core.models import CaseStatus, Reminder, Role, StaffMember
-from bot.cases.school_calendar import CalendarError, load_calendar
 from bot.app.scheduler import Scheduler
-from bot.cases.school_calendar import calendar_path
+from bot.cases.school_calendar import CalendarError, calendar_path, load_calendar
+from bot.conversation.engine import Engine
+from bot.core.config import Settings
+from bot.core.models import CaseStatus, Reminder, Role, StaffMember
 from testing.chat import STANDARD_REPORT, Chat, walk
 from tests.conftest import STAFF, stored_rows
 
@@ -79,7 +78,9 @@ async def report(bot: Engine, clock, at: datetime, steps=None, user: str = "cons
 
 def outbox(bot: Engine, key_prefix: str = "reminders.") -> list[tuple[str, str]]:
     """(recipient, reply key) of every queued message whose first reply's key starts with `key_prefix`."""
-    rows = sorted((r for r in stored_rows(bot.store, "outbox") if r["kind"] == "message"), key=lambda r: r["created_at"])
+    rows = sorted(
+        (r for r in stored_rows(bot.store, "outbox") if r["kind"] == "message"), key=lambda r: r["created_at"]
+    )
     found = [(r["recipient"], json.loads(r["replies"])[0]["key"]) for r in rows]
     return [(who, key) for who, key in found if key.startswith(key_prefix)]
 
@@ -115,7 +116,10 @@ async def test_a_friday_night_report_is_reminded_and_escalated_on_monday_in_scho
                                    ("console:dsl", "reminders.not_acknowledged")]
     (reminded,) = await bot_events(bot, case.id, "reminded")
     assert reminded.actor == "bot" and reminded.at == at("2026-11-23 12:00")
-    assert reminded.detail["about"] == "not_acknowledged" and sorted(reminded.detail["to"]) == ["console:deputy", "console:dsl"]
+    assert reminded.detail["about"] == "not_acknowledged" and sorted(reminded.detail["to"]) == [
+        "console:deputy",
+        "console:dsl",
+    ]
 
     # 1 school day (9 school hours): Monday 17:00. To the deputy and the headteacher, who can now act on it.
     assert await scheduler.tick(at("2026-11-23 16:59")) == 0
@@ -220,7 +224,9 @@ async def test_a_case_acknowledged_while_the_tick_looked_is_not_reminded(bot, cl
     acknowledged is dropped, not sent."""
     case = await report(bot, clock, FRIDAY_NIGHT)
     staff = await bot.store.list_staff("default")
-    (due,) = scheduler.reminders(await bot.schools.scope(case.school_id)).case_items(case, await bot.store.case_events(case.id), staff, {}, at("2026-11-23 12:00"))
+    (due,) = scheduler.reminders(await bot.schools.scope(case.school_id)).case_items(
+        case, await bot.store.case_events(case.id), staff, {}, at("2026-11-23 12:00")
+    )
     clock.now = at("2026-11-23 11:59")
     dsl = Chat(bot, "console:dsl")
     await dsl.open()
@@ -488,7 +494,11 @@ async def test_two_stores_that_both_saw_an_item_due_claim_it_once(bot, clock, an
         now = at("2026-11-23 12:00")
         staff = await bot.store.list_staff("default")
         events = await bot.store.case_events(case.id)
-        (mine,) = Scheduler(bot.store, bot.settings, bot.schools, bot.clock).reminders(await bot.schools.scope(case.school_id)).case_items(case, events, staff, {}, now)
+        (mine,) = (
+            Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
+            .reminders(await bot.schools.scope(case.school_id))
+            .case_items(case, events, staff, {}, now)
+        )
         (theirs,) = other.reminders(await bot.schools.scope(case.school_id)).case_items(case, events, staff, {}, now)
         (reminder,) = await bot.store.due_reminders("default", now, kind="privacy_check")
         assert await other_store.claimed_reminders("default", [theirs.key]) == set()
@@ -512,7 +522,9 @@ def _tick_in_process(db: str, calendar: str, moments: list[str], rounds: int, ba
         store = SQLiteStore(db)
         await store.open()
         try:
-            bot = Engine(load_content(), store, Settings(db=db, school_calendar=calendar, school_name="Hillside Academy"))
+            bot = Engine(
+                load_content(), store, Settings(db=db, school_calendar=calendar, school_name="Hillside Academy")
+            )
             scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
             barrier.wait(timeout=60)
             claimed = 0
@@ -571,7 +583,9 @@ async def test_two_scheduler_processes_on_one_database_send_each_reminder_exactl
             ("console:deputy", "reminders.escalated"), ("console:head", "reminders.escalated"),
         ])
         assert sorted(e.kind for e in await bot_events(bot, case.id)) == ["escalated", "reminded"]
-        assert [r.user for r in (await bot.store.get_case("default", case.reference)).routed_to].count("console:head") == 1
+        assert [r.user for r in (await bot.store.get_case("default", case.reference)).routed_to].count(
+            "console:head"
+        ) == 1
     rows = list(bot.store.db.query("SELECT recipient, replies FROM outbox WHERE case_id = ? AND kind = 'message'",
                                    [followed.id]))
     follow_ups = sorted((r["recipient"], json.loads(r["replies"])[0]["key"]) for r in rows

@@ -10,12 +10,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core.config import Settings
+from bot.app.scheduler import Scheduler
+from bot.cases.record import FORMATS, build_record, export_case
 from bot.conversation.engine import Engine
+from bot.core.config import Settings
 from bot.core.markup import to_plain
 from bot.core.models import Role, School, StaffMember
-from bot.cases.record import FORMATS, build_record, export_case
-from bot.app.scheduler import Scheduler
 from testing.chat import STANDARD_REPORT, Chat, walk
 from tests.conftest import stored_rows
 from tests.test_record import flat, pdf_text
@@ -90,19 +90,25 @@ async def test_escalation_cards_are_in_the_schools_own_words(county_bot, clock):
     hill = await report(county_bot, "hill", "console:hteacher", URGENT_REPORT, send=False)
     oak = await report(county_bot, "oak", "console:oteacher", URGENT_REPORT, send=False)
     assert hill.urgent and oak.urgent
-    await Scheduler(county_bot.store, county_bot.settings, county_bot.schools, county_bot.clock).tick(clock() + timedelta(hours=1))
+    await Scheduler(county_bot.store, county_bot.settings, county_bot.schools, county_bot.clock).tick(
+        clock() + timedelta(hours=1)
+    )
 
     for who in ("console:hdeputy", "console:hhead"):
         assert (("reminders.escalated_urgent", f"Hillside URGENT escalation: {hill.reference} is waiting.")
                 in queued(county_bot, who))
-    [oak_escalation] = [text for key, text in queued(county_bot, "console:ohead") if key == "reminders.escalated_urgent"]
+    [oak_escalation] = [
+        text for key, text in queued(county_bot, "console:ohead") if key == "reminders.escalated_urgent"
+    ]
     assert oak_escalation.startswith(f"URGENT, escalated to you: {oak.reference} hasn't been acknowledged.")
 
 
 async def test_a_non_urgent_escalation_card_is_in_the_schools_own_words(county_bot, clock):
     hill = await report(county_bot, "hill", "console:hteacher")
     assert not hill.urgent
-    await Scheduler(county_bot.store, county_bot.settings, county_bot.schools, county_bot.clock).tick(clock() + timedelta(days=21))
+    await Scheduler(county_bot.store, county_bot.settings, county_bot.schools, county_bot.clock).tick(
+        clock() + timedelta(days=21)
+    )
     assert (("reminders.escalated", f"Hillside escalation: {hill.reference} is waiting for the safeguarding team.")
             in queued(county_bot, "console:hhead"))
 
@@ -111,15 +117,21 @@ async def test_the_record_names_the_cases_school_in_its_own_words(county_bot):
     hill = await report(county_bot, "hill", "console:hteacher")
     oak = await report(county_bot, "oak", "console:oteacher")
 
-    record = await build_record(county_bot.store, await county_bot.schools.scope(hill.school_id), hill, exported_by="console:hdsl", fmt="json")
+    record = await build_record(
+        county_bot.store, await county_bot.schools.scope(hill.school_id), hill, exported_by="console:hdsl", fmt="json"
+    )
     assert record.school == "Hillside Academy"
     assert record.title == f"Hillside Academy child-protection record: {hill.reference}"
-    other = await build_record(county_bot.store, await county_bot.schools.scope(oak.school_id), oak, exported_by="console:odsl", fmt="json")
+    other = await build_record(
+        county_bot.store, await county_bot.schools.scope(oak.school_id), oak, exported_by="console:odsl", fmt="json"
+    )
     assert other.school == "Oakfield Primary School"
     assert other.title == f"Safeguarding record: {oak.reference}"
 
     for fmt in FORMATS:
-        _, data = await export_case(county_bot.store, await county_bot.schools.scope(hill.school_id), hill, by="console:hdsl", fmt=fmt)
+        _, data = await export_case(
+            county_bot.store, await county_bot.schools.scope(hill.school_id), hill, by="console:hdsl", fmt=fmt
+        )
         text = flat(pdf_text(data)) if fmt == "pdf" else data.decode("utf-8")
         assert "Hillside Academy child-protection record" in text and "Hillside Academy" in text, fmt
         assert DEPLOYMENT not in text, fmt

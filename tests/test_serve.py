@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import time
 
 import aiohttp
+import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from testing.fakes.slack_api import FakeSlackApi

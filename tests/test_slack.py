@@ -8,13 +8,13 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app.server import build_app
 from bot.cases.card import card_reply
 from bot.channels.slack import SlackChannel, SlackConfig
 from bot.core.models import CaseStatus, Role, StaffMember
-from bot.app.server import build_app
 from testing.fakes.slack_api import FakeSlackApi
-from tests.conftest import stored_rows
 from testing.slack_harness import SECRET, SlackHarness, all_text, find_button, fixture, question
+from tests.conftest import stored_rows
 
 TEACHER, DSL, DEPUTY, HEAD, CHAIR = "UTEACH", "UDSL", "UDEP", "UHEAD", "UCHAIR"
 SLACK_STAFF = [
@@ -86,7 +86,9 @@ async def report_until_summary(slack: SlackHarness, categories=("targeting_me",)
     assert question(msgs[-1]) == "report_concern.platforms"
     (msg,) = await tick(slack, TEACHER, msgs[-1], ["instagram"])
     # As Slack sends it: the link wrapped, and a colleague @-mentioned (never taken for an account).
-    (msg,) = await say(slack, TEACHER, f"<https://www.instagram.com/fake_hillside/|instagram.com/fake_hillside> cc <@{DSL}>")
+    (msg,) = await say(
+        slack, TEACHER, f"<https://www.instagram.com/fake_hillside/|instagram.com/fake_hillside> cc <@{DSL}>"
+    )
     assert question(msg) == "report_concern.first_seen"
     (msg,) = await say(slack, TEACHER, "yesterday")
     (msg,) = await say(slack, TEACHER, "Mocking posts using my photo from the school website")
@@ -116,7 +118,9 @@ async def test_dm_report_reaches_the_dsl_as_a_card_in_their_dm_only(slack, bot):
 
     (case,) = await bot.store.list_cases("default")
     assert {r.user for r in case.routed_to} == {f"slack:{DSL}", f"slack:{DEPUTY}"}
-    assert case.answers["accounts"] == [{"kind": "url", "value": "https://instagram.com/fake_hillside", "platform": "instagram"}]
+    assert case.answers["accounts"] == [
+        {"kind": "url", "value": "https://instagram.com/fake_hillside", "platform": "instagram"}
+    ]
 
     cards = await slack.api.wait_for(lambda: slack.messages_to(DSL))
     card = cards[0]
@@ -221,7 +225,9 @@ async def test_guardrail_alerts_at_once_refuses_files_and_marks_urgent(slack, bo
     await click(slack, TEACHER, msg, "send")
     (case,) = await bot.store.list_cases("default")
     assert case.urgent and await bot.store.case_evidence(case.id) == []
-    card = await slack.api.wait_for(lambda: [m for m in slack.messages_to(DSL) if any(b["type"] == "header" for b in m["blocks"])])
+    card = await slack.api.wait_for(
+        lambda: [m for m in slack.messages_to(DSL) if any(b["type"] == "header" for b in m["blocks"])]
+    )
     assert next(b for b in card[0]["blocks"] if b["type"] == "header")["text"]["text"].startswith("URGENT")
 
 
@@ -301,7 +307,7 @@ async def report_until_evidence(slack) -> dict:
 
 
 async def test_a_file_shared_in_the_dm_is_recorded_as_evidence(slack, bot):
-    msg = await report_until_evidence(slack)
+    await report_until_evidence(slack)
     (file,) = fixture("message_file_share")["event"]["files"]  # the whole file object, as Slack sends it
     (kept,) = await say(slack, TEACHER, "screenshot of the profile", kind="message_file_share")
     assert "that's kept" in kept["text"]
@@ -330,7 +336,9 @@ async def test_app_home_shows_a_dsl_their_open_cases_and_staff_the_flows(slack):
     await slack.api.wait_for(lambda: slack.messages_to(DSL))
     for user in (DSL, TEACHER):
         await slack.home_opened(user)
-    published = await slack.api.wait_for(lambda: len(slack.api.bodies("views.publish")) >= 2 and slack.api.bodies("views.publish"))
+    published = await slack.api.wait_for(
+        lambda: len(slack.api.bodies("views.publish")) >= 2 and slack.api.bodies("views.publish")
+    )
     by_user = {p["user_id"]: p["view"] for p in published}
     find_button(by_user[DSL], "case:OSB-2026-0001:show")
     find_button(by_user[TEACHER], "menu:report_concern")
@@ -391,7 +399,9 @@ async def sent_case(slack) -> dict:
 async def open_modal(slack, user: str, card: dict, action: str) -> dict:
     opened = len(slack.api.bodies("views.open"))
     assert (await slack.click(user, card, f"case:OSB-2026-0001:{action}")).status == 200
-    bodies = await slack.api.wait_for(lambda: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open"))
+    bodies = await slack.api.wait_for(
+        lambda: len(slack.api.bodies("views.open")) > opened and slack.api.bodies("views.open")
+    )
     return bodies[-1]
 
 
@@ -460,7 +470,9 @@ async def test_dsl_records_a_platform_report_and_closes_through_modals(slack, bo
     assert [b["block_id"] for b in view["blocks"]] == ["action", "platform_reference", "detail"]
     assert view["title"]["text"] == "Record an action"  # the form's own short title, never clipped mid-word
     assert [b["optional"] for b in view["blocks"]] == [False, True, True]
-    await submit_modal(slack, DSL, view, {"action": "reported_to_platform", "platform_reference": "IG-55821"}, view_id="V2")
+    await submit_modal(
+        slack, DSL, view, {"action": "reported_to_platform", "platform_reference": "IG-55821"}, view_id="V2"
+    )
     await slack.api.wait_for(lambda: any("action has been recorded" in m["text"] for m in slack.messages_to(DSL)))
     case = await bot.store.get_case("default", "OSB-2026-0001")
     assert case.status == CaseStatus.IN_PROGRESS
@@ -495,8 +507,10 @@ async def test_a_retry_after_a_restart_is_still_recognised(slack, bot, content, 
     from bot.conversation.engine import Engine
 
     await say(slack, TEACHER, "I'm being targeted", event_id="EvRESTART")
-    fresh = SlackChannel(Engine(content, bot.store, settings, clock=clock),
-                         SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None, api_url=slack_api.url))
+    fresh = SlackChannel(
+        Engine(content, bot.store, settings, clock=clock),
+        SlackConfig(bot_token="xoxb-test-token", signing_secret=SECRET, app_token=None, api_url=slack_api.url),
+    )
     client = TestClient(TestServer(build_app(fresh.bot, [fresh]), host="127.0.0.1", port=0))
     await client.start_server()
     try:
@@ -607,14 +621,16 @@ async def test_your_report_has_been_sent_arrives_even_if_slack_refuses_it_first(
     block, element = find_button(summary, "send")
     assert (await slack.interaction(slack.block_actions(TEACHER, summary, block, element))).status == 200
     told = await slack.api.wait_for(
-        lambda: [m for m in slack.api.delivered_to(f"D{TEACHER}")[delivered:] if "OSB-2026-0001" in m["text"]], timeout=10)
+        lambda: [m for m in slack.api.delivered_to(f"D{TEACHER}")[delivered:] if "OSB-2026-0001" in m["text"]],
+        timeout=10,
+    )
     assert len(told) == 1
     assert len(await bot.store.list_cases("default")) == 1
 
 
 async def test_a_file_shared_as_a_stub_is_described_with_files_info(slack, bot):
     """Slack Connect and some clients send only `file_access: check_file_info`: files:read asks files.info."""
-    msg = await report_until_evidence(slack)
+    await report_until_evidence(slack)
     stub = fixture("message_file_share_connect")["event"]["files"]
     slack.api.files[stub[0]["id"]] = {
         "id": stub[0]["id"], "name": "tiktok-profile.png", "title": "tiktok-profile.png", "mimetype": "image/png",
@@ -776,8 +792,16 @@ async def test_in_socket_mode_an_uninstall_is_acknowledged_and_shown_by_healthz(
     client = TestClient(TestServer(build_app(bot, [channel]), host="127.0.0.1", port=0))
     await client.start_server()
     try:
-        await slack_api.to_socket.put({"envelope_id": "env-gone", "type": "events_api", "accepts_response_payload": False,
-                                       "retry_attempt": 0, "retry_reason": "", "payload": fixture("app_uninstalled")})
+        await slack_api.to_socket.put(
+            {
+                "envelope_id": "env-gone",
+                "type": "events_api",
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+                "payload": fixture("app_uninstalled"),
+            }
+        )
         await slack_api.wait_for(lambda: {"envelope_id": "env-gone"} in slack_api.socket_acks)
         await slack_api.wait_for(lambda: channel.unusable)
         health = await client.get("/healthz")
@@ -805,8 +829,14 @@ async def test_once_an_owed_question_has_arrived_the_next_answers_count_again(sl
     replies = await say(slack, TEACHER, "1")  # typed after seeing it: the first option, as always
     assert question(replies[-1]) == "report_concern.images"
     state = await bot.store.load_conversation(f"default/slack:D{TEACHER}")
-    assert state.active.answers["categories"] == [next(
-        e["options"][0]["value"] for b in asked["blocks"] for e in b.get("elements", []) if e.get("type") == "checkboxes")]
+    assert state.active.answers["categories"] == [
+        next(
+            e["options"][0]["value"]
+            for b in asked["blocks"]
+            for e in b.get("elements", [])
+            if e.get("type") == "checkboxes"
+        )
+    ]
 
 
 async def test_a_40_kb_message_with_raw_angle_brackets_is_refused_kindly_without_reading_it(slack, bot, monkeypatch):

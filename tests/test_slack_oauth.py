@@ -22,16 +22,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.fernet import Fernet, InvalidToken
 from slack_sdk.oauth.installation_store import Installation
 
+from bot.app.server import build_app, configured_channels
 from bot.channels.slack.config import slack_config
 from bot.channels.slack.installations import BOT_SCOPES, NotInstalled, StoreInstallations
-from bot.core.config import ConfigError
 from bot.conversation.engine import Engine
+from bot.core.config import ConfigError
 from bot.core.models import Role, School, StaffMember, Workspace
-from bot.app.server import build_app, configured_channels
 from testing.chat import STANDARD_REPORT, Chat, walk
-from tests.conftest import run_sql
 from testing.fakes.slack_api import CLIENT_ID, CLIENT_SECRET, FakeSlackApi
 from testing.slack_harness import SECRET, SlackHarness
+from tests.conftest import run_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = Fernet.generate_key().decode()
@@ -213,7 +213,9 @@ async def test_each_workspace_is_answered_with_its_own_token(oauth, caplog):
         assert [b["channel"] for b in oauth.api.bodies_by("chat.postMessage", mine)] == [f"D{teacher}"]
         assert oauth.api.bodies_by("auth.test", mine)  # Bolt's authorize asked Slack about this workspace's token
     # Every call but the install itself was made with one of the two tokens.
-    assert {t for (m, _), t in zip(oauth.api.calls, oauth.api.tokens) if m != "oauth.v2.access"} == set(tokens.values())
+    assert {t for (m, _), t in zip(oauth.api.calls, oauth.api.tokens, strict=True) if m != "oauth.v2.access"} == set(
+        tokens.values()
+    )
     for token in tokens.values():
         assert token not in caplog.text and token.split("-")[-1] not in caplog.text  # never logged
 

@@ -10,11 +10,16 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from bot.channels.slack.payloads import from_slack_text, to_attachments
 from bot.channels.slack.blocks import (
-    MAX_BLOCKS, MAX_BUTTON_TEXT, MAX_SECTION_TEXT, card_blocks, reply_message, to_mrkdwn,
+    MAX_BLOCKS,
+    MAX_BUTTON_TEXT,
+    MAX_SECTION_TEXT,
+    card_blocks,
+    reply_message,
+    to_mrkdwn,
 )
 from bot.channels.slack.config import slack_config
+from bot.channels.slack.payloads import from_slack_text, to_attachments
 from bot.core.config import ConfigError
 from bot.core.models import CaseCard, Choice, Reply
 
@@ -26,7 +31,10 @@ RAW = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas
 def manifest_validator() -> Draft7Validator:
     """The official top-level schema, its remote $refs served from the copies kept in tests/schemas."""
     resources = [
-        (RAW + f"manifest.schema.{v}.json", Resource.from_contents(json.loads((SCHEMAS / f"slack-manifest.schema.{v}.json").read_text())))
+        (
+            RAW + f"manifest.schema.{v}.json",
+            Resource.from_contents(json.loads((SCHEMAS / f"slack-manifest.schema.{v}.json").read_text())),
+        )
         for v in ("1.0.0", "2.0.0")
     ]
     schema = json.loads((SCHEMAS / "slack-manifest.schema.json").read_text())
@@ -44,8 +52,15 @@ def test_the_slack_manifest_is_valid_against_the_official_schema(name):
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     # The least scopes: nothing that reads channels or posts publicly as anyone else.
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"chat:write", "im:history", "im:write", "commands", "files:read", "files:write",
-                                                                 "users:read"}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+        "chat:write",
+        "im:history",
+        "im:write",
+        "commands",
+        "files:read",
+        "files:write",
+        "users:read",
+    }
     assert manifest["settings"]["socket_mode_enabled"] is (name == "manifest.socket-mode.yaml")
 
 
@@ -61,14 +76,23 @@ def test_no_slack_settings_means_the_channel_is_off():
     assert slack_config({"OSB_DB": "x"}) is None
 
 
-@pytest.mark.parametrize("env, variable", [
-    ({"SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99aaabbb85a5"}, "SLACK_BOT_TOKEN is missing"),
-    ({"SLACK_BOT_TOKEN": "xoxp-user-token", "SLACK_SIGNING_SECRET": "8f742231b10e8888"}, "SLACK_BOT_TOKEN is malformed"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1-2"}, "SLACK_SIGNING_SECRET is missing"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_SIGNING_SECRET": "not hex!"}, "SLACK_SIGNING_SECRET is malformed"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN is malformed"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_APP_TOKEN": "xapp-1", "SLACK_API_URL": "ftp:/x"}, "SLACK_API_URL is malformed"),
-])
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99aaabbb85a5"}, "SLACK_BOT_TOKEN is missing"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxp-user-token", "SLACK_SIGNING_SECRET": "8f742231b10e8888"},
+            "SLACK_BOT_TOKEN is malformed",
+        ),
+        ({"SLACK_BOT_TOKEN": "xoxb-1-2"}, "SLACK_SIGNING_SECRET is missing"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_SIGNING_SECRET": "not hex!"}, "SLACK_SIGNING_SECRET is malformed"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN is malformed"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_APP_TOKEN": "xapp-1", "SLACK_API_URL": "ftp:/x"},
+            "SLACK_API_URL is malformed",
+        ),
+    ],
+)
 def test_wrong_slack_settings_stop_start_up_naming_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         slack_config(env)
@@ -107,7 +131,10 @@ def test_user_text_can_never_become_a_link_a_mention_or_formatting():
 
 
 def test_the_bots_own_links_and_bold_are_kept():
-    assert to_mrkdwn("**Call** [Report Remove](https://www.childline.org.uk/rr/)") == "*Call* <https://www.childline.org.uk/rr/|Report Remove>"
+    assert (
+        to_mrkdwn("**Call** [Report Remove](https://www.childline.org.uk/rr/)")
+        == "*Call* <https://www.childline.org.uk/rr/|Report Remove>"
+    )
     assert to_mrkdwn("see https://reportharmfulcontent.com/.") == "see <https://reportharmfulcontent.com/>."
     assert to_mrkdwn("- one\n- two") == "\u2022 one\n\u2022 two"
 
@@ -118,7 +145,9 @@ def test_long_text_is_split_into_sections_within_slack_limits():
     sections = [b for b in message["blocks"] if b["type"] == "section"]
     assert len(sections) > 1
     assert all(len(b["text"]["text"]) <= MAX_SECTION_TEXT for b in sections)
-    assert "".join(b["text"]["text"] for b in sections).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+    assert "".join(b["text"]["text"] for b in sections).replace("\n", "").replace(" ", "") == text.replace(
+        "\n", ""
+    ).replace(" ", "")
     assert len(message["blocks"]) <= MAX_BLOCKS and len(message["text"]) <= 3000
 
 
@@ -146,14 +175,20 @@ def test_a_case_card_renders_values_as_literal_text():
     card = CaseCard(reference="OSB-2026-0001", status="New", urgent=True, title="URGENT case OSB-2026-0001",
                     fields=[("Account", "<!here> https://evil.example")] * 12, guidance=["**Rule.** Text."])
     blocks = card_blocks(card)
-    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "URGENT case OSB-2026-0001", "emoji": False}}
+    assert blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "URGENT case OSB-2026-0001", "emoji": False},
+    }
     sections = [b for b in blocks if b["type"] == "section"]
     assert [len(s["fields"]) for s in sections] == [10, 2]
     assert "<!here>" not in json.dumps(blocks) and "<https://evil" not in json.dumps(blocks)
 
 
 def test_slack_markup_in_what_users_type_is_unwrapped():
-    assert from_slack_text("see <https://www.instagram.com/fake|instagram.com/fake> &amp; &lt;3", 4000) == "see https://www.instagram.com/fake & <3"
+    assert (
+        from_slack_text("see <https://www.instagram.com/fake|instagram.com/fake> &amp; &lt;3", 4000)
+        == "see https://www.instagram.com/fake & <3"
+    )
     assert from_slack_text("mail <mailto:dsl@school.example|dsl@school.example>", 4000) == "mail dsl@school.example"
     assert from_slack_text(None, 4000) == ""
 
@@ -236,7 +271,7 @@ def _breaks_mid_sentence(text: str) -> list[str]:
 
     found = []
     lines = text.strip().split("\n")
-    for before, after in zip(lines, lines[1:]):
+    for before, after in zip(lines, lines[1:], strict=False):
         before, after = before.rstrip(), after.strip()
         if not before.strip() or not after or re.match(r"(- |\d+[.)] |• |\*\*|#)", after):
             continue

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import bot.store.migrations as migrations_module
-from bot.core.models import Role, StaffMember
 from bot.cases.routing import route_case
+from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore, SQLiteStore
 from testing.keys import TEST_RECORD_KEY
 from tests.conftest import POSTGRES_URL, postgres_schema, run_sql
@@ -23,7 +23,10 @@ async def test_every_role_of_a_person_is_stored_and_read_back(store):
 
 def test_one_role_given_the_old_way_is_read_as_a_list():
     assert StaffMember(user="console:a", role=Role.DSL, name="A B").roles == [Role.DSL]
-    assert StaffMember(user="console:a", roles=[Role.DSL, Role.DSL, Role.STAFF], name="A B").roles == [Role.DSL, Role.STAFF]
+    assert StaffMember(user="console:a", roles=[Role.DSL, Role.DSL, Role.STAFF], name="A B").roles == [
+        Role.DSL,
+        Role.STAFF,
+    ]
 
 
 OLD_ROWS = [("slack:UHEAD", "headteacher", "Alex Morgan"), ("slack:UDSL", "dsl", "Dana Lee"),
@@ -41,7 +44,9 @@ async def _old_directory(kind: str, tmp_path, monkeypatch, schema: str | None):
     old = SQLiteStore(tmp_path / "old.db") if kind == "sqlite" else PostgresStore(POSTGRES_URL, schema=schema)
     await old.open()
     for user, role, name in OLD_ROWS:
-        run_sql(old, 'INSERT INTO staff (school_id, "user", role, name) VALUES (?, ?, ?, ?)', ["default", user, role, name])
+        run_sql(
+            old, 'INSERT INTO staff (school_id, "user", role, name) VALUES (?, ?, ?, ?)', ["default", user, role, name]
+        )
     await old.close()
     monkeypatch.undo()
     new = SQLiteStore(tmp_path / "old.db") if kind == "sqlite" else PostgresStore(POSTGRES_URL, schema=schema,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.markup import to_plain
 from bot.cases.stats import account_key, case_stats, compute_stats, median, percentile, stats_reply
-from testing.cli_runner import out, run_cli
+from bot.core.markup import to_plain
 from testing.chat import Chat, walk
+from testing.cli_runner import out, run_cli
 
 HOUR = 3600
 

@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 import sqlite3
 from datetime import datetime, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from bot.core.models import (
-    Case, CaseEvent, CaseStatus, ConversationState, Evidence, Frame, Notification, Reminder, Reply, Role, Route,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    ConversationState,
+    Evidence,
+    Frame,
+    Notification,
+    Reminder,
+    Reply,
+    Role,
+    Route,
 )
 from bot.store import PostgresStore, SQLiteStore, Store, StoreError, migrations, open_store
 from bot.store.dialect import POSTGRES, SQLITE
@@ -66,7 +76,8 @@ def test_both_databases_have_the_same_migrations():
         for dialect in (SQLITE, POSTGRES):
             script = m.script(dialect)
             assert "{" not in script and any(
-                line.strip() and not line.strip().startswith("--") for line in script.splitlines()), (m.version, dialect)
+                line.strip() and not line.strip().startswith("--") for line in script.splitlines()
+            ), (m.version, dialect)
 
 
 @pytest.mark.sqlite_only
@@ -306,7 +317,9 @@ async def test_turn_ids_saved_with_a_conversation_are_seen(store):
 async def test_notes_for_people_not_yet_reachable_do_not_hold_up_the_others(store):
     from bot.core.models import Notification, Reply
 
-    waiting = [Notification(recipient=f"teams:never-opened-{n}", replies=[Reply(key="k", text="t")]) for n in range(150)]
+    waiting = [
+        Notification(recipient=f"teams:never-opened-{n}", replies=[Reply(key="k", text="t")]) for n in range(150)
+    ]
     ready = Notification(recipient="teams:opened", replies=[Reply(key="k", text="t")])
     await store.queue_notifications(waiting + [ready])
     await store.save_conversation_ref("default", "teams:opened", "teams", {"conversation": {"id": "a:1"}})
@@ -482,7 +495,9 @@ async def test_events_of_many_cases_come_in_one_go_by_kind_each_in_order(store):
     assert [e.kind for e in found[first.id]] == ["reported", "acknowledged", "closed"]
     assert [e.kind for e in found[second.id]] == ["reported"]
     assert found["no-such-case"] == []
-    assert found[first.id] == [e for e in await store.case_events(first.id) if e.kind in ("reported", "acknowledged", "closed")]
+    assert found[first.id] == [
+        e for e in await store.case_events(first.id) if e.kind in ("reported", "acknowledged", "closed")
+    ]
 
 
 async def test_each_person_has_one_live_card_per_case(store):
@@ -570,7 +585,9 @@ async def test_events_from_before_the_key_stay_verifiable_and_new_ones_are_keyed
     for row_id, actor, kind, detail, at in conn.execute(
             "SELECT id, actor, kind, detail, at FROM case_events ORDER BY id").fetchall():
         digest = event_hash(case.id, actor, kind, json.loads(detail), at, previous)
-        conn.execute("UPDATE case_events SET prev_hash = ?, hash = ?, keyed = 0 WHERE id = ?", [previous, digest, row_id])
+        conn.execute(
+            "UPDATE case_events SET prev_hash = ?, hash = ?, keyed = 0 WHERE id = ?", [previous, digest, row_id]
+        )
         previous = digest
     conn.execute("UPDATE cases SET events_head = ?", [previous])
     conn.execute("DELETE FROM record_key")

@@ -100,7 +100,9 @@ async def test_a_bulk_built_case_makes_a_whole_safeguarding_record(scaled, conte
     store, dataset = scaled
     ops = scale.Operations(store, dataset, content)
     case = await ops.case()
-    record = await build_record(ops.bot.store, await ops.bot.schools.scope(case.school_id), case, exported_by=dataset.dsl, fmt="json")
+    record = await build_record(
+        ops.bot.store, await ops.bot.schools.scope(case.school_id), case, exported_by=dataset.dsl, fmt="json"
+    )
     assert record.integrity.intact
     assert len(record.chronology) == len(await store.case_events(case.id))
     assert record.reference == case.reference and record.routed_to

@@ -11,7 +11,15 @@ import pytest
 
 from bot.cases.early_warning import Sighting, pattern_key
 from bot.core.models import (
-    CaseEvent, CaseStatus, ConversationState, Notification, Reply, Role, School, StaffMember, Workspace,
+    CaseEvent,
+    CaseStatus,
+    ConversationState,
+    Notification,
+    Reply,
+    Role,
+    School,
+    StaffMember,
+    Workspace,
 )
 from bot.store import StoreError
 from tests.conftest import run_sql, stored_rows

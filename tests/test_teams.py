@@ -11,15 +11,25 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app.server import build_app
 from bot.cases.card import card_reply
 from bot.channels.teams import TeamsChannel, teams_config
 from bot.core.models import CaseStatus, Role, StaffMember
-from bot.app.server import build_app
-from tests.conftest import stored_rows
 from testing.fakes.connector import FakeConnector
 from testing.teams_harness import (
-    TENANT, TeamsHarness, actions, assert_valid_for_teams, card_of, elements, find_action, links, question, text, words,
+    TENANT,
+    TeamsHarness,
+    actions,
+    assert_valid_for_teams,
+    card_of,
+    elements,
+    find_action,
+    links,
+    question,
+    text,
+    words,
 )
+from tests.conftest import stored_rows
 
 TEACHER = "6f1b2c3d-0000-4000-8000-00000000a001"
 DSL = "6f1b2c3d-0000-4000-8000-00000000d001"
@@ -68,7 +78,9 @@ async def teams(bot, connector):
     channel = TeamsChannel(bot, teams_config({"TEAMS_ALLOW_ANONYMOUS": "true"}))
     client = TestClient(TestServer(build_app(bot, [channel]), host="127.0.0.1", port=0))
     await client.start_server()
-    harness = TeamsHarness(client, channel, connector, names={m.user.removeprefix("teams:"): m.name for m in TEAMS_STAFF})
+    harness = TeamsHarness(
+        client, channel, connector, names={m.user.removeprefix("teams:"): m.name for m in TEAMS_STAFF}
+    )
     yield harness
     await client.close()
     for card in harness.all_cards():
@@ -131,7 +143,9 @@ async def test_a_report_reaches_the_dsl_as_a_proactive_case_card(teams, bot):
         f"case:{REF}:{a}" for a in ("ack", "urgent", "plan", "pack", "note", "action", "status", "close", "record",
                                     "entry", "entered")]
     # Sent as a new message in the DSL's own chat, never as a reply to anything.
-    call = next(c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL) and c.get("id") == card["id"])
+    call = next(
+        c for c in teams.connector.calls if c["conversation"] == teams.conversation(DSL) and c.get("id") == card["id"]
+    )
     assert call["activity_id"] is None
     assert f"Case {REF}" in text(teams.to(DEPUTY)[-1])
     assert not teams.to(HEAD) and not teams.to(CHAIR)
@@ -245,7 +259,9 @@ async def test_files_shared_in_the_chat_are_recorded_by_reference_never_download
 
 async def test_what_is_not_an_activity_gets_400_not_500(teams):
     assert (await teams.post({"type": 5, "conversation": "x"})).status == 400
-    assert (await teams.client.post("/api/messages", data=b"{not json", headers={"Content-Type": "application/json"})).status == 400
+    assert (
+        await teams.client.post("/api/messages", data=b"{not json", headers={"Content-Type": "application/json"})
+    ).status == 400
     assert teams.connector.calls == []
 
 
@@ -314,7 +330,9 @@ async def test_a_dsl_who_has_not_opened_the_bot_gets_the_card_the_moment_they_do
     assert teams.to(DSL) == []  # Teams lets a bot write only into a chat the person has opened
     assert await bot.store.reachable_users("default", "teams") == {f"teams:{TEACHER}"}
     await teams.channel.deliver_pending()
-    assert teams.to(DSL) == [] and any(n.recipient == f"teams:{DSL}" for n in await bot.store.pending_notifications("teams"))
+    assert teams.to(DSL) == [] and any(
+        n.recipient == f"teams:{DSL}" for n in await bot.store.pending_notifications("teams")
+    )
 
     await teams.say(DSL, "hello")
     cards = [m for m in teams.to(DSL) if f"Case {REF}" in text(m)]
@@ -504,7 +522,12 @@ def botframework_keys(monkeypatch):
     import jwt
     from jwt.algorithms import RSAAlgorithm
 
-    jwk = {**RSAAlgorithm.to_jwk(signing_key().public_key(), as_dict=True), "kid": "osb-test", "use": "sig", "alg": "RS256"}
+    jwk = {
+        **RSAAlgorithm.to_jwk(signing_key().public_key(), as_dict=True),
+        "kid": "osb-test",
+        "use": "sig",
+        "alg": "RS256",
+    }
     monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", lambda self: {"keys": [jwk]})
 
 
@@ -535,7 +558,9 @@ async def serve(bot, env) -> TestClient:
     "expired",
     "loopback service URL",
 ])
-async def test_with_credentials_a_missing_or_bad_token_gets_401_never_500(bot, connector, botframework_keys, authorization):
+async def test_with_credentials_a_missing_or_bad_token_gets_401_never_500(
+    bot, connector, botframework_keys, authorization
+):
     forged = {
         "forged": lambda: token(signing_key("attacker")),
         "wrong audience": lambda: token(aud="11111111-2222-3333-4444-555555555555"),
@@ -625,7 +650,9 @@ async def test_with_credentials_activities_from_another_tenant_are_ignored(bot, 
     assert await bot.store.load_conversation(f"default/teams:{harness.conversation(TEACHER)}") is None
     # The school's own tenant gets through (this context has no connector to answer with, hence the error).
     with pytest.raises(RuntimeError, match="ConnectorClient"):
-        await channel.on_turn(TurnContext(channel.adapter, Activity.model_validate(harness.activity(TEACHER, text="hi"))))
+        await channel.on_turn(
+            TurnContext(channel.adapter, Activity.model_validate(harness.activity(TEACHER, text="hi")))
+        )
     assert await bot.store.get_conversation_ref("default", f"teams:{TEACHER}") is not None
 
 
@@ -779,13 +806,22 @@ def entra_token(**claims) -> str:
                     "appid": "99999999-aaaa-4bbb-8ccc-dddddddddddd", **claims})
 
 
-@pytest.mark.parametrize("claims", [
-    pytest.param(lambda: entra_token(), id="an app in the school's tenant"),
-    pytest.param(lambda: entra_token(iss=f"https://login.microsoftonline.com/{TENANT}/v2.0", azp="99999999-aaaa-4bbb-8ccc-dddddddddddd"),
-                 id="the same as a v2 token"),
-    pytest.param(lambda: token(ver="2.0", azp="99999999-aaaa-4bbb-8ccc-dddddddddddd"),
-                 id="an agent-to-agent claim under the Bot Framework issuer"),
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param(lambda: entra_token(), id="an app in the school's tenant"),
+        pytest.param(
+            lambda: entra_token(
+                iss=f"https://login.microsoftonline.com/{TENANT}/v2.0", azp="99999999-aaaa-4bbb-8ccc-dddddddddddd"
+            ),
+            id="the same as a v2 token",
+        ),
+        pytest.param(
+            lambda: token(ver="2.0", azp="99999999-aaaa-4bbb-8ccc-dddddddddddd"),
+            id="an agent-to-agent claim under the Bot Framework issuer",
+        ),
+    ],
+)
 async def test_only_bot_framework_channel_tokens_are_accepted(bot, connector, botframework_keys, outgoing_token, claims,
                                                              caplog):
     client = await serve(bot, PRODUCTION)
@@ -802,7 +838,9 @@ async def test_only_bot_framework_channel_tokens_are_accepted(bot, connector, bo
         await client.close()
 
 
-async def test_a_bot_framework_channel_token_is_accepted(bot, connector, botframework_keys, outgoing_token, monkeypatch):
+async def test_a_bot_framework_channel_token_is_accepted(
+    bot, connector, botframework_keys, outgoing_token, monkeypatch
+):
     """The same request with the channel's token gets through the token check (and on to the turn)."""
     from bot.channels.teams import app as teams_app
 
@@ -862,12 +900,25 @@ async def test_a_dsl_who_left_or_was_demoted_loses_the_case_in_teams_at_once(tea
     case = await bot.store.get_case("default", REF)
     # A card update and a message still waiting for them from before they left.
     names = {m.user: m.name for m in TEAMS_STAFF}
-    await bot.store.queue_notifications([
-        Notification(recipient=f"teams:{DSL}", case_id=case.id, kind="card_update",
-                     replies=[card_reply(await bot.schools.scope(case.school_id), case, f"teams:{DSL}", names)]),
-        Notification(recipient=f"teams:{DSL}", case_id=case.id,
-                     replies=[card_reply(await bot.schools.scope(case.school_id), case, f"teams:{DSL}", names, key="case.new_card")]),
-    ])
+    await bot.store.queue_notifications(
+        [
+            Notification(
+                recipient=f"teams:{DSL}",
+                case_id=case.id,
+                kind="card_update",
+                replies=[card_reply(await bot.schools.scope(case.school_id), case, f"teams:{DSL}", names)],
+            ),
+            Notification(
+                recipient=f"teams:{DSL}",
+                case_id=case.id,
+                replies=[
+                    card_reply(
+                        await bot.schools.scope(case.school_id), case, f"teams:{DSL}", names, key="case.new_card"
+                    )
+                ],
+            ),
+        ]
+    )
     if left == "removed":
         await bot.store.remove_staff("default", f"teams:{DSL}")
     else:
@@ -923,7 +974,9 @@ async def case_sent_while_the_dsls_chat_answers(teams: TeamsHarness, *answers) -
 
 
 def tries_to(teams: TeamsHarness, user: str) -> int:
-    return len([c for c in teams.connector.calls if c["conversation"] == teams.conversation(user) and c["method"] == "POST"])
+    return len(
+        [c for c in teams.connector.calls if c["conversation"] == teams.conversation(user) and c["method"] == "POST"]
+    )
 
 
 @pytest.mark.parametrize("status, reason, unreachable", [(403, "blocked", True), (404, "conversation_gone", True),
@@ -983,8 +1036,12 @@ async def test_with_the_tenant_unset_each_mapped_tenant_reaches_its_school_and_n
     from bot.core.models import School, Workspace
 
     oak_tenant, unmapped = "0a0a0a0a-1111-4222-8333-444444444444", "99999999-8888-7777-6666-555555555555"
-    await bot.store.upsert_school(School(id="hill", name="Hillside Academy", workspaces=[Workspace(platform="teams", id=TENANT)]))
-    await bot.store.upsert_school(School(id="oak", name="Oakfield Primary", workspaces=[Workspace(platform="teams", id=oak_tenant)]))
+    await bot.store.upsert_school(
+        School(id="hill", name="Hillside Academy", workspaces=[Workspace(platform="teams", id=TENANT)])
+    )
+    await bot.store.upsert_school(
+        School(id="oak", name="Oakfield Primary", workspaces=[Workspace(platform="teams", id=oak_tenant)])
+    )
     env = {k: v for k, v in PRODUCTION.items() if not k.endswith("TENANTID")}
     channel = TeamsChannel(bot, teams_config(env))
     harness = TeamsHarness(None, channel, connector)
@@ -1073,7 +1130,9 @@ async def test_an_urgent_report_that_reached_nobody_never_says_the_team_was_aler
     (msg,) = await teams.press(TEACHER, msgs[-1], "learner")
     (msg,) = await teams.say(TEACHER, "skip")
     (sent,) = await teams.press(TEACHER, msg, "send")
-    assert "can't reach the safeguarding team yet" in text(warned[1]) and "go to the DSL in person now" in text(warned[1])
+    assert "can't reach the safeguarding team yet" in text(warned[1]) and "go to the DSL in person now" in text(
+        warned[1]
+    )
     assert not any("I've alerted" in text(m) for m in teams.to(TEACHER))
     assert "sent as urgent" in text(sent) and "hasn't reached anyone yet" in text(sent)
     assert "alerted" not in text(sent) and "speak to the DSL in person now" in text(sent)
@@ -1088,7 +1147,8 @@ async def test_a_report_of_emoji_reaches_the_reporter_and_the_dsl_through_a_conn
     teams.connector.max_bytes = 28 * 1024
     await teams.install(DSL)
     await teams.install(DEPUTY)
-    summary = await report_until_summary(teams, description="Faces " + emoji * 3990)  # words too: emoji alone are asked again
+    # words too: emoji alone are asked again
+    summary = await report_until_summary(teams, description="Faces " + emoji * 3990)
     shown = [m for m in teams.to(TEACHER) if emoji in text(m)]
     assert "".join(text(m) for m in shown).count(emoji) == 3990  # the check-and-send summary, split, all of it
     (sent,) = await teams.press(TEACHER, summary, "send")

@@ -13,7 +13,11 @@ import pytest
 from jsonschema import Draft4Validator
 
 from bot.channels.teams.cards import (
-    MAX_CARD_BYTES, form_card, reply_cards, size, text_blocks,
+    MAX_CARD_BYTES,
+    form_card,
+    reply_cards,
+    size,
+    text_blocks,
 )
 from bot.channels.teams.config import teams_config
 from bot.cli import main
@@ -144,7 +148,8 @@ def test_teams_package_builds_the_zip_to_upload(tmp_path, capsys):
     assert main(["teams-package", "--app-id", APP_ID.upper(), "--out", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
     with zipfile.ZipFile(out) as package:
-        assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]  # at the root, as Teams wants
+        # at the root, as Teams wants
+        assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
         manifest = json.loads(package.read("manifest.json"))
         color = png_info(package.read("color.png"))
         outline = png_info(package.read("outline.png"))
@@ -202,7 +207,11 @@ def test_staff_list_shows_who_cannot_yet_be_reached_on_teams(tmp_path, capsys):
     async def setup() -> None:
         store = SQLiteStore(db)
         await store.open()
-        for user, name in (("teams:dsl-guid", "Dana Lee"), ("teams:deputy-guid", "Sam Patel"), ("slack:U1", "Jo Brown")):
+        for user, name in (
+            ("teams:dsl-guid", "Dana Lee"),
+            ("teams:deputy-guid", "Sam Patel"),
+            ("slack:U1", "Jo Brown"),
+        ):
             await store.upsert_staff(StaffMember(user=user, role=Role.DSL, name=name))
         await store.save_conversation_ref("default", "teams:deputy-guid", "teams", {"conversation": {"id": "a:1"}})
         await store.close()
@@ -242,7 +251,9 @@ def test_staff_list_shows_who_teams_refused_and_why(tmp_path, capsys):
     assert "reach" not in lines["teams:deputy-guid"]
     assert main(["staff", "list", "--json", "--db", str(db)]) == 0
     listed = {m["user"]: m for m in json.loads(capsys.readouterr().out)}
-    assert listed["teams:dsl-guid"]["reachable"] is False and listed["teams:dsl-guid"]["unreachable_because"] == "blocked"
+    assert (
+        listed["teams:dsl-guid"]["reachable"] is False and listed["teams:dsl-guid"]["unreachable_because"] == "blocked"
+    )
     assert listed["teams:deputy-guid"]["reachable"] is True and "unreachable_because" not in listed["teams:deputy-guid"]
 
 
@@ -297,8 +308,19 @@ def test_many_long_choices_are_stacked_and_a_few_short_ones_sit_in_a_row():
     assert all(len(a["title"]) <= 75 for s in sets for a in s["actions"])
     assert sets[0]["actions"][0]["data"] == {"osb": {"c": "c0", "q": "flow.step"}}
     assert_valid_for_teams(card)
-    (row,) = [e for e in reply_cards(Reply(key="k", text="Sure?", choices=many[:0] + [
-        Choice(id="yes", label="Yes"), Choice(id="no", label="No")], asks="q"), "Continue")[0]["body"] if e["type"] == "ActionSet"]
+    (row,) = [
+        e
+        for e in reply_cards(
+            Reply(
+                key="k",
+                text="Sure?",
+                choices=many[:0] + [Choice(id="yes", label="Yes"), Choice(id="no", label="No")],
+                asks="q",
+            ),
+            "Continue",
+        )[0]["body"]
+        if e["type"] == "ActionSet"
+    ]
     assert [a["title"] for a in row["actions"]] == ["Yes", "No"]
 
 
@@ -316,7 +338,9 @@ def test_a_huge_case_card_is_one_card_within_the_limit_with_its_values_literal()
     fields = [(f"Field {n}", "<at>Dana</at> **x** https://evil.example " * 200) for n in range(15)]
     case = CaseCard(reference="OSB-2026-0001", status="New", urgent=True, title="URGENT case OSB-2026-0001",
                     fields=fields, guidance=["**Rule.** Text."])
-    actions = [Choice(id=f"case:OSB-2026-0001:{a}", label=a.title()) for a in ("ack", "note", "action", "status", "close")]
+    actions = [
+        Choice(id=f"case:OSB-2026-0001:{a}", label=a.title()) for a in ("ack", "note", "action", "status", "close")
+    ]
     (card,) = reply_cards(Reply(key="case.card", text="New case", card=case, choices=actions, urgent=True), "Continue")
     assert size(card) <= MAX_CARD_BYTES
     assert_valid_for_teams(card)
@@ -326,9 +350,18 @@ def test_a_huge_case_card_is_one_card_within_the_limit_with_its_values_literal()
 
 
 def test_a_form_is_card_inputs_with_save_and_cancel():
-    form = Form(id="case_close:OSB-2026-0001", title="Close a case", submit="Save", cancel="Cancel", fields=[
-        FormField(id="outcome", label="Outcome", kind="choice", choices=[Choice(id="content_removed", label="Removed")]),
-        FormField(id="note", label="Closing note", kind="text", optional=True)])
+    form = Form(
+        id="case_close:OSB-2026-0001",
+        title="Close a case",
+        submit="Save",
+        cancel="Cancel",
+        fields=[
+            FormField(
+                id="outcome", label="Outcome", kind="choice", choices=[Choice(id="content_removed", label="Removed")]
+            ),
+            FormField(id="note", label="Closing note", kind="text", optional=True),
+        ],
+    )
     card = form_card(form, max_chars=4000)
     assert_valid_for_teams(card)
     inputs = [e for e in card["body"] if e["type"].startswith("Input.")]

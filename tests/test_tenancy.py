@@ -32,8 +32,15 @@ async def two_schools(store, tmp_path):
     (local / "helplines.yaml").write_text(
         "helplines:\n  - id: lado\n    name: the Hillshire LADO (01632 960001)\n"
         "    source: https://example.org/hillshire-lado\n    checked: 2026-11-20\n", encoding="utf-8")
-    await store.upsert_school(School(id="hill", name="Hillside Academy", reference_prefix="HSA",
-                                     content_dir=str(local.parent), workspaces=[Workspace(platform="slack", id="T0HILL")]))
+    await store.upsert_school(
+        School(
+            id="hill",
+            name="Hillside Academy",
+            reference_prefix="HSA",
+            content_dir=str(local.parent),
+            workspaces=[Workspace(platform="slack", id="T0HILL")],
+        )
+    )
     await store.upsert_school(School(id="oak", name="Oakfield Primary School", reference_prefix="OAK",
                                      workspaces=[Workspace(platform="slack", id="T0OAK")]))
     await store.upsert_school(School(id="county", name="Hillshire County Council", kind="authority"))
@@ -117,9 +124,19 @@ async def test_the_same_naming_pattern_at_two_schools_is_a_pattern_alert(county_
     await report(county_bot, "hill", "console:hteacher",
                  [s.replace("@fake_hillside https://www.instagram.com/fake_hillside/?igsh=abc", "@hillside_muggies")
                   if isinstance(s, str) else s for s in STANDARD_REPORT])
-    await report(county_bot, "oak", "console:oteacher",
-                 [s.replace("@fake_hillside https://www.instagram.com/fake_hillside/?igsh=abc", "instagram.com/oakfield.muggies2")
-                  if isinstance(s, str) else s for s in STANDARD_REPORT])
+    await report(
+        county_bot,
+        "oak",
+        "console:oteacher",
+        [
+            s.replace(
+                "@fake_hillside https://www.instagram.com/fake_hillside/?igsh=abc", "instagram.com/oakfield.muggies2"
+            )
+            if isinstance(s, str)
+            else s
+            for s in STANDARD_REPORT
+        ],
+    )
     officer = Chat(county_bot, "console:lso", school="county")
     await officer.open()
     [alert] = [r for r in officer.last if r.key.startswith("early_warning.")]
@@ -152,9 +169,9 @@ async def test_one_school_with_no_workspaces_takes_everyone(bot):
 async def slack_two_schools(county_bot, slack_api):
     from aiohttp.test_utils import TestClient, TestServer
 
+    from bot.app.server import build_app
     from bot.channels.slack import SlackChannel
     from bot.channels.slack.config import SlackConfig
-    from bot.app.server import build_app
     from testing.slack_harness import SECRET
 
     store = county_bot.store
@@ -264,7 +281,10 @@ async def test_a_welsh_schools_case_card_pack_and_plan_name_wales_and_its_proced
     await hdsl.pick("case:HSA-2026-0001:plan")
     # England's route: the case manager judges the harm test first; the LADO step follows that decision.
     english = hdsl.last[0].text
-    assert "judges the allegation against the harm test" in english and "Designated Officer for Safeguarding" not in english
+    assert (
+        "judges the allegation against the harm test" in english
+        and "Designated Officer for Safeguarding" not in english
+    )
 
 
 # --- early warning at scale: looked up, never compared pairwise ----------------------------------------------
@@ -275,11 +295,13 @@ def made_up_handles(count: int, start: int = 0) -> list[str]:
     from itertools import product
 
     letters = "bcdfghjklmnpqrstvwxz"
-    names = ("".join(p) for p in product(letters, repeat=5) if all(a != b for a, b in zip(p, p[1:])))
-    return [f"@{name}" for _, name in zip(range(start + count), names)][start:]
+    names = ("".join(p) for p in product(letters, repeat=5) if all(a != b for a, b in zip(p, p[1:], strict=False)))
+    return [f"@{name}" for _, name in zip(range(start + count), names, strict=False)][start:]
 
 
-async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_window_holds(county_bot, clock, monkeypatch):
+async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_window_holds(
+    county_bot, clock, monkeypatch
+):
     from bot.cases import early_warning
     from bot.cases.early_warning import raise_alerts, sightings
     from bot.core.models import Case, CaseEvent
@@ -287,7 +309,9 @@ async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_win
     store = county_bot.store
     read: list[int] = []
     real_find = early_warning.find_alerts
-    monkeypatch.setattr(early_warning, "find_alerts", lambda recent, *a: read.append(len(recent)) or real_find(recent, *a))
+    monkeypatch.setattr(
+        early_warning, "find_alerts", lambda recent, *a: read.append(len(recent)) or real_find(recent, *a)
+    )
 
     async def open_case(school_id: str, draft: str, handles: list[str]) -> Case:
         answers = {"accounts": [{"kind": "handle", "value": h} for h in handles]}

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot.core.models import Choice
 from bot.core.dates import read_date
+from bot.core.models import Choice
 from bot.core.text import clean, contains_phrase, parse_accounts, resolve_choices
 
 TODAY = date(2026, 11, 20)
@@ -80,7 +80,9 @@ def test_the_same_account_twice_is_listed_once():
     assert values("@copycat and again @CopyCat") == ["@copycat"]
 
 
-@pytest.mark.parametrize("text", ["email me at jo.brown@school.org.uk", "jo@school.org", "contact jo@school.org please"])
+@pytest.mark.parametrize(
+    "text", ["email me at jo.brown@school.org.uk", "jo@school.org", "contact jo@school.org please"]
+)
 def test_an_email_address_is_not_mistaken_for_a_handle(text):
     accounts, invalid = parse_accounts(text)
     assert accounts == [] and invalid == []
@@ -289,6 +291,9 @@ def test_dotted_runs_as_long_as_a_message_hold_no_account(hostile):
 def test_choices_separated_by_any_spacing_are_read_and_long_spacing_is_not_a_choice():
     offered = [Choice(id="instagram", label="Instagram"), Choice(id="tiktok", label="TikTok")]
     assert resolve_choices("Instagram ,   TikTok", offered, ["instagram", "tiktok"], True) == ["instagram", "tiktok"]
-    assert resolve_choices("Instagram\n\nand\tTikTok", offered, ["instagram", "tiktok"], True) == ["instagram", "tiktok"]
+    assert resolve_choices("Instagram\n\nand\tTikTok", offered, ["instagram", "tiktok"], True) == [
+        "instagram",
+        "tiktok",
+    ]
     # A run of spaces as long as a message: the separator pattern has no repeat to rescan it from each position.
     assert resolve_choices("1" + " " * 3998 + "x", offered, ["instagram", "tiktok"], True) is None

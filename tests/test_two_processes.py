@@ -15,11 +15,11 @@ import pytest
 
 from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore
-from testing.keys import TEST_RECORD_KEY
-from tests.conftest import POSTGRES_URL, postgres_schema
 from testing.fakes.slack_api import FakeSlackApi
+from testing.keys import TEST_RECORD_KEY
 from testing.server_process import FULL_REPORT, REFERENCE, HttpClient, ServerProcess, reference_in, serve_env
 from testing.slack_harness import SlackHarness
+from tests.conftest import POSTGRES_URL, postgres_schema
 
 pytestmark = [
     pytest.mark.slow,
@@ -94,7 +94,7 @@ async def test_two_processes_share_one_database_and_each_report_opens_one_case_a
                 p.front = front
             sent = await walk(FULL_REPORT[9:])
 
-            given = {f"slack:{p.user}": reference_in(m) for p, m in zip(people, sent)}
+            given = {f"slack:{p.user}": reference_in(m) for p, m in zip(people, sent, strict=True)}
             cases = {c.reporter: c.reference for c in await store.list_cases("default")}
             assert cases == given  # one case per person, the one they were told of
             assert len(set(cases.values())) == PEOPLE

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.content import DEFAULT_CONTENT_DIR
 from bot.conversation.welsh import looks_welsh
+from bot.core.content import DEFAULT_CONTENT_DIR
 from testing.chat import Chat, walk
 from tests.test_cli import chat_json, keys, message
 

@@ -11,10 +11,10 @@ from typing import Mapping, Protocol
 
 from aiohttp import web
 
+from bot.app.scheduler import Scheduler
+from bot.cases.retention import PRUNE_SECONDS, prune_expired
 from bot.conversation.engine import Engine
 from bot.core.periodic import Periodic
-from bot.cases.retention import PRUNE_SECONDS, prune_expired
-from bot.app.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 

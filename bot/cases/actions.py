@@ -18,7 +18,8 @@ ANY = frozenset(CaseStatus)
 @dataclass(frozen=True)
 class CaseAction:
     id: str  # in a button's id: case:<reference>:<id>[:<value>]
-    handler: str | None = None  # the Casework method that does it: (ctx, case) or, with `takes_value`, (ctx, case, value)
+    # the Casework method that does it: (ctx, case) or, with `takes_value`, (ctx, case, value)
+    handler: str | None = None
     flow: str | None = None  # or the flow that asks for its details (one form where the channel has forms)
     event: str | None = None  # the event it records on the case, if any
     statuses: frozenset[CaseStatus] = ANY  # when it applies (a flow outside them is answered "already closed")

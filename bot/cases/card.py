@@ -14,10 +14,10 @@ from bot.cases.scope import SchoolScope
 from bot.core.content import Step
 from bot.core.markup import Markup, escape, to_plain
 from bot.core.models import Case, CaseCard, Choice, Reply, Role, Route, StaffMember
+from bot.core.report import Report
 from bot.core.text import contains_phrase
 from bot.core.words import describe
 from bot.store import Store
-from bot.core.report import Report
 
 REPORT = "report_concern"  # the flow a case's answers come from
 THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")

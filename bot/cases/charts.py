@@ -15,9 +15,9 @@ from io import BytesIO
 from matplotlib.figure import Figure
 from pydantic import BaseModel, Field
 
+from bot.cases.stats import category_label, pick_up_seconds
 from bot.core.content import Content
 from bot.core.models import Case, CaseEvent, FileReply, Reply
-from bot.cases.stats import category_label, pick_up_seconds
 
 # Upper bounds of each band of time to pick up, in hours; the last band has none.
 PICK_UP_BANDS = (("within_hour", 1.0), ("within_4_hours", 4.0), ("within_day", 24.0), ("within_3_days", 72.0),

@@ -21,9 +21,9 @@ from bot.cases.plan import case_plan, open_required
 from bot.cases.scope import SchoolScope
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseStatus, Choice, Notification, Reply, StaffMember
+from bot.core.report import Report
 from bot.core.words import choice_summary
 from bot.store import Store
-from bot.core.report import Report
 
 log = logging.getLogger(__name__)
 

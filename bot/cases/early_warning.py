@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+
 from pydantic import BaseModel
 
 from bot.core.config import Settings
 from bot.core.content import Content
 from bot.core.models import Case, Notification, Reply, Role, Sighting
+from bot.core.report import Report
 from bot.core.text import account_key
 from bot.store import Store
-from bot.core.report import Report
 
 # Words that name the kind of school rather than the school: taken out of handles with the school's name.
 SCHOOL_WORDS = {

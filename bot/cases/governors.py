@@ -19,11 +19,11 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from bot.cases.charts import chart_data, chart_png
-from bot.core.content import Content
-from bot.core.models import Case, CaseEvent, utcnow
 from bot.cases.record.pdf import FONT, FONT_BOLD, pdf_safe, registered_fonts
 from bot.cases.school_calendar import SchoolCalendar, Term
 from bot.cases.stats import MILESTONES, CaseStats, category_label, compute_stats, describe_duration
+from bot.core.content import Content
+from bot.core.models import Case, CaseEvent, utcnow
 from bot.store import Store
 
 TERM_KINDS = ("autumn", "spring", "summer")

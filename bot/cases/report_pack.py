@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 
-
 from bot.core.content import Content, Harm, Helpline, ReportRoute
 from bot.core.markup import Markup
 from bot.core.models import Case, Choice, Reply, School

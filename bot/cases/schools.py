@@ -9,8 +9,8 @@ is made with the school id resolved here.
 
 from __future__ import annotations
 
-from pathlib import Path
 import time
+from pathlib import Path
 from typing import Callable
 
 from bot.cases.school_calendar import calendar_for

@@ -32,9 +32,9 @@ from bot.cases.actions import PICKED_UP
 from bot.core.content import Content
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseEvent, CaseStatus, Reply, utcnow
-from bot.store import Store
-from bot.core.text import account_key
 from bot.core.report import Report
+from bot.core.text import account_key
+from bot.store import Store
 
 MILESTONES = ("reported", *PICKED_UP)  # the only events the figures read
 

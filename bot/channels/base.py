@@ -13,9 +13,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot.cases.schools import Schools
 from bot.core.content import Content
 from bot.core.models import Reply
-from bot.cases.schools import Schools
 from bot.store import Store
 
 log = logging.getLogger(__name__)

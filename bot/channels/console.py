@@ -13,10 +13,10 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from bot.core.content import Content
 from bot.conversation.engine import Engine
+from bot.core.content import Content
 from bot.core.models import Attachment, Reply, Turn
 from bot.core.private import write_private
 
@@ -42,7 +42,8 @@ def to_turn(line: str, platform: str, user_id: str, school_id: str = "default", 
         except ValueError:
             parts = [raw]
         return Turn(platform=platform, user_id=user_id, conversation_id=user_id, files=True, school_id=school_id,
-                    attachments=[describe_file(p, max_bytes) for p in parts] or [Attachment(name="(no file named)", ref="", missing=True)])
+                    attachments=[describe_file(p, max_bytes) for p in parts]
+                    or [Attachment(name="(no file named)", ref="", missing=True)])
     return Turn(platform=platform, user_id=user_id, conversation_id=user_id, text=line, files=True, school_id=school_id)
 
 
@@ -70,8 +71,9 @@ def describe_file(path_text: str, max_bytes: int | None = None) -> Attachment:
 def to_json(replies: list[Reply], saved: dict[int, Path] | None = None) -> str:
     messages = []
     for n, r in enumerate(replies):
-        message = {"key": r.key, "text": unescape(r.text), "choices": [c.model_dump() for c in r.choices]}
-        if saved and n in saved:
+        message: dict[str, Any] = {"key": r.key, "text": unescape(r.text),
+                                   "choices": [c.model_dump() for c in r.choices]}
+        if saved and n in saved and r.file is not None:  # saved holds only replies with a file
             message["file"] = {"name": r.file.name, "media_type": r.file.media_type, "path": str(saved[n])}
         if r.multiple:
             message["multiple"] = True
@@ -129,7 +131,8 @@ async def run_chat(bot: Engine, user: str, as_json: bool, exports: Path, stdin: 
 
     def emit(replies: list[Reply]) -> None:
         saved = save_files(replies, exports)
-        stdout.write((to_json(replies, saved) if as_json else to_text(replies, bot.content, bold=interactive, saved=saved)) + "\n")
+        text = to_json(replies, saved) if as_json else to_text(replies, bot.content, bold=interactive, saved=saved)
+        stdout.write(text + "\n")
         stdout.flush()
 
     school = bot.settings.school_id  # the command line's --school, or the only school

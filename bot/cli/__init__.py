@@ -1,4 +1,5 @@
-"""The command line: `online-safety-bot chat | serve | schools | staff | cases | trends | flows | content | teams-package`."""
+"""The command line:
+`online-safety-bot chat | serve | schools | staff | cases | trends | flows | content | teams-package`."""
 
 # The parser and `main` are here; each command group is a module of its own with `register(sub, parents)`, which
 # adds its parser (and, for a command that works on one school's store, `run` as the parser's default), and its

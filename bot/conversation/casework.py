@@ -37,6 +37,7 @@ from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
 from bot.cases.triage import triage_reply
+from bot.conversation import record_system
 from bot.conversation.case_focus import back_to_case
 from bot.conversation.context import Context, FlowRunner
 from bot.conversation.dialogs.base import CaseUpdate, Dialog
@@ -57,7 +58,6 @@ from bot.core.models import (
     StaffMember,
 )
 from bot.store import Store
-from bot.conversation import record_system
 
 log = logging.getLogger(__name__)
 # What the reporter of an impersonation can press about their own case: the steps, and that they have reported it.

@@ -19,31 +19,31 @@ Each turn runs in one fixed order, under a per-conversation lock:
 
 from __future__ import annotations
 
-import re
 import logging
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, NamedTuple
 
-from bot.core.answers import split_long
+from bot.cases.schools import Schools
+from bot.conversation import support_now
 from bot.conversation.case_focus import typed_case_action
 from bot.conversation.casework import Casework
-from bot.core.config import Settings
-from bot.core.content import Content
-from bot.conversation.dialogs import dialogs_for
 from bot.conversation.context import Context, Input, Services
+from bot.conversation.dialogs import dialogs_for
 from bot.conversation.dialogs.base import Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
+from bot.conversation.keeping import Keeping, noun
+from bot.conversation.safety import Safety
+from bot.conversation.welsh import looks_welsh, welsh_reply
+from bot.core.answers import split_long
+from bot.core.config import Settings
+from bot.core.content import Content
 from bot.core.first_message import read_first_message, starts_a_report
 from bot.core.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
-from bot.conversation.safety import Safety
-from bot.cases.schools import Schools
-from bot.store import Store, StoreError
 from bot.core.text import clean, contains_phrase, is_command, resolve_choices
-from bot.conversation import support_now
-from bot.conversation.keeping import Keeping, noun
-from bot.conversation.welsh import looks_welsh, welsh_reply
+from bot.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 from bot.conversation import support_now
-from bot.core.content import Content
 from bot.conversation.dialogs.base import Context, Dialog
+from bot.core.content import Content
 from bot.core.models import Frame
 from bot.core.text import contains_phrase, is_command
-
 
 # Where a request can lead while a flow is running: a flow, or the list of someone's cases.
 SwitchTarget = Literal["my_cases", "get_support", "privacy_check", "report_concern"]

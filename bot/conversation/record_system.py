@@ -12,12 +12,11 @@ The wording is in content/messages/case.yaml (`case.entry.*`). Nothing here logs
 from __future__ import annotations
 
 from bot.cases.card import REPORT, describe_answer
+from bot.cases.record import SafeguardingRecord, build_record
+from bot.cases.record.model import UK, Entry, Moment, Person
 from bot.conversation.context import Context
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseEvent
-from bot.cases.record import SafeguardingRecord, build_record
-from bot.cases.record.model import UK, Entry, Moment, Person
-
 
 ENTERED = "entered_in_record_system"
 # The events a chronology in the school's system needs, and those whose details (the handler's own words on
@@ -74,7 +73,8 @@ def entry_lines(ctx: Context, case: Case, record: SafeguardingRecord) -> list[st
 async def send_entry(ctx: Context, case: Case) -> None:
     """The paste-ready entry for the school's record system, to the handler who asked, with the button to mark
     the case entered once they have pasted it."""
-    record = await build_record(ctx.services.store, ctx.scope, case, exported_by=ctx.user, fmt="md", exported_at=ctx.now)
+    record = await build_record(ctx.services.store, ctx.scope, case, exported_by=ctx.user, fmt="md",
+                                exported_at=ctx.now)
     entry = Markup("\n".join(entry_lines(ctx, case, record)))
     choices = [ctx.choice(f"case:{case.reference}:entered", "case.action.entered"),
                ctx.choice(f"case:{case.reference}:show", "case.entry.back", reference=case.reference)]

@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.content import Helpline
-from bot.conversation.dialogs.base import Context
-from bot.core.markup import Markup
 from bot.cases.school_calendar import WEEKDAYS
+from bot.conversation.dialogs.base import Context
+from bot.core.content import Helpline
+from bot.core.markup import Markup
 from bot.core.text import contains_phrase
 
 # The helplines support offers for the person themselves, in the order they are listed when all are open.

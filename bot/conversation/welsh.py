@@ -7,8 +7,8 @@ content/phrases.yaml (`welsh`), or has two different ones in it, matched as whol
 
 from __future__ import annotations
 
-from bot.core.content import WelshWords
 from bot.conversation.dialogs.base import Context
+from bot.core.content import WelshWords
 from bot.core.text import normalise
 
 

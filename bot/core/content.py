@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date, time
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -409,7 +410,7 @@ class Content(BaseModel):
     plan: CasePlan
     version: str
 
-    @property
+    @cached_property
     def intents(self) -> dict[str, list[str]]:
         """What each phrase starts, in the order they are tried: phrases.yaml's `intents` (My cases), then each
         flow's own `starts_with`, in menu order."""

@@ -17,7 +17,6 @@ from typing import Annotated, Any, Callable, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator
 
 
-
 def _or(default: Callable[[], Any]) -> WrapValidator:
     """A field that reads as its default when the stored value is not of its type (an answer from older content)."""
 

@@ -35,6 +35,9 @@ def event_hash(case_id: str, actor: str, kind: str, detail: Any, at: str, prev_h
     return hashlib.sha256(canonical).hexdigest()
 
 
+ChainProblemKind = Literal["altered", "link_broken", "unhashed", "unkeyed", "end_mismatch"]
+
+
 class ChainProblem(BaseModel):
     """One place where a case's event chain does not hold."""
 
@@ -42,7 +45,7 @@ class ChainProblem(BaseModel):
     event_id: int | None = Field(default=None, description="the stored row's id")
     kind: str | None = None
     at: datetime | None = None
-    problem: Literal["altered", "link_broken", "unhashed", "unkeyed", "end_mismatch"] = Field(description=(
+    problem: ChainProblemKind = Field(description=(
         "altered: the event no longer matches its own hash; link_broken: the event before it was removed, "
         "changed or another put in its place; unhashed: an event without a hash after the chain began; "
         "unkeyed: an event sealed without the record key although written after the key was in place; "

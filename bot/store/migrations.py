@@ -513,7 +513,8 @@ MIGRATIONS: list[Migration] = [
         15,
         "each school's nation",
         """
-        -- The UK nation whose statutory guidance a school follows (bot/core/nations.py); existing schools are in England.
+        -- The UK nation whose statutory guidance a school follows (bot/core/nations.py);
+        -- existing schools are in England.
         ALTER TABLE schools ADD COLUMN nation TEXT NOT NULL DEFAULT 'england';
         """,
     ),

@@ -7,7 +7,6 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence
 
-from bot.core.models import Sighting
 from bot.core.models import (
     Case,
     CaseEvent,
@@ -17,6 +16,7 @@ from bot.core.models import (
     Reminder,
     Route,
     School,
+    Sighting,
     StaffMember,
 )
 from bot.store.base import CaseTombstone, ChainReport, KeptInput

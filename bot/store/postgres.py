@@ -100,7 +100,7 @@ class PostgresDatabase:
             while True:
                 op = script.send(await self._execute(conn, op))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
     async def _execute(self, conn: Connection, op: Op) -> Any:
         if isinstance(op, Many):
@@ -114,9 +114,9 @@ class PostgresDatabase:
             await conn.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})", [self.lock_name(op.name)])
             return None
         if isinstance(op, Ddl):
-            await conn.execute(op.sql)  # type: ignore[arg-type]  # several statements: allowed without parameters
+            await conn.execute(op.sql)  # several statements: allowed without parameters
             return None
-        cursor = await conn.execute(op.sql, op.params)  # type: ignore[arg-type]
+        cursor = await conn.execute(op.sql, op.params)
         if isinstance(op, One):
             return await cursor.fetchone()
         if isinstance(op, All):

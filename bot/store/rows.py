@@ -11,9 +11,19 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.core.models import Sighting
-from bot.core.models import Case, CaseEvent, ConversationState, Frame, Notification, Reminder, School, StaffMember, Workspace
-from bot.store.base import CaseTombstone, ChainProblem, ChainReport, event_hash
+from bot.core.models import (
+    Case,
+    CaseEvent,
+    ConversationState,
+    Frame,
+    Notification,
+    Reminder,
+    School,
+    Sighting,
+    StaffMember,
+    Workspace,
+)
+from bot.store.base import CaseTombstone, ChainProblem, ChainProblemKind, ChainReport, event_hash
 
 _CASE_JSON = ("categories", "answers", "routed_to", "excluded")
 
@@ -185,10 +195,10 @@ def check_chain(case_id: str, rows: list[dict[str, Any]], recorded_head: str | N
     before the key was (its id at most `legacy_until`)."""
     report = ChainReport(case_id=case_id, events=len(rows))
 
-    def problem(position: int | None, row: dict[str, Any] | None, what: str) -> None:
+    def problem(position: int | None, row: dict[str, Any] | None, what: ChainProblemKind) -> None:
         report.problems.append(ChainProblem(
             position=position, event_id=row["id"] if row else None, kind=row["kind"] if row else None,
-            at=row["at"] if row else None, problem=what))  # type: ignore[arg-type]
+            at=row["at"] if row else None, problem=what))
 
     expected: str | None = None
     last_hashed: tuple[int, dict[str, Any]] | None = None

@@ -122,7 +122,7 @@ def drive(script: Script[T], run: Callable[[Op], Any]) -> T:
         while True:
             op = script.send(run(op))
     except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+        return done.value
 
 
 def insert(table: str, rows: Sequence[Mapping[str, Any]], on_conflict: str = "") -> Script[int]:

@@ -25,7 +25,6 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from bot.core.models import Sighting
 from bot.core.models import (
     Case,
     CaseEvent,
@@ -35,6 +34,7 @@ from bot.core.models import (
     Reminder,
     Route,
     School,
+    Sighting,
     StaffMember,
     new_id,
     utcnow,
@@ -126,7 +126,7 @@ class SqlStore(Store):
         self._record_key, self._legacy_until = key, int(row["legacy_until"])
 
     def _record_key_row(self) -> Script[dict[str, Any] | None]:
-        return (yield One("SELECT * FROM record_key"))  # type: ignore[no-any-return]
+        return (yield One("SELECT * FROM record_key"))
 
     def _first_record_key_row(self, key: bytes) -> Script[dict[str, Any]]:
         yield Lock("record_key")  # two processes starting together: the second finds the first's row
@@ -135,7 +135,7 @@ class SqlStore(Store):
             found = yield One("SELECT coalesce(max(id), 0) AS n FROM case_events")
             row = record_key.key_row(key, int(found["n"]), ts(utcnow()))
             yield from insert("record_key", [row])
-        return row  # type: ignore[no-any-return]
+        return row
 
     def conversation_lock(self, key: str) -> AbstractAsyncContextManager[None]:
         return self.database.conversation_lock(key)
@@ -323,7 +323,7 @@ class SqlStore(Store):
             return case_from_row(row), False
 
     def _case_by_draft(self, draft_id: str) -> Script[dict[str, Any] | None]:
-        return (yield One("SELECT * FROM cases WHERE draft_id = %s", [draft_id]))  # type: ignore[no-any-return]
+        return (yield One("SELECT * FROM cases WHERE draft_id = %s", [draft_id]))
 
     def _create_case(
         self, case: Case, events: list[CaseEvent], evidence: list[Evidence],
@@ -389,7 +389,7 @@ class SqlStore(Store):
         if case_id and row["count"] == 1:
             yield from self._insert_events([CaseEvent(case_id=case_id, actor=actor, kind="access_refused", at=at,
                                                       detail={"action": action})], school_id)
-        return row["count"]  # type: ignore[no-any-return]
+        return row["count"]
 
     @reads
     def refusal_counts(self, case_id: str) -> Script[dict[tuple[str, str], int]]:

@@ -73,8 +73,14 @@ class FakeConnector:
         if fault and fault[0] == HANG:
             await self.faults.hang(conversation)
             return web.json_response({"error": {"code": "ServiceError"}}, status=503)  # only once released
-        call = {"method": request.method, "conversation": conversation, "activity_id": request.match_info.get("activity"),
-                "body": body, "auth": request.headers.get("Authorization"), "at": time.monotonic()}
+        call = {
+            "method": request.method,
+            "conversation": conversation,
+            "activity_id": request.match_info.get("activity"),
+            "body": body,
+            "auth": request.headers.get("Authorization"),
+            "at": time.monotonic(),
+        }
         self.calls.append(call)
         if fault and isinstance(fault[0], int):
             status, retry_after = fault

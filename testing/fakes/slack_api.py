@@ -18,7 +18,6 @@ from aiohttp.test_utils import TestServer
 from testing.fakes.faults import HANG, TAKEN_THEN_HANG, Answer, Faults
 from testing.fakes.waiting import wait_until
 
-
 CLIENT_ID, CLIENT_SECRET = "1111111111.2222222222", "0123456789abcdef0123456789abcdef"
 
 
@@ -143,25 +142,11 @@ class FakeSlackApi:
 
     def _answer(self, method: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
         if method == "auth.test":
-            installed = self._installed.get(token or "")
-            if installed:
-                team = installed["team"]
-                return {"ok": True, "url": f"https://{team['id'].lower()}.slack.com/", "team": team["name"],
-                        "user": "osb", "team_id": team["id"], "user_id": installed["bot_user_id"],
-                        "bot_id": f"B{team['id']}", "is_enterprise_install": False}
-            return {"ok": True, "url": "https://hillside.slack.com/", "team": "Hillside", "user": "osb",
-                    "team_id": "T0HILL", "user_id": "UBOT", "bot_id": "BBOT"}
+            return self._auth_test(token)
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{body['users']}"}}
-        if method == "users.info":  # the shape of Slack's users.info answer, less fields the bot never reads
-            name = self.people.get(body.get("user", ""))
-            if name is None:
-                return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": {
-                "id": body["user"], "team_id": "T0HILL", "name": name.lower().replace(" ", "."), "deleted": False,
-                "real_name": name, "tz": "Europe/London", "is_bot": False, "is_app_user": False,
-                "profile": {"real_name": name, "display_name": name.split()[0], "real_name_normalized": name,
-                            "display_name_normalized": name.split()[0], "first_name": name.split()[0]}}}
+        if method == "users.info":
+            return self._user_info(body)
         if method == "chat.postMessage":
             body["ts"] = f"1700000000.{next(self._ts):06d}"  # kept with the recorded call, to click on later
             return {"ok": True, "channel": body["channel"], "ts": body["ts"],
@@ -182,6 +167,27 @@ class FakeSlackApi:
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         return {"ok": True}
+
+    def _auth_test(self, token: str | None) -> dict[str, Any]:
+        installed = self._installed.get(token or "")
+        if installed:
+            team = installed["team"]
+            return {"ok": True, "url": f"https://{team['id'].lower()}.slack.com/", "team": team["name"],
+                    "user": "osb", "team_id": team["id"], "user_id": installed["bot_user_id"],
+                    "bot_id": f"B{team['id']}", "is_enterprise_install": False}
+        return {"ok": True, "url": "https://hillside.slack.com/", "team": "Hillside", "user": "osb",
+                "team_id": "T0HILL", "user_id": "UBOT", "bot_id": "BBOT"}
+
+    def _user_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The shape of Slack's users.info answer, less fields the bot never reads."""
+        name = self.people.get(body.get("user", ""))
+        if name is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": {
+            "id": body["user"], "team_id": "T0HILL", "name": name.lower().replace(" ", "."), "deleted": False,
+            "real_name": name, "tz": "Europe/London", "is_bot": False, "is_app_user": False,
+            "profile": {"real_name": name, "display_name": name.split()[0], "real_name_normalized": name,
+                        "display_name_normalized": name.split()[0], "first_name": name.split()[0]}}}
 
     # --- installing into workspaces (oauth.v2.access) ------------------------------------------
 
@@ -226,7 +232,7 @@ class FakeSlackApi:
 
     def bodies_by(self, method: str, token: str) -> list[dict[str, Any]]:
         """The bodies of the calls of `method` made with `token`."""
-        return [body for (m, body), t in zip(self.calls, self.tokens) if m == method and t == token]
+        return [body for (m, body), t in zip(self.calls, self.tokens, strict=True) if m == method and t == token]
 
     def bodies(self, method: str) -> list[dict[str, Any]]:
         return [body for m, body in self.calls if m == method]

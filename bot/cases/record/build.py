@@ -37,10 +37,10 @@ from bot.cases.record.wording import PlainWords, chain_words, humanize, value_te
 from bot.cases.scope import SchoolScope
 from bot.core.content import Content
 from bot.core.models import Case, CaseEvent, Evidence, Role, Route, StaffMember, utcnow
+from bot.core.report import Report
 from bot.core.words import choice_summary
 from bot.store import Store
 from bot.store.base import ChainReport
-from bot.core.report import Report
 
 BOT_ACTOR = "bot"
 # Where an event's detail comes from a flow, its keys are that flow's steps, titled as the flow titles them.

@@ -50,6 +50,7 @@ class SlackChannel:
         self.client = web_client(config)
         installations = None
         if config.oauth:
+            assert config.token_key is not None  # slack_config sets the client id and the token key together
             installations = StoreInstallations(bot.store, config.token_key,
                                                on_change=lambda team: self.workspaces.forget(team))
         self.workspaces = Workspaces(self.client, bot.store, installations)

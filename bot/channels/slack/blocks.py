@@ -107,8 +107,8 @@ def _buttons(choices: list[Choice], asks: str | None, block_prefix: str) -> list
         blocks.append({
             "type": "actions", "block_id": f"{block_prefix}{start // MAX_ACTIONS}",
             "elements": [
-                {"type": "button", "action_id": f"{CHOICE_ACTION}_{start + n}", "text": _plain(c.label, MAX_BUTTON_TEXT),
-                 "value": button_value(c, asks)}
+                {"type": "button", "action_id": f"{CHOICE_ACTION}_{start + n}",
+                 "text": _plain(c.label, MAX_BUTTON_TEXT), "value": button_value(c, asks)}
                 for n, c in enumerate(chunk)
             ],
         })
@@ -139,8 +139,10 @@ def card_blocks(card: CaseCard) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(card.title, MAX_HEADER)}]
     for note in card.notice:  # what this reader must do: first, in full-size text
         blocks += _section(to_mrkdwn(note))
-    fields = [{"type": "mrkdwn", "text": clip(f"*{to_mrkdwn(label)}*\n{to_mrkdwn(_literal(value))}{_mention(card, label)}",
-                                              MAX_FIELD_TEXT), "verbatim": True} for label, value in card.fields]
+    fields = [{"type": "mrkdwn",
+               "text": clip(f"*{to_mrkdwn(label)}*\n{to_mrkdwn(_literal(value))}{_mention(card, label)}",
+                            MAX_FIELD_TEXT),
+               "verbatim": True} for label, value in card.fields]
     for start in range(0, len(fields), MAX_FIELDS):
         blocks.append({"type": "section", "fields": fields[start:start + MAX_FIELDS]})
     for note in card.guidance:
@@ -202,6 +204,7 @@ def form_modal(form: Form, private_metadata: str) -> dict[str, Any]:
     """A form as a modal: one input block per field, the field id as its block id."""
     blocks = []
     for field in form.fields:
+        element: dict[str, Any]
         if field.kind == "choice":
             element = {"type": "static_select", "action_id": FORM_VALUE, "options": [
                 {"text": _plain(c.label, MAX_BUTTON_TEXT), "value": c.id} for c in field.choices[:100]]}

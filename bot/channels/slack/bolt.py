@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -66,7 +67,8 @@ def bolt_app(client: AsyncWebClient, config: SlackConfig, store: Store,
             redirect_uri_path=REDIRECT_PATH, state_store=StoreOAuthStates(store, OAUTH_STATE_SECONDS),
             state_expiration_seconds=OAUTH_STATE_SECONDS, logger=bolt_logger)
         # Bolt asks Slack's auth.test about the token on every request unless told to remember the answer.
-        oauth.authorize.cache_enabled = True
+        if isinstance(oauth.authorize, AsyncInstallationStoreAuthorize):  # what the settings make from a store
+            oauth.authorize.cache_enabled = True
     app = AsyncApp(
         client=client,
         signing_secret=config.signing_secret,

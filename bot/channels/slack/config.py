@@ -105,7 +105,8 @@ def _oauth_config(values: dict[str, str], env: Mapping[str, str]) -> SlackConfig
 
 def _check_secret(secret: str | None) -> None:
     if secret and not re.fullmatch(r"[0-9a-fA-F]{16,128}", secret):
-        raise ConfigError("SLACK_SIGNING_SECRET is malformed: it should be the hexadecimal secret from the app's Basic Information page")
+        raise ConfigError("SLACK_SIGNING_SECRET is malformed: it should be the hexadecimal secret from the app's "
+                          "Basic Information page")
 
 
 def _api_url(values: dict[str, str]) -> str | None:

@@ -8,13 +8,13 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.cases.schools import Schools
 from bot.channels.base import ChannelState, Placement, words_for
 from bot.channels.outbox import Outcome
 from bot.channels.slack.blocks import fallback, reply_message
 from bot.channels.slack.installations import NotInstalled, Speaker, Workspaces
 from bot.channels.slack.lookups import SlackLookups
 from bot.core.models import Notification, Reply
-from bot.cases.schools import Schools
 
 log = logging.getLogger("bot.channels.slack.app")  # where these lines have always been logged
 

@@ -153,18 +153,19 @@ class TeamsChannel:
             platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id, school_id=place.school_id,
             forms=True, files=True, updates_cards=True, turn_id=turn_id_of(activity),
             display_name=display_name_of(activity))
-        data = cards.submitted(activity.value)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        data = cards.submitted(value)
         asked = self._asked.pop((activity.conversation.id, activity.reply_to_id or ""), None)
         if data is not None and "f" in data:
             if data.get("x"):  # the form's Cancel: take the form away, nothing else happens
                 await self._answered(context, asked, None)
                 return
-            turn = Turn(form_id=str(data["f"]), form_values=cards.form_values(activity.value), **base)
+            turn = Turn(form_id=str(data["f"]), form_values=cards.form_values(value), **base)
             replies = await self.bot.handle(turn)
             if replies:
                 await self._answered(context, asked, None)
         elif data is not None:
-            picked = [str(data["c"])] if "c" in data else cards.picked(activity.value)
+            picked = [str(data["c"])] if "c" in data else cards.picked(value)
             asks = data.get("q")
             turn = Turn(choices=picked, answering=asks, text=None if picked else "", **base)
             replies = await self.bot.handle(turn)
@@ -211,7 +212,9 @@ class TeamsChannel:
         activity = Activity(type=ActivityTypes.message,
                             attachments=[CardAttachment(content_type=cards.CONTENT_TYPE, content=card)])
         if reply is not None:
-            activity.summary = cards.summary(reply) or None
+            summary = cards.summary(reply)
+            if summary:  # left unset otherwise: Teams refuses an empty one
+                activity.summary = summary
             if reply.urgent:
                 activity.channel_data = {"notification": {"alert": True}}
         return activity
@@ -276,7 +279,7 @@ class TeamsChannel:
             except Exception as exc:  # the SDK would hand it to on_turn_error and carry on as if sent
                 failures.append(exc)
 
-        if self.config.credentials:
+        if self.config.client_id is not None:  # self.config.credentials
             await self.adapter.continue_conversation(self.config.client_id, continuation, callback)
         else:
             await self.adapter.continue_conversation_with_claims(ClaimsIdentity(), continuation, callback)

@@ -171,7 +171,10 @@ def _reply_body(reply: Reply, continue_label: str, value_limit: int, clipped: st
     if reply.card:
         body += case_blocks(reply.card, value_limit, clipped)
     if reply.choices:
-        body += checkboxes(reply.choices, reply.asks, continue_label) if reply.multiple else buttons(reply.choices, reply.asks)
+        if reply.multiple:
+            body += checkboxes(reply.choices, reply.asks, continue_label)
+        else:
+            body += buttons(reply.choices, reply.asks)
     return body
 
 
@@ -235,10 +238,12 @@ def form_card(form: Form, max_chars: int = 4000) -> dict[str, Any]:
     """A form as card inputs: each field's id carried in its input id, the form id in the submit's data."""
     body: list[dict[str, Any]] = [{"type": "RichTextBlock", "inlines": to_runs(form.title, bold=True)}]
     for field in form.fields:
-        element: dict[str, Any] = {"id": FIELD_INPUT + field.id, "label": to_plain(field.label), "isRequired": not field.optional}
+        element: dict[str, Any] = {"id": FIELD_INPUT + field.id, "label": to_plain(field.label),
+                                   "isRequired": not field.optional}
         if field.kind == "choice":
             element.update(type="Input.ChoiceSet", style="compact", wrap=True,
-                           choices=[{"title": clip(to_plain(c.label), MAX_BUTTON_TEXT), "value": c.id} for c in field.choices])
+                           choices=[{"title": clip(to_plain(c.label), MAX_BUTTON_TEXT), "value": c.id}
+                                    for c in field.choices])
         else:
             element.update(type="Input.Text", isMultiline=True, maxLength=max_chars)
         body.append(element)
@@ -277,7 +282,8 @@ def picked(value: dict[str, Any]) -> list[str]:
 
 
 def form_values(value: dict[str, Any]) -> dict[str, str]:
-    return {k.removeprefix(FIELD_INPUT): "" if v is None else str(v) for k, v in value.items() if k.startswith(FIELD_INPUT)}
+    return {k.removeprefix(FIELD_INPUT): "" if v is None else str(v)
+            for k, v in value.items() if k.startswith(FIELD_INPUT)}
 
 
 def summary(reply: Reply) -> str:

@@ -3,8 +3,8 @@
 The bot's Azure registration is read from the Agents SDK's standard variables
 (`CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID`, `__CLIENTSECRET`, `__TENANTID`), parsed by the
 SDK's own `load_configuration_from_env`. `__TENANTID` limits the bot to one Microsoft 365 tenant; left unset, the
-bot serves the tenants mapped to schools (`schools add --teams-tenant`) and no other. Anonymous mode, for local testing against a fake or the Agents
-Playground only, must be switched on explicitly with `TEAMS_ALLOW_ANONYMOUS=true`.
+bot serves the tenants mapped to schools (`schools add --teams-tenant`) and no other. Anonymous mode, for local
+testing against a fake or the Agents Playground only, must be switched on explicitly with `TEAMS_ALLOW_ANONYMOUS=true`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import yarl
-
 from microsoft_agents.activity import load_configuration_from_env
 
 from bot.core.config import ConfigError
@@ -76,7 +75,8 @@ def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
         if tenant and not is_guid(tenant):
             raise ConfigError(f"{TENANT_ID} is malformed: the tenant ID is a GUID")
         if anonymous:
-            raise ConfigError(f"{ALLOW_ANONYMOUS}=true cannot be used with credentials: anonymous mode is for local testing only")
+            raise ConfigError(f"{ALLOW_ANONYMOUS}=true cannot be used with credentials: "
+                              "anonymous mode is for local testing only")
 
     sdk = load_configuration_from_env({k: v for k, v in ours.items() if k.startswith("CONNECTIONS__")})
     settings = sdk["CONNECTIONS"].setdefault("SERVICE_CONNECTION", {}).setdefault("SETTINGS", {})
@@ -91,7 +91,8 @@ def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
     return TeamsConfig(client_id=client_id, tenant_id=tenant, anonymous=anonymous, sdk=sdk)
 
 
-SLACK_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+SLACK_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID",
+                     "SLACK_CLIENT_SECRET")
 
 
 def is_loopback(host: str) -> bool:

@@ -46,9 +46,10 @@ class FileConsent:
         activity = context.activity
         try:
             user_id = user_id_of(activity)
-            value = activity.value if isinstance(activity.value, dict) else {}
-            consent = value.get("context") if isinstance(value.get("context"), dict) else {}
-            token = consent.get(TOKEN_KEY)
+            value = _mapping(activity.value)
+            consent = _mapping(value.get("context"))
+            given = consent.get(TOKEN_KEY)
+            token = given if isinstance(given, str) else ""  # no offer has an empty token
             offer = self.pending.peek(token)
             if offer is not None and offer.user_id != user_id:
                 log.warning("teams file consent refused: not the person the file was offered to")
@@ -67,9 +68,10 @@ class FileConsent:
     async def _upload(self, context: TurnContext, file: FileReply, upload_info: Any) -> bool:
         """Put the file into the upload session Teams made for it, then post the card that opens it.
         Neither the upload URL nor the file's address is ever logged: they carry access tokens."""
-        info = upload_info if isinstance(upload_info, dict) else {}
+        info = _mapping(upload_info)
         url, content_url, unique_id = info.get("uploadUrl"), info.get("contentUrl"), info.get("uniqueId")
-        if not all(isinstance(v, str) and v for v in (url, content_url, unique_id)):
+        if not (isinstance(url, str) and url and isinstance(content_url, str) and content_url
+                and isinstance(unique_id, str) and unique_id):
             log.warning("teams file upload skipped: the consent carried no upload session")
             return False
         if not upload_allowed(url, production=self.production):
@@ -80,9 +82,15 @@ class FileConsent:
         except Exception as exc:  # the type only: an aiohttp error's text can include the URL
             log.warning("teams file upload failed (%s)", type(exc).__name__)
             return False
-        name = info.get("name") if isinstance(info.get("name"), str) and info.get("name") else file.name
-        file_type = info.get("fileType") if isinstance(info.get("fileType"), str) else name.rpartition(".")[2]
+        given_name, given_type = info.get("name"), info.get("fileType")
+        name = given_name if isinstance(given_name, str) and given_name else file.name
+        file_type = given_type if isinstance(given_type, str) else name.rpartition(".")[2]
         await context.send_activity(Activity(type=ActivityTypes.message, attachments=[CardAttachment(
             content_type=FILE_INFO, content_url=content_url, name=name,
             content={"uniqueId": unique_id, "fileType": file_type})]))
         return True
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """A JSON object from Teams, or an empty one for anything else it might send."""
+    return value if isinstance(value, dict) else {}

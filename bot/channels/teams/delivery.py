@@ -39,7 +39,7 @@ def retry_after(exc: BaseException) -> float | None:
     if not isinstance(exc, aiohttp.ClientResponseError):
         return None
     try:
-        return float((exc.headers or {}).get("Retry-After", ""))
+        return float(exc.headers.get("Retry-After", "") if exc.headers is not None else "")
     except ValueError:
         return None
 

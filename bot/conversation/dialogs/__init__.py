@@ -2,8 +2,6 @@
 A flow with no module of its own is run by the plain step runner, from its file alone."""
 
 from bot.conversation.dialogs.base import Dialog, StepDialog
-from bot.core.content import Content
-
 from bot.conversation.dialogs.case_action import CaseAction
 from bot.conversation.dialogs.case_close import CaseClose
 from bot.conversation.dialogs.case_note import CaseNote
@@ -12,6 +10,7 @@ from bot.conversation.dialogs.get_support import GetSupport
 from bot.conversation.dialogs.prevention_review import PreventionReview
 from bot.conversation.dialogs.privacy_check import PrivacyCheck
 from bot.conversation.dialogs.report_concern import ReportConcern
+from bot.core.content import Content
 
 DIALOGS = [ReportConcern, PrivacyCheck, GetSupport, PreventionReview, CaseNote, CaseAction, ChangeCaseStatus, CaseClose]
 

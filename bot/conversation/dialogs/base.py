@@ -11,7 +11,13 @@ from typing import Any, ClassVar
 
 from bot.conversation.context import Context, Input
 from bot.core.answers import (
-    ASKED, answer_options, asks_how_to_send, kept_words_choice, said_nothing, said_yes, too_short,
+    ASKED,
+    answer_options,
+    asks_how_to_send,
+    kept_words_choice,
+    said_nothing,
+    said_yes,
+    too_short,
 )
 from bot.core.content import Content, Flow, Step, render
 from bot.core.dates import half_term_starts, read_date
@@ -332,7 +338,8 @@ class StepDialog(Dialog):
             ctx.say("common.no_accounts_found")
             return INVALID
         if len(accounts) > ctx.services.settings.max_accounts_per_report:
-            ctx.say("common.too_many_accounts", count=len(accounts), limit=ctx.services.settings.max_accounts_per_report)
+            limit = ctx.services.settings.max_accounts_per_report
+            ctx.say("common.too_many_accounts", count=len(accounts), limit=limit)
             return INVALID
         return [a.model_dump() for a in accounts]
 
@@ -395,7 +402,8 @@ class StepDialog(Dialog):
             if file.missing:
                 ctx.say("common.file_missing", file_name=file.name[:120])
             elif file.size is not None and file.size > settings.max_attachment_bytes:
-                ctx.say("common.file_too_large", file_name=file.name[:120], max_size=f"{settings.max_attachment_mb:g} MB")
+                ctx.say("common.file_too_large", file_name=file.name[:120],
+                        max_size=f"{settings.max_attachment_mb:g} MB")
             else:
                 kept.append(file.model_dump(exclude={"missing"}))
         return kept

@@ -11,4 +11,5 @@ class CaseAction(CaseUpdate):
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         a = frame.answers
-        await ctx.services.casework.record_action(ctx, a["reference"], a["action"], a.get("platform_reference") or a.get("detail"))
+        detail = a.get("platform_reference") or a.get("detail")
+        await ctx.services.casework.record_action(ctx, a["reference"], a["action"], detail)

@@ -7,9 +7,9 @@ how many have completed one: a count, never a list of who has or what their sett
 from __future__ import annotations
 
 from bot.conversation.dialogs.base import Context, StepDialog
-from bot.core.words import describe
 from bot.core.markup import Markup
 from bot.core.models import Frame, Notification, Reply
+from bot.core.words import describe
 
 STATUS_STEPS = ("policies", "learner_expectations", "curriculum", "staff_training", "staff_privacy",
                 "published_photos")
@@ -21,7 +21,8 @@ class PreventionReview(StepDialog):
 
     async def finish(self, ctx: Context, frame: Frame) -> None:
         answers = frame.answers
-        lines = [f"- **{self.flow.step(s).title}:** {describe(ctx.content, self.flow.step(s), answers[s])}" for s in STATUS_STEPS]
+        steps = [self.flow.step(s) for s in STATUS_STEPS]
+        lines = [f"- **{step.title}:** {describe(ctx.content, step, answers[step.id])}" for step in steps]
         to_do = [s for s in STATUS_STEPS if answers[s] != "in_place"]
         ctx.say("prevention.summary", value=Markup("\n".join(lines)))
         for step in to_do:
@@ -31,7 +32,8 @@ class PreventionReview(StepDialog):
             nudge = Reply(key="prevention.nudge", text=ctx.text("prevention.nudge"),
                           choices=[ctx.choice("menu:privacy_check", "menu.privacy_check")])
             await ctx.services.store.queue_notifications([
-                Notification(school_id=ctx.school_id, recipient=m.user, created_at=ctx.now, replies=[nudge]) for m in staff
+                Notification(school_id=ctx.school_id, recipient=m.user, created_at=ctx.now, replies=[nudge])
+                for m in staff
             ])
             ctx.say("prevention.nudged", count=len(staff))
         completed = await ctx.services.store.privacy_check_users(ctx.school_id)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.conversation.dialogs.base import Context, Input, StepDialog
 from bot.core.answers import ASKED
 from bot.core.content import Step, render
 from bot.core.markup import Markup
-from bot.conversation.dialogs.base import Context, Input, StepDialog
 from bot.core.models import Choice, Frame, Reminder, Reply
 
 REMINDER_DAYS = {"three_months": 91, "six_months": 182, "twelve_months": 365}

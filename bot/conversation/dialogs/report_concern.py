@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.content import Step
+from bot.cases.card import chat_platform_name, front_door
+from bot.cases.routing import STAFF_CONCERNS, route_of_case
 from bot.conversation.dialogs import report_start
 from bot.conversation.dialogs.base import Context, Input, StepDialog
+from bot.core.content import Step
 from bot.core.markup import Markup
 from bot.core.models import Attachment, Case, Choice, Frame
-from bot.cases.routing import STAFF_CONCERNS, route_of_case
-from bot.cases.card import chat_platform_name, front_door
 
 SUBJECT_REASONS = {"named_in_report", "allegation_about_dsl", "allegation_about_headteacher"}
 
@@ -62,7 +62,8 @@ class ReportConcern(StepDialog):
             await self.raise_guardrail(ctx, frame, reason=f"answered_{frame.answers['images']}")
 
     async def raise_guardrail(self, ctx: Context, frame: Frame, reason: str) -> None:
-        """From the images question, or from words anywhere (bot/conversation/safety.py): the guidance, the DSLs alerted,
+        """From the images question, or from words anywhere (bot/conversation/safety.py): the guidance, the DSLs
+        alerted,
         files refused from now on, and any files already shared taken out of the report, with the reporter
         and the DSL told where copies may still be."""
         if self.guardrail_on(frame):
@@ -74,7 +75,8 @@ class ReportConcern(StepDialog):
         if alerted == "limited":  # the report itself still goes urgent; its record says the alert was held back
             frame.answers["_guardrail"]["alert"] = "limited"
         recipients = frame.answers.get("_alerted", [])
-        if alerted == "alerted" and len(await ctx.services.casework.not_yet_reachable(ctx.school_id, recipients)) == len(recipients):
+        waiting = await ctx.services.casework.not_yet_reachable(ctx.school_id, recipients)
+        if alerted == "alerted" and len(waiting) == len(recipients):
             ctx.say("report.guardrail_not_reached", urgent=True)  # in Teams: nobody has opened the app yet
         else:
             ctx.say(ALERT_TOLD[alerted], urgent=True)
@@ -242,7 +244,9 @@ class ReportConcern(StepDialog):
         reached = len(case.routed_to) - len(waiting)
 
         def people(count: int) -> str:
-            return ctx.text("report.reached.one_person") if count == 1 else ctx.text("report.reached.people", count=count)
+            if count == 1:
+                return ctx.text("report.reached.one_person")
+            return ctx.text("report.reached.people", count=count)
 
         if not waiting:
             return ctx.text("report.reached.all_urgent" if urgent else "report.reached.all", value=people(reached))

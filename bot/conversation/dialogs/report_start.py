@@ -9,14 +9,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.core.answers import said_yes
 from bot.conversation.dialogs.base import Context, Input, StepDialog, half_terms
+from bot.core.answers import said_yes
 from bot.core.first_message import read_first_message
 from bot.core.markup import Markup, escape
-from bot.core.words import choice_summary
 from bot.core.models import Frame
 from bot.core.understand import Option, understand
-
+from bot.core.words import choice_summary
 
 PENDING = "_understood"
 # What "Not quite" still keeps: facts, not a reading of what it is about.
@@ -51,7 +50,8 @@ def say_back(dialog: StepDialog, ctx: Context, frame: Frame) -> None:
     if told.get("platforms"):
         where = dialog.flow.step("platforms")
         value = ctx.text("report.understood_on", value=Markup(value),
-                         name=Markup(_and(ctx, [escape(choice_summary(ctx.content, where, p)) for p in told["platforms"]])))
+                         name=Markup(_and(ctx, [escape(choice_summary(ctx.content, where, p))
+                                                for p in told["platforms"]])))
     if told.get("accounts"):
         value = ctx.text("report.understood_account", value=Markup(value),
                          name=", ".join(a["value"] for a in told["accounts"][:3]))
