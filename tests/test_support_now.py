@@ -123,6 +123,17 @@ async def test_a_feeling_with_a_report_in_it_is_acknowledged_then_the_report_sta
     assert "an account targeting you" in chat.text
 
 
+@pytest.mark.parametrize("words", [
+    "someone made a fake instagram of me and im really upset",
+    "theres a tiktok of our pupils and i feel sick about it",
+])
+async def test_a_feeling_that_says_what_happened_is_heard_and_the_report_starts_from_it(chat: Chat, words):
+    await chat.say(words)
+    assert chat.keys == ["support.feeling_heard", "report.understood_kept"]
+    await chat.say("yes")
+    assert chat.keys[-1].startswith("report_concern.") and "common.not_understood" not in chat.keys
+
+
 async def test_a_feeling_mid_report_at_a_question_with_options_offers_support(chat: Chat, report_steps):
     await walk(chat, report_steps[:2])  # the images question
     await chat.say("sorry i feel sick about it")

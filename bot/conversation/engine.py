@@ -287,15 +287,21 @@ class Engine:
 
     async def listening_first(self, ctx: Context, text: str) -> bool:
         """With nothing running, before any intent: a message in Welsh gets the bilingual reply; a feeling is
-        acknowledged, then leads to support unless the message asks for something else. True when answered."""
+        acknowledged, then leads to support unless the message asks for something else or says what a report is
+        about. True when answered."""
         if looks_welsh(text, self.content.phrases.welsh):
             await welsh_reply(ctx)
             return True
-        if support_now.acknowledge_feeling(ctx, text) and not any(
-                contains_phrase(text, phrases) for phrases in self.content.intents.values()):
+        if support_now.acknowledge_feeling(ctx, text) and not self._asks_or_tells(ctx, text):
             await self._global_choice(ctx, "menu:get_support")
             return True
         return False
+
+    def _asks_or_tells(self, ctx: Context, text: str) -> bool:
+        """Whether a message with a feeling in it also asks for something (a flow's phrase) or says what a report
+        is about ("someone made a fake instagram of me and I'm really upset"): then that goes ahead."""
+        return any(contains_phrase(text, phrases) for phrases in self.content.intents.values()) or (
+            read_first_message(ctx.content, text, ctx.now.date()).names_facts)
 
     async def _resume_below(self, ctx: Context) -> None:
         if ctx.state.active:

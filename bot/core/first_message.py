@@ -31,6 +31,11 @@ class FirstMessage:
     describes: bool = False  # long enough to be the draft description
 
     @property
+    def names_facts(self) -> bool:
+        """Whether it says what a report is about (what, where, which account, who), not only how someone feels."""
+        return bool(set(self.answers) & {"categories", "platforms", "accounts", "who_appears", "behind_it"})
+
+    @property
     def worth_confirming(self) -> bool:
         """Whether there is more to say back than a category: a short "I'm being targeted" just starts."""
         told = set(self.answers) - {"description"}
@@ -94,7 +99,7 @@ def starts_a_report(content: Content, text: str, reading: FirstMessage) -> bool:
     """A message no intent claimed starts a report when it asks for one in other words or with a typo ("repot a
     concern"), or says something a report would: a category, a platform, an account, who appears, or a
     description."""
-    if reading.describes or set(reading.answers) & {"categories", "platforms", "accounts", "who_appears", "behind_it"}:
+    if reading.describes or reading.names_facts:
         return True
     asks = Option(id="report", label="report", phrases=tuple(content.intents.get("report_concern", [])))
     return bool(understand(text, [asks], multiple=False, hedges=content.phrases.hedges).picked)
