@@ -1,0 +1,72 @@
+"""Mark urgent on the case card: an event with the handler as its actor, the case urgent, the other handlers told,
+and the reminders switching to the urgent timetable (checked with the scheduler, at night)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.app.scheduler import Scheduler
+from bot.core.models import CaseStatus
+from testing.chat import STANDARD_REPORT, Chat, walk
+from tests.cases.test_scheduler import FRIDAY_NIGHT, outbox
+
+REF = "OSB-2026-0001"
+
+
+async def reported(bot, clock) -> None:
+    clock.now = FRIDAY_NIGHT
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+
+
+async def test_marking_a_case_urgent_records_it_and_takes_the_button_off_the_card(bot, clock):
+    await reported(bot, clock)
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick(f"case:{REF}:show")
+    assert f"case:{REF}:urgent" in dsl.choice_ids()
+    await dsl.pick(f"case:{REF}:urgent")
+    assert dsl.keys == ["case.marked_urgent"]
+    case = await bot.store.get_case("default", REF)
+    assert case.urgent and case.status == CaseStatus.NEW
+    (flagged,) = [e for e in await bot.store.case_events(case.id) if e.kind == "flagged_urgent"]
+    assert flagged.actor == "console:dsl" and flagged.detail == {"reason": "marked_by_handler"}
+    await dsl.pick(f"case:{REF}:show")
+    assert dsl.last[0].card.urgent and f"case:{REF}:urgent" not in dsl.choice_ids()
+
+    await dsl.pick(f"case:{REF}:urgent")  # pressed again, on an older card: nothing changes
+    assert dsl.keys == ["case.already_urgent"]
+    kinds = [e.kind for e in await bot.store.case_events(case.id)]
+    assert kinds.count("flagged_urgent") == 1
+
+    deputy = Chat(bot, "console:deputy")
+    await deputy.open()
+    assert "Dana Lee has marked OSB-2026-0001 as" in deputy.reply("case.update.flagged_urgent").text
+
+
+async def test_someone_the_case_was_not_sent_to_cannot_mark_it_urgent(bot, clock):
+    await reported(bot, clock)
+    head = Chat(bot, "console:head")  # not sent an impersonation of the reporter
+    await head.pick(f"case:{REF}:urgent")
+    assert head.keys[0] == "case.not_found"
+    assert not (await bot.store.get_case("default", REF)).urgent
+
+
+async def test_the_reminders_switch_to_the_urgent_timetable(bot, clock):
+    scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
+    await reported(bot, clock)  # 9.30 pm on a Friday: not urgent, so not reminded before school on Monday
+    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=20)) == 0
+    clock.now = FRIDAY_NIGHT + timedelta(minutes=21)
+    await Chat(bot, "console:deputy").pick(f"case:{REF}:urgent")
+    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=22)) == 1
+    assert ("console:dsl", "reminders.not_acknowledged_urgent") in outbox(bot)
+
+
+async def test_the_record_says_a_handler_marked_it_urgent_and_who(bot, clock):
+    from bot.cases.record import export_case
+
+    await reported(bot, clock)
+    await Chat(bot, "console:dsl").pick(f"case:{REF}:urgent")
+    case = await bot.store.get_case("default", REF)
+    _, data = await export_case(bot.store, await bot.schools.scope("default"), case, by="console:dsl", fmt="md",
+                                now=clock())
+    text = data.decode()
+    assert "Marked urgent by a case handler" in text and "under 18" not in text
