@@ -193,6 +193,11 @@ class Outbox(Protocol):
     async def release_notification(self, notification_id: str) -> None:
         """End a lease without delivering: the send failed, so the next claim may offer it again at once."""
 
+    async def release_school_notifications(self, platform: str, school_ids: list[str]) -> int:
+        """End the leases of every undelivered notification for these schools' people on one platform (the
+        platform has just become able to reach them: its app was installed there), so the next claim offers them
+        at once. Says how many."""
+
     async def mark_failed(self, notification_id: str, reason: str) -> None:
         """The platform refused the notification for good (`reason`, a word such as `blocked`): it is no longer
         pushed, nor claimed. It is still shown if its recipient opens the bot again (`waiting_notifications`)."""

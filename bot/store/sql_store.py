@@ -497,6 +497,15 @@ class SqlStore(Store):
         yield Count("UPDATE outbox SET leased_until = NULL WHERE id = %s AND delivered_at IS NULL", [notification_id])
 
     @writes
+    def release_school_notifications(self, platform: str, school_ids: list[str]) -> Script[int]:
+        if not school_ids:
+            return 0
+        released = yield Count("UPDATE outbox SET leased_until = NULL WHERE delivered_at IS NULL AND failure IS NULL"
+                               f" AND recipient LIKE %s AND school_id IN ({_marks(school_ids)})",
+                               [f"{platform}:%", *school_ids])
+        return released
+
+    @writes
     def mark_failed(self, notification_id: str, reason: str) -> Script[None]:
         yield Count("UPDATE outbox SET failure = %s, leased_until = NULL WHERE id = %s AND delivered_at IS NULL",
                     [reason, notification_id])

@@ -52,9 +52,10 @@ class SlackChannel:
         if config.oauth:
             assert config.token_key is not None  # slack_config sets the client id and the token key together
             installations = StoreInstallations(bot.store, config.token_key,
-                                               on_change=lambda team: self.workspaces.forget(team))
+                                               on_change=lambda team: self.workspaces.forget(team),
+                                               on_installed=self._installed)
         self.workspaces = Workspaces(self.client, bot.store, installations)
-        self.app = bolt_app(self.client, config, bot.store, installations)
+        self.app = bolt_app(self.client, config, bot.store, installations, bot.clock)
         self.lookups = SlackLookups()
         self.unusable: str | None = None  # why Slack cannot be used at all (one token, uninstalled), for /healthz
         self._socket: AsyncSocketModeHandler | None = None
@@ -65,6 +66,13 @@ class SlackChannel:
                              lambda: bot.settings.delivery_lease_seconds)
         self._inbox_loop = Periodic("slack inbox", INBOX_INTERVAL_SECONDS, self.requests.replay_inbox)
         self._register()
+
+    async def _installed(self, workspace: str) -> None:
+        """A workspace's first installation: its schools' cards, left waiting for a token, go now, not when
+        their leases run out."""
+        schools = await self.bot.store.schools_for_workspace(PLATFORM, workspace)
+        if await self.bot.store.release_school_notifications(PLATFORM, schools):
+            self.outbox.wake()
 
     # --- wiring into the server ----------------------------------------------------------
 

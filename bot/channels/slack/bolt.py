@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 from aiohttp import ClientOSError, ServerConnectionError, ServerDisconnectedError
 from slack_bolt.async_app import AsyncApp
@@ -55,7 +56,7 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
 
 
 def bolt_app(client: AsyncWebClient, config: SlackConfig, store: Store,
-             installations: StoreInstallations | None) -> AsyncApp:
+             installations: StoreInstallations | None, clock: Callable[[], datetime]) -> AsyncApp:
     bolt_logger = quiet_logger("bot.channels.slack.bolt")
     # Bolt also reads SLACK_BOT_TOKEN and warns that the client's token wins: it is the same token, so say nothing.
     bolt_logger.addFilter(lambda record: record.getMessage() != warning_client_prioritized_and_token_skipped())
@@ -64,7 +65,7 @@ def bolt_app(client: AsyncWebClient, config: SlackConfig, store: Store,
         oauth = AsyncOAuthSettings(
             client_id=config.client_id, client_secret=config.client_secret, scopes=list(BOT_SCOPES),
             user_scopes=[], installation_store=installations, install_path=INSTALL_PATH,
-            redirect_uri_path=REDIRECT_PATH, state_store=StoreOAuthStates(store, OAUTH_STATE_SECONDS),
+            redirect_uri_path=REDIRECT_PATH, state_store=StoreOAuthStates(store, OAUTH_STATE_SECONDS, clock),
             state_expiration_seconds=OAUTH_STATE_SECONDS, logger=bolt_logger)
         # Bolt asks Slack's auth.test about the token on every request unless told to remember the answer.
         if isinstance(oauth.authorize, AsyncInstallationStoreAuthorize):  # what the settings make from a store

@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from cryptography.fernet import Fernet, InvalidToken
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -61,12 +61,15 @@ def _json_value(value: Any) -> Any:
 class StoreInstallations(AsyncInstallationStore):
     """Bolt's installation store, backed by our Store: one installation per workspace (the latest), encrypted
     with Fernet (OSB_TOKEN_KEY) before the store sees it. `on_change(team_id)` is told of every save and
-    delete, so a cached client for that workspace is dropped."""
+    delete, so a cached client for that workspace is dropped; `on_installed(team_id)` of a workspace's first
+    installation, so what waited for it can go at once."""
 
-    def __init__(self, store: Store, key: str, on_change: Callable[[str | None], None] | None = None):
+    def __init__(self, store: Store, key: str, on_change: Callable[[str | None], None] | None = None,
+                 on_installed: Callable[[str], Awaitable[None]] | None = None):
         self.store = store
         self._fernet = Fernet(key)
         self._on_change = on_change or (lambda team: None)
+        self._on_installed = on_installed
 
     @property
     def logger(self) -> logging.Logger:
@@ -76,10 +79,13 @@ class StoreInstallations(AsyncInstallationStore):
         [(enterprise, team), *_] = _keys(installation.enterprise_id, installation.team_id,
                                          installation.is_enterprise_install)
         data = json.dumps(installation.to_dict_for_copying(), default=_json_value).encode()
+        first = await self.store.find_slack_installation(enterprise, team) is None
         await self.store.save_slack_installation(enterprise, team, self._fernet.encrypt(data),
                                                  datetime.now(timezone.utc))
         self._on_change(team)
         log.info("slack app installed in workspace %s", team or enterprise)
+        if first and self._on_installed is not None:
+            await self._on_installed(team or enterprise or "")
 
     async def async_save_bot(self, bot: InstalledBot) -> None:
         """A bot's tokens alone (Bolt's token rotation): kept in the workspace's installation."""
@@ -137,9 +143,10 @@ class StoreOAuthStates(AsyncOAuthStateStore):
     """Bolt's OAuth state store, backed by our Store: a state issued by one server process is accepted once,
     by any of them, until it expires."""
 
-    def __init__(self, store: Store, expiration_seconds: int):
+    def __init__(self, store: Store, expiration_seconds: int, clock: Callable[[], datetime]):
         self.store = store
         self.expiration_seconds = expiration_seconds
+        self.clock = clock  # the engine's: a test moves it past the expiry instead of waiting
 
     @property
     def logger(self) -> logging.Logger:
@@ -147,11 +154,11 @@ class StoreOAuthStates(AsyncOAuthStateStore):
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(24)
-        await self.store.issue_oauth_state(state, time.time() + self.expiration_seconds)
+        await self.store.issue_oauth_state(state, self.clock().timestamp() + self.expiration_seconds)
         return state
 
     async def async_consume(self, state: str) -> bool:
-        return await self.store.consume_oauth_state(state, time.time())
+        return await self.store.consume_oauth_state(state, self.clock().timestamp())
 
 
 @dataclass(frozen=True)
