@@ -22,9 +22,9 @@ from bot.core.config import Settings
 from bot.core.content import Content, load_content
 from bot.core.models import Role, StaffMember
 from bot.store import PostgresStore, SQLiteStore, Store
-from testing.chat import STANDARD_REPORT, Chat, walk  # noqa: F401 (older tests import them from here)
+from testing.chat import STANDARD_REPORT, Chat
 from testing.clock import Clock
-from testing.keys import TEST_RECORD_KEY, TEST_RECORD_KEY_HEX  # noqa: F401
+from testing.keys import TEST_RECORD_KEY
 
 # The PostgreSQL test database, for example postgresql://postgres@127.0.0.1:5432/test; without it, tests
 # that take the `store` fixture run on SQLite only.
