@@ -259,6 +259,7 @@ async def test_a_school_not_installed_yet_keeps_its_notifications_and_they_go_th
     oak_token = await install(oauth, OAK)
     [card] = await oauth.api.wait_for(lambda: oauth.api.bodies_by("chat.postMessage", oak_token))
     assert card["channel"] == "DUODSL"
+    await oauth.channel.outbox.settled()  # the send that the install set off, finished
     assert await bot.store.pending_notifications("slack") == []
 
 
