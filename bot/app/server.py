@@ -61,7 +61,7 @@ def build_app(bot: Engine, channels: list[Channel]) -> web.Application:
     # The scheduler reads the school calendar now: a bad one stops start-up, naming the field.
     scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
     # Turn ids, delivered notifications and OAuth states past their use (bot/cases/retention.py).
-    housekeeping = Periodic("pruning", PRUNE_SECONDS, lambda: prune_expired(bot.store))
+    housekeeping = Periodic("pruning", PRUNE_SECONDS, lambda: prune_expired(bot.store, bot.clock()))
 
     async def start(_: web.Application) -> None:
         for channel in channels:
