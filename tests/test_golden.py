@@ -47,12 +47,12 @@ async def test_golden_report_sent(chat: Chat, report_steps):
         "**If anyone is at risk tonight:** call 999 in an emergency, or the police on 101; for a child, your local "
         "children's social care: your local authority's children's social care team (its safeguarding "
         "\"front door\").\n"
-        "In the meantime, please don't contact the account or reply to it, even to ask for it to come down: "
-        "the team will handle reporting.\n"
-        "Looking after yourself matters too.\n"
-        "**One thing you can do now, if you feel up to it:** platforms often act on an account pretending to be "
-        "someone only when that person reports it themselves. I can show you the steps, and the team will still do "
-        "their part. If you report it, press \"I've reported it\" so the DSL knows."
+        "In the meantime, please don't contact the account or reply to it, even to ask for it to come down.\n"
+        "**One thing only you can do, if you feel up to it:** platforms often act on an account pretending to be "
+        "someone only when that person reports it themselves, so your own report may be the one that gets it "
+        "taken down. The team will do everything else. I can show you the steps now; when you have reported it, "
+        "press \"I've reported it\" so the DSL knows.\n"
+        "Looking after yourself matters too."
     )
 
 
