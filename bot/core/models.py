@@ -82,6 +82,8 @@ class CaseCard(BaseModel):
     status: str
     urgent: bool
     title: str
+    summary: list[str] = Field(default_factory=list, description="what, where, since when, how urgent, what is "
+                               "due next and by when: the card's first lines")
     fields: list[tuple[str, str]] = Field(default_factory=list)
     notice: list[str] = Field(default_factory=list, description="what this reader must do or not do, shown first")
     guidance: list[str] = Field(default_factory=list)
