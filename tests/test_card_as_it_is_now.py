@@ -62,3 +62,38 @@ async def test_a_slack_deputy_whose_card_failed_gets_it_closed_once_it_goes(slac
     shown = " ".join(all_text(card).replace("*", "").split())
     assert "Closed: Content or account removed" in shown and "Please acknowledge" not in shown
     assert f"case:{REF}:ack" not in str(card)
+
+
+# --- the reporter's own report, on the card updated in place ---------------------------------------------
+
+
+async def reporter_reported_it(engine) -> None:
+    teacher = Chat(engine, "console:teacher")
+    await walk(teacher, [*STANDARD_REPORT, ["send"]])
+    await teacher.pick(f"case:{REF}:self_reported")
+    assert teacher.keys == ["report.self_reported_thanks"]
+
+
+async def test_the_slack_card_updated_in_place_after_an_action_still_says_the_reporter_reported_it(
+        slack, bot):  # noqa: F811
+    await reporter_reported_it(bot)
+    await slack.channel.outbox.deliver()
+    (card,) = [m for m in slack.messages_to(SLACK_DSL) if f"case:{REF}:ack" in str(m)]
+    assert "reported it to the platform themselves" in all_text(card)
+    assert (await slack.click(SLACK_DSL, card, f"case:{REF}:ack")).status == 200
+    updated = await slack.api.wait_for(lambda: next(
+        (b for b in slack.api.bodies("chat.update") if b["channel"] == f"D{SLACK_DSL}"
+         and "Acknowledged" in all_text(b)), None))
+    assert "reported it to the platform themselves" in all_text(updated)
+
+
+async def test_the_teams_card_updated_in_place_after_an_action_still_says_the_reporter_reported_it(
+        teams, bot):  # noqa: F811
+    await reporter_reported_it(bot)
+    sent = await teams.install(TEAMS_DSL)
+    (card,) = [a for a in sent if f"case:{REF}:ack" in str(actions(a))]
+    assert "reported it to the platform themselves" in words(card_of(card))
+    await teams.press(TEAMS_DSL, card, f"case:{REF}:ack")
+    updated = await teams.connector.wait_for(lambda: next(
+        (a for a in teams.updates(TEAMS_DSL) if "Acknowledged" in words(card_of(a))), None))
+    assert "reported it to the platform themselves" in words(card_of(updated))
