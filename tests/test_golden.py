@@ -66,3 +66,20 @@ async def test_golden_posh_support(chat: Chat):
         "Report to the platform yourself first and give it 48 hours, unless it's a safeguarding concern: "
         "then contact POSH straight away."
     )
+
+
+async def test_golden_card_top_lines(bot, chat: Chat, report_steps, content):
+    """What the DSL reads first on a new case's card, in the console: its summary, then the fields."""
+    from bot.channels.console import to_text
+
+    await walk(chat, report_steps + [["send"]])
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick("case:OSB-2026-0001:show")
+    lines = to_text([dsl.last[0]], content).splitlines()
+    top = next(n for n, line in enumerate(lines) if line.startswith("  ┌"))
+    assert lines[top:top + 4] == [
+        "  ┌ Case OSB-2026-0001 (New)",
+        "  │ **Targeting the reporter** on Instagram, since Friday 20 November, 21:30. Not urgent.",
+        "  │ **Due next:** someone picks it up (Acknowledge) by Monday 23 November, 12:00, when the reminders start.",
+        "  │ Reported by: Jo Brown",
+    ]
