@@ -80,6 +80,7 @@ async def test_golden_card_top_lines(bot, chat: Chat, report_steps, content):
     assert lines[top:top + 4] == [
         "  ┌ Case OSB-2026-0001 (New)",
         "  │ **Targeting the reporter** on Instagram, since Friday 20 November, 21:30. Not urgent.",
-        "  │ **Due next:** someone picks it up (Acknowledge) by Monday 23 November, 12:00, when the reminders start.",
+        "  │ **Due next:** someone picks it up (Acknowledge). If no one has, reminders go from Monday 23 November, "
+        "12:00.",
         "  │ Reported by: Jo Brown",
     ]

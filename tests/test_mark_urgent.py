@@ -70,11 +70,11 @@ async def test_marked_urgent_late_the_next_reminder_is_recomputed_at_once(bot, c
     await reported(bot, clock)
     dsl = Chat(bot, "console:dsl")
     await dsl.pick(f"case:{REF}:show")
-    assert "by Monday 23 November, 12:00" in dsl.last[0].card.summary[1]  # 4 school hours from Monday 8:00
+    assert "from Monday 23 November, 12:00" in dsl.last[0].card.summary[1]  # 4 school hours from Monday 8:00
     clock.now = FRIDAY_NIGHT + timedelta(hours=2)
     await dsl.pick(f"case:{REF}:urgent")
     await dsl.pick(f"case:{REF}:show")
-    assert "by Friday 20 November, 23:45" in dsl.last[0].card.summary[1]  # the urgent timetable, from now
+    assert "from Friday 20 November, 23:45" in dsl.last[0].card.summary[1]  # the urgent timetable, from now
     assert await scheduler.tick(FRIDAY_NIGHT + timedelta(hours=2, minutes=14)) == 0
     assert await scheduler.tick(FRIDAY_NIGHT + timedelta(hours=2, minutes=15)) == 1
     assert outbox(bot) == [("console:dsl", "reminders.not_acknowledged_urgent"),

@@ -118,10 +118,8 @@ def case_card(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str]
     this reader's part, then the fields and the guidance. `events`, the case's events so far, say when it became
     urgent and whether the reporter has reported it to the platform themselves."""
     report = Report.of(case.answers)
-    fields: list[tuple[str, str]] = [
-        (scope.text("case.field.reported_by"), name_of(scope, names, case.reporter)),
-        (scope.text("case.field.reported_at"), case.created_at.strftime("%-d %B %Y, %H:%M")),
-    ]
+    # when it was reported is in the summary, in the school's time
+    fields: list[tuple[str, str]] = [(scope.text("case.field.reported_by"), name_of(scope, names, case.reporter))]
     for step in scope.words.flows[REPORT].steps:
         if step.id in case.answers and step.type not in ("summary", "info"):
             fields.append((step.title, describe_answer(scope, case, step.id, report)))
@@ -188,7 +186,8 @@ def due_next(scope: SchoolScope, case: Case, events: Sequence[CaseEvent]) -> str
         return scope.text("case.summary.closed", value=Markup(outcome))
     if case.status == CaseStatus.NEW:
         due = scope.timetable.remind_at(case, scope.calendar, urgent_since(case, list(events)))
-        return scope.text("case.summary.next.pick_up", date=Markup(local_time(scope, due)))
+        return scope.text("case.summary.next.pick_up_now" if case.urgent else "case.summary.next.pick_up",
+                          date=Markup(local_time(scope, due)))
     if "allegation" in case.categories:
         return scope.text("case.summary.next.lado", date=lado_deadline(scope, case))
     return scope.text("case.summary.next.record")

@@ -179,7 +179,7 @@ class ReportConcern(StepDialog):
             else:
                 opens = calendar.next_opening(ctx.now)
                 ctx.say("report.sent_urgent_closed", reference=case.reference, people=people,
-                        front_door=front_door(ctx.scope), date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"),
+                        front_door=front_door(ctx.scope), date=Markup(f"{opens:%A %-d %B} at {opens:%-H:%M}"),
                         choices=[] if allegation else next_steps, urgent=True)
         else:
             # an account pretending to be them: their own report may be what the platform acts on
