@@ -91,3 +91,17 @@ async def test_the_record_says_a_handler_marked_it_urgent_and_who(bot, clock):
                                 now=clock())
     text = data.decode()
     assert "Marked urgent by a case handler" in text and "under 18" not in text
+
+
+async def test_a_case_marked_urgent_is_not_taken_for_one_with_images(bot, clock):
+    """Marked urgent by a handler, an impersonation keeps its own guidance, plan and report pack: the card says
+    why it is urgent, and nothing about images of under-18s."""
+    await reported(bot, clock)
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick(f"case:{REF}:urgent")
+    await dsl.pick(f"case:{REF}:show")
+    card = dsl.last[0].card
+    assert "marked urgent by a case handler" in card.summary[0] and "under 18" not in card.summary[0]
+    assert not any("IWF" in line or "under-18" in line for line in card.guidance)
+    await dsl.pick(f"case:{REF}:pack")
+    assert "case.pack.guardrail" not in dsl.keys and "Instagram" in dsl.text
