@@ -233,3 +233,22 @@ async def test_a_console_deputy_opening_the_chat_after_the_close_sees_the_closed
     assert card.card.status == "Closed" and card.card.summary[1].startswith("**Closed:** Content or account removed")
     assert f"case:{REF}:ack" not in [c.id for c in card.choices]
     assert f"case:{REF}:note" in [c.id for c in card.choices]
+
+
+async def test_a_card_reads_the_case_answers_once(bot, monkeypatch):
+    """The report's answers are validated once per card, however many fields and lines read them."""
+    from bot.cases import card as card_module
+    from bot.core.report import Report
+
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    case = await bot.store.get_case("default", REF)
+    calls = []
+    real = Report.of.__func__
+
+    def counted(cls, answers):
+        calls.append(1)
+        return real(cls, answers)
+
+    monkeypatch.setattr(card_module.Report, "of", classmethod(counted))
+    card = card_module.case_card(await bot.schools.scope("default"), case, "console:dsl", {})
+    assert card.summary and len(calls) == 1
