@@ -85,6 +85,7 @@ async def test_the_slack_card_updated_in_place_after_an_action_still_says_the_re
         (b for b in slack.api.bodies("chat.update") if b["channel"] == f"D{SLACK_DSL}"
          and "Acknowledged" in all_text(b)), None))
     assert "reported it to the platform themselves" in all_text(updated)
+    assert "sent to you earlier" not in all_text(updated)  # the card itself, updated: not a late delivery
 
 
 async def test_the_teams_card_updated_in_place_after_an_action_still_says_the_reporter_reported_it(

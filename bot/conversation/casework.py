@@ -621,7 +621,9 @@ class Casework:
             if case is None:
                 replies.append(reply)
                 continue
-            key = reply.key if case.status == CaseStatus.NEW else "case.card_since"  # not "please acknowledge"
+            # a new card or a reminder says "please acknowledge": not once the case has moved on
+            moved_on = case.status != CaseStatus.NEW and reply.key != "case.card"
+            key = "case.card_since" if moved_on else reply.key
             replies.append(card_reply(scope, case, note.recipient, names, key=key,
                                       events=await self.store.case_events(case.id)))
         return note.model_copy(update={"replies": replies})
