@@ -6,17 +6,19 @@ record) from the same arguments, so it reads the same everywhere: nothing here l
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Sequence
 
 from bot.cases.actions import card_buttons
 from bot.cases.routing import named_text
 from bot.cases.scope import SchoolScope
+from bot.cases.timetable import urgent_since
 from bot.core.content import Step
 from bot.core.markup import Markup, escape, to_plain
-from bot.core.models import Case, CaseCard, Choice, Reply, Role, Route, StaffMember
+from bot.core.models import Case, CaseCard, CaseEvent, CaseStatus, Choice, Reply, Role, Route, StaffMember
 from bot.core.report import Report
 from bot.core.text import contains_phrase
-from bot.core.words import describe
+from bot.core.words import choice_summary, describe
 from bot.store import Store
 
 REPORT = "report_concern"  # the flow a case's answers come from
@@ -110,17 +112,24 @@ def report_step(scope: SchoolScope, step_id: str) -> Step:
     return scope.words.flows[REPORT].step(step_id)
 
 
-def case_card(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str]) -> CaseCard:
-    fields: list[tuple[str, str]] = [
-        (scope.text("case.field.reported_by"), name_of(scope, names, case.reporter)),
-        (scope.text("case.field.reported_at"), case.created_at.strftime("%-d %B %Y, %H:%M")),
-    ]
+def case_card(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str],
+              events: Sequence[CaseEvent] = ()) -> CaseCard:
+    """The card for `viewer`: its summary (what, where, since when, how urgent, what is due next and by when),
+    this reader's part, then the fields and the guidance. `events`, the case's events so far, say when it became
+    urgent and whether the reporter has reported it to the platform themselves."""
+    report = Report.of(case.answers)
+    # when it was reported is in the summary, in the school's time
+    fields: list[tuple[str, str]] = [(scope.text("case.field.reported_by"), name_of(scope, names, case.reporter))]
     for step in scope.words.flows[REPORT].steps:
         if step.id in case.answers and step.type not in ("summary", "info"):
-            fields.append((step.title, describe_answer(scope, case, step.id)))
-    before = files_before(scope, case)
+            fields.append((step.title, describe_answer(scope, case, step.id, report)))
+    before = files_before(scope, report)
     if before:
         fields.append((scope.text("case.field.files_before"), before))
+    told = next((e for e in events if e.kind == "reporter_reported_to_platform"), None)
+    if told:  # the reporter has reported it to the platform themselves
+        fields.append((scope.text("case.field.reporter_reported"),
+                       scope.text("case.reporter_reported_on", date=local_time(scope, told.at))))
     route = next((r for r in case.routed_to if r.user == viewer), None)
     if route:
         fields.append((scope.text("case.field.why_you"), scope.text(f"routing.{route.reason}")))
@@ -131,15 +140,63 @@ def case_card(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str]
     return CaseCard(
         reference=case.reference, status=scope.text(f"statuses.{case.status.value}"), urgent=case.urgent,
         title=scope.text("case.title_urgent" if case.urgent else "case.title", reference=case.reference),
-        fields=fields, guidance=guidance(scope, case),
+        summary=card_summary(scope, case, report, events), fields=fields, guidance=guidance(scope, case, report),
         mentions={scope.text("case.field.reported_by"): case.reporter}, notice=reader_notice(scope, case, route),
     )
 
 
-def guidance(scope: SchoolScope, case: Case) -> list[str]:
+# --- the summary at the top of the card ------------------------------------------------------
+
+
+def local_time(scope: SchoolScope, at: datetime) -> str:
+    """A moment as the school reads it: "Friday 20 November, 21:30"."""
+    return at.astimezone(scope.calendar.tz).strftime("%A %-d %B, %H:%M")
+
+
+def card_summary(scope: SchoolScope, case: Case, report: Report, events: Sequence[CaseEvent]) -> list[str]:
+    """Two lines: what it is, where and since when, and how urgent; then what is due next and by when."""
+    step = report_step(scope, "categories")
+    what = ", ".join(choice_summary(scope.words, step, c) for c in case.categories)
+    where = ", ".join(choice_summary(scope.words, report_step(scope, "platforms"), p) for p in report.platforms)
+    first = scope.text("case.summary.what_where" if where else "case.summary.what", value=what, platform=where,
+                       date=Markup(local_time(scope, case.created_at)), status=Markup(urgency(scope, case, report)))
+    return [first, due_next(scope, case, events)]
+
+
+def urgency(scope: SchoolScope, case: Case, report: Report) -> str:
+    """How urgent, and why, in a few words."""
+    if not case.urgent:
+        return scope.text("case.summary.not_urgent")
+    if case.possible_images:
+        why = "images"
+    elif "danger" in (report.safety or {}):
+        why = "danger"
+    elif case.answers.get("allegation_harm"):
+        why = "allegation_harm"
+    else:
+        why = "marked_by_handler"
+    return scope.text("case.summary.urgent", value=Markup(scope.text(f"case.summary.urgent_because.{why}")))
+
+
+def due_next(scope: SchoolScope, case: Case, events: Sequence[CaseEvent]) -> str:
+    """What the case needs next, and by when where there is a deadline: picked up by the first reminder (the
+    timetable the scheduler follows), an allegation's LADO referral within one working day, else what is left."""
+    if case.status == CaseStatus.CLOSED:
+        outcome = scope.text(f"outcomes.{case.outcome}") if case.outcome else scope.text("statuses.closed")
+        return scope.text("case.summary.closed", value=Markup(outcome))
+    if case.status == CaseStatus.NEW:
+        due = scope.timetable.remind_at(case, scope.calendar, urgent_since(case, list(events)))
+        return scope.text("case.summary.next.pick_up_now" if case.urgent else "case.summary.next.pick_up",
+                          date=Markup(local_time(scope, due)))
+    if "allegation" in case.categories:
+        return scope.text("case.summary.next.lado", date=lado_deadline(scope, case))
+    return scope.text("case.summary.next.record")
+
+
+def guidance(scope: SchoolScope, case: Case, report: Report) -> list[str]:
     """What the reader must know first: images, sextortion, danger, the police, allegations; always the last line."""
     lines = []
-    safety = Report.of(case.answers).safety or {}
+    safety = report.safety or {}
     if case.possible_images:
         lines.append(scope.text("case.guidance.guardrail"))
     lines += [scope.text(f"case.guidance.{name}") for name in ("sextortion", "danger", "police") if name in safety]
@@ -149,12 +206,15 @@ def guidance(scope: SchoolScope, case: Case) -> list[str]:
     return lines
 
 
-def describe_answer(scope: SchoolScope, case: Case, step_id: str) -> str:
-    """An answer as the card and the record show it; the images answer says if the guardrail rose later."""
+def describe_answer(scope: SchoolScope, case: Case, step_id: str, report: Report | None = None) -> str:
+    """An answer as the card and the record show it; the images answer says if the guardrail rose later.
+    `report`, the case's answers read once, where the caller has it."""
     shown = describe(scope.words, report_step(scope, step_id), case.answers[step_id])
-    guardrail = Report.of(case.answers).guardrail or {}
+    if step_id != "images":
+        return shown
+    guardrail = (report or Report.of(case.answers)).guardrail or {}
     # "answered_yes" now, "answered yes" on cases opened before the safety check: both from the question itself
-    if step_id == "images" and guardrail.get("reason") and not guardrail["reason"].startswith("answered"):
+    if guardrail.get("reason") and not guardrail["reason"].startswith("answered"):
         return to_plain(scope.text("case.images_raised_later", value=shown,
                                    reason=raised_words(scope, guardrail["reason"])))
     return shown
@@ -174,9 +234,9 @@ def raised_words(scope: SchoolScope, reason: str) -> str:
     return to_plain(scope.text(key)) if key in scope.words.messages else kind
 
 
-def files_before(scope: SchoolScope, case: Case) -> str | None:
+def files_before(scope: SchoolScope, report: Report) -> str | None:
     """Files shared into the chat before the guardrail rose: not on the case, but copies may be there."""
-    before = (Report.of(case.answers).guardrail or {}).get("files_before")
+    before = (report.guardrail or {}).get("files_before")
     if not before:
         return None
     return to_plain(scope.text("case.files_before", count=before["count"],
@@ -216,7 +276,8 @@ def case_actions(scope: SchoolScope, case: Case) -> list[Choice]:
             for a in card_buttons(case)]
 
 
-def card_reply(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str], key: str = "case.card") -> Reply:
-    card = case_card(scope, case, viewer, names)
+def card_reply(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str], key: str = "case.card",
+               events: Sequence[CaseEvent] = ()) -> Reply:
+    card = case_card(scope, case, viewer, names, events)
     return Reply(key=key, text=scope.text(key, reference=case.reference, status=card.status), card=card,
                  choices=case_actions(scope, case), urgent=case.urgent)

@@ -2,9 +2,10 @@
 
 - A case still **new** (no one has acknowledged it or acted on it) is reminded to its routed DSL and
   deputies, then escalated to the deputies and the headteacher (the chair of governors instead when the
-  allegation is about the head, or when no head can receive it). Urgent cases go by the wall clock, at any
-  hour (defaults: 15 and 30 minutes); others count school hours on school days from the school calendar
-  (defaults: 4 school hours and 1 school day). Whoever is escalated to is added to the case's route, so
+  allegation is about the head, or when no head can receive it), by the timetable in bot/cases/timetable.py:
+  urgent cases by the wall clock from when they became urgent, at any hour (defaults: 15 and 30 minutes);
+  others in school hours on school days from the school calendar (defaults: 4 school hours and 1 school day).
+  Whoever is escalated to is added to the case's route, so
   they can open and act on it; never anyone the case's routing excluded, and never the reporter.
 - A report to a platform (`action_recorded`, action `reported_to_platform`) with no later
   `platform_responded` on an open case: after 48 hours its handlers are asked whether the platform has
@@ -28,6 +29,7 @@ from typing import Callable
 from bot.cases.card import card_reply, front_door
 from bot.cases.routing import CASE_MANAGER_REASONS, STAFF_CONCERNS, route_of_case
 from bot.cases.scope import SchoolScope
+from bot.cases.timetable import Timetable, urgent_since
 from bot.core.config import Settings
 from bot.core.models import Case, CaseEvent, CaseStatus, Choice, Notification, Reminder, Reply, Role, Route, StaffMember
 
@@ -56,20 +58,7 @@ class Reminders:
         self.settings = settings
         self.scope = scope
         self.calendar = scope.calendar
-
-    # --- timings -------------------------------------------------------------------------
-
-    def remind_at(self, case: Case) -> datetime:
-        s = self.settings
-        if case.urgent:
-            return case.created_at + timedelta(minutes=s.urgent_remind_minutes)
-        return self.calendar.add_school_time(case.created_at, timedelta(hours=s.remind_school_hours))
-
-    def escalate_at(self, case: Case) -> datetime:
-        s = self.settings
-        if case.urgent:
-            return case.created_at + timedelta(minutes=s.urgent_escalate_minutes)
-        return self.calendar.add_school_time(case.created_at, self.calendar.day_length * s.escalate_school_days)
+        self.timetable = Timetable.of(settings)
 
     # --- what is due for one case ----------------------------------------------------------
 
@@ -78,7 +67,9 @@ class Reminders:
     ) -> list[Due]:
         items: list[Due] = []
         if case.status == CaseStatus.NEW:
-            remind_at, escalate_at = self.remind_at(case), self.escalate_at(case)
+            since = urgent_since(case, events)  # a case marked urgent later: its urgent clock starts then
+            remind_at = self.timetable.remind_at(case, self.calendar, since)
+            escalate_at = self.timetable.escalate_at(case, self.calendar, since)
             if remind_at <= now < escalate_at:  # once escalation is due, it supersedes the reminder
                 items.append(self._unacknowledged(case, events, staff, names, now, escalate=False))
             if escalate_at <= now:
@@ -104,7 +95,7 @@ class Reminders:
         kind = "escalation" if escalate else "reminder"
         urgent = "_urgent" if case.urgent else ""
 
-        def prepare(fresh: Case, _events: list[CaseEvent]) -> Prepared | None:
+        def prepare(fresh: Case, history: list[CaseEvent]) -> Prepared | None:
             if fresh.status != CaseStatus.NEW:
                 return None  # acknowledged (or acted on) since this tick looked
             if escalate:
@@ -121,13 +112,14 @@ class Reminders:
             case_after = fresh.model_copy(update={"routed_to": fresh.routed_to + added})
             notes = [
                 Notification(school_id=fresh.school_id, recipient=user, case_id=fresh.id, created_at=now,
-                             replies=[card_reply(self.scope, case_after, user, names, key=key)])
+                             replies=[card_reply(self.scope, case_after, user, names, key=key, events=history)])
                 for user in recipients
             ]
             if added:  # the "Sent to" line on cards already shown
                 notes += [
                     Notification(school_id=fresh.school_id, recipient=r.user, case_id=fresh.id, created_at=now,
-                                 kind="card_update", replies=[card_reply(self.scope, case_after, r.user, names)])
+                                 kind="card_update",
+                             replies=[card_reply(self.scope, case_after, r.user, names, events=history)])
                     for r in fresh.routed_to if r.user not in recipients
                 ]
             if escalate and fresh.urgent:  # no one has picked up an urgent case: the reporter must not wait on it

@@ -26,8 +26,9 @@ PERSONAL_ROUTES = ("the_person", "the_person_or_parent")
 
 
 def possible_images_of_a_child(case: Case) -> bool:
-    """The guardrail: possible sexual images of an under-18 (urgent, or "yes" or "not sure" to the question)."""
-    return case.urgent or Report.of(case.answers).images in ("yes", "not_sure")
+    """The guardrail: possible sexual images of an under-18 (urgent for that, or "yes" or "not sure" to the
+    question), not a case urgent for another reason (danger, an allegation, a handler marking it)."""
+    return case.possible_images or Report.of(case.answers).images in ("yes", "not_sure")
 
 
 def harms_for(content: Content, case: Case) -> list[Harm]:

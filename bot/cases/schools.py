@@ -15,6 +15,7 @@ from typing import Callable
 
 from bot.cases.school_calendar import calendar_for
 from bot.cases.scope import SchoolScope
+from bot.cases.timetable import Timetable
 from bot.core.config import Settings
 from bot.core.content import Content, load_content
 from bot.core.models import School
@@ -96,7 +97,7 @@ class Schools:
     def scope_of(self, school: School) -> SchoolScope:
         return SchoolScope(school=school, words=self.content(school),
                            calendar=calendar_for(self.settings, school.content_dir),
-                           reference_prefix=self.reference_prefix(school))
+                           reference_prefix=self.reference_prefix(school), timetable=Timetable.of(self.settings))
 
     async def only_school(self) -> str | None:
         """For commands given no --school: the one school, when there is exactly one."""

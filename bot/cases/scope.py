@@ -7,10 +7,11 @@ line, is in the same school's words and under the same name as the turn that cau
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.cases.school_calendar import SchoolCalendar
+from bot.cases.timetable import Timetable
 from bot.core.content import Content
 from bot.core.models import School
 
@@ -21,6 +22,7 @@ class SchoolScope:
     words: Content  # the shared content with the school's own folder merged over it, as its nation sees it
     calendar: SchoolCalendar  # the school's own term dates and hours, else the deployment's
     reference_prefix: str  # case references: OSB-2026-0001, or the school's own prefix
+    timetable: Timetable = field(default_factory=Timetable)  # when a new case is reminded and escalated
 
     @property
     def id(self) -> str:

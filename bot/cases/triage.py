@@ -1,9 +1,9 @@
 """The triage view: a case handler's open cases as one summary and a sorted list, for the chat they open and the
 home screen. Pure functions of the school's scope, the cases and the time, so every channel shows the same.
 
-The list is in the digest's order (`triage_order`: urgent first, then allegations about staff, then the
-oldest); each line says what the case is, where, how long ago it came in and whether anyone has picked it up.
-Only references, categories, platforms and ages: never who reported, names or what anyone wrote.
+The list is in triage order (`triage_order`, the morning digest's too: urgent first, then allegations about
+staff, then the oldest); each line says what the case is, where, how long ago it came in and whether anyone
+has picked it up. Only references, categories, platforms and ages: never who reported, names or what anyone wrote.
 """
 
 from __future__ import annotations
@@ -11,13 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.cases.card import REPORT, describe_answer
-from bot.cases.digest import triage_order
 from bot.cases.scope import SchoolScope
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseStatus, Choice, Reply
 from bot.core.words import choice_summary
 
 BUTTON_LENGTH = 75  # Slack's longest button text
+
+
+def triage_order(case: Case) -> tuple[bool, bool, datetime]:
+    """Urgent first, then allegations about staff, then the oldest."""
+    return (not case.urgent, "allegation" not in case.categories, case.created_at)
 
 
 def counted(scope: SchoolScope, key: str, count: int) -> str:

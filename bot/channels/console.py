@@ -100,6 +100,7 @@ def to_text(replies: list[Reply], content: Content, bold: bool = False, saved: d
         out.append(unescape(text))
         if r.card:
             out.append(f"  ┌ {r.card.title} ({r.card.status})")
+            out.extend(f"  │ {unescape(line.strip())}" for line in r.card.summary)
             out.extend(f"  │ » {n.strip()}" for n in r.card.notice)
             out.extend(f"  │ {label}: {value}" for label, value in r.card.fields)
             out.extend(f"  │ ! {g.strip()}" for g in r.card.guidance)

@@ -82,6 +82,10 @@ class Audience(Protocol):
 
     async def still_for_recipient(self, note: Notification) -> bool: ...
 
+    async def as_sent_now(self, note: Notification) -> Notification:
+        """The note as it should go now: a case card rendered again from the case as it is now."""
+        ...
+
     async def tell_others_undelivered(self, note: Notification, reason: str) -> None: ...
 
 
@@ -261,7 +265,8 @@ class Outbox:
         if not await self.audience.still_for_recipient(note):
             return Outcome.sent()
         try:
-            return await asyncio.wait_for(self.sender.send(note), self.sender.send_timeout_seconds)
+            return await asyncio.wait_for(self.sender.send(await self.audience.as_sent_now(note)),
+                                          self.sender.send_timeout_seconds)
         except Exception as exc:  # the type only: a message could carry case content
             log.warning("%s delivery failed (%s); it will be retried", self.sender.platform, type(exc).__name__)
             return Outcome.retry()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from bot.cases.actions import ACTIONS
+from bot.cases.actions import ACTIONS, CaseAction
+from bot.cases.card import is_handler
 from bot.conversation.context import Context
 from bot.core.models import Case, Choice
 
@@ -21,18 +22,27 @@ def _plain(text: str) -> str:
 
 
 def typed_case_action(ctx: Context, text: str) -> str | None:
-    """The card action `text` names for the case in focus, as its button id; None if none, if no case is in
-    focus or while a flow is running (there the words are an answer)."""
-    reference = ctx.state.case_in_focus
-    if not reference or ctx.state.active:
+    """The card action `text` names for the case in focus, as its button id; None if none or while a flow is
+    running (there the words are an answer). With no case in focus, a case handler who types a card action
+    ("acknowledge", "close") is shown their cases to pick one from (`menu:my_cases`)."""
+    if ctx.state.active:
         return None
-    said = _plain(text)
+    action = _named_action(ctx, _plain(text))
+    reference = ctx.state.case_in_focus
+    if action is None:
+        return None
+    if reference:
+        return f"case:{reference}:{action.id}"
+    return "menu:my_cases" if is_handler(ctx.member) and action.id != "show" else None
+
+
+def _named_action(ctx: Context, said: str) -> CaseAction | None:
     for action in TYPABLE:
         words = [ctx.text(f"case.action.{action.id}")] if f"case.action.{action.id}" in ctx.content.messages else []
         if f"case.typed.{action.id}" in ctx.content.messages:
             words += ctx.text(f"case.typed.{action.id}").split(",")
         if said in {_plain(w) for w in words}:
-            return f"case:{reference}:{action.id}"
+            return action
     return None
 
 

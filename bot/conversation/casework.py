@@ -233,7 +233,8 @@ class Casework:
             """Run by the store inside its transaction (perhaps on a worker thread): a function of its arguments."""
             return [
                 Notification(school_id=stored.school_id, recipient=route.user, case_id=stored.id, created_at=ctx.now,
-                             replies=[card_reply(scope, stored, route.user, names, key="case.new_card")])
+                             replies=[card_reply(scope, stored, route.user, names, key="case.new_card",
+                                                 events=events)])
                 for route in stored.routed_to
             ]
 
@@ -251,13 +252,8 @@ class Casework:
 
     async def show(self, ctx: Context, case: Case, key: str = "case.card") -> None:
         ctx.state.case_in_focus = case.reference
-        reply = card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key)
-        told = [e for e in await self.store.case_events(case.id) if e.kind == "reporter_reported_to_platform"]
-        if told and reply.card:  # the reporter has reported it to the platform themselves
-            when = told[0].at.astimezone(ctx.scope.calendar.tz).strftime("%-d %B %Y, %H:%M")
-            reply.card.fields.append((ctx.text("case.field.reporter_reported"),
-                                      ctx.text("case.reporter_reported_on", date=when)))
-        ctx.replies.append(reply)
+        ctx.replies.append(card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key,
+                                      events=await self.store.case_events(case.id)))
 
     async def confirm(self, ctx: Context, case: Case, key: str) -> None:
         """After a change: one short line where the channel updates each person's one card in place (the change
@@ -441,9 +437,10 @@ class Casework:
             ))
             events.append(CaseEvent(case_id=case.id, actor="bot", kind="reporter_told", at=ctx.now,
                                     detail={"message": tell_reporter}))
+        history = [*await self.store.case_events(case.id), *events]
         notes += [
             Notification(school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
-                         kind="card_update", replies=[card_reply(ctx.scope, case, route.user, names)])
+                         kind="card_update", replies=[card_reply(ctx.scope, case, route.user, names, events=history)])
             for route in handlers
         ]
         if tell_others:
@@ -608,6 +605,28 @@ class Casework:
             return False
         reported = await self.store.list_cases(note.school_id, reporter=note.recipient)
         return any(c.id == note.case_id for c in reported)
+
+    async def as_sent_now(self, note: Notification) -> Notification:
+        """`note` as it should go now: each case card in it rendered again from the case as it is now, for its
+        recipient (a card queued as New, with Acknowledge, goes as Closed if the case was closed meanwhile), with
+        the words it was queued with while the case is still new, else saying it was sent earlier; anything else
+        as it was queued. A case gone since goes as it was queued."""
+        if not any(r.card for r in note.replies):
+            return note
+        scope = await self.schools.scope(note.school_id)
+        names = await self._names(note.school_id)
+        replies = []
+        for reply in note.replies:
+            case = await self.store.get_case(note.school_id, reply.card.reference) if reply.card else None
+            if case is None:
+                replies.append(reply)
+                continue
+            # a new card or a reminder says "please acknowledge": not once the case has moved on
+            moved_on = case.status != CaseStatus.NEW and reply.key != "case.card"
+            key = "case.card_since" if moved_on else reply.key
+            replies.append(card_reply(scope, case, note.recipient, names, key=key,
+                                      events=await self.store.case_events(case.id)))
+        return note.model_copy(update={"replies": replies})
 
     # --- lists ---------------------------------------------------------------------------
 

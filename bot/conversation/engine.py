@@ -327,8 +327,8 @@ class Engine:
         # Those about a case no longer theirs (they left the directory or changed role) are dropped unseen.
         notes = [n for n in waiting if n.kind == "message" and await self.casework.still_for_recipient(n)]
         triage = await self.casework.triage_for(ctx)  # a handler's open cases, summed up and sorted, come first
-        for note in notes:
-            ctx.replies.extend(note.replies)
+        for note in notes:  # each case card as the case is now, not as it was when queued
+            ctx.replies.extend((await self.casework.as_sent_now(note)).replies)
         if self._set_aside_if_idle(ctx):
             await self._offer_resume(ctx)
         elif ctx.state.active:

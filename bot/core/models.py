@@ -82,6 +82,8 @@ class CaseCard(BaseModel):
     status: str
     urgent: bool
     title: str
+    summary: list[str] = Field(default_factory=list, description="what, where, since when, how urgent, what is "
+                               "due next and by when: the card's first lines")
     fields: list[tuple[str, str]] = Field(default_factory=list)
     notice: list[str] = Field(default_factory=list, description="what this reader must do or not do, shown first")
     guidance: list[str] = Field(default_factory=list)
@@ -264,9 +266,13 @@ class Case(BaseModel):
 
     @property
     def possible_images(self) -> bool:
-        """Urgent because it may involve sexual images of an under-18 (the guardrail), not only because an
-        allegation of a sexual or physical nature involves a learner."""
-        return self.urgent and (bool(self.answers.get("guardrail")) or not self.answers.get("allegation_harm"))
+        """Urgent because it may involve sexual images of an under-18 (the guardrail), not because someone may be
+        in danger, an allegation of a sexual or physical nature involves a learner or a handler marked it urgent.
+        A case keeps whether the guardrail rose (`answers["guardrail"]`); one opened before it did is read as
+        urgent for images unless it was urgent for an allegation."""
+        if "guardrail" in self.answers:
+            return self.urgent and bool(self.answers["guardrail"])
+        return self.urgent and not self.answers.get("allegation_harm")
 
     def is_routed_to(self, user: str) -> bool:
         return any(r.user == user for r in self.routed_to)

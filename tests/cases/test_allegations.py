@@ -66,17 +66,19 @@ async def test_the_lado_deadline_skips_the_school_holiday(bot, chat: Chat, clock
 
 
 async def test_the_notice_is_at_the_top_of_the_card_on_slack_teams_and_the_console(bot, chat: Chat, content):
+    """Just after the card's two summary lines (what, where, since when, how urgent; what is due next)."""
     await walk(chat, allegation())
     head, card = await card_of(bot, "console:head")
     blocks = card_blocks(card)
     assert blocks[0]["type"] == "header"
-    assert blocks[1]["type"] == "section" and "You are the case manager" in blocks[1]["text"]["text"]
+    assert blocks[1]["type"] == "section" and "Rumours or allegations about staff" in blocks[1]["text"]["text"]
+    assert blocks[2]["type"] == "section" and "You are the case manager" in blocks[2]["text"]["text"]
     items = case_blocks(card)[0]["items"]
-    second = items[1]
-    assert "isSubtle" not in second and "You are the case manager" in str(second)
+    assert "Rumours or allegations about staff" in str(items[1]) and "Due next" in str(items[2])
+    assert "isSubtle" not in items[3] and "You are the case manager" in str(items[3])
     lines = to_text([head.reply("case.new_card")], content).splitlines()
     top = next(n for n, line in enumerate(lines) if line.startswith("  ┌"))
-    assert "You are the case manager" in lines[top + 1]
+    assert "Due next" in lines[top + 2] and "You are the case manager" in lines[top + 3]
 
 
 async def test_a_case_that_is_not_an_allegation_has_no_notice(bot, chat: Chat, report_steps):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import CaseStatus
-from testing.chat import Chat, walk
+from testing.chat import STANDARD_REPORT, Chat, walk
+from tests.test_card_as_it_is_now import closed_by
 
 REF = "OSB-2026-0001"
 
@@ -218,3 +219,36 @@ async def test_the_record_comes_as_a_file_where_the_channel_can_carry_one(bot, d
     await dsl.pick(f"case:{REF}:record")  # a channel that cannot carry files
     assert dsl.keys == ["case.record.not_here"]
     assert f"cases export {REF}" in dsl.last[0].text
+
+
+# --- always the case as it is now -------------------------------------------------------------------
+
+
+async def test_a_console_deputy_opening_the_chat_after_the_close_sees_the_closed_card(bot):
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    await closed_by(bot, "console:dsl")
+    deputy = Chat(bot, "console:deputy")
+    await deputy.open()
+    card = deputy.reply("case.card_since")  # queued as a new case, delivered as the case is now
+    assert card.card.status == "Closed" and card.card.summary[1].startswith("**Closed:** Content or account removed")
+    assert f"case:{REF}:ack" not in [c.id for c in card.choices]
+    assert f"case:{REF}:note" in [c.id for c in card.choices]
+
+
+async def test_a_card_reads_the_case_answers_once(bot, monkeypatch):
+    """The report's answers are validated once per card, however many fields and lines read them."""
+    from bot.cases import card as card_module
+    from bot.core.report import Report
+
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    case = await bot.store.get_case("default", REF)
+    calls = []
+    real = Report.of.__func__
+
+    def counted(cls, answers):
+        calls.append(1)
+        return real(cls, answers)
+
+    monkeypatch.setattr(card_module.Report, "of", classmethod(counted))
+    card = card_module.case_card(await bot.schools.scope("default"), case, "console:dsl", {})
+    assert card.summary and len(calls) == 1

@@ -71,3 +71,25 @@ async def test_a_form_sent_without_the_reason_it_needs_keeps_the_outcome_and_not
     assert dsl.keys == ["case.closed"]
     case, closed = await closed_event(bot)
     assert case.outcome == "resolved_in_school" and closed.detail["note"] == "Spoke to the learners involved."
+
+
+async def test_an_allegations_outcomes_are_offered_only_on_a_case_with_an_allegation(bot):
+    dsl = await reported(bot)  # an account targeting the reporter
+    await dsl.pick(f"case:{REF}:close")
+    offered = [c.id for c in dsl.reply("case_close.outcome.ask").choices]
+    assert "content_removed" in offered and "substantiated" not in offered and "malicious" not in offered
+    await dsl.say("cancel")
+    await dsl.pick(f"case:{REF}:close", forms=True)
+    (outcome,) = [f for f in dsl.reply("case_close.form").form.fields if f.id == "outcome"]
+    assert "substantiated" not in [c.id for c in outcome.choices]
+
+
+async def test_an_allegation_can_be_closed_as_unfounded(bot):
+    from tests.test_scheduler import ALLEGATION_ABOUT_HEAD
+
+    await walk(Chat(bot, "console:teacher"), ALLEGATION_ABOUT_HEAD)
+    chair = Chat(bot, "console:chair")
+    await chair.pick(f"case:{REF}:close")
+    assert "unfounded" in [c.id for c in chair.reply("case_close.outcome.ask").choices]
+    await chair.pick("unfounded")
+    assert chair.keys == ["case_close.note.ask"]

@@ -87,12 +87,12 @@ async def test_the_digest_counts_the_cases_and_says_what_is_due_urgent_first_the
     await dsl.open()
     digest = dsl.reply("digest.morning")
     text = to_plain(digest.text)
-    assert "Your open cases: 3." in text and "Urgent: 1." in text and "Waiting to be picked up: 2." in text
-    assert "Allegations about staff: 1." in text
+    assert "3 open cases, 2 of them new: 1 urgent" in text and "1 allegation about staff" in text
     lines = [line for line in text.splitlines() if line.startswith("- ")]
     assert [line.split(":")[0] for line in lines] == ["- URGENT OSB-2026-0003", "- OSB-2026-0002", "- OSB-2026-0001"]
-    assert "Next: acknowledge it" in lines[0] and "Next: acknowledge it" not in lines[2]
-    assert "required steps still open" in lines[2] and "Instagram" in lines[2] and "Targeting the reporter" in lines[2]
+    assert "please acknowledge it now" in lines[0] and "Not picked up" not in lines[2]
+    assert "the case manager tells the LADO by the end of today" in lines[1]
+    assert "required steps open" in lines[2] and "Instagram" in lines[2] and "Targeting the reporter" in lines[2]
     for never in ("Jo Brown", "Alex Morgan", "Year 10", "arrested", "fake_hillside"):
         assert never not in text, never
     assert [c.id for c in digest.choices] == [
@@ -193,3 +193,31 @@ def test_the_staff_cli_turns_someones_digest_off_and_on(tmp_path):
     assert asyncio.run(off()) == {"console:dsl"}
     run_cli("staff", "digest", "console:dsl", "on", env=env)
     assert asyncio.run(off()) == set()
+
+
+async def test_five_cases_at_eight_read_short_and_most_urgent_first(bot, clock, scheduler):
+    """What a DSL reads at 8:00 on Monday with five cases: one sentence, then a line each, saying what it needs."""
+    await report(bot, clock, FRIDAY_NIGHT)  # 0001, picked up on Sunday
+    await report(bot, clock, at("2026-11-21 10:00"), ALLEGATION_ABOUT_HEAD)  # 0002
+    await report(bot, clock, at("2026-11-21 11:00"), URGENT_REPORT)  # 0003
+    await report(bot, clock, at("2026-11-21 12:00"))  # 0004
+    await report(bot, clock, at("2026-11-22 19:00"))  # 0005
+    clock.now = at("2026-11-22 20:00")
+    await Chat(bot, "console:dsl").pick(f"case:{REF}:ack")
+    await scheduler.tick(at("2026-11-23 08:00"))
+    (row,) = [r for r in stored_rows(bot.store, "outbox") if r["recipient"] == "console:dsl"
+              and json.loads(r["replies"])[0]["key"] == "digest.morning"]
+    assert to_plain(json.loads(row["replies"])[0]["text"]).splitlines() == [
+        "Good morning. 5 open cases, 4 of them new: 1 urgent, 1 account showing learners, 1 allegation about staff, "
+        "3 accounts targeting the people who reported them; 2 need you today.",
+        "- URGENT OSB-2026-0003: Showing learners, Snapchat, 45 hours ago. Not picked up yet: please acknowledge it "
+        "now.",
+        "- OSB-2026-0002: Rumours or allegations about staff, Facebook, 46 hours ago. Not picked up yet, and the case "
+        "manager tells the LADO by the end of today.",
+        "- OSB-2026-0001: Targeting the reporter, Instagram, 2 days ago. Next: Find out, without contacting the "
+        "account, who may be behind it (3 required steps open).",
+        "- OSB-2026-0004: Targeting the reporter, Instagram, 44 hours ago. Not picked up yet: reminders start at "
+        "12:00 today.",
+        "- OSB-2026-0005: Targeting the reporter, Instagram, 13 hours ago. Not picked up yet: reminders start at "
+        "12:00 today.",
+    ]

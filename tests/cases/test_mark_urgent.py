@@ -56,8 +56,29 @@ async def test_the_reminders_switch_to_the_urgent_timetable(bot, clock):
     assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=20)) == 0
     clock.now = FRIDAY_NIGHT + timedelta(minutes=21)
     await Chat(bot, "console:deputy").pick(f"case:{REF}:urgent")
-    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=22)) == 1
+    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=35)) == 0  # its urgent clock started at 21:51
+    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=36)) == 1
     assert ("console:dsl", "reminders.not_acknowledged_urgent") in outbox(bot)
+    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(minutes=51)) == 1
+    assert ("console:head", "reminders.escalated_urgent") in outbox(bot)
+
+
+async def test_marked_urgent_late_the_next_reminder_is_recomputed_at_once(bot, clock):
+    """Marked urgent two hours after it came in: the reminders start from then (not escalated at once to the head
+    for the half hour that passed before anyone thought it urgent), and the card says so straight away."""
+    scheduler = Scheduler(bot.store, bot.settings, bot.schools, bot.clock)
+    await reported(bot, clock)
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick(f"case:{REF}:show")
+    assert "from Monday 23 November, 12:00" in dsl.last[0].card.summary[1]  # 4 school hours from Monday 8:00
+    clock.now = FRIDAY_NIGHT + timedelta(hours=2)
+    await dsl.pick(f"case:{REF}:urgent")
+    await dsl.pick(f"case:{REF}:show")
+    assert "from Friday 20 November, 23:45" in dsl.last[0].card.summary[1]  # the urgent timetable, from now
+    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(hours=2, minutes=14)) == 0
+    assert await scheduler.tick(FRIDAY_NIGHT + timedelta(hours=2, minutes=15)) == 1
+    assert outbox(bot) == [("console:dsl", "reminders.not_acknowledged_urgent"),
+                           ("console:deputy", "reminders.not_acknowledged_urgent")]
 
 
 async def test_the_record_says_a_handler_marked_it_urgent_and_who(bot, clock):
@@ -70,3 +91,17 @@ async def test_the_record_says_a_handler_marked_it_urgent_and_who(bot, clock):
                                 now=clock())
     text = data.decode()
     assert "Marked urgent by a case handler" in text and "under 18" not in text
+
+
+async def test_a_case_marked_urgent_is_not_taken_for_one_with_images(bot, clock):
+    """Marked urgent by a handler, an impersonation keeps its own guidance, plan and report pack: the card says
+    why it is urgent, and nothing about images of under-18s."""
+    await reported(bot, clock)
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick(f"case:{REF}:urgent")
+    await dsl.pick(f"case:{REF}:show")
+    card = dsl.last[0].card
+    assert "marked urgent by a case handler" in card.summary[0] and "under 18" not in card.summary[0]
+    assert not any("IWF" in line or "under-18" in line for line in card.guidance)
+    await dsl.pick(f"case:{REF}:pack")
+    assert "case.pack.guardrail" not in dsl.keys and "Instagram" in dsl.text

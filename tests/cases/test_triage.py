@@ -35,9 +35,9 @@ async def test_a_dsl_opening_the_chat_sees_the_summary_and_sorted_list_first_the
                        "2 need you today.** Pick a case to open it.")
     assert [c.id for c in triage.choices] == [f"case:{r}:show" for r in (URGENT, ALLEGATION, OLDEST)]
     lines = [line for line in triage.text.splitlines() if line.startswith("- ")]
-    assert lines[0].startswith(f"- **URGENT** {URGENT}: Rumours or allegations about staff (Facebook), 1 hour ago")
-    assert lines[1].startswith(f"- {ALLEGATION}: Rumours or allegations about staff (Facebook), 25 hours ago")
-    assert lines[2] == f"- {OLDEST}: Targeting the reporter (Instagram), 3 days ago, not picked up yet"
+    assert lines[0].startswith(f"- **URGENT** {URGENT}: Rumours or allegations about staff, Facebook, 1 hour ago")
+    assert lines[1].startswith(f"- {ALLEGATION}: Rumours or allegations about staff, Facebook, 25 hours ago")
+    assert lines[2] == f"- {OLDEST}: Targeting the reporter, Instagram, 3 days ago, not picked up yet"
     assert "Mr Smith" not in triage.text and "Jo Brown" not in triage.text  # no names, no one's words
     menu = [c.id for c in dsl.reply("menu.ask").choices]
     assert menu[:3] == ["menu:my_cases", "menu:stats", "menu:prevention_review"]
@@ -51,7 +51,7 @@ async def test_picking_a_case_up_shows_in_the_list_and_the_count_of_new(bot, clo
     await dsl.say("my cases")
     triage = dsl.reply("case.list_handling")
     assert triage.text.startswith("**3 open cases, 2 of them new: 1 urgent,")
-    assert f"{OLDEST}: Targeting the reporter (Instagram), 3 days ago, picked up" in triage.text
+    assert f"{OLDEST}: Targeting the reporter, Instagram, 3 days ago, picked up" in triage.text
 
 
 async def test_the_list_holds_only_the_cases_sent_to_that_person(bot, clock):

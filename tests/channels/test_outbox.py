@@ -59,6 +59,9 @@ class FakeAudience:
     async def tell_others_undelivered(self, note: Notification, reason: str) -> None:
         self.told.append((note.replies[0].text, reason))
 
+    async def as_sent_now(self, note: Notification) -> Notification:
+        return note
+
 
 class SpyState(ChannelState):
     def __init__(self, store: Store):

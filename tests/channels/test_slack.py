@@ -140,11 +140,12 @@ async def test_an_allegation_card_opens_with_the_readers_own_guidance_and_skips_
     (card,) = await slack.api.wait_for(lambda: slack.messages_to(CHAIR))
     blocks = card["blocks"]
     header = next(n for n, b in enumerate(blocks) if b["type"] == "header")
-    first = blocks[header + 1]
+    summary, first = blocks[header + 1], blocks[header + 2]  # the card's summary, then the reader's part
+    assert "Due next" in summary["text"]["text"]
     assert first["type"] == "section" and "The headteacher is the subject of this allegation" in first["text"]["text"]
     assert not slack.messages_to(HEAD)
     (dsl_card,) = await slack.api.wait_for(lambda: slack.messages_to(DSL))
-    dsl_first = dsl_card["blocks"][next(n for n, b in enumerate(dsl_card["blocks"]) if b["type"] == "header") + 1]
+    dsl_first = dsl_card["blocks"][next(n for n, b in enumerate(dsl_card["blocks"]) if b["type"] == "header") + 2]
     assert "welfare of any child" in dsl_first["text"]["text"]
     (asked,) = await click(slack, CHAIR, card, "case:OSB-2026-0001:threshold")
     await click(slack, CHAIR, asked, "case:OSB-2026-0001:threshold:meets")

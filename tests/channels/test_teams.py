@@ -946,8 +946,8 @@ async def test_an_allegation_about_the_head_reaches_the_chair_with_their_guidanc
     assert not any(REF in text(m) for m in teams.to(HEAD))
     card = teams.to(CHAIR)[-1]
     case_part = next(e for e in card_of(card)["body"] if e.get("type") == "Container" and e.get("bleed"))
-    title, first = case_part["items"][0], case_part["items"][1]
-    assert words(title) == f"Case {REF}"
+    title, due, first = case_part["items"][0], case_part["items"][2], case_part["items"][3]  # the summary between
+    assert words(title) == f"Case {REF}" and "Due next" in words(due)
     assert words(first).startswith("The headteacher is the subject of this allegation") and not first.get("isSubtle")
 
     (asked,) = await teams.press(CHAIR, card, f"case:{REF}:threshold")

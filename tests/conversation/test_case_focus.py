@@ -51,3 +51,15 @@ async def test_typed_card_words_do_nothing_without_a_case_in_focus(bot):
     await teacher.pick(f"case:{REF}:show")
     await teacher.say("close")
     assert "case.not_found" not in teacher.keys and "case_close.outcome.ask" not in teacher.keys
+
+
+async def test_a_card_action_typed_with_no_case_in_focus_shows_the_handlers_cases(bot):
+    """A DSL who opens the chat and types "acknowledge" is shown their cases to pick one, not "I'm not sure";
+    anyone else typing it is not."""
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    dsl = Chat(bot, "console:dsl")
+    await dsl.say("acknowledge")
+    assert dsl.keys[0] == "case.list_handling" and f"case:{REF}:show" in dsl.choice_ids()
+    teacher = Chat(bot, "console:ta")
+    await teacher.say("acknowledge")
+    assert "case.list_handling" not in teacher.keys

@@ -47,12 +47,12 @@ async def test_golden_report_sent(chat: Chat, report_steps):
         "**If anyone is at risk tonight:** call 999 in an emergency, or the police on 101; for a child, your local "
         "children's social care: your local authority's children's social care team (its safeguarding "
         "\"front door\").\n"
-        "In the meantime, please don't contact the account or reply to it, even to ask for it to come down: "
-        "the team will handle reporting.\n"
-        "Looking after yourself matters too.\n"
-        "**One thing you can do now, if you feel up to it:** platforms often act on an account pretending to be "
-        "someone only when that person reports it themselves. I can show you the steps, and the team will still do "
-        "their part. If you report it, press \"I've reported it\" so the DSL knows."
+        "In the meantime, please don't contact the account or reply to it, even to ask for it to come down.\n"
+        "**One thing only you can do, if you feel up to it:** platforms often act on an account pretending to be "
+        "someone only when that person reports it themselves, so your own report may be the one that gets it "
+        "taken down. The team will do everything else. I can show you the steps now; when you have reported it, "
+        "press \"I've reported it\" so the DSL knows.\n"
+        "Looking after yourself matters too."
     )
 
 
@@ -66,3 +66,21 @@ async def test_golden_posh_support(chat: Chat):
         "Report to the platform yourself first and give it 48 hours, unless it's a safeguarding concern: "
         "then contact POSH straight away."
     )
+
+
+async def test_golden_card_top_lines(bot, chat: Chat, report_steps, content):
+    """What the DSL reads first on a new case's card, in the console: its summary, then the fields."""
+    from bot.channels.console import to_text
+
+    await walk(chat, report_steps + [["send"]])
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick("case:OSB-2026-0001:show")
+    lines = to_text([dsl.last[0]], content).splitlines()
+    top = next(n for n, line in enumerate(lines) if line.startswith("  ┌"))
+    assert lines[top:top + 4] == [
+        "  ┌ Case OSB-2026-0001 (New)",
+        "  │ **Targeting the reporter** on Instagram, since Friday 20 November, 21:30. Not urgent.",
+        "  │ **Due next:** someone picks it up (Acknowledge). If no one has, reminders go from Monday 23 November, "
+        "12:00.",
+        "  │ Reported by: Jo Brown",
+    ]

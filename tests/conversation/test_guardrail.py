@@ -107,6 +107,24 @@ async def test_with_no_one_to_alert_the_reporter_is_sent_to_the_dsl_in_person(co
     assert "in person now" in lonely.last[1].text and lonely.last[1].urgent
 
 
+async def test_who_can_be_reached_is_asked_only_when_an_alert_went(content, store, settings, clock, monkeypatch):
+    """No alert, no question about who it reached (the store is not asked for nothing)."""
+    from bot.conversation.engine import Engine
+
+    engine = Engine(content, store, settings, clock=clock)  # an empty staff directory: no one to alert
+    asked: list[list[str]] = []
+
+    async def not_yet_reachable(school_id: str, users: list[str]) -> list[str]:
+        asked.append(users)
+        return []
+
+    monkeypatch.setattr(engine.casework, "not_yet_reachable", not_yet_reachable)
+    lonely = Chat(engine)
+    await walk(lonely, ["I'm being targeted", ["showing_learners"]])
+    await lonely.pick("yes")
+    assert "report.guardrail_no_one_alerted" in lonely.keys and asked == []
+
+
 # --- who the urgent alert reaches, and how often -----------------------------------------------------------
 
 

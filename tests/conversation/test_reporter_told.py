@@ -35,3 +35,20 @@ async def test_an_allegation_about_the_head_at_10pm_on_a_friday(bot, clock):
     assert "The headteacher has not been sent it" in teacher.reply("report.allegation_sent_to").text
     (case,) = await bot.store.list_cases("default")
     assert not case.is_routed_to("console:head")
+
+
+async def test_an_impersonation_reporter_is_told_their_own_report_may_count_before_anything_else_is_offered(bot):
+    teacher = Chat(bot, "console:teacher")
+    await walk(teacher, [*STANDARD_REPORT, ["send"]])
+    sent = teacher.reply("report.sent")
+    assert "the team will handle reporting" not in sent.text.lower()
+    assert "only when that person reports it themselves" in sent.text
+    assert [c.id for c in sent.choices][:2] == ["case:OSB-2026-0001:own_steps", "case:OSB-2026-0001:self_reported"]
+
+
+async def test_a_report_about_the_school_says_the_team_will_report_it(bot):
+    teacher = Chat(bot, "console:teacher")
+    await walk(teacher, [STANDARD_REPORT[0], ["school_impersonation"], *STANDARD_REPORT[2:], ["send"]])
+    sent = teacher.reply("report.sent")
+    assert "The team will handle reporting it to the platform." in sent.text
+    assert "own_steps" not in str(sent.choices)

@@ -307,7 +307,7 @@ async def test_an_urgent_report_on_a_friday_night_says_what_to_do_tonight(chat: 
     sent = chat.reply("report.sent_urgent_closed")
     assert "today" not in sent.text
     assert "children's social care" in sent.text and "999" in sent.text and "101" in sent.text
-    assert "Monday 23 November at 08:00" in sent.text
+    assert "Monday 23 November at 8:00" in sent.text
 
 
 async def test_an_urgent_report_in_school_hours_asks_them_to_see_the_dsl(chat: Chat, clock):
@@ -387,4 +387,4 @@ def test_chat_json_with_osb_now_on_a_friday_night(tmp_path):
     assert keys(turns[1]) == ["safety.crisis", "safety.crisis_nothing_sent"]
     assert keys(turns[2])[:3] == ["report.guardrail", "report.guardrail_alerted", "safety.report_started"]
     sent = message(turns[-1], "report.sent_urgent_closed")
-    assert "today" not in sent["text"] and "Monday 23 November at 08:00" in sent["text"]
+    assert "today" not in sent["text"] and "Monday 23 November at 8:00" in sent["text"]

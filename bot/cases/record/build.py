@@ -349,7 +349,7 @@ def report_summary(scope: SchoolScope, case: Case) -> list[Fact]:
         except (TypeError, ValueError, KeyError, AttributeError):  # an answer from older content
             shown = value_text(value)
         summary.append(Fact(label=step.title, value=shown))
-    files_before = files_of_chat(scope, case)
+    files_before = files_of_chat(scope, Report.of(case.answers))
     if files_before:
         summary.append(Fact(label=PlainWords(scope.words)("case.field.files_before"), value=files_before))
     return summary

@@ -137,6 +137,8 @@ def _checkboxes(choices: list[Choice], asks: str | None, continue_label: str) ->
 
 def card_blocks(card: CaseCard) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(card.title, MAX_HEADER)}]
+    if card.summary:  # what, where, since when, how urgent, what is due next: the first thing read
+        blocks += _section(to_mrkdwn("\n".join(card.summary)))
     for note in card.notice:  # what this reader must do: first, in full-size text
         blocks += _section(to_mrkdwn(note))
     fields = [{"type": "mrkdwn",

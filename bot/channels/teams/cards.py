@@ -149,6 +149,8 @@ def case_blocks(case: CaseCard, value_limit: int = MAX_FIELD_TEXT, clipped: str 
     title = {"type": "RichTextBlock", "inlines": [
         {**_run(to_plain(case.title), bold=True), "size": "Medium", **({"color": "Attention"} if case.urgent else {})}]}
     items: list[dict[str, Any]] = [title]
+    for line in case.summary:  # what, where, since when, how urgent, what is due next: the first thing read
+        items += text_blocks(line)
     for note in case.notice:  # what this reader must do: first, in full-size text
         items += text_blocks(note)
     for label, value in case.fields:

@@ -16,10 +16,12 @@ from bot.conversation.dialogs.base import INVALID, CaseUpdate, Context
 from bot.core.answers import said_nothing
 from bot.core.content import Step
 from bot.core.markup import Markup
-from bot.core.models import Case, Frame, Reply
+from bot.core.models import Case, Choice, Frame, Reply
 from bot.core.text import is_command
 
 REASON_STEP = "open_items_reason"
+# The outcomes of an allegation about staff (KCSIE's definitions): offered only when the case has one.
+ALLEGATION_OUTCOMES = frozenset({"substantiated", "unsubstantiated", "unfounded", "false", "malicious"})
 
 
 class CaseClose(CaseUpdate):
@@ -31,7 +33,17 @@ class CaseClose(CaseUpdate):
         return "; ".join(e.text for e in still_open)
 
     async def _note_open_items(self, ctx: Context, frame: Frame) -> None:
-        frame.answers["open_required"] = await self._open_items(ctx, frame.answers["reference"])
+        reference = frame.answers["reference"]
+        frame.answers["open_required"] = await self._open_items(ctx, reference)
+        case = await ctx.services.store.get_case(ctx.school_id, reference)
+        frame.answers["allegation"] = "yes" if case and "allegation" in case.categories else ""
+
+    def choices_for(self, ctx: Context, step: Step, frame: Frame) -> list[Choice]:
+        """An allegation's outcomes only for a case with an allegation about staff."""
+        choices = super().choices_for(ctx, step, frame)
+        if step.id == "outcome" and not frame.answers.get("allegation"):
+            choices = [c for c in choices if c.id not in ALLEGATION_OUTCOMES]
+        return choices
 
     async def start(self, ctx: Context, frame: Frame) -> None:
         await self._note_open_items(ctx, frame)
@@ -59,6 +71,8 @@ class CaseClose(CaseUpdate):
         still_open = await self._open_items(ctx, case.reference)
         fields = [f for f in reply.form.fields if f.id != REASON_STEP or still_open]
         for field in fields:
+            if field.id == "outcome" and "allegation" not in case.categories:
+                field.choices = [c for c in field.choices if c.id not in ALLEGATION_OUTCOMES]
             if field.id == REASON_STEP:
                 field.optional = False
                 field.label = ctx.text("case.close_reason_label", open_required=Markup(still_open))

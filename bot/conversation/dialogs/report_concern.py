@@ -74,9 +74,7 @@ class ReportConcern(StepDialog):
         alerted = await ctx.services.casework.alert_urgent(ctx, frame, "case.guardrail_alert")
         if alerted == "limited":  # the report itself still goes urgent; its record says the alert was held back
             frame.answers["_guardrail"]["alert"] = "limited"
-        recipients = frame.answers.get("_alerted", [])
-        waiting = await ctx.services.casework.not_yet_reachable(ctx.school_id, recipients)
-        if alerted == "alerted" and len(waiting) == len(recipients):
+        if alerted == "alerted" and await self.no_one_reachable(ctx, frame.answers.get("_alerted", [])):
             ctx.say("report.guardrail_not_reached", urgent=True)  # in Teams: nobody has opened the app yet
         else:
             ctx.say(ALERT_TOLD[alerted], urgent=True)
@@ -87,6 +85,12 @@ class ReportConcern(StepDialog):
             ctx.say("report.guardrail_files_dropped", count=count,
                     platform=chat_platform_name(ctx.scope, ctx.turn.platform), urgent=True)
             evidence["files"] = []
+
+    @staticmethod
+    async def no_one_reachable(ctx: Context, recipients: list[str]) -> bool:
+        """None of those alerted can be sent anything yet (in Teams: none of them has opened the app)."""
+        waiting = await ctx.services.casework.not_yet_reachable(ctx.school_id, recipients)
+        return len(waiting) == len(recipients)
 
     async def take_files(self, ctx: Context, frame: Frame, attachments: list[Attachment]) -> list[dict]:
         if self.guardrail_on(frame):
@@ -175,18 +179,19 @@ class ReportConcern(StepDialog):
             else:
                 opens = calendar.next_opening(ctx.now)
                 ctx.say("report.sent_urgent_closed", reference=case.reference, people=people,
-                        front_door=front_door(ctx.scope), date=Markup(f"{opens:%A %-d %B} at {opens:%H:%M}"),
+                        front_door=front_door(ctx.scope), date=Markup(f"{opens:%A %-d %B} at {opens:%-H:%M}"),
                         choices=[] if allegation else next_steps, urgent=True)
         else:
-            sent = ctx.say("report.sent", reference=case.reference,
-                           people=Markup(await self.who_it_reached(ctx, case, urgent=False)),
-                           choices=[] if allegation else next_steps, urgent=case.urgent, when=self.when_seen(ctx))
-            if "targeting_me" in case.categories and not case.is_routed_to(ctx.user):
-                # an account pretending to be them: their own report may be what the platform acts on
-                sent.text += "\n" + ctx.text("report.own_report_helps")
-                sent.choices = [ctx.choice(f"case:{case.reference}:own_steps", "report.own_steps_label"),
-                                ctx.choice(f"case:{case.reference}:self_reported", "report.self_reported_label"),
-                                *sent.choices]
+            # an account pretending to be them: their own report may be what the platform acts on
+            own = "targeting_me" in case.categories and not case.is_routed_to(ctx.user)
+            own_steps = [ctx.choice(f"case:{case.reference}:own_steps", "report.own_steps_label"),
+                         ctx.choice(f"case:{case.reference}:self_reported", "report.self_reported_label")]
+            ctx.say("report.sent", reference=case.reference,
+                    people=Markup(await self.who_it_reached(ctx, case, urgent=False)),
+                    choices=(own_steps if own else []) + ([] if allegation else next_steps), urgent=case.urgent,
+                    when=self.when_seen(ctx),
+                    value=Markup("\n" + ctx.text("report.own_report_helps") if own
+                                 else " " + ctx.text("report.team_reports_it")))
         if allegation:
             await self.tell_allegation_reporter(ctx, case, next_steps)
 
