@@ -5,6 +5,9 @@ Everything else is here, the same for every platform:
 - a round claims the channel's waiting notifications (leased to this process: another one serving the same
   database does not send them too) and hands each recipient's share, in order, to a task of its own, so one
   recipient whose chat does not answer never holds up anyone else; the sender says how many run at once;
+- a claim leaves out the recipients still being sent to (their later notes wait, in order, until their task
+  ends, which asks for another round), and while claims come back full the round claims again at once, so a
+  backlog drains as fast as the recipients' chats take it rather than one batch per periodic round;
 - rounds never overlap and are coalesced: asking for one while one runs asks for one more after it, so any number
   of concurrent callers share a round that read the outbox after they asked;
 - every send has a time limit; a passing failure releases the notification (and, for a sender that rests, the rest
@@ -31,6 +34,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 ROUND_INTERVAL_SECONDS = 2.0  # how often a round runs unasked, for what other processes and the scheduler queued
+CLAIM_LIMIT = 100  # notifications to one claim; a full one is followed by another at once
 FIRST_REST_SECONDS = 2.0
 LONGEST_REST_SECONDS = 300.0
 
@@ -180,30 +184,37 @@ class Outbox:
     async def _rounds(self) -> None:
         while True:
             self._again = False
+            more = False
             try:
-                await self._claim_and_start()
+                more = await self._claim_and_start()
             except Exception as exc:  # logged by type only: a message could carry case content
                 log.error("%s delivery round failed: %s", self.sender.platform, type(exc).__name__)
-            if not self._again:
+            if not (more or self._again):
                 return
 
-    async def _claim_and_start(self) -> None:
-        """Claim the waiting notifications and start a task for each recipient. A recipient already being sent to,
-        or resting after failures, gets theirs back for a later round."""
+    async def _claim_and_start(self) -> bool:
+        """Claim the waiting notifications, leaving out the recipients being sent to or resting, and start a task
+        for each recipient. True when the claim came back full and started someone: claim again at once."""
+        sending = set(self._tasks)
+        resting = {r for r, (until, _) in self._rests.items() if self.clock() < until}
         async with self._claiming:
             notes = await self.store.claim_notifications(
-                self.sender.platform, reachable_only=self.sender.reachable_only, lease_seconds=self.lease_seconds())
+                self.sender.platform, limit=CLAIM_LIMIT, reachable_only=self.sender.reachable_only,
+                lease_seconds=self.lease_seconds(), skip=sending | resting)
+        self._held_back |= sending  # whatever of theirs was left out: looked for again when their task ends
         by_recipient: dict[str, list[Notification]] = {}
         for note in notes:
             by_recipient.setdefault(note.recipient, []).append(note)
+        started = False
         for recipient, theirs in by_recipient.items():
-            if self._busy(recipient):
+            if self._busy(recipient):  # only if the claim could not leave them all out
                 if recipient in self._tasks:
                     self._held_back.add(recipient)
-                for note in theirs:
-                    await self.store.release_notification(note.id)
+                await self._release(theirs)
                 continue
             self._start(recipient, theirs)
+            started = True
+        return started and len(notes) >= CLAIM_LIMIT
 
     def _busy(self, recipient: str) -> bool:
         if recipient in self._tasks:

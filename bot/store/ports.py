@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Collection, Protocol, Sequence
 
 from bot.core.models import (
     Case,
@@ -182,11 +182,13 @@ class Outbox(Protocol):
         waiting for someone who has never opened the bot do not hold up everyone else's."""
 
     async def claim_notifications(
-        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60
+        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60,
+        skip: Collection[str] = (),
     ) -> list[Notification]:
         """As `pending_notifications`, but each one returned is leased to the caller: no other call (in any
         process) gets it until `lease_seconds` have passed, after which it is offered again (the sender died
-        mid-send, say). `mark_delivered` ends it."""
+        mid-send, say). `mark_delivered` ends it. Recipients in `skip` (those the caller is still sending to)
+        are left out, as far as the database takes that many at once: the caller must still cope with theirs."""
 
     async def mark_delivered(self, notification_id: str) -> None: ...
 

@@ -23,7 +23,7 @@ import json
 import time
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from bot.core.models import (
     Case,
@@ -468,11 +468,16 @@ class SqlStore(Store):
         return [notification_from_row(r) for r in rows]
 
     async def claim_notifications(
-        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60
+        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60,
+        skip: Collection[str] = (),
     ) -> list[Notification]:
         d, lease = self.dialect, self.dialect.lease(lease_seconds)  # seconds since the epoch, or the database's now()
         waiting = f"{self._undelivered(reachable_only)} AND (leased_until IS NULL OR leased_until <= {lease.now})"
         params = [f"{platform}:%", *lease.now_params]
+        skipped = sorted(skip)[:BATCH]  # any beyond are claimed as usual: skipping them only saves work
+        if skipped:
+            waiting += f" AND recipient NOT IN ({_marks(skipped)})"
+            params += skipped
         # Most calls find nothing: look first (indexed, no lock) before taking a write transaction.
         if not await self.database.read(self._any(f"SELECT 1 AS waiting FROM outbox WHERE {waiting} LIMIT 1", params)):
             return []
