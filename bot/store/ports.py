@@ -255,6 +255,10 @@ class Sightings(Protocol):
         """Every school's sightings at or after `since`, oldest first (in the order recorded when at the same
         time). Times read back in UTC."""
 
+    async def sighted_elsewhere(self, school_id: str, since: datetime) -> bool:
+        """Whether any school but `school_id` has a sighting at or after `since` (one indexed look, reading no
+        sighting): without one, no alert can include a case of `school_id`."""
+
     async def related_sightings(self, case_id: str, since: datetime) -> list[Sighting]:
         """The sightings at or after `since` that share an account or a pattern key with case `case_id`'s own
         (theirs included), oldest first, found through the indexes on account and pattern key: the cost grows with

@@ -622,6 +622,11 @@ class SqlStore(Store):
         return [sighting_from_row(r) for r in rows]
 
     @reads
+    def sighted_elsewhere(self, school_id: str, since: datetime) -> Script[bool]:
+        return (yield from self._any(f"SELECT 1 AS seen FROM account_sightings WHERE seen_at{self.dialect.C} >= %s"
+                                     " AND school_id <> %s LIMIT 1", [utc_ts(since), school_id]))
+
+    @reads
     def related_sightings(self, case_id: str, since: datetime) -> Script[list[Sighting]]:
         C = self.dialect.C
         rows = yield All(f"SELECT * FROM account_sightings WHERE seen_at{C} >= %s AND ("
