@@ -16,7 +16,7 @@ import json
 import re
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import aiohttp
 import pytest
@@ -471,20 +471,30 @@ class DiskFullOn:
         return getattr(self._conn, name)
 
 
+@contextlib.contextmanager
+def disk_full_on(store: Any, pattern: str) -> Iterator[list[DiskFullOn]]:
+    """`DiskFullOn` on each of the store's connections (a turn's statements run on the event loop's)."""
+    patched = [(db, db.conn) for db in store.connections]
+    fulls = []
+    for db, real in patched:
+        db.conn = DiskFullOn(real, pattern)
+        fulls.append(db.conn)
+    try:
+        yield fulls
+    finally:
+        for db, real in patched:
+            db.conn = real
+
+
 @pytest.mark.sqlite_only
 async def test_a_full_disk_at_send_gets_a_kind_error_no_half_case_and_sending_again_opens_one(
     chat: Chat, bot, db_path, report_steps, caplog
 ):
     await walk(chat, report_steps)
-    db = bot.store.db
-    real = db.conn
     # The DSLs' cards are the case's last rows to be written: the case, its events and routes are in already.
-    db.conn = full = DiskFullOn(real, r"^\s*INSERT\b.*\boutbox\b")
-    try:
+    with disk_full_on(bot.store, r"^\s*INSERT\b.*\boutbox\b") as fulls:
         await chat.pick("send")
-    finally:
-        db.conn = real
-    assert full.refused == 1
+    assert sum(full.refused for full in fulls) == 1
     assert chat.keys == ["common.store_error"]
     with sqlite3.connect(db_path) as reader:
         assert set(table_counts(reader).values()) == {0}
@@ -500,13 +510,8 @@ async def test_a_dsl_whose_chat_opens_as_the_disk_fills_still_gets_the_waiting_c
     told something went wrong, and the cards must still be waiting for the next time."""
     await walk(chat, [*report_steps, ["send"]])
     dsl = chat_as("console:dsl")
-    db = bot.store.db
-    real = db.conn
-    db.conn = DiskFullOn(real, r"^\s*INSERT\b.*\bconversations\b")  # the conversation's save, at the turn's end
-    try:
+    with disk_full_on(bot.store, r"^\s*INSERT\b.*\bconversations\b"):  # the conversation's save, at the turn's end
         await dsl.open()
-    finally:
-        db.conn = real
     assert dsl.keys == ["common.store_error"]
     await dsl.open()
     assert "case.new_card" in dsl.keys

@@ -19,7 +19,7 @@ from bot.core.models import (
     Sighting,
     StaffMember,
 )
-from bot.store.base import CaseTombstone, ChainReport, KeptInput
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, TurnStart
 
 
 class Lifecycle(Protocol):
@@ -52,6 +52,11 @@ class Conversations(Protocol):
         notifications `delivered` (those the turn showed) as delivered."""
 
     async def turn_seen(self, turn_id: str) -> bool: ...
+
+    async def begin_turn(self, key: str, turn_id: str | None, school_id: str, user: str) -> TurnStart:
+        """What a turn of conversation `key` reads first, in one statement (one round trip to a server database):
+        whether `turn_id` was handled already (`turn_seen`), the saved state (`load_conversation`) and `user`'s
+        entry in `school_id`'s staff directory (`get_staff`)."""
 
 
 class Inbox(Protocol):

@@ -81,7 +81,7 @@ class PostgresDatabase:
 
     # --- running scripts -------------------------------------------------------------------------
 
-    async def read(self, script: Script[T], *, snapshot: bool = False) -> T:
+    async def read(self, script: Script[T], *, snapshot: bool = False, long: bool = False) -> T:
         async with self._connect() as conn:
             if not snapshot:
                 return await self._drive(conn, script)
@@ -89,8 +89,9 @@ class PostgresDatabase:
                 await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 return await self._drive(conn, script)
 
-    async def write(self, script: Script[T]) -> T:
-        """One write transaction (READ COMMITTED: each statement sees what others committed before it)."""
+    async def write(self, script: Script[T], *, long: bool = False) -> T:
+        """One write transaction (READ COMMITTED: each statement sees what others committed before it). Every call
+        awaits the server, so a long one holds up nothing else here."""
         async with self._connect() as conn, conn.transaction():
             return await self._drive(conn, script)
 

@@ -40,7 +40,7 @@ from bot.core.models import (
     utcnow,
 )
 from bot.store import migrations, record_key
-from bot.store.base import CaseTombstone, ChainReport, KeptInput, StoreError
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, StoreError, TurnStart
 from bot.store.ports import Store
 from bot.store.rows import (
     UNSCANNED,
@@ -72,7 +72,7 @@ from bot.store.rows import (
     utc_day,
     utc_ts,
 )
-from bot.store.sql import All, Count, Database, Lock, Many, One, Script, insert, reads, writes
+from bot.store.sql import All, Count, Database, Lock, Many, One, Script, insert, long_reads, long_writes, reads, writes
 
 BATCH = 500  # values to one IN (...): well within either database's limit on parameters
 # Tables a purge never deletes from by case id: the case row goes last, tombstones stay.
@@ -167,6 +167,20 @@ class SqlStore(Store):
     def turn_seen(self, turn_id: str) -> Script[bool]:
         return (yield One("SELECT 1 AS seen FROM handled_turns WHERE turn_id = %s", [turn_id])) is not None
 
+    @reads
+    def begin_turn(self, key: str, turn_id: str | None, school_id: str, user: str) -> Script[TurnStart]:
+        # One row whatever is found: each part joined to a row of one, absent parts NULL.
+        row = yield One('SELECT t.turn_id AS seen, c.state, s.school_id, s."user", s.role, s.roles, s.name'
+                        " FROM (SELECT 1 AS one) AS turn"
+                        " LEFT JOIN handled_turns t ON t.turn_id = %s"
+                        " LEFT JOIN conversations c ON c.key = %s"
+                        ' LEFT JOIN staff s ON s.school_id = %s AND s."user" = %s',
+                        [turn_id or "", key, school_id, user])
+        state = ConversationState.model_validate_json(row["state"]) if row["state"] is not None else None
+        member = staff_from_row({k: row[k] for k in ("school_id", "user", "role", "roles", "name")}) \
+            if row["user"] is not None else None
+        return TurnStart(seen=bool(turn_id) and row["seen"] is not None, state=state, member=member)
+
     # --- the inbox: input kept before it is acknowledged ---------------------------------------
 
     async def keep_input(self, platform: str, body: str, content_type: str, lease_seconds: float) -> str:
@@ -197,7 +211,7 @@ class SqlStore(Store):
     def _any(self, sql: str, params: Sequence[Any]) -> Script[bool]:
         return (yield One(sql, params)) is not None
 
-    @writes
+    @long_writes
     def prune_expired(self, *, handled_before: datetime, delivered_before: datetime,
                       now: float) -> Script[dict[str, int]]:
         C = self.dialect.C
@@ -614,7 +628,7 @@ class SqlStore(Store):
     def record_sightings(self, sightings: list[Sighting]) -> Script[None]:
         yield from insert("account_sightings", [sighting_row(s) for s in sightings])
 
-    @reads
+    @long_reads
     def recent_sightings(self, since: datetime) -> Script[list[Sighting]]:
         C = self.dialect.C
         rows = yield All(f"SELECT * FROM account_sightings WHERE seen_at{C} >= %s ORDER BY seen_at{C}, id",
@@ -778,7 +792,7 @@ class SqlStore(Store):
 
     # --- retention (bot/cases/retention.py) ------------------------------------------------------
 
-    @reads
+    @long_reads
     def case_closed_times(self, school_id: str) -> Script[dict[str, datetime]]:
         rows = yield All("SELECT e.case_id, e.at FROM case_events e JOIN cases c ON c.id = e.case_id"
                          " WHERE c.school_id = %s AND c.status = 'closed' AND e.kind = 'closed' ORDER BY e.id",
@@ -792,10 +806,11 @@ class SqlStore(Store):
         self, school_id: str, reference: str, *, purged_at: datetime, purged_by: str, policy: str
     ) -> CaseTombstone:
         try:
-            tombstone = await self.database.write(self._purge(school_id, reference, purged_at, purged_by, policy))
+            tombstone = await self.database.write(self._purge(school_id, reference, purged_at, purged_by, policy),
+                                                  long=True)
         except self.database.refused as exc:  # a trigger refused: the transaction was rolled back whole
             raise StoreError(f"{reference} was not purged: {exc}") from exc
-        tombstone.still_mentioned = await self.database.read(self._tables_mentioning(tombstone.reference))
+        tombstone.still_mentioned = await self.database.read(self._tables_mentioning(tombstone.reference), long=True)
         return tombstone
 
     def _tables(self, text_only: bool = False) -> Script[dict[str, list[str]]]:
