@@ -12,7 +12,7 @@ import pytest
 from bot.channels.base import ChannelState
 from bot.channels.outbox import Outbox, Outcome
 from bot.core.models import Notification, Reply, Turn
-from bot.store import Store
+from bot.store import SQLiteStore, Store
 
 PLATFORM = "fake"
 ANNA, BEN = f"{PLATFORM}:ANNA", f"{PLATFORM}:BEN"
@@ -158,6 +158,43 @@ async def test_a_recipient_whose_chat_hangs_holds_up_nobody_else_and_their_later
     await first
     await wait_until(lambda: sent_to(loop, ANNA) == ["a1", "a2"])  # her task's end asked for her later one
     assert await loop.waiting() == []
+
+
+async def test_a_delivery_a_turn_asks_for_looks_at_the_outbox_only_when_something_may_wait_for_its_platform(loop):
+    # On SQLite one process makes every write, so it knows; on PostgreSQL others write too, and it always looks.
+    knows = isinstance(loop.store, SQLiteStore)
+    await loop.queue(ANNA, "a1")
+    await loop.outbox.deliver()
+    assert sent_to(loop, ANNA) == ["a1"]
+
+    def looked(since: int) -> int:
+        return loop.claims - since
+
+    claims = loop.claims
+    await loop.outbox.deliver()  # a turn that queued nothing
+    await loop.store.queue_notifications([Notification(recipient="other:CARL", replies=[Reply(key="t", text="c")])])
+    await loop.outbox.deliver()  # something for another platform's people
+    assert looked(claims) == (0 if knows else 2)
+
+    claims = loop.claims
+    await loop.queue(BEN, "b1")
+    await loop.outbox.deliver()
+    assert sent_to(loop, BEN) == ["b1"] and looked(claims) >= 1
+
+    loop.sender.reachable_only = True  # someone who has not opened the bot: theirs waits until they do
+    await loop.queue(f"{PLATFORM}:DANA", "d1")
+    await loop.outbox.deliver()
+    claims = loop.claims
+    await loop.outbox.deliver()
+    assert looked(claims) == (0 if knows else 1)
+    await loop.state.remember("default", f"{PLATFORM}:DANA", {"conversation": {"id": "D"}})  # they open it
+    await loop.outbox.deliver()
+    assert sent_to(loop, f"{PLATFORM}:DANA") == ["d1"]
+
+    claims = loop.claims
+    loop.outbox.wake(look=True)  # the round by the clock
+    await loop.outbox.settled()
+    assert looked(claims) == 1
 
 
 async def test_concurrent_calls_share_rounds_and_each_sees_what_was_queued_before_it(loop):

@@ -670,3 +670,44 @@ async def test_a_turn_begins_with_one_read_of_its_retry_check_its_state_and_the_
     assert await store.begin_turn(key, "T2", "default", user) == (False, state, member)
     assert await store.begin_turn(key, None, "default", user) == (False, state, member)  # no turn id: not a retry
     assert (await store.begin_turn(key, "T2", "other", user)).member is None  # another school's directory
+
+
+# --- SQLite: a case and its record survive a power cut -----------------------------------------------------------
+
+
+def statements(store: SQLiteStore) -> list[str]:
+    traced: list[str] = []
+    for db in store.connections:
+        db.conn.set_trace_callback(traced.append)
+    return traced
+
+
+def synchronous_at_commits(traced: list[str]) -> list[str]:
+    """The synchronous level each traced transaction committed (or rolled back) under, in order."""
+    level, levels = "NORMAL", []
+    for sql in traced:
+        if sql.startswith("PRAGMA synchronous = "):
+            level = sql.removeprefix("PRAGMA synchronous = ")
+        elif sql in ("COMMIT", "ROLLBACK"):
+            levels.append(level)
+    return levels
+
+
+@pytest.mark.sqlite_only
+async def test_a_case_and_its_events_commit_synced_to_the_disk_and_other_writes_as_before(store):
+    traced = statements(store)
+    case, _ = await create(store, "draft-1")
+    assert synchronous_at_commits(traced) == ["FULL"]
+    traced.clear()
+    await store.save_conversation("k", "default", "console:teacher", ConversationState(), "T1")
+    await store.queue_notifications([Notification(recipient="console:dsl", replies=[Reply(key="k", text="t")])])
+    assert synchronous_at_commits(traced) == ["NORMAL", "NORMAL"]
+    traced.clear()
+    await store.update_case(case.model_copy(update={"status": CaseStatus.ACKNOWLEDGED}),
+                            [CaseEvent(case_id=case.id, actor="console:dsl", kind="acknowledged", at=WHEN)], [])
+    await store.record_events([CaseEvent(case_id=case.id, actor="console:dsl", kind="note_added", at=WHEN)])
+    with pytest.raises(StoreError):  # rolled back: the level goes back all the same
+        await store.record_events([CaseEvent(case_id="no-such-case", actor="console:dsl", kind="note_added", at=WHEN)])
+    assert synchronous_at_commits(traced) == ["FULL", "FULL", "FULL"]
+    for db in store.connections:
+        assert db.conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL between transactions

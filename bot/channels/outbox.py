@@ -10,6 +10,9 @@ Everything else is here, the same for every platform:
   backlog drains as fast as the recipients' chats take it rather than one batch per periodic round;
 - rounds never overlap and are coalesced: asking for one while one runs asks for one more after it, so any number
   of concurrent callers share a round that read the outbox after they asked;
+- a round a turn asks for claims only if the store says something may be waiting for the platform
+  (`Store.outbox_may_hold`): most turns queue nothing, and then cost no look at the outbox; a round by the clock,
+  or for a recipient whose send has ended, always looks;
 - every send has a time limit; a passing failure releases the notification (and, for a sender that rests, the rest
   of that recipient's share, and the recipient rests a while); a refusal for good fails it, saying why, tells the
   case's other handlers, and when the person's whole chat was refused marks them unreachable;
@@ -108,6 +111,7 @@ class Outbox:
         self._claiming = asyncio.Lock()  # claims one at a time; a turn that shows what waited holds it too
         self._round: asyncio.Task[None] | None = None
         self._again = False
+        self._look = False  # the next round claims even if the store says nothing new was queued
         self._tasks: dict[str, asyncio.Task[None]] = {}  # recipient -> the task sending to them
         self._slots = asyncio.Semaphore(max(1, sender.sending_at_once))
         self._rests: dict[str, tuple[float, int]] = {}  # recipient -> (resting until, failures in a row)
@@ -130,10 +134,11 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
-    def wake(self) -> None:
-        """Ask for a round soon, without waiting for it."""
+    def wake(self, look: bool = False) -> None:
+        """Ask for a round soon, without waiting for it; with `look`, one that claims whatever the store says."""
         if self._stopped:
             return
+        self._look = self._look or look
         if self._round is None or self._round.done():
             self._round = asyncio.create_task(self._rounds(), name=f"{self.sender.platform} delivery round")
         else:
@@ -159,7 +164,7 @@ class Outbox:
             yield
 
     async def _wake_periodically(self) -> None:
-        self.wake()
+        self.wake(look=True)
 
     # --- what a person is owed ------------------------------------------------------------
 
@@ -182,21 +187,27 @@ class Outbox:
     # --- rounds ----------------------------------------------------------------------------
 
     async def _rounds(self) -> None:
+        more = False
         while True:
             self._again = False
+            look, self._look = self._look or more, False
             more = False
             try:
-                more = await self._claim_and_start()
+                more = await self._claim_and_start(look)
             except Exception as exc:  # logged by type only: a message could carry case content
                 log.error("%s delivery round failed: %s", self.sender.platform, type(exc).__name__)
             if not (more or self._again):
                 return
 
-    async def _claim_and_start(self) -> bool:
+    async def _claim_and_start(self, look: bool) -> bool:
         """Claim the waiting notifications, leaving out the recipients being sent to or resting, and start a task
-        for each recipient. True when the claim came back full and started someone: claim again at once."""
+        for each recipient. True when the claim came back full and started someone: claim again at once. Without
+        `look`, nothing is claimed unless the store says something may be waiting."""
         sending = set(self._tasks)
         resting = {r for r, (until, _) in self._rests.items() if self.clock() < until}
+        rested = len(resting) < len(self._rests)  # someone's rest is over: what they were left with waits
+        if not (look or rested or self.store.outbox_may_hold(self.sender.platform)):
+            return False
         async with self._claiming:
             notes = await self.store.claim_notifications(
                 self.sender.platform, limit=CLAIM_LIMIT, reachable_only=self.sender.reachable_only,
@@ -241,7 +252,7 @@ class Outbox:
                 del self._tasks[recipient]
             if recipient in self._held_back:  # what arrived for them meanwhile
                 self._held_back.discard(recipient)
-                self.wake()
+                self.wake(look=True)
 
         task.add_done_callback(done)
 

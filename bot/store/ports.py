@@ -195,6 +195,12 @@ class Outbox(Protocol):
         mid-send, say). `mark_delivered` ends it. Recipients in `skip` (those the caller is still sending to)
         are left out, as far as the database takes that many at once: the caller must still cope with theirs."""
 
+    def outbox_may_hold(self, platform: str) -> bool:
+        """False only when nothing for `platform` can have become claimable since this process last claimed for
+        it: nothing queued or released for its people, no one of them newly reachable. Always True where other
+        processes write too (PostgreSQL). A delivery a turn asks for skips the claim when False; one that runs
+        by the clock always looks (for leases that ran out, and the CLI)."""
+
     async def mark_delivered(self, notification_id: str) -> None: ...
 
     async def release_notification(self, notification_id: str) -> None:

@@ -91,6 +91,9 @@ class Database(Protocol):
 
     dialect: Dialect
     refused: tuple[type[Exception], ...]  # the errors of a statement the database refused (a trigger, a constraint)
+    # Every write the server makes goes through this process, one transaction at a time (SQLite: one `serve` per
+    # file, its transactions never interleaved), so what this process saw queued is all a server queued.
+    writes_serially_here: bool
 
     async def open(self) -> None: ...
 
@@ -101,9 +104,10 @@ class Database(Protocol):
         the database as of one moment; `long` as for `write`."""
         ...
 
-    async def write(self, script: Script[T], *, long: bool = False) -> T:
+    async def write(self, script: Script[T], *, long: bool = False, durable: bool = False) -> T:
         """Run a script in one write transaction: all of it or (on an exception) none of it. `long`: a job that may
-        take a while (a purge), which SQLite runs on its store thread, never on the event loop's."""
+        take a while (a purge), which SQLite runs on its store thread, never on the event loop's. `durable`: its
+        commit survives a power cut or an OS crash, not only a killed process (a case and its record)."""
         ...
 
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
@@ -163,6 +167,18 @@ def writes(script: Callable[Concatenate[S, P], Script[T]]) -> Callable[Concatena
     @functools.wraps(script)
     async def run(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.database.write(script(self, *args, **kwargs))
+
+    return run
+
+
+def durable_writes(
+    script: Callable[Concatenate[S, P], Script[T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """As `writes`, for a transaction that must survive a power cut: see `Database.write`'s `durable`."""
+
+    @functools.wraps(script)
+    async def run(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.database.write(script(self, *args, **kwargs), durable=True)
 
     return run
 

@@ -72,7 +72,21 @@ from bot.store.rows import (
     utc_day,
     utc_ts,
 )
-from bot.store.sql import All, Count, Database, Lock, Many, One, Script, insert, long_reads, long_writes, reads, writes
+from bot.store.sql import (
+    All,
+    Count,
+    Database,
+    Lock,
+    Many,
+    One,
+    Script,
+    durable_writes,
+    insert,
+    long_reads,
+    long_writes,
+    reads,
+    writes,
+)
 
 BATCH = 500  # values to one IN (...): well within either database's limit on parameters
 # Tables a purge never deletes from by case id: the case row goes last, tombstones stay.
@@ -94,6 +108,8 @@ class SqlStore(Store):
         self.dialect = database.dialect
         self._record_key = b""
         self._legacy_until = 0
+        # Platforms with nothing new to claim since this process last claimed for them (`outbox_may_hold`).
+        self._outbox_quiet: set[str] = set()
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -303,10 +319,10 @@ class SqlStore(Store):
     # --- cases -----------------------------------------------------------------------------
 
     def _insert_events(self, events: list[CaseEvent], school_id: str) -> Script[None]:
-        """Append events inside the caller's transaction, each chained to its case's previous event: it stores
-        that event's hash and its own (see `event_hash`), and the case remembers its latest hash. Each case's row
-        is locked first (in a fixed order, so two writers cannot deadlock): two processes appending to one case
-        take turns, and each chains onto the other's events."""
+        """Append events inside the caller's transaction (a durable one: `durable_writes`), each chained to its
+        case's previous event: it stores that event's hash and its own (see `event_hash`), and the case remembers
+        its latest hash. Each case's row is locked first (in a fixed order, so two writers cannot deadlock): two
+        processes appending to one case take turns, and each chains onto the other's events."""
         heads: dict[str, str | None] = {}
         for case_id in sorted({e.case_id for e in events}):
             yield One(f"SELECT 1 AS locked FROM cases WHERE id = %s{self.dialect.for_update}", [case_id])
@@ -321,7 +337,11 @@ class SqlStore(Store):
             yield Count("UPDATE cases SET events_head = %s WHERE id = %s", [head, case_id])
 
     def _queue(self, notifications: list[Notification]) -> Script[int]:
+        self._outbox_quiet -= {n.recipient.partition(":")[0] for n in notifications}
         return (yield from insert("outbox", [notification_row(n) for n in notifications]))
+
+    def outbox_may_hold(self, platform: str) -> bool:
+        return not self.database.writes_serially_here or platform not in self._outbox_quiet
 
     async def create_case(
         self, case: Case, events: list[CaseEvent], evidence: list[Evidence],
@@ -329,7 +349,7 @@ class SqlStore(Store):
     ) -> tuple[Case, bool]:
         try:
             return await self.database.write(
-                self._create_case(case, events, evidence, notify, reference_prefix, sightings))
+                self._create_case(case, events, evidence, notify, reference_prefix, sightings), durable=True)
         except _DraftTaken:
             row = await self.database.read(self._case_by_draft(case.draft_id))
             if row is None:
@@ -364,7 +384,7 @@ class SqlStore(Store):
         yield from insert("account_sightings", [sighting_row(s) for s in sightings])
         return stored, True
 
-    @writes
+    @durable_writes
     def update_case(
         self, case: Case, events: list[CaseEvent], notifications: list[Notification], *,
         expected_status: str | None = None,
@@ -382,7 +402,7 @@ class SqlStore(Store):
         yield from self._queue(notifications)
         return True
 
-    @writes
+    @durable_writes
     def record_events(self, events: list[CaseEvent]) -> Script[None]:
         for event in events:
             case = yield One("SELECT school_id FROM cases WHERE id = %s", [event.case_id])
@@ -395,7 +415,7 @@ class SqlStore(Store):
         row = yield One("SELECT * FROM cases WHERE school_id = %s AND reference = %s", [school_id, reference.upper()])
         return case_from_row(row) if row else None
 
-    @writes
+    @durable_writes
     def record_refusal(self, school_id: str, case_id: str | None, actor: str, at: datetime, action: str) -> Script[int]:
         row = yield One("INSERT INTO access_refusals (school_id, case_id, actor, day, count) VALUES (%s, %s, %s, %s, 1)"
                         " ON CONFLICT (case_id, school_id, actor, day) DO UPDATE SET count = access_refusals.count + 1"
@@ -488,6 +508,9 @@ class SqlStore(Store):
         d, lease = self.dialect, self.dialect.lease(lease_seconds)  # seconds since the epoch, or the database's now()
         waiting = f"{self._undelivered(reachable_only)} AND (leased_until IS NULL OR leased_until <= {lease.now})"
         params = [f"{platform}:%", *lease.now_params]
+        # From here on, whatever is queued or released for the platform makes it worth a look again; what was
+        # before, this claim finds (on SQLite no transaction runs between this line and its look).
+        self._outbox_quiet.add(platform)
         skipped = sorted(skip)[:BATCH]  # any beyond are claimed as usual: skipping them only saves work
         if skipped:
             waiting += f" AND recipient NOT IN ({_marks(skipped)})"
@@ -513,6 +536,7 @@ class SqlStore(Store):
 
     @writes
     def release_notification(self, notification_id: str) -> Script[None]:
+        self._outbox_quiet.clear()  # whichever platform it was for
         yield Count("UPDATE outbox SET leased_until = NULL WHERE id = %s AND delivered_at IS NULL", [notification_id])
 
     @writes
@@ -552,6 +576,7 @@ class SqlStore(Store):
     @writes
     def save_conversation_ref(self, school_id: str, user: str, platform: str,
                               reference: dict[str, Any]) -> Script[None]:
+        self._outbox_quiet.discard(platform)  # what waited for them until they could be reached
         yield Count('INSERT INTO conversation_refs (school_id, "user", platform, reference, updated_at)'
                     ' VALUES (%s, %s, %s, %s, %s) ON CONFLICT (school_id, "user") DO UPDATE SET'
                     ' platform = excluded.platform, reference = excluded.reference, updated_at = excluded.updated_at,'
@@ -712,7 +737,7 @@ class SqlStore(Store):
             found.update(r["key"] for r in rows)
         return found
 
-    @writes
+    @durable_writes
     def claim_case_reminder(self, school_id: str, key: str, kind: str, case_id: str, at: datetime,
                             prepare: Prepare) -> Script[bool]:
         # The case's row lock: a second process claiming about this case waits here, then finds the key taken; a

@@ -7,8 +7,9 @@ lock (busy_timeout 0). A call that meets "database is locked" (a CLI command or 
 goes to the store's worker thread instead, on the other connection, which waits for the lock as long as the busy
 timeout says; while it is pending, every later call goes there too, behind it, so calls still run in the order
 they were made. Long jobs (a purge, pruning, scans for exports and checks) always run on the worker thread, so the
-event loop never waits for them. Each connection is used by one thread at a time, and a whole transaction (a
-script, with any callback it runs) runs on one thread without giving it up.
+event loop never waits for them, and so do durable writes (a case and its record), whose commit waits for the
+disk. Each connection is used by one thread at a time, and a whole transaction (a script, with any callback it
+runs) runs on one thread without giving it up.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class SQLiteDatabase:
 
     dialect = SQLITE
     refused: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
+    writes_serially_here = True
 
     def __init__(self, path: str):
         self.path = path
@@ -161,13 +163,15 @@ class SQLiteDatabase:
         except _Locked as locked:  # rare: a read meets a lock only while the WAL is being reset
             return await self._on_thread(False, drive, script, self._execute, locked.pending)
 
-    async def write(self, script: Script[T], *, long: bool = False) -> T:
-        if long or not self._inline():
-            return await self._on_thread(long, self._write, script)
+    async def write(self, script: Script[T], *, long: bool = False, durable: bool = False) -> T:
+        # A durable commit waits for the disk (an fsync, milliseconds): on the store thread, so the event loop
+        # never does; later calls queue behind it as behind any other call sent there.
+        if long or durable or not self._inline():
+            return await self._on_thread(long, self._write, script, durable)
         try:
-            return self._write_inline(script)
+            return self._write_inline(script, durable)
         except _Locked:  # another connection holds the write lock: wait for it on the store thread
-            return await self._on_thread(False, self._write, script)
+            return await self._on_thread(False, self._write, script, durable)
 
     def _inline(self) -> bool:
         """Whether a call may run on the event loop's thread now: there is a connection for it, and no call
@@ -200,23 +204,23 @@ class SQLiteDatabase:
                 raise _Locked(pending[0] if pending else None) from exc
             raise StoreError(str(exc)) from exc
 
-    def _write_inline(self, script: Script[T]) -> T:
+    def _write_inline(self, script: Script[T], durable: bool) -> T:
         assert self._loop_db is not None
         conn = self._loop_db.conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn, durable)
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
                 raise _Locked(None) from exc
             raise StoreError(str(exc)) from exc
         try:
-            with self._committed(conn):
+            with self._committed(conn, durable):
                 return drive(script, lambda op: self._execute(op, conn))
         except sqlite3.OperationalError as exc:
             raise StoreError(str(exc)) from exc
 
-    def _write(self, script: Script[T]) -> T:
-        with self.transaction():
+    def _write(self, script: Script[T], durable: bool = False) -> T:
+        with self.transaction(durable):
             return drive(script, self._execute)
 
     def _snapshot(self, script: Script[T]) -> T:
@@ -229,18 +233,32 @@ class SQLiteDatabase:
             conn.execute("COMMIT")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite_utils.Database]:
+    def transaction(self, durable: bool = False) -> Iterator[sqlite_utils.Database]:
         """One write transaction on the store thread's connection. BEGIN IMMEDIATE takes the write lock up front,
         so a second process waits on busy_timeout instead of failing half-way through a deferred transaction."""
         db = self.db
-        db.conn.execute("BEGIN IMMEDIATE")
-        with self._committed(db.conn):
+        self._begin(db.conn, durable)
+        with self._committed(db.conn, durable):
             yield db
 
     @staticmethod
+    def _begin(conn: sqlite3.Connection, durable: bool) -> None:
+        """BEGIN IMMEDIATE; for a durable transaction, its commit first made to wait until the WAL is on the disk
+        (synchronous FULL: the level may be changed only outside a transaction, so it is set just before)."""
+        if durable:
+            conn.execute("PRAGMA synchronous = FULL")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            if durable:
+                conn.execute("PRAGMA synchronous = NORMAL")
+            raise
+
+    @staticmethod
     @contextmanager
-    def _committed(conn: sqlite3.Connection) -> Iterator[None]:
-        """Commit the transaction begun on `conn` when the block ends, or roll it back on an exception."""
+    def _committed(conn: sqlite3.Connection, durable: bool = False) -> Iterator[None]:
+        """Commit the transaction begun on `conn` when the block ends, or roll it back on an exception; then
+        back to synchronous NORMAL after a durable one."""
         try:
             yield
         except BaseException:
@@ -248,6 +266,9 @@ class SQLiteDatabase:
             raise
         else:
             conn.execute("COMMIT")
+        finally:
+            if durable:
+                conn.execute("PRAGMA synchronous = NORMAL")
 
     def _execute(self, op: Op, conn: sqlite3.Connection | None = None) -> Any:
         conn = conn or self.db.conn
