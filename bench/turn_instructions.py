@@ -67,12 +67,60 @@ async def measure(folder: Path, reports: int) -> int:
         await store.close()
 
 
+async def measure_slack(folder: Path, reports: int) -> int:
+    """The same reports through our Slack channel in process: signed Events API and block_actions requests to
+    the aiohttp app (Bolt, the engine, the store, the outbox), replies and cards to the bench's fake Web API. The
+    client and the fake run in the same process, so their instructions are counted too."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bench.slack_path import HANDLERS, TOKEN, BenchSlackApi, SlackConversation
+    from bot.app.server import build_app
+    from bot.channels.slack import SlackChannel, SlackConfig
+    from testing.slack_harness import SECRET, SlackHarness
+
+    api = BenchSlackApi()
+    await api.start()
+    store = SQLiteStore(folder / "bot.db")
+    await store.open()
+    try:
+        for user, (role, name) in HANDLERS.items():
+            await store.upsert_staff(StaffMember(user=f"slack:{user}", role=Role(role), name=name))
+        bot = Engine(load_content(), store, Settings(db=str(folder / "bot.db"), school_name="Hillside Academy"))
+        channel = SlackChannel(bot, SlackConfig(bot_token=TOKEN, signing_secret=SECRET, app_token=None,
+                                                api_url=api.url))
+        client = TestClient(TestServer(build_app(bot, [channel]), host="127.0.0.1", port=0))
+        await client.start_server()
+        harness = SlackHarness(client, channel, api)
+        try:
+            async def walk(user: str) -> int:
+                person = SlackConversation(harness, api.mail, user, report=True)
+                for _ in REPORT:
+                    await person.turn()
+                assert person.reports == 1
+                return len(REPORT)
+
+            await walk("UWARM")
+            instrument(True)
+            turns = 0
+            for n in range(reports):
+                turns += await walk(f"UT{n}")
+            instrument(False)
+            return turns
+        finally:
+            await client.close()
+    finally:
+        await store.close()
+        await api.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", type=int, default=5)
+    parser.add_argument("--slack", action="store_true", help="through our Slack channel, in process")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="osb-bench-turns-") as tmp:
-        print(f"turns: {asyncio.run(measure(Path(tmp), args.reports))}")
+        run = measure_slack if args.slack else measure
+        print(f"turns: {asyncio.run(run(Path(tmp), args.reports))}")
 
 
 if __name__ == "__main__":
