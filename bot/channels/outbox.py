@@ -212,7 +212,11 @@ class Outbox:
             notes = await self.store.claim_notifications(
                 self.sender.platform, limit=CLAIM_LIMIT, reachable_only=self.sender.reachable_only,
                 lease_seconds=self.lease_seconds(), skip=sending | resting)
-        self._held_back |= sending  # whatever of theirs was left out: looked for again when their task ends
+        # Whatever of theirs was left out is looked for again when their task ends, or at once if it has ended
+        # while this claim ran.
+        self._held_back |= sending & set(self._tasks)
+        if sending - set(self._tasks):
+            self._look = self._again = True
         by_recipient: dict[str, list[Notification]] = {}
         for note in notes:
             by_recipient.setdefault(note.recipient, []).append(note)
