@@ -590,11 +590,13 @@ async def query_plans(store: SQLiteStore, ops: Operations) -> dict[str, Any]:
     for name, (op, prepare) in runs.items():
         arg = await prepare() if prepare else None
         traced: list[str] = []
-        await store._run(conn.set_trace_callback, traced.append)
+        for db in store.connections:  # a turn's statements run on the event loop's connection, long jobs on the other
+            db.conn.set_trace_callback(traced.append)
         try:
             await op(arg)
         finally:
-            await store._run(conn.set_trace_callback, None)
+            for db in store.connections:
+                db.conn.set_trace_callback(None)
         statements: dict[str, list[str]] = {}
         for sql in traced:
             verb = sql.lstrip().split(None, 1)[0].upper()
@@ -613,12 +615,14 @@ async def without_checkpoints(store: SQLiteStore, dataset: Dataset, reps: Reps, 
     """The writes again with no automatic WAL checkpoint, which SQLite otherwise runs (and syncs) inside the
     commit that takes the log past 1,000 pages: what the writes cost if the store checkpointed elsewhere."""
     ops = Operations(store, dataset, content)
-    await store._run(store.db.conn.execute, "PRAGMA wal_autocheckpoint = 0")
+    for db in store.connections:
+        db.conn.execute("PRAGMA wal_autocheckpoint = 0")
     try:
         return {"open_case_no_checkpoint": await timed(reps.open, ops.open_case),
                 "update_case_no_checkpoint": await timed(reps.update, ops.update_case, ops.case)}
     finally:
-        await store._run(store.db.conn.execute, "PRAGMA wal_autocheckpoint = 1000")
+        for db in store.connections:
+            db.conn.execute("PRAGMA wal_autocheckpoint = 1000")
 
 
 # --- the run ------------------------------------------------------------------------------------------------

@@ -146,6 +146,8 @@ async def raise_alerts(store: Store, settings: Settings, words: Content, case: C
     of schools (a third school joining is news; a fourth report from the same two is not), once across every
     process, within the window; so running this again, after a retry, sends nothing twice."""
     window_start = case.created_at - timedelta(days=settings.early_warning_days)
+    if not await store.sighted_elsewhere(case.school_id, window_start):
+        return []  # every alert needs another school: with none in the window, nothing is read
     recent = await store.related_sightings(case.id, window_start)  # index lookups: only what this case joins
     mine = {s.account for s in recent if s.case_id == case.id}
     if not mine:

@@ -5,8 +5,14 @@ Everything else is here, the same for every platform:
 - a round claims the channel's waiting notifications (leased to this process: another one serving the same
   database does not send them too) and hands each recipient's share, in order, to a task of its own, so one
   recipient whose chat does not answer never holds up anyone else; the sender says how many run at once;
+- a claim leaves out the recipients still being sent to (their later notes wait, in order, until their task
+  ends, which asks for another round), and while claims come back full the round claims again at once, so a
+  backlog drains as fast as the recipients' chats take it rather than one batch per periodic round;
 - rounds never overlap and are coalesced: asking for one while one runs asks for one more after it, so any number
   of concurrent callers share a round that read the outbox after they asked;
+- a round a turn asks for claims only if the store says something may be waiting for the platform
+  (`Store.outbox_may_hold`): most turns queue nothing, and then cost no look at the outbox; a round by the clock,
+  or for a recipient whose send has ended, always looks;
 - every send has a time limit; a passing failure releases the notification (and, for a sender that rests, the rest
   of that recipient's share, and the recipient rests a while); a refusal for good fails it, saying why, tells the
   case's other handlers, and when the person's whole chat was refused marks them unreachable;
@@ -31,6 +37,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 ROUND_INTERVAL_SECONDS = 2.0  # how often a round runs unasked, for what other processes and the scheduler queued
+CLAIM_LIMIT = 100  # notifications to one claim; a full one is followed by another at once
 FIRST_REST_SECONDS = 2.0
 LONGEST_REST_SECONDS = 300.0
 
@@ -108,6 +115,7 @@ class Outbox:
         self._claiming = asyncio.Lock()  # claims one at a time; a turn that shows what waited holds it too
         self._round: asyncio.Task[None] | None = None
         self._again = False
+        self._look = False  # the next round claims even if the store says nothing new was queued
         self._tasks: dict[str, asyncio.Task[None]] = {}  # recipient -> the task sending to them
         self._slots = asyncio.Semaphore(max(1, sender.sending_at_once))
         self._rests: dict[str, tuple[float, int]] = {}  # recipient -> (resting until, failures in a row)
@@ -130,10 +138,11 @@ class Outbox:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
-    def wake(self) -> None:
-        """Ask for a round soon, without waiting for it."""
+    def wake(self, look: bool = False) -> None:
+        """Ask for a round soon, without waiting for it; with `look`, one that claims whatever the store says."""
         if self._stopped:
             return
+        self._look = self._look or look
         if self._round is None or self._round.done():
             self._round = asyncio.create_task(self._rounds(), name=f"{self.sender.platform} delivery round")
         else:
@@ -159,7 +168,7 @@ class Outbox:
             yield
 
     async def _wake_periodically(self) -> None:
-        self.wake()
+        self.wake(look=True)
 
     # --- what a person is owed ------------------------------------------------------------
 
@@ -182,32 +191,49 @@ class Outbox:
     # --- rounds ----------------------------------------------------------------------------
 
     async def _rounds(self) -> None:
+        more = False
         while True:
             self._again = False
+            look, self._look = self._look or more, False
+            more = False
             try:
-                await self._claim_and_start()
+                more = await self._claim_and_start(look)
             except Exception as exc:  # logged by type only: a message could carry case content
                 log.error("%s delivery round failed: %s", self.sender.platform, type(exc).__name__)
-            if not self._again:
+            if not (more or self._again):
                 return
 
-    async def _claim_and_start(self) -> None:
-        """Claim the waiting notifications and start a task for each recipient. A recipient already being sent to,
-        or resting after failures, gets theirs back for a later round."""
+    async def _claim_and_start(self, look: bool) -> bool:
+        """Claim the waiting notifications, leaving out the recipients being sent to or resting, and start a task
+        for each recipient. True when the claim came back full and started someone: claim again at once. Without
+        `look`, nothing is claimed unless the store says something may be waiting."""
+        sending = set(self._tasks)
+        resting = {r for r, (until, _) in self._rests.items() if self.clock() < until}
+        rested = len(resting) < len(self._rests)  # someone's rest is over: what they were left with waits
+        if not (look or rested or self.store.outbox_may_hold(self.sender.platform)):
+            return False
         async with self._claiming:
             notes = await self.store.claim_notifications(
-                self.sender.platform, reachable_only=self.sender.reachable_only, lease_seconds=self.lease_seconds())
+                self.sender.platform, limit=CLAIM_LIMIT, reachable_only=self.sender.reachable_only,
+                lease_seconds=self.lease_seconds(), skip=sending | resting)
+        # Whatever of theirs was left out is looked for again when their task ends, or at once if it has ended
+        # while this claim ran.
+        self._held_back |= sending & set(self._tasks)
+        if sending - set(self._tasks):
+            self._look = self._again = True
         by_recipient: dict[str, list[Notification]] = {}
         for note in notes:
             by_recipient.setdefault(note.recipient, []).append(note)
+        started = False
         for recipient, theirs in by_recipient.items():
-            if self._busy(recipient):
+            if self._busy(recipient):  # only if the claim could not leave them all out
                 if recipient in self._tasks:
                     self._held_back.add(recipient)
-                for note in theirs:
-                    await self.store.release_notification(note.id)
+                await self._release(theirs)
                 continue
             self._start(recipient, theirs)
+            started = True
+        return started and len(notes) >= CLAIM_LIMIT
 
     def _busy(self, recipient: str) -> bool:
         if recipient in self._tasks:
@@ -234,7 +260,7 @@ class Outbox:
                 del self._tasks[recipient]
             if recipient in self._held_back:  # what arrived for them meanwhile
                 self._held_back.discard(recipient)
-                self.wake()
+                self.wake(look=True)
 
         task.add_done_callback(done)
 

@@ -8,10 +8,12 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from weakref import WeakValueDictionary
 
 from pydantic import BaseModel, Field
+
+from bot.core.models import ConversationState, StaffMember
 
 
 class StoreError(Exception):
@@ -84,6 +86,14 @@ class CaseTombstone(BaseModel):
     still_mentioned: list[str] = Field(
         default_factory=list, description="tables where the reference still appears (other cases' records), checked "
         "after the purge; not stored")
+
+
+class TurnStart(NamedTuple):
+    """What a turn reads before it runs (`Store.begin_turn`)."""
+
+    seen: bool  # its turn id was handled before: a platform's retry, to be ignored
+    state: ConversationState | None  # the conversation's saved state, if it has one
+    member: StaffMember | None  # the person in the school's staff directory, if listed
 
 
 class KeptInput(BaseModel):

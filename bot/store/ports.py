@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Collection, Protocol, Sequence
 
 from bot.core.models import (
     Case,
@@ -19,7 +19,7 @@ from bot.core.models import (
     Sighting,
     StaffMember,
 )
-from bot.store.base import CaseTombstone, ChainReport, KeptInput
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, TurnStart
 
 
 class Lifecycle(Protocol):
@@ -52,6 +52,11 @@ class Conversations(Protocol):
         notifications `delivered` (those the turn showed) as delivered."""
 
     async def turn_seen(self, turn_id: str) -> bool: ...
+
+    async def begin_turn(self, key: str, turn_id: str | None, school_id: str, user: str) -> TurnStart:
+        """What a turn of conversation `key` reads first, in one statement (one round trip to a server database):
+        whether `turn_id` was handled already (`turn_seen`), the saved state (`load_conversation`) and `user`'s
+        entry in `school_id`'s staff directory (`get_staff`)."""
 
 
 class Inbox(Protocol):
@@ -182,11 +187,19 @@ class Outbox(Protocol):
         waiting for someone who has never opened the bot do not hold up everyone else's."""
 
     async def claim_notifications(
-        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60
+        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60,
+        skip: Collection[str] = (),
     ) -> list[Notification]:
         """As `pending_notifications`, but each one returned is leased to the caller: no other call (in any
         process) gets it until `lease_seconds` have passed, after which it is offered again (the sender died
-        mid-send, say). `mark_delivered` ends it."""
+        mid-send, say). `mark_delivered` ends it. Recipients in `skip` (those the caller is still sending to)
+        are left out, as far as the database takes that many at once: the caller must still cope with theirs."""
+
+    def outbox_may_hold(self, platform: str) -> bool:
+        """False only when nothing for `platform` can have become claimable since this process last claimed for
+        it: nothing queued or released for its people, no one of them newly reachable. Always True where other
+        processes write too (PostgreSQL). A delivery a turn asks for skips the claim when False; one that runs
+        by the clock always looks (for leases that ran out, and the CLI)."""
 
     async def mark_delivered(self, notification_id: str) -> None: ...
 
@@ -257,6 +270,10 @@ class Sightings(Protocol):
     async def recent_sightings(self, since: datetime) -> list[Sighting]:
         """Every school's sightings at or after `since`, oldest first (in the order recorded when at the same
         time). Times read back in UTC."""
+
+    async def sighted_elsewhere(self, school_id: str, since: datetime) -> bool:
+        """Whether any school but `school_id` has a sighting at or after `since` (one indexed look, reading no
+        sighting): without one, no alert can include a case of `school_id`."""
 
     async def related_sightings(self, case_id: str, since: datetime) -> list[Sighting]:
         """The sightings at or after `since` that share an account or a pattern key with case `case_id`'s own

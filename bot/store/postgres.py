@@ -35,6 +35,7 @@ class PostgresDatabase:
 
     dialect = POSTGRES
     refused: tuple[type[Exception], ...] = (psycopg.Error,)
+    writes_serially_here = False  # several processes, and transactions that interleave
 
     def __init__(self, url: str, schema: str | None, pool_size: int, lock_pool_size: int):
         self.url, self.schema = url, schema
@@ -81,7 +82,7 @@ class PostgresDatabase:
 
     # --- running scripts -------------------------------------------------------------------------
 
-    async def read(self, script: Script[T], *, snapshot: bool = False) -> T:
+    async def read(self, script: Script[T], *, snapshot: bool = False, long: bool = False) -> T:
         async with self._connect() as conn:
             if not snapshot:
                 return await self._drive(conn, script)
@@ -89,8 +90,10 @@ class PostgresDatabase:
                 await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 return await self._drive(conn, script)
 
-    async def write(self, script: Script[T]) -> T:
-        """One write transaction (READ COMMITTED: each statement sees what others committed before it)."""
+    async def write(self, script: Script[T], *, long: bool = False, durable: bool = False) -> T:
+        """One write transaction (READ COMMITTED: each statement sees what others committed before it). Every call
+        awaits the server, so a long one holds up nothing else here; every commit is durable already (the server's
+        synchronous_commit, on unless its operator turned it off)."""
         async with self._connect() as conn, conn.transaction():
             return await self._drive(conn, script)
 

@@ -91,18 +91,23 @@ class Database(Protocol):
 
     dialect: Dialect
     refused: tuple[type[Exception], ...]  # the errors of a statement the database refused (a trigger, a constraint)
+    # Every write the server makes goes through this process, one transaction at a time (SQLite: one `serve` per
+    # file, its transactions never interleaved), so what this process saw queued is all a server queued.
+    writes_serially_here: bool
 
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
-    async def read(self, script: Script[T], *, snapshot: bool = False) -> T:
+    async def read(self, script: Script[T], *, snapshot: bool = False, long: bool = False) -> T:
         """Run a script that only reads, outside any write transaction; with `snapshot`, all its reads see
-        the database as of one moment."""
+        the database as of one moment; `long` as for `write`."""
         ...
 
-    async def write(self, script: Script[T]) -> T:
-        """Run a script in one write transaction: all of it or (on an exception) none of it."""
+    async def write(self, script: Script[T], *, long: bool = False, durable: bool = False) -> T:
+        """Run a script in one write transaction: all of it or (on an exception) none of it. `long`: a job that may
+        take a while (a purge), which SQLite runs on its store thread, never on the event loop's. `durable`: its
+        commit survives a power cut or an OS crash, not only a killed process (a case and its record)."""
         ...
 
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
@@ -115,10 +120,11 @@ class Database(Protocol):
         ...
 
 
-def drive(script: Script[T], run: Callable[[Op], Any]) -> T:
-    """Run a script synchronously, each statement by `run`."""
+def drive(script: Script[T], run: Callable[[Op], Any], pending: Op | None = None) -> T:
+    """Run a script synchronously, each statement by `run`; `pending`: the statement it yielded last, not yet run
+    (a script begun elsewhere, carried on here)."""
     try:
-        op = next(script)
+        op = next(script) if pending is None else pending
         while True:
             op = script.send(run(op))
     except StopIteration as done:
@@ -161,5 +167,37 @@ def writes(script: Callable[Concatenate[S, P], Script[T]]) -> Callable[Concatena
     @functools.wraps(script)
     async def run(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.database.write(script(self, *args, **kwargs))
+
+    return run
+
+
+def durable_writes(
+    script: Callable[Concatenate[S, P], Script[T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """As `writes`, for a transaction that must survive a power cut: see `Database.write`'s `durable`."""
+
+    @functools.wraps(script)
+    async def run(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.database.write(script(self, *args, **kwargs), durable=True)
+
+    return run
+
+
+def long_reads(script: Callable[Concatenate[S, P], Script[T]]) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """As `reads`, for a read that may take a while (every row of a table, a scan): see `Database.write`'s `long`."""
+
+    @functools.wraps(script)
+    async def run(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.database.read(script(self, *args, **kwargs), long=True)
+
+    return run
+
+
+def long_writes(script: Callable[Concatenate[S, P], Script[T]]) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
+    """As `writes`, for a write that may take a while (a purge, pruning): see `Database.write`'s `long`."""
+
+    @functools.wraps(script)
+    async def run(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.database.write(script(self, *args, **kwargs), long=True)
 
     return run

@@ -23,7 +23,7 @@ import json
 import time
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from bot.core.models import (
     Case,
@@ -40,7 +40,7 @@ from bot.core.models import (
     utcnow,
 )
 from bot.store import migrations, record_key
-from bot.store.base import CaseTombstone, ChainReport, KeptInput, StoreError
+from bot.store.base import CaseTombstone, ChainReport, KeptInput, StoreError, TurnStart
 from bot.store.ports import Store
 from bot.store.rows import (
     UNSCANNED,
@@ -72,7 +72,21 @@ from bot.store.rows import (
     utc_day,
     utc_ts,
 )
-from bot.store.sql import All, Count, Database, Lock, Many, One, Script, insert, reads, writes
+from bot.store.sql import (
+    All,
+    Count,
+    Database,
+    Lock,
+    Many,
+    One,
+    Script,
+    durable_writes,
+    insert,
+    long_reads,
+    long_writes,
+    reads,
+    writes,
+)
 
 BATCH = 500  # values to one IN (...): well within either database's limit on parameters
 # Tables a purge never deletes from by case id: the case row goes last, tombstones stay.
@@ -94,6 +108,8 @@ class SqlStore(Store):
         self.dialect = database.dialect
         self._record_key = b""
         self._legacy_until = 0
+        # Platforms with nothing new to claim since this process last claimed for them (`outbox_may_hold`).
+        self._outbox_quiet: set[str] = set()
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -167,6 +183,20 @@ class SqlStore(Store):
     def turn_seen(self, turn_id: str) -> Script[bool]:
         return (yield One("SELECT 1 AS seen FROM handled_turns WHERE turn_id = %s", [turn_id])) is not None
 
+    @reads
+    def begin_turn(self, key: str, turn_id: str | None, school_id: str, user: str) -> Script[TurnStart]:
+        # One row whatever is found: each part joined to a row of one, absent parts NULL.
+        row = yield One('SELECT t.turn_id AS seen, c.state, s.school_id, s."user", s.role, s.roles, s.name'
+                        " FROM (SELECT 1 AS one) AS turn"
+                        " LEFT JOIN handled_turns t ON t.turn_id = %s"
+                        " LEFT JOIN conversations c ON c.key = %s"
+                        ' LEFT JOIN staff s ON s.school_id = %s AND s."user" = %s',
+                        [turn_id or "", key, school_id, user])
+        state = ConversationState.model_validate_json(row["state"]) if row["state"] is not None else None
+        member = staff_from_row({k: row[k] for k in ("school_id", "user", "role", "roles", "name")}) \
+            if row["user"] is not None else None
+        return TurnStart(seen=bool(turn_id) and row["seen"] is not None, state=state, member=member)
+
     # --- the inbox: input kept before it is acknowledged ---------------------------------------
 
     async def keep_input(self, platform: str, body: str, content_type: str, lease_seconds: float) -> str:
@@ -197,7 +227,7 @@ class SqlStore(Store):
     def _any(self, sql: str, params: Sequence[Any]) -> Script[bool]:
         return (yield One(sql, params)) is not None
 
-    @writes
+    @long_writes
     def prune_expired(self, *, handled_before: datetime, delivered_before: datetime,
                       now: float) -> Script[dict[str, int]]:
         C = self.dialect.C
@@ -289,10 +319,10 @@ class SqlStore(Store):
     # --- cases -----------------------------------------------------------------------------
 
     def _insert_events(self, events: list[CaseEvent], school_id: str) -> Script[None]:
-        """Append events inside the caller's transaction, each chained to its case's previous event: it stores
-        that event's hash and its own (see `event_hash`), and the case remembers its latest hash. Each case's row
-        is locked first (in a fixed order, so two writers cannot deadlock): two processes appending to one case
-        take turns, and each chains onto the other's events."""
+        """Append events inside the caller's transaction (a durable one: `durable_writes`), each chained to its
+        case's previous event: it stores that event's hash and its own (see `event_hash`), and the case remembers
+        its latest hash. Each case's row is locked first (in a fixed order, so two writers cannot deadlock): two
+        processes appending to one case take turns, and each chains onto the other's events."""
         heads: dict[str, str | None] = {}
         for case_id in sorted({e.case_id for e in events}):
             yield One(f"SELECT 1 AS locked FROM cases WHERE id = %s{self.dialect.for_update}", [case_id])
@@ -307,7 +337,11 @@ class SqlStore(Store):
             yield Count("UPDATE cases SET events_head = %s WHERE id = %s", [head, case_id])
 
     def _queue(self, notifications: list[Notification]) -> Script[int]:
+        self._outbox_quiet -= {n.recipient.partition(":")[0] for n in notifications}
         return (yield from insert("outbox", [notification_row(n) for n in notifications]))
+
+    def outbox_may_hold(self, platform: str) -> bool:
+        return not self.database.writes_serially_here or platform not in self._outbox_quiet
 
     async def create_case(
         self, case: Case, events: list[CaseEvent], evidence: list[Evidence],
@@ -315,7 +349,7 @@ class SqlStore(Store):
     ) -> tuple[Case, bool]:
         try:
             return await self.database.write(
-                self._create_case(case, events, evidence, notify, reference_prefix, sightings))
+                self._create_case(case, events, evidence, notify, reference_prefix, sightings), durable=True)
         except _DraftTaken:
             row = await self.database.read(self._case_by_draft(case.draft_id))
             if row is None:
@@ -350,7 +384,7 @@ class SqlStore(Store):
         yield from insert("account_sightings", [sighting_row(s) for s in sightings])
         return stored, True
 
-    @writes
+    @durable_writes
     def update_case(
         self, case: Case, events: list[CaseEvent], notifications: list[Notification], *,
         expected_status: str | None = None,
@@ -368,7 +402,7 @@ class SqlStore(Store):
         yield from self._queue(notifications)
         return True
 
-    @writes
+    @durable_writes
     def record_events(self, events: list[CaseEvent]) -> Script[None]:
         for event in events:
             case = yield One("SELECT school_id FROM cases WHERE id = %s", [event.case_id])
@@ -381,7 +415,7 @@ class SqlStore(Store):
         row = yield One("SELECT * FROM cases WHERE school_id = %s AND reference = %s", [school_id, reference.upper()])
         return case_from_row(row) if row else None
 
-    @writes
+    @durable_writes
     def record_refusal(self, school_id: str, case_id: str | None, actor: str, at: datetime, action: str) -> Script[int]:
         row = yield One("INSERT INTO access_refusals (school_id, case_id, actor, day, count) VALUES (%s, %s, %s, %s, 1)"
                         " ON CONFLICT (case_id, school_id, actor, day) DO UPDATE SET count = access_refusals.count + 1"
@@ -468,11 +502,19 @@ class SqlStore(Store):
         return [notification_from_row(r) for r in rows]
 
     async def claim_notifications(
-        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60
+        self, platform: str, limit: int = 100, reachable_only: bool = False, lease_seconds: float = 60,
+        skip: Collection[str] = (),
     ) -> list[Notification]:
         d, lease = self.dialect, self.dialect.lease(lease_seconds)  # seconds since the epoch, or the database's now()
         waiting = f"{self._undelivered(reachable_only)} AND (leased_until IS NULL OR leased_until <= {lease.now})"
         params = [f"{platform}:%", *lease.now_params]
+        # From here on, whatever is queued or released for the platform makes it worth a look again; what was
+        # before, this claim finds (on SQLite no transaction runs between this line and its look).
+        self._outbox_quiet.add(platform)
+        skipped = sorted(skip)[:BATCH]  # any beyond are claimed as usual: skipping them only saves work
+        if skipped:
+            waiting += f" AND recipient NOT IN ({_marks(skipped)})"
+            params += skipped
         # Most calls find nothing: look first (indexed, no lock) before taking a write transaction.
         if not await self.database.read(self._any(f"SELECT 1 AS waiting FROM outbox WHERE {waiting} LIMIT 1", params)):
             return []
@@ -494,6 +536,7 @@ class SqlStore(Store):
 
     @writes
     def release_notification(self, notification_id: str) -> Script[None]:
+        self._outbox_quiet.clear()  # whichever platform it was for
         yield Count("UPDATE outbox SET leased_until = NULL WHERE id = %s AND delivered_at IS NULL", [notification_id])
 
     @writes
@@ -542,6 +585,7 @@ class SqlStore(Store):
     @writes
     def save_conversation_ref(self, school_id: str, user: str, platform: str,
                               reference: dict[str, Any]) -> Script[None]:
+        self._outbox_quiet.discard(platform)  # what waited for them until they could be reached
         yield Count('INSERT INTO conversation_refs (school_id, "user", platform, reference, updated_at)'
                     ' VALUES (%s, %s, %s, %s, %s) ON CONFLICT (school_id, "user") DO UPDATE SET'
                     ' platform = excluded.platform, reference = excluded.reference, updated_at = excluded.updated_at,'
@@ -618,12 +662,17 @@ class SqlStore(Store):
     def record_sightings(self, sightings: list[Sighting]) -> Script[None]:
         yield from insert("account_sightings", [sighting_row(s) for s in sightings])
 
-    @reads
+    @long_reads
     def recent_sightings(self, since: datetime) -> Script[list[Sighting]]:
         C = self.dialect.C
         rows = yield All(f"SELECT * FROM account_sightings WHERE seen_at{C} >= %s ORDER BY seen_at{C}, id",
                          [utc_ts(since)])
         return [sighting_from_row(r) for r in rows]
+
+    @reads
+    def sighted_elsewhere(self, school_id: str, since: datetime) -> Script[bool]:
+        return (yield from self._any(f"SELECT 1 AS seen FROM account_sightings WHERE seen_at{self.dialect.C} >= %s"
+                                     " AND school_id <> %s LIMIT 1", [utc_ts(since), school_id]))
 
     @reads
     def related_sightings(self, case_id: str, since: datetime) -> Script[list[Sighting]]:
@@ -697,7 +746,7 @@ class SqlStore(Store):
             found.update(r["key"] for r in rows)
         return found
 
-    @writes
+    @durable_writes
     def claim_case_reminder(self, school_id: str, key: str, kind: str, case_id: str, at: datetime,
                             prepare: Prepare) -> Script[bool]:
         # The case's row lock: a second process claiming about this case waits here, then finds the key taken; a
@@ -777,7 +826,7 @@ class SqlStore(Store):
 
     # --- retention (bot/cases/retention.py) ------------------------------------------------------
 
-    @reads
+    @long_reads
     def case_closed_times(self, school_id: str) -> Script[dict[str, datetime]]:
         rows = yield All("SELECT e.case_id, e.at FROM case_events e JOIN cases c ON c.id = e.case_id"
                          " WHERE c.school_id = %s AND c.status = 'closed' AND e.kind = 'closed' ORDER BY e.id",
@@ -791,10 +840,11 @@ class SqlStore(Store):
         self, school_id: str, reference: str, *, purged_at: datetime, purged_by: str, policy: str
     ) -> CaseTombstone:
         try:
-            tombstone = await self.database.write(self._purge(school_id, reference, purged_at, purged_by, policy))
+            tombstone = await self.database.write(self._purge(school_id, reference, purged_at, purged_by, policy),
+                                                  long=True)
         except self.database.refused as exc:  # a trigger refused: the transaction was rolled back whole
             raise StoreError(f"{reference} was not purged: {exc}") from exc
-        tombstone.still_mentioned = await self.database.read(self._tables_mentioning(tombstone.reference))
+        tombstone.still_mentioned = await self.database.read(self._tables_mentioning(tombstone.reference), long=True)
         return tombstone
 
     def _tables(self, text_only: bool = False) -> Script[dict[str, list[str]]]:

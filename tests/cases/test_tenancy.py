@@ -331,3 +331,42 @@ async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_win
     [alert] = await raise_alerts(county_bot.store, county_bot.settings, county_bot.content, case)
     assert (alert.kind, alert.key, alert.schools) == ("account", "@fake_staff_page", ["oak", "hill"])
     assert read == [301 + 4]  # its own sightings and the four that share its account: nothing else is read
+
+
+async def test_a_case_when_no_other_school_has_a_sighting_in_the_window_reads_no_sighting(county_bot, clock):
+    from bot.cases.early_warning import raise_alerts, sightings
+    from bot.core.models import Case, CaseEvent
+
+    store = county_bot.store
+    related: list[str] = []
+    real_related = store.related_sightings
+
+    async def counted(case_id, since):
+        related.append(case_id)
+        return await real_related(case_id, since)
+
+    store.related_sightings = counted
+
+    async def open_case(school_id: str, draft: str, handles: list[str]) -> Case:
+        answers = {"accounts": [{"kind": "handle", "value": h} for h in handles]}
+        case = Case(school_id=school_id, draft_id=draft, categories=["targeting_me"], reporter="console:x",
+                    answers=answers, content_version="test", created_at=clock.now, updated_at=clock.now)
+        seen = sightings(school_id, "Some School", case.id, answers, clock.now)
+        stored, _ = await store.create_case(case, [CaseEvent(case_id=case.id, actor="console:x", kind="reported",
+                                                             at=clock.now)], [], lambda c: [], "OSB", seen)
+        return stored
+
+    # Oakfield alone: however many of its reports name the account, no alert can come, and nothing is read.
+    for n in range(3):
+        case = await open_case("oak", f"oak-{n}", made_up_handles(50) + ["@fake_staff_page"])
+        assert await raise_alerts(store, county_bot.settings, county_bot.content, case) == []
+    assert related == []
+    # Hillside names it too: now there is another school in the window, the lookup runs and the alert is raised.
+    case = await open_case("hill", "hill-1", ["@fake_staff_page"])
+    [alert] = await raise_alerts(store, county_bot.settings, county_bot.content, case)
+    assert (alert.kind, alert.key, alert.schools) == ("account", "@fake_staff_page", ["oak", "hill"])
+    assert related == [case.id]
+    # Oakfield's next report finds Hillside's sighting in the window: it is looked up again.
+    case = await open_case("oak", "oak-3", ["@fake_staff_page"])
+    await raise_alerts(store, county_bot.settings, county_bot.content, case)
+    assert related[-1] == case.id

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bot.core.models import (
     Reply,
     Role,
     Route,
+    StaffMember,
 )
 from bot.store import PostgresStore, SQLiteStore, Store, StoreError, migrations, open_store
 from bot.store.dialect import POSTGRES, SQLITE
@@ -604,3 +606,108 @@ async def test_events_from_before_the_key_stay_verifiable_and_new_ones_are_keyed
         assert after.intact and (after.events, after.keyed) == (3, 1)
     finally:
         await reopened.close()
+
+
+# --- SQLite: a turn's statements on the event loop's thread, never waiting for a lock there -------------------
+
+
+def threads_running_statements(store: SQLiteStore) -> list[str]:
+    """The name of the thread each statement runs on, from now on, on whichever connection."""
+    names: list[str] = []
+    for db in store.connections:
+        db.conn.set_trace_callback(lambda _sql: names.append(threading.current_thread().name))
+    return names
+
+
+@pytest.mark.sqlite_only
+async def test_a_turns_statements_run_on_the_event_loops_thread_and_long_jobs_on_the_store_thread(store):
+    case, _ = await create(store, "draft-1")
+    await store.update_case(case.model_copy(update={"status": CaseStatus.CLOSED}),
+                            [CaseEvent(case_id=case.id, actor="console:dsl", kind="closed", at=WHEN)], [])
+    names = threads_running_statements(store)
+    await store.turn_seen("T1")
+    await store.save_conversation("k", "default", "console:teacher", ConversationState(), "T1")
+    assert await store.load_conversation("k") is not None
+    assert set(names) == {threading.current_thread().name}  # no hand-off to another thread and back
+    names.clear()
+    await store.purge_case("default", case.reference, purged_at=WHEN, purged_by="console:dsl", policy="test")
+    assert names and all(name.startswith("sqlite") for name in names)
+
+
+@pytest.mark.sqlite_only
+async def test_a_write_meeting_a_lock_waits_for_it_off_the_event_loop_and_later_calls_keep_their_order(
+    store, db_path
+):
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a CLI command, say, holding the write lock
+    try:
+        saving = asyncio.create_task(store.save_display_name("default", "console:dsl", "Dana Lee"))
+        await asyncio.sleep(0)  # the save has met the lock and gone to the store thread
+        reading = asyncio.create_task(store.display_names("default"))  # made later: must see the save
+        ticks = 0
+        for _ in range(5):  # the event loop goes on while the save waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 5 and not saving.done() and not reading.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    await saving
+    assert await reading == {"console:dsl": "Dana Lee"}
+    names = threads_running_statements(store)
+    await store.display_names("default")
+    assert set(names) == {threading.current_thread().name}  # the lock gone: back on the event loop's thread
+
+
+async def test_a_turn_begins_with_one_read_of_its_retry_check_its_state_and_the_person(store):
+    key, user = "default/console:dsl", "console:dsl"
+    assert await store.begin_turn(key, "T1", "default", user) == (False, None, None)  # a first turn, not listed
+    await store.upsert_staff(StaffMember(user=user, role=Role.DSL, name="Dana Lee"))
+    state = ConversationState(offered=[{"id": "yes", "label": "Yes"}])
+    await store.save_conversation(key, "default", user, state, "T1")
+    seen, loaded, member = await store.begin_turn(key, "T1", "default", user)
+    assert seen and loaded == state and member == await store.get_staff("default", user)
+    assert await store.begin_turn(key, "T2", "default", user) == (False, state, member)
+    assert await store.begin_turn(key, None, "default", user) == (False, state, member)  # no turn id: not a retry
+    assert (await store.begin_turn(key, "T2", "other", user)).member is None  # another school's directory
+
+
+# --- SQLite: a case and its record survive a power cut -----------------------------------------------------------
+
+
+def statements(store: SQLiteStore) -> list[str]:
+    traced: list[str] = []
+    for db in store.connections:
+        db.conn.set_trace_callback(traced.append)
+    return traced
+
+
+def synchronous_at_commits(traced: list[str]) -> list[str]:
+    """The synchronous level each traced transaction committed (or rolled back) under, in order."""
+    level, levels = "NORMAL", []
+    for sql in traced:
+        if sql.startswith("PRAGMA synchronous = "):
+            level = sql.removeprefix("PRAGMA synchronous = ")
+        elif sql in ("COMMIT", "ROLLBACK"):
+            levels.append(level)
+    return levels
+
+
+@pytest.mark.sqlite_only
+async def test_a_case_and_its_events_commit_synced_to_the_disk_and_other_writes_as_before(store):
+    traced = statements(store)
+    case, _ = await create(store, "draft-1")
+    assert synchronous_at_commits(traced) == ["FULL"]
+    traced.clear()
+    await store.save_conversation("k", "default", "console:teacher", ConversationState(), "T1")
+    await store.queue_notifications([Notification(recipient="console:dsl", replies=[Reply(key="k", text="t")])])
+    assert synchronous_at_commits(traced) == ["NORMAL", "NORMAL"]
+    traced.clear()
+    await store.update_case(case.model_copy(update={"status": CaseStatus.ACKNOWLEDGED}),
+                            [CaseEvent(case_id=case.id, actor="console:dsl", kind="acknowledged", at=WHEN)], [])
+    await store.record_events([CaseEvent(case_id=case.id, actor="console:dsl", kind="note_added", at=WHEN)])
+    with pytest.raises(StoreError):  # rolled back: the level goes back all the same
+        await store.record_events([CaseEvent(case_id="no-such-case", actor="console:dsl", kind="note_added", at=WHEN)])
+    assert synchronous_at_commits(traced) == ["FULL", "FULL", "FULL"]
+    for db in store.connections:
+        assert db.conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL between transactions

@@ -171,6 +171,19 @@ async def test_related_sightings_are_found_by_account_or_pattern_key_within_the_
     assert await store.related_sightings("no-such-case", since) == []
 
 
+async def test_a_sighting_elsewhere_is_one_by_another_school_within_the_window(store):
+    await store.upsert_school(school("hill"))
+    here, _ = await create(store, "draft-1")
+    there, _ = await create(store, "draft-2", school_id="hill")
+    since = WHEN - timedelta(days=14)
+    await store.record_sightings([sighting(here, "@a_muggies", WHEN), sighting(there, "@b_muggies", WHEN)])
+    assert await store.sighted_elsewhere("default", since) and await store.sighted_elsewhere("hill", since)
+    assert not await store.sighted_elsewhere("default", WHEN + timedelta(seconds=1))  # both before the window
+    await store.record_sightings([sighting(here, "@c_muggies", WHEN + timedelta(days=1))])
+    assert not await store.sighted_elsewhere("default", WHEN + timedelta(hours=1))  # only its own in the window
+    assert await store.sighted_elsewhere("hill", WHEN + timedelta(hours=1))
+
+
 async def test_a_purge_removes_the_cases_sightings_and_counts_them(store):
     purged, _ = await create(store, "draft-1")
     kept, _ = await create(store, "draft-2")

@@ -22,11 +22,12 @@ PLATFORM = "slack"
 
 
 class SlackMessages:
-    # As the outbox's sender: one recipient at a time, in the order claimed; slack-sdk retries each call itself,
-    # so a refused notification is simply offered again and the others go on.
+    # As the outbox's sender: several recipients side by side (each one's in order: Slack's rate limit is per
+    # channel, and each recipient is a DM of their own); slack-sdk retries each call itself, so a refused
+    # notification is simply offered again and the others go on.
     platform = PLATFORM
     reachable_only = False
-    sending_at_once = 1
+    sending_at_once = 8
     rests_after_failure = False
     send_timeout_seconds = 60.0
 
