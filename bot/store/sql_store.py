@@ -543,6 +543,7 @@ class SqlStore(Store):
     def release_school_notifications(self, platform: str, school_ids: list[str]) -> Script[int]:
         if not school_ids:
             return 0
+        self._outbox_quiet.discard(platform)
         released = yield Count("UPDATE outbox SET leased_until = NULL WHERE delivered_at IS NULL AND failure IS NULL"
                                f" AND recipient LIKE %s AND school_id IN ({_marks(school_ids)})",
                                [f"{platform}:%", *school_ids])

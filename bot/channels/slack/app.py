@@ -72,7 +72,7 @@ class SlackChannel:
         their leases run out."""
         schools = await self.bot.store.schools_for_workspace(PLATFORM, workspace)
         if await self.bot.store.release_school_notifications(PLATFORM, schools):
-            self.outbox.wake()
+            self.outbox.wake(look=True)
 
     # --- wiring into the server ----------------------------------------------------------
 
