@@ -28,6 +28,7 @@ from bot.cases.card import (
     names_of_people,
     subject_pending,
 )
+from bot.cases.digest import digest_reply
 from bot.cases.early_warning import raise_alerts, sightings
 from bot.cases.plan import PlanEntry, case_plan, open_required, plan_reply
 from bot.cases.record import export_case
@@ -36,7 +37,7 @@ from bot.cases.routing import CASE_MANAGER_REASONS, NAMED_TEXT_STEPS, named_text
 from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
-from bot.cases.triage import triage_reply
+from bot.cases.triage import cards_in_full, triage_reply
 from bot.conversation import record_system
 from bot.conversation.case_focus import back_to_case
 from bot.conversation.context import Context, FlowRunner
@@ -62,6 +63,11 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 # What the reporter of an impersonation can press about their own case: the steps, and that they have reported it.
 REPORTER_ACTIONS = {"own_steps": "show_own_steps", "self_reported": "mark_self_reported"}
+
+
+def cards_in(note: Notification) -> set[str]:
+    """The references of the case cards `note` is made of; none if anything else is in it."""
+    return {r.card.reference for r in note.replies if r.card} if all(r.card for r in note.replies) else set()
 
 
 class Casework:
@@ -630,15 +636,29 @@ class Casework:
 
     # --- lists ---------------------------------------------------------------------------
 
-    async def triage_for(self, ctx: Context) -> bool:
-        """A case handler's open cases as one summary and a sorted list (bot/cases/triage.py); False, adding
-        nothing, for anyone else or with no open case."""
+    async def triage_for(self, ctx: Context, waiting: list[Notification]) -> tuple[bool, list[Notification]]:
+        """A case handler's open cases as one summary and a sorted list first (bot/cases/triage.py; the morning
+        digest's lines, drawn now, when a digest waits), and what of `waiting` is still to be shown after it. A
+        waiting card of a listed case is its line on the list, opened from its button, so it is not shown: only
+        the ones that need the reader now (urgent, or an allegation they manage) are, at most two, most urgent
+        first, each once (its latest: a reminder rather than the new card), then the rest (a colleague's update,
+        an alert) as before. Anyone else, or with no open case:
+        nothing listed, everything shown."""
         if not is_handler(ctx.member):
-            return False
+            return False, waiting
         handling = await self.store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True)
-        if handling:
-            ctx.replies.append(triage_reply(ctx.scope, handling, ctx.now))
-        return bool(handling)
+        if not handling:
+            return False, waiting
+        digests = [n for n in waiting if any(r.key == "digest.morning" for r in n.replies)]
+        ctx.replies.append(await digest_reply(self.store, ctx.scope, handling, ctx.now) if digests
+                           else triage_reply(ctx.scope, handling, ctx.now))
+        listed = {c.reference for c in handling}
+        lines = {n.id: refs for n in waiting if (refs := cards_in(n)) and refs <= listed}
+        full = cards_in_full(handling, ctx.user, set().union(*lines.values()))
+        if len(full) == 1:  # typed card actions ("acknowledge") act on the one card shown
+            ctx.state.case_in_focus = full[0]
+        latest = {ref: [n for n in waiting if ref in lines.get(n.id, set())][-1] for ref in full}  # a reminder
+        return True, [*latest.values(), *(n for n in waiting if n.id not in lines and n not in digests)]
 
     async def list_for(self, ctx: Context) -> None:
         store = self.store
