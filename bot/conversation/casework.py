@@ -20,7 +20,6 @@ from bot.cases.card import (
     allegation_harm,
     card_reply,
     case_manager_label,
-    current_handlers,
     handlers_in_words,
     is_handler,
     may_handle,
@@ -30,12 +29,13 @@ from bot.cases.card import (
 )
 from bot.cases.digest import digest_reply
 from bot.cases.early_warning import raise_alerts, sightings
-from bot.cases.plan import PlanEntry, case_plan, open_required, plan_reply
+from bot.cases.plan import PlanEntry, plan_reply
 from bot.cases.record import export_case
 from bot.cases.report_pack import pack_replies, reporter_pack
 from bot.cases.routing import CASE_MANAGER_REASONS, NAMED_TEXT_STEPS, named_text, route_case
 from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
+from bot.cases.service import CaseService, Change
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
 from bot.cases.triage import cards_in_full, triage_reply
 from bot.conversation import record_system
@@ -77,6 +77,7 @@ class Casework:
     def __init__(self, store: Store, settings: Settings, schools: Schools, dialogs: dict[str, Dialog],
                  conversation: FlowRunner, opened_chat_platforms: set[str]):
         self.store = store
+        self.cases = CaseService(store)
         self.settings = settings
         self.schools = schools
         self.dialogs = dialogs
@@ -348,8 +349,7 @@ class Casework:
     # --- the case plan and report packs ------------------------------------------------------
 
     async def plan_of(self, scope: SchoolScope, case: Case) -> list[PlanEntry]:
-        store = self.store
-        return case_plan(scope.words, case, await store.case_events(case.id), await store.case_evidence(case.id))
+        return await self.cases.plan_of(scope, case)
 
     async def plan_reply(self, ctx: Context, case: Case, key: str = "case.plan.show") -> Reply:
         reply = plan_reply(ctx.content, ctx.scope.name, case, await self.plan_of(ctx.scope, case), key)
@@ -411,7 +411,8 @@ class Casework:
         if any(e.kind == "reporter_reported_to_platform" for e in events):
             ctx.say("report.self_reported_already", reference=case.reference)
             return
-        await self._save(ctx, case, "reporter_reported_to_platform", {}, tell_others=True)
+        await self.cases.record(ctx.scope, case, ctx.user, ctx.now, "reporter_reported_to_platform", {},
+                                tell_others=True)
         ctx.say("report.self_reported_thanks", reference=case.reference)
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
@@ -421,124 +422,62 @@ class Casework:
         await self.store.update_case(case, [event], [note])
         ctx.say("case.pack.sent_to_reporter", reference=case.reference)
 
-    # --- changes -------------------------------------------------------------------------
-
-    async def _save(
-        self, ctx: Context, case: Case, kind: str, detail: dict[str, Any], *, tell_reporter: str | None = None,
-        tell_others: bool = False, expected: CaseStatus | None = None,
-    ) -> bool:
-        """Store the change; with `expected`, only if the case is still in that status (False if not)."""
-        case.updated_at = ctx.now
-        events = [CaseEvent(case_id=case.id, actor=ctx.user, kind=kind, detail=detail, at=ctx.now)]
-        notes: list[Notification] = []
-        staff = await self.store.list_staff(ctx.school_id)
-        names = {m.user: m.name for m in staff}
-        handlers = [r for r in case.routed_to if r.user in current_handlers(staff)]
-        if tell_reporter and not case.is_routed_to(case.reporter):
-            notes.append(Notification(
-                school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
-                replies=[Reply(key=tell_reporter, text=ctx.text(
-                    tell_reporter, reference=case.reference,
-                    outcome=Markup(ctx.text(f"outcomes_for_reporter.{case.outcome}") if case.outcome else "")))],
-            ))
-            events.append(CaseEvent(case_id=case.id, actor="bot", kind="reporter_told", at=ctx.now,
-                                    detail={"message": tell_reporter}))
-        history = [*await self.store.case_events(case.id), *events]
-        notes += [
-            Notification(school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
-                         kind="card_update", replies=[card_reply(ctx.scope, case, route.user, names, events=history)])
-            for route in handlers
-        ]
-        if tell_others:
-            actor = name_of(ctx.scope, names, ctx.user)
-            for route in handlers:
-                if route.user != ctx.user:
-                    notes.append(Notification(
-                        school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
-                        replies=[Reply(key=f"case.update.{kind}", text=ctx.text(
-                            f"case.update.{kind}", reference=case.reference, name=actor,
-                            status=ctx.text(f"statuses.{case.status.value}")))],
-                    ))
-        return await self.store.update_case(case, events, notes,
-                                                expected_status=expected.value if expected else None)
+    # --- changes: the case domain's commands (bot/cases/service.py), and what the person acting sees ----------
 
     async def already_done(self, ctx: Context, case: Case, action: str, **detail: Any) -> None:
-        """A press that found its change already made: it changes nothing, and the chronology shows it."""
-        await self.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="already_done", at=ctx.now,
-                                                      detail={"action": action, **detail})])
+        await self.cases.already_done(case, ctx.user, ctx.now, action, **detail)
 
     async def acknowledge(self, ctx: Context, case: Case) -> None:
-        if case.status != CaseStatus.NEW:
-            await self.already_done(ctx, case, "ack")
+        change = await self.cases.acknowledge(ctx.scope, case, ctx.user, ctx.now)
+        if change == Change.ALREADY_DONE:
             ctx.say("case.already_acknowledged", reference=case.reference)
             await self.show(ctx, case)
-            return
-        case.status = CaseStatus.ACKNOWLEDGED
-        if not await self._save(ctx, case, "acknowledged", {}, tell_reporter="case.reporter_acknowledged",
-                                tell_others=True, expected=CaseStatus.NEW):
-            fresh = await self.load_for(ctx, case.reference, "ack")  # changed meanwhile; perhaps purged since
+        elif change == Change.CHANGED_MEANWHILE:
+            fresh = await self.load_for(ctx, case.reference, "ack")  # perhaps purged since
             if fresh is not None:
                 await self.acknowledge(ctx, fresh)
-            return
-        await self.confirm(ctx, case, "case.acknowledged")
+        else:
+            await self.confirm(ctx, case, "case.acknowledged")
 
     async def mark_urgent(self, ctx: Context, case: Case) -> None:
-        """A handler marks the case urgent: recorded as an event, told to its other handlers, and the reminders
-        (bot/cases/reminders.py reads `case.urgent`) follow the urgent timetable from then on."""
-        if case.status == CaseStatus.CLOSED:
+        change = await self.cases.mark_urgent(ctx.scope, case, ctx.user, ctx.now)
+        if change == Change.CLOSED:
             ctx.say("case.already_closed", reference=case.reference)
-            return
-        if case.urgent:
-            await self.already_done(ctx, case, "urgent")
+        elif change == Change.ALREADY_DONE:
             ctx.say("case.already_urgent", reference=case.reference)
-            return
-        old = case.status
-        case.urgent = True
-        if not await self._save(ctx, case, "flagged_urgent", {"reason": "marked_by_handler"}, tell_others=True,
-                                expected=old):
+        elif change == Change.CHANGED_MEANWHILE:
             fresh = await self.store.get_case(case.school_id, case.reference)  # another handler changed it first
             if fresh is not None:
                 await self.mark_urgent(ctx, fresh)
-            return
-        await self.confirm(ctx, case, "case.marked_urgent")
+        else:
+            await self.confirm(ctx, case, "case.marked_urgent")
 
     async def add_note(self, ctx: Context, reference: str, note: str) -> None:
         case = await self.load_for(ctx, reference, "note")
         if case:
-            await self._save(ctx, case, "note_added", {"note": note})
+            await self.cases.add_note(ctx.scope, case, ctx.user, ctx.now, note)
             await self.confirm(ctx, case, "case.note_added")
 
     async def record_action(self, ctx: Context, reference: str, action: str, detail: str | None) -> None:
         case = await self.load_for(ctx, reference, "action")
         if case is None:
             return
-        was_new = case.status == CaseStatus.NEW
-        old = case.status
-        if case.status in (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED):
-            case.status = CaseStatus.IN_PROGRESS
-        if not await self._save(ctx, case, "action_recorded", {"action": action, "detail": detail},
-                                tell_reporter="case.reporter_acknowledged" if was_new else None, expected=old):
+        if await self.cases.record_action(ctx.scope, case, ctx.user, ctx.now, action, detail) == Change.DONE:
+            await self.confirm(ctx, case, "case.action_recorded")
+        else:
             await self.record_action(ctx, reference, action, detail)
-            return
-        await self.confirm(ctx, case, "case.action_recorded")
 
     async def set_status(self, ctx: Context, reference: str, status: str) -> None:
         case = await self.load_for(ctx, reference, "status")
         if case is None:
             return
-        if case.status == CaseStatus.CLOSED:
-            await self.already_done(ctx, case, "status", to=status)
+        change = await self.cases.set_status(ctx.scope, case, ctx.user, ctx.now, status)
+        if change == Change.CLOSED:
             ctx.say("case.already_closed", reference=case.reference)
-            return
-        was_new = case.status == CaseStatus.NEW
-        old = case.status
-        case.status = CaseStatus(status)
-        if not await self._save(ctx, case, "status_changed", {"from": old.value, "to": status},
-                                tell_reporter="case.reporter_acknowledged" if was_new else None, tell_others=True,
-                                expected=old):
+        elif change == Change.CHANGED_MEANWHILE:
             await self.set_status(ctx, reference, status)
-            return
-        await self.confirm(ctx, case, "case.status_changed")
+        else:
+            await self.confirm(ctx, case, "case.status_changed")
 
     async def close(
         self, ctx: Context, reference: str, outcome: str, note: str | None, reason: str | None = None,
@@ -546,26 +485,16 @@ class Casework:
         case = await self.load_for(ctx, reference, "close")
         if case is None:
             return
-        if case.status == CaseStatus.CLOSED:
-            await self.already_done(ctx, case, "close", outcome=outcome, note=note)
+        change = await self.cases.close(ctx.scope, case, ctx.user, ctx.now, outcome, note, reason)
+        if change == Change.CLOSED:
             ctx.say("case.already_closed", reference=case.reference)
-            return
-        still_open = [e.id for e in open_required(await self.plan_of(ctx.scope, case))]
-        if still_open and not reason:
+        elif change == Change.REASON_NEEDED:
             ctx.say("case.plan.reason_needed", reference=case.reference)
             ctx.replies.append(await self.plan_reply(ctx, case))
-            return
-        old = case.status
-        case.status = CaseStatus.CLOSED
-        case.outcome = outcome
-        detail: dict[str, Any] = {"outcome": outcome, "note": note}
-        if still_open:
-            detail.update(open_required=still_open, reason=reason)
-        if not await self._save(ctx, case, "closed", detail, tell_reporter="case.reporter_closed", tell_others=True,
-                                expected=old):
+        elif change == Change.CHANGED_MEANWHILE:
             await self.close(ctx, reference, outcome, note, reason)
-            return
-        await self.confirm(ctx, case, "case.closed")
+        else:
+            await self.confirm(ctx, case, "case.closed")
 
     async def stats_for(self, ctx: Context) -> None:
         """Trends across the cases routed to this person only: a handler never learns of anyone else's cases."""
