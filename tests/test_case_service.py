@@ -64,3 +64,25 @@ async def test_marking_urgent_once(bot, clock):
     assert (await bot.store.get_case("default", REF)).urgent
     assert await service.mark_urgent(scope, case, DSL, clock.now) == Change.ALREADY_DONE
     assert ("flagged_urgent", DEPUTY) in await kinds(bot, case)
+
+
+async def test_only_the_case_manager_decides_the_harm_threshold_of_an_allegation(bot, clock):
+    from bot.cases.card import THRESHOLD_DECISIONS
+    from tests.test_allegations import allegation
+
+    service = CaseService(bot.store)
+    await walk(Chat(bot, "console:ta"), allegation())
+    case = await bot.store.get_case("default", REF)
+    assert await service.decide_threshold(case, DSL, clock.now, THRESHOLD_DECISIONS[0]) == Change.CASE_MANAGER_ONLY
+    assert await service.decide_threshold(case, "console:head", clock.now, None) == Change.DECISION_NEEDED
+    assert await service.decide_threshold(case, "console:head", clock.now, THRESHOLD_DECISIONS[0]) == Change.DONE
+    assert ("threshold_decided", "console:head") in await kinds(bot, case)
+
+
+async def test_a_plan_step_is_ticked_once(bot, clock):
+    service, scope, case = await reported(bot)
+    step = next(e for e in await service.plan_of(scope, case) if not e.done)
+    assert await service.tick(scope, case, DSL, clock.now, step.id) == Change.DONE
+    assert await service.tick(scope, case, DSL, clock.now, step.id) == Change.ALREADY_DONE
+    assert await service.tick(scope, case, DSL, clock.now, "no-such-step") == Change.NOT_APPLICABLE
+    assert (await kinds(bot, case)).count(("plan_ticked", DSL)) == 1

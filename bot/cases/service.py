@@ -11,8 +11,10 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from bot.cases.card import card_reply, current_handlers, name_of
+from bot.cases.card import THRESHOLD_DECISIONS, card_reply, current_handlers, name_of
 from bot.cases.plan import PlanEntry, case_plan, open_required
+from bot.cases.report_pack import reporter_pack
+from bot.cases.routing import CASE_MANAGER_REASONS
 from bot.cases.scope import SchoolScope
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseEvent, CaseStatus, Notification, Reply
@@ -27,6 +29,9 @@ class Change(Enum):
     CLOSED = "closed"  # the case is closed: the command does not apply
     CHANGED_MEANWHILE = "changed_meanwhile"  # another handler changed the case first: read it again and retry
     REASON_NEEDED = "reason_needed"  # closing with required steps still open needs a reason
+    NOT_APPLICABLE = "not_applicable"  # the command does not apply to this case (no such plan step; not an allegation)
+    CASE_MANAGER_ONLY = "case_manager_only"  # only the allegation's case manager decides this
+    DECISION_NEEDED = "decision_needed"  # no decision given, or not one of those offered: ask for one
 
 
 class CaseService:
@@ -152,3 +157,43 @@ class CaseService:
             detail.update(open_required=still_open, reason=reason)
         return await self._moved(scope, case, actor, now, "closed", detail, old,
                                  tell_reporter="case.reporter_closed", tell_others=True)
+
+    async def tick(self, scope: SchoolScope, case: Case, actor: str, now: datetime, item: str) -> Change:
+        """A step of the case plan done: recorded once."""
+        entry = next((e for e in await self.plan_of(scope, case) if e.id == item), None)
+        if entry is None:
+            return Change.NOT_APPLICABLE
+        if entry.done:
+            return Change.ALREADY_DONE
+        await self.store.record_events([CaseEvent(case_id=case.id, actor=actor, kind="plan_ticked", at=now,
+                                                  detail={"item": item})])
+        return Change.DONE
+
+    async def decide_threshold(self, case: Case, actor: str, now: datetime, decision: str | None) -> Change:
+        """The case manager's harm-threshold decision on an open allegation, recorded as an event (who and
+        what), after which the case plan shows the steps it makes required."""
+        route = next((r for r in case.routed_to if r.user == actor), None)
+        if route is None or "allegation" not in case.categories or case.status == CaseStatus.CLOSED:
+            return Change.NOT_APPLICABLE
+        if route.reason not in CASE_MANAGER_REASONS:
+            return Change.CASE_MANAGER_ONLY
+        if decision not in THRESHOLD_DECISIONS:
+            return Change.DECISION_NEEDED
+        await self.store.record_events([CaseEvent(case_id=case.id, actor=actor, kind="threshold_decided", at=now,
+                                                  detail={"decision": decision})])
+        return Change.DONE
+
+    async def reporter_reported(self, scope: SchoolScope, case: Case, actor: str, now: datetime) -> Change:
+        """The reporter has reported the impersonation to the platform themselves: once, and its handlers told."""
+        if any(e.kind == "reporter_reported_to_platform" for e in await self.store.case_events(case.id)):
+            return Change.ALREADY_DONE
+        await self.record(scope, case, actor, now, "reporter_reported_to_platform", {}, tell_others=True)
+        return Change.DONE
+
+    async def send_pack_to_reporter(self, scope: SchoolScope, case: Case, actor: str, now: datetime) -> Change:
+        """The routes only the person impersonated can use, sent to the reporter, and recorded."""
+        note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=now,
+                            replies=reporter_pack(scope.words, scope.school, case))
+        event = CaseEvent(case_id=case.id, actor=actor, kind="pack_sent_to_reporter", at=now)
+        await self.store.update_case(case, [event], [note])
+        return Change.DONE

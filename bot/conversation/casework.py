@@ -32,7 +32,7 @@ from bot.cases.early_warning import raise_alerts, sightings
 from bot.cases.plan import PlanEntry, plan_reply
 from bot.cases.record import export_case
 from bot.cases.report_pack import pack_replies, reporter_pack
-from bot.cases.routing import CASE_MANAGER_REASONS, NAMED_TEXT_STEPS, named_text, route_case
+from bot.cases.routing import NAMED_TEXT_STEPS, named_text, route_case
 from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
 from bot.cases.service import CaseService, Change
@@ -357,35 +357,28 @@ class Casework:
         return reply
 
     async def tick(self, ctx: Context, case: Case, item: str) -> None:
-        entry = next((e for e in await self.plan_of(ctx.scope, case) if e.id == item), None)
-        if entry is None:
+        if await self.cases.tick(ctx.scope, case, ctx.user, ctx.now, item) == Change.NOT_APPLICABLE:
             ctx.say("common.not_understood")
             return
-        if not entry.done:
-            await self.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="plan_ticked",
-                                                          at=ctx.now, detail={"item": item})])
         ctx.replies.append(await self.plan_reply(ctx, case, key="case.plan.ticked"))
 
     async def threshold(self, ctx: Context, case: Case, decision: str) -> None:
-        """The case manager's harm-threshold decision on an allegation: asked, then recorded as an event (who
-        and what), after which the case plan shows the steps it makes required."""
-        route = next(r for r in case.routed_to if r.user == ctx.user)
-        if "allegation" not in case.categories or case.status == CaseStatus.CLOSED:
+        """The case manager's harm-threshold decision on an allegation: asked, then recorded (bot/cases/service.py),
+        then the case plan with the steps it makes required."""
+        change = await self.cases.decide_threshold(case, ctx.user, ctx.now, decision)
+        if change == Change.NOT_APPLICABLE:
             ctx.say("common.not_understood")
-            return
-        if route.reason not in CASE_MANAGER_REASONS:
+        elif change == Change.CASE_MANAGER_ONLY:
             ctx.say("case.threshold.case_manager_only", reference=case.reference,
                     value=case_manager_label(ctx.scope, case))
-            return
-        if decision not in THRESHOLD_DECISIONS:
+        elif change == Change.DECISION_NEEDED:
             choices = [Choice(id=f"case:{case.reference}:threshold:{d}", label=ctx.text(f"case.threshold.{d}"))
                        for d in THRESHOLD_DECISIONS]
             ctx.say("case.threshold.ask", reference=case.reference, choices=choices)
-            return
-        await self.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="threshold_decided",
-                                                      at=ctx.now, detail={"decision": decision})])
-        ctx.say("case.threshold.recorded", reference=case.reference, value=ctx.text(f"case.threshold.{decision}"))
-        ctx.replies.append(await self.plan_reply(ctx, case))
+        else:
+            ctx.say("case.threshold.recorded", reference=case.reference,
+                    value=ctx.text(f"case.threshold.{decision}"))
+            ctx.replies.append(await self.plan_reply(ctx, case))
 
     async def send_record(self, ctx: Context, case: Case) -> None:
         """The safeguarding record as a PDF, to the handler who asked, where the channel can carry a file."""
@@ -405,21 +398,14 @@ class Casework:
         ctx.replies.extend(replies)
 
     async def mark_self_reported(self, ctx: Context, case: Case) -> None:
-        """The reporter says they have reported the impersonation to the platform: an event on the case, and
-        its handlers told."""
-        events = await self.store.case_events(case.id)
-        if any(e.kind == "reporter_reported_to_platform" for e in events):
+        """The reporter says they have reported the impersonation to the platform (bot/cases/service.py)."""
+        if await self.cases.reporter_reported(ctx.scope, case, ctx.user, ctx.now) == Change.ALREADY_DONE:
             ctx.say("report.self_reported_already", reference=case.reference)
-            return
-        await self.cases.record(ctx.scope, case, ctx.user, ctx.now, "reporter_reported_to_platform", {},
-                                tell_others=True)
-        ctx.say("report.self_reported_thanks", reference=case.reference)
+        else:
+            ctx.say("report.self_reported_thanks", reference=case.reference)
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
-        note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
-                            replies=reporter_pack(ctx.content, ctx.scope.school, case))
-        event = CaseEvent(case_id=case.id, actor=ctx.user, kind="pack_sent_to_reporter", at=ctx.now)
-        await self.store.update_case(case, [event], [note])
+        await self.cases.send_pack_to_reporter(ctx.scope, case, ctx.user, ctx.now)
         ctx.say("case.pack.sent_to_reporter", reference=case.reference)
 
     # --- changes: the case domain's commands (bot/cases/service.py), and what the person acting sees ----------
