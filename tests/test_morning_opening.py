@@ -36,9 +36,9 @@ async def test_five_cases_open_as_the_list_and_the_urgent_card_only(bot, clock, 
     await five_cases_at_eight(bot, clock, scheduler)
     dsl = Chat(bot, "console:dsl")
     await dsl.open()
-    # the waiting digest, drawn now, is the list; the urgent case's card after it, then the alert sent while it
-    # was being reported (safety words are never held back); no other card
-    assert dsl.keys == ["digest.morning", "case.new_card", "case.guardrail_alert", "menu.ask"]
+    # the waiting digest, drawn now, is the list; then the alert sent while the urgent case was being reported
+    # (safety words are never held back), then its card; no other card
+    assert dsl.keys == ["digest.morning", "case.guardrail_alert", "case.new_card", "menu.ask"]
     assert cards(dsl) == ["OSB-2026-0003"]
     listed = dsl.reply("digest.morning")
     assert [c.id for c in listed.choices][:5] == [f"case:{r}:show" for r in (
@@ -95,3 +95,13 @@ async def test_a_card_waiting_alone_is_still_shown(bot, clock):
     await dsl.open()
     assert dsl.keys == ["case.list_handling", "case.new_card", "menu.ask"]
     assert cards(dsl) == [REF]
+
+
+async def test_an_urgent_case_a_colleague_picked_up_is_a_line_with_their_update(bot, clock, scheduler):  # noqa: F811
+    await five_cases_at_eight(bot, clock, scheduler)
+    await Chat(bot, "console:deputy").pick("case:OSB-2026-0003:ack")
+    dsl = Chat(bot, "console:dsl")
+    await dsl.open()
+    assert cards(dsl) == []  # in hand: nothing here needs the DSL this minute
+    assert "case.update.acknowledged" in dsl.keys
+    assert "OSB-2026-0003: Showing learners, Snapchat, 45 hours ago" in dsl.reply("digest.morning").text

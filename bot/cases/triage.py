@@ -40,17 +40,19 @@ def needs_you_today(case: Case) -> bool:
 
 
 def needs_reader_now(case: Case, reader: str) -> bool:
-    """Urgent, or an allegation about staff that `reader` manages (the head, or the chair for one about the head)."""
+    """Urgent and not picked up yet, or an allegation about staff that `reader` manages (the head, or the chair
+    for one about the head)."""
     manages = any(r.user == reader and r.reason in CASE_MANAGER_REASONS for r in case.routed_to)
-    return case.urgent or ("allegation" in case.categories and manages)
+    return (case.urgent and case.status == CaseStatus.NEW) or ("allegation" in case.categories and manages)
 
 
 def cards_in_full(cases: list[Case], reader: str, waiting: set[str]) -> list[str]:
     """Of the listed `cases` whose card waits for `reader` (references in `waiting`), those still shown in full
     after the list: the ones that need the reader now, most urgent first, at most `SHOWN_IN_FULL`; a card that
-    waits alone is shown too (there is nothing to pick it from)."""
-    pressing = [c for c in sorted(cases, key=triage_order)
-                if c.reference in waiting and (len(waiting) == 1 or needs_reader_now(c, reader))]
+    waits alone is shown too while no one has picked its case up (there is nothing else to pick)."""
+    alone = len(waiting) == 1
+    pressing = [c for c in sorted(cases, key=triage_order) if c.reference in waiting and (
+        needs_reader_now(c, reader) or (alone and c.status == CaseStatus.NEW))]
     return [c.reference for c in pressing[:SHOWN_IN_FULL]]
 
 
@@ -63,8 +65,11 @@ def main_category(scope: SchoolScope, case: Case) -> str:
 def triage_summary(scope: SchoolScope, cases: list[Case]) -> str:
     """One sentence: "3 new: 1 urgent, 1 allegation about staff, 1 fake account of the school; 2 need you today"."""
     new = sum(c.status == CaseStatus.NEW for c in cases)
-    head = (counted(scope, "triage.head_new", new) if new == len(cases)
-            else scope.text("triage.head_open", count=len(cases), left=new))
+    if new == len(cases):
+        head = counted(scope, "triage.head_new", new)
+    else:
+        which = "one" if len(cases) == 1 else "none_new" if new == 0 else "other"
+        head = scope.text(f"triage.head_open.{which}", count=len(cases), left=new)
     parts = [counted(scope, "triage.urgent", n) for n in [sum(c.urgent for c in cases)] if n]
     kinds: dict[str, int] = {}
     for case in sorted(cases, key=triage_order):

@@ -556,8 +556,8 @@ class Casework:
         digest's lines, drawn now, when a digest waits), and what of `waiting` is still to be shown after it. A
         waiting card of a listed case is its line on the list, opened from its button, so it is not shown: only
         the ones that need the reader now (urgent, or an allegation they manage) are, at most two, most urgent
-        first, each once (its latest: a reminder rather than the new card), then the rest (a colleague's update,
-        an alert) as before. Anyone else, or with no open case:
+        first, each once (its latest: a reminder rather than the new card), after the rest (a colleague's update,
+        an alert), shown as before. Anyone else, or with no open case:
         nothing listed, everything shown."""
         if not is_handler(ctx.member):
             return False, waiting
@@ -573,7 +573,8 @@ class Casework:
         if len(full) == 1:  # typed card actions ("acknowledge") act on the one card shown
             ctx.state.case_in_focus = full[0]
         latest = {ref: [n for n in waiting if ref in lines.get(n.id, set())][-1] for ref in full}  # a reminder
-        return True, [*latest.values(), *(n for n in waiting if n.id not in lines and n not in digests)]
+        # what came earlier first (an alert sent while a case was being reported, then its card), the cards last
+        return True, [*(n for n in waiting if n.id not in lines and n not in digests), *latest.values()]
 
     async def list_for(self, ctx: Context) -> None:
         store = self.store
