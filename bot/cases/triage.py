@@ -4,6 +4,9 @@ home screen. Pure functions of the school's scope, the cases and the time, so ev
 The list is in triage order (`triage_order`, the morning digest's too: urgent first, then allegations about
 staff, then the oldest); each line says what the case is, where, how long ago it came in and whether anyone
 has picked it up. Only references, categories, platforms and ages: never who reported, names or what anyone wrote.
+
+A case on the list is opened from it (its button), so the cards waiting for the reader are not shown after it,
+except for the few that need the reader now (`cards_in_full`).
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.cases.card import REPORT, describe_answer
+from bot.cases.routing import CASE_MANAGER_REASONS
 from bot.cases.scope import SchoolScope
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseStatus, Choice, Reply
 from bot.core.words import choice_summary
 
 BUTTON_LENGTH = 75  # Slack's longest button text
+SHOWN_IN_FULL = 2  # at most this many waiting cards after the list: the rest are its lines
 
 
 def triage_order(case: Case) -> tuple[bool, bool, datetime]:
@@ -34,6 +39,23 @@ def needs_you_today(case: Case) -> bool:
     return case.urgent or "allegation" in case.categories
 
 
+def needs_reader_now(case: Case, reader: str) -> bool:
+    """Urgent and not picked up yet, or an allegation about staff that `reader` manages (the head, or the chair
+    for one about the head)."""
+    manages = any(r.user == reader and r.reason in CASE_MANAGER_REASONS for r in case.routed_to)
+    return (case.urgent and case.status == CaseStatus.NEW) or ("allegation" in case.categories and manages)
+
+
+def cards_in_full(cases: list[Case], reader: str, waiting: set[str]) -> list[str]:
+    """Of the listed `cases` whose card waits for `reader` (references in `waiting`), those still shown in full
+    after the list: the ones that need the reader now, most urgent first, at most `SHOWN_IN_FULL`; a card that
+    waits alone is shown too while no one has picked its case up (there is nothing else to pick)."""
+    alone = len(waiting) == 1
+    pressing = [c for c in sorted(cases, key=triage_order) if c.reference in waiting and (
+        needs_reader_now(c, reader) or (alone and c.status == CaseStatus.NEW))]
+    return [c.reference for c in pressing[:SHOWN_IN_FULL]]
+
+
 def main_category(scope: SchoolScope, case: Case) -> str:
     """The case's first category in the report's own order."""
     order = [c.id for c in scope.words.flows[REPORT].step("categories").choices]
@@ -43,8 +65,11 @@ def main_category(scope: SchoolScope, case: Case) -> str:
 def triage_summary(scope: SchoolScope, cases: list[Case]) -> str:
     """One sentence: "3 new: 1 urgent, 1 allegation about staff, 1 fake account of the school; 2 need you today"."""
     new = sum(c.status == CaseStatus.NEW for c in cases)
-    head = (counted(scope, "triage.head_new", new) if new == len(cases)
-            else scope.text("triage.head_open", count=len(cases), left=new))
+    if new == len(cases):
+        head = counted(scope, "triage.head_new", new)
+    else:
+        which = "one" if len(cases) == 1 else "none_new" if new == 0 else "other"
+        head = scope.text(f"triage.head_open.{which}", count=len(cases), left=new)
     parts = [counted(scope, "triage.urgent", n) for n in [sum(c.urgent for c in cases)] if n]
     kinds: dict[str, int] = {}
     for case in sorted(cases, key=triage_order):

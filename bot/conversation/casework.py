@@ -20,7 +20,6 @@ from bot.cases.card import (
     allegation_harm,
     card_reply,
     case_manager_label,
-    current_handlers,
     handlers_in_words,
     is_handler,
     may_handle,
@@ -28,15 +27,17 @@ from bot.cases.card import (
     names_of_people,
     subject_pending,
 )
+from bot.cases.digest import digest_reply
 from bot.cases.early_warning import raise_alerts, sightings
-from bot.cases.plan import PlanEntry, case_plan, open_required, plan_reply
+from bot.cases.plan import PlanEntry, plan_reply
 from bot.cases.record import export_case
 from bot.cases.report_pack import pack_replies, reporter_pack
-from bot.cases.routing import CASE_MANAGER_REASONS, NAMED_TEXT_STEPS, named_text, route_case
+from bot.cases.routing import NAMED_TEXT_STEPS, named_text, route_case
 from bot.cases.schools import Schools
 from bot.cases.scope import SchoolScope
+from bot.cases.service import CaseService, Change
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
-from bot.cases.triage import triage_reply
+from bot.cases.triage import cards_in_full, triage_reply
 from bot.conversation import record_system
 from bot.conversation.case_focus import back_to_case
 from bot.conversation.context import Context, FlowRunner
@@ -64,6 +65,11 @@ log = logging.getLogger(__name__)
 REPORTER_ACTIONS = {"own_steps": "show_own_steps", "self_reported": "mark_self_reported"}
 
 
+def cards_in(note: Notification) -> set[str]:
+    """The references of the case cards `note` is made of; none if anything else is in it."""
+    return {r.card.reference for r in note.replies if r.card} if all(r.card for r in note.replies) else set()
+
+
 class Casework:
     """A case handler's side of the conversation, and the reporter's: a case opened from a finished report, the
     card's buttons and forms, and every change, each told to the people the case is for."""
@@ -71,6 +77,7 @@ class Casework:
     def __init__(self, store: Store, settings: Settings, schools: Schools, dialogs: dict[str, Dialog],
                  conversation: FlowRunner, opened_chat_platforms: set[str]):
         self.store = store
+        self.cases = CaseService(store)
         self.settings = settings
         self.schools = schools
         self.dialogs = dialogs
@@ -342,8 +349,7 @@ class Casework:
     # --- the case plan and report packs ------------------------------------------------------
 
     async def plan_of(self, scope: SchoolScope, case: Case) -> list[PlanEntry]:
-        store = self.store
-        return case_plan(scope.words, case, await store.case_events(case.id), await store.case_evidence(case.id))
+        return await self.cases.plan_of(scope, case)
 
     async def plan_reply(self, ctx: Context, case: Case, key: str = "case.plan.show") -> Reply:
         reply = plan_reply(ctx.content, ctx.scope.name, case, await self.plan_of(ctx.scope, case), key)
@@ -351,35 +357,28 @@ class Casework:
         return reply
 
     async def tick(self, ctx: Context, case: Case, item: str) -> None:
-        entry = next((e for e in await self.plan_of(ctx.scope, case) if e.id == item), None)
-        if entry is None:
+        if await self.cases.tick(ctx.scope, case, ctx.user, ctx.now, item) == Change.NOT_APPLICABLE:
             ctx.say("common.not_understood")
             return
-        if not entry.done:
-            await self.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="plan_ticked",
-                                                          at=ctx.now, detail={"item": item})])
         ctx.replies.append(await self.plan_reply(ctx, case, key="case.plan.ticked"))
 
     async def threshold(self, ctx: Context, case: Case, decision: str) -> None:
-        """The case manager's harm-threshold decision on an allegation: asked, then recorded as an event (who
-        and what), after which the case plan shows the steps it makes required."""
-        route = next(r for r in case.routed_to if r.user == ctx.user)
-        if "allegation" not in case.categories or case.status == CaseStatus.CLOSED:
+        """The case manager's harm-threshold decision on an allegation: asked, then recorded (bot/cases/service.py),
+        then the case plan with the steps it makes required."""
+        change = await self.cases.decide_threshold(case, ctx.user, ctx.now, decision)
+        if change == Change.NOT_APPLICABLE:
             ctx.say("common.not_understood")
-            return
-        if route.reason not in CASE_MANAGER_REASONS:
+        elif change == Change.CASE_MANAGER_ONLY:
             ctx.say("case.threshold.case_manager_only", reference=case.reference,
                     value=case_manager_label(ctx.scope, case))
-            return
-        if decision not in THRESHOLD_DECISIONS:
+        elif change == Change.DECISION_NEEDED:
             choices = [Choice(id=f"case:{case.reference}:threshold:{d}", label=ctx.text(f"case.threshold.{d}"))
                        for d in THRESHOLD_DECISIONS]
             ctx.say("case.threshold.ask", reference=case.reference, choices=choices)
-            return
-        await self.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="threshold_decided",
-                                                      at=ctx.now, detail={"decision": decision})])
-        ctx.say("case.threshold.recorded", reference=case.reference, value=ctx.text(f"case.threshold.{decision}"))
-        ctx.replies.append(await self.plan_reply(ctx, case))
+        else:
+            ctx.say("case.threshold.recorded", reference=case.reference,
+                    value=ctx.text(f"case.threshold.{decision}"))
+            ctx.replies.append(await self.plan_reply(ctx, case))
 
     async def send_record(self, ctx: Context, case: Case) -> None:
         """The safeguarding record as a PDF, to the handler who asked, where the channel can carry a file."""
@@ -399,140 +398,72 @@ class Casework:
         ctx.replies.extend(replies)
 
     async def mark_self_reported(self, ctx: Context, case: Case) -> None:
-        """The reporter says they have reported the impersonation to the platform: an event on the case, and
-        its handlers told."""
-        events = await self.store.case_events(case.id)
-        if any(e.kind == "reporter_reported_to_platform" for e in events):
+        """The reporter says they have reported the impersonation to the platform (bot/cases/service.py)."""
+        if await self.cases.reporter_reported(ctx.scope, case, ctx.user, ctx.now) == Change.ALREADY_DONE:
             ctx.say("report.self_reported_already", reference=case.reference)
-            return
-        await self._save(ctx, case, "reporter_reported_to_platform", {}, tell_others=True)
-        ctx.say("report.self_reported_thanks", reference=case.reference)
+        else:
+            ctx.say("report.self_reported_thanks", reference=case.reference)
 
     async def send_pack_to_reporter(self, ctx: Context, case: Case) -> None:
-        note = Notification(school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
-                            replies=reporter_pack(ctx.content, ctx.scope.school, case))
-        event = CaseEvent(case_id=case.id, actor=ctx.user, kind="pack_sent_to_reporter", at=ctx.now)
-        await self.store.update_case(case, [event], [note])
+        await self.cases.send_pack_to_reporter(ctx.scope, case, ctx.user, ctx.now)
         ctx.say("case.pack.sent_to_reporter", reference=case.reference)
 
-    # --- changes -------------------------------------------------------------------------
-
-    async def _save(
-        self, ctx: Context, case: Case, kind: str, detail: dict[str, Any], *, tell_reporter: str | None = None,
-        tell_others: bool = False, expected: CaseStatus | None = None,
-    ) -> bool:
-        """Store the change; with `expected`, only if the case is still in that status (False if not)."""
-        case.updated_at = ctx.now
-        events = [CaseEvent(case_id=case.id, actor=ctx.user, kind=kind, detail=detail, at=ctx.now)]
-        notes: list[Notification] = []
-        staff = await self.store.list_staff(ctx.school_id)
-        names = {m.user: m.name for m in staff}
-        handlers = [r for r in case.routed_to if r.user in current_handlers(staff)]
-        if tell_reporter and not case.is_routed_to(case.reporter):
-            notes.append(Notification(
-                school_id=case.school_id, recipient=case.reporter, case_id=case.id, created_at=ctx.now,
-                replies=[Reply(key=tell_reporter, text=ctx.text(
-                    tell_reporter, reference=case.reference,
-                    outcome=Markup(ctx.text(f"outcomes_for_reporter.{case.outcome}") if case.outcome else "")))],
-            ))
-            events.append(CaseEvent(case_id=case.id, actor="bot", kind="reporter_told", at=ctx.now,
-                                    detail={"message": tell_reporter}))
-        history = [*await self.store.case_events(case.id), *events]
-        notes += [
-            Notification(school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
-                         kind="card_update", replies=[card_reply(ctx.scope, case, route.user, names, events=history)])
-            for route in handlers
-        ]
-        if tell_others:
-            actor = name_of(ctx.scope, names, ctx.user)
-            for route in handlers:
-                if route.user != ctx.user:
-                    notes.append(Notification(
-                        school_id=case.school_id, recipient=route.user, case_id=case.id, created_at=ctx.now,
-                        replies=[Reply(key=f"case.update.{kind}", text=ctx.text(
-                            f"case.update.{kind}", reference=case.reference, name=actor,
-                            status=ctx.text(f"statuses.{case.status.value}")))],
-                    ))
-        return await self.store.update_case(case, events, notes,
-                                                expected_status=expected.value if expected else None)
+    # --- changes: the case domain's commands (bot/cases/service.py), and what the person acting sees ----------
 
     async def already_done(self, ctx: Context, case: Case, action: str, **detail: Any) -> None:
-        """A press that found its change already made: it changes nothing, and the chronology shows it."""
-        await self.store.record_events([CaseEvent(case_id=case.id, actor=ctx.user, kind="already_done", at=ctx.now,
-                                                      detail={"action": action, **detail})])
+        await self.cases.already_done(case, ctx.user, ctx.now, action, **detail)
 
     async def acknowledge(self, ctx: Context, case: Case) -> None:
-        if case.status != CaseStatus.NEW:
-            await self.already_done(ctx, case, "ack")
+        change = await self.cases.acknowledge(ctx.scope, case, ctx.user, ctx.now)
+        if change == Change.ALREADY_DONE:
             ctx.say("case.already_acknowledged", reference=case.reference)
             await self.show(ctx, case)
-            return
-        case.status = CaseStatus.ACKNOWLEDGED
-        if not await self._save(ctx, case, "acknowledged", {}, tell_reporter="case.reporter_acknowledged",
-                                tell_others=True, expected=CaseStatus.NEW):
-            fresh = await self.load_for(ctx, case.reference, "ack")  # changed meanwhile; perhaps purged since
+        elif change == Change.CHANGED_MEANWHILE:
+            fresh = await self.load_for(ctx, case.reference, "ack")  # perhaps purged since
             if fresh is not None:
                 await self.acknowledge(ctx, fresh)
-            return
-        await self.confirm(ctx, case, "case.acknowledged")
+        else:
+            await self.confirm(ctx, case, "case.acknowledged")
 
     async def mark_urgent(self, ctx: Context, case: Case) -> None:
-        """A handler marks the case urgent: recorded as an event, told to its other handlers, and the reminders
-        (bot/cases/reminders.py reads `case.urgent`) follow the urgent timetable from then on."""
-        if case.status == CaseStatus.CLOSED:
+        change = await self.cases.mark_urgent(ctx.scope, case, ctx.user, ctx.now)
+        if change == Change.CLOSED:
             ctx.say("case.already_closed", reference=case.reference)
-            return
-        if case.urgent:
-            await self.already_done(ctx, case, "urgent")
+        elif change == Change.ALREADY_DONE:
             ctx.say("case.already_urgent", reference=case.reference)
-            return
-        old = case.status
-        case.urgent = True
-        if not await self._save(ctx, case, "flagged_urgent", {"reason": "marked_by_handler"}, tell_others=True,
-                                expected=old):
+        elif change == Change.CHANGED_MEANWHILE:
             fresh = await self.store.get_case(case.school_id, case.reference)  # another handler changed it first
             if fresh is not None:
                 await self.mark_urgent(ctx, fresh)
-            return
-        await self.confirm(ctx, case, "case.marked_urgent")
+        else:
+            await self.confirm(ctx, case, "case.marked_urgent")
 
     async def add_note(self, ctx: Context, reference: str, note: str) -> None:
         case = await self.load_for(ctx, reference, "note")
         if case:
-            await self._save(ctx, case, "note_added", {"note": note})
+            await self.cases.add_note(ctx.scope, case, ctx.user, ctx.now, note)
             await self.confirm(ctx, case, "case.note_added")
 
     async def record_action(self, ctx: Context, reference: str, action: str, detail: str | None) -> None:
         case = await self.load_for(ctx, reference, "action")
         if case is None:
             return
-        was_new = case.status == CaseStatus.NEW
-        old = case.status
-        if case.status in (CaseStatus.NEW, CaseStatus.ACKNOWLEDGED):
-            case.status = CaseStatus.IN_PROGRESS
-        if not await self._save(ctx, case, "action_recorded", {"action": action, "detail": detail},
-                                tell_reporter="case.reporter_acknowledged" if was_new else None, expected=old):
+        if await self.cases.record_action(ctx.scope, case, ctx.user, ctx.now, action, detail) == Change.DONE:
+            await self.confirm(ctx, case, "case.action_recorded")
+        else:
             await self.record_action(ctx, reference, action, detail)
-            return
-        await self.confirm(ctx, case, "case.action_recorded")
 
     async def set_status(self, ctx: Context, reference: str, status: str) -> None:
         case = await self.load_for(ctx, reference, "status")
         if case is None:
             return
-        if case.status == CaseStatus.CLOSED:
-            await self.already_done(ctx, case, "status", to=status)
+        change = await self.cases.set_status(ctx.scope, case, ctx.user, ctx.now, status)
+        if change == Change.CLOSED:
             ctx.say("case.already_closed", reference=case.reference)
-            return
-        was_new = case.status == CaseStatus.NEW
-        old = case.status
-        case.status = CaseStatus(status)
-        if not await self._save(ctx, case, "status_changed", {"from": old.value, "to": status},
-                                tell_reporter="case.reporter_acknowledged" if was_new else None, tell_others=True,
-                                expected=old):
+        elif change == Change.CHANGED_MEANWHILE:
             await self.set_status(ctx, reference, status)
-            return
-        await self.confirm(ctx, case, "case.status_changed")
+        else:
+            await self.confirm(ctx, case, "case.status_changed")
 
     async def close(
         self, ctx: Context, reference: str, outcome: str, note: str | None, reason: str | None = None,
@@ -540,26 +471,16 @@ class Casework:
         case = await self.load_for(ctx, reference, "close")
         if case is None:
             return
-        if case.status == CaseStatus.CLOSED:
-            await self.already_done(ctx, case, "close", outcome=outcome, note=note)
+        change = await self.cases.close(ctx.scope, case, ctx.user, ctx.now, outcome, note, reason)
+        if change == Change.CLOSED:
             ctx.say("case.already_closed", reference=case.reference)
-            return
-        still_open = [e.id for e in open_required(await self.plan_of(ctx.scope, case))]
-        if still_open and not reason:
+        elif change == Change.REASON_NEEDED:
             ctx.say("case.plan.reason_needed", reference=case.reference)
             ctx.replies.append(await self.plan_reply(ctx, case))
-            return
-        old = case.status
-        case.status = CaseStatus.CLOSED
-        case.outcome = outcome
-        detail: dict[str, Any] = {"outcome": outcome, "note": note}
-        if still_open:
-            detail.update(open_required=still_open, reason=reason)
-        if not await self._save(ctx, case, "closed", detail, tell_reporter="case.reporter_closed", tell_others=True,
-                                expected=old):
+        elif change == Change.CHANGED_MEANWHILE:
             await self.close(ctx, reference, outcome, note, reason)
-            return
-        await self.confirm(ctx, case, "case.closed")
+        else:
+            await self.confirm(ctx, case, "case.closed")
 
     async def stats_for(self, ctx: Context) -> None:
         """Trends across the cases routed to this person only: a handler never learns of anyone else's cases."""
@@ -630,15 +551,30 @@ class Casework:
 
     # --- lists ---------------------------------------------------------------------------
 
-    async def triage_for(self, ctx: Context) -> bool:
-        """A case handler's open cases as one summary and a sorted list (bot/cases/triage.py); False, adding
-        nothing, for anyone else or with no open case."""
+    async def triage_for(self, ctx: Context, waiting: list[Notification]) -> tuple[bool, list[Notification]]:
+        """A case handler's open cases as one summary and a sorted list first (bot/cases/triage.py; the morning
+        digest's lines, drawn now, when a digest waits), and what of `waiting` is still to be shown after it. A
+        waiting card of a listed case is its line on the list, opened from its button, so it is not shown: only
+        the ones that need the reader now (urgent, or an allegation they manage) are, at most two, most urgent
+        first, each once (its latest: a reminder rather than the new card), after the rest (a colleague's update,
+        an alert), shown as before. Anyone else, or with no open case:
+        nothing listed, everything shown."""
         if not is_handler(ctx.member):
-            return False
+            return False, waiting
         handling = await self.store.list_cases(ctx.school_id, routed_to=ctx.user, open_only=True)
-        if handling:
-            ctx.replies.append(triage_reply(ctx.scope, handling, ctx.now))
-        return bool(handling)
+        if not handling:
+            return False, waiting
+        digests = [n for n in waiting if any(r.key == "digest.morning" for r in n.replies)]
+        ctx.replies.append(await digest_reply(self.store, ctx.scope, handling, ctx.now) if digests
+                           else triage_reply(ctx.scope, handling, ctx.now))
+        listed = {c.reference for c in handling}
+        lines = {n.id: refs for n in waiting if (refs := cards_in(n)) and refs <= listed}
+        full = cards_in_full(handling, ctx.user, set().union(*lines.values()))
+        if len(full) == 1:  # typed card actions ("acknowledge") act on the one card shown
+            ctx.state.case_in_focus = full[0]
+        latest = {ref: [n for n in waiting if ref in lines.get(n.id, set())][-1] for ref in full}  # a reminder
+        # what came earlier first (an alert sent while a case was being reported, then its card), the cards last
+        return True, [*(n for n in waiting if n.id not in lines and n not in digests), *latest.values()]
 
     async def list_for(self, ctx: Context) -> None:
         store = self.store

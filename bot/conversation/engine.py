@@ -326,8 +326,9 @@ class Engine:
         ctx.delivered = [n.id for n in waiting]  # marked delivered when the turn is saved: a failed turn loses none
         # Those about a case no longer theirs (they left the directory or changed role) are dropped unseen.
         notes = [n for n in waiting if n.kind == "message" and await self.casework.still_for_recipient(n)]
-        triage = await self.casework.triage_for(ctx)  # a handler's open cases, summed up and sorted, come first
-        for note in notes:  # each case card as the case is now, not as it was when queued
+        # A handler's open cases, summed up and sorted, come first; their waiting cards are its lines, not shown.
+        triage, notes = await self.casework.triage_for(ctx, notes)
+        for note in notes:  # each card shown as the case is now, not as it was when queued
             ctx.replies.extend((await self.casework.as_sent_now(note)).replies)
         if self._set_aside_if_idle(ctx):
             await self._offer_resume(ctx)

@@ -441,8 +441,8 @@ async def test_the_reminder_waits_in_the_dsls_console_chat_and_acknowledging_sto
     clock.now = at("2026-11-23 12:10")
     dsl = Chat(bot, "console:dsl")
     await dsl.open()
-    assert dsl.keys[0] == "case.list_handling"  # the triage summary first (issue 19)
-    assert dsl.keys[1:3] == ["case.new_card", "reminders.not_acknowledged"]
+    assert dsl.keys[0] == "digest.morning"  # the day's digest, drawn now, is the triage list (issue 19)
+    assert dsl.keys[1] == "reminders.not_acknowledged"  # its card and its reminder, shown once as the reminder
     reminder = dsl.reply("reminders.not_acknowledged")
     assert reminder.card.reference == REF and f"case:{REF}:ack" in [c.id for c in reminder.choices]
     assert REF in reminder.text

@@ -72,3 +72,11 @@ async def test_staff_and_a_handler_with_nothing_open_are_greeted_as_before(bot, 
     await teacher.open()
     assert "case.list_handling" not in teacher.keys
     assert [c.id for c in teacher.reply("menu.ask_first").choices][0] == "menu:report_concern"
+
+
+async def test_one_case_picked_up_reads_as_one(bot, clock):
+    await walk(Chat(bot, "console:teacher"), [*STANDARD_REPORT, ["send"]])
+    dsl = Chat(bot, "console:dsl")
+    await dsl.pick(f"case:{OLDEST}:ack")
+    await dsl.say("my cases")
+    assert dsl.reply("case.list_handling").text.startswith("**1 open case, picked up: ")

@@ -132,3 +132,29 @@ async def test_ive_reported_it_pressed_in_teams(teams, bot, clock):  # noqa: F81
     await teams.press(TEACHER, sent, f"case:{OLDEST}:self_reported")
     (event,) = await self_reported_event(bot)
     assert event.actor == f"teams:{TEACHER}"
+
+
+# --- every case on the list is one press away ----------------------------------------------------------------
+
+
+async def test_a_teams_dsl_opens_each_case_from_the_list_and_nothing_waits_after_the_opening(
+        teams, bot, clock):  # noqa: F811
+    await three_reports(bot, clock)
+    sent = await teams.install(TEAMS_DSL)
+    listed = next(a for a in sent if SUMMARY in words(card_of(a)).replace("*", ""))
+    assert await bot.store.waiting_notifications("default", f"teams:{TEAMS_DSL}") == []  # nothing comes again
+    for reference in (ALLEGATION, OLDEST):
+        opened = await teams.press(TEAMS_DSL, listed, f"case:{reference}:show")
+        assert any(f"case:{reference}:ack" in str(actions(a)) for a in opened)
+
+
+async def test_a_slack_dsl_opens_each_case_from_my_cases_in_one_press(slack, bot, clock):  # noqa: F811
+    await three_reports(bot, clock)
+    before = len(slack.messages_to(SLACK_DSL))
+    await slack.dm(SLACK_DSL, "my cases")
+    listed = next(m for m in await slack.next_message(SLACK_DSL, before) if f"case:{OLDEST}:show" in str(m))
+    for reference in (URGENT, ALLEGATION, OLDEST):
+        before = len(slack.messages_to(SLACK_DSL))
+        assert (await slack.click(SLACK_DSL, listed, f"case:{reference}:show")).status == 200
+        opened = await slack.next_message(SLACK_DSL, before)
+        assert any(f"case:{reference}:ack" in str(m) for m in opened)
