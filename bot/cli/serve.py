@@ -21,6 +21,13 @@ def register(sub: argparse._SubParsersAction, parents: Parents) -> None:
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
 
 
+def main(args: argparse.Namespace, settings: Settings, content: Content) -> int:
+    from bot.app.server import event_loop_factory
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(run(args, settings, content))
+
+
 async def run(args: argparse.Namespace, settings: Settings, content: Content) -> int:
     from aiohttp import web
 

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
@@ -80,8 +81,10 @@ class SlackChannel:
     async def start(self) -> None:
         # One connection pool for every Web API call: without one, slack-sdk opens and closes a new session (a new
         # TCP and TLS connection) for each call, which cost about 30% of the server's CPU per turn (bench/).
-        # The session's own timeout: with a session given, slack-sdk no longer applies the client's.
-        self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+        # The session's own timeout: with a session given, slack-sdk no longer applies the client's. Its JSON bodies
+        # (chat.postMessage, chat.update, ...) written by orjson.
+        self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout),
+                                                    json_serialize_bytes=orjson.dumps)
         if self.config.socket_mode:
             self._socket = AsyncSocketModeHandler(self.app, self.config.app_token,
                                                   logger=quiet_logger("bot.channels.slack.socket_mode"))
