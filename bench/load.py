@@ -191,6 +191,7 @@ class Server:
     def __init__(self, args: list[str], env: dict[str, str], log: Path, prefix: list[str] | None = None):
         self.args, self.env, self.log = args, env, log
         self.prefix = prefix or []  # a command the server runs under (valgrind, for `bench --instructions`)
+        self.start_timeout = 30.0
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -198,7 +199,8 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float | None = None) -> None:
+        timeout = timeout or self.start_timeout
         with self.log.open("ab") as log:
             command = [*self.prefix, sys.executable, *self.args, "--port", str(self.port)]
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
