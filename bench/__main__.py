@@ -1,6 +1,9 @@
 """`python -m bench [--quick] [--only NAME ...]`: run the benchmarks, write bench/results/NAME.json for each and
 bench/results/summary.md (every suite's section, from whichever results are there).
 
+`--instructions` counts instructions per turn under callgrind instead (bench/instructions.py), for the channels
+named by `--only slack|teams` (both by default), into bench/results/instructions.json.
+
 `--quick` runs a small version of each, for a smoke check, into bench/results/quick/ instead, so it never
 overwrites the full results. Each suite is a module with `run(quick) -> dict` whose `summary_md` is its section
 of the summary; a `files` entry ({name: text}) is written beside the JSON.
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ SUITES = {  # name -> module, in the order they run and appear in the summary
     "footprint": "bench.footprint",
     "scale_out": "bench.scale_out",
 }
+INSTRUCTIONS = "instructions"  # only with --instructions: minutes under callgrind
 
 
 def available() -> dict[str, str]:
@@ -55,7 +60,7 @@ def about_this_run(quick: bool) -> dict[str, Any]:
 
 def write_summary(folder: Path) -> Path:
     sections = []
-    for name in SUITES:
+    for name in [*SUITES, INSTRUCTIONS]:
         path = folder / f"{name}.json"
         if path.exists():
             result = json.loads(path.read_text())
@@ -74,15 +79,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small version of each suite, for a smoke check")
     parser.add_argument("--only", action="append", choices=sorted(suites), metavar="NAME",
                         help=f"run only this suite (repeatable): {', '.join(suites)}")
+    parser.add_argument("--instructions", action="store_true",
+                        help="instructions per turn under callgrind, for the channels --only names (slack, teams)")
     args = parser.parse_args(argv)
     folder = RESULTS / "quick" if args.quick else RESULTS
     folder.mkdir(parents=True, exist_ok=True)
     failed = []
-    for name in args.only or suites:
+    if args.instructions:
+        channels = [name for name in args.only or ["slack", "teams"] if name in ("slack", "teams")]
+        runs = {INSTRUCTIONS: lambda: importlib.import_module("bench.instructions").run(args.quick, channels)}
+    else:
+        runs = {name: partial(lambda module: importlib.import_module(module).run(args.quick), suites[name])
+                for name in args.only or suites}
+    for name, run in runs.items():
         print(f"bench: {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)
         began = time.monotonic()
         try:
-            result = importlib.import_module(suites[name]).run(args.quick)
+            result = run()
         except Exception as exc:  # one suite's failure leaves the others to run; the exit code tells
             failed.append(name)
             print(f"bench: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -2,7 +2,11 @@
 
 Served the way our server serves Teams (aiohttp, the SDK's CloudAdapter behind its JWT check, in anonymous
 mode, logging at INFO with aiohttp's access log), so the comparison measures what our turn adds.
-`python -m bench.bare_agents --port N`.
+`python -m bench.bare_agents --port N [--pooled]`.
+
+With `--pooled`, the echo as a production one would run, with the plumbing ours has: its connector clients kept
+between turns (the SDK's own factory makes one, with a new connection, per turn: bot/channels/teams/
+connector_clients.py, whose sessions write with orjson), on uvloop's event loop.
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ import argparse
 import logging
 import warnings
 
+import uvloop
 from aiohttp import web
 from aiohttp.web_exceptions import NotAppKeyWarning
 from microsoft_agents.activity import Activity, ActivityTypes
 from microsoft_agents.authentication.msal import MsalConnectionManager
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
 from microsoft_agents.hosting.core import TurnContext
+
+from bot.channels.teams.connector_clients import KeptConnectorClients
 
 # What the SDK's load_configuration_from_env makes of CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED.
 ANONYMOUS = {"AGENTAPPLICATION": {}, "CONNECTIONS": {"SERVICE_CONNECTION": {"SETTINGS": {"ANONYMOUS_ALLOWED": True}}},
@@ -29,9 +36,13 @@ class Echo:
             await context.send_activity(Activity(type=ActivityTypes.message, text=context.activity.text or ""))
 
 
-def build() -> web.Application:
+def build(pooled: bool = False) -> web.Application:
     connections = MsalConnectionManager(**ANONYMOUS)
-    adapter = CloudAdapter(connection_manager=connections)
+    if pooled:
+        kept = KeptConnectorClients(connections)
+        adapter = CloudAdapter(channel_service_client_factory=kept)
+    else:
+        adapter = CloudAdapter(connection_manager=connections)
     agent = Echo()
 
     async def messages(request: web.Request) -> web.StreamResponse:
@@ -48,16 +59,20 @@ def build() -> web.Application:
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.add_subapp("/api", api)
+    if pooled:
+        app.on_cleanup.append(lambda _: kept.close())
     return app
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--pooled", action="store_true", help="connector clients kept between turns, uvloop")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("microsoft_agents").setLevel(logging.INFO)  # as ours: never the SDK's DEBUG
-    web.run_app(build(), host="127.0.0.1", port=args.port, print=None)
+    web.run_app(build(args.pooled), host="127.0.0.1", port=args.port, print=None,
+                loop=uvloop.new_event_loop() if args.pooled else None)
 
 
 if __name__ == "__main__":

@@ -70,9 +70,13 @@ class Plan:
     turns: int | None = None
     paced: tuple[int, ...] = ()
     think: float = 1.0
+    growth_reports: int = 0  # then ours alone, at `growth_conversations`, until this many reports in all (`grow`)
+    growth_window: float = 5.0
+    growth_conversations: int = 20
 
 
-FULL = Plan(levels=(1, 20, 100), warmup=2.0, seconds=12.0, paced=(100,), think=1.0)
+GROWTH_FLAT = 1.15  # CPU per turn at the end over the start: identical runs differ by about 8% on this machine
+FULL = Plan(levels=(1, 20, 100), warmup=2.0, seconds=12.0, paced=(100,), think=1.0, growth_reports=1000)
 QUICK = Plan(levels=(1, 20), warmup=0.2, seconds=0.6, paced=(20,), think=0.2)
 
 
@@ -184,8 +188,10 @@ class Server:
     """A server under test in a process of its own, started the same way for our bot and the bare ones.
     Its log goes to a file (our server logs each request at INFO, as in production), checked afterwards."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path):
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, prefix: list[str] | None = None):
         self.args, self.env, self.log = args, env, log
+        self.prefix = prefix or []  # a command the server runs under (valgrind, for `bench --instructions`)
+        self.start_timeout = 30.0
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -193,10 +199,11 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, timeout: float | None = None) -> None:
+        timeout = timeout or self.start_timeout
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, *self.args, "--port", str(self.port)], cwd=ROOT,
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            command = [*self.prefix, sys.executable, *self.args, "--port", str(self.port)]
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
@@ -289,6 +296,7 @@ class Mailboxes:
     def __init__(self) -> None:
         self._boxes: dict[str, asyncio.Queue[tuple[float, dict[str, Any]]]] = {}
         self.counts: dict[str, int] = {}
+        self.slower = 1.0  # how many times REPLY_TIMEOUT a reply may take (a server under valgrind is far slower)
 
     def box(self, key: str) -> asyncio.Queue[tuple[float, dict[str, Any]]]:
         if key not in self._boxes:
@@ -300,10 +308,11 @@ class Mailboxes:
         self.box(key).put_nowait((asyncio.get_running_loop().time(), body))
 
     async def next(self, key: str) -> tuple[float, dict[str, Any]]:
+        timeout = REPLY_TIMEOUT * self.slower
         try:
-            return await asyncio.wait_for(self.box(key).get(), REPLY_TIMEOUT)
+            return await asyncio.wait_for(self.box(key).get(), timeout)
         except asyncio.TimeoutError:
-            raise AssertionError(f"no reply in {key} within {REPLY_TIMEOUT:g} s") from None
+            raise AssertionError(f"no reply in {key} within {timeout:g} s") from None
 
     def unexpected(self, keys: list[str]) -> int:
         """Replies that arrived for these conversations and that no turn asked for."""
@@ -358,6 +367,7 @@ async def compare(targets: dict[str, Target], plan: Plan) -> dict[str, Any]:
     and run in the order bare, ours, ours, bare: a change in the machine's load touches both sides alike."""
     levels: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     checks: dict[str, dict[str, Any]] = {}
+    growth: dict[str, Any] | None = None
     started = []
     try:
         started += targets.values()
@@ -379,13 +389,42 @@ async def compare(targets: dict[str, Target], plan: Plan) -> dict[str, Any]:
                 result = level_stats(n, think, samples[name])
                 result["unexpected_replies"] = target.unexpected(people[name])
                 levels[name].append(result)
+        if plan.growth_reports and "ours" in targets:
+            growth = await grow(targets["ours"], plan)
     finally:
         for name, target in targets.items():
             if target in started:
                 checks[name] = await target.finish()
     return {"plan": plan.__dict__, "load_average_1min": os.getloadavg()[0],
             "loadgen_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "targets": {name: {"levels": levels[name], "checks": checks[name]} for name in targets}}
+            "targets": {name: {"levels": levels[name], "checks": checks[name]} for name in targets},
+            **({"growth": growth} if growth else {})}
+
+
+async def grow(target: Target, plan: Plan) -> dict[str, Any]:
+    """Ours alone, flat out at `plan.growth_conversations`, in windows of `plan.growth_window` seconds until
+    `plan.growth_reports` reports have been sent in all: the server's CPU per turn in each window. A cost that
+    grows with the cases (a scan of every earlier one, say) shows as the last windows costing more than the first."""
+    people = target.conversations(plan.growth_conversations)
+    failed: set[Conversation] = set()
+    windows: list[dict[str, Any]] = []
+    errors: list[str] = []
+
+    def sent() -> int:
+        return sum(getattr(p, "reports", 0) for p in people)
+
+    while sent() < plan.growth_reports and not failed:
+        sample = await drive(people, 0.0, plan.growth_window, None, target.server, failed)
+        errors += sample.errors
+        windows.append({"reports_sent": sent(), "turns": sample.turns,
+                        "server_cpu_ms_per_turn": round(1000 * sample.server_cpu / max(1, sample.turns), 3)})
+    ends = [w["server_cpu_ms_per_turn"] for w in windows[:2]], [w["server_cpu_ms_per_turn"] for w in windows[-2:]]
+    start, end = (round(sum(e) / len(e), 3) if e else None for e in ends)
+    return {"conversations": plan.growth_conversations, "reports_sent": sent(), "windows": windows,
+            "start_cpu_ms_per_turn": start, "end_cpu_ms_per_turn": end,
+            "end_over_start": round(end / start, 2) if start and end else None,
+            "flat": bool(start and end and end / start <= GROWTH_FLAT), "errors": len(errors),
+            "first_errors": errors[:3]}
 
 
 def problems(result: dict[str, Any]) -> list[str]:
@@ -399,12 +438,22 @@ def problems(result: dict[str, Any]) -> list[str]:
                 found.append(f"{name} at {at}: {level['errors']} errors{first}, {level['unexpected_replies']} "
                              f"unexpected replies, {level['turns']} turns")
         found += [f"{name}: {p}" for p in data["checks"].get("problems", [])]
+    growth = result.get("growth")
+    if growth and (growth["errors"] or not growth["windows"]):
+        first = f" (the first: {growth['first_errors'][0][:200]})" if growth["first_errors"] else ""
+        found.append(f"ours, growing to {growth['reports_sent']} reports: {growth['errors']} errors{first}")
     return found
 
 
 def summarise(result: dict[str, Any], title: str, bare_name: str, description: str) -> dict[str, Any]:
     """A channel's comparison, the targets judged, what went wrong, and its section of the summary."""
     result["comparison"] = comparison(result["targets"]["bare"], result["targets"]["ours"])
+    if "pooled" in result["targets"]:  # the second baseline, beside the first
+        pooled = comparison(result["targets"]["pooled"], result["targets"]["ours"])
+        for row, against in zip(result["comparison"], pooled, strict=True):
+            row.update(pooled_turns_per_s=against["bare_turns_per_s"], pooled_ratio=against["ratio"],
+                       pooled_cpu_ratio=against["cpu_ratio"],
+                       pooled_server_cpu_ms_per_turn=against["server_cpu_ms_per_turn"][0])
     result["verdict"] = verdict(result["comparison"])
     result["problems"] = problems(result)
     plan, checks = result["plan"], result["targets"]["ours"]["checks"]
@@ -443,6 +492,7 @@ def verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
     paced = [r for r in rows if r["think_s"]]
     top, latency = flat_out[-1], (paced or flat_out)[-1]
     return {"ratio_at": top["conversations"], "ratio": top["ratio"], "cpu_ratio": top["cpu_ratio"],
+            "pooled_cpu_ratio": top.get("pooled_cpu_ratio"),
             "ratio_met": None not in (top["ratio"], top["cpu_ratio"]) and min(top["ratio"], top["cpu_ratio"]) >= 0.6,
             "p99_at": latency["conversations"], "p99_think_s": latency["think_s"], "p99_ms": latency["ours_p99_ms"],
             "p99_met": latency["ours_p99_ms"] < 100, "p99_flat_out_ms": top["ours_p99_ms"]}
@@ -463,7 +513,10 @@ def table_md(title: str, bare_name: str, result: dict[str, Any], notes: list[str
                      f"| {r['ours_turns_per_s']:g} | {r['ours_p50_ms']:g} | {r['ours_p99_ms']:g} | {ratio} "
                      f"| {r['cpu_ratio']} |")
     cpu = "; ".join(f"{r['conversations']}{'p' if r['think_s'] else ''}: {r['server_cpu_ms_per_turn'][0]:g} / "
-                    f"{r['server_cpu_ms_per_turn'][1]:g}" for r in rows)
+                    + (f"{r['pooled_server_cpu_ms_per_turn']:g} / " if "pooled_cpu_ratio" in r else "")
+                    + f"{r['server_cpu_ms_per_turn'][1]:g}" for r in rows)
+    pooled_cpu = ", ".join(f"{r['conversations']}{' pausing' if r['think_s'] else ''}: {r['pooled_cpu_ratio']}"
+                           for r in rows if "pooled_cpu_ratio" in r)
     busy = [r["conversations"] for r in rows if max(r["loadgen_cpu_percent"]) >= 90]
     met = lambda ok: "met" if ok else "**missed**"  # noqa: E731
     found = result["problems"]
@@ -476,7 +529,9 @@ def table_md(title: str, bare_name: str, result: dict[str, Any], notes: list[str
         "can do; latency there is mostly queueing). *Pausing*: before each turn, each person waits between half "
         "and one and a half times the pause shown. *By CPU per turn*: the bare server's CPU time per turn "
         "over ours, near what the ratio would be with each server alone on a core. Server CPU ms per turn, "
-        f"bare / ours: {cpu}."
+        f"bare / {'pooled / ' if pooled_cpu else ''}ours: {cpu}."
+        + (f" Ours / the pooled echo by CPU per turn (the second baseline, reported beside the target's): "
+           f"{pooled_cpu}." if pooled_cpu else "")
         + (
             f" At {busy} conversations the load generator's process was at least 90% busy: there the bare "
             "echo's number is partly the load generator's limit."
@@ -489,8 +544,19 @@ def table_md(title: str, bare_name: str, result: dict[str, Any], notes: list[str
         f"conversations{paced} {judged['p99_ms']:g} ms (target < 100 ms: {met(judged['p99_met'])}; flat out "
         f"{judged['p99_flat_out_ms']:g} ms).",
         "",
+        *growth_md(result.get("growth")),
         "Every reply checked: " + ("all arrived, none unasked." if not found else "**PROBLEMS**: " + "; ".join(found)),
         f"Load average when the run ended: {result['load_average_1min']:.2f} (2 cores; others may have been "
         "using the machine).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def growth_md(growth: dict[str, Any] | None) -> list[str]:
+    if not growth:
+        return []
+    flat = "flat within noise" if growth["flat"] else f"**grew** (more than {GROWTH_FLAT:g}x)"
+    return [f"Growth: ours alone at {growth['conversations']} conversations until {growth['reports_sent']} reports "
+            f"in all, in {len(growth['windows'])} windows: server CPU per turn {growth['start_cpu_ms_per_turn']} ms "
+            f"at the start (first two windows), {growth['end_cpu_ms_per_turn']} ms at the end (last two): "
+            f"{growth['end_over_start']}x, {flat}.", ""]

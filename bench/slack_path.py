@@ -39,7 +39,9 @@ TOKEN = "xoxb-bench-token"
 HANDLERS = {"UDSL": ("dsl", "Dana Lee"), "UDEPUTY": ("deputy_dsl", "Sam Patel")}
 DESCRIPTION = (
     "Bare: a slack-bolt `AsyncApp` that acks a DM event and echoes it with `chat.postMessage` (slack-sdk's "
-    "defaults). Ours: `online-safety-bot serve` doing a full report turn: signature check, de-duplication, "
+    "defaults: a new connection per call); pooled: the same echo as production would run it, with one pooled Web "
+    "API session, orjson bodies and uvloop, the plumbing ours has. Ours: `online-safety-bot serve` doing a full "
+    "report turn: signature check, de-duplication, "
     "per-conversation lock, engine, SQLite write, reply; DMs and button presses (`block_actions`, which also update "
     "the answered message) in the order of a real report, each report sent, opening a case whose card goes to the "
     "DSL and deputy. A turn's latency runs from sending the signed request to its reply reaching the fake Web API.")
@@ -89,15 +91,16 @@ class SlackConversation(ScriptedConversation):
 class SlackTarget:
     """A Slack server under test: the bare Bolt echo, or ours (`profile_to`: ours under pyinstrument)."""
 
-    def __init__(self, ours: bool, workdir: Path, profile_to: Path | None = None, profile_after: float = 0.0):
+    def __init__(self, ours: bool, workdir: Path, profile_to: Path | None = None, profile_after: float = 0.0,
+                 pooled: bool = False):
         self.ours, self.profile_to, self.profile_after = ours, profile_to, profile_after
-        self.name = "ours" if ours else "bare"
+        self.name = "ours" if ours else "pooled" if pooled else "bare"
         self.db = workdir / f"slack-{self.name}.db"
         self.api = BenchSlackApi()
         self.people: list[SlackConversation] = []
         self._levels = itertools.count(1)
         if not ours:
-            args = ["-m", "bench.bare_bolt"]
+            args = ["-m", "bench.bare_bolt", *(["--pooled"] if pooled else [])]
         elif profile_to:
             args = ["-m", "bench.hot_path", "--out", str(profile_to), "serve", "--db", str(self.db)]
         else:
@@ -142,7 +145,8 @@ class SlackTarget:
 async def measure(plan: Plan) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="osb-bench-slack-") as tmp:
         workdir = Path(tmp)
-        return await compare({"bare": SlackTarget(False, workdir), "ours": SlackTarget(True, workdir)}, plan)
+        return await compare({"bare": SlackTarget(False, workdir), "pooled": SlackTarget(False, workdir, pooled=True),
+                              "ours": SlackTarget(True, workdir)}, plan)
 
 
 def run(quick: bool, plan: Plan | None = None) -> dict[str, Any]:

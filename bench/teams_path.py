@@ -42,7 +42,9 @@ from testing.teams_harness import TeamsHarness, card_of
 HANDLERS = {"d5100000-0000-4000-8000-000000000001": ("dsl", "Dana Lee"),
             "d5200000-0000-4000-8000-000000000002": ("deputy_dsl", "Sam Patel")}
 DESCRIPTION = (
-    "Bare: an Agents SDK agent behind `CloudAdapter` that answers each message with its text. Ours: "
+    "Bare: an Agents SDK agent behind `CloudAdapter` that answers each message with its text (the SDK's defaults: "
+    "a new connector client and connection per turn); pooled: the same echo as production would run it, its "
+    "connector clients kept between turns, on uvloop, the plumbing ours has. Ours: "
     "`online-safety-bot serve` doing a full report turn (de-duplication, per-conversation lock, engine, SQLite "
     "write, Adaptive Card reply; card buttons also update the answered card) through the whole report, each report "
     "sent and its case card delivered proactively to the DSL and deputy. Both in the SDK's anonymous mode (no Bot "
@@ -97,15 +99,16 @@ class TeamsConversation(ScriptedConversation):
 
 
 class TeamsTarget:
-    def __init__(self, ours: bool, workdir: Path):
+    def __init__(self, ours: bool, workdir: Path, pooled: bool = False):
         self.ours = ours
-        self.name = "ours" if ours else "bare"
+        self.name = "ours" if ours else "pooled" if pooled else "bare"
         self.db = workdir / f"teams-{self.name}.db"
         self.connector = BenchConnector()
         self.people: list[TeamsConversation] = []
         self._levels = itertools.count(1)
         self._greetings: dict[str, int] = {}
-        args = ["-m", "bot", "serve", "--db", str(self.db)] if ours else ["-m", "bench.bare_agents"]
+        args = (["-m", "bot", "serve", "--db", str(self.db)] if ours
+                else ["-m", "bench.bare_agents", *(["--pooled"] if pooled else [])])
         self.server = Server(args, clean_env(TEAMS_ALLOW_ANONYMOUS="true"), workdir / f"teams-{self.name}.log")
 
     async def start(self) -> None:
@@ -150,7 +153,8 @@ class TeamsTarget:
 async def measure(plan: Plan) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="osb-bench-teams-") as tmp:
         workdir = Path(tmp)
-        return await compare({"bare": TeamsTarget(False, workdir), "ours": TeamsTarget(True, workdir)}, plan)
+        return await compare({"bare": TeamsTarget(False, workdir), "pooled": TeamsTarget(False, workdir, pooled=True),
+                              "ours": TeamsTarget(True, workdir)}, plan)
 
 
 def run(quick: bool, plan: Plan | None = None) -> dict[str, Any]:

@@ -6,8 +6,9 @@ whose configuration is present but wrong stops start-up with a message naming th
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 from aiohttp import web
 
@@ -17,6 +18,16 @@ from bot.conversation.engine import Engine
 from bot.core.periodic import Periodic
 
 log = logging.getLogger(__name__)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """`serve`'s event loop: uvloop's where it is installed (not on Windows), fewer instructions and system calls
+    per turn than asyncio's own; asyncio's otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
 
 
 class Channel(Protocol):

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "flows":
             return flows.run(args, content)
         if args.command == "serve":
-            return asyncio.run(serve.run(args, settings, content))
+            return serve.main(args, settings, content)
 
         async def run(store: Store) -> int:
             school = settings.school_id

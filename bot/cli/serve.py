@@ -21,9 +21,17 @@ def register(sub: argparse._SubParsersAction, parents: Parents) -> None:
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
 
 
+def main(args: argparse.Namespace, settings: Settings, content: Content) -> int:
+    from bot.app.server import event_loop_factory
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(run(args, settings, content))
+
+
 async def run(args: argparse.Namespace, settings: Settings, content: Content) -> int:
     from aiohttp import web
 
+    from bot.app.access_log import access_log_options
     from bot.app.server import build_app, configured_channels
     from bot.channels.teams.config import anonymous_refusal
     from bot.conversation.engine import Engine
@@ -42,7 +50,7 @@ async def run(args: argparse.Namespace, settings: Settings, content: Content) ->
         channels = configured_channels(bot, os.environ)
         if not channels:
             fail(say.text("cli.serve.no_channel"))
-        runner = web.AppRunner(build_app(bot, channels))
+        runner = web.AppRunner(build_app(bot, channels), **access_log_options(os.environ))
         await runner.setup()
         await web.TCPSite(runner, args.host, args.port).start()
         names = ", ".join(c.name for c in channels) or say.text("cli.none")

@@ -29,6 +29,7 @@ class FakeConnector:
         self.faults = Faults()
         self.refused_too_big: list[str] = []  # conversations a body was refused for, too big
         self.max_bytes: int | None = None  # a body over this is refused with 413, as Teams refuses a message too big
+        self.connections: set[Any] = set()  # the client end (address, port) of each TCP connection calls came on
         self._posted: dict[str, list[dict[str, Any]]] = {}  # conversation -> its accepted POSTs (`calls` only grows)
         self._ids = itertools.count(1)
         app = web.Application()
@@ -57,13 +58,19 @@ class FakeConnector:
     def url(self) -> str:
         return str(self.server.make_url("/"))
 
+    def _came_on(self, request: web.Request) -> None:
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername"))
+
     async def _create(self, request: web.Request) -> web.Response:
+        self._came_on(request)
         body = await request.json()
         self.calls.append({"method": "CREATE", "conversation": None, "activity_id": None, "body": body,
                            "auth": request.headers.get("Authorization")})
         return web.json_response({"id": f"a:created-{next(self._ids)}", "activityId": None}, status=201)
 
     async def _activity(self, request: web.Request) -> web.Response:
+        self._came_on(request)
         conversation = request.match_info["conversation"]
         if self.max_bytes is not None and len(await request.read()) > self.max_bytes:
             self.refused_too_big.append(conversation)

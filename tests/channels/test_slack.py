@@ -914,3 +914,10 @@ async def test_the_dsls_trends_come_with_the_chart_uploaded_to_their_dm(slack, b
     (png,) = slack.api.uploads.values()
     assert Image.open(BytesIO(png)).format == "PNG"
     assert any("All cases so far: 1" in m["text"] for m in slack.messages_to(DSL))
+
+
+async def test_our_buttons_and_boxes_have_one_listener_tried_first_then_messages(slack):
+    # Bolt builds every argument a listener could take for each listener it tries: the commonest first.
+    listeners = [listener.ack_function.__name__ for listener in slack.channel.app._async_listeners]
+    assert listeners[:2] == ["_on_action", "_on_message"]
+    assert listeners.count("_on_action") == 1

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 INBOX_INTERVAL_SECONDS = 2.0
 COMMAND_ACK_SECONDS = 2.0  # Slack wants a slash command acknowledged within 3 s
+CHOICE = re.compile(rf"{blocks.CHOICE_ACTION}_\d+")
+OUR_ACTIONS = re.compile(rf"^(?:{blocks.CHOICE_ACTION}_\d+|{blocks.CONTINUE_ACTION}|{blocks.PICK_ACTION})$")
 
 
 class SlackChannel:
@@ -86,8 +89,10 @@ class SlackChannel:
     async def start(self) -> None:
         # One connection pool for every Web API call: without one, slack-sdk opens and closes a new session (a new
         # TCP and TLS connection) for each call, which cost about 30% of the server's CPU per turn (bench/).
-        # The session's own timeout: with a session given, slack-sdk no longer applies the client's.
-        self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+        # The session's own timeout: with a session given, slack-sdk no longer applies the client's. Its JSON bodies
+        # (chat.postMessage, chat.update, ...) written by orjson.
+        self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout),
+                                                    json_serialize_bytes=orjson.dumps)
         if self.config.socket_mode:
             self._socket = AsyncSocketModeHandler(self.app, self.config.app_token,
                                                   logger=quiet_logger("bot.channels.slack.socket_mode"))
@@ -113,14 +118,17 @@ class SlackChannel:
         app = self.app
         # Each listener takes its request out of the inbox when it has finished (bot/channels/slack/inbox.py).
         kept, done = {"matchers": [self.inbox.matched]}, self.inbox.listener
+        # Bolt tries listeners in the order they are registered, building every argument a listener could ask for
+        # each time it tries one: so the commonest request first, one listener for all our buttons and boxes, then
+        # messages, and the rarer ones after.
+        app.action({"type": "block_actions", "action_id": OUR_ACTIONS}, **kept)(done(self._on_action))
         app.event("message", **kept)(done(self._on_message))
-        app.event("app_home_opened", **kept)(done(self._on_home_opened))
-        app.command("/online-safety", **kept)(done(self._on_command))
-        app.action(re.compile(rf"^{blocks.CHOICE_ACTION}_\d+$"), **kept)(done(self._on_choice))
-        app.action(blocks.CONTINUE_ACTION, **kept)(done(self._on_continue))
-        app.action(blocks.PICK_ACTION, **kept)(done(self._on_checkbox))
         app.view(blocks.FORM_CALLBACK, **kept)(done(self._on_form))
-        if not self.config.oauth:  # with installations, Bolt's own listeners forget the workspace's tokens
+        app.command("/online-safety", **kept)(done(self._on_command))
+        app.event("app_home_opened", **kept)(done(self._on_home_opened))
+        if self.config.oauth:  # with installations, Bolt's own listeners forget the workspace's tokens
+            app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
+        else:
             app.event("app_uninstalled", **kept)(done(self._on_app_uninstalled))
             app.event("tokens_revoked", **kept)(done(self._on_tokens_revoked))
         app.error(self._on_error)
@@ -198,8 +206,15 @@ class SlackChannel:
         if event.get("tab") == "home":
             await self.publish_home(event["user"], body.get("team_id"))
 
-    async def _on_checkbox(self, ack) -> None:
-        await ack()  # ticking a box is not an answer yet; "Continue" sends the ticked ones
+    async def _on_action(self, ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A button pressed or a box ticked on one of our messages."""
+        action_id = action.get("action_id") or ""
+        if action_id == blocks.CONTINUE_ACTION:
+            await self._on_continue(ack, body, action)
+        elif CHOICE.fullmatch(action_id):
+            await self._on_choice(ack, body, action)
+        else:
+            await ack()  # ticking a box is not an answer yet; "Continue" sends the ticked ones
 
     async def _on_choice(self, ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from bot.core.markup import clip, to_plain
 from bot.core.models import CaseCard, Choice, Form, Reply
@@ -164,9 +167,31 @@ def _literal(value: str) -> str:
     return re.sub(r"([\\*_\[\]`~<>:])", r"\\\1", value)
 
 
+RENDERED_KEPT = 512  # replies of words and choices kept rendered, the least recently used dropped first
+
+
 def reply_message(reply: Reply, continue_label: str, revision: str | None = None) -> dict[str, Any]:
     """One reply as the keyword arguments of chat.postMessage / chat.update (less the channel). An update gives a
-    `revision`, which makes every block_id new, as Slack asks of each iteration of a message."""
+    `revision`, which makes every block_id new, as Slack asks of each iteration of a message.
+
+    A reply of words and choices alone (no case card) renders the same every time from the same words, choices and
+    label, so it is rendered once and kept (`_rendered`); each caller gets its own copy to do with as it likes."""
+    if reply.card is None and revision is None:
+        choices = tuple((c.id, c.label) for c in reply.choices)
+        return orjson.loads(_rendered(reply.text, choices, reply.multiple, reply.asks, continue_label))
+    return _message(reply, continue_label, revision)
+
+
+@lru_cache(maxsize=RENDERED_KEPT)
+def _rendered(text: str, choices: tuple[tuple[str, str], ...], multiple: bool, asks: str | None,
+              continue_label: str) -> bytes:
+    """Keyed by everything `_message` reads of such a reply, so one school's wording is never another's."""
+    reply = Reply(key="", text=text, choices=[Choice(id=i, label=label) for i, label in choices], multiple=multiple,
+                  asks=asks)
+    return orjson.dumps(_message(reply, continue_label, None))
+
+
+def _message(reply: Reply, continue_label: str, revision: str | None) -> dict[str, Any]:
     blocks = _section(to_mrkdwn(reply.text))
     if reply.card:
         blocks += card_blocks(reply.card)

@@ -80,8 +80,6 @@ def bolt_app(client: AsyncWebClient, config: SlackConfig, store: Store,
         logger=bolt_logger,
         oauth_settings=oauth,
     )
-    if oauth:
-        app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked: forget the tokens
     # slack-bolt logs a refused request's whole body at INFO: never let that through (requests.py says why instead).
     logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
     return app

@@ -87,6 +87,7 @@ class TeamsChannel:
 
     async def stop(self) -> None:
         await self.outbox.stop()
+        await self.requests.connector_clients.close()
 
     async def deliver_pending(self) -> None:
         """Push what waits in the outbox now, and wait until every send has finished (tests use it)."""

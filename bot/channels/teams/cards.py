@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from bot.core.markup import clip, to_plain
 from bot.core.models import CaseCard, Choice, Form, Reply
@@ -21,8 +24,9 @@ VERSION = "1.5"  # what Teams renders on desktop, web and mobile
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
 # Teams refuses a message over about 28 KB; keep each card well under it, leaving room for the envelope. Sizes
-# are measured as the SDK sends them: aiohttp's `json=`, that is `json.dumps` with its defaults, so every
-# character outside ASCII is a `\uXXXX` escape (an emoji is two: 12 bytes).
+# are measured as `json.dumps` with its defaults writes them, every character outside ASCII a `\uXXXX` escape (an
+# emoji is two: 12 bytes): the connector's bodies are written by orjson (connector_clients.py), compact and in
+# UTF-8, which is never longer, so the measure holds whichever writes them.
 MAX_CARD_BYTES = 24 * 1024
 MAX_FIELD_TEXT = 2000
 FIELD_TEXT_STEPS = (MAX_FIELD_TEXT, 400, 100, 20)  # a case card too big has its values clipped further, in turn
@@ -184,7 +188,10 @@ def reply_cards(reply: Reply, continue_label: str, max_chars: int = 4000, clippe
     """One reply as one card, or, for very long text, several in order with its buttons on the last; nothing
     said is lost. A case card is always one card (it is updated in place later): its long values are clipped
     instead, further in turn until it fits, each with `clipped` (where to read it all) below it.
-    `max_chars` is the most a form's text input takes (the engine's limit on text)."""
+    `max_chars` is the most a form's text input takes (the engine's limit on text).
+
+    A reply of words and choices alone renders the same every time from the same words, choices and label, so it
+    is rendered once and kept (`_rendered`); each caller gets its own copy to do with as it likes."""
     if reply.form:
         return [form_card(reply.form, max_chars)]
     if reply.card:
@@ -193,6 +200,24 @@ def reply_cards(reply: Reply, continue_label: str, max_chars: int = 4000, clippe
             if size(whole) <= MAX_CARD_BYTES:
                 break
         return [whole]
+    choices = tuple((c.id, c.label) for c in reply.choices)
+    return orjson.loads(_rendered(reply.text, choices, reply.multiple, reply.asks, reply.urgent, continue_label))
+
+
+RENDERED_KEPT = 512  # replies of words and choices kept rendered, the least recently used dropped first
+
+
+@lru_cache(maxsize=RENDERED_KEPT)
+def _rendered(text: str, choices: tuple[tuple[str, str], ...], multiple: bool, asks: str | None, urgent: bool,
+              continue_label: str) -> bytes:
+    """Keyed by everything `_words_cards` reads of such a reply, so one school's wording is never another's."""
+    reply = Reply(key="", text=text, choices=[Choice(id=i, label=label) for i, label in choices], multiple=multiple,
+                  asks=asks, urgent=urgent)
+    return orjson.dumps(_words_cards(reply, continue_label))
+
+
+def _words_cards(reply: Reply, continue_label: str) -> list[dict[str, Any]]:
+    """A reply of words and choices as cards, split where a card would be too big."""
     cards: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
     for part in _reply_body(reply, continue_label, MAX_FIELD_TEXT):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from bot.channels.teams.activities import from_the_channel, has_service_url
 from bot.channels.teams.config import TeamsConfig
+from bot.channels.teams.connector_clients import KeptConnectorClients
 
 log = logging.getLogger("bot.channels.teams.app")  # where these lines have always been logged
 
@@ -33,7 +34,10 @@ class TeamsRequests:
         self.connections = MsalConnectionManager(**config.sdk)
         # In production, activities may name (and replies may go to) only Microsoft's service hosts.
         self.host_validator = OutboundHostValidator(enabled=config.credentials)
-        self.adapter = CloudAdapter(connection_manager=self.connections, host_validator=self.host_validator)
+        # Each connector client (its session, connection and token) kept for minutes, not made again every turn.
+        self.connector_clients = KeptConnectorClients(self.connections)
+        self.adapter = CloudAdapter(channel_service_client_factory=self.connector_clients,
+                                    host_validator=self.host_validator)
         self.adapter.on_turn_error = self._on_turn_error
 
     def mount(self, web_app: web.Application) -> None:
