@@ -7,6 +7,7 @@ import re
 
 from bot.core.content import Content, Step
 from bot.core.models import Choice
+from bot.core.text import contains_phrase, normalise
 from bot.core.understand import Option, is_one_of, understand
 
 # An answer already dealt with (a "Did you mean ...?" asked, say): the step neither takes it nor asks again.
@@ -51,6 +52,19 @@ def said_nothing(content: Content, text: str) -> bool:
     words = [*phrases.commands["skip"], *phrases.commands["done"], *phrases.answers.get("none", []),
              *phrases.answers.get("no", [])]
     return is_one_of(text, words, phrases.hedges)
+
+
+def said_unsure(content: Content, text: str) -> bool:
+    """Whether not knowing is said anywhere in `text` ("not sure when", "dont know what its called"): on a question
+    whose answer could not be read, that is the answer."""
+    phrases = content.phrases
+    words = [w for w in [*phrases.answers.get("unsure", []), *phrases.commands["skip"]] if normalise(w)]  # not "?"
+    return bool(text) and contains_phrase(text, words) is not None
+
+
+def unsure_choice(step: Step) -> str | None:
+    """The step's choice that means not knowing ("Not sure", "No idea", "Somewhere else, or not sure")."""
+    return next((c.id for c in step.choices if c.means == "unsure"), None)
 
 
 def said_yes(content: Content, text: str) -> bool:

@@ -52,7 +52,10 @@ def read_date(text: str, today: date, half_terms: list[date] | None = None) -> d
         return None
     settings = {**_SETTINGS, "RELATIVE_BASE": datetime.combine(today, time(12))}
     parsed = dateparser.parse(said, languages=["en"], settings=settings)
-    return parsed.date() if parsed else None
+    if parsed is None:  # a day said among other words: "not sure when, maybe last week"
+        found = _SAID_WHEN.search(normalise(text).replace("'", ""))
+        return read_date(found.group(0), today, half_terms) if found and found.group(0) != text else None
+    return parsed.date()
 
 
 def find_date(text: str, today: date, half_terms: list[date] | None = None) -> date | None:

@@ -2,8 +2,9 @@
 
 Plain and explainable, in this order: the whole answer is a choice's id, label or one of its phrases; else the
 phrases found inside the answer (the longest wins where two overlap), and in the rest of it the same with
-typos, by rapidfuzz's edit-distance ratio against a threshold. A phrase that belongs to two choices, or two
-choices matched where only one may be picked, is never settled silently: the choices are offered back ("Did
+typos, by rapidfuzz's edit-distance ratio against a threshold. A phrase that belongs to two choices (unless the
+rest of the answer names one of them), or two choices matched where only one may be picked, is never settled
+silently: the choices are offered back ("Did
 you mean ...?"). Hedges ("I think", "probably") are set aside first. No language model, and nothing leaves the process.
 """
 
@@ -19,7 +20,7 @@ from bot.core.text import normalise
 
 # A phrase this long or longer may be matched with a typo; the ratio (0-100) it needs.
 FUZZY_MIN_LENGTH = 5
-FUZZY_RATIO = 80
+FUZZY_RATIO = 85  # 80 took "an account" for "fake account" and "a page" for "fake page"
 # Two fuzzy candidates closer than this are both offered back.
 FUZZY_MARGIN = 6
 
@@ -120,17 +121,22 @@ def _fuzzy(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
 
 
 def _settle(hits: list[_Hit], order: list[str], multiple: bool) -> Understood:
-    """Overlapping hits: the longest (then the best) wins; a tie between two choices leaves both unsure."""
+    """Overlapping hits: the longest (then the best) wins. A phrase that means two choices equally leaves both
+    unsure, unless another part of the answer names one of them ("fake account of me": of me)."""
     kept: list[_Hit] = []
-    unsure: set[str] = set()
+    tied: dict[tuple[int, int], set[str]] = {}
     for hit in sorted(hits, key=lambda h: (-(h.end - h.start), -h.score)):
         rivals = [k for k in kept if k.start < hit.end and hit.start < k.end]
         if not rivals:
             kept.append(hit)
-        elif any(r.option != hit.option and (r.start, r.end) == (hit.start, hit.end)
-                 and r.score - hit.score < FUZZY_MARGIN for r in rivals):
-            unsure.update({hit.option, *(r.option for r in rivals)})
-    found = sorted({h.option for h in kept} | unsure, key=order.index)
+            continue
+        level = [r for r in rivals if r.option != hit.option and (r.start, r.end) == (hit.start, hit.end)
+                 and r.score - hit.score < FUZZY_MARGIN]
+        if level:
+            tied.setdefault((hit.start, hit.end), set()).update({hit.option, *(r.option for r in level)})
+    sure = {h.option for h in kept if (h.start, h.end) not in tied}
+    unsure = set().union(*(group for group in tied.values() if not group & sure))
+    found = sorted(sure | unsure, key=order.index)
     if not found:
         return Understood()
     if unsure or (len(found) > 1 and not multiple):

@@ -16,14 +16,16 @@ from bot.core.answers import (
     asks_how_to_send,
     kept_words_choice,
     said_nothing,
+    said_unsure,
     said_yes,
     too_short,
+    unsure_choice,
 )
 from bot.core.content import Content, Flow, Step, render
 from bot.core.dates import half_term_starts, read_date
 from bot.core.markup import escape
 from bot.core.models import Attachment, Case, Choice, Form, FormField, Frame, Reply
-from bot.core.text import is_command, parse_accounts
+from bot.core.text import parse_accounts
 from bot.core.understand import Understood, understand
 from bot.core.words import describe
 
@@ -269,9 +271,9 @@ class StepDialog(Dialog):
         if len(maybe) == 1 and said_yes(ctx.content, inp.text):  # "yes" to "Did you mean ...?"
             return Understood(picked=maybe)
         result = understand(inp.text, options, multiple=step.type == "multi", hedges=ctx.content.phrases.hedges)
-        if not (result.picked or result.maybe) and "not_sure" in allowed and \
-                is_command(inp.text, ctx.content.phrases.commands["skip"]):
-            return Understood(picked=["not_sure"])
+        unsure = unsure_choice(step)
+        if not (result.picked or result.maybe) and unsure in allowed and said_unsure(ctx.content, inp.text):
+            return Understood(picked=[unsure])  # "dont know", "can't remember where": its not-knowing choice
         return result
 
     async def missed(self, ctx: Context, frame: Frame, step: Step, inp: Input, maybe: list[str], key: str) -> Any:
@@ -331,6 +333,8 @@ class StepDialog(Dialog):
         if self._skipped(ctx, step, inp):
             return None
         accounts, invalid = parse_accounts(inp.text)
+        if not accounts and not invalid and said_unsure(ctx.content, inp.text):
+            return None  # "dont know what its called"
         if invalid:
             ctx.say("common.bad_links", value=", ".join(v[:80] for v in invalid[:5]))
             return INVALID
@@ -348,6 +352,8 @@ class StepDialog(Dialog):
             return None
         today = ctx.now.date()
         parsed = read_date(inp.text, today, half_terms(ctx)) if inp.text else None
+        if parsed is None and step.optional and said_unsure(ctx.content, inp.text):
+            return None  # "not sure when": not known, as "skip"
         if parsed is None:
             ctx.say("common.bad_date")
             return INVALID

@@ -6,13 +6,16 @@ images of under-18s, and opening the case at the end.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bot.cases.card import chat_platform_name, front_door
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
 from bot.conversation.dialogs import report_start
 from bot.conversation.dialogs.base import Context, Input, StepDialog
+from bot.core.answers import said_yes
 from bot.core.content import Step
+from bot.core.first_message import FirstMessage
 from bot.core.markup import Markup
 from bot.core.models import Attachment, Case, Choice, Frame
 
@@ -34,7 +37,10 @@ class ReportConcern(StepDialog):
         if step.choices_from == "platforms":
             platforms = [Choice(id=p.id, label=p.name) for p in ctx.content.facts.platforms.values()]
             return platforms + [ctx.choice("other", "report.platform_other")]
-        return super().choices_for(ctx, step, frame)
+        choices = super().choices_for(ctx, step, frame)
+        if step.id == "categories" and report_start.told(frame):
+            choices.append(ctx.choice("yes", "report.understood_yes"))
+        return choices
 
     def describe_to_them(self, ctx: Context, step: Step, value: Any) -> str:
         """The reporter's own summary in their words ("An account targeting you"), not the card's third person."""
@@ -56,6 +62,8 @@ class ReportConcern(StepDialog):
         return step
 
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
+        if step.id == "categories":
+            frame.answers.pop(report_start.TOLD, None)
         if frame.answers.get("_alert_held"):
             await ctx.services.casework.send_held_details(ctx, frame)
         if step.id == "images" and frame.answers["images"] in GUARDRAIL_ANSWERS:
@@ -107,20 +115,31 @@ class ReportConcern(StepDialog):
         else:
             ctx.say("common.no_files_here")
 
-    async def start_from_words(self, ctx: Context, text: str) -> None:
-        """The report, started by the person's own first message and pre-filled from it (report_start.py)."""
+    async def start_from_words(self, ctx: Context, reading: FirstMessage) -> None:
+        """The report, started by the person's own first message and pre-filled from what it said (`reading`,
+        report_start.py)."""
         if ctx.state.paused and ctx.state.paused[0].flow == self.flow_id:
             ctx.state.paused = []
-        await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, text))
+        await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, reading))
 
     async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
         if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):
             return False
+        if report_start.pending(frame) is None and await report_start.take_more(self, ctx, frame, inp):
+            return False
+        told = report_start.told(frame)
+        if told and (inp.picked == ["yes"] or (not inp.picked and said_yes(ctx.content, inp.text))):
+            inp = replace(inp, text="", picked=list(told))  # "yes" to what the first message said is happening
         return await super().handle(ctx, frame, inp)
 
     async def ask(self, ctx: Context, frame: Frame) -> None:
         if report_start.pending(frame) is not None:
             report_start.say_back(self, ctx, frame)
+            return
+        if frame.step == "categories" and not frame.editing and (told := report_start.what_was_told(self, ctx, frame)):
+            await super().ask(ctx, frame)
+            question = ctx.replies[-1]  # one message: the question, what was understood of it, its choices
+            question.text = f"{question.text.rstrip()}\n{told.strip()}"
             return
         if frame.step == "images" and self.guardrail_on(frame) and "images" in frame.answers and not frame.editing:
             following = self.next_step(frame, "images")  # answered already, by what was said before it was asked

@@ -1,7 +1,14 @@
-"""A report started from the person's own first message: what it said is read (bot/first_message.py), said back
+"""A report started from the person's own words: what they said is read (bot/core/first_message.py), said back
 in one sentence to confirm ("It sounds like an account targeting you on TikTok. Is that right?"), and on "yes"
 every answer it gave is kept, so only what is still missing is asked. "Not quite" keeps the plain facts (the
 platforms, the accounts, when, the words as a draft description) and asks the rest one question at a time.
+
+The same reading serves a message that tells more at an early question of the report (what is happening, where,
+who appears): "some yr 9s have made an insta page mocking me, its called @mr_davies_fanz" pre-fills the report
+as a first message would, and the bot says back what it understood and asks only what is still missing.
+
+A first message that names only what is happening ("I'm being targeted") is said back with the question, and
+"yes" takes it; one whose words fit several answers ("fake account") asks only which of them it is.
 """
 
 from __future__ import annotations
@@ -11,30 +18,45 @@ from typing import Any
 
 from bot.conversation.dialogs.base import Context, Input, StepDialog, half_terms
 from bot.core.answers import said_yes
-from bot.core.first_message import read_first_message
+from bot.core.first_message import FirstMessage, read_first_message
 from bot.core.markup import Markup, escape
 from bot.core.models import Frame
 from bot.core.understand import Option, understand
 from bot.core.words import choice_summary
 
 PENDING = "_understood"
+TOLD = "_told"  # what is happening, as a first message said it without more: "yes" at the question takes it
 # What "Not quite" still keeps: facts, not a reading of what it is about.
 PLAIN_FACTS = ("platforms", "accounts", "first_seen", "description")
+# The questions where a message that tells more is read as a first message would be.
+EARLY_STEPS = ("categories", "platforms", "who_appears")
+# What makes a message at an early question tell more than that question's answer.
+TELLING = ("categories", "platforms", "accounts", "first_seen")
 
 
-def first_answers(ctx: Context, text: str) -> dict[str, Any]:
-    """The frame's opening answers for a report started by `text`. With a category and more (a platform, an
-    account, who, when, or a description), its reading, to be confirmed; without a category, the plain facts,
-    kept, and "what is happening?" asked; a short "I'm being targeted" just starts the report."""
-    reading = read_first_message(ctx.content, text, ctx.now.date(), half_terms(ctx))
+def first_answers(ctx: Context, reading: FirstMessage) -> dict[str, Any]:
+    """The frame's opening answers for a report started by a message read as `reading`. With a category and more
+    (a platform, an account, who, when, or a description), its reading, to be confirmed; with a category alone,
+    that category to be said back with the question; without one, the plain facts, kept, and "what is
+    happening?" asked (only among the answers the words fit, when they fit several)."""
     if "categories" in reading.answers:
-        return {PENDING: reading.answers} if reading.worth_confirming else {}
+        if reading.worth_confirming:
+            return {PENDING: reading.answers}
+        return {TOLD: reading.answers["categories"]}
     facts = {k: v for k, v in reading.answers.items() if k in PLAIN_FACTS}
-    return {**facts, "_prefilled": list(facts)} if facts else {}
+    opening: dict[str, Any] = {**facts, "_prefilled": list(facts)} if facts else {}
+    if reading.unsure:
+        opening["_maybe"] = reading.unsure
+    return opening
 
 
 def pending(frame: Frame) -> dict[str, Any] | None:
     return frame.answers.get(PENDING) if frame.step == "categories" and not frame.editing else None
+
+
+def told(frame: Frame) -> list[str]:
+    """What is happening, as the first message said it, while the question is still open."""
+    return frame.answers.get(TOLD) or [] if frame.step == "categories" and not frame.editing else []
 
 
 def _and(ctx: Context, items: list[str]) -> str:
@@ -43,10 +65,11 @@ def _and(ctx: Context, items: list[str]) -> str:
     return ctx.text("report.understood_and", value=Markup(", ".join(items[:-1])), name=Markup(items[-1]))
 
 
-def say_back(dialog: StepDialog, ctx: Context, frame: Frame) -> None:
-    """The one sentence that says what was understood, with "Yes, that's right" and "Not quite"."""
-    told = frame.answers[PENDING]
-    value = _and(ctx, [ctx.text(f"report.understood_what.{c}") for c in told["categories"]])  # escaped: Markup below
+def understood_value(dialog: StepDialog, ctx: Context, told: dict[str, Any]) -> Markup:
+    """What was understood, in one phrase: "an account targeting you on Instagram (@x), possibly made by
+    learners, first seen on Monday 16 November"."""
+    what = told.get("categories") or ["unknown"]
+    value = _and(ctx, [ctx.text(f"report.understood_what.{c}") for c in what])  # escaped: Markup below
     if told.get("platforms"):
         where = dialog.flow.step("platforms")
         value = ctx.text("report.understood_on", value=Markup(value),
@@ -55,14 +78,35 @@ def say_back(dialog: StepDialog, ctx: Context, frame: Frame) -> None:
     if told.get("accounts"):
         value = ctx.text("report.understood_account", value=Markup(value),
                          name=", ".join(a["value"] for a in told["accounts"][:3]))
-    if told.get("behind_it"):
+    if told.get("behind_it") in ("learner", "parent", "former"):
         value = ctx.text(f"report.understood_behind.{told['behind_it']}", value=Markup(value))
     if told.get("first_seen"):
         value = ctx.text("report.understood_since", value=Markup(value),
                          date=date.fromisoformat(told["first_seen"]).strftime("%A %-d %B"))
-    ctx.say("report.understood_kept" if told.get("description") else "report.understood", value=Markup(value),
+    return Markup(value)
+
+
+def say_back(dialog: StepDialog, ctx: Context, frame: Frame) -> None:
+    """The one sentence that says what was understood, with "Yes, that's right" and "Not quite"."""
+    told = frame.answers[PENDING]
+    ctx.say("report.understood_kept" if told.get("description") else "report.understood",
+            value=understood_value(dialog, ctx, told),
             choices=[ctx.choice("yes", "report.understood_yes"), ctx.choice("no", "report.understood_no")],
             asks=dialog.question_id(frame))
+
+
+def what_was_told(dialog: StepDialog, ctx: Context, frame: Frame) -> str:
+    """Said with "what is happening?": what the first message already said of it, or which answers its words fit
+    ("" when neither)."""
+    if told(frame):
+        return ctx.text("report.told_categories", value=understood_value(dialog, ctx, {"categories": told(frame)}))
+    if frame.answers.get("_maybe") and not frame.answers.get("_missed"):
+        maybe = frame.answers["_maybe"]
+        named = [ctx.text(f"report.understood_what.{c.id}") for c in dialog.flow.step("categories").choices
+                 if c.id in maybe]
+        return ctx.text("report.which_of", value=named[0] if len(named) == 1 else ctx.text(
+            "common.or_list", value=", ".join(named[:-1]), name=named[-1]))
+    return ""
 
 
 def _verdict(ctx: Context, inp: Input) -> str | None:
@@ -83,18 +127,58 @@ async def take_confirmation(dialog: StepDialog, ctx: Context, frame: Frame, inp:
     verdict = _verdict(ctx, inp)
     keep = told if verdict == "yes" else {k: v for k, v in told.items() if k in PLAIN_FACTS}
     frame.answers.update(keep)
-    frame.answers["_prefilled"] = [k for k in keep if k != "categories"]
+    frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), *(k for k in keep if k != "categories")]
     if verdict is None:
         return False
     if verdict == "no":
         ctx.say("report.understood_not_quite")
         await dialog.ask(ctx, frame)
         return True
-    step = dialog.flow.step("categories")
+    await _move_on(dialog, ctx, frame, "categories")
+    return True
+
+
+async def _move_on(dialog: StepDialog, ctx: Context, frame: Frame, answered: str) -> None:
+    """The question `answered` has its answer: on to the next one not yet answered."""
+    step = dialog.flow.step(answered)
     await dialog.after_answer(ctx, frame, step)
     following = dialog.next_step(frame, step.id)
-    assert following is not None  # the images question always follows
+    assert following is not None  # the images question always follows what is happening, and more follow it
     frame.history.append(step.id)
     frame.step = following.id
     await dialog.ask(ctx, frame)
+
+
+def _unanswered(frame: Frame, step_id: str) -> bool:
+    return frame.answers.get(step_id) in (None, [], "")
+
+
+async def take_more(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
+    """At an early question, a message that tells more than its answer ("...an insta page mocking me, its called
+    @mr_davies_fanz") pre-fills the report as a first message would: what it says is kept for every question
+    not yet answered, the words become the draft description if there is none yet, what was understood is
+    said back, and only what is still missing is asked. True when it did; False for an ordinary answer."""
+    if frame.editing or frame.step not in EARLY_STEPS or inp.picked or not inp.text:
+        return False
+    reading = read_first_message(ctx.content, inp.text, ctx.now.date(), half_terms(ctx))
+    new = {k: v for k, v in reading.answers.items() if _unanswered(frame, k)}
+    if not set(new) & set(TELLING) - {frame.step}:
+        return False
+    frame.answers.pop("_missed", None)
+    frame.answers.pop("_maybe", None)
+    if frame.step == "categories" and "categories" in new:  # said back to confirm, exactly as a first message
+        frame.answers[PENDING] = {**{k: frame.answers[k] for k in PLAIN_FACTS if not _unanswered(frame, k)}, **new}
+        frame.answers.pop(TOLD, None)
+        say_back(dialog, ctx, frame)
+        return True
+    new.pop("categories", None)  # what is happening is asked, or was answered: a reading never changes it
+    frame.answers.update(new)
+    frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), *new]
+    ctx.say("report.understood_more", value=understood_value(dialog, ctx, frame.answers))
+    if frame.step in new:
+        await _move_on(dialog, ctx, frame, frame.step)
+    else:
+        if frame.step == "categories" and reading.unsure:
+            frame.answers["_maybe"] = reading.unsure
+        await dialog.ask(ctx, frame)
     return True
