@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from bot.core.first_message import read_first_message, starts_a_report
-from testing.chat import Chat, walk
+from testing.chat import STANDARD_REPORT, Chat, walk
 
 TODAY = date(2026, 11, 20)  # a Friday
 
@@ -244,3 +244,16 @@ async def test_the_safety_check_still_reads_the_first_message_first(chat: Chat, 
     await chat.say("a fake account of me on instagram and someone is in danger right now")
     assert chat.keys[0] != "report.understood"
     assert any(r.urgent for r in chat.last)
+
+
+async def test_why_they_may_be_behind_it_says_who_the_first_message_named(chat: Chat):
+    await walk(chat, [FACTS, "yes", "no", "last week", "no", "no", "no"])
+    assert chat.keys == ["report_concern.behind_it_detail.ask"]
+    assert chat.text.startswith("You said who may be behind it: **Possibly a learner or learners**.")
+
+
+async def test_why_they_may_be_behind_it_is_asked_plainly_when_they_answered_who(chat: Chat):
+    await walk(chat, STANDARD_REPORT[:12])
+    await chat.pick("learner")
+    assert chat.keys == ["report_concern.behind_it_detail.ask"]
+    assert chat.text.startswith("**What makes you think so?**")

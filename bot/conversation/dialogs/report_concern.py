@@ -136,10 +136,12 @@ class ReportConcern(StepDialog):
         if report_start.pending(frame) is not None:
             report_start.say_back(self, ctx, frame)
             return
-        if frame.step == "categories" and not frame.editing and (told := report_start.what_was_told(self, ctx, frame)):
+        if not frame.editing and (told := report_start.what_was_told(self, ctx, frame)):
             await super().ask(ctx, frame)
-            question = ctx.replies[-1]  # one message: the question, what was understood of it, its choices
-            question.text = f"{question.text.rstrip()}\n{told.strip()}"
+            question = ctx.replies[-1]  # one message: the question and what was understood of it, then its choices
+            told = told.strip()
+            question.text = f"{told}\n{question.text}" if frame.step == "behind_it_detail" else \
+                f"{question.text.rstrip()}\n{told}"
             return
         if frame.step == "images" and self.guardrail_on(frame) and "images" in frame.answers and not frame.editing:
             following = self.next_step(frame, "images")  # answered already, by what was said before it was asked

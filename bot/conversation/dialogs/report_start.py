@@ -96,8 +96,14 @@ def say_back(dialog: StepDialog, ctx: Context, frame: Frame) -> None:
 
 
 def what_was_told(dialog: StepDialog, ctx: Context, frame: Frame) -> str:
-    """Said with "what is happening?": what the first message already said of it, or which answers its words fit
-    ("" when neither)."""
+    """Said with a question, what the person's words already said of it ("" when nothing): with "what is
+    happening?", what it sounds like, or which answers the words fit; with "what makes you think so?", who they
+    said may be behind it, as that question was never asked."""
+    if frame.step == "behind_it_detail" and "behind_it" in (frame.answers.get("_prefilled") or []):
+        return ctx.text("report.told_behind_it",
+                        value=dialog.describe_to_them(ctx, dialog.flow.step("behind_it"), frame.answers["behind_it"]))
+    if frame.step != "categories":
+        return ""
     if told(frame):
         return ctx.text("report.told_categories", value=understood_value(dialog, ctx, {"categories": told(frame)}))
     if frame.answers.get("_maybe") and not frame.answers.get("_missed"):
