@@ -106,10 +106,20 @@ async def test_not_knowing_when_skips_the_optional_question(chat: Chat, bot, sai
     assert frame.answers["first_seen"] is None
 
 
-async def test_not_knowing_the_accounts_name_skips_it(chat: Chat, bot):
+@pytest.mark.parametrize("said", ["not sure what its called", "i dont have the name sorry", "havent got a link"])
+async def test_not_knowing_the_accounts_name_skips_it(chat: Chat, bot, said):
     await walk(chat, ["report", ["targeting_me"], ["no"], ["tiktok"]])
-    await chat.say("not sure what its called")
-    assert chat.keys == ["report_concern.first_seen.ask"]
+    await chat.say(said)
+    assert chat.keys == ["report_concern.first_seen.ask"], said
+    frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
+    assert frame.answers["accounts"] is None
+
+
+@pytest.mark.parametrize("said", ["it was called something rude", "it has my name in it"])
+async def test_words_that_are_not_an_account_are_still_asked_again(chat: Chat, said):
+    await walk(chat, ["report", ["targeting_me"], ["no"], ["tiktok"]])
+    await chat.say(said)
+    assert chat.keys == ["common.no_accounts_found", "report_concern.accounts.ask"], said
 
 
 # --- the teacher who starts with an apology at 10 pm, through `chat --json` -------------------------------

@@ -54,12 +54,14 @@ def said_nothing(content: Content, text: str) -> bool:
     return is_one_of(text, words, phrases.hedges)
 
 
-def said_unsure(content: Content, text: str) -> bool:
-    """Whether not knowing is said anywhere in `text` ("not sure when", "dont know what its called"): on a question
-    whose answer could not be read, that is the answer."""
-    phrases = content.phrases
-    words = [w for w in [*phrases.answers.get("unsure", []), *phrases.commands["skip"]] if normalise(w)]  # not "?"
-    return bool(text) and contains_phrase(text, words) is not None
+def said_unsure(content: Content, text: str, or_none: bool = False) -> bool:
+    """Whether not knowing is said anywhere in `text` ("not sure when", "dont know what its called"), or with
+    `or_none` not having it either ("i dont have the name sorry"): on a question whose answer could not be read,
+    that is the answer. Phrases of fewer than four letters ("na", "?") are left to whole answers."""
+    answers = content.phrases.answers
+    phrases = [*answers.get("unsure", []), *content.phrases.commands["skip"], *(answers["none"] if or_none else [])]
+    words = [w for w in phrases if len(normalise(w).replace(" ", "")) >= 4 or w in answers.get("unsure", [])]
+    return bool(text) and contains_phrase(text, [w for w in words if normalise(w)]) is not None
 
 
 def unsure_choice(step: Step) -> str | None:

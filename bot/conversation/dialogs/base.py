@@ -333,7 +333,7 @@ class StepDialog(Dialog):
         if self._skipped(ctx, step, inp):
             return None
         accounts, invalid = parse_accounts(inp.text)
-        if not accounts and not invalid and said_unsure(ctx.content, inp.text):
+        if not accounts and not invalid and said_unsure(ctx.content, inp.text, or_none=True):
             return None  # "dont know what its called"
         if invalid:
             ctx.say("common.bad_links", value=", ".join(v[:80] for v in invalid[:5]))
@@ -352,7 +352,7 @@ class StepDialog(Dialog):
             return None
         today = ctx.now.date()
         parsed = read_date(inp.text, today, half_terms(ctx)) if inp.text else None
-        if parsed is None and step.optional and said_unsure(ctx.content, inp.text):
+        if parsed is None and step.optional and said_unsure(ctx.content, inp.text, or_none=True):
             return None  # "not sure when": not known, as "skip"
         if parsed is None:
             ctx.say("common.bad_date")
