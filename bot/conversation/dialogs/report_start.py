@@ -56,7 +56,9 @@ def pending(frame: Frame) -> dict[str, Any] | None:
 
 def told(frame: Frame) -> list[str]:
     """What is happening, as the first message said it, while the question is still open."""
-    return frame.answers.get(TOLD) or [] if frame.step == "categories" and not frame.editing else []
+    if frame.step != "categories" or frame.editing:
+        return []
+    return frame.answers.get(TOLD) or []
 
 
 def _and(ctx: Context, items: list[str]) -> str:
