@@ -29,12 +29,44 @@ def answer_options(content: Content, step: Step, choices: list[Choice]) -> list[
             phrases += content.phrases.platform_names.get(choice.id, []) + ([platform.name] if platform else [])
         meaning = spec.means if spec else _MEANING_CHOICES.get(choice.id)
         for key, said in words.items():
-            if key == meaning:
+            if key in _meaning_words(step, meaning):
                 phrases += said
         if choice.id in ("skip", "done") and not spec:
             phrases += content.phrases.commands["skip" if choice.id == "skip" else "done"]
         options.append(Option(id=choice.id, label=choice.label, phrases=tuple(phrases)))
     return options
+
+
+def _meaning_words(step: Step, meaning: str | None) -> list[str]:
+    """Which of content/phrases.yaml `answers` a choice that means `meaning` takes: its own, and for the
+    no-one/none choice every way of saying "no" too ("nope", "nah"), unless another choice means "no"."""
+    if meaning is None:
+        return []
+    if meaning == "none" and not any(c.means == "no" for c in step.choices):
+        return ["none", "no"]
+    return [meaning]
+
+
+def whole_meaning(content: Content, text: str) -> str | None:
+    """"unsure", "none" or "no" when the whole answer says only that ("not sure", "nobody", "nope"), else None:
+    such an answer never picks a choice by a word inside it ("not sure" is not "sure")."""
+    answers, hedges = content.phrases.answers, content.phrases.hedges
+    for meaning in ("unsure", "none", "no"):
+        if is_one_of(text, answers.get(meaning, []), hedges):
+            return meaning
+    return None
+
+
+def meaning_choice(step: Step, meaning: str) -> str | None:
+    """The step's choice for a whole answer that means `meaning`: not knowing picks its not-knowing choice; "no"
+    or "none" its no-one choice, else its "no" choice, else its not-knowing one ("nah" to "Where is it?" or
+    "Any idea who is behind it?")."""
+    wanted = {"unsure": ("unsure",), "none": ("none", "no", "unsure"), "no": ("none", "no", "unsure")}[meaning]
+    for kind in wanted:
+        found = next((c.id for c in step.choices if c.means == kind), None)
+        if found:
+            return found
+    return None
 
 
 def kept_words_choice(step: Step) -> str | None:

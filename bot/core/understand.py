@@ -85,13 +85,24 @@ def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iter
         return Understood()
     hedges = list(hedges)
     phrases = {o.id: _phrases(o, hedges) for o in options}
-    whole = [o.id for o in options if said in phrases[o.id]]
+    whole = _whole(said, phrases)
     if whole:
         return Understood(picked=whole) if len(whole) == 1 else Understood(maybe=whole)
     found = _found(said, phrases)
     typos = [t for t in _fuzzy(said, phrases) if not any(f.start < t.end and t.start < f.end for f in found)]
     hits = found + typos
     return _settle(hits, [o.id for o in options], multiple)
+
+
+def said_whole(text: str, options: list[Option], hedges: Iterable[str] = ()) -> list[str]:
+    """The options whose id, label or one of whose phrases is the whole answer (no phrase found inside it)."""
+    said = without_hedges(text, hedges) or normalise(text).replace("'", "")
+    hedges = list(hedges)
+    return _whole(said, {o.id: _phrases(o, hedges) for o in options}) if said else []
+
+
+def _whole(said: str, phrases: dict[str, set[str]]) -> list[str]:
+    return [option for option, words in phrases.items() if said in words]
 
 
 def _found(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:

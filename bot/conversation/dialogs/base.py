@@ -15,18 +15,20 @@ from bot.core.answers import (
     answer_options,
     asks_how_to_send,
     kept_words_choice,
+    meaning_choice,
     said_nothing,
     said_unsure,
     said_yes,
     too_short,
     unsure_choice,
+    whole_meaning,
 )
 from bot.core.content import Content, Flow, Step, render
 from bot.core.dates import half_term_starts, read_date
 from bot.core.markup import escape
 from bot.core.models import Attachment, Case, Choice, Form, FormField, Frame, Reply
 from bot.core.text import parse_accounts
-from bot.core.understand import Understood, understand
+from bot.core.understand import Understood, said_whole, understand
 from bot.core.words import describe
 
 __all__ = ["INVALID", "Context", "Dialog", "Input", "StepDialog"]
@@ -270,6 +272,12 @@ class StepDialog(Dialog):
         maybe = [m for m in frame.answers.get("_maybe") or [] if m in allowed]
         if len(maybe) == 1 and said_yes(ctx.content, inp.text):  # "yes" to "Did you mean ...?"
             return Understood(picked=maybe)
+        meaning = whole_meaning(ctx.content, inp.text) if step.type in ("choice", "multi") else None
+        if meaning and (choice := meaning_choice(step, meaning)) in allowed:
+            return Understood(picked=[choice])  # "nope", "nobody", "not sure": the choice that means it
+        if meaning == "unsure":  # where no choice means not knowing: only a choice said whole ("can't tell"),
+            whole = said_whole(inp.text, options, ctx.content.phrases.hedges)  # never one by a word in it ("sure")
+            return Understood(picked=whole) if len(whole) == 1 else Understood()
         result = understand(inp.text, options, multiple=step.type == "multi", hedges=ctx.content.phrases.hedges)
         unsure = unsure_choice(step)
         if not (result.picked or result.maybe) and unsure in allowed and said_unsure(ctx.content, inp.text):

@@ -1,0 +1,61 @@
+"""Issue 18, second round: what the lead found as an upset teacher in the console.
+
+"nope" at "Does anyone else already know?", misses that repeat the same words, fact-free words lost when a report
+starts, the same warm reply twice, a platform said late, rough dates kept as exact ones.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.answers import answer_options, meaning_choice, whole_meaning
+from bot.core.models import Choice
+from bot.core.understand import understand
+from testing.chat import STANDARD_REPORT, Chat, walk
+
+NO_WORDS = ["no", "nope", "nah", "no one", "nobody", "none", "not yet", "not that i know", "no-one knows yet"]
+
+
+def choice_questions(content):
+    """Every question with choices in every flow, as (flow id, step)."""
+    return [(flow.id, step) for flow in content.flows.values() for step in flow.steps
+            if step.type in ("choice", "multi") and step.choices]
+
+
+def picks(content, step, text: str) -> list[str]:
+    """What the step's reading of answers takes `text` to pick (as StepDialog.understood does, without a chat)."""
+    meaning = whole_meaning(content, text)
+    if meaning and (choice := meaning_choice(step, meaning)):
+        return [choice]
+    if meaning == "unsure":
+        return []
+    options = answer_options(content, step, [Choice(id=c.id, label=c.label) for c in step.choices])
+    return understand(text, options, multiple=step.type == "multi", hedges=content.phrases.hedges).picked
+
+
+@pytest.mark.parametrize("said", NO_WORDS)
+def test_every_no_picks_the_no_one_choice_on_every_question_that_has_one(content, said):
+    with_none = [(f, s) for f, s in choice_questions(content) if any(c.means == "none" for c in s.choices)]
+    assert len(with_none) >= 3  # who appears, who already knows, anything else in support
+    for flow, step in with_none:
+        none = next(c.id for c in step.choices if c.means == "none")
+        assert picks(content, step, said) == [none], (flow, step.id, said)
+
+
+@pytest.mark.parametrize("said", ["not sure", "dont know", "no idea"])
+def test_not_knowing_never_picks_a_choice_by_a_word_in_it(content, said):
+    """"not sure" is not "sure" (yes): it picks the not-knowing choice, or nothing and is asked about."""
+    for flow, step in choice_questions(content):
+        unsure = next((c.id for c in step.choices if c.means == "unsure"), None)
+        assert picks(content, step, said) == ([unsure] if unsure else []), (flow, step.id, said)
+
+
+async def test_nope_at_who_already_knows_is_no_one_yet(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:11])
+    assert chat.keys == ["report_concern.others_know.ask"]
+    await chat.say("nope")
+    assert chat.keys == ["report_concern.behind_it.ask"]
+    await chat.say("nah")
+    assert chat.keys == ["report_concern.summary.ask"]
+    answers = (await bot.store.load_conversation(chat._turn().conversation_key)).active.answers
+    assert answers["others_know"] == ["nobody"] and answers["behind_it"] == "no_idea"
