@@ -59,3 +59,51 @@ async def test_nope_at_who_already_knows_is_no_one_yet(chat: Chat, bot):
     assert chat.keys == ["report_concern.summary.ask"]
     answers = (await bot.store.load_conversation(chat._turn().conversation_key)).active.answers
     assert answers["others_know"] == ["nobody"] and answers["behind_it"] == "no_idea"
+
+
+async def reach_who_knows(chat: Chat) -> None:
+    await walk(chat, STANDARD_REPORT[:11])
+    assert chat.keys == ["report_concern.others_know.ask"]
+
+
+async def test_a_first_miss_asks_did_you_mean_the_nearest_choice_with_a_button_for_all(chat: Chat, bot):
+    await reach_who_knows(chat)
+    await chat.say("my mate at work")
+    assert chat.keys == ["common.did_you_mean"]
+    assert "I've told a colleague" in chat.text
+    assert chat.choice_ids() == ["colleague", "all_choices"]
+    await chat.pick("all_choices")
+    assert chat.keys == ["report_concern.others_know.ask"]
+    await chat.say("my mate at work")
+    await chat.say("yes")
+    assert chat.keys == ["report_concern.behind_it.ask"]
+    answers = (await bot.store.load_conversation(chat._turn().conversation_key)).active.answers
+    assert answers["others_know"] == ["colleague"]
+
+
+async def test_misses_in_a_row_never_repeat_the_same_words(chat: Chat, bot):
+    await reach_who_knows(chat)
+    replies = []
+    for said in ("the police", "whatever", "pass"):
+        await chat.say(said)
+        replies.append((chat.keys, chat.text))
+    assert replies[0][0] == ["common.not_understood_multi", "report_concern.others_know.ask"]
+    assert replies[1][0] == ["common.not_understood_again.multi"]  # short: no whole question again
+    assert replies[2][0] == ["report_concern.others_know.help", "common.not_understood_again.multi"]
+    assert len({text for _, text in replies}) == 3
+    assert chat.choice_ids() == ["nobody", "colleague", "reported_platform", "learners_talking", "parents_aware",
+                               "not_sure"]
+    await chat.say("1")  # the numbered list works
+    assert chat.keys == ["report_concern.behind_it.ask"]
+
+
+async def test_at_a_question_that_keeps_words_a_second_miss_keeps_them_as_written(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:12])
+    assert chat.keys == ["report_concern.behind_it.ask"]
+    await chat.say("the police")
+    assert chat.keys == ["common.not_understood", "report_concern.behind_it.ask"]
+    await chat.say("whoever runs the bakery account")
+    assert chat.keys[0] == "common.kept_as_written"
+    answers = (await bot.store.load_conversation(chat._turn().conversation_key)).active.answers
+    assert answers["behind_it"] == "someone_else"
+    assert answers["behind_it_detail"] == "whoever runs the bakery account"

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.core.text import normalise
 
@@ -23,6 +23,10 @@ FUZZY_MIN_LENGTH = 5
 FUZZY_RATIO = 85  # 80 took "an account" for "fake account" and "a page" for "fake page"
 # Two fuzzy candidates closer than this are both offered back.
 FUZZY_MARGIN = 6
+# After a miss, "Did you mean ...?" offers the choices whose phrases are at least this close to the whole answer
+# (rapidfuzz's token sort ratio: the words in any order), from phrases of at least CLOSEST_MIN_LENGTH letters.
+CLOSEST_RATIO = 62  # 60 took "the police" for "the school" and "i told my husband" for "told the head"
+CLOSEST_MIN_LENGTH = 4
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,23 @@ def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iter
     typos = [t for t in _fuzzy(said, phrases) if not any(f.start < t.end and t.start < f.end for f in found)]
     hits = found + typos
     return _settle(hits, [o.id for o in options], multiple)
+
+
+def closest(text: str, options: list[Option], hedges: Iterable[str] = (), limit: int = 2) -> list[str]:
+    """After a miss: the (at most `limit`) options nearest the whole answer, best first, if any is near enough
+    to be worth asking about ("my mate at work" is near "a friend at work", a colleague)."""
+    said = without_hedges(text, hedges) or normalise(text).replace("'", "")
+    owner: dict[str, str] = {}
+    for option in options:
+        for phrase in _phrases(option, hedges):
+            if len(phrase) >= CLOSEST_MIN_LENGTH:
+                owner.setdefault(phrase, option.id)
+    found: list[str] = []
+    for phrase, _, _ in process.extract(said, list(owner), scorer=fuzz.token_sort_ratio,
+                                        score_cutoff=CLOSEST_RATIO, limit=None):
+        if owner[phrase] not in found:
+            found.append(owner[phrase])
+    return found[:limit]
 
 
 def said_whole(text: str, options: list[Option], hedges: Iterable[str] = ()) -> list[str]:

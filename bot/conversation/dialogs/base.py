@@ -28,12 +28,20 @@ from bot.core.dates import half_term_starts, read_date
 from bot.core.markup import escape
 from bot.core.models import Attachment, Case, Choice, Form, FormField, Frame, Reply
 from bot.core.text import parse_accounts
-from bot.core.understand import Understood, said_whole, understand
+from bot.core.understand import Understood, closest, said_whole, understand
 from bot.core.words import describe
 
-__all__ = ["INVALID", "Context", "Dialog", "Input", "StepDialog"]
+__all__ = ["INVALID", "Context", "Dialog", "Input", "StepDialog", "forget_misses"]
 
 INVALID = object()
+# The button under "Did you mean ...?" that shows the question's choices again.
+ALL_CHOICES = "all_choices"
+
+
+def forget_misses(frame: Frame) -> None:
+    """The question is answered or shown afresh: misses in a row and "Did you mean ...?" start over."""
+    for mark in ("_missed", "_misses", "_maybe"):
+        frame.answers.pop(mark, None)
 
 
 def half_terms(ctx: Context) -> list[date]:
@@ -180,6 +188,10 @@ class StepDialog(Dialog):
         if frame.step == "_change":
             return await self._pick_change(ctx, frame, inp)
         step = self.flow.step(frame.step)
+        if inp.picked == [ALL_CHOICES]:  # from "Did you mean ...?": the question again, with all its choices
+            forget_misses(frame)
+            await self.ask(ctx, frame)
+            return False
         if inp.attachments and step.type != "evidence":
             await self.refuse_attachments(ctx, frame)
             await self.ask(ctx, frame)
@@ -190,8 +202,7 @@ class StepDialog(Dialog):
         if value is INVALID:
             await self.ask(ctx, frame)
             return False
-        frame.answers.pop("_missed", None)
-        frame.answers.pop("_maybe", None)
+        forget_misses(frame)
         if inp.overflow:
             self.keep_overflow(ctx, frame, inp.overflow)
         if step.type == "evidence" and value is None:
@@ -285,26 +296,49 @@ class StepDialog(Dialog):
         return result
 
     async def missed(self, ctx: Context, frame: Frame, step: Step, inp: Input, maybe: list[str], key: str) -> Any:
-        """Not understood: "Did you mean ...?" with the likely choices; after a second miss where the step keeps
-        words, the words as written (with its "other" choice); else say so, and the question is asked again."""
-        labels = {c.id: c.label for c in self.choices_for(ctx, step, frame)}
+        """Not understood. The first miss: "Did you mean ...?" with the likely choices (or the nearest one or two,
+        bot/core/understand.py `closest`), and a button for all of them; else say so, and the question is asked
+        again. A miss after that, in a row: where the step keeps words, the words as written (with its "other"
+        choice); else a shorter reply with the numbered choices (and the step's help from the third miss on),
+        never the same words each time."""
+        choices = self.choices_for(ctx, step, frame)
+        misses = frame.answers.get("_misses", 0) if frame.answers.get("_missed") == step.id else 0
+        frame.answers.update({"_missed": step.id, "_misses": misses + 1})
+        if not maybe and not misses and inp.text and not inp.picked:
+            maybe = closest(inp.text, answer_options(ctx.content, step, choices), ctx.content.phrases.hedges)
         if maybe:
-            frame.answers["_maybe"] = maybe
-            named = [labels[m] for m in maybe]
-            value = named[0] if len(named) == 1 else ctx.text("common.or_list", value=", ".join(named[:-1]),
-                                                               name=named[-1])
-            ctx.say("common.did_you_mean", value=value, choices=[Choice(id=m, label=labels[m]) for m in maybe],
-                    asks=self.question_id(frame))
+            self.did_you_mean(ctx, frame, choices, maybe)
             return ASKED
         other, words_step = kept_words_choice(step), step.keeps_words_in
-        if other and words_step and frame.answers.get("_missed") == step.id and inp.text and not inp.picked:
+        if other and words_step and misses and inp.text and not inp.picked:
             frame.answers[words_step] = inp.text
             frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), words_step]
             ctx.say("common.kept_as_written")
             return [other]
-        frame.answers["_missed"] = step.id
+        if misses:
+            self.missed_again(ctx, frame, step, choices, misses + 1)
+            return ASKED
         ctx.say(key)
         return INVALID
+
+    def did_you_mean(self, ctx: Context, frame: Frame, choices: list[Choice], maybe: list[str]) -> None:
+        labels = {c.id: c.label for c in choices}
+        frame.answers["_maybe"] = maybe
+        named = [labels[m] for m in maybe]
+        value = named[0] if len(named) == 1 else ctx.text("common.or_list", value=", ".join(named[:-1]),
+                                                           name=named[-1])
+        offered = [Choice(id=m, label=labels[m]) for m in maybe] + [ctx.choice(ALL_CHOICES, "common.all_choices")]
+        ctx.say("common.did_you_mean", value=value, choices=offered, asks=self.question_id(frame))
+
+    def missed_again(self, ctx: Context, frame: Frame, step: Step, choices: list[Choice], misses: int) -> None:
+        """A second (or later) miss in a row: a short, kind reply with the numbered choices, "skip" where the
+        step may be skipped, and from the third miss the step's help, so the same words never come three times."""
+        if misses >= 3 and step.help:
+            ctx.replies.append(Reply(key=f"{self.flow_id}.{step.id}.help",
+                                     text=render(step.help, ctx.content.facts, {})))
+        key = "optional" if step.optional else "multi" if step.type == "multi" else "one"
+        ctx.say(f"common.not_understood_again.{key}", choices=choices, multiple=step.type == "multi",
+                asks=self.question_id(frame))
 
     async def answer_choice(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
         result = self.understood(ctx, step, frame, inp)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.conversation.dialogs.base import Context, Input, StepDialog, half_terms
+from bot.conversation.dialogs.base import Context, Input, StepDialog, forget_misses, half_terms
 from bot.core.answers import said_yes
 from bot.core.first_message import FirstMessage, read_first_message
 from bot.core.markup import Markup, escape
@@ -172,8 +172,7 @@ async def take_more(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) 
     new = {k: v for k, v in reading.answers.items() if _unanswered(frame, k)}
     if not set(new) & set(TELLING) - {frame.step}:
         return False
-    frame.answers.pop("_missed", None)
-    frame.answers.pop("_maybe", None)
+    forget_misses(frame)
     if frame.step == "categories" and "categories" in new:  # said back to confirm, exactly as a first message
         frame.answers[PENDING] = {**{k: frame.answers[k] for k in PLAIN_FACTS if not _unanswered(frame, k)}, **new}
         frame.answers.pop(TOLD, None)
