@@ -107,3 +107,83 @@ async def test_at_a_question_that_keeps_words_a_second_miss_keeps_them_as_writte
     answers = (await bot.store.load_conversation(chat._turn().conversation_key)).active.answers
     assert answers["behind_it"] == "someone_else"
     assert answers["behind_it_detail"] == "whoever runs the bakery account"
+
+
+async def state_of(bot, chat: Chat):
+    return await bot.store.load_conversation(chat._turn().conversation_key)
+
+
+UNCLEAR = "my class are being horrible online"
+
+
+async def test_words_that_name_nothing_are_offered_as_the_start_of_the_report(chat: Chat, bot):
+    await chat.say(UNCLEAR)
+    assert chat.keys == ["common.listening", "menu.ask"]
+    await chat.pick("menu:report_concern")
+    assert chat.keys == ["report.earlier_words"]
+    assert UNCLEAR in chat.text
+    await chat.say("yes")
+    assert chat.keys == ["report_concern.categories.ask"]
+    await walk(chat, [["targeting_me"], ["no"], ["instagram"], "skip", "yesterday"])
+    assert chat.keys == ["report_concern.description.ask"]  # still asked: the words are only its start
+    await chat.say("they post memes of me with nasty captions")
+    description = (await state_of(bot, chat)).active.answers["description"]
+    assert description == f"{UNCLEAR}\n\nthey post memes of me with nasty captions"
+    assert (await state_of(bot, chat)).unclear_words is None
+
+
+async def test_no_to_the_earlier_words_leaves_them_out(chat: Chat, bot):
+    await chat.say("hi sorry to bother u this late")
+    await chat.say(UNCLEAR)
+    await chat.say("report")
+    assert chat.keys == ["report.earlier_words"]
+    assert "sorry to bother" not in chat.text  # a greeting is never kept
+    await chat.say("no")
+    assert chat.keys == ["report_concern.categories.ask"]
+    assert "description" not in (await state_of(bot, chat)).active.answers
+
+
+async def test_a_fact_rich_message_after_unclear_words_keeps_both(chat: Chat, bot):
+    await chat.say(UNCLEAR)
+    await chat.say("they made a tiktok about me")
+    assert chat.keys == ["report.earlier_words"]
+    await chat.say("yes")
+    assert chat.keys[0] == "report.understood_kept"
+    await chat.say("yes")
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["description"] == f"{UNCLEAR}\n\nthey made a tiktok about me"
+    assert answers["platforms"] == ["tiktok"]
+
+
+@pytest.mark.parametrize("text", ["hi", "hello sorry to bother you", "hi sorry to bother u this late"])
+async def test_a_greeting_is_not_kept_for_a_report(chat: Chat, bot, text):
+    await chat.say(text)
+    assert (await state_of(bot, chat)).unclear_words is None
+    await chat.say("report")
+    assert chat.keys == ["report_concern.categories.ask"]
+
+
+async def test_stop_lets_the_unclear_words_go(chat: Chat, bot):
+    await chat.say(UNCLEAR)
+    await chat.say("stop")
+    assert (await state_of(bot, chat)).unclear_words is None
+    await chat.say("report")
+    assert chat.keys == ["report_concern.categories.ask"]
+
+
+async def test_unclear_words_are_not_offered_after_the_conversation_went_idle(chat: Chat, bot, clock):
+    await chat.say(UNCLEAR)
+    clock.advance(days=bot.settings.idle_days + 1)
+    await chat.say("report")
+    assert chat.keys == ["report_concern.categories.ask"]
+
+
+async def test_a_second_message_that_names_nothing_gets_other_words(chat: Chat):
+    await chat.say("hi sorry to bother u this late")
+    first = chat.text
+    await chat.say(UNCLEAR)
+    assert chat.keys == ["common.listening_again", "menu.ask"]
+    assert chat.text != first
+    await chat.say("my cases")  # anything else in between: the next warm reply is the first wording again
+    await chat.say("hello")
+    assert chat.keys == ["common.listening", "menu.ask"]

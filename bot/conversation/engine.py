@@ -41,7 +41,7 @@ from bot.conversation.welsh import looks_welsh, welsh_reply
 from bot.core.answers import split_long
 from bot.core.config import Settings
 from bot.core.content import Content
-from bot.core.first_message import FirstMessage, read_first_message, starts_a_report
+from bot.core.first_message import FirstMessage, only_small_talk, read_first_message, starts_a_report
 from bot.core.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
 from bot.core.text import clean, contains_phrase, is_command, resolve_choices
 from bot.store import Store, StoreError
@@ -104,6 +104,7 @@ class Engine:
                 ctx = Context(services=self.services, scope=scope, turn=turn, state=state, member=member,
                               now=self.clock())
                 await self._dispatch(ctx)
+                state.listened = any(r.key.startswith("common.listening") for r in ctx.replies)
                 state.updated_at = ctx.now
                 if ctx.replies or not turn.question_unseen:  # else the unseen question's choices stay offered
                     self._remember_offered(ctx)
@@ -282,8 +283,17 @@ class Engine:
         elif intent:
             await self._global_choice(ctx, f"menu:{intent}")
         else:
-            ctx.say("common.listening")
+            self.listen(ctx, text)
             await self.show_menu(ctx)
+
+    def listen(self, ctx: Context, text: str) -> None:
+        """A message that names nothing a report would: a warm reply, worded differently from the last one if that
+        was warm too, and the words kept to offer as the start of a report (unless they are only a greeting)."""
+        state = ctx.state
+        ctx.say("common.listening_again" if state.listened else "common.listening")
+        if not only_small_talk(ctx.content, text):
+            kept = f"{state.unclear_words}\n{text}" if state.unclear_words else text
+            state.unclear_words = kept[-self.settings.max_text_chars:]
 
     async def _advance(self, ctx: Context, frame: Frame, inp: Input) -> None:
         finished = await self.dialogs[frame.flow].handle(ctx, frame, inp)
@@ -359,6 +369,8 @@ class Engine:
     def _set_aside_if_idle(self, ctx: Context) -> bool:
         state = ctx.state
         idle = ctx.now - state.updated_at > timedelta(days=self.settings.idle_days)
+        if idle:
+            state.unclear_words = None  # words kept for a report are not offered after so long
         if state.frames and idle:
             state.paused = state.paused + state.frames
             state.frames = []

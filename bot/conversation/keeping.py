@@ -103,6 +103,7 @@ class Keeping:
             await self.conversation.show_menu(ctx)
 
     async def stop(self, ctx: Context) -> None:
+        ctx.state.unclear_words = None  # words kept to start a report are let go too
         frame = ctx.state.active
         if frame is None:
             ctx.say("common.nothing_to_stop")
@@ -117,6 +118,7 @@ class Keeping:
 
     async def delete(self, ctx: Context) -> None:
         """Ends the flow in progress without keeping it: nothing it gathered is sent or saved."""
+        ctx.state.unclear_words = None
         frame = ctx.state.active
         if frame is None:
             ctx.say("common.nothing_to_stop")

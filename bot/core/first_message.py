@@ -21,11 +21,13 @@ from typing import Any
 from bot.core.content import Content
 from bot.core.dates import find_date
 from bot.core.text import normalise, parse_accounts
-from bot.core.understand import Option, Understood, understand
+from bot.core.understand import Option, Understood, understand, without_hedges
 
 # A message with this many words or more besides a request for a report ("I need to report something") describes
 # something: when it starts a report, it becomes the draft description. Its length alone never starts one.
 DESCRIBES_WORDS = 4
+# A message with fewer words than this outside small talk is only a greeting or an apology.
+SMALL_TALK_MAX_WORDS = 2
 # What a message may tell about a report, each the answer to the question (step) of the same id.
 FACTS = ("categories", "platforms", "accounts", "who_appears", "behind_it", "first_seen")
 # Handles and links: read as accounts, never for the words in them ("@mr_davies_fanz" names no "mr").
@@ -115,6 +117,15 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     if describes:
         answers["description"] = text
     return FirstMessage(answers=answers, describes=describes, unsure=categories.maybe)
+
+
+def only_small_talk(content: Content, text: str) -> bool:
+    """Whether `text` is only a greeting, an apology or a hedge ("hi sorry to bother u this late", "um hi, are you
+    there"): fewer than two of its words are outside content/phrases.yaml `small_talk` and `hedges`, so there is
+    nothing in it worth keeping for a report."""
+    known = {normalise(w).replace("'", "") for w in content.phrases.small_talk}
+    said = without_hedges(text, content.phrases.hedges)
+    return len([w for w in said.split() if w not in known]) < SMALL_TALK_MAX_WORDS
 
 
 def starts_a_report(content: Content, text: str, reading: FirstMessage) -> bool:

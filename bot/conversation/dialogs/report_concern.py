@@ -64,6 +64,8 @@ class ReportConcern(StepDialog):
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
         if step.id == "categories":
             frame.answers.pop(report_start.TOLD, None)
+        if step.id == "description":
+            report_start.after_description(frame)
         if frame.answers.get("_alert_held"):
             await ctx.services.casework.send_held_details(ctx, frame)
         if step.id == "images" and frame.answers["images"] in GUARDRAIL_ANSWERS:
@@ -122,7 +124,14 @@ class ReportConcern(StepDialog):
             ctx.state.paused = []
         await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, reading))
 
+    async def start(self, ctx: Context, frame: Frame) -> None:
+        report_start.take_earlier_words(ctx, frame)
+        await self.ask(ctx, frame)
+
     async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
+        if report_start.offers_earlier(frame) and report_start.take_answer_to_earlier(ctx, frame, inp):
+            await self.ask(ctx, frame)
+            return False
         if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):
             return False
         if report_start.pending(frame) is None and await report_start.take_more(self, ctx, frame, inp):
@@ -133,6 +142,9 @@ class ReportConcern(StepDialog):
         return await super().handle(ctx, frame, inp)
 
     async def ask(self, ctx: Context, frame: Frame) -> None:
+        if report_start.offers_earlier(frame):
+            report_start.offer_earlier(self, ctx, frame)
+            return
         if report_start.pending(frame) is not None:
             report_start.say_back(self, ctx, frame)
             return

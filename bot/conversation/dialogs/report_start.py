@@ -24,6 +24,8 @@ from bot.core.models import Frame
 from bot.core.understand import Option, understand
 from bot.core.words import choice_summary
 
+EARLIER = "_earlier"  # words said before the report started that named nothing: offered as its start
+WORDS_BEFORE = "_words_before"  # those words, kept: they stay at the start of the description
 PENDING = "_understood"
 TOLD = "_told"  # what is happening, as a first message said it without more: "yes" at the question takes it
 # What "Not quite" still keeps: facts, not a reading of what it is about.
@@ -189,3 +191,48 @@ async def take_more(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) 
             frame.answers["_maybe"] = reading.unsure
         await dialog.ask(ctx, frame)
     return True
+
+
+def take_earlier_words(ctx: Context, frame: Frame) -> None:
+    """A report is starting: words said before it that named nothing ("my class are being horrible online") are
+    taken from the conversation, to be offered as its start."""
+    if ctx.state.unclear_words:
+        frame.answers[EARLIER] = ctx.state.unclear_words
+    ctx.state.unclear_words = None
+
+
+def offers_earlier(frame: Frame) -> bool:
+    return EARLIER in frame.answers and not frame.editing
+
+
+def offer_earlier(dialog: StepDialog, ctx: Context, frame: Frame) -> None:
+    """"You said: '...'. Shall I keep that as the start of your report?", with yes and no."""
+    ctx.say("report.earlier_words", value=frame.answers[EARLIER],
+            choices=[ctx.choice("yes", "report.earlier_keep"), ctx.choice("no", "report.earlier_leave")],
+            asks=dialog.question_id(frame))
+
+
+def take_answer_to_earlier(ctx: Context, frame: Frame, inp: Input) -> bool:
+    """The answer to the offer of the earlier words: "no" leaves them out; "yes" keeps them as the start of the
+    description. Anything else keeps them too (they are the person's own words, shown in the summary to change)
+    and goes on as the report's first answer. True when the input was only the answer to the offer."""
+    earlier = frame.answers.pop(EARLIER)
+    verdict = _verdict(ctx, inp)
+    if verdict == "no":
+        return True
+    frame.answers[WORDS_BEFORE] = earlier
+    told = frame.answers.get(PENDING) or frame.answers
+    if told.get("description"):
+        told["description"] = f"{earlier}\n\n{told['description']}"
+    else:
+        frame.answers["description"] = earlier  # not pre-filled: the question is still asked, and adds to it
+    if verdict is None:
+        ctx.say("report.earlier_kept")
+    return verdict == "yes"
+
+
+def after_description(frame: Frame) -> None:
+    """The description answered: the earlier words kept stay at its start."""
+    before, said = frame.answers.get(WORDS_BEFORE), frame.answers.get("description")
+    if before and isinstance(said, str) and not said.startswith(before):
+        frame.answers["description"] = f"{before}\n\n{said}"
