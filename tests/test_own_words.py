@@ -187,3 +187,36 @@ async def test_a_second_message_that_names_nothing_gets_other_words(chat: Chat):
     await chat.say("my cases")  # anything else in between: the next warm reply is the first wording again
     await chat.say("hello")
     assert chat.keys == ["common.listening", "menu.ask"]
+
+
+async def test_a_platform_said_later_is_added_and_the_question_asked_again(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:5])
+    assert chat.keys == ["report_concern.first_seen.ask"]
+    await chat.say("its on tiktok too")
+    assert chat.keys == ["report.added_where", "report_concern.first_seen.ask"]
+    assert "TikTok" in chat.text
+    await chat.say("a few days ago")
+    assert chat.keys == ["report_concern.description.ask"]
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["platforms"] == ["instagram", "tiktok"]
+
+
+async def test_a_platform_or_handle_in_an_answer_is_added_as_well_as_the_answer(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:9])
+    assert chat.keys == ["report_concern.evidence.ask"]
+    note = "screenshots on my laptop, and theres a second one @hillside.roasts2 on snap"
+    await chat.say(note)
+    assert chat.keys[:2] == ["report.added_where", "common.evidence_received"]
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["platforms"] == ["instagram", "snapchat"]
+    assert [a["value"] for a in answers["accounts"]][-1] == "@hillside.roasts2"
+    assert answers["evidence"]["notes"] == [note]
+
+
+async def test_a_platform_already_on_the_report_is_not_said_again(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:8])
+    assert chat.keys == ["report_concern.names.ask"]
+    await chat.say("the instagram one is run by Jake in 10B")
+    assert chat.keys == ["report_concern.evidence.ask"]
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["platforms"] == ["instagram"] and answers["names"] == "the instagram one is run by Jake in 10B"

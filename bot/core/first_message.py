@@ -128,6 +128,18 @@ def only_small_talk(content: Content, text: str) -> bool:
     return len([w for w in said.split() if w not in known]) < SMALL_TALK_MAX_WORDS
 
 
+def only_adds(content: Content, text: str) -> bool:
+    """Whether `text` only says where else it is ("its on tiktok too", "also @hillside.roasts on insta"): nothing
+    is left once its platforms, accounts, small talk and content/phrases.yaml `adding` words are set aside."""
+    said = f" {normalise(_ACCOUNT_WORDS.sub(' ', text)).replace(chr(39), '')} "
+    names = [p.name for p in content.facts.platforms.values()]
+    names += [n for others in content.phrases.platform_names.values() for n in others]
+    for name in sorted((normalise(n).replace("'", "") for n in names), key=len, reverse=True):
+        said = said.replace(f" {name} ", " ")
+    known = {normalise(w).replace("'", "") for w in [*content.phrases.small_talk, *content.phrases.adding]}
+    return not [w for w in without_hedges(said, content.phrases.hedges).split() if w not in known]
+
+
 def starts_a_report(content: Content, text: str, reading: FirstMessage) -> bool:
     """A message no intent claimed starts a report when it asks for one in other words or with a typo ("repot a
     concern"), or names facts a report would: what is happening, a platform, an account, who appears, or when.

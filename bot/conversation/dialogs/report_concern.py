@@ -136,6 +136,9 @@ class ReportConcern(StepDialog):
             return False
         if report_start.pending(frame) is None and await report_start.take_more(self, ctx, frame, inp):
             return False
+        if report_start.take_where_added(self, ctx, frame, inp):  # "its on tiktok too": added, and asked again
+            await self.ask(ctx, frame)
+            return False
         told = report_start.told(frame)
         if told and (inp.picked == ["yes"] or (not inp.picked and said_yes(ctx.content, inp.text))):
             inp = replace(inp, text="", picked=list(told))  # "yes" to what the first message said is happening

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.conversation.dialogs.base import Context, Input, StepDialog, forget_misses, half_terms
 from bot.core.answers import said_yes
-from bot.core.first_message import FirstMessage, read_first_message
+from bot.core.first_message import FirstMessage, only_adds, read_first_message
 from bot.core.markup import Markup, escape
 from bot.core.models import Frame
 from bot.core.understand import Option, understand
@@ -236,3 +236,33 @@ def after_description(frame: Frame) -> None:
     before, said = frame.answers.get(WORDS_BEFORE), frame.answers.get("description")
     if before and isinstance(said, str) and not said.startswith(before):
         frame.answers["description"] = f"{before}\n\n{said}"
+
+
+# Questions answered in the person's own words, where a platform or account said in passing is added too.
+ADDS_WHERE_AT = ("text", "date", "evidence")
+
+
+def take_where_added(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
+    """At a question answered in words, after where it is was asked: a platform or account named that the report
+    does not have yet ("its on tiktok too") is added, and the person told in one line. Only adding, never
+    changing. True when the message did nothing else, so the question is asked again rather than answered."""
+    step = dialog.flow.step(frame.step) if frame.step != "_change" else None
+    if step is None or step.type not in ADDS_WHERE_AT or frame.editing or inp.picked or not inp.text:
+        return False
+    if "platforms" not in frame.answers:
+        return False
+    reading = read_first_message(ctx.content, inp.text, ctx.now.date(), half_terms(ctx)).answers
+    platforms = list(frame.answers.get("platforms") or [])
+    accounts = list(frame.answers.get("accounts") or [])
+    known = {a["value"].lower() for a in accounts}
+    new_platforms = [p for p in reading.get("platforms", []) if p not in platforms]
+    new_accounts = [a for a in reading.get("accounts", []) if a["value"].lower() not in known]
+    if not (new_platforms or new_accounts):
+        return False
+    frame.answers["platforms"] = platforms + new_platforms
+    frame.answers["accounts"] = accounts + new_accounts
+    where = dialog.flow.step("platforms")
+    named = [escape(choice_summary(ctx.content, where, p)) for p in new_platforms]
+    named += [escape(a["value"]) for a in new_accounts]
+    ctx.say("report.added_where", value=Markup(_and(ctx, named)))
+    return only_adds(ctx.content, inp.text)
