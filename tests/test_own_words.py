@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.cases.card import describe_answer
 from bot.core.answers import answer_options, meaning_choice, whole_meaning
+from bot.core.dates import is_rough
 from bot.core.models import Choice
+from bot.core.report import Report
 from bot.core.understand import understand
 from testing.chat import STANDARD_REPORT, Chat, walk
 
@@ -220,3 +223,44 @@ async def test_a_platform_already_on_the_report_is_not_said_again(chat: Chat, bo
     assert chat.keys == ["report_concern.evidence.ask"]
     answers = (await state_of(bot, chat)).active.answers
     assert answers["platforms"] == ["instagram"] and answers["names"] == "the instagram one is run by Jake in 10B"
+
+
+@pytest.mark.parametrize("said, rough", [
+    ("maybe last week", True), ("a few days ago", True), ("about 2 weeks ago", True), ("last month", True),
+    ("over half term", True), ("the other day", True),
+    ("yesterday", False), ("Monday", False), ("3 days ago", False), ("14/11/2026", False), ("today", False),
+])
+def test_a_date_said_roughly_is_known_as_rough(said, rough):
+    assert is_rough(said) is rough
+
+
+async def sent_case(chat: Chat, bot, when: str):
+    await walk(chat, [*STANDARD_REPORT[:5], when, *STANDARD_REPORT[6:]])
+    assert chat.keys == ["report_concern.summary.ask"]
+    summary = chat.text
+    await chat.pick("send")
+    (case,) = await bot.store.list_cases("default")
+    return summary, case
+
+
+async def test_a_rough_date_is_kept_as_approximate_and_shown_as_around(chat: Chat, bot):
+    summary, case = await sent_case(chat, bot, "maybe last week")
+    report = Report.of(case.answers)
+    assert report.first_seen is not None and report.first_seen_approximate
+    shown = report.first_seen.strftime("%-d %B %Y")
+    assert f"around {shown}" in summary
+    assert describe_answer(await bot.schools.scope("default"), case, "first_seen") == f"around {shown}"
+
+
+async def test_an_exact_date_is_not_approximate(chat: Chat, bot):
+    summary, case = await sent_case(chat, bot, "yesterday")
+    assert not Report.of(case.answers).first_seen_approximate
+    assert "around" not in describe_answer(await bot.schools.scope("default"), case, "first_seen")
+
+
+async def test_a_rough_date_in_the_first_message_is_approximate_too(chat: Chat, bot):
+    await chat.say("some kids made a tiktok about me maybe last week")
+    assert "first seen around" in chat.text
+    await chat.say("yes")
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["first_seen_approximate"] is True

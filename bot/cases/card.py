@@ -152,6 +152,8 @@ def guidance(scope: SchoolScope, case: Case) -> list[str]:
 def describe_answer(scope: SchoolScope, case: Case, step_id: str) -> str:
     """An answer as the card and the record show it; the images answer says if the guardrail rose later."""
     shown = describe(scope.words, report_step(scope, step_id), case.answers[step_id])
+    if step_id == "first_seen" and case.answers[step_id] and Report.of(case.answers).first_seen_approximate:
+        return scope.text("common.around", value=shown)
     guardrail = Report.of(case.answers).guardrail or {}
     # "answered_yes" now, "answered yes" on cases opened before the safety check: both from the question itself
     if step_id == "images" and guardrail.get("reason") and not guardrail["reason"].startswith("answered"):

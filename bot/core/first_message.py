@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from bot.core.content import Content
-from bot.core.dates import find_date
+from bot.core.dates import find_date, is_rough, rough_key, when_said
 from bot.core.text import normalise, parse_accounts
 from bot.core.understand import Option, Understood, understand, without_hedges
 
@@ -30,6 +30,8 @@ DESCRIBES_WORDS = 4
 SMALL_TALK_MAX_WORDS = 2
 # What a message may tell about a report, each the answer to the question (step) of the same id.
 FACTS = ("categories", "platforms", "accounts", "who_appears", "behind_it", "first_seen")
+# Beside first_seen: it was said roughly ("maybe last week"), so the report says "around" that day.
+ROUGH_DATE = rough_key("first_seen")
 # Handles and links: read as accounts, never for the words in them ("@mr_davies_fanz" names no "mr").
 _ACCOUNT_WORDS = re.compile(r"@\S+|\S*(?:https?://|www\.)\S*", re.IGNORECASE)
 
@@ -113,6 +115,8 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     seen = find_date(text, today, half_terms)
     if seen:
         answers["first_seen"] = seen.isoformat()
+        if is_rough(when_said(text)):
+            answers[ROUGH_DATE] = True
     describes = len(_besides_asking(content, text).split()) >= DESCRIBES_WORDS
     if describes:
         answers["description"] = text

@@ -24,7 +24,7 @@ from bot.core.answers import (
     whole_meaning,
 )
 from bot.core.content import Content, Flow, Step, render
-from bot.core.dates import half_term_starts, read_date
+from bot.core.dates import half_term_starts, is_rough, read_date, rough_key
 from bot.core.markup import escape
 from bot.core.models import Attachment, Case, Choice, Form, FormField, Frame, Reply
 from bot.core.text import parse_accounts
@@ -173,10 +173,26 @@ class StepDialog(Dialog):
         return [s for s in self.flow.steps
                 if s.type not in ("summary", "info") and s.id in frame.answers and self.applies(s, frame.answers)]
 
+    def case_answers(self, frame: Frame) -> dict[str, Any]:
+        """The answers a finished flow keeps: each answered step's, and beside a date given roughly, that it was
+        (`first_seen_approximate`)."""
+        answers = {s.id: frame.answers[s.id] for s in self.answered_steps(frame)}
+        for step in self.answered_steps(frame):
+            if step.type == "date" and answers[step.id] and frame.answers.get(rough_key(step.id)):
+                answers[rough_key(step.id)] = True
+        return answers
+
     def summary_text(self, ctx: Context, frame: Frame) -> str:
         """The answers in light markdown: titles in bold, what the user typed escaped."""
-        return "\n".join(f"**{s.title}:** {escape(self.describe_to_them(ctx, s, frame.answers[s.id]))}"
+        return "\n".join(f"**{s.title}:** {escape(self.shown_answer(ctx, s, frame))}"
                          for s in self.answered_steps(frame))
+
+    def shown_answer(self, ctx: Context, step: Step, frame: Frame) -> str:
+        """An answer in the summary: as described to them, and a date given roughly as "around" that day."""
+        shown = self.describe_to_them(ctx, step, frame.answers[step.id])
+        if step.type == "date" and frame.answers[step.id] and frame.answers.get(rough_key(step.id)):
+            return ctx.text("common.around", value=shown)
+        return shown
 
     def describe_to_them(self, ctx: Context, step: Step, value: Any) -> str:
         """An answer as shown back to the person who gave it; `describe` is how the case card shows it."""
@@ -390,6 +406,7 @@ class StepDialog(Dialog):
         return [a.model_dump() for a in accounts]
 
     async def answer_date(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        frame.answers.pop(rough_key(step.id), None)
         if self._skipped(ctx, step, inp):
             return None
         today = ctx.now.date()
@@ -405,6 +422,8 @@ class StepDialog(Dialog):
         if parsed.year < 2000:
             ctx.say("common.bad_date")
             return INVALID
+        if is_rough(inp.text):  # "maybe last week": that day, said as "around" it
+            frame.answers[rough_key(step.id)] = True
         return parsed.isoformat()
 
     async def answer_summary(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.conversation.dialogs.base import Context, Input, StepDialog, forget_misses, half_terms
 from bot.core.answers import said_yes
-from bot.core.first_message import FirstMessage, only_adds, read_first_message
+from bot.core.first_message import ROUGH_DATE, FirstMessage, only_adds, read_first_message
 from bot.core.markup import Markup, escape
 from bot.core.models import Frame
 from bot.core.understand import Option, understand
@@ -29,7 +29,7 @@ WORDS_BEFORE = "_words_before"  # those words, kept: they stay at the start of t
 PENDING = "_understood"
 TOLD = "_told"  # what is happening, as a first message said it without more: "yes" at the question takes it
 # What "Not quite" still keeps: facts, not a reading of what it is about.
-PLAIN_FACTS = ("platforms", "accounts", "first_seen", "description")
+PLAIN_FACTS = ("platforms", "accounts", "first_seen", ROUGH_DATE, "description")
 # The questions where a message that tells more is read as a first message would be.
 EARLY_STEPS = ("categories", "platforms", "who_appears")
 # What makes a message at an early question tell more than that question's answer.
@@ -85,7 +85,8 @@ def understood_value(dialog: StepDialog, ctx: Context, told: dict[str, Any]) -> 
     if told.get("behind_it") in ("learner", "parent", "former"):
         value = ctx.text(f"report.understood_behind.{told['behind_it']}", value=Markup(value))
     if told.get("first_seen"):
-        value = ctx.text("report.understood_since", value=Markup(value),
+        value = ctx.text("report.understood_around" if told.get(ROUGH_DATE) else "report.understood_since",
+                         value=Markup(value),
                          date=date.fromisoformat(told["first_seen"]).strftime("%A %-d %B"))
     return Markup(value)
 
