@@ -15,7 +15,8 @@ Each turn runs in one fixed order, under a per-conversation lock:
   9. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
   10. with no flow running: a feeling is heard first; a phrase that starts a flow; else a message that names
       what a report would starts one, pre-filled from it (bot/first_message.py, read once a turn); else a warm
-      reply and the menu.
+      reply (other words the second time in a row) and the menu, with the words, unless only a greeting, kept
+      to offer as the start of the next report (ConversationState.unclear_words).
 """
 
 from __future__ import annotations
