@@ -264,3 +264,24 @@ async def test_a_rough_date_in_the_first_message_is_approximate_too(chat: Chat, 
     await chat.say("yes")
     answers = (await state_of(bot, chat)).active.answers
     assert answers["first_seen_approximate"] is True
+
+
+async def test_words_that_are_not_an_account_twice_are_kept_with_the_description(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:4])
+    assert chat.keys == ["report_concern.accounts.ask"]
+    await chat.say("its not an account its a group chat")
+    assert chat.keys == ["common.no_accounts_found", "report_concern.accounts.ask"]
+    await chat.say("the group is called 10B banter")
+    assert chat.keys == ["common.kept_as_written", "report_concern.first_seen.ask"]
+    await chat.say("yesterday")
+    await chat.say("they post memes of me")
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["accounts"] is None
+    assert answers["description"] == "the group is called 10B banter\n\nthey post memes of me"
+
+
+async def test_a_platform_added_late_leaves_a_skipped_account_question_not_given(chat: Chat, bot):
+    await walk(chat, [*STANDARD_REPORT[:4], "skip"])
+    await chat.say("its on tiktok too")
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["platforms"] == ["instagram", "tiktok"] and answers["accounts"] is None

@@ -12,7 +12,7 @@ from typing import Any
 from bot.cases.card import chat_platform_name, front_door
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
 from bot.conversation.dialogs import report_start
-from bot.conversation.dialogs.base import Context, Input, StepDialog
+from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog
 from bot.core.answers import said_yes
 from bot.core.content import Step
 from bot.core.first_message import FirstMessage
@@ -123,6 +123,26 @@ class ReportConcern(StepDialog):
         if ctx.state.paused and ctx.state.paused[0].flow == self.flow_id:
             ctx.state.paused = []
         await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, reading))
+
+    async def answer_accounts(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        return await self._or_words_kept(ctx, frame, step, inp, super().answer_accounts)
+
+    async def answer_date(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        return await self._or_words_kept(ctx, frame, step, inp, super().answer_date)
+
+    async def _or_words_kept(self, ctx: Context, frame: Frame, step: Step, inp: Input, answer: Any) -> Any:
+        """At the account and when questions (optional), words that are not an account or a date a second time
+        in a row ("the group is called 10B banter") are kept as written with the description, and the question
+        is left unanswered, rather than refused again."""
+        if frame.answers.get("_missed") == step.id and inp.text and not inp.picked and step.optional:
+            if await answer(replace(ctx, replies=[]), frame, step, inp) is INVALID:  # tried, its refusal unsaid
+                report_start.keep_with_description(frame, inp.text)
+                ctx.say("common.kept_as_written")
+                return None
+        value = await answer(ctx, frame, step, inp)
+        if value is INVALID:
+            frame.answers["_missed"] = step.id
+        return value
 
     async def start(self, ctx: Context, frame: Frame) -> None:
         report_start.take_earlier_words(ctx, frame)

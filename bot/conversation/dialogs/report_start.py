@@ -232,6 +232,16 @@ def take_answer_to_earlier(ctx: Context, frame: Frame, inp: Input) -> bool:
     return verdict == "yes"
 
 
+def keep_with_description(frame: Frame, words: str) -> None:
+    """Words kept as written for the DSL: added to the description, or, before there is one, kept to start it."""
+    said = frame.answers.get("description")
+    if isinstance(said, str) and said:
+        frame.answers["description"] = f"{said}\n\n{words}"
+    else:
+        before = frame.answers.get(WORDS_BEFORE)
+        frame.answers[WORDS_BEFORE] = f"{before}\n\n{words}" if before else words
+
+
 def after_description(frame: Frame) -> None:
     """The description answered: the earlier words kept stay at its start."""
     before, said = frame.answers.get(WORDS_BEFORE), frame.answers.get("description")
@@ -260,8 +270,10 @@ def take_where_added(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input)
     new_accounts = [a for a in reading.get("accounts", []) if a["value"].lower() not in known]
     if not (new_platforms or new_accounts):
         return False
-    frame.answers["platforms"] = platforms + new_platforms
-    frame.answers["accounts"] = accounts + new_accounts
+    if new_platforms:
+        frame.answers["platforms"] = platforms + new_platforms
+    if new_accounts:
+        frame.answers["accounts"] = accounts + new_accounts
     where = dialog.flow.step("platforms")
     named = [escape(choice_summary(ctx.content, where, p)) for p in new_platforms]
     named += [escape(a["value"]) for a in new_accounts]
