@@ -59,14 +59,16 @@ def whole_meaning(content: Content, text: str) -> str | None:
 
 def meaning_choice(step: Step, meaning: str) -> str | None:
     """The step's choice for a whole answer that means `meaning`: not knowing picks its not-knowing choice; "no"
-    or "none" its no-one choice, else its "no" choice, else its not-knowing one ("nah" to "Where is it?" or
-    "Any idea who is behind it?")."""
-    wanted = {"unsure": ("unsure",), "none": ("none", "no", "unsure"), "no": ("none", "no", "unsure")}[meaning]
-    for kind in wanted:
+    or "none" its no-one choice, else its "no" choice, else a not-knowing choice that itself lists "no" among its
+    synonyms ("Where is it?" or "Any idea who is behind it?": "nah" is not knowing). Where none fits ("Who is
+    it about?"), None: the answer is not guessed."""
+    if meaning == "unsure":
+        return next((c.id for c in step.choices if c.means == "unsure"), None)
+    for kind in ("none", "no"):
         found = next((c.id for c in step.choices if c.means == kind), None)
         if found:
             return found
-    return None
+    return next((c.id for c in step.choices if c.means == "unsure" and "no" in c.synonyms), None)
 
 
 def kept_words_choice(step: Step) -> str | None:
