@@ -285,3 +285,29 @@ async def test_a_platform_added_late_leaves_a_skipped_account_question_not_given
     await chat.say("its on tiktok too")
     answers = (await state_of(bot, chat)).active.answers
     assert answers["platforms"] == ["instagram", "tiktok"] and answers["accounts"] is None
+
+
+async def test_a_greeting_that_asks_to_report_is_not_kept_as_the_description(chat: Chat, bot):
+    await chat.say("hello? is this the thing for reporting stuff")
+    assert chat.keys == ["report_concern.categories.ask"]
+    assert "description" not in (await state_of(bot, chat)).active.answers
+
+
+SAID_AT_WHAT = "someone is saying things about my colleague, that he is too friendly with a year 9 girl"
+
+
+async def test_an_answer_to_what_is_happening_that_says_more_keeps_its_words(chat: Chat, bot):
+    await chat.say("report")
+    await chat.say(SAID_AT_WHAT)
+    assert chat.keys == ["report.words_kept", "report_concern.images.ask"]
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["categories"] == ["targeting_staff", "allegation"]
+    assert answers["description"] == SAID_AT_WHAT
+
+
+@pytest.mark.parametrize("said", ["an account targeting me", "me and some pupils", "its about me"])
+async def test_an_answer_to_what_is_happening_in_its_own_words_is_not_a_description(chat: Chat, bot, said):
+    await chat.say("report")
+    await chat.say(said)
+    assert chat.keys == ["report_concern.images.ask"]
+    assert "description" not in (await state_of(bot, chat)).active.answers

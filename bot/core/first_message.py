@@ -117,7 +117,8 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
         answers["first_seen"] = seen.isoformat()
         if is_rough(when_said(text)):
             answers[ROUGH_DATE] = True
-    describes = len(_besides_asking(content, text).split()) >= DESCRIBES_WORDS
+    besides = _besides_asking(content, text)
+    describes = len(besides.split()) >= DESCRIBES_WORDS and not only_small_talk(content, besides)
     if describes:
         answers["description"] = text
     return FirstMessage(answers=answers, describes=describes, unsure=categories.maybe)

@@ -17,11 +17,12 @@ from datetime import date
 from typing import Any
 
 from bot.conversation.dialogs.base import Context, Input, StepDialog, forget_misses, half_terms
-from bot.core.answers import said_yes
-from bot.core.first_message import ROUGH_DATE, FirstMessage, only_adds, read_first_message
+from bot.core.answers import answer_options, said_yes
+from bot.core.first_message import DESCRIBES_WORDS, ROUGH_DATE, FirstMessage, only_adds, read_first_message
 from bot.core.markup import Markup, escape
 from bot.core.models import Frame
-from bot.core.understand import Option, understand
+from bot.core.text import normalise
+from bot.core.understand import Option, understand, without_hedges
 from bot.core.words import choice_summary
 
 EARLIER = "_earlier"  # words said before the report started that named nothing: offered as its start
@@ -164,6 +165,22 @@ def _unanswered(frame: Frame, step_id: str) -> bool:
     return frame.answers.get(step_id) in (None, [], "")
 
 
+def _says_more(dialog: StepDialog, ctx: Context, frame: Frame, text: str) -> bool:
+    """Whether an answer to "what is happening?" is understood and says more than its choices: words to describe it
+    remain once every choice's phrases, small talk and hedges are set aside ("an account targeting me" does not;
+    "someone is saying things about my colleague, that he is too friendly with a year 9 girl" does)."""
+    step = dialog.flow.step(frame.step)
+    if not dialog.understood(ctx, step, frame, Input(text=text)).picked:
+        return False  # not an answer: missed, and kept as written on a second miss (StepDialog.missed)
+    options = answer_options(ctx.content, step, dialog.choices_for(ctx, step, frame))
+    said = f" {without_hedges(text, ctx.content.phrases.hedges)} "
+    phrases = {without_hedges(p, []) for o in options for p in (o.label, *o.phrases)}
+    for phrase in sorted(phrases, key=len, reverse=True):
+        said = said.replace(f" {phrase} ", " ")
+    small = {normalise(w).replace("'", "") for w in ctx.content.phrases.small_talk}
+    return len([w for w in said.split() if w not in small]) >= DESCRIBES_WORDS
+
+
 async def take_more(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
     """At an early question, a message that tells more than its answer ("...an insta page mocking me, its called
     @mr_davies_fanz") pre-fills the report as a first message would: what it says is kept for every question
@@ -174,6 +191,10 @@ async def take_more(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) 
     reading = read_first_message(ctx.content, inp.text, ctx.now.date(), half_terms(ctx))
     new = {k: v for k, v in reading.answers.items() if _unanswered(frame, k)}
     if not set(new) & set(TELLING) - {frame.step}:
+        if frame.step == "categories" and "description" in new and _says_more(dialog, ctx, frame, inp.text):
+            frame.answers["description"] = new["description"]  # "someone is saying ... that he ...": kept too
+            frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), "description"]
+            ctx.say("report.words_kept")
         return False
     forget_misses(frame)
     if frame.step == "categories" and "categories" in new:  # said back to confirm, exactly as a first message
