@@ -311,3 +311,37 @@ async def test_an_answer_to_what_is_happening_in_its_own_words_is_not_a_descript
     await chat.say(said)
     assert chat.keys == ["report_concern.images.ask"]
     assert "description" not in (await state_of(bot, chat)).active.answers
+
+
+async def test_no_to_what_was_understood_that_says_what_it_is_answers_the_question(chat: Chat, bot):
+    await chat.say("theres something horrible going round about me and i dont know what to do")
+    assert chat.keys == ["report.understood_kept"]
+    await chat.say("not really its more like rumours")
+    assert chat.keys == ["report_concern.images.ask"]
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["categories"] == ["allegation"]
+    assert answers["description"].startswith("theres something horrible")
+
+
+@pytest.mark.parametrize("said", ["how would i know that", "i dont"])
+async def test_not_knowing_the_account_in_other_words_skips_it(chat: Chat, bot, said):
+    await walk(chat, STANDARD_REPORT[:4])
+    await chat.say(said)
+    assert chat.keys == ["report_concern.first_seen.ask"]
+    assert (await state_of(bot, chat)).active.answers["accounts"] is None
+
+
+async def test_a_second_miss_too_short_to_be_words_is_not_kept(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:4])
+    await chat.say("the one with the videos")
+    await chat.say("9")
+    assert chat.keys[0] == "common.no_accounts_found"
+    assert "description" not in (await state_of(bot, chat)).active.answers
+
+
+async def test_nothing_then_why_at_evidence_keeps_the_words_and_moves_on(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:9])
+    await chat.say("nothing, its all word of mouth")
+    assert chat.keys == ["report_concern.others_know.ask"]
+    answers = (await state_of(bot, chat)).active.answers
+    assert answers["evidence"] == {"files": [], "notes": ["nothing, its all word of mouth"]}

@@ -107,6 +107,11 @@ def said_yes(content: Content, text: str) -> bool:
     return bool(text) and is_one_of(text, content.phrases.answers.get("yes", []), content.phrases.hedges)
 
 
+def first_clause(text: str) -> str:
+    """`text` up to its first comma, full stop, dash or semicolon: "nothing" in "nothing, its all word of mouth"."""
+    return re.split(r"[,.;:!?]| - ", text, maxsplit=1)[0].strip()
+
+
 def too_short(text: str) -> bool:
     """Under three letters or digits: "ok", "?", an emoji."""
     return len(re.sub(r"[\W_]", "", text)) < 3

@@ -14,6 +14,7 @@ from bot.core.answers import (
     ASKED,
     answer_options,
     asks_how_to_send,
+    first_clause,
     kept_words_choice,
     meaning_choice,
     said_nothing,
@@ -434,6 +435,10 @@ class StepDialog(Dialog):
         gathered = frame.answers.get(step.id) or {"files": [], "notes": []}
         done = inp.picked == ["done"] or (not inp.picked and said_nothing(ctx.content, inp.text))
         if done:  # files sent with "done" are kept; the word is not
+            gathered["files"].extend(await self.take_files(ctx, frame, inp.attachments))
+            return gathered
+        if not inp.picked and said_nothing(ctx.content, first_clause(inp.text)):  # "nothing, its all word of mouth"
+            gathered["notes"].append(inp.text)  # kept, and nothing more is to come
             gathered["files"].extend(await self.take_files(ctx, frame, inp.attachments))
             return gathered
         if inp.picked:

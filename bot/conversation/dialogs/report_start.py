@@ -75,11 +75,11 @@ def understood_value(dialog: StepDialog, ctx: Context, told: dict[str, Any]) -> 
     learners, first seen on Monday 16 November"."""
     what = told.get("categories") or ["unknown"]
     value = _and(ctx, [ctx.text(f"report.understood_what.{c}") for c in what])  # escaped: Markup below
-    if told.get("platforms"):
+    named = [p for p in told.get("platforms") or [] if p in ctx.content.facts.platforms]  # not "somewhere else"
+    if named:
         where = dialog.flow.step("platforms")
         value = ctx.text("report.understood_on", value=Markup(value),
-                         name=Markup(_and(ctx, [escape(choice_summary(ctx.content, where, p))
-                                                for p in told["platforms"]])))
+                         name=Markup(_and(ctx, [escape(choice_summary(ctx.content, where, p)) for p in named])))
     if told.get("accounts"):
         value = ctx.text("report.understood_account", value=Markup(value),
                          name=", ".join(a["value"] for a in told["accounts"][:3]))
@@ -140,14 +140,19 @@ async def take_confirmation(dialog: StepDialog, ctx: Context, frame: Frame, inp:
     keep = told if verdict == "yes" else {k: v for k, v in told.items() if k in PLAIN_FACTS}
     frame.answers.update(keep)
     frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), *(k for k in keep if k != "categories")]
-    if verdict is None:
-        return False
+    if verdict is None or (verdict == "no" and _also_answers(dialog, ctx, frame, inp)):
+        return False  # the answer to "what is happening?" itself ("not really its more like rumours")
     if verdict == "no":
         ctx.say("report.understood_not_quite")
         await dialog.ask(ctx, frame)
         return True
     await _move_on(dialog, ctx, frame, "categories")
     return True
+
+
+def _also_answers(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
+    """Whether a "no" to what was understood also says what is happening instead."""
+    return bool(inp.text) and bool(dialog.understood(ctx, dialog.flow.step("categories"), frame, inp).picked)
 
 
 async def _move_on(dialog: StepDialog, ctx: Context, frame: Frame, answered: str) -> None:
