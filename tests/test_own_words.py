@@ -6,6 +6,8 @@ starts, the same warm reply twice, a platform said late, rough dates kept as exa
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.cases.card import describe_answer
@@ -15,6 +17,7 @@ from bot.core.models import Choice
 from bot.core.report import Report
 from bot.core.understand import understand
 from testing.chat import STANDARD_REPORT, Chat, walk
+from tests.test_cli import chat_json, keys, run_cli
 
 NO_WORDS = ["no", "nope", "nah", "no one", "nobody", "none", "not yet", "not that i know", "no-one knows yet"]
 
@@ -345,3 +348,42 @@ async def test_nothing_then_why_at_evidence_keeps_the_words_and_moves_on(chat: C
     assert chat.keys == ["report_concern.others_know.ask"]
     answers = (await state_of(bot, chat)).active.answers
     assert answers["evidence"] == {"files": [], "notes": ["nothing, its all word of mouth"]}
+
+
+LEAD_AT_10PM = [
+    "hi sorry to bother u this late",
+    UNCLEAR,
+    "report",
+    "yes",
+    "an account targeting me",
+    "no",
+    "tiktok",
+    "skip",
+    "maybe last week",
+    "they post memes of me with nasty captions",
+    "me",
+    "skip",
+    "done",
+    "nope",
+    "a formr pupil",
+    "the former one",
+    "nah",
+    "send it",
+]
+
+
+def test_the_lead_s_upset_teacher_through_chat_json(tmp_path):
+    db = tmp_path / "bot.db"
+    run_cli("staff", "add", "console:dsl", "--role", "dsl", "--name", "Dana Lee", "--db", db)
+    turns = chat_json(db, LEAD_AT_10PM, env={"OSB_NOW": "2026-11-20T22:00"})
+    said = [keys(turn) for turn in turns]
+    assert said[1] == ["common.listening", "menu.ask"] and said[2] == ["common.listening_again", "menu.ask"]
+    assert said[3] == ["report.earlier_words"]
+    assert said[14] == ["report_concern.behind_it.ask"]  # "nope" at who already knows
+    assert said[15] == ["common.did_you_mean"]  # a former pupil, or a learner?
+    assert said[17] == ["report_concern.summary.ask"]  # "nah" skips what makes you think so
+    assert "report.sent" in said[-1]
+    shown = json.loads(run_cli("cases", "show", "OSB-2026-0001", "--json", "--db", db).stdout.decode())
+    answers = shown["answers"] if "answers" in shown else shown["case"]["answers"]
+    assert answers["description"].startswith(UNCLEAR)
+    assert answers["others_know"] == ["nobody"] and answers["first_seen_approximate"] is True
