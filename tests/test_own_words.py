@@ -384,6 +384,6 @@ def test_the_lead_s_upset_teacher_through_chat_json(tmp_path):
     assert said[17] == ["report_concern.summary.ask"]  # "nah" skips what makes you think so
     assert "report.sent" in said[-1]
     shown = json.loads(run_cli("cases", "show", "OSB-2026-0001", "--json", "--db", db).stdout.decode())
-    answers = shown["answers"] if "answers" in shown else shown["case"]["answers"]
+    answers = shown["answers"]
     assert answers["description"].startswith(UNCLEAR)
     assert answers["others_know"] == ["nobody"] and answers["first_seen_approximate"] is True
