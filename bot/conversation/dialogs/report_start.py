@@ -275,16 +275,16 @@ def after_description(frame: Frame) -> None:
         frame.answers["description"] = f"{before}\n\n{said}"
 
 
-# Questions answered in the person's own words, where a platform or account said in passing is added too.
-ADDS_WHERE_AT = ("text", "date", "evidence")
+# The questions answered in words after "Where is it?" (when, names, evidence) where a platform or account said
+# in passing is added too. Not the description: what it shows may name other places without it being on them.
+ADDS_WHERE_AT = ("first_seen", "names", "evidence")
 
 
 def take_where_added(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
     """At a question answered in words, after where it is was asked: a platform or account named that the report
     does not have yet ("its on tiktok too") is added, and the person told in one line. Only adding, never
     changing. True when the message did nothing else, so the question is asked again rather than answered."""
-    step = dialog.flow.step(frame.step) if frame.step != "_change" else None
-    if step is None or step.type not in ADDS_WHERE_AT or frame.editing or inp.picked or not inp.text:
+    if frame.step not in ADDS_WHERE_AT or frame.editing or inp.picked or not inp.text:
         return False
     if "platforms" not in frame.answers:
         return False
