@@ -210,9 +210,13 @@ def describe_answer(scope: SchoolScope, case: Case, step_id: str, report: Report
     """An answer as the card and the record show it; the images answer says if the guardrail rose later.
     `report`, the case's answers read once, where the caller has it."""
     shown = describe(scope.words, report_step(scope, step_id), case.answers[step_id])
+    if step_id == "first_seen" and case.answers[step_id]:
+        rough = (report or Report.of(case.answers)).first_seen_approximate
+        return scope.text("common.around", value=shown) if rough else shown
     if step_id != "images":
         return shown
-    guardrail = (report or Report.of(case.answers)).guardrail or {}
+    report = report or Report.of(case.answers)
+    guardrail = report.guardrail or {}
     # "answered_yes" now, "answered yes" on cases opened before the safety check: both from the question itself
     if guardrail.get("reason") and not guardrail["reason"].startswith("answered"):
         return to_plain(scope.text("case.images_raised_later", value=shown,

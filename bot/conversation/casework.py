@@ -199,7 +199,7 @@ class Casework:
         return False
 
     async def open_case(self, ctx: Context, frame: Frame) -> Case:
-        answers = {s.id: frame.answers[s.id] for s in self.report.answered_steps(frame)}
+        answers = self.report.case_answers(frame)
         guardrail = frame.answers.get("_guardrail")
         safety = frame.answers.get("_safety") or {}
         staff = await self.store.list_staff(ctx.school_id)

@@ -10,11 +10,13 @@ Each turn runs in one fixed order, under a per-conversation lock:
   6. menu and case-card buttons, which can arrive at any time;
   7. a button from a question that has moved on is answered kindly;
   8. interrupts: stop (which asks to keep or delete), pause, back, menu, help; with nothing running, carry on
-     with what was kept; during a flow, a request for something else offers to pause it and go there
-     (bot/keeping.py);
+     with what was kept; a message in Welsh, in any state, gets the bilingual reply and the question it was at;
+     during a flow, a request for something else offers to pause it and go there (bot/keeping.py);
   9. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
-  10. with no flow running: a phrase that starts a flow; else a message that says something a report would
-      starts one, pre-filled from it (bot/first_message.py); else the menu.
+  10. with no flow running: a feeling is heard first; a phrase that starts a flow; else a message that names
+      what a report would starts one, pre-filled from it (bot/first_message.py, read once a turn); else a warm
+      reply (other words the second time in a row) and the menu, with the words, unless only a greeting, kept
+      to offer as the start of the next report (ConversationState.unclear_words).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from bot.conversation.case_focus import typed_case_action
 from bot.conversation.casework import Casework
 from bot.conversation.context import Context, Input, Services
 from bot.conversation.dialogs import dialogs_for
-from bot.conversation.dialogs.base import Dialog
+from bot.conversation.dialogs.base import Dialog, half_terms
 from bot.conversation.dialogs.report_concern import ReportConcern
 from bot.conversation.keeping import Keeping, noun
 from bot.conversation.safety import Safety
@@ -40,7 +42,7 @@ from bot.conversation.welsh import looks_welsh, welsh_reply
 from bot.core.answers import split_long
 from bot.core.config import Settings
 from bot.core.content import Content
-from bot.core.first_message import read_first_message, starts_a_report
+from bot.core.first_message import FirstMessage, only_small_talk, read_first_message, starts_a_report
 from bot.core.models import Choice, ConversationState, Frame, Reply, Turn, utcnow
 from bot.core.text import clean, contains_phrase, is_command, resolve_choices
 from bot.store import Store, StoreError
@@ -67,6 +69,8 @@ class MenuEntry(NamedTuple):
 
 # The menu's own entries, beside each flow's (its file says where it goes: `menu.order`).
 BUILT_IN_MENU = [MenuEntry(40, "my_cases", False, handlers_first=True), MenuEntry(50, "stats", True)]
+# Questions whose answer is the person's words as written: a message in Welsh there is kept as the answer.
+WORDS_KEPT_STEPS = {"text", "evidence"}
 CASE_BUTTON = re.compile(r"case:[A-Za-z0-9-]{1,40}:[a-z_]{1,20}(?::[a-z_.]{1,60})?")
 
 
@@ -101,6 +105,7 @@ class Engine:
                 ctx = Context(services=self.services, scope=scope, turn=turn, state=state, member=member,
                               now=self.clock())
                 await self._dispatch(ctx)
+                state.listened = any(r.key.startswith("common.listening") for r in ctx.replies)
                 state.updated_at = ctx.now
                 if ctx.replies or not turn.question_unseen:  # else the unseen question's choices stay offered
                     self._remember_offered(ctx)
@@ -153,7 +158,7 @@ class Engine:
         if said is None:
             return
         for step in (self._menu_or_case_button, self._stale_button, self._interrupt, self._not_yet_seen,
-                     self._asks_for_elsewhere):
+                     self._in_welsh, self._asks_for_elsewhere):
             if await step(ctx, said):
                 return
         await self._answer_or_start(ctx, said)
@@ -255,8 +260,9 @@ class Engine:
         return True
 
     async def _answer_or_start(self, ctx: Context, said: Said) -> None:
-        """The active step takes the message; with nothing running, a flow's phrase starts it, a message that says
-        what a report would starts one pre-filled from it, and anything else gets the menu."""
+        """The active step takes the message; with nothing running, a flow's phrase starts it, a message that names
+        what a report would starts one pre-filled from it, and anything else (a greeting, an apology) is answered
+        warmly with the menu. The message is read for a report once, here, and that reading passed on."""
         turn, text = ctx.turn, said.text
         files = [a.model_copy(update={"name": clean(a.name) or "file", "ref": clean(a.ref)}) for a in turn.attachments]
         inp = Input(text=text, picked=said.picked, attachments=files, overflow=said.overflow)
@@ -265,19 +271,30 @@ class Engine:
             return
         if inp.attachments:
             ctx.say("common.no_files_here")
-        if text and await self.listening_first(ctx, text):
+        if not text:
+            ctx.say("common.not_understood_idle")
+            await self.show_menu(ctx)
             return
-        intent = next((f for f, phrases in self.content.intents.items()
-                       if text and contains_phrase(text, phrases)), None)
-        if intent == "report_concern" or (intent is None and text and starts_a_report(
-                ctx.content, text, read_first_message(ctx.content, text, ctx.now.date()))):
-            await self.report.start_from_words(ctx, text)
+        reading = read_first_message(ctx.content, text, ctx.now.date(), half_terms(ctx))
+        if await self.listening_first(ctx, text, reading):
             return
-        if intent:
+        intent = next((f for f, phrases in self.content.intents.items() if contains_phrase(text, phrases)), None)
+        if intent == "report_concern" or (intent is None and starts_a_report(ctx.content, text, reading)):
+            await self.report.start_from_words(ctx, reading)
+        elif intent:
             await self._global_choice(ctx, f"menu:{intent}")
-            return
-        ctx.say("common.not_understood_idle")
-        await self.show_menu(ctx)
+        else:
+            self.listen(ctx, text)
+            await self.show_menu(ctx)
+
+    def listen(self, ctx: Context, text: str) -> None:
+        """A message that names nothing a report would: a warm reply, worded differently from the last one if that
+        was warm too, and the words kept to offer as the start of a report (unless they are only a greeting)."""
+        state = ctx.state
+        ctx.say("common.listening_again" if state.listened else "common.listening")
+        if not only_small_talk(ctx.content, text):
+            kept = f"{state.unclear_words}\n{text}" if state.unclear_words else text
+            state.unclear_words = kept[-self.settings.max_text_chars:]
 
     async def _advance(self, ctx: Context, frame: Frame, inp: Input) -> None:
         finished = await self.dialogs[frame.flow].handle(ctx, frame, inp)
@@ -285,23 +302,29 @@ class Engine:
             ctx.state.frames.remove(frame)
             await self._resume_below(ctx)
 
-    async def listening_first(self, ctx: Context, text: str) -> bool:
-        """With nothing running, before any intent: a message in Welsh gets the bilingual reply; a feeling is
-        acknowledged, then leads to support unless the message asks for something else or says what a report is
-        about. True when answered."""
-        if looks_welsh(text, self.content.phrases.welsh):
-            await welsh_reply(ctx)
-            return True
-        if support_now.acknowledge_feeling(ctx, text) and not self._asks_or_tells(ctx, text):
+    async def listening_first(self, ctx: Context, text: str, reading: FirstMessage) -> bool:
+        """With nothing running, before any intent: a feeling is acknowledged, then leads to support unless the
+        message asks for something else or says what a report is about (`reading`). True when answered."""
+        if support_now.acknowledge_feeling(ctx, text) and not self._asks_or_tells(text, reading):
             await self._global_choice(ctx, "menu:get_support")
             return True
         return False
 
-    def _asks_or_tells(self, ctx: Context, text: str) -> bool:
+    def _asks_or_tells(self, text: str, reading: FirstMessage) -> bool:
         """Whether a message with a feeling in it also asks for something (a flow's phrase) or says what a report
         is about ("someone made a fake instagram of me and I'm really upset"): then that goes ahead."""
-        return any(contains_phrase(text, phrases) for phrases in self.content.intents.values()) or (
-            read_first_message(ctx.content, text, ctx.now.date()).names_facts)
+        return any(contains_phrase(text, phrases) for phrases in self.content.intents.values()) or reading.names_facts
+
+    async def _in_welsh(self, ctx: Context, said: Said) -> bool:
+        """A message in Welsh, in any state: the short bilingual reply, then the question the person is at (or the
+        menu), so a flow keeps its place. At a question answered in their own words, the Welsh is the answer,
+        kept as written for the DSL, and the flow goes on."""
+        if not said.text or said.picked or not looks_welsh(said.text, self.content.phrases.welsh):
+            return False
+        frame = ctx.state.active
+        words_kept = frame is not None and self.keeping.step_type(frame) in WORDS_KEPT_STEPS
+        await welsh_reply(ctx, ask_again=not words_kept)
+        return not words_kept
 
     async def _resume_below(self, ctx: Context) -> None:
         if ctx.state.active:
@@ -348,6 +371,8 @@ class Engine:
     def _set_aside_if_idle(self, ctx: Context) -> bool:
         state = ctx.state
         idle = ctx.now - state.updated_at > timedelta(days=self.settings.idle_days)
+        if idle:
+            state.unclear_words = None  # words kept for a report are not offered after so long
         if state.frames and idle:
             state.paused = state.paused + state.frames
             state.frames = []

@@ -103,6 +103,7 @@ class Keeping:
             await self.conversation.show_menu(ctx)
 
     async def stop(self, ctx: Context) -> None:
+        ctx.state.unclear_words = None  # words kept to start a report are let go too
         frame = ctx.state.active
         if frame is None:
             ctx.say("common.nothing_to_stop")
@@ -117,6 +118,7 @@ class Keeping:
 
     async def delete(self, ctx: Context) -> None:
         """Ends the flow in progress without keeping it: nothing it gathered is sent or saved."""
+        ctx.state.unclear_words = None
         frame = ctx.state.active
         if frame is None:
             ctx.say("common.nothing_to_stop")
@@ -164,7 +166,7 @@ class Keeping:
         for target in SWITCH_TARGETS:
             if target != frame.flow and is_command(text, phrases.switch.get(target, [])):
                 return target
-        if self._step_type(frame) in FREE_TEXT_STEPS:
+        if self.step_type(frame) in FREE_TEXT_STEPS:
             return None
         for target in SWITCH_TARGETS:
             if target != frame.flow and contains_phrase(text, ctx.content.intents.get(target, [])):
@@ -173,7 +175,7 @@ class Keeping:
             return "get_support"
         return None
 
-    def _step_type(self, frame: Frame) -> str:
+    def step_type(self, frame: Frame) -> str:
         flow = self.conversation.content.flows[frame.flow]
         step = next((s for s in flow.steps if s.id == frame.step), None)
         return step.type if step is not None else "choice"  # "_change" picks which answer to change

@@ -23,8 +23,10 @@ def looks_welsh(text: str, welsh: WelshWords | None) -> bool:
     return len(found) >= 2 or " ".join(said) in {normalise(w) for w in welsh.words}
 
 
-async def welsh_reply(ctx: Context) -> None:
+async def welsh_reply(ctx: Context, ask_again: bool = True) -> None:
+    """The bilingual reply; then, with `ask_again`, the question the person is at (or the menu)."""
     names = await ctx.services.casework.handler_names(ctx)
     ctx.say("welsh.reply", school_name=ctx.scope.name,
             people=names or ctx.text("welsh.your_dsl_cy"), dsl_names=names or ctx.text("welsh.your_dsl"))
-    await ctx.services.conversation.show_menu(ctx)
+    if ask_again:
+        await ctx.services.conversation.ask_again(ctx)

@@ -7,6 +7,7 @@ import re
 
 from bot.core.content import Content, Step
 from bot.core.models import Choice
+from bot.core.text import contains_phrase, normalise
 from bot.core.understand import Option, is_one_of, understand
 
 # An answer already dealt with (a "Did you mean ...?" asked, say): the step neither takes it nor asks again.
@@ -28,12 +29,46 @@ def answer_options(content: Content, step: Step, choices: list[Choice]) -> list[
             phrases += content.phrases.platform_names.get(choice.id, []) + ([platform.name] if platform else [])
         meaning = spec.means if spec else _MEANING_CHOICES.get(choice.id)
         for key, said in words.items():
-            if key == meaning:
+            if key in _meaning_words(step, meaning):
                 phrases += said
         if choice.id in ("skip", "done") and not spec:
             phrases += content.phrases.commands["skip" if choice.id == "skip" else "done"]
         options.append(Option(id=choice.id, label=choice.label, phrases=tuple(phrases)))
     return options
+
+
+def _meaning_words(step: Step, meaning: str | None) -> list[str]:
+    """Which of content/phrases.yaml `answers` a choice that means `meaning` takes: its own, and for the
+    no-one/none choice every way of saying "no" too ("nope", "nah"), unless another choice means "no"."""
+    if meaning is None:
+        return []
+    if meaning == "none" and not any(c.means == "no" for c in step.choices):
+        return ["none", "no"]
+    return [meaning]
+
+
+def whole_meaning(content: Content, text: str) -> str | None:
+    """"unsure", "none" or "no" when the whole answer says only that ("not sure", "nobody", "nope"), else None:
+    such an answer never picks a choice by a word inside it ("not sure" is not "sure")."""
+    answers, hedges = content.phrases.answers, content.phrases.hedges
+    for meaning in ("unsure", "none", "no"):
+        if is_one_of(text, answers.get(meaning, []), hedges):
+            return meaning
+    return None
+
+
+def meaning_choice(step: Step, meaning: str) -> str | None:
+    """The step's choice for a whole answer that means `meaning`: not knowing picks its not-knowing choice; "no"
+    or "none" its no-one choice, else its "no" choice, else a not-knowing choice that itself lists "no" among its
+    synonyms ("Where is it?" or "Any idea who is behind it?": "nah" is not knowing). Where none fits ("Who is
+    it about?"), None: the answer is not guessed."""
+    if meaning == "unsure":
+        return next((c.id for c in step.choices if c.means == "unsure"), None)
+    for kind in ("none", "no"):
+        found = next((c.id for c in step.choices if c.means == kind), None)
+        if found:
+            return found
+    return next((c.id for c in step.choices if c.means == "unsure" and "no" in c.synonyms), None)
 
 
 def kept_words_choice(step: Step) -> str | None:
@@ -53,8 +88,28 @@ def said_nothing(content: Content, text: str) -> bool:
     return is_one_of(text, words, phrases.hedges)
 
 
+def said_unsure(content: Content, text: str, or_none: bool = False) -> bool:
+    """Whether not knowing is said anywhere in `text` ("not sure when", "dont know what its called"), or with
+    `or_none` not having it either ("i dont have the name sorry"): on a question whose answer could not be read,
+    that is the answer. Phrases of fewer than four letters ("na", "?") are left to whole answers."""
+    answers = content.phrases.answers
+    phrases = [*answers.get("unsure", []), *content.phrases.commands["skip"], *(answers["none"] if or_none else [])]
+    words = [w for w in phrases if len(normalise(w).replace(" ", "")) >= 4 or w in answers.get("unsure", [])]
+    return bool(text) and contains_phrase(text, [w for w in words if normalise(w)]) is not None
+
+
+def unsure_choice(step: Step) -> str | None:
+    """The step's choice that means not knowing ("Not sure", "No idea", "Somewhere else, or not sure")."""
+    return next((c.id for c in step.choices if c.means == "unsure"), None)
+
+
 def said_yes(content: Content, text: str) -> bool:
     return bool(text) and is_one_of(text, content.phrases.answers.get("yes", []), content.phrases.hedges)
+
+
+def first_clause(text: str) -> str:
+    """`text` up to its first comma, full stop, dash or semicolon: "nothing" in "nothing, its all word of mouth"."""
+    return re.split(r"[,.;:!?]| - ", text, maxsplit=1)[0].strip()
 
 
 def too_short(text: str) -> bool:

@@ -354,6 +354,10 @@ class Phrases(Strict):
     answers: dict[Literal["yes", "no", "none", "unsure"], list[str]] = Field(
         default_factory=dict, description="the many ways of saying yes, no, nothing or not sure (bot/understand.py)")
     hedges: list[str] = Field(default_factory=list, description="words that soften an answer without changing it")
+    adding: list[str] = Field(default_factory=list, description="the words of saying where else it is: a message of "
+                              "these, platforms and accounts alone only adds them (\"its on tiktok too\")")
+    small_talk: list[str] = Field(default_factory=list, description="the words of greetings and apologies: a message "
+                                  "of these alone is not kept for a report (bot/core/first_message.py)")
     evidence_how: list[str] = Field(default_factory=list, description="asking how to send files, at the evidence step")
     platform_names: dict[str, list[str]] = Field(default_factory=dict, description="other names for each platform")
     first_message: dict[str, dict[str, list[str]]] = Field(

@@ -27,6 +27,8 @@ _IDIOMS = [
      r"first seen|i first saw it|i saw it|started|it started|began|only)\b", " "),
     (r"\b(\d+) (day|week|month|year)s?$", r"\1 \2s ago"),
 ]
+# A day written out ("14/11/2026", "14th of November"), set aside before a date is judged rough ("14 nov" is not).
+_SAID_DAY = re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")
 _HALF_TERM = re.compile(r"\bhalf ?term\b")
 # Where a longer message says when: the phrases read_date can take, found inside it.
 _WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
@@ -37,6 +39,24 @@ _SAID_WHEN = re.compile(
     rf"(?:last |on |since )?{_WEEKDAY}|"
     rf"(?:\d+|a|an|one|two|three|a few|a couple of|couple of|several) (?:days?|weeks?|months?) ago|"
     rf"\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH})\b")
+
+
+# What makes a date said a rough one: a hedge, a span ("last week", "a few days ago"), or a time of year.
+_ROUGH = re.compile(
+    r"\b(?:maybe|about|around|roughly|approx\w*|probably|i think|i guess|not sure|sometime|some time|at some point|"
+    r"few|couple|several|the other day|weekend|weeks?|months?|years?|half ?term|ish|or so|early|late|earlier)\b")
+
+
+def rough_key(step_id: str) -> str:
+    """The answer beside a date step's that says it was given roughly ("first_seen_approximate")."""
+    return f"{step_id}_approximate"
+
+
+def is_rough(text: str) -> bool:
+    """Whether a date is said roughly ("maybe last week", "a few days ago"), not as a day ("yesterday", "Monday",
+    "3 days ago", "14/11/2026"): the report then says "around" the day it was read as."""
+    said = normalise(text).replace("'", "")
+    return bool(_ROUGH.search(_SAID_DAY.sub(" ", said)))
 
 
 def read_date(text: str, today: date, half_terms: list[date] | None = None) -> date | None:
@@ -52,15 +72,24 @@ def read_date(text: str, today: date, half_terms: list[date] | None = None) -> d
         return None
     settings = {**_SETTINGS, "RELATIVE_BASE": datetime.combine(today, time(12))}
     parsed = dateparser.parse(said, languages=["en"], settings=settings)
-    return parsed.date() if parsed else None
+    if parsed is None:  # a day said among other words: "not sure when, maybe last week"
+        found = _SAID_WHEN.search(normalise(text).replace("'", ""))
+        return read_date(found.group(0), today, half_terms) if found and found.group(0) != text else None
+    return parsed.date()
+
+
+def when_said(text: str) -> str:
+    """The words in a longer message that say when ("... since Monday ..." says "since monday"), or ""."""
+    found = _SAID_WHEN.search(normalise(text).replace("'", ""))
+    return found.group(0) if found else ""
 
 
 def find_date(text: str, today: date, half_terms: list[date] | None = None) -> date | None:
     """A day said somewhere in a longer message ("... since Monday ..."), if it is in the past."""
-    found = _SAID_WHEN.search(normalise(text).replace("'", ""))
-    if not found:
+    said = when_said(text)
+    if not said:
         return None
-    day = read_date(found.group(0), today, half_terms)
+    day = read_date(said, today, half_terms)
     return day if day is not None and day <= today else None
 
 

@@ -4,7 +4,11 @@ Categories, who appears and who may be behind it come from the phrases in conten
 platforms from their names (and other names) and from links; accounts from @handles and links; when it was first
 seen from a date said in it (bot/dates.py); and the words themselves, when they describe something, become the
 draft description. The bot says this back to be confirmed (bot/conversation/dialogs/report_concern.py), never guessing
-silently: a phrase that could mean two answers to one question pre-fills nothing for it.
+silently: a phrase that could mean two answers to one question pre-fills nothing for it (for what is happening,
+those answers are kept as `unsure`, so the question can ask only which of them it is).
+
+A message starts a report only when it names facts (what, where, which account, who, when) or asks for one: a
+greeting, an apology or a hedge ("hi sorry to bother u this late") starts nothing, however long it is.
 """
 
 from __future__ import annotations
@@ -15,25 +19,41 @@ from datetime import date
 from typing import Any
 
 from bot.core.content import Content
-from bot.core.dates import find_date
+from bot.core.dates import find_date, is_rough, rough_key, when_said
 from bot.core.text import normalise, parse_accounts
-from bot.core.understand import Option, understand
+from bot.core.understand import Option, Understood, understand, without_hedges
 
-# A first message with this many words or more besides a request for a report ("I need to report something")
-# describes something: it becomes the draft description, and it starts a report even when nothing in it is
-# recognised.
+# A message with this many words or more besides a request for a report ("I need to report something") describes
+# something: when it starts a report, it becomes the draft description. Its length alone never starts one.
 DESCRIBES_WORDS = 4
+# A message with fewer words than this outside small talk is only a greeting or an apology.
+SMALL_TALK_MAX_WORDS = 2
+# What a message may tell about a report, each the answer to the question (step) of the same id.
+FACTS = ("categories", "platforms", "accounts", "who_appears", "behind_it", "first_seen")
+# Beside first_seen: it was said roughly ("maybe last week"), so the report says "around" that day.
+ROUGH_DATE = rough_key("first_seen")
+# Handles and links: read as accounts, never for the words in them ("@mr_davies_fanz" names no "mr").
+_ACCOUNT_WORDS = re.compile(r"@\S+|\S*(?:https?://|www\.)\S*", re.IGNORECASE)
 
 
 @dataclass
 class FirstMessage:
     answers: dict[str, Any] = field(default_factory=dict)  # report answers it gives, by step id
     describes: bool = False  # long enough to be the draft description
+    unsure: list[str] = field(default_factory=list)  # what is happening, when the words fit several ("fake account")
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """The answers it gives besides the description."""
+        return {k: v for k, v in self.answers.items() if k in FACTS}
 
     @property
     def names_facts(self) -> bool:
-        """Whether it says what a report is about (what, where, which account, who), not only how someone feels."""
-        return bool(set(self.answers) & {"categories", "platforms", "accounts", "who_appears", "behind_it"})
+        """Whether it says what a report is about (what, where, which account), or two things of one (who, when,
+        who may be behind it), not only how someone feels or that they are sorry to bother anyone: "sorry to
+        message so late tonight" names a when and nothing else."""
+        facts = self.facts
+        return bool(self.unsure or set(facts) & {"categories", "platforms", "accounts"} or len(facts) >= 2)
 
     @property
     def worth_confirming(self) -> bool:
@@ -46,11 +66,14 @@ def _options(cues: dict[str, list[str]]) -> list[Option]:
     return [Option(id=choice, label=choice.replace("_", " "), phrases=tuple(words)) for choice, words in cues.items()]
 
 
-def _picked(text: str, cues: dict[str, list[str]], content: Content) -> list[str]:
+def _read(text: str, cues: dict[str, list[str]], content: Content) -> Understood:
     if not cues:
-        return []
-    result = understand(text, _options(cues), multiple=True, hedges=content.phrases.hedges)
-    return result.picked
+        return Understood()
+    return understand(text, _options(cues), multiple=True, hedges=content.phrases.hedges)
+
+
+def _picked(text: str, cues: dict[str, list[str]], content: Content) -> list[str]:
+    return _read(text, cues, content).picked
 
 
 def _platforms(text: str, content: Content, from_links: list[str]) -> list[str]:
@@ -74,14 +97,17 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     accounts, _ = parse_accounts(text)
     # a single word is never a handle here ("report"): only an @handle or a link is an account
     accounts = [a for a in accounts if a.kind == "url" or f"@{a.value.lstrip('@')}" in text.lower()]
-    for step in ("categories", "who_appears"):
-        picked = _picked(text, cues.get(step, {}), content)
-        if picked:
-            answers[step] = picked
-    behind = _picked(text, cues.get("behind_it", {}), content)
+    words = _ACCOUNT_WORDS.sub(" ", text)
+    categories = _read(words, cues.get("categories", {}), content)
+    if categories.picked:
+        answers["categories"] = categories.picked
+    who = _picked(words, cues.get("who_appears", {}), content)
+    if who:
+        answers["who_appears"] = who
+    behind = _picked(words, cues.get("behind_it", {}), content)
     if len(behind) == 1:
         answers["behind_it"] = behind[0]
-    platforms = _platforms(text, content, [a.platform for a in accounts if a.platform])
+    platforms = _platforms(words, content, [a.platform for a in accounts if a.platform])
     if platforms:
         answers["platforms"] = platforms
     if accounts:
@@ -89,17 +115,41 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     seen = find_date(text, today, half_terms)
     if seen:
         answers["first_seen"] = seen.isoformat()
-    describes = len(_besides_asking(content, text).split()) >= DESCRIBES_WORDS
+        if is_rough(when_said(text)):
+            answers[ROUGH_DATE] = True
+    besides = _besides_asking(content, text)
+    describes = len(besides.split()) >= DESCRIBES_WORDS and not only_small_talk(content, besides)
     if describes:
         answers["description"] = text
-    return FirstMessage(answers=answers, describes=describes)
+    return FirstMessage(answers=answers, describes=describes, unsure=categories.maybe)
+
+
+def only_small_talk(content: Content, text: str) -> bool:
+    """Whether `text` is only a greeting, an apology or a hedge ("hi sorry to bother u this late", "um hi, are you
+    there"): fewer than two of its words are outside content/phrases.yaml `small_talk` and `hedges`, so there is
+    nothing in it worth keeping for a report."""
+    known = {normalise(w).replace("'", "") for w in content.phrases.small_talk}
+    said = without_hedges(text, content.phrases.hedges)
+    return len([w for w in said.split() if w not in known]) < SMALL_TALK_MAX_WORDS
+
+
+def only_adds(content: Content, text: str) -> bool:
+    """Whether `text` only says where else it is ("its on tiktok too", "also @hillside.roasts on insta"): nothing
+    is left once its platforms, accounts, small talk and content/phrases.yaml `adding` words are set aside."""
+    said = f" {normalise(_ACCOUNT_WORDS.sub(' ', text)).replace(chr(39), '')} "
+    names = [p.name for p in content.facts.platforms.values()]
+    names += [n for others in content.phrases.platform_names.values() for n in others]
+    for name in sorted((normalise(n).replace("'", "") for n in names), key=len, reverse=True):
+        said = said.replace(f" {name} ", " ")
+    known = {normalise(w).replace("'", "") for w in [*content.phrases.small_talk, *content.phrases.adding]}
+    return not [w for w in without_hedges(said, content.phrases.hedges).split() if w not in known]
 
 
 def starts_a_report(content: Content, text: str, reading: FirstMessage) -> bool:
     """A message no intent claimed starts a report when it asks for one in other words or with a typo ("repot a
-    concern"), or says something a report would: a category, a platform, an account, who appears, or a
-    description."""
-    if reading.describes or reading.names_facts:
+    concern"), or names facts a report would: what is happening, a platform, an account, who appears, or when.
+    Words alone, however many, do not: "hi sorry to bother u this late" is answered, not made a report."""
+    if reading.names_facts:
         return True
     asks = Option(id="report", label="report", phrases=tuple(content.intents.get("report_concern", [])))
     return bool(understand(text, [asks], multiple=False, hedges=content.phrases.hedges).picked)

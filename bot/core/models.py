@@ -154,6 +154,11 @@ class ConversationState(BaseModel):
     offered_multiple: bool = False
     case_in_focus: str | None = Field(default=None, description="the reference of the last case shown to this person "
                                       "here, so its card's actions can be typed")
+    unclear_words: str | None = Field(default=None, description="what someone said that named nothing a report "
+                                      "would (not a greeting), offered as the start of the next report's description; "
+                                      "kept only until a report starts, stop, or the conversation goes idle")
+    listened: bool = Field(default=False, description="the last reply was the warm one to a message that named "
+                           "nothing, so the next such reply is worded differently")
     updated_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -51,6 +51,7 @@ class Report(BaseModel):
     platforms: Annotated[list[str], _or(list)] = Field(default_factory=list)
     accounts: Annotated[list[AccountAnswer], _or(list)] = Field(default_factory=list)
     first_seen: Annotated[date | None, _or(lambda: None)] = None
+    first_seen_approximate: Annotated[bool, _or(lambda: False)] = False  # said roughly: "around" that day
     description: Annotated[str | None, _or(lambda: None)] = None
     who_appears: Annotated[list[str], _or(list)] = Field(default_factory=list)
     names: Annotated[str | None, _or(lambda: None)] = None

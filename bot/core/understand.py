@@ -2,8 +2,9 @@
 
 Plain and explainable, in this order: the whole answer is a choice's id, label or one of its phrases; else the
 phrases found inside the answer (the longest wins where two overlap), and in the rest of it the same with
-typos, by rapidfuzz's edit-distance ratio against a threshold. A phrase that belongs to two choices, or two
-choices matched where only one may be picked, is never settled silently: the choices are offered back ("Did
+typos, by rapidfuzz's edit-distance ratio against a threshold. A phrase that belongs to two choices (unless the
+rest of the answer names one of them), or two choices matched where only one may be picked, is never settled
+silently: the choices are offered back ("Did
 you mean ...?"). Hedges ("I think", "probably") are set aside first. No language model, and nothing leaves the process.
 """
 
@@ -13,15 +14,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot.core.text import normalise
 
 # A phrase this long or longer may be matched with a typo; the ratio (0-100) it needs.
 FUZZY_MIN_LENGTH = 5
-FUZZY_RATIO = 80
+FUZZY_RATIO = 85  # 80 took "an account" for "fake account" and "a page" for "fake page"
 # Two fuzzy candidates closer than this are both offered back.
 FUZZY_MARGIN = 6
+# After a miss, "Did you mean ...?" offers the choices whose phrases are at least this close to the whole answer
+# (rapidfuzz's token sort ratio: the words in any order), from phrases of at least CLOSEST_MIN_LENGTH letters.
+CLOSEST_RATIO = 62  # 60 took "the police" for "the school" and "i told my husband" for "told the head"
+CLOSEST_MIN_LENGTH = 4
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iter
         return Understood()
     hedges = list(hedges)
     phrases = {o.id: _phrases(o, hedges) for o in options}
-    whole = [o.id for o in options if said in phrases[o.id]]
+    whole = _whole(said, phrases)
     if whole:
         return Understood(picked=whole) if len(whole) == 1 else Understood(maybe=whole)
     found = _found(said, phrases)
@@ -93,11 +98,40 @@ def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iter
     return _settle(hits, [o.id for o in options], multiple)
 
 
+def closest(text: str, options: list[Option], hedges: Iterable[str] = (), limit: int = 2) -> list[str]:
+    """After a miss: the (at most `limit`) options nearest the whole answer, best first, if any is near enough
+    to be worth asking about ("my mate at work" is near "a friend at work", a colleague)."""
+    said = without_hedges(text, hedges) or normalise(text).replace("'", "")
+    owner: dict[str, str] = {}
+    for option in options:
+        for phrase in _phrases(option, hedges):
+            if len(phrase) >= CLOSEST_MIN_LENGTH:
+                owner.setdefault(phrase, option.id)
+    found: list[str] = []
+    for phrase, _, _ in process.extract(said, list(owner), scorer=fuzz.token_sort_ratio,
+                                        score_cutoff=CLOSEST_RATIO, limit=None):
+        if owner[phrase] not in found:
+            found.append(owner[phrase])
+    return found[:limit]
+
+
+def said_whole(text: str, options: list[Option], hedges: Iterable[str] = ()) -> list[str]:
+    """The options whose id, label or one of whose phrases is the whole answer (no phrase found inside it)."""
+    said = without_hedges(text, hedges) or normalise(text).replace("'", "")
+    hedges = list(hedges)
+    return _whole(said, {o.id: _phrases(o, hedges) for o in options}) if said else []
+
+
+def _whole(said: str, phrases: dict[str, set[str]]) -> list[str]:
+    return [option for option, words in phrases.items() if said in words]
+
+
 def _found(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
     hits = []
     for option, words in phrases.items():
         for phrase in words:
-            for match in re.finditer(rf"(?<!\S){re.escape(phrase)}(?!\S)", said):
+            # a plural said for a phrase's singular counts too: "mums" is "mum", "colleagues" is "colleague"
+            for match in re.finditer(rf"(?<!\S){re.escape(phrase)}(?:s|es)?(?!\S)", said):
                 hits.append(_Hit(match.start(), match.end(), option, 100.0))
     return hits
 
@@ -120,17 +154,22 @@ def _fuzzy(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
 
 
 def _settle(hits: list[_Hit], order: list[str], multiple: bool) -> Understood:
-    """Overlapping hits: the longest (then the best) wins; a tie between two choices leaves both unsure."""
+    """Overlapping hits: the longest (then the best) wins. A phrase that means two choices equally leaves both
+    unsure, unless another part of the answer names one of them ("fake account of me": of me)."""
     kept: list[_Hit] = []
-    unsure: set[str] = set()
+    tied: dict[tuple[int, int], set[str]] = {}
     for hit in sorted(hits, key=lambda h: (-(h.end - h.start), -h.score)):
         rivals = [k for k in kept if k.start < hit.end and hit.start < k.end]
         if not rivals:
             kept.append(hit)
-        elif any(r.option != hit.option and (r.start, r.end) == (hit.start, hit.end)
-                 and r.score - hit.score < FUZZY_MARGIN for r in rivals):
-            unsure.update({hit.option, *(r.option for r in rivals)})
-    found = sorted({h.option for h in kept} | unsure, key=order.index)
+            continue
+        level = [r for r in rivals if r.option != hit.option and (r.start, r.end) == (hit.start, hit.end)
+                 and r.score - hit.score < FUZZY_MARGIN]
+        if level:
+            tied.setdefault((hit.start, hit.end), set()).update({hit.option, *(r.option for r in level)})
+    sure = {h.option for h in kept if (h.start, h.end) not in tied}
+    unsure = set().union(*(group for group in tied.values() if not group & sure))
+    found = sorted(sure | unsure, key=order.index)
     if not found:
         return Understood()
     if unsure or (len(found) > 1 and not multiple):

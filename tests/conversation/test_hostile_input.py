@@ -421,11 +421,11 @@ async def slack_report_with(slack, texts: list[str]) -> None:
     (msg,) = await say(slack, TEACHER, "yesterday")
     (msg,) = await say(slack, TEACHER, next(texts))
     (msg,) = await tick(slack, TEACHER, msg, ["me"])
-    (msg,) = await say(slack, TEACHER, next(texts))
+    *_, msg = await say(slack, TEACHER, next(texts))  # a handle or platform in it is added too, and said so
     assert question(msg) == "report_concern.evidence", msg["text"]
     file = {"id": "F0H", "name": next(texts)[:80] + ".png", "mimetype": "image/png", "size": 10,
             "permalink": "https://hillside.slack.com/files/F0H"}
-    (msg,) = await say(slack, TEACHER, next(texts), files=[file])
+    *_, msg = await say(slack, TEACHER, next(texts), files=[file])
     msgs = await click(slack, TEACHER, msg, "done")
     msgs = await tick(slack, TEACHER, msgs[-1], ["nobody"])
     (msg,) = await click(slack, TEACHER, msgs[-1], "former")
@@ -482,12 +482,12 @@ async def teams_report_with(teams, texts: list[str]) -> None:
     (msg,) = await teams.say(user, "yesterday")
     (msg,) = await teams.say(user, next(texts))
     (msg,) = await teams.tick(user, msg, ["me"])
-    (msg,) = await teams.say(user, next(texts))
+    *_, msg = await teams.say(user, next(texts))  # a handle or platform in it is added too, and said so
     assert card_question(msg) == "report_concern.evidence"
     shared = {"contentType": "application/vnd.microsoft.teams.file.download.info", "name": next(texts)[:80] + ".png",
               "contentUrl": "https://hillside.sharepoint.com/personal/jo/shot.png",
               "content": {"downloadUrl": f"{teams.connector.url}files/shot.png", "uniqueId": "1", "fileType": "png"}}
-    (msg,) = await teams.say(user, next(texts), attachments=[shared])
+    *_, msg = await teams.say(user, next(texts), attachments=[shared])
     msgs = await teams.press(user, msg, "done")
     msgs = await teams.tick(user, msgs[-1], ["nobody"])
     (msg,) = await teams.press(user, msgs[-1], "former")

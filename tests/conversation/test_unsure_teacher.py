@@ -4,8 +4,12 @@ and nothing like "ok" or "no" kept as evidence or names; in the in-process chat 
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from bot.core.models import Role, StaffMember
-from testing.chat import Chat
+from testing.chat import Chat, walk
 from tests.process.test_cli import chat_json, keys, run_cli
 
 UNSURE_TEACHER = [
@@ -71,3 +75,87 @@ def test_my_cases_monday_and_a_long_paste_through_chat_json(tmp_path):
     assert keys(turns[5]) == ["report_concern.first_seen.ask"]
     assert keys(turns[6]) == ["report_concern.names.ask"]  # "monday" on the optional question; description kept
     assert keys(turns[7]) == ["common.long_kept", "report_concern.evidence.ask"]
+
+
+# --- not knowing, wherever a question can be unsure ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("said", ["no", "dont know", "not sure", "not sure where", "cant remember", "no idea tbh"])
+async def test_not_knowing_where_picks_somewhere_else_or_not_sure(chat: Chat, bot, said):
+    await walk(chat, ["report", ["targeting_me"], ["no"]])
+    await chat.say(said)
+    assert chat.keys == ["report_concern.accounts.ask"], said
+    frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
+    assert frame.answers["platforms"] == ["other"]
+
+
+async def test_a_rough_date_among_other_words_is_read(chat: Chat, bot):
+    await walk(chat, ["report", ["targeting_me"], ["no"], ["tiktok"], "skip"])
+    await chat.say("not sure when, maybe last week")
+    assert chat.keys == ["report_concern.description.ask"]
+    frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
+    assert frame.answers["first_seen"] == "2026-11-13"
+
+
+@pytest.mark.parametrize("said", ["not sure when", "i dont know when it started", "cant remember when"])
+async def test_not_knowing_when_skips_the_optional_question(chat: Chat, bot, said):
+    await walk(chat, ["report", ["targeting_me"], ["no"], ["tiktok"], "skip"])
+    await chat.say(said)
+    assert chat.keys == ["report_concern.description.ask"], said
+    frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
+    assert frame.answers["first_seen"] is None
+
+
+@pytest.mark.parametrize("said", ["not sure what its called", "i dont have the name sorry", "havent got a link"])
+async def test_not_knowing_the_accounts_name_skips_it(chat: Chat, bot, said):
+    await walk(chat, ["report", ["targeting_me"], ["no"], ["tiktok"]])
+    await chat.say(said)
+    assert chat.keys == ["report_concern.first_seen.ask"], said
+    frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
+    assert frame.answers["accounts"] is None
+
+
+@pytest.mark.parametrize("said", ["it was called something rude", "it has my name in it"])
+async def test_words_that_are_not_an_account_are_still_asked_again(chat: Chat, said):
+    await walk(chat, ["report", ["targeting_me"], ["no"], ["tiktok"]])
+    await chat.say(said)
+    assert chat.keys == ["common.no_accounts_found", "report_concern.accounts.ask"], said
+
+
+# --- the teacher who starts with an apology at 10 pm, through `chat --json` -------------------------------
+
+APOLOGETIC_TEACHER = [
+    "hi sorry to bother u this late",
+    "some yr 9s have made an insta page mocking me, its called @mr_davies_fanz",
+    "yes",
+    "no",
+    "not sure when, maybe last week",
+    "no",
+    "i havent got anything",
+    "no",
+    "i teach them and one of them said something in class",
+    "ok send it",
+]
+
+
+@pytest.mark.slow
+def test_the_apologetic_teacher_through_chat_json(tmp_path):
+    db = tmp_path / "bot.db"
+    run_cli("staff", "add", "console:dsl", "--role", "dsl", "--name", "Dana Lee", "--db", db)
+    turns = chat_json(db, APOLOGETIC_TEACHER, env={"OSB_NOW": "2026-11-20T22:00"})
+    assert len(APOLOGETIC_TEACHER) <= 15
+    assert keys(turns[1]) == ["common.listening", "menu.ask"]
+    assert keys(turns[2]) == ["report.understood_kept"]
+    said_back = turns[2][0]["text"].replace("\\", "")  # as the console shows it, or as markdown
+    assert "an account targeting you on Instagram (@mr_davies_fanz), possibly made by learners" in said_back
+    for turn in turns[1:]:
+        assert not {"common.not_understood", "common.not_understood_multi", "common.bad_date"} & set(keys(turn))
+    assert "report.sent" in keys(turns[-1])
+    shown = json.loads(run_cli("cases", "show", "OSB-2026-0001", "--json", "--db", db).stdout)
+    answers = shown["answers"] if "answers" in shown else shown["case"]["answers"]
+    assert answers["platforms"] == ["instagram"]
+    assert answers["accounts"] == [{"kind": "handle", "value": "@mr_davies_fanz", "platform": None}]
+    assert answers["first_seen"] == "2026-11-13"
+    assert answers["description"] == APOLOGETIC_TEACHER[1]  # never the greeting
+    assert answers["names"] is None and noise_in(answers) == []
+    assert answers["behind_it"] == "learner" and answers["others_know"] == ["nobody"]

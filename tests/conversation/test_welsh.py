@@ -68,10 +68,21 @@ async def test_without_a_staff_list_the_reply_still_says_who_to_go_to(content, s
     assert "person diogelu dynodedig" in chat.reply("welsh.reply").text
 
 
-async def test_welsh_inside_a_report_is_kept_as_the_answer(chat: Chat, report_steps):
+async def test_welsh_inside_a_report_is_kept_as_the_answer_with_the_bilingual_reply(chat: Chat, bot, report_steps):
     await walk(chat, report_steps[:6])
     await chat.say("Mae rhywun yn postio lluniau ohona i")
-    assert chat.keys == ["report_concern.who_appears.ask"]
+    assert chat.keys == ["welsh.reply", "report_concern.who_appears.ask"]
+    frame = (await bot.store.load_conversation(chat._turn().conversation_key)).active
+    assert frame.answers["description"] == "Mae rhywun yn postio lluniau ohona i"
+
+
+async def test_welsh_at_a_question_with_options_gets_the_reply_and_the_same_question(chat: Chat, bot):
+    await chat.say("I'm being targeted")
+    await chat.pick("targeting_me")
+    await chat.say("Shwmae, dw i angen help")
+    assert chat.keys == ["welsh.reply", "report_concern.images.ask"]  # the report keeps its place
+    await chat.say("no")
+    assert chat.keys == ["report_concern.platforms.ask"]
 
 
 def test_welsh_through_the_command_line(tmp_path):

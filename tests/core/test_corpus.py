@@ -27,7 +27,7 @@ STARTS = {
     "my_cases": ("case.list_reported_none",),
     "privacy_check": ("privacy_check.platforms.ask",),
     "get_support": ("get_support.topic.ask",),
-    "menu": ("common.not_understood_idle",),
+    "menu": ("common.listening",),
 }
 
 

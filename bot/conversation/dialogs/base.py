@@ -14,22 +14,35 @@ from bot.core.answers import (
     ASKED,
     answer_options,
     asks_how_to_send,
+    first_clause,
     kept_words_choice,
+    meaning_choice,
     said_nothing,
+    said_unsure,
     said_yes,
     too_short,
+    unsure_choice,
+    whole_meaning,
 )
 from bot.core.content import Content, Flow, Step, render
-from bot.core.dates import half_term_starts, read_date
+from bot.core.dates import half_term_starts, is_rough, read_date, rough_key
 from bot.core.markup import escape
 from bot.core.models import Attachment, Case, Choice, Form, FormField, Frame, Reply
-from bot.core.text import is_command, parse_accounts
-from bot.core.understand import Understood, understand
+from bot.core.text import parse_accounts
+from bot.core.understand import Understood, closest, said_whole, understand
 from bot.core.words import describe
 
-__all__ = ["INVALID", "Context", "Dialog", "Input", "StepDialog"]
+__all__ = ["INVALID", "Context", "Dialog", "Input", "StepDialog", "forget_misses"]
 
 INVALID = object()
+# The button under "Did you mean ...?" that shows the question's choices again.
+ALL_CHOICES = "all_choices"
+
+
+def forget_misses(frame: Frame) -> None:
+    """The question is answered or shown afresh: misses in a row and "Did you mean ...?" start over."""
+    for mark in ("_missed", "_misses", "_maybe"):
+        frame.answers.pop(mark, None)
 
 
 def half_terms(ctx: Context) -> list[date]:
@@ -161,10 +174,26 @@ class StepDialog(Dialog):
         return [s for s in self.flow.steps
                 if s.type not in ("summary", "info") and s.id in frame.answers and self.applies(s, frame.answers)]
 
+    def case_answers(self, frame: Frame) -> dict[str, Any]:
+        """The answers a finished flow keeps: each answered step's, and beside a date given roughly, that it was
+        (`first_seen_approximate`)."""
+        answers = {s.id: frame.answers[s.id] for s in self.answered_steps(frame)}
+        for step in self.answered_steps(frame):
+            if step.type == "date" and answers[step.id] and frame.answers.get(rough_key(step.id)):
+                answers[rough_key(step.id)] = True
+        return answers
+
     def summary_text(self, ctx: Context, frame: Frame) -> str:
         """The answers in light markdown: titles in bold, what the user typed escaped."""
-        return "\n".join(f"**{s.title}:** {escape(self.describe_to_them(ctx, s, frame.answers[s.id]))}"
+        return "\n".join(f"**{s.title}:** {escape(self.shown_answer(ctx, s, frame))}"
                          for s in self.answered_steps(frame))
+
+    def shown_answer(self, ctx: Context, step: Step, frame: Frame) -> str:
+        """An answer in the summary: as described to them, and a date given roughly as "around" that day."""
+        shown = self.describe_to_them(ctx, step, frame.answers[step.id])
+        if step.type == "date" and frame.answers[step.id] and frame.answers.get(rough_key(step.id)):
+            return ctx.text("common.around", value=shown)
+        return shown
 
     def describe_to_them(self, ctx: Context, step: Step, value: Any) -> str:
         """An answer as shown back to the person who gave it; `describe` is how the case card shows it."""
@@ -176,6 +205,10 @@ class StepDialog(Dialog):
         if frame.step == "_change":
             return await self._pick_change(ctx, frame, inp)
         step = self.flow.step(frame.step)
+        if inp.picked == [ALL_CHOICES]:  # from "Did you mean ...?": the question again, with all its choices
+            forget_misses(frame)
+            await self.ask(ctx, frame)
+            return False
         if inp.attachments and step.type != "evidence":
             await self.refuse_attachments(ctx, frame)
             await self.ask(ctx, frame)
@@ -186,8 +219,7 @@ class StepDialog(Dialog):
         if value is INVALID:
             await self.ask(ctx, frame)
             return False
-        frame.answers.pop("_missed", None)
-        frame.answers.pop("_maybe", None)
+        forget_misses(frame)
         if inp.overflow:
             self.keep_overflow(ctx, frame, inp.overflow)
         if step.type == "evidence" and value is None:
@@ -268,33 +300,62 @@ class StepDialog(Dialog):
         maybe = [m for m in frame.answers.get("_maybe") or [] if m in allowed]
         if len(maybe) == 1 and said_yes(ctx.content, inp.text):  # "yes" to "Did you mean ...?"
             return Understood(picked=maybe)
+        meaning = whole_meaning(ctx.content, inp.text) if step.type in ("choice", "multi") else None
+        if meaning and (choice := meaning_choice(step, meaning)) in allowed:
+            return Understood(picked=[choice])  # "nope", "nobody", "not sure": the choice that means it
+        if meaning == "unsure":  # where no choice means not knowing: only a choice said whole ("can't tell"),
+            whole = said_whole(inp.text, options, ctx.content.phrases.hedges)  # never one by a word in it ("sure")
+            return Understood(picked=whole) if len(whole) == 1 else Understood()
         result = understand(inp.text, options, multiple=step.type == "multi", hedges=ctx.content.phrases.hedges)
-        if not (result.picked or result.maybe) and "not_sure" in allowed and \
-                is_command(inp.text, ctx.content.phrases.commands["skip"]):
-            return Understood(picked=["not_sure"])
+        unsure = unsure_choice(step)
+        if not (result.picked or result.maybe) and unsure in allowed and said_unsure(ctx.content, inp.text):
+            return Understood(picked=[unsure])  # "dont know", "can't remember where": its not-knowing choice
         return result
 
     async def missed(self, ctx: Context, frame: Frame, step: Step, inp: Input, maybe: list[str], key: str) -> Any:
-        """Not understood: "Did you mean ...?" with the likely choices; after a second miss where the step keeps
-        words, the words as written (with its "other" choice); else say so, and the question is asked again."""
-        labels = {c.id: c.label for c in self.choices_for(ctx, step, frame)}
+        """Not understood. The first miss: "Did you mean ...?" with the likely choices (or the nearest one or two,
+        bot/core/understand.py `closest`), and a button for all of them; else say so, and the question is asked
+        again. A miss after that, in a row: where the step keeps words, the words as written (with its "other"
+        choice); else a shorter reply with the numbered choices (and the step's help from the third miss on),
+        never the same words each time."""
+        choices = self.choices_for(ctx, step, frame)
+        misses = frame.answers.get("_misses", 0) if frame.answers.get("_missed") == step.id else 0
+        frame.answers.update({"_missed": step.id, "_misses": misses + 1})
+        if not maybe and not misses and inp.text and not inp.picked:
+            maybe = closest(inp.text, answer_options(ctx.content, step, choices), ctx.content.phrases.hedges)
         if maybe:
-            frame.answers["_maybe"] = maybe
-            named = [labels[m] for m in maybe]
-            value = named[0] if len(named) == 1 else ctx.text("common.or_list", value=", ".join(named[:-1]),
-                                                               name=named[-1])
-            ctx.say("common.did_you_mean", value=value, choices=[Choice(id=m, label=labels[m]) for m in maybe],
-                    asks=self.question_id(frame))
+            self.did_you_mean(ctx, frame, choices, maybe)
             return ASKED
         other, words_step = kept_words_choice(step), step.keeps_words_in
-        if other and words_step and frame.answers.get("_missed") == step.id and inp.text and not inp.picked:
+        if other and words_step and misses and inp.text and not inp.picked:
             frame.answers[words_step] = inp.text
             frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), words_step]
             ctx.say("common.kept_as_written")
             return [other]
-        frame.answers["_missed"] = step.id
+        if misses:
+            self.missed_again(ctx, frame, step, choices, misses + 1)
+            return ASKED
         ctx.say(key)
         return INVALID
+
+    def did_you_mean(self, ctx: Context, frame: Frame, choices: list[Choice], maybe: list[str]) -> None:
+        labels = {c.id: c.label for c in choices}
+        frame.answers["_maybe"] = maybe
+        named = [labels[m] for m in maybe]
+        value = named[0] if len(named) == 1 else ctx.text("common.or_list", value=", ".join(named[:-1]),
+                                                           name=named[-1])
+        offered = [Choice(id=m, label=labels[m]) for m in maybe] + [ctx.choice(ALL_CHOICES, "common.all_choices")]
+        ctx.say("common.did_you_mean", value=value, choices=offered, asks=self.question_id(frame))
+
+    def missed_again(self, ctx: Context, frame: Frame, step: Step, choices: list[Choice], misses: int) -> None:
+        """A second (or later) miss in a row: a short, kind reply with the numbered choices, "skip" where the
+        step may be skipped, and from the third miss the step's help, so the same words never come three times."""
+        if misses >= 3 and step.help:
+            ctx.replies.append(Reply(key=f"{self.flow_id}.{step.id}.help",
+                                     text=render(step.help, ctx.content.facts, {})))
+        key = "optional" if step.optional else "multi" if step.type == "multi" else "one"
+        ctx.say(f"common.not_understood_again.{key}", choices=choices, multiple=step.type == "multi",
+                asks=self.question_id(frame))
 
     async def answer_choice(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
         result = self.understood(ctx, step, frame, inp)
@@ -331,6 +392,8 @@ class StepDialog(Dialog):
         if self._skipped(ctx, step, inp):
             return None
         accounts, invalid = parse_accounts(inp.text)
+        if not accounts and not invalid and said_unsure(ctx.content, inp.text, or_none=True):
+            return None  # "dont know what its called"
         if invalid:
             ctx.say("common.bad_links", value=", ".join(v[:80] for v in invalid[:5]))
             return INVALID
@@ -344,10 +407,13 @@ class StepDialog(Dialog):
         return [a.model_dump() for a in accounts]
 
     async def answer_date(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        frame.answers.pop(rough_key(step.id), None)
         if self._skipped(ctx, step, inp):
             return None
         today = ctx.now.date()
         parsed = read_date(inp.text, today, half_terms(ctx)) if inp.text else None
+        if parsed is None and step.optional and said_unsure(ctx.content, inp.text, or_none=True):
+            return None  # "not sure when": not known, as "skip"
         if parsed is None:
             ctx.say("common.bad_date")
             return INVALID
@@ -357,6 +423,8 @@ class StepDialog(Dialog):
         if parsed.year < 2000:
             ctx.say("common.bad_date")
             return INVALID
+        if is_rough(inp.text):  # "maybe last week": that day, said as "around" it
+            frame.answers[rough_key(step.id)] = True
         return parsed.isoformat()
 
     async def answer_summary(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
@@ -367,6 +435,10 @@ class StepDialog(Dialog):
         gathered = frame.answers.get(step.id) or {"files": [], "notes": []}
         done = inp.picked == ["done"] or (not inp.picked and said_nothing(ctx.content, inp.text))
         if done:  # files sent with "done" are kept; the word is not
+            gathered["files"].extend(await self.take_files(ctx, frame, inp.attachments))
+            return gathered
+        if not inp.picked and said_nothing(ctx.content, first_clause(inp.text)):  # "nothing, its all word of mouth"
+            gathered["notes"].append(inp.text)  # kept, and nothing more is to come
             gathered["files"].extend(await self.take_files(ctx, frame, inp.attachments))
             return gathered
         if inp.picked:

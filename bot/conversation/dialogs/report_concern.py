@@ -6,13 +6,16 @@ images of under-18s, and opening the case at the end.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bot.cases.card import chat_platform_name, front_door
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
 from bot.conversation.dialogs import report_start
-from bot.conversation.dialogs.base import Context, Input, StepDialog
+from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog
+from bot.core.answers import said_yes, too_short
 from bot.core.content import Step
+from bot.core.first_message import FirstMessage
 from bot.core.markup import Markup
 from bot.core.models import Attachment, Case, Choice, Frame
 
@@ -34,7 +37,10 @@ class ReportConcern(StepDialog):
         if step.choices_from == "platforms":
             platforms = [Choice(id=p.id, label=p.name) for p in ctx.content.facts.platforms.values()]
             return platforms + [ctx.choice("other", "report.platform_other")]
-        return super().choices_for(ctx, step, frame)
+        choices = super().choices_for(ctx, step, frame)
+        if step.id == "categories" and report_start.told(frame):
+            choices.append(ctx.choice("yes", "report.understood_yes"))
+        return choices
 
     def describe_to_them(self, ctx: Context, step: Step, value: Any) -> str:
         """The reporter's own summary in their words ("An account targeting you"), not the card's third person."""
@@ -56,6 +62,10 @@ class ReportConcern(StepDialog):
         return step
 
     async def after_answer(self, ctx: Context, frame: Frame, step: Step) -> None:
+        if step.id == "categories":
+            frame.answers.pop(report_start.TOLD, None)
+        if step.id == "description":
+            report_start.after_description(frame)
         if frame.answers.get("_alert_held"):
             await ctx.services.casework.send_held_details(ctx, frame)
         if step.id == "images" and frame.answers["images"] in GUARDRAIL_ANSWERS:
@@ -111,20 +121,66 @@ class ReportConcern(StepDialog):
         else:
             ctx.say("common.no_files_here")
 
-    async def start_from_words(self, ctx: Context, text: str) -> None:
-        """The report, started by the person's own first message and pre-filled from it (report_start.py)."""
+    async def start_from_words(self, ctx: Context, reading: FirstMessage) -> None:
+        """The report, started by the person's own first message and pre-filled from what it said (`reading`,
+        report_start.py)."""
         if ctx.state.paused and ctx.state.paused[0].flow == self.flow_id:
             ctx.state.paused = []
-        await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, text))
+        await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, reading))
+
+    async def answer_accounts(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        return await self._or_words_kept(ctx, frame, step, inp, super().answer_accounts)
+
+    async def answer_date(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        return await self._or_words_kept(ctx, frame, step, inp, super().answer_date)
+
+    async def _or_words_kept(self, ctx: Context, frame: Frame, step: Step, inp: Input, answer: Any) -> Any:
+        """At the account and when questions (optional), words that are not an account or a date a second time
+        in a row ("the group is called 10B banter") are kept as written with the description, and the question
+        is left unanswered, rather than refused again."""
+        if frame.answers.get("_missed") == step.id and not inp.picked and step.optional and not too_short(inp.text):
+            if await answer(replace(ctx, replies=[]), frame, step, inp) is INVALID:  # tried, its refusal unsaid
+                report_start.keep_with_description(frame, inp.text)
+                ctx.say("common.kept_as_written")
+                return None
+        value = await answer(ctx, frame, step, inp)
+        if value is INVALID:
+            frame.answers["_missed"] = step.id
+        return value
+
+    async def start(self, ctx: Context, frame: Frame) -> None:
+        report_start.take_earlier_words(ctx, frame)
+        await self.ask(ctx, frame)
 
     async def handle(self, ctx: Context, frame: Frame, inp: Input) -> bool:
+        if report_start.offers_earlier(frame) and report_start.take_answer_to_earlier(ctx, frame, inp):
+            await self.ask(ctx, frame)
+            return False
         if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):
             return False
+        if report_start.pending(frame) is None and await report_start.take_more(self, ctx, frame, inp):
+            return False
+        if report_start.take_where_added(self, ctx, frame, inp):  # "its on tiktok too": added, and asked again
+            await self.ask(ctx, frame)
+            return False
+        told = report_start.told(frame)
+        if told and (inp.picked == ["yes"] or (not inp.picked and said_yes(ctx.content, inp.text))):
+            inp = replace(inp, text="", picked=list(told))  # "yes" to what the first message said is happening
         return await super().handle(ctx, frame, inp)
 
     async def ask(self, ctx: Context, frame: Frame) -> None:
+        if report_start.offers_earlier(frame):
+            report_start.offer_earlier(self, ctx, frame)
+            return
         if report_start.pending(frame) is not None:
             report_start.say_back(self, ctx, frame)
+            return
+        if not frame.editing and (told := report_start.what_was_told(self, ctx, frame)):
+            await super().ask(ctx, frame)
+            question = ctx.replies[-1]  # one message: the question and what was understood of it, then its choices
+            told = told.strip()
+            question.text = f"{told}\n{question.text}" if frame.step == "behind_it_detail" else \
+                f"{question.text.rstrip()}\n{told}"
             return
         if frame.step == "images" and self.guardrail_on(frame) and "images" in frame.answers and not frame.editing:
             following = self.next_step(frame, "images")  # answered already, by what was said before it was asked
