@@ -6,7 +6,7 @@ import pytest
 
 from bot.core.models import CaseStatus
 from testing.chat import STANDARD_REPORT, Chat, walk
-from tests.test_card_as_it_is_now import closed_by
+from tests.channels.test_card_as_it_is_now import closed_by
 
 REF = "OSB-2026-0001"
 

@@ -85,7 +85,7 @@ async def test_an_allegations_outcomes_are_offered_only_on_a_case_with_an_allega
 
 
 async def test_an_allegation_can_be_closed_as_unfounded(bot):
-    from tests.test_scheduler import ALLEGATION_ABOUT_HEAD
+    from tests.cases.test_scheduler import ALLEGATION_ABOUT_HEAD
 
     await walk(Chat(bot, "console:teacher"), ALLEGATION_ABOUT_HEAD)
     chair = Chat(bot, "console:chair")

@@ -28,7 +28,8 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-# The bot scopes asked for at install: exactly manifest/slack/manifest.yaml's (tests/test_slack_oauth.py checks).
+# The bot scopes asked for at install: exactly manifest/slack/manifest.yaml's
+# (tests/channels/test_slack_oauth.py checks).
 BOT_SCOPES = ("chat:write", "im:history", "im:write", "commands", "files:read", "files:write", "users:read")
 PLATFORM = "slack"
 

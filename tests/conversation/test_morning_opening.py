@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from bot.core.models import CaseStatus
 from testing.chat import Chat
-from tests.test_digest import REF, calendar_file, scheduler, settings  # noqa: F401  (fixtures)
-from tests.test_scheduler import ALLEGATION_ABOUT_HEAD, FRIDAY_NIGHT, URGENT_REPORT, at, report
-from tests.test_triage import ALLEGATION, OLDEST, URGENT, three_reports
+from tests.cases.test_digest import REF, calendar_file, scheduler, settings  # noqa: F401  (fixtures)
+from tests.cases.test_scheduler import ALLEGATION_ABOUT_HEAD, FRIDAY_NIGHT, URGENT_REPORT, at, report
+from tests.cases.test_triage import ALLEGATION, OLDEST, URGENT, three_reports
 
 FIVE = [f"OSB-2026-000{n}" for n in range(1, 6)]
 

@@ -1,5 +1,5 @@
 """The case domain's commands (bot/cases/service.py), called as the case domain is: with the school's scope, the
-case, who acts and when, and no conversation. The conversation's side of them is in tests/test_casework.py."""
+case, who acts and when, and no conversation. The conversation's side of them is in tests/cases/test_casework.py."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ async def test_marking_urgent_once(bot, clock):
 
 async def test_only_the_case_manager_decides_the_harm_threshold_of_an_allegation(bot, clock):
     from bot.cases.card import THRESHOLD_DECISIONS
-    from tests.test_allegations import allegation
+    from tests.cases.test_allegations import allegation
 
     service = CaseService(bot.store)
     await walk(Chat(bot, "console:ta"), allegation())

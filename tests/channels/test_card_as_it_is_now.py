@@ -9,12 +9,12 @@ import pytest
 from testing.chat import STANDARD_REPORT, Chat, walk
 from testing.slack_harness import all_text
 from testing.teams_harness import actions, card_of, words
-from tests.test_slack import DEPUTY as SLACK_DEPUTY
-from tests.test_slack import DSL as SLACK_DSL
-from tests.test_slack import bot, slack, slack_api  # noqa: F401  (fixtures)
-from tests.test_teams import DEPUTY as TEAMS_DEPUTY
-from tests.test_teams import DSL as TEAMS_DSL
-from tests.test_teams import connector, teams  # noqa: F401  (fixtures)
+from tests.channels.test_slack import DEPUTY as SLACK_DEPUTY
+from tests.channels.test_slack import DSL as SLACK_DSL
+from tests.channels.test_slack import bot, slack, slack_api  # noqa: F401  (fixtures)
+from tests.channels.test_teams import DEPUTY as TEAMS_DEPUTY
+from tests.channels.test_teams import DSL as TEAMS_DSL
+from tests.channels.test_teams import connector, teams  # noqa: F401  (fixtures)
 
 REF = "OSB-2026-0001"
 

@@ -17,7 +17,7 @@ from bot.core.models import Choice
 from bot.core.report import Report
 from bot.core.understand import understand
 from testing.chat import STANDARD_REPORT, Chat, walk
-from tests.test_cli import chat_json, keys, run_cli
+from tests.process.test_cli import chat_json, keys, run_cli
 
 NO_WORDS = ["no", "nope", "nah", "no one", "nobody", "none", "not yet", "not that i know", "no-one knows yet"]
 
