@@ -96,12 +96,13 @@ class Engine:
         # The store's lock: with a server database it holds across every process serving this deployment.
         async with self.store.conversation_lock(key):
             try:
-                if turn.turn_id and await self.store.turn_seen(turn.turn_id):
+                # Whether it is a retry, the saved state and the person's directory entry: one read.
+                seen, saved, member = await self.store.begin_turn(key, turn.turn_id, turn.school_id, turn.user)
+                if seen:
                     return []
                 await self._keep_display_name(turn)
                 scope = await self.schools.scope(turn.school_id)
-                state = await self.store.load_conversation(key) or ConversationState()
-                member = await self.store.get_staff(turn.school_id, turn.user)
+                state = saved or ConversationState()
                 ctx = Context(services=self.services, scope=scope, turn=turn, state=state, member=member,
                               now=self.clock())
                 await self._dispatch(ctx)
