@@ -1052,8 +1052,16 @@ async def test_with_the_tenant_unset_each_mapped_tenant_reaches_its_school_and_n
         activity["channelData"] = {"tenant": {"id": tenant}}
         return Activity.model_validate(activity)
 
+    greeted: list[tuple[str, str | None]] = []
+
+    async def post(context, user_id, replies, place):  # no connector behind this bare turn: what would be sent
+        greeted.append((user_id, place.school_id))
+
+    channel._post = post
     for tenant, user in ((TENANT, TEACHER), (oak_tenant, DSL), (unmapped, HEAD)):
         await channel.on_turn(TurnContext(channel.adapter, from_tenant(tenant, user)))
+    # The first of Teams' two "added" activities opens the chat, in the tenant's school; the unmapped one is ignored.
+    assert greeted == [(TEACHER, "hill"), (DSL, "oak")]
     assert await bot.store.get_conversation_ref("hill", f"teams:{TEACHER}") is not None
     assert await bot.store.get_conversation_ref("oak", f"teams:{DSL}") is not None
     for school in ("default", "hill", "oak"):  # someone in a tenant no school claimed: nothing kept anywhere

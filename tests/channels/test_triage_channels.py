@@ -41,7 +41,8 @@ async def test_a_teams_dsl_opening_the_chat_sees_the_summary_before_their_menu(t
     sent = await teams.install(TEAMS_DSL)
     first = next(a for a in sent if SUMMARY in words(card_of(a)).replace("*", ""))
     menu = next(a for a in sent if "menu:my_cases" in str(actions(a)))
-    assert sent.index(first) < sent.index(menu)  # the cards already waiting may come before, by the outbox
+    assert sent.index(first) == 0 and sent.index(first) < sent.index(menu)  # the list first, no card before it
+    assert not any(f"case:{OLDEST}:ack" in str(actions(a)) for a in sent)  # listed, not dumped in full
     assert "menu:report_concern" in str(actions(menu))
     pressed = [a["data"]["choice"] if isinstance(a.get("data"), dict) and "choice" in a["data"] else a.get("data")
                for a in actions(first)]

@@ -113,14 +113,24 @@ class TeamsChannel:
             if school is None:
                 return
             if (activity.action or "").startswith("add"):
-                await self._remember(activity, school)
-                self.outbox.wake()
+                await self._on_added(context, school)
             elif (activity.action or "").startswith("remove"):
                 await self.state.forget(school, f"{PLATFORM}:{user_id_of(activity)}")
         elif activity.type == ActivityTypes.conversation_update:
             bot_id = activity.recipient.id if activity.recipient else None
             if any(m.id == bot_id for m in activity.members_added or []):
-                await self._on_installed(context)
+                await self._on_added(context, (await self._place(activity)).school_id)
+
+    async def _on_added(self, context: TurnContext, school: str | None) -> None:
+        """Teams says twice that someone added the bot (installationUpdate, then conversationUpdate): the first
+        opens the chat, so what waited for them comes as the opening shows it (a handler's list first), never
+        delivered ahead of it; the second only keeps where to reach them."""
+        user_id = user_id_of(context.activity)
+        if school is None or not user_id or await self.state.reference(school, f"{PLATFORM}:{user_id}") is None:
+            await self._on_installed(context)
+            return
+        await self._remember(context.activity, school)
+        self.outbox.wake()
 
     async def _on_installed(self, context: TurnContext) -> None:
         """The bot was added to someone's personal chat: what waited for them, then a greeting."""
