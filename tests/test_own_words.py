@@ -387,3 +387,15 @@ def test_the_lead_s_upset_teacher_through_chat_json(tmp_path):
     answers = shown["answers"]
     assert answers["description"].startswith(UNCLEAR)
     assert answers["others_know"] == ["nobody"] and answers["first_seen_approximate"] is True
+
+
+async def test_the_same_unclear_answer_three_times_never_gets_the_same_reply_three_times(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:2])
+    assert chat.keys == ["report_concern.images.ask"]
+    said = []
+    for _ in range(3):
+        await chat.say("yes or no")  # two choices where one may be picked: asked about, then made easier
+        said.append((chat.keys, chat.text))
+    assert [keys for keys, _ in said] == [["common.did_you_mean"], ["common.not_understood_again.one"],
+                                          ["report_concern.images.help", "common.not_understood_again.one"]]
+    assert len({text for _, text in said}) == 3

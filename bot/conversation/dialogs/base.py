@@ -323,7 +323,7 @@ class StepDialog(Dialog):
         frame.answers.update({"_missed": step.id, "_misses": misses + 1})
         if not maybe and not misses and inp.text and not inp.picked:
             maybe = closest(inp.text, answer_options(ctx.content, step, choices), ctx.content.phrases.hedges)
-        if maybe:
+        if maybe and not misses:  # once: asked again, it would be the same words
             self.did_you_mean(ctx, frame, choices, maybe)
             return ASKED
         other, words_step = kept_words_choice(step), step.keeps_words_in
