@@ -418,3 +418,4 @@ def test_a_fake_account_of_our_school_is_read_as_pretending_to_be_the_school(con
                                  date(2026, 12, 5))
     assert reading.answers["categories"] == ["school_impersonation"]
     assert reading.answers["platforms"] == ["instagram"]
+    assert "behind_it" not in reading.answers  # "asking parents" says nothing of who made it
