@@ -63,7 +63,8 @@ class FirstMessage:
 
 
 def _options(cues: dict[str, list[str]]) -> list[Option]:
-    return [Option(id=choice, label=choice.replace("_", " "), phrases=tuple(words)) for choice, words in cues.items()]
+    return [Option(id=choice, label=choice.replace("_", " "), phrases=tuple(words), by_name=False)
+            for choice, words in cues.items()]
 
 
 def _read(text: str, cues: dict[str, list[str]], content: Content) -> Understood:

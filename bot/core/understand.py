@@ -36,6 +36,7 @@ class Option:
     id: str
     label: str
     phrases: tuple[str, ...] = ()
+    by_name: bool = True  # its id and label mean it too (not for cues, whose ids are not words people say)
 
 
 @dataclass
@@ -64,7 +65,7 @@ def without_hedges(text: str, hedges: Iterable[str]) -> str:
 def _phrases(option: Option, hedges: Iterable[str]) -> set[str]:
     """The option's phrases as answers are read: normalised, and also with hedges set aside where that leaves a
     phrase of some length ("working on it" is also "working it", as "on" is set aside from answers)."""
-    words = {option.id.replace("_", " "), option.label, *option.phrases}
+    words = {*((option.id.replace("_", " "), option.label) if option.by_name else ()), *option.phrases}
     plain = {normalise(w).replace("'", "") for w in words}
     unhedged = {without_hedges(w, hedges) for w in words}
     return {p for p in plain | unhedged if p and (p in plain or len(p) >= FUZZY_MIN_LENGTH)}

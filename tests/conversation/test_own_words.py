@@ -7,12 +7,14 @@ starts, the same warm reply twice, a platform said late, rough dates kept as exa
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
 from bot.cases.card import describe_answer
 from bot.core.answers import answer_options, meaning_choice, whole_meaning
 from bot.core.dates import is_rough
+from bot.core.first_message import read_first_message
 from bot.core.models import Choice
 from bot.core.report import Report
 from bot.core.understand import understand
@@ -387,3 +389,33 @@ def test_the_lead_s_upset_teacher_through_chat_json(tmp_path):
     answers = shown["answers"]
     assert answers["description"].startswith(UNCLEAR)
     assert answers["others_know"] == ["nobody"] and answers["first_seen_approximate"] is True
+
+
+async def test_the_same_unclear_answer_three_times_never_gets_the_same_reply_three_times(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:2])
+    assert chat.keys == ["report_concern.images.ask"]
+    said = []
+    for _ in range(4):
+        await chat.say("yes or no")  # two choices where one may be picked: asked about, then made easier
+        said.append((chat.keys, chat.text))
+    assert [keys for keys, _ in said] == [["common.did_you_mean"], ["common.not_understood_again.one"],
+                                          ["report_concern.images.help", "common.not_understood_again.one"],
+                                          ["common.not_understood_again.one"]]
+    assert all(said[i][1] != said[i + 1][1] for i in range(3))
+
+
+@pytest.mark.parametrize("said", ["no", "yep", "ok", "?"])
+async def test_no_or_yes_after_a_miss_is_never_kept_as_words(chat: Chat, bot, said):
+    await chat.say("report")
+    await chat.say("the police")
+    await chat.say(said)
+    answers = (await state_of(bot, chat)).active.answers
+    assert "description" not in answers and "categories" not in answers
+
+
+def test_a_fake_account_of_our_school_is_read_as_pretending_to_be_the_school(content):
+    reading = read_first_message(content, "someone set up a fake insta of our school asking parents for money",
+                                 date(2026, 12, 5))
+    assert reading.answers["categories"] == ["school_impersonation"]
+    assert reading.answers["platforms"] == ["instagram"]
+    assert "behind_it" not in reading.answers  # "asking parents" says nothing of who made it

@@ -316,18 +316,18 @@ class StepDialog(Dialog):
         """Not understood. The first miss: "Did you mean ...?" with the likely choices (or the nearest one or two,
         bot/core/understand.py `closest`), and a button for all of them; else say so, and the question is asked
         again. A miss after that, in a row: where the step keeps words, the words as written (with its "other"
-        choice); else a shorter reply with the numbered choices (and the step's help from the third miss on),
+        choice); else a shorter reply with the numbered choices (with the step's help every other time),
         never the same words each time."""
         choices = self.choices_for(ctx, step, frame)
         misses = frame.answers.get("_misses", 0) if frame.answers.get("_missed") == step.id else 0
         frame.answers.update({"_missed": step.id, "_misses": misses + 1})
         if not maybe and not misses and inp.text and not inp.picked:
             maybe = closest(inp.text, answer_options(ctx.content, step, choices), ctx.content.phrases.hedges)
-        if maybe:
+        if maybe and not misses:  # once: asked again, it would be the same words
             self.did_you_mean(ctx, frame, choices, maybe)
             return ASKED
         other, words_step = kept_words_choice(step), step.keeps_words_in
-        if other and words_step and misses and inp.text and not inp.picked:
+        if other and words_step and misses and not inp.picked and self.worth_keeping(ctx, inp.text):
             frame.answers[words_step] = inp.text
             frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), words_step]
             ctx.say("common.kept_as_written")
@@ -337,6 +337,11 @@ class StepDialog(Dialog):
             return ASKED
         ctx.say(key)
         return INVALID
+
+    @staticmethod
+    def worth_keeping(ctx: Context, text: str) -> bool:
+        """Whether words may be kept as written: not "no", "yes", "nothing" or too short to say anything."""
+        return not (too_short(text) or said_nothing(ctx.content, text) or said_yes(ctx.content, text))
 
     def did_you_mean(self, ctx: Context, frame: Frame, choices: list[Choice], maybe: list[str]) -> None:
         labels = {c.id: c.label for c in choices}
@@ -349,8 +354,8 @@ class StepDialog(Dialog):
 
     def missed_again(self, ctx: Context, frame: Frame, step: Step, choices: list[Choice], misses: int) -> None:
         """A second (or later) miss in a row: a short, kind reply with the numbered choices, "skip" where the
-        step may be skipped, and from the third miss the step's help, so the same words never come three times."""
-        if misses >= 3 and step.help:
+        step may be skipped, and at every other one the step's help, so no two replies in a row are the same."""
+        if misses % 2 and step.help:  # the third, fifth...: with the help, so no two in a row are the same
             ctx.replies.append(Reply(key=f"{self.flow_id}.{step.id}.help",
                                      text=render(step.help, ctx.content.facts, {})))
         key = "optional" if step.optional else "multi" if step.type == "multi" else "one"

@@ -13,7 +13,7 @@ from bot.cases.card import chat_platform_name, front_door
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
 from bot.conversation.dialogs import report_start
 from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog
-from bot.core.answers import said_yes, too_short
+from bot.core.answers import said_yes
 from bot.core.content import Step
 from bot.core.first_message import FirstMessage
 from bot.core.markup import Markup
@@ -138,7 +138,8 @@ class ReportConcern(StepDialog):
         """At the account and when questions (optional), words that are not an account or a date a second time
         in a row ("the group is called 10B banter") are kept as written with the description, and the question
         is left unanswered, rather than refused again."""
-        if frame.answers.get("_missed") == step.id and not inp.picked and step.optional and not too_short(inp.text):
+        if frame.answers.get("_missed") == step.id and not inp.picked and step.optional and \
+                self.worth_keeping(ctx, inp.text):
             if await answer(replace(ctx, replies=[]), frame, step, inp) is INVALID:  # tried, its refusal unsaid
                 report_start.keep_with_description(frame, inp.text)
                 ctx.say("common.kept_as_written")
