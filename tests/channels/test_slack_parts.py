@@ -266,7 +266,8 @@ def _strings(node, where=""):
 def _breaks_mid_sentence(text: str) -> list[str]:
     """Line breaks a reader sees in the middle of a sentence: Slack shows every newline as it is. A break is fine
     after a sentence ends (or a colon, or a closing bracket or bold), before a list item or bold heading, and after
-    a placeholder when the next line starts a new sentence (the placeholder's words end one)."""
+    a placeholder when the next line starts a new sentence (the placeholder's words end one) or is a placeholder
+    alone (a list, as the digest's cases)."""
     import re
 
     found = []
@@ -275,7 +276,8 @@ def _breaks_mid_sentence(text: str) -> list[str]:
         before, after = before.rstrip(), after.strip()
         if not before.strip() or not after or re.match(r"(- |\d+[.)] |• |\*\*|#)", after):
             continue
-        if re.search(r"[.!?:)]\**$|\*\*$", before) or (before.endswith("}") and after[:1].isupper()):
+        if re.search(r"[.!?:)]\**$|\*\*$", before) or (before.endswith("}") and (after[:1].isupper()
+                                                                               or re.fullmatch(r"\{\w+\}", after))):
             continue
         found.append(f"…{before[-30:]}⏎{after[:30]}…")
     return found
@@ -294,6 +296,8 @@ def test_no_message_breaks_a_line_in_the_middle_of_a_sentence():
 def test_a_line_broken_mid_sentence_is_caught():
     assert _breaks_mid_sentence("I can help you report a fake or harmful\naccount, or find support.")
     assert not _breaks_mid_sentence("Call 999 now.\nThen tell the DSL: {dsl_names}.\n- a list item\n**Bold**")
+    assert not _breaks_mid_sentence("Good morning. {summary}\n{cases}")
+    assert _breaks_mid_sentence("Good morning. {summary}\nand {cases}")
 
 
 def test_slack_text_far_over_the_limit_is_cut_unread(monkeypatch):
