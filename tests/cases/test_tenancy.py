@@ -299,12 +299,25 @@ def made_up_handles(count: int, start: int = 0) -> list[str]:
     return [f"@{name}" for _, name in zip(range(start + count), names, strict=False)][start:]
 
 
+async def case_naming(store, clock, school_id: str, draft: str, handles: list[str]):
+    """A case opened straight in the store, naming `handles`, with its sightings."""
+    from bot.cases.early_warning import sightings
+    from bot.core.models import Case, CaseEvent
+
+    answers = {"accounts": [{"kind": "handle", "value": h} for h in handles]}
+    case = Case(school_id=school_id, draft_id=draft, categories=["targeting_me"], reporter="console:x",
+                answers=answers, content_version="test", created_at=clock.now, updated_at=clock.now)
+    seen = sightings(school_id, "Some School", case.id, answers, clock.now)
+    stored, _ = await store.create_case(case, [CaseEvent(case_id=case.id, actor="console:x", kind="reported",
+                                                         at=clock.now)], [], lambda c: [], "OSB", seen)
+    return stored
+
+
 async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_window_holds(
     county_bot, clock, monkeypatch
 ):
     from bot.cases import early_warning
-    from bot.cases.early_warning import raise_alerts, sightings
-    from bot.core.models import Case, CaseEvent
+    from bot.cases.early_warning import raise_alerts
 
     store = county_bot.store
     read: list[int] = []
@@ -313,20 +326,11 @@ async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_win
         early_warning, "find_alerts", lambda recent, *a: read.append(len(recent)) or real_find(recent, *a)
     )
 
-    async def open_case(school_id: str, draft: str, handles: list[str]) -> Case:
-        answers = {"accounts": [{"kind": "handle", "value": h} for h in handles]}
-        case = Case(school_id=school_id, draft_id=draft, categories=["targeting_me"], reporter="console:x",
-                    answers=answers, content_version="test", created_at=clock.now, updated_at=clock.now)
-        seen = sightings(school_id, "Some School", case.id, answers, clock.now)
-        stored, _ = await store.create_case(case, [CaseEvent(case_id=case.id, actor="console:x", kind="reported",
-                                                             at=clock.now)], [], lambda c: [], "OSB", seen)
-        return stored
-
     # Oakfield's earlier reports fill the window with 1,200 made-up handles, and one real fake account.
     for n in range(4):
-        await open_case("oak", f"oak-{n}", made_up_handles(300, start=300 * n) + ["@fake_staff_page"])
+        await case_naming(store, clock, "oak", f"oak-{n}", made_up_handles(300, start=300 * n) + ["@fake_staff_page"])
     # Hillside's report lists 300 more, and the same fake account.
-    case = await open_case("hill", "hill-1", made_up_handles(300, start=1200) + ["@fake_staff_page"])
+    case = await case_naming(store, clock, "hill", "hill-1", made_up_handles(300, start=1200) + ["@fake_staff_page"])
     read.clear()
     [alert] = await raise_alerts(county_bot.store, county_bot.settings, county_bot.content, case)
     assert (alert.kind, alert.key, alert.schools) == ("account", "@fake_staff_page", ["oak", "hill"])
@@ -334,8 +338,7 @@ async def test_a_new_case_reads_only_the_sightings_it_joins_however_many_the_win
 
 
 async def test_a_case_when_no_other_school_has_a_sighting_in_the_window_reads_no_sighting(county_bot, clock):
-    from bot.cases.early_warning import raise_alerts, sightings
-    from bot.core.models import Case, CaseEvent
+    from bot.cases.early_warning import raise_alerts
 
     store = county_bot.store
     related: list[str] = []
@@ -347,26 +350,17 @@ async def test_a_case_when_no_other_school_has_a_sighting_in_the_window_reads_no
 
     store.related_sightings = counted
 
-    async def open_case(school_id: str, draft: str, handles: list[str]) -> Case:
-        answers = {"accounts": [{"kind": "handle", "value": h} for h in handles]}
-        case = Case(school_id=school_id, draft_id=draft, categories=["targeting_me"], reporter="console:x",
-                    answers=answers, content_version="test", created_at=clock.now, updated_at=clock.now)
-        seen = sightings(school_id, "Some School", case.id, answers, clock.now)
-        stored, _ = await store.create_case(case, [CaseEvent(case_id=case.id, actor="console:x", kind="reported",
-                                                             at=clock.now)], [], lambda c: [], "OSB", seen)
-        return stored
-
     # Oakfield alone: however many of its reports name the account, no alert can come, and nothing is read.
     for n in range(3):
-        case = await open_case("oak", f"oak-{n}", made_up_handles(50) + ["@fake_staff_page"])
+        case = await case_naming(store, clock, "oak", f"oak-{n}", made_up_handles(50) + ["@fake_staff_page"])
         assert await raise_alerts(store, county_bot.settings, county_bot.content, case) == []
     assert related == []
     # Hillside names it too: now there is another school in the window, the lookup runs and the alert is raised.
-    case = await open_case("hill", "hill-1", ["@fake_staff_page"])
+    case = await case_naming(store, clock, "hill", "hill-1", ["@fake_staff_page"])
     [alert] = await raise_alerts(store, county_bot.settings, county_bot.content, case)
     assert (alert.kind, alert.key, alert.schools) == ("account", "@fake_staff_page", ["oak", "hill"])
     assert related == [case.id]
     # Oakfield's next report finds Hillside's sighting in the window: it is looked up again.
-    case = await open_case("oak", "oak-3", ["@fake_staff_page"])
+    case = await case_naming(store, clock, "oak", "oak-3", ["@fake_staff_page"])
     await raise_alerts(store, county_bot.settings, county_bot.content, case)
     assert related[-1] == case.id

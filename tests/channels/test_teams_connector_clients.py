@@ -13,21 +13,13 @@ from bot.app.server import build_app
 from bot.channels.teams import TeamsChannel, teams_config
 from bot.channels.teams.connector_clients import KEEP_SECONDS, KeptConnectorClients, _not_ours_to_keep
 from bot.core.models import Role, StaffMember
-from testing.fakes.connector import FakeConnector
 from testing.teams_harness import TeamsHarness, question
+from tests.channels.test_teams import connector as connector  # noqa: F401  (the fake connector fixture)
 
 TEACHER = "6f1b2c3d-0000-4000-8000-00000000a001"
 DSL = "6f1b2c3d-0000-4000-8000-00000000d001"
 
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
-
-
-@pytest.fixture
-async def connector():
-    fake = FakeConnector()
-    await fake.start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture
