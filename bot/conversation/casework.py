@@ -573,8 +573,15 @@ class Casework:
         if len(full) == 1:  # typed card actions ("acknowledge") act on the one card shown
             ctx.state.case_in_focus = full[0]
         latest = {ref: [n for n in waiting if ref in lines.get(n.id, set())][-1] for ref in full}  # a reminder
-        # what came earlier first (an alert sent while a case was being reported, then its card), the cards last
-        return True, [*(n for n in waiting if n.id not in lines and n not in digests), *latest.values()]
+        # The images alert sent while a case was being reported ("the full report will follow") is said again by
+        # that case's card, with the same guidance, when the card is shown in full now: the card alone. (A danger
+        # alert also asks them to contact the reporter now: it stays.)
+        drafts = {c.draft_id for c in handling if c.reference in full and c.draft_id}
+        said_by_card = {n.id for n in waiting if n.draft_id in drafts and n.id not in lines
+                        and all(r.key.startswith("case.guardrail_alert") for r in n.replies)}
+        # what came earlier first (a colleague's update, an alert whose case is not shown in full), the cards last
+        return True, [*(n for n in waiting if n.id not in lines and n.id not in said_by_card and n not in digests),
+                      *latest.values()]
 
     async def list_for(self, ctx: Context) -> None:
         store = self.store

@@ -36,9 +36,10 @@ async def test_five_cases_open_as_the_list_and_the_urgent_card_only(bot, clock, 
     await five_cases_at_eight(bot, clock, scheduler)
     dsl = Chat(bot, "console:dsl")
     await dsl.open()
-    # the waiting digest, drawn now, is the list; then the alert sent while the urgent case was being reported
-    # (safety words are never held back), then its card; no other card
-    assert dsl.keys == ["digest.morning", "case.guardrail_alert", "case.new_card", "menu.ask"]
+    # the waiting digest, drawn now, is the list; then the urgent case's card, which says all the alert sent while
+    # it was being reported said (its guidance, and that it is urgent), so not the alert as well; no other card
+    assert dsl.keys == ["digest.morning", "case.new_card", "menu.ask"]
+    assert "Possible sexual images of an under-18" in str(dsl.reply("case.new_card").card)  # what the alert said
     assert cards(dsl) == ["OSB-2026-0003"]
     listed = dsl.reply("digest.morning")
     assert [c.id for c in listed.choices][:5] == [f"case:{r}:show" for r in (
