@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable
 
 from rapidfuzz import fuzz, process
@@ -56,19 +57,30 @@ class _Hit:
 def without_hedges(text: str, hedges: Iterable[str]) -> str:
     """`text` normalised, with hedging words taken out ("tiktok i think" is "tiktok")."""
     said = f" {normalise(text).replace(chr(39), '')} "
-    for hedge in sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True):
-        if hedge:
-            said = said.replace(f" {hedge} ", " ")
+    for hedge in _hedges_longest_first(tuple(hedges)):
+        said = said.replace(f" {hedge} ", " ")
     return " ".join(said.split())
 
 
-def _phrases(option: Option, hedges: Iterable[str]) -> set[str]:
+@lru_cache(maxsize=64)
+def _hedges_longest_first(hedges: tuple[str, ...]) -> tuple[str, ...]:
+    """The hedges as answers are read (normalised), longest first; worked out once per content's list."""
+    return tuple(h for h in sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True) if h)
+
+
+def _phrases(option: Option, hedges: Iterable[str]) -> frozenset[str]:
+    return _phrases_read(option, tuple(hedges))
+
+
+@lru_cache(maxsize=4096)
+def _phrases_read(option: Option, hedges: tuple[str, ...]) -> frozenset[str]:
     """The option's phrases as answers are read: normalised, and also with hedges set aside where that leaves a
-    phrase of some length ("working on it" is also "working it", as "on" is set aside from answers)."""
+    phrase of some length ("working on it" is also "working it", as "on" is set aside from answers). Options and
+    hedges come from the content, so each is worked out once, not on every answer."""
     words = {*((option.id.replace("_", " "), option.label) if option.by_name else ()), *option.phrases}
     plain = {normalise(w).replace("'", "") for w in words}
     unhedged = {without_hedges(w, hedges) for w in words}
-    return {p for p in plain | unhedged if p and (p in plain or len(p) >= FUZZY_MIN_LENGTH)}
+    return frozenset(p for p in plain | unhedged if p and (p in plain or len(p) >= FUZZY_MIN_LENGTH))
 
 
 def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bool:
@@ -123,11 +135,11 @@ def said_whole(text: str, options: list[Option], hedges: Iterable[str] = ()) -> 
     return _whole(said, {o.id: _phrases(o, hedges) for o in options}) if said else []
 
 
-def _whole(said: str, phrases: dict[str, set[str]]) -> list[str]:
+def _whole(said: str, phrases: dict[str, frozenset[str]]) -> list[str]:
     return [option for option, words in phrases.items() if said in words]
 
 
-def _found(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
+def _found(said: str, phrases: dict[str, frozenset[str]]) -> list[_Hit]:
     hits = []
     for option, words in phrases.items():
         for phrase in words:
@@ -137,7 +149,7 @@ def _found(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
     return hits
 
 
-def _fuzzy(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
+def _fuzzy(said: str, phrases: dict[str, frozenset[str]]) -> list[_Hit]:
     """Phrases found with a typo: each is compared with every run of as many words in the answer."""
     words = list(re.finditer(r"\S+", said))
     hits = []
