@@ -143,6 +143,8 @@ def _found(said: str, phrases: dict[str, frozenset[str]]) -> list[_Hit]:
     hits = []
     for option, words in phrases.items():
         for phrase in words:
+            if phrase not in said:  # the pattern needs the phrase itself: most are not there at all
+                continue
             # a plural said for a phrase's singular counts too: "mums" is "mum", "colleagues" is "colleague"
             for match in re.finditer(rf"(?<!\S){re.escape(phrase)}(?:s|es)?(?!\S)", said):
                 hits.append(_Hit(match.start(), match.end(), option, 100.0))
