@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.core.content import Content
 from bot.core.dates import find_date, is_rough, rough_key, when_said
-from bot.core.text import normalise, parse_accounts
+from bot.core.text import normalise, normalise_phrase, parse_accounts
 from bot.core.understand import Option, Understood, understand, without_hedges
 
 # A message with this many words or more besides a request for a report ("I need to report something") describes
@@ -87,7 +87,7 @@ def _besides_asking(content: Content, text: str) -> str:
     """`text` without the phrases that ask for a report (content/phrases.yaml `intents`), matched on word starts."""
     said = normalise(text)
     for phrase in sorted(content.intents.get("report_concern", []), key=len, reverse=True):
-        said = re.sub(rf"(?<!\S){re.escape(normalise(phrase))}\S*", " ", said)
+        said = re.sub(rf"(?<!\S){re.escape(normalise_phrase(phrase))}\S*", " ", said)
     return said
 
 
@@ -129,7 +129,7 @@ def only_small_talk(content: Content, text: str) -> bool:
     """Whether `text` is only a greeting, an apology or a hedge ("hi sorry to bother u this late", "um hi, are you
     there"): fewer than two of its words are outside content/phrases.yaml `small_talk` and `hedges`, so there is
     nothing in it worth keeping for a report."""
-    known = {normalise(w).replace("'", "") for w in content.phrases.small_talk}
+    known = {normalise_phrase(w).replace("'", "") for w in content.phrases.small_talk}
     said = without_hedges(text, content.phrases.hedges)
     return len([w for w in said.split() if w not in known]) < SMALL_TALK_MAX_WORDS
 

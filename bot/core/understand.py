@@ -17,7 +17,7 @@ from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
-from bot.core.text import normalise
+from bot.core.text import normalise, normalise_phrase
 
 # A phrase this long or longer may be matched with a typo; the ratio (0-100) it needs.
 FUZZY_MIN_LENGTH = 5
@@ -89,7 +89,7 @@ def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bo
     if not said:
         return False
     for word in words:
-        w = normalise(word).replace("'", "")
+        w = normalise_phrase(word).replace("'", "")
         if said == w or (len(w) >= FUZZY_MIN_LENGTH + 3 and fuzz.ratio(said, w) >= 90):
             return True
     return False
