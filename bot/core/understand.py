@@ -100,13 +100,15 @@ def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iter
     said = without_hedges(text, hedges) or normalise(text).replace("'", "")
     if not said or not options:
         return Understood()
-    hedges = list(hedges)
+    hedges = tuple(hedges)
     phrases = {o.id: _phrases(o, hedges) for o in options}
     whole = _whole(said, phrases)
     if whole:
         return Understood(picked=whole) if len(whole) == 1 else Understood(maybe=whole)
     found = _found(said, phrases)
-    typos = [t for t in _fuzzy(said, phrases) if not any(f.start < t.end and t.start < f.end for f in found)]
+    order = [o.id for o in options]
+    typos = [t for t in _fuzzy(said, _typo_choices(tuple(options), hedges), order)
+             if not any(f.start < t.end and t.start < f.end for f in found)]
     hits = found + typos
     return _settle(hits, [o.id for o in options], multiple)
 
@@ -151,21 +153,32 @@ def _found(said: str, phrases: dict[str, frozenset[str]]) -> list[_Hit]:
     return hits
 
 
-def _fuzzy(said: str, phrases: dict[str, frozenset[str]]) -> list[_Hit]:
-    """Phrases found with a typo: each is compared with every run of as many words in the answer."""
+@lru_cache(maxsize=1024)
+def _typo_choices(options: tuple[Option, ...], hedges: tuple[str, ...]) -> dict[int, tuple[list[str], list[str]]]:
+    """The phrases that may be matched with a typo, by their number of words: (the phrases, the option each
+    means), built once per question's options rather than on every answer."""
+    by_size: dict[int, tuple[list[str], list[str]]] = {}
+    for option in options:
+        for phrase in sorted(_phrases_read(option, hedges)):
+            if len(phrase) >= FUZZY_MIN_LENGTH:
+                choices, owners = by_size.setdefault(len(phrase.split()), ([], []))
+                choices.append(phrase)
+                owners.append(option.id)
+    return by_size
+
+
+def _fuzzy(said: str, by_size: dict[int, tuple[list[str], list[str]]], order: list[str]) -> list[_Hit]:
+    """Phrases found with a typo: each run of words in the answer is compared (by rapidfuzz, in one call) with
+    every phrase of as many words. Hits come in the options' order."""
     words = list(re.finditer(r"\S+", said))
     hits = []
-    for option, options_phrases in phrases.items():
-        for phrase in options_phrases:
-            if len(phrase) < FUZZY_MIN_LENGTH:
-                continue
-            size = len(phrase.split())
-            for i in range(len(words) - size + 1):
-                start, end = words[i].start(), words[i + size - 1].end()
-                score = fuzz.ratio(said[start:end], phrase, score_cutoff=FUZZY_RATIO)
-                if score:
-                    hits.append(_Hit(start, end, option, score))
-    return hits
+    for size, (choices, owners) in by_size.items():
+        for i in range(len(words) - size + 1):
+            start, end = words[i].start(), words[i + size - 1].end()
+            for _, score, k in process.extract(said[start:end], choices, scorer=fuzz.ratio,
+                                               score_cutoff=FUZZY_RATIO, limit=None):
+                hits.append(_Hit(start, end, owners[k], score))
+    return sorted(hits, key=lambda h: (order.index(h.option), h.start))
 
 
 def _settle(hits: list[_Hit], order: list[str], multiple: bool) -> Understood:
