@@ -95,9 +95,6 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     """What `text`, the message that starts a report, already answers."""
     cues = content.phrases.first_message
     answers: dict[str, Any] = {}
-    accounts, _ = parse_accounts(text)
-    # a single word is never a handle here ("report"): only an @handle or a link is an account
-    accounts = [a for a in accounts if a.kind == "url" or f"@{a.value.lstrip('@')}" in text.lower()]
     words = _ACCOUNT_WORDS.sub(" ", text)
     categories = _read(words, cues.get("categories", {}), content)
     if categories.picked:
@@ -108,11 +105,7 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     behind = _picked(words, cues.get("behind_it", {}), content)
     if len(behind) == 1:
         answers["behind_it"] = behind[0]
-    platforms = _platforms(words, content, [a.platform for a in accounts if a.platform])
-    if platforms:
-        answers["platforms"] = platforms
-    if accounts:
-        answers["accounts"] = [a.model_dump() for a in accounts]
+    answers.update(where_named(content, text))
     seen = find_date(text, today, half_terms)
     if seen:
         answers["first_seen"] = seen.isoformat()
@@ -123,6 +116,21 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     if describes:
         answers["description"] = text
     return FirstMessage(answers=answers, describes=describes, unsure=categories.maybe)
+
+
+def where_named(content: Content, text: str) -> dict[str, Any]:
+    """Only the platforms and accounts `text` names, as `read_first_message` reads them: its answers' "platforms"
+    and "accounts" (for a later answer that may say where else it is, without reading all the rest again)."""
+    answers: dict[str, Any] = {}
+    accounts, _ = parse_accounts(text)
+    # a single word is never a handle here ("report"): only an @handle or a link is an account
+    accounts = [a for a in accounts if a.kind == "url" or f"@{a.value.lstrip('@')}" in text.lower()]
+    platforms = _platforms(_ACCOUNT_WORDS.sub(" ", text), content, [a.platform for a in accounts if a.platform])
+    if platforms:
+        answers["platforms"] = platforms
+    if accounts:
+        answers["accounts"] = [a.model_dump() for a in accounts]
+    return answers
 
 
 def only_small_talk(content: Content, text: str) -> bool:
