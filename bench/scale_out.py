@@ -111,6 +111,10 @@ class ScaleOutTarget(SlackTarget):
         from bench.load import cards_delivered
 
         reports = sum(p.reports for p in self.people)
+        if not hasattr(self, "http"):  # start failed: its own error is the one to see, not this
+            self.server.stop()
+            await self.api.close()
+            return {"problems": ["the servers did not start"]}
         await cards_delivered(self._cards, reports)
         await self.http.close()
         self.server.stop()
