@@ -18,12 +18,13 @@ from typing import Any
 
 import aiohttp
 
-from bench.load import FULL, QUICK, Plan, Server, clean_env, compare, problems, seed_staff
+from bench.load import FULL, QUICK, Plan, Server, clean_env, compare, problems
 from bench.slack_path import HANDLERS, TOKEN, BenchSlackApi, SlackConversation, SlackTarget
 from testing.slack_harness import SECRET, SlackHarness
 
 POSTGRES_URL = (os.environ.get("OSB_BENCH_POSTGRES_URL") or os.environ.get("OSB_TEST_POSTGRES_URL")
                 or "postgresql://postgres@127.0.0.1:5432/test")
+RECORD_KEY = bytes(range(32))  # the servers and the bench's own store share it: cases are sealed with it
 # Flat out at 20 and 100 conversations, and 100 pausing ~1 s between turns.
 PLAN = Plan(levels=(20, 100), warmup=FULL.warmup, seconds=FULL.seconds, paced=(100,), think=1.0)
 
@@ -81,8 +82,8 @@ class ScaleOutTarget(SlackTarget):
     async def _store(self):
         from bot.store import PostgresStore, SQLiteStore
 
-        store = (PostgresStore(POSTGRES_URL, schema=self.schema, record_key=bytes(range(32))) if self.schema
-                 else SQLiteStore(self.db))
+        store = (PostgresStore(POSTGRES_URL, schema=self.schema, record_key=RECORD_KEY) if self.schema
+                 else SQLiteStore(self.db, record_key=RECORD_KEY))
         await store.open()
         return store
 
@@ -91,16 +92,14 @@ class ScaleOutTarget(SlackTarget):
         if self.schema:
             async with await _connect() as conn:
                 await conn.execute(f"CREATE SCHEMA {self.schema}")
-            from bot.core.models import Role, StaffMember
+        from bot.core.models import Role, StaffMember
 
-            store = await self._store()
-            for user, (role, name) in HANDLERS.items():
-                await store.upsert_staff(StaffMember(user=f"slack:{user}", role=Role(role), name=name))
-            await store.close()
-        else:
-            await seed_staff(Path(self.db), {f"slack:{u}": r for u, r in HANDLERS.items()})
+        store = await self._store()  # seeded with the servers' record key, or they refuse the database
+        for user, (role, name) in HANDLERS.items():
+            await store.upsert_staff(StaffMember(user=f"slack:{user}", role=Role(role), name=name))
+        await store.close()
         env = clean_env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=self.api.url,
-                        OSB_RECORD_KEY=bytes(range(32)).hex())  # the same record key for every process
+                        OSB_RECORD_KEY=RECORD_KEY.hex())  # the same record key for every process
         for server in self.server.servers:
             server.env = env
         await self.server.start()
@@ -111,6 +110,10 @@ class ScaleOutTarget(SlackTarget):
         from bench.load import cards_delivered
 
         reports = sum(p.reports for p in self.people)
+        if not hasattr(self, "http"):  # start failed: its own error is the one to see, not this
+            self.server.stop()
+            await self.api.close()
+            return {"problems": ["the servers did not start"]}
         await cards_delivered(self._cards, reports)
         await self.http.close()
         self.server.stop()

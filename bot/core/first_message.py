@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.core.content import Content
 from bot.core.dates import find_date, is_rough, rough_key, when_said
-from bot.core.text import normalise, parse_accounts
+from bot.core.text import normalise, normalise_phrase, parse_accounts
 from bot.core.understand import Option, Understood, understand, without_hedges
 
 # A message with this many words or more besides a request for a report ("I need to report something") describes
@@ -87,7 +87,7 @@ def _besides_asking(content: Content, text: str) -> str:
     """`text` without the phrases that ask for a report (content/phrases.yaml `intents`), matched on word starts."""
     said = normalise(text)
     for phrase in sorted(content.intents.get("report_concern", []), key=len, reverse=True):
-        said = re.sub(rf"(?<!\S){re.escape(normalise(phrase))}\S*", " ", said)
+        said = re.sub(rf"(?<!\S){re.escape(normalise_phrase(phrase))}\S*", " ", said)
     return said
 
 
@@ -95,9 +95,6 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     """What `text`, the message that starts a report, already answers."""
     cues = content.phrases.first_message
     answers: dict[str, Any] = {}
-    accounts, _ = parse_accounts(text)
-    # a single word is never a handle here ("report"): only an @handle or a link is an account
-    accounts = [a for a in accounts if a.kind == "url" or f"@{a.value.lstrip('@')}" in text.lower()]
     words = _ACCOUNT_WORDS.sub(" ", text)
     categories = _read(words, cues.get("categories", {}), content)
     if categories.picked:
@@ -108,11 +105,7 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     behind = _picked(words, cues.get("behind_it", {}), content)
     if len(behind) == 1:
         answers["behind_it"] = behind[0]
-    platforms = _platforms(words, content, [a.platform for a in accounts if a.platform])
-    if platforms:
-        answers["platforms"] = platforms
-    if accounts:
-        answers["accounts"] = [a.model_dump() for a in accounts]
+    answers.update(where_named(content, text))
     seen = find_date(text, today, half_terms)
     if seen:
         answers["first_seen"] = seen.isoformat()
@@ -125,11 +118,26 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     return FirstMessage(answers=answers, describes=describes, unsure=categories.maybe)
 
 
+def where_named(content: Content, text: str) -> dict[str, Any]:
+    """Only the platforms and accounts `text` names, as `read_first_message` reads them: its answers' "platforms"
+    and "accounts" (for a later answer that may say where else it is, without reading all the rest again)."""
+    answers: dict[str, Any] = {}
+    accounts, _ = parse_accounts(text)
+    # a single word is never a handle here ("report"): only an @handle or a link is an account
+    accounts = [a for a in accounts if a.kind == "url" or f"@{a.value.lstrip('@')}" in text.lower()]
+    platforms = _platforms(_ACCOUNT_WORDS.sub(" ", text), content, [a.platform for a in accounts if a.platform])
+    if platforms:
+        answers["platforms"] = platforms
+    if accounts:
+        answers["accounts"] = [a.model_dump() for a in accounts]
+    return answers
+
+
 def only_small_talk(content: Content, text: str) -> bool:
     """Whether `text` is only a greeting, an apology or a hedge ("hi sorry to bother u this late", "um hi, are you
     there"): fewer than two of its words are outside content/phrases.yaml `small_talk` and `hedges`, so there is
     nothing in it worth keeping for a report."""
-    known = {normalise(w).replace("'", "") for w in content.phrases.small_talk}
+    known = {normalise_phrase(w).replace("'", "") for w in content.phrases.small_talk}
     said = without_hedges(text, content.phrases.hedges)
     return len([w for w in said.split() if w not in known]) < SMALL_TALK_MAX_WORDS
 

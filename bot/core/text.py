@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -37,16 +38,23 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=8192)
+def normalise_phrase(phrase: str) -> str:
+    """`normalise` for the content's own words (phrases, labels, hedges), read on every turn: each is worked out
+    once. Never for what people type, which is not kept."""
+    return normalise(phrase)
+
+
 def is_command(text: str, words: Iterable[str]) -> bool:
     said = normalise(text) or text.strip()
-    return any(said == (normalise(w) or w) for w in words)
+    return any(said == (normalise_phrase(w) or w) for w in words)
 
 
 def contains_phrase(text: str, phrases: Iterable[str]) -> str | None:
     """The first phrase found in `text`, matched on word starts (so "nude" finds "nudes" but not "denude")."""
     said = f" {normalise(text)} "
     for phrase in phrases:
-        if f" {normalise(phrase)}" in said:
+        if f" {normalise_phrase(phrase)}" in said:
             return phrase
     return None
 
@@ -76,7 +84,7 @@ def resolve_choices(text: str, offered: list[Choice], numbered: list[str], multi
             return numbered[n - 1] if 1 <= n <= len(numbered) else None
         low = normalise(token)
         for choice in offered:
-            if token == choice.id or (low and low == normalise(choice.label)):
+            if token == choice.id or (low and low == normalise_phrase(choice.label)):
                 return choice.id
         return None
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
-from bot.core.text import normalise
+from bot.core.text import normalise, normalise_phrase
 
 # A phrase this long or longer may be matched with a typo; the ratio (0-100) it needs.
 FUZZY_MIN_LENGTH = 5
@@ -56,19 +57,30 @@ class _Hit:
 def without_hedges(text: str, hedges: Iterable[str]) -> str:
     """`text` normalised, with hedging words taken out ("tiktok i think" is "tiktok")."""
     said = f" {normalise(text).replace(chr(39), '')} "
-    for hedge in sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True):
-        if hedge:
-            said = said.replace(f" {hedge} ", " ")
+    for hedge in _hedges_longest_first(tuple(hedges)):
+        said = said.replace(f" {hedge} ", " ")
     return " ".join(said.split())
 
 
-def _phrases(option: Option, hedges: Iterable[str]) -> set[str]:
+@lru_cache(maxsize=64)
+def _hedges_longest_first(hedges: tuple[str, ...]) -> tuple[str, ...]:
+    """The hedges as answers are read (normalised), longest first; worked out once per content's list."""
+    return tuple(h for h in sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True) if h)
+
+
+def _phrases(option: Option, hedges: Iterable[str]) -> frozenset[str]:
+    return _phrases_read(option, tuple(hedges))
+
+
+@lru_cache(maxsize=4096)
+def _phrases_read(option: Option, hedges: tuple[str, ...]) -> frozenset[str]:
     """The option's phrases as answers are read: normalised, and also with hedges set aside where that leaves a
-    phrase of some length ("working on it" is also "working it", as "on" is set aside from answers)."""
+    phrase of some length ("working on it" is also "working it", as "on" is set aside from answers). Options and
+    hedges come from the content, so each is worked out once, not on every answer."""
     words = {*((option.id.replace("_", " "), option.label) if option.by_name else ()), *option.phrases}
     plain = {normalise(w).replace("'", "") for w in words}
     unhedged = {without_hedges(w, hedges) for w in words}
-    return {p for p in plain | unhedged if p and (p in plain or len(p) >= FUZZY_MIN_LENGTH)}
+    return frozenset(p for p in plain | unhedged if p and (p in plain or len(p) >= FUZZY_MIN_LENGTH))
 
 
 def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bool:
@@ -77,7 +89,7 @@ def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bo
     if not said:
         return False
     for word in words:
-        w = normalise(word).replace("'", "")
+        w = normalise_phrase(word).replace("'", "")
         if said == w or (len(w) >= FUZZY_MIN_LENGTH + 3 and fuzz.ratio(said, w) >= 90):
             return True
     return False
@@ -88,13 +100,15 @@ def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iter
     said = without_hedges(text, hedges) or normalise(text).replace("'", "")
     if not said or not options:
         return Understood()
-    hedges = list(hedges)
+    hedges = tuple(hedges)
     phrases = {o.id: _phrases(o, hedges) for o in options}
     whole = _whole(said, phrases)
     if whole:
         return Understood(picked=whole) if len(whole) == 1 else Understood(maybe=whole)
     found = _found(said, phrases)
-    typos = [t for t in _fuzzy(said, phrases) if not any(f.start < t.end and t.start < f.end for f in found)]
+    order = [o.id for o in options]
+    typos = [t for t in _fuzzy(said, _typo_choices(tuple(options), hedges), order)
+             if not any(f.start < t.end and t.start < f.end for f in found)]
     hits = found + typos
     return _settle(hits, [o.id for o in options], multiple)
 
@@ -123,35 +137,48 @@ def said_whole(text: str, options: list[Option], hedges: Iterable[str] = ()) -> 
     return _whole(said, {o.id: _phrases(o, hedges) for o in options}) if said else []
 
 
-def _whole(said: str, phrases: dict[str, set[str]]) -> list[str]:
+def _whole(said: str, phrases: dict[str, frozenset[str]]) -> list[str]:
     return [option for option, words in phrases.items() if said in words]
 
 
-def _found(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
+def _found(said: str, phrases: dict[str, frozenset[str]]) -> list[_Hit]:
     hits = []
     for option, words in phrases.items():
         for phrase in words:
+            if phrase not in said:  # the pattern needs the phrase itself: most are not there at all
+                continue
             # a plural said for a phrase's singular counts too: "mums" is "mum", "colleagues" is "colleague"
             for match in re.finditer(rf"(?<!\S){re.escape(phrase)}(?:s|es)?(?!\S)", said):
                 hits.append(_Hit(match.start(), match.end(), option, 100.0))
     return hits
 
 
-def _fuzzy(said: str, phrases: dict[str, set[str]]) -> list[_Hit]:
-    """Phrases found with a typo: each is compared with every run of as many words in the answer."""
+@lru_cache(maxsize=1024)
+def _typo_choices(options: tuple[Option, ...], hedges: tuple[str, ...]) -> dict[int, tuple[list[str], list[str]]]:
+    """The phrases that may be matched with a typo, by their number of words: (the phrases, the option each
+    means), built once per question's options rather than on every answer."""
+    by_size: dict[int, tuple[list[str], list[str]]] = {}
+    for option in options:
+        for phrase in sorted(_phrases_read(option, hedges)):
+            if len(phrase) >= FUZZY_MIN_LENGTH:
+                choices, owners = by_size.setdefault(len(phrase.split()), ([], []))
+                choices.append(phrase)
+                owners.append(option.id)
+    return by_size
+
+
+def _fuzzy(said: str, by_size: dict[int, tuple[list[str], list[str]]], order: list[str]) -> list[_Hit]:
+    """Phrases found with a typo: each run of words in the answer is compared (by rapidfuzz, in one call) with
+    every phrase of as many words. Hits come in the options' order."""
     words = list(re.finditer(r"\S+", said))
     hits = []
-    for option, options_phrases in phrases.items():
-        for phrase in options_phrases:
-            if len(phrase) < FUZZY_MIN_LENGTH:
-                continue
-            size = len(phrase.split())
-            for i in range(len(words) - size + 1):
-                start, end = words[i].start(), words[i + size - 1].end()
-                score = fuzz.ratio(said[start:end], phrase, score_cutoff=FUZZY_RATIO)
-                if score:
-                    hits.append(_Hit(start, end, option, score))
-    return hits
+    for size, (choices, owners) in by_size.items():
+        for i in range(len(words) - size + 1):
+            start, end = words[i].start(), words[i + size - 1].end()
+            for _, score, k in process.extract(said[start:end], choices, scorer=fuzz.ratio,
+                                               score_cutoff=FUZZY_RATIO, limit=None):
+                hits.append(_Hit(start, end, owners[k], score))
+    return sorted(hits, key=lambda h: (order.index(h.option), h.start))
 
 
 def _settle(hits: list[_Hit], order: list[str], multiple: bool) -> Understood:

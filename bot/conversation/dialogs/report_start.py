@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.conversation.dialogs.base import Context, Input, StepDialog, forget_misses, half_terms
 from bot.core.answers import answer_options, said_yes
-from bot.core.first_message import DESCRIBES_WORDS, ROUGH_DATE, FirstMessage, only_adds, read_first_message
+from bot.core.first_message import DESCRIBES_WORDS, ROUGH_DATE, FirstMessage, only_adds, read_first_message, where_named
 from bot.core.markup import Markup, escape
 from bot.core.models import Frame
 from bot.core.text import normalise
@@ -288,7 +288,7 @@ def take_where_added(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input)
         return False
     if "platforms" not in frame.answers:
         return False
-    reading = read_first_message(ctx.content, inp.text, ctx.now.date(), half_terms(ctx)).answers
+    reading = where_named(ctx.content, inp.text)
     platforms = list(frame.answers.get("platforms") or [])
     accounts = list(frame.answers.get("accounts") or [])
     known = {a["value"].lower() for a in accounts}
