@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.conversation.dialogs.base import Context
 from bot.core.content import WelshWords
-from bot.core.text import normalise
+from bot.core.text import normalise, normalise_phrase
 
 
 def looks_welsh(text: str, welsh: WelshWords | None) -> bool:
@@ -19,8 +19,8 @@ def looks_welsh(text: str, welsh: WelshWords | None) -> bool:
     if not said:
         return False
     padded = f" {' '.join(said)} "
-    found = {w for w in welsh.words if f" {normalise(w)} " in padded}
-    return len(found) >= 2 or " ".join(said) in {normalise(w) for w in welsh.words}
+    found = {w for w in welsh.words if f" {normalise_phrase(w)} " in padded}
+    return len(found) >= 2 or " ".join(said) in {normalise_phrase(w) for w in welsh.words}
 
 
 async def welsh_reply(ctx: Context, ask_again: bool = True) -> None:
