@@ -149,8 +149,8 @@ def case_card(scope: SchoolScope, case: Case, viewer: str, names: dict[str, str]
 
 
 def local_time(scope: SchoolScope, at: datetime) -> str:
-    """A moment as the school reads it: "Friday 20 November, 21:30"."""
-    return at.astimezone(scope.calendar.tz).strftime("%A %-d %B, %H:%M")
+    """A moment as the school reads it: "Friday 20 November, 21:30", "Monday 23 November, 8:00"."""
+    return at.astimezone(scope.calendar.tz).strftime("%A %-d %B, %-H:%M")
 
 
 def card_summary(scope: SchoolScope, case: Case, report: Report, events: Sequence[CaseEvent]) -> list[str]:

@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.cases.card import REPORT, describe_answer, lado_deadline
+from bot.cases.card import REPORT, describe_answer, lado_deadline, local_time
 from bot.cases.plan import case_plan, open_required
 from bot.cases.scope import SchoolScope
-from bot.cases.timetable import urgent_since
 from bot.cases.triage import age_in_words, main_category, triage_order, triage_summary
 from bot.core.markup import Markup
 from bot.core.models import Case, CaseStatus, Choice, Notification, Reply, StaffMember
@@ -57,14 +56,13 @@ async def what_is_due(store: Store, scope: SchoolScope, case: Case, now: datetim
     if case.status == CaseStatus.NEW:
         if case.urgent:
             return scope.text("digest.due.pick_up_now")
-        events = await store.case_events(case.id)
-        due = scope.timetable.remind_at(case, scope.calendar, urgent_since(case, events))
+        due = scope.timetable.remind_at(case, scope.calendar)  # not urgent: its clock is the report's
         if due <= now:
             return scope.text("digest.due.pick_up_overdue")
         local = due.astimezone(scope.calendar.tz)
         if local.date() == now.astimezone(scope.calendar.tz).date():
             return scope.text("digest.due.pick_up_today", date=Markup(f"{local:%-H:%M}"))
-        return scope.text("digest.due.pick_up_by", date=Markup(f"{local:%A %-d %B, %-H:%M}"))
+        return scope.text("digest.due.pick_up_by", date=Markup(local_time(scope, due)))
     plan = case_plan(scope.words, case, await store.case_events(case.id), await store.case_evidence(case.id))
     still_open = open_required(plan)
     if still_open:

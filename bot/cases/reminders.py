@@ -29,7 +29,7 @@ from typing import Callable
 from bot.cases.card import card_reply, front_door
 from bot.cases.routing import CASE_MANAGER_REASONS, STAFF_CONCERNS, route_of_case
 from bot.cases.scope import SchoolScope
-from bot.cases.timetable import Timetable, urgent_since
+from bot.cases.timetable import urgent_since
 from bot.core.config import Settings
 from bot.core.models import Case, CaseEvent, CaseStatus, Choice, Notification, Reminder, Reply, Role, Route, StaffMember
 
@@ -58,7 +58,7 @@ class Reminders:
         self.settings = settings
         self.scope = scope
         self.calendar = scope.calendar
-        self.timetable = Timetable.of(settings)
+        self.timetable = scope.timetable  # the one the card shows: the school's, from the settings
 
     # --- what is due for one case ----------------------------------------------------------
 

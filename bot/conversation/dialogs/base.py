@@ -39,6 +39,11 @@ INVALID = object()
 ALL_CHOICES = "all_choices"
 
 
+def said_roughly(step: Step, frame: Frame) -> bool:
+    """A date step answered with a day said roughly ("maybe last week")."""
+    return step.type == "date" and bool(frame.answers.get(step.id)) and bool(frame.answers.get(rough_key(step.id)))
+
+
 def forget_misses(frame: Frame) -> None:
     """The question is answered or shown afresh: misses in a row and "Did you mean ...?" start over."""
     for mark in ("_missed", "_misses", "_maybe"):
@@ -179,7 +184,7 @@ class StepDialog(Dialog):
         (`first_seen_approximate`)."""
         answers = {s.id: frame.answers[s.id] for s in self.answered_steps(frame)}
         for step in self.answered_steps(frame):
-            if step.type == "date" and answers[step.id] and frame.answers.get(rough_key(step.id)):
+            if said_roughly(step, frame):
                 answers[rough_key(step.id)] = True
         return answers
 
@@ -191,7 +196,7 @@ class StepDialog(Dialog):
     def shown_answer(self, ctx: Context, step: Step, frame: Frame) -> str:
         """An answer in the summary: as described to them, and a date given roughly as "around" that day."""
         shown = self.describe_to_them(ctx, step, frame.answers[step.id])
-        if step.type == "date" and frame.answers[step.id] and frame.answers.get(rough_key(step.id)):
+        if said_roughly(step, frame):
             return ctx.text("common.around", value=shown)
         return shown
 
