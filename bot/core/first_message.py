@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from bot.core.content import Content
@@ -83,6 +84,18 @@ def _platforms(text: str, content: Content, from_links: list[str]) -> list[str]:
     return [p for p in content.facts.platforms if p in named or p in from_links]
 
 
+@lru_cache(maxsize=8)
+def _fake_platform(names: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"\bfake (?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b")
+
+
+def _platform_as_account(content: Content, text: str) -> str:
+    """"a fake tiktok", "a fake insta" read as "a fake account" is: a platform said where the account would be."""
+    names = tuple(normalise_phrase(n) for p in content.facts.platforms.values()
+                  for n in (p.name, *content.phrases.platform_names.get(p.id, [])))
+    return _fake_platform(names).sub("fake account", normalise(text))
+
+
 def _besides_asking(content: Content, text: str) -> str:
     """`text` without the phrases that ask for a report (content/phrases.yaml `intents`), matched on word starts."""
     said = normalise(text)
@@ -96,7 +109,7 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     cues = content.phrases.first_message
     answers: dict[str, Any] = {}
     words = _ACCOUNT_WORDS.sub(" ", text)
-    categories = _read(words, cues.get("categories", {}), content)
+    categories = _read(_platform_as_account(content, words), cues.get("categories", {}), content)
     if categories.picked:
         answers["categories"] = categories.picked
     who = _picked(words, cues.get("who_appears", {}), content)

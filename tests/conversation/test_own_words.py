@@ -117,6 +117,17 @@ async def test_at_a_question_that_keeps_words_a_second_miss_keeps_them_as_writte
     assert answers["behind_it_detail"] == "whoever runs the bakery account"
 
 
+async def test_a_question_of_theirs_is_never_kept_as_an_answer(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:12])
+    await chat.say("the police")
+    await chat.say("how do i send the screenshots")
+    assert chat.keys[0] != "common.kept_as_written"
+    await chat.say("who do i even ask?")
+    assert "common.kept_as_written" not in chat.keys
+    answers = (await bot.store.load_conversation(chat._turn().conversation_key)).active.answers
+    assert "behind_it" not in answers and "behind_it_detail" not in answers
+
+
 async def state_of(bot, chat: Chat):
     return await bot.store.load_conversation(chat._turn().conversation_key)
 

@@ -345,8 +345,10 @@ class StepDialog(Dialog):
 
     @staticmethod
     def worth_keeping(ctx: Context, text: str) -> bool:
-        """Whether words may be kept as written: not "no", "yes", "nothing" or too short to say anything."""
-        return not (too_short(text) or said_nothing(ctx.content, text) or said_yes(ctx.content, text))
+        """Whether words may be kept as written: not "no", "yes", "nothing", too short to say anything, or a
+        question of theirs ("how do i send the screenshots?"), which is not an answer."""
+        return not (too_short(text) or said_nothing(ctx.content, text) or said_yes(ctx.content, text)
+                    or text.rstrip().endswith("?") or asks_how_to_send(ctx.content, text))
 
     def did_you_mean(self, ctx: Context, frame: Frame, choices: list[Choice], maybe: list[str]) -> None:
         labels = {c.id: c.label for c in choices}
