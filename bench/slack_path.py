@@ -132,14 +132,13 @@ class SlackTarget:
 
     async def finish(self) -> dict[str, Any]:
         reports = sum(p.reports for p in self.people)
-        if self.ours:
-            await cards_delivered(self._cards, reports)
+        delivery = await cards_delivered(self._cards, reports) if self.ours else None
         if hasattr(self, "http"):
             await self.http.close()
         self.server.stop(signal.SIGINT if self.profile_to else None)
         await self.api.close()
         return await end_checks(self.server, self.db if self.ours else None, reports,
-                                self._cards() if self.ours else None)
+                                self._cards() if self.ours else None, delivery)
 
 
 async def measure(plan: Plan) -> dict[str, Any]:

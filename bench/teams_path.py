@@ -140,14 +140,14 @@ class TeamsTarget:
 
     async def finish(self) -> dict[str, Any]:
         reports = sum(p.reports for p in self.people)
-        if self.ours and self._greetings:
-            await cards_delivered(self._cards, reports)
+        delivery = await cards_delivered(self._cards, reports) if self.ours and self._greetings else None
         if hasattr(self, "http"):
             await self.http.close()
         self.server.stop()
         await self.connector.close()
         cards = self._cards() if self._greetings else {}
-        return await end_checks(self.server, self.db if self.ours else None, reports, cards if self.ours else None)
+        return await end_checks(self.server, self.db if self.ours else None, reports, cards if self.ours else None,
+                                delivery)
 
 
 async def measure(plan: Plan) -> dict[str, Any]:

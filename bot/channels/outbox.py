@@ -17,7 +17,11 @@ Everything else is here, the same for every platform:
   of that recipient's share, and the recipient rests a while); a refusal for good fails it, saying why, tells the
   case's other handlers, and when the person's whole chat was refused marks them unreachable;
 - a reply the platform refused while a person waited is owed to them: it goes before anything they write next, and
-  their next message is marked as written without having seen its question (`Turn.question_unseen`).
+  their next message is marked as written without having seen its question (`Turn.question_unseen`);
+- delivery comes before new turns when it has fallen behind: while someone has `BEHIND_NOTES` or more still to be
+  sent, a turn about to run waits (at most `MAKE_WAY_SECONDS`) for them to catch up (`make_way`). A server flat out
+  would otherwise answer chat after chat while a DSL's case cards queue behind every reply; when delivery keeps up,
+  as it does unless the server is saturated, a turn never waits.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ ROUND_INTERVAL_SECONDS = 2.0  # how often a round runs unasked, for what other p
 CLAIM_LIMIT = 100  # notifications to one claim; a full one is followed by another at once
 FIRST_REST_SECONDS = 2.0
 LONGEST_REST_SECONDS = 300.0
+BEHIND_NOTES = 10  # a recipient with this many notes still to send: delivery has fallen behind
+MAKE_WAY_SECONDS = 1.0  # the longest a turn waits for delivery to catch up (Slack wants an answer within 3 s)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,9 @@ class Outbox:
         self._rests: dict[str, tuple[float, int]] = {}  # recipient -> (resting until, failures in a row)
         self._owed: dict[str, _Owed] = {}  # notification id -> a refused reply owed to someone
         self._held_back: set[str] = set()  # recipients whose share a round gave back while they were being sent to
+        self._left: dict[str, int] = {}  # recipient -> how many of their claimed notes are still to be sent
+        self._caught_up = asyncio.Event()  # set while nobody has BEHIND_NOTES or more still to be sent
+        self._caught_up.set()
         self._stopped = False
         self._loop = Periodic(f"{sender.platform} delivery", ROUND_INTERVAL_SECONDS, self._wake_periodically)
 
@@ -180,13 +189,34 @@ class Outbox:
 
     async def before_turn(self, turn: Turn) -> Turn:
         """What is owed to the person writing goes before their turn runs; if it asked a question, they wrote
-        without having seen it, so the turn says so (for this turn only, however it was delivered)."""
+        without having seen it, so the turn says so (for this turn only, however it was delivered). And if
+        delivery has fallen behind, the turn makes way for it first."""
+        await self.make_way()
         owed = [i for i, o in self._owed.items() if (o.school_id, o.recipient) == (turn.school_id, turn.user)]
         if not owed:
             return turn
         unseen = any([self._owed.pop(i).asks for i in owed])
         await self.deliver()
         return turn.model_copy(update={"question_unseen": unseen})
+
+    async def make_way(self) -> None:
+        """Before a turn runs: if delivery has fallen behind, wait until it has caught up, or `MAKE_WAY_SECONDS`."""
+        if self._caught_up.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._caught_up.wait(), MAKE_WAY_SECONDS)
+        except TimeoutError:
+            pass
+
+    def _count_left(self, recipient: str, left: int) -> None:
+        if left > 0:
+            self._left[recipient] = left
+        else:
+            self._left.pop(recipient, None)
+        if any(n >= BEHIND_NOTES for n in self._left.values()):
+            self._caught_up.clear()
+        else:
+            self._caught_up.set()
 
     # --- rounds ----------------------------------------------------------------------------
 
@@ -254,10 +284,12 @@ class Outbox:
 
         task = asyncio.create_task(run(), name=f"{self.sender.platform} delivery")
         self._tasks[recipient] = task
+        self._count_left(recipient, len(notes))
 
         def done(_: asyncio.Task[None]) -> None:
             if self._tasks.get(recipient) is task:
                 del self._tasks[recipient]
+                self._count_left(recipient, 0)
             if recipient in self._held_back:  # what arrived for them meanwhile
                 self._held_back.discard(recipient)
                 self.wake(look=True)
@@ -268,6 +300,7 @@ class Outbox:
         """One recipient's notifications, in order. False when they should rest."""
         for n, note in enumerate(notes):
             outcome = await self._send_one(note)
+            self._count_left(note.recipient, len(notes) - n - 1)
             if outcome.kind == "sent":
                 await self._delivered(note)
             elif outcome.kind == "later" and outcome.release:

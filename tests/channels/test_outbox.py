@@ -9,6 +9,7 @@ from typing import Callable
 
 import pytest
 
+from bot.channels import outbox as outbox_module
 from bot.channels.base import ChannelState
 from bot.channels.outbox import Outbox, Outcome
 from bot.core.models import Notification, Reply, Turn
@@ -144,6 +145,37 @@ async def test_a_backlog_larger_than_one_claim_drains_in_one_delivery_each_recip
     assert sent_to(loop, ANNA) == [f"a{n}" for n in range(180)] and sent_to(loop, BEN) == [f"b{n}" for n in range(180)]
     assert len(loop.sender.sent) == 380  # each once
     assert loop.releases == 0  # a recipient still being sent to is left out of a claim, not claimed and given back
+
+
+async def test_a_turn_makes_way_for_delivery_that_has_fallen_behind_and_never_waits_when_it_keeps_up(loop):
+    """A server flat out must not answer chat after chat while a DSL's cards queue: while someone has
+    BEHIND_NOTES or more still to send, a turn about to run waits for them to catch up (at most a second)."""
+    await loop.outbox.make_way()  # nothing to send: no wait, nothing asked of the store
+    assert loop.claims == 0
+    loop.sender.hold[ANNA] = asyncio.Event()
+    await loop.queue(ANNA, *[f"a{n}" for n in range(outbox_module.BEHIND_NOTES + 5)])
+    loop.outbox.wake()
+    await wait_until(lambda: loop.sender.tried[:1] == ["a0"])  # her first card is on its way, the rest wait
+    turn = asyncio.create_task(loop.outbox.make_way())
+    await asyncio.sleep(0.05)
+    assert not turn.done()  # the turn waits while she has many still to go
+    loop.sender.hold[ANNA].set()
+    await asyncio.wait_for(turn, 2.0)
+    assert len(sent_to(loop, ANNA)) >= 6  # it went on once fewer than BEHIND_NOTES were left
+    await loop.outbox.deliver()
+    assert sent_to(loop, ANNA) == [f"a{n}" for n in range(outbox_module.BEHIND_NOTES + 5)]
+
+
+async def test_a_turn_waits_for_delivery_no_longer_than_make_way_seconds(loop, monkeypatch):
+    monkeypatch.setattr(outbox_module, "MAKE_WAY_SECONDS", 0.2)
+    loop.sender.hold[ANNA] = asyncio.Event()  # her chat hangs
+    await loop.queue(ANNA, *[f"a{n}" for n in range(outbox_module.BEHIND_NOTES)])
+    loop.outbox.wake()
+    await wait_until(lambda: loop.sender.tried[:1] == ["a0"])
+    started = time.monotonic()
+    await loop.outbox.make_way()
+    assert 0.15 < time.monotonic() - started < 1.0  # it gave up waiting and the turn runs
+    loop.sender.hold[ANNA].set()
 
 
 async def test_a_recipient_whose_chat_hangs_holds_up_nobody_else_and_their_later_notes_follow_in_order(loop):

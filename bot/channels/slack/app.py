@@ -260,6 +260,7 @@ class SlackChannel:
             choices=picked, answering=asks, text=None if picked else "", forms=bool(body.get("trigger_id")), files=True,
             updates_cards=True, turn_id=f"action:{user}:{action.get('action_ts') or body.get('trigger_id')}",
         )
+        await self.outbox.make_way()  # delivery first, if it has fallen behind
         replies = await self.bot.handle(await self.lookups.named(speaker, turn))
         for form in [r.form for r in replies if r.form is not None]:
             metadata = json.dumps({"form": form.id})
@@ -276,7 +277,7 @@ class SlackChannel:
             except (SlackApiError, KeyError, TypeError) as exc:  # the answer still goes out below
                 log.warning("slack could not take the buttons off a message (%s)", type(exc).__name__)
         await self._post(speaker, channel, user, replies, place, None if from_home else thread_of(message or {}))
-        await self.outbox.deliver()
+        self.outbox.wake()  # what the turn made for other people goes in the background: nobody waits for it
         if from_home:
             await self.publish_home(user, team_of(body))
 
@@ -303,7 +304,7 @@ class SlackChannel:
         turn = await self.outbox.before_turn(turn)  # what Slack refused earlier goes first
         replies = await self.bot.handle(await self.lookups.named(speaker, turn))
         await self._post(speaker, turn.conversation_id, turn.user_id, replies, place, thread)
-        await self.outbox.deliver()
+        self.outbox.wake()  # what the turn made for other people goes in the background: nobody waits for it
 
     async def _post(self, speaker: Speaker, channel: str, user_id: str, replies: list[Reply], place: Placement,
                     thread: str | None = None) -> None:

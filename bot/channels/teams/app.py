@@ -160,6 +160,7 @@ class TeamsChannel:
             await self._post(context, user_id, place.no_school(), place)
             return
         await self._remember(activity, place.school_id)
+        await self.outbox.make_way()  # delivery first, if it has fallen behind
         base: dict[str, Any] = dict(
             platform=PLATFORM, user_id=user_id, conversation_id=activity.conversation.id, school_id=place.school_id,
             forms=True, files=True, updates_cards=True, turn_id=turn_id_of(activity),
