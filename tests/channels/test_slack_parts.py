@@ -19,7 +19,7 @@ from bot.channels.slack.blocks import (
     to_mrkdwn,
 )
 from bot.channels.slack.config import slack_config
-from bot.channels.slack.payloads import from_slack_text, to_attachments
+from bot.channels.slack.payloads import bolt_body, from_slack_text, to_attachments
 from bot.core.config import ConfigError
 from bot.core.models import CaseCard, Choice, Reply
 
@@ -323,3 +323,42 @@ def test_slack_text_far_over_the_limit_is_cut_unread(monkeypatch):
 def test_unwrapping_slack_links_never_runs_past_the_next_angle_bracket():
     assert from_slack_text("<http://a" * 800, 4000) == "<http://a" * 800
     assert from_slack_text("<mailto:a" * 800 + "<https://x.com/a>", 4000) == "<mailto:a" * 800 + "https://x.com/a"
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in (ROOT / "tests/fixtures/slack").glob("*.json")))
+def test_bolt_reads_each_real_payload_as_it_would_have_from_the_form_itself(fixture):
+    """Interactions come as a form (`payload=<JSON>`): Bolt is given the JSON, undone in C, and must read exactly
+    what it read from the form (events come as JSON, and go as they came)."""
+    from urllib.parse import urlencode
+
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    payload = json.loads((ROOT / "tests/fixtures/slack" / fixture).read_text())
+    payload = payload.get("body", payload)
+    for body, content_type in ((urlencode({"payload": json.dumps(payload)}), FORM),
+                               (json.dumps(payload), "application/json")):
+        as_it_was = AsyncBoltRequest(body=body, headers={"content-type": content_type}).body
+        assert AsyncBoltRequest(body=bolt_body(body), headers={"content-type": content_type}).body == as_it_was
+
+
+@pytest.mark.parametrize("body", [
+    "payload=%7B%22type%22%3A+%22block_actions%22%2C+%22t%22%3A+%22%E2%9C%93+%F0%9F%98%80+a%2Bb+%25zz%22%7D",
+    "payload=%7B%22a%22%3A1%7D&payload=%7B%22a%22%3A2%7D",  # the last one, as Bolt reads a form
+    "payload=+%7B%22a%22%3A1%7D",  # JSON may start with a space
+    "token=abc&team_id=T1&text=hello+world",  # a form with no payload: as it came
+    "xpayload=1",
+])
+def test_an_odd_form_is_read_as_bolt_would_read_it(body):
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    as_it_was = AsyncBoltRequest(body=body, headers={"content-type": FORM}).body
+    assert AsyncBoltRequest(body=bolt_body(body), headers={"content-type": FORM}).body == as_it_was
+
+
+@pytest.mark.parametrize("body", ["payload=abc", "payload=%5B1%5D", "payload=12"])
+def test_a_payload_that_is_not_a_json_object_is_refused_as_bolt_refuses_it(body):
+    with pytest.raises(ValueError):
+        bolt_body(body)

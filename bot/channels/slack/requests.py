@@ -14,7 +14,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.channels.slack.inbox import Inbox
-from bot.channels.slack.payloads import well_formed
+from bot.channels.slack.payloads import bolt_body, well_formed
 from bot.store import StoreError
 
 log = logging.getLogger("bot.channels.slack.app")  # where these lines have always been logged
@@ -85,7 +85,7 @@ class SlackRequests:
         """Bolt's dispatch of a signed request (or of one kept in the inbox). One Bolt cannot read (signed, but not
         what Slack sends, however deeply nested) gets 400, never a 500."""
         try:
-            bolt_request = AsyncBoltRequest(body=body, headers=headers)
+            bolt_request = AsyncBoltRequest(body=bolt_body(body), headers=headers)
             if not well_formed(bolt_request.body):
                 raise ValueError("not a Slack payload")
             response = await self.app.async_dispatch(bolt_request)
