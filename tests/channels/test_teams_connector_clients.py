@@ -39,7 +39,28 @@ async def test_two_turns_reuse_one_connection_to_the_connector(served, connector
     await teams.tick(TEACHER, first, ["targeting_me"])
     assert len(connector.posted(teams.conversation(TEACHER))) == 2
     assert len(connector.connections) == 1
-    assert channel.requests.connector_clients.kept == 1
+    assert channel.requests.connector_clients.kept == 2  # its connector client and its user token client
+
+
+async def test_two_turns_make_one_user_token_client(served, monkeypatch):
+    """The SDK makes a user token client for every turn (a new aiohttp session, its version read from the
+    package's metadata): kept, like the connector client."""
+    import microsoft_agents.hosting.core.rest_channel_service_client_factory as factory
+
+    made = []
+
+    class Counted(factory.UserTokenClient):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(factory, "UserTokenClient", Counted)
+    teams, channel, _ = served
+    (first,) = await teams.say(TEACHER, "I'm being targeted")
+    await teams.tick(TEACHER, first, ["targeting_me"])
+    await teams.say(TEACHER, "hello")
+    assert len(made) == 1
+    assert not made[0].client.closed  # lent to each turn, given back, kept
 
 
 async def test_a_proactive_delivery_uses_the_same_kept_client(served, connector):
@@ -48,15 +69,16 @@ async def test_a_proactive_delivery_uses_the_same_kept_client(served, connector)
     await teams.say(TEACHER, "hello")
     assert connector.posted(teams.conversation(DSL)) and connector.posted(teams.conversation(TEACHER))
     assert len(connector.connections) == 1
-    assert channel.requests.connector_clients.kept == 1
+    assert channel.requests.connector_clients.kept == 2
 
 
 async def test_the_kept_clients_are_closed_when_the_server_stops(served):
     teams, channel, client = served
     await teams.say(TEACHER, "hello")
-    (kept,) = channel.requests.connector_clients._kept.values()
+    kept = list(channel.requests.connector_clients._kept.values())
+    assert len(kept) == 2  # the connector client and the user token client
     await client.close()
-    assert kept.client.client.closed
+    assert all(k.client.client.closed for k in kept)
     assert channel.requests.connector_clients.kept == 0
 
 

@@ -45,6 +45,16 @@ CHAT_REFUSED = {403, 404}  # the person's chat refused (blocked, gone), not just
 QUESTIONS_REMEMBERED = 500
 
 
+class SentAsIs(dict[str, Any]):
+    """A card's content, made for the one activity that carries it and never changed after. The SDK deep-copies
+    every activity it sends or updates (`TurnContext.send_activities`) before it sets the conversation on the copy;
+    a card is hundreds of nested objects, and copying it was the dearest single part of a Teams turn. The copy of
+    this one is the card itself (what the SDK changes is the activity, never its attachments' content)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SentAsIs:
+        return self
+
+
 class TeamsChannel:
     name = PLATFORM
     # As the outbox's sender (bot/channels/outbox.py): only to people who opened a chat with the bot, several at
@@ -222,7 +232,7 @@ class TeamsChannel:
     @staticmethod
     def _card_activity(card: dict[str, Any], reply: Reply | None = None) -> Activity:
         activity = Activity(type=ActivityTypes.message,
-                            attachments=[CardAttachment(content_type=cards.CONTENT_TYPE, content=card)])
+                            attachments=[CardAttachment(content_type=cards.CONTENT_TYPE, content=SentAsIs(card))])
         if reply is not None:
             summary = cards.summary(reply)
             if summary:  # left unset otherwise: Teams refuses an empty one

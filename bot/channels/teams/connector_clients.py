@@ -6,7 +6,9 @@ session, so a new TCP (and, in production, TLS) connection, and a new token requ
 turn ends. Here each client is kept for up to `KEEP_SECONDS` and lent to every turn for the same service URL,
 audience and identity, so a turn reuses its session, its open connection and its token; the adapter's `close()` at
 the end of a turn only gives the loan back. A client past its time is lent no more and closed once the last turn
-using it is over; `close()` closes every kept client at shutdown.
+using it is over; `close()` closes every kept client at shutdown. The user token client the SDK makes for every
+turn (for sign-in flows: a new aiohttp session each time, and the SDK's version read from the installed package's
+metadata) is kept the same way.
 
 Kept for five minutes at most: MSAL hands out a cached token only while it has at least five minutes left
 (msal's `acquire_token_for_client`), so a kept client never carries an expired token. Agentic requests and
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 import orjson
@@ -29,12 +31,12 @@ from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 KEEP_SECONDS = 300.0
 
-Key = tuple[str, str, tuple[str, ...], bool, str]
+Key = tuple[str, str, str, tuple[str, ...], bool, str]  # kind, service URL, audience, scopes, anonymous, app id
 
 
 @dataclass(eq=False)
 class _Kept:
-    client: TeamsConnectorClient
+    client: Any  # a connector client, or a user token client
     made_at: float
     lent: int = 0
     retired: bool = False  # lent no more; closed when the last loan is given back
@@ -42,23 +44,15 @@ class _Kept:
 
 @dataclass(eq=False)
 class _Loan:
-    """What a turn gets: the kept client, whose `close()` only gives it back."""
+    """What a turn gets: the kept client, whose `close()` only gives it back; all else is the client's own (the
+    SDK's protocols, ConnectorClientBase and UserTokenClientBase)."""
 
     kept: _Kept
     owner: KeptConnectorClients
     returned: bool = field(default=False)
 
-    @property
-    def base_uri(self) -> str:
-        return self.kept.client.base_uri
-
-    @property
-    def attachments(self) -> Any:
-        return self.kept.client.attachments
-
-    @property
-    def conversations(self) -> Any:
-        return self.kept.client.conversations
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kept.client, name)
 
     async def close(self) -> None:
         if not self.returned:
@@ -89,20 +83,35 @@ class KeptConnectorClients(RestChannelServiceClientFactory):
             return await super().create_connector_client(context, claims_identity, service_url, audience, scopes,
                                                          use_anonymous)
         scopes = scopes or claims_identity.get_token_scope()
-        key: Key = (service_url, audience, tuple(scopes), use_anonymous, claims_identity.get_app_id() or "")
+        app_id = claims_identity.get_app_id() or ""
+        key: Key = ("connector", service_url, audience, tuple(scopes), use_anonymous, app_id)
+        return await self._lend(key, lambda: self._new_client(claims_identity, service_url, audience, scopes,
+                                                              use_anonymous))
+
+    async def create_user_token_client(self, context: TurnContext, claims_identity: ClaimsIdentity,
+                                       use_anonymous: bool = False) -> Any:  # a loan of one (UserTokenClientBase)
+        if _not_ours_to_keep(context.activity):
+            return await super().create_user_token_client(context, claims_identity, use_anonymous)
+        key: Key = ("user_token", "", "", tuple(claims_identity.get_token_scope()), use_anonymous,
+                    claims_identity.get_app_id() or "")
+        return await self._lend(key, lambda: super(KeptConnectorClients, self).create_user_token_client(
+            context, claims_identity, use_anonymous))
+
+    async def _lend(self, key: Key, make: Callable[[], Awaitable[Any]]) -> Any:
+        """The client kept under `key` (made by `make` if there is none, or if it is past its time), lent."""
         kept = self._kept.get(key)
         if kept is not None and self.clock() - kept.made_at >= self.keep_seconds:
             await self._retire(key, kept)
             kept = None
         if kept is None:
-            client = await self._new_client(claims_identity, service_url, audience, scopes, use_anonymous)
+            client = await make()
             kept = self._kept.get(key)  # another turn may have made one meanwhile: keep the first
             if kept is None:
                 kept = self._kept[key] = _Kept(client, self.clock())
             else:
                 await client.close()
         kept.lent += 1
-        return _Loan(kept, self)  # the SDK's protocol (ConnectorClientBase), by its properties
+        return _Loan(kept, self)
 
     async def _new_client(self, claims_identity: ClaimsIdentity, service_url: str, audience: str,
                           scopes: list[str], use_anonymous: bool) -> TeamsConnectorClient:

@@ -31,6 +31,9 @@ class TeamsRequests:
         # The SDK logs a request that is not a valid activity at ERROR with the offending values, which can be
         # what someone typed: `_http` answers 400 and says so without them.
         logging.getLogger("microsoft_agents.activity").setLevel(logging.CRITICAL)
+        # The connector client logs two INFO lines for every message sent or updated, naming the conversation (and so
+        # the person): a log line a turn, and an identifier, that no operator needs; its warnings and errors stay.
+        logging.getLogger("microsoft_agents.hosting.core.connector").setLevel(logging.WARNING)
         self.connections = MsalConnectionManager(**config.sdk)
         # In production, activities may name (and replies may go to) only Microsoft's service hosts.
         self.host_validator = OutboundHostValidator(enabled=config.credentials)
