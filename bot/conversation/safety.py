@@ -65,22 +65,42 @@ def _plain(text: str) -> str:
     return normalise(text).replace("'", "")
 
 
-@lru_cache(maxsize=4096)
-def _pattern(phrase: str) -> re.Pattern[str]:
-    """A phrase as whole words; a trailing * matches any ending."""
+_WORD_START = r"(?<![a-z0-9])"
+
+
+def _body(phrase: str) -> str:
+    """A phrase as whole words after a word start; a trailing * matches any ending."""
     prefix = phrase.endswith("*")
     words = _plain(phrase.rstrip("*")).split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    return re.compile(r"(?<![a-z0-9])" + body + (r"[a-z0-9]*" if prefix else r"(?![a-z0-9])"))
+    return r"\s+".join(re.escape(w) for w in words) + (r"[a-z0-9]*" if prefix else r"(?![a-z0-9])")
+
+
+@dataclass(frozen=True)
+class _Phrases:
+    """A list of the content's phrases, compiled once: `any` finds whether one of them is in a clause at all (one
+    search; most clauses hold none), `each` finds where each one is (only once `any` has found one)."""
+
+    any: re.Pattern[str]
+    each: tuple[re.Pattern[str], ...]
+
+
+@lru_cache(maxsize=256)
+def _compiled(phrases: tuple[str, ...]) -> _Phrases:
+    bodies = [_body(p) for p in phrases]
+    return _Phrases(any=re.compile(_WORD_START + "(?:" + "|".join(bodies) + ")"),
+                    each=tuple(re.compile(_WORD_START + b) for b in bodies))
 
 
 def _find(clause: str, phrases: Iterable[str]) -> list[int]:
     """Where any of `phrases` starts in `clause` (a plain clause)."""
-    return [m.start() for p in phrases for m in _pattern(p).finditer(clause)]
+    compiled = _compiled(tuple(phrases))
+    if not compiled.any.search(clause):
+        return []
+    return [m.start() for p in compiled.each for m in p.finditer(clause)]
 
 
 def _has(clause: str, phrases: Iterable[str]) -> bool:
-    return bool(_find(clause, phrases))
+    return _compiled(tuple(phrases)).any.search(clause) is not None
 
 
 def _live(clause: str, phrases: Iterable[str], negations: list[str]) -> bool:
