@@ -88,11 +88,15 @@ def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bo
     said = without_hedges(text, hedges)
     if not said:
         return False
-    for word in words:
-        w = normalise_phrase(word).replace("'", "")
-        if said == w or (len(w) >= FUZZY_MIN_LENGTH + 3 and fuzz.ratio(said, w) >= 90):
-            return True
-    return False
+    exact, typo_allowed = _one_of(tuple(words))
+    return said in exact or process.extractOne(said, typo_allowed, scorer=fuzz.ratio, score_cutoff=90) is not None
+
+
+@lru_cache(maxsize=256)
+def _one_of(words: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """`words` as answers are read, and those long enough to be matched with a typo; worked out once per list."""
+    plain = [normalise_phrase(w).replace("'", "") for w in words]
+    return frozenset(plain), tuple(w for w in plain if len(w) >= FUZZY_MIN_LENGTH + 3)
 
 
 def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iterable[str] = ()) -> Understood:
