@@ -118,9 +118,10 @@ def read(words: SafetyWords, text: str) -> Finding:
         return found
     whole = _plain(text)
     negations = words.negations.words
+    triggers = _clause_triggers(words)
     for raw in CLAUSE_BREAK.split(text.lower()):
         clause = _plain(raw)
-        if clause:
+        if clause and _has(clause, triggers):  # most clauses hold none of them: one search, not one per list
             _read_clause(words, clause, negations, found)
     found.images = _has(whole, words.images.words)
     found.sextortion = _has(whole, ["sextort*"]) or (found.images and _has(whole, words.sextortion.words))
@@ -130,8 +131,17 @@ def read(words: SafetyWords, text: str) -> Finding:
     return found
 
 
+def _clause_triggers(words: SafetyWords) -> tuple[str, ...]:
+    """Every phrase `_read_clause` looks for first (not the words it reads around one: others, uncertain,
+    negations). A clause with none of them adds nothing to the finding."""
+    return (*words.crisis_self.words, *words.crisis_words.words, *words.threats.words, *words.danger_now.words,
+            *words.danger_maybe.words, *words.police.doxxing, *words.police.stalking, *words.police.hate,
+            *words.police.harassment)
+
+
 def _read_clause(words: SafetyWords, clause: str, negations: list[str], found: Finding) -> None:
-    """What one clause says about crisis, danger and the police, added to `found`."""
+    """What one clause says about crisis, danger and the police, added to `found`. (A list read here first is in
+    `_clause_triggers` too.)"""
     if _live(clause, words.crisis_self.words, negations):
         found.crisis = True
     elif _live(clause, words.crisis_words.words, negations):

@@ -108,6 +108,21 @@ def test_every_phrase_on_a_safety_list_is_found_by_its_list_wherever_it_stands(c
     assert safety._find("not in danger but in danger now", words.danger_now.words) == [4, 18]
 
 
+def test_every_phrase_a_clause_is_read_for_is_found_alone_and_among_other_words(content):
+    """A clause is read for crisis, danger and the police only when it holds one of their phrases (one search):
+    each phrase of each of those lists, said alone or inside a sentence, must still be found."""
+    words = content.safety
+    lists = [words.crisis_self.words, words.crisis_words.words, words.threats.words, words.danger_now.words,
+             words.danger_maybe.words, words.police.doxxing, words.police.stalking, words.police.hate,
+             words.police.harassment]
+    for phrases in lists:
+        for phrase in phrases:
+            said = safety._plain(phrase.rstrip("*")) + ("ing" if phrase.endswith("*") else "")
+            for text in (said, f"Honestly, I heard that {said} today."):
+                found = safety.read(words, text)
+                assert found.crisis or found.danger or found.unsure or found.police, (phrase, text)
+
+
 async def test_when_unsure_it_asks_one_yes_no_question(chat: Chat, chat_as):
     await chat.say("I'm worried a pupil might be at risk")
     assert chat.keys == ["safety.ask_danger"]
