@@ -57,15 +57,17 @@ class _Hit:
 def without_hedges(text: str, hedges: Iterable[str]) -> str:
     """`text` normalised, with hedging words taken out ("tiktok i think" is "tiktok")."""
     said = f" {normalise(text).replace(chr(39), '')} "
-    for hedge in _hedges_longest_first(tuple(hedges)):
-        said = said.replace(f" {hedge} ", " ")
+    for spaced in _hedges_longest_first(tuple(hedges)):
+        said = said.replace(spaced, " ")
     return " ".join(said.split())
 
 
 @lru_cache(maxsize=64)
 def _hedges_longest_first(hedges: tuple[str, ...]) -> tuple[str, ...]:
-    """The hedges as answers are read (normalised), longest first; worked out once per content's list."""
-    return tuple(h for h in sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True) if h)
+    """The hedges as answers are read (normalised), longest first, with a space each side; worked out once per
+    content's list."""
+    plain = sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True)
+    return tuple(f" {h} " for h in plain if h)
 
 
 def _phrases(option: Option, hedges: Iterable[str]) -> frozenset[str]:
