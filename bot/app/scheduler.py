@@ -67,7 +67,7 @@ class Scheduler:
     async def _tick_school(self, scope: SchoolScope, now: datetime) -> int:
         store, school, reminders = self.store, scope.id, self.reminders(scope)
         staff = await store.list_staff(school)
-        names = await names_of_people(store, school)
+        names = await names_of_people(store, school, staff)
 
         due: list[Due] = []
         for case in await store.list_cases(school, open_only=True):

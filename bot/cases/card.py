@@ -28,10 +28,11 @@ THRESHOLD_DECISIONS = ("meets", "not_sure", "low_level", "harassment")
 # --- who may see a case ------------------------------------------------------------------
 
 
-async def names_of_people(store: Store, school_id: str) -> dict[str, str]:
-    """user -> how to name them: the staff directory's name, else the name their platform gave them."""
+async def names_of_people(store: Store, school_id: str, staff: list[StaffMember] | None = None) -> dict[str, str]:
+    """user -> how to name them: the staff directory's name, else the name their platform gave them. `staff`: the
+    directory as the caller has just read it (not read again)."""
     names = await store.display_names(school_id)
-    names.update({m.user: m.name for m in await store.list_staff(school_id)})
+    names.update({m.user: m.name for m in (staff if staff is not None else await store.list_staff(school_id))})
     return names
 
 

@@ -31,6 +31,7 @@ SCHOOL_WORDS = {
     "junior", "juniors", "community", "church", "ce", "rc", "catholic", "the", "of", "and", "st", "saint", "sch",
     "acad", "uk",
 }
+_LETTERS = re.compile(r"[a-z]+")
 MIN_PATTERN = 4  # a shorter remainder ("x", "2", "ok") says nothing about a trend
 VOWELS = set("aeiouy")
 
@@ -64,8 +65,7 @@ def name_pattern(account: str, school_name: str) -> str | None:
     rest = account[1:].lower()
     for token in school_tokens(school_name):
         rest = rest.replace(token, " ")
-    for word in SCHOOL_WORDS:
-        rest = re.sub(rf"(?<![a-z]){word}(?![a-z])", " ", rest)
+    rest = _LETTERS.sub(lambda run: " " if run.group() in SCHOOL_WORDS else run.group(), rest)  # whole words only
     rest = re.sub(r"[^a-z]+", "", rest)
     return rest if len(rest) >= MIN_PATTERN else None
 

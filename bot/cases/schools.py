@@ -33,6 +33,10 @@ class Schools:
         self._content: dict[tuple[str, str | None, str], Content] = {}
         self._cached: dict[str, School] | None = None
         self._cached_at = 0.0
+        self.clock: Callable[[], float] = time.monotonic  # when the schools were read (a test may move it)
+        # Each school as set up, and its scope, built again only when the schools are read again (_schools)
+        self._set_up: dict[str, tuple[dict[str, School], School]] = {}
+        self._scopes: dict[str, tuple[School, SchoolScope]] = {}
 
     async def resolve(self, platform: str, workspace: str | None, user: str) -> str | None:
         """The school of `user` writing from `workspace`, or None when the deployment cannot tell (a
@@ -54,7 +58,17 @@ class Schools:
         return None
 
     async def get(self, school_id: str) -> School:
-        school = (await self._schools(missing=lambda found: school_id not in found)).get(school_id)
+        """The school as set up: its record, else the deployment's one school (OSB_SCHOOL_NAME and
+        OSB_SCHOOL_NATION fill in what the embedded default leaves). Worked out again only when the schools are
+        read again from the store."""
+        schools = await self._schools(missing=lambda found: school_id not in found)
+        kept = self._set_up.get(school_id)
+        if kept is None or kept[0] is not schools:
+            kept = (schools, self._as_set_up(schools.get(school_id), school_id))
+            self._set_up[school_id] = kept
+        return kept[1]
+
+    def _as_set_up(self, school: School | None, school_id: str) -> School:
         if school is None:
             school = self._unlisted(school_id)
         elif school.id == DEFAULT_SCHOOL and school.name == "Our school":
@@ -70,7 +84,7 @@ class Schools:
     async def _schools(self, missing: Callable[[dict[str, School]], bool]) -> dict[str, School]:
         """Every school, read at most every few seconds (two store trips a turn saved: bench/); read again
         at once when what is looked for is missing, so a school added elsewhere is found straight away."""
-        now = time.monotonic()
+        now = self.clock()
         if self._cached is None or now - self._cached_at > CACHE_SECONDS or (
                 missing(self._cached) and now - self._cached_at > 0.5):
             self._cached = {s.id: s for s in await self.store.list_schools()}
@@ -91,8 +105,15 @@ class Schools:
         return school.reference_prefix or self.settings.reference_prefix
 
     async def scope(self, school_id: str) -> SchoolScope:
-        """Everything said for `school_id` comes from this: its record, its words, its calendar, its prefix."""
-        return self.scope_of(await self.get(school_id))
+        """Everything said for `school_id` comes from this: its record, its words, its calendar, its prefix. Built
+        again when the schools are read again (every few seconds), so a school's changed settings, and an edited
+        calendar file, are seen within CACHE_SECONDS, as a changed name is; not on every turn."""
+        school = await self.get(school_id)
+        kept = self._scopes.get(school_id)
+        if kept is None or kept[0] is not school:
+            kept = (school, self.scope_of(school))
+            self._scopes[school_id] = kept
+        return kept[1]
 
     def scope_of(self, school: School) -> SchoolScope:
         return SchoolScope(school=school, words=self.content(school),

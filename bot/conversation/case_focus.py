@@ -17,8 +17,11 @@ from bot.core.models import Case, Choice
 TYPABLE = tuple(a for a in ACTIONS if not a.takes_value and (a.on_card or a.id == "show"))
 
 
+_PUNCTUATION = re.compile(r"[^\w\s']")
+
+
 def _plain(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+    return " ".join(_PUNCTUATION.sub(" ", text.lower()).split())
 
 
 def typed_case_action(ctx: Context, text: str) -> str | None:

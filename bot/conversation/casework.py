@@ -91,9 +91,10 @@ class Casework:
     async def handler_names(self, ctx: Context) -> str:
         return handlers_in_words(ctx.scope, await self.store.list_staff(ctx.school_id))
 
-    async def _names(self, school_id: str) -> dict[str, str]:
-        """How to name each person: the staff directory's name, else the name their platform gave them."""
-        return await names_of_people(self.store, school_id)
+    async def _names(self, school_id: str, staff: list[StaffMember] | None = None) -> dict[str, str]:
+        """How to name each person: the staff directory's name (from `staff` when just read), else the name
+        their platform gave them."""
+        return await names_of_people(self.store, school_id, staff)
 
     async def not_yet_reachable(self, school_id: str, users: list[str]) -> list[str]:
         """Those of `users` who cannot be sent anything yet: on a platform where the bot writes only into a chat
@@ -142,7 +143,7 @@ class Casework:
         if held:  # only the safeguarding team for now: the headteacher, as case manager, once it is not about them
             answers["categories"] = [c for c in answers["categories"] if c != "allegation"]
         routes = self._alert_routes(ctx.user, answers, staff, ctx.turn.text)
-        names = await self._names(ctx.school_id)
+        names = await self._names(ctx.school_id, staff)
         notes = [self._alert_note(ctx, frame, route.user, names, key, held) for route in routes]
         if not notes:
             return "no_one"
@@ -162,7 +163,7 @@ class Casework:
         if not held or subject_pending(answers):
             return
         staff = await self.store.list_staff(ctx.school_id)
-        names = await self._names(ctx.school_id)
+        names = await self._names(ctx.school_id, staff)
         notes = [self._alert_note(ctx, frame, route.user, names, key, held=False)
                  for route in self._alert_routes(ctx.user, answers, staff) for key in held]
         await self.store.queue_notifications(notes)
@@ -232,7 +233,7 @@ class Casework:
                      ("name", "ref", "content_type", "size", "sha256")})
             for f in evidence_files
         ]
-        names = await self._names(ctx.school_id)
+        names = await self._names(ctx.school_id, staff)
 
         scope = ctx.scope
 

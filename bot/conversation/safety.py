@@ -65,22 +65,42 @@ def _plain(text: str) -> str:
     return normalise(text).replace("'", "")
 
 
-@lru_cache(maxsize=4096)
-def _pattern(phrase: str) -> re.Pattern[str]:
-    """A phrase as whole words; a trailing * matches any ending."""
+_WORD_START = r"(?<![a-z0-9])"
+
+
+def _body(phrase: str) -> str:
+    """A phrase as whole words after a word start; a trailing * matches any ending."""
     prefix = phrase.endswith("*")
     words = _plain(phrase.rstrip("*")).split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    return re.compile(r"(?<![a-z0-9])" + body + (r"[a-z0-9]*" if prefix else r"(?![a-z0-9])"))
+    return r"\s+".join(re.escape(w) for w in words) + (r"[a-z0-9]*" if prefix else r"(?![a-z0-9])")
+
+
+@dataclass(frozen=True)
+class _Phrases:
+    """A list of the content's phrases, compiled once: `any` finds whether one of them is in a clause at all (one
+    search; most clauses hold none), `each` finds where each one is (only once `any` has found one)."""
+
+    any: re.Pattern[str]
+    each: tuple[re.Pattern[str], ...]
+
+
+@lru_cache(maxsize=256)
+def _compiled(phrases: tuple[str, ...]) -> _Phrases:
+    bodies = [_body(p) for p in phrases]
+    return _Phrases(any=re.compile(_WORD_START + "(?:" + "|".join(bodies) + ")"),
+                    each=tuple(re.compile(_WORD_START + b) for b in bodies))
 
 
 def _find(clause: str, phrases: Iterable[str]) -> list[int]:
     """Where any of `phrases` starts in `clause` (a plain clause)."""
-    return [m.start() for p in phrases for m in _pattern(p).finditer(clause)]
+    compiled = _compiled(tuple(phrases))
+    if not compiled.any.search(clause):
+        return []
+    return [m.start() for p in compiled.each for m in p.finditer(clause)]
 
 
 def _has(clause: str, phrases: Iterable[str]) -> bool:
-    return bool(_find(clause, phrases))
+    return _compiled(tuple(phrases)).any.search(clause) is not None
 
 
 def _live(clause: str, phrases: Iterable[str], negations: list[str]) -> bool:
@@ -98,9 +118,10 @@ def read(words: SafetyWords, text: str) -> Finding:
         return found
     whole = _plain(text)
     negations = words.negations.words
+    triggers = _clause_triggers(words)
     for raw in CLAUSE_BREAK.split(text.lower()):
         clause = _plain(raw)
-        if clause:
+        if clause and _has(clause, triggers):  # most clauses hold none of them: one search, not one per list
             _read_clause(words, clause, negations, found)
     found.images = _has(whole, words.images.words)
     found.sextortion = _has(whole, ["sextort*"]) or (found.images and _has(whole, words.sextortion.words))
@@ -110,8 +131,17 @@ def read(words: SafetyWords, text: str) -> Finding:
     return found
 
 
+def _clause_triggers(words: SafetyWords) -> tuple[str, ...]:
+    """Every phrase `_read_clause` looks for first (not the words it reads around one: others, uncertain,
+    negations). A clause with none of them adds nothing to the finding."""
+    return (*words.crisis_self.words, *words.crisis_words.words, *words.threats.words, *words.danger_now.words,
+            *words.danger_maybe.words, *words.police.doxxing, *words.police.stalking, *words.police.hate,
+            *words.police.harassment)
+
+
 def _read_clause(words: SafetyWords, clause: str, negations: list[str], found: Finding) -> None:
-    """What one clause says about crisis, danger and the police, added to `found`."""
+    """What one clause says about crisis, danger and the police, added to `found`. (A list read here first is in
+    `_clause_triggers` too.)"""
     if _live(clause, words.crisis_self.words, negations):
         found.crisis = True
     elif _live(clause, words.crisis_words.words, negations):

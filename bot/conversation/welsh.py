@@ -7,6 +7,9 @@ content/phrases.yaml (`welsh`), or has two different ones in it, matched as whol
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 from bot.conversation.dialogs.base import Context
 from bot.core.content import WelshWords
 from bot.core.text import normalise, normalise_phrase
@@ -18,9 +21,27 @@ def looks_welsh(text: str, welsh: WelshWords | None) -> bool:
     said = normalise(text).split()
     if not said:
         return False
+    known = _known(tuple(welsh.words))
+    if known.every_word.isdisjoint(said):  # no Welsh word at all: most messages
+        return False
     padded = f" {' '.join(said)} "
-    found = {w for w in welsh.words if f" {normalise_phrase(w)} " in padded}
-    return len(found) >= 2 or " ".join(said) in {normalise_phrase(w) for w in welsh.words}
+    found = {w for w, spaced in known.spaced if spaced in padded}
+    return len(found) >= 2 or " ".join(said) in known.whole
+
+
+@dataclass(frozen=True)
+class _Known:
+    spaced: tuple[tuple[str, str], ...]  # each word or greeting, and it normalised with a space each side
+    whole: frozenset[str]  # each normalised
+    every_word: frozenset[str]  # every word in any of them
+
+
+@lru_cache(maxsize=16)
+def _known(words: tuple[str, ...]) -> _Known:
+    """The content's Welsh words as messages are read, worked out once per list."""
+    plain = [normalise_phrase(w) for w in words]
+    return _Known(spaced=tuple((w, f" {normalise_phrase(w)} ") for w in words), whole=frozenset(plain),
+                  every_word=frozenset(word for p in plain for word in p.split()))
 
 
 async def welsh_reply(ctx: Context, ask_again: bool = True) -> None:

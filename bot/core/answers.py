@@ -28,8 +28,9 @@ def answer_options(content: Content, step: Step, choices: list[Choice]) -> list[
             platform = content.facts.platforms.get(choice.id)
             phrases += content.phrases.platform_names.get(choice.id, []) + ([platform.name] if platform else [])
         meaning = spec.means if spec else _MEANING_CHOICES.get(choice.id)
+        takes = _meaning_words(step, meaning)
         for key, said in words.items():
-            if key in _meaning_words(step, meaning):
+            if key in takes:
                 phrases += said
         if choice.id in ("skip", "done") and not spec:
             phrases += content.phrases.commands["skip" if choice.id == "skip" else "done"]

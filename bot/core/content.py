@@ -439,6 +439,8 @@ def render(template: str, facts: Facts, values: dict[str, Any]) -> str:
             return escape(values[name])
         return str(facts.lookup(name))
 
+    if "{" not in template:  # most have no placeholder
+        return template.strip()
     return PLACEHOLDER.sub(fill, template).strip()
 
 

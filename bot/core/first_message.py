@@ -99,9 +99,16 @@ def _platform_as_account(content: Content, text: str) -> str:
 def _besides_asking(content: Content, text: str) -> str:
     """`text` without the phrases that ask for a report (content/phrases.yaml `intents`), matched on word starts."""
     said = normalise(text)
-    for phrase in sorted(content.intents.get("report_concern", []), key=len, reverse=True):
-        said = re.sub(rf"(?<!\S){re.escape(normalise_phrase(phrase))}\S*", " ", said)
+    for pattern in _asking_patterns(tuple(content.intents.get("report_concern", []))):
+        said = pattern.sub(" ", said)
     return said
+
+
+@lru_cache(maxsize=8)
+def _asking_patterns(phrases: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The phrases that ask for a report, longest first, each as a pattern matched on word starts: made once."""
+    return tuple(re.compile(rf"(?<!\S){re.escape(normalise_phrase(phrase))}\S*")
+                 for phrase in sorted(phrases, key=len, reverse=True))
 
 
 def read_first_message(content: Content, text: str, today: date, half_terms: list[date] | None = None) -> FirstMessage:

@@ -47,7 +47,13 @@ def normalise_phrase(phrase: str) -> str:
 
 def is_command(text: str, words: Iterable[str]) -> bool:
     said = normalise(text) or text.strip()
-    return any(said == (normalise_phrase(w) or w) for w in words)
+    return said in _commands(tuple(words))
+
+
+@lru_cache(maxsize=256)
+def _commands(words: tuple[str, ...]) -> frozenset[str]:
+    """A command's words as `is_command` compares them (a word of punctuation alone, "?", as it is): once per list."""
+    return frozenset(normalise_phrase(w) or w for w in words)
 
 
 def contains_phrase(text: str, phrases: Iterable[str]) -> str | None:

@@ -57,15 +57,17 @@ class _Hit:
 def without_hedges(text: str, hedges: Iterable[str]) -> str:
     """`text` normalised, with hedging words taken out ("tiktok i think" is "tiktok")."""
     said = f" {normalise(text).replace(chr(39), '')} "
-    for hedge in _hedges_longest_first(tuple(hedges)):
-        said = said.replace(f" {hedge} ", " ")
+    for spaced in _hedges_longest_first(tuple(hedges)):
+        said = said.replace(spaced, " ")
     return " ".join(said.split())
 
 
 @lru_cache(maxsize=64)
 def _hedges_longest_first(hedges: tuple[str, ...]) -> tuple[str, ...]:
-    """The hedges as answers are read (normalised), longest first; worked out once per content's list."""
-    return tuple(h for h in sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True) if h)
+    """The hedges as answers are read (normalised), longest first, with a space each side; worked out once per
+    content's list."""
+    plain = sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True)
+    return tuple(f" {h} " for h in plain if h)
 
 
 def _phrases(option: Option, hedges: Iterable[str]) -> frozenset[str]:
@@ -88,11 +90,15 @@ def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bo
     said = without_hedges(text, hedges)
     if not said:
         return False
-    for word in words:
-        w = normalise_phrase(word).replace("'", "")
-        if said == w or (len(w) >= FUZZY_MIN_LENGTH + 3 and fuzz.ratio(said, w) >= 90):
-            return True
-    return False
+    exact, typo_allowed = _one_of(tuple(words))
+    return said in exact or process.extractOne(said, typo_allowed, scorer=fuzz.ratio, score_cutoff=90) is not None
+
+
+@lru_cache(maxsize=256)
+def _one_of(words: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """`words` as answers are read, and those long enough to be matched with a typo; worked out once per list."""
+    plain = [normalise_phrase(w).replace("'", "") for w in words]
+    return frozenset(plain), tuple(w for w in plain if len(w) >= FUZZY_MIN_LENGTH + 3)
 
 
 def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iterable[str] = ()) -> Understood:

@@ -4,9 +4,14 @@ team hears when one account or naming pattern is reported by several schools, an
 
 from __future__ import annotations
 
+import os
+from datetime import time
+
 import pytest
 
+from bot.cases.schools import CACHE_SECONDS, Schools
 from bot.conversation.engine import Engine
+from bot.core.content import DEFAULT_CONTENT_DIR
 from bot.core.markup import to_plain
 from bot.core.models import Role, School, StaffMember, Workspace
 from testing.chat import STANDARD_REPORT, Chat, walk
@@ -160,6 +165,34 @@ async def test_a_shared_trust_workspace_places_each_person_by_the_staff_director
 
 async def test_one_school_with_no_workspaces_takes_everyone(bot):
     assert await bot.schools.resolve("slack", "T0ANY", "slack:U1") == "default"
+
+
+async def test_a_schools_scope_is_kept_between_turns_and_built_again_when_the_schools_are_read_again(
+        store, content, settings, tmp_path):
+    """Not built (nor its calendar file looked at) on every turn; a changed school and an edited calendar are seen
+    once the schools are read again, within CACHE_SECONDS."""
+    own = tmp_path / "hill-content"
+    own.mkdir()
+    calendar = own / "school_calendar.yaml"
+    calendar.write_text((DEFAULT_CONTENT_DIR / "school_calendar.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    await store.upsert_school(School(id="hill", name="Hillside Academy", content_dir=str(own)))
+    schools = Schools(store, content, settings)
+    now = [1000.0]
+    schools.clock = lambda: now[0]
+    first = await schools.scope("hill")
+    assert first.calendar.school_hours.start == time(8, 0)
+
+    await store.upsert_school(School(id="hill", name="Hillside College", content_dir=str(own)))
+    calendar.write_text(calendar.read_text(encoding="utf-8").replace('"08:00"', '"08:30"', 1), encoding="utf-8")
+    os.utime(calendar, (calendar.stat().st_atime, calendar.stat().st_mtime + 10))
+    now[0] += 1
+    assert await schools.scope("hill") is first
+    assert (await schools.get("hill")).name == "Hillside Academy"
+
+    now[0] += CACHE_SECONDS
+    later = await schools.scope("hill")
+    assert later.name == "Hillside College" and later.calendar.school_hours.start == time(8, 30)
+    assert await schools.scope("hill") is later
 
 
 # --- through Slack: workspaces map to schools ---------------------------------------------------

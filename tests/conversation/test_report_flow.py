@@ -39,6 +39,22 @@ async def test_targeted_phrase_starts_report_and_sending_opens_routed_case(chat:
     assert kinds == ["reported", "routed"]
 
 
+async def test_sending_a_report_reads_the_staff_directory_once_for_its_routing_and_its_cards(
+        chat: Chat, bot, report_steps, monkeypatch):
+    await walk(chat, report_steps)
+    reads: list[str] = []
+    list_staff = bot.store.list_staff
+
+    async def counted(school_id: str):
+        reads.append(school_id)
+        return await list_staff(school_id)
+
+    monkeypatch.setattr(bot.store, "list_staff", counted)
+    await chat.pick("send")
+    assert "report.sent" in chat.keys
+    assert reads == ["default"]  # the cards name the people routing chose from the same read
+
+
 async def test_each_phrase_in_the_issue_starts_the_report(bot):
     for n, phrase in enumerate([
         "I'm being targeted", "someone has made a fake account of me",

@@ -9,6 +9,7 @@ import pytest
 
 from bot.cases.record import build_record
 from bot.cli import check_content
+from bot.conversation import safety
 from bot.core.models import Attachment
 from testing.chat import Chat, walk
 from tests.process.test_cli import chat_json, keys, message
@@ -88,6 +89,38 @@ async def test_a_negated_danger_in_a_description_is_just_the_answer(chat: Chat, 
     await walk(chat, [*AFTER_DESCRIPTION, ["send"]])
     (case,) = await bot.store.list_cases("default")
     assert not case.urgent
+
+
+def test_every_phrase_on_a_safety_list_is_found_by_its_list_wherever_it_stands(content):
+    """A list is searched in one go before any phrase alone: that search must find each phrase, after other words,
+    at the end of a clause, with an ending where the phrase allows one, and never inside another word."""
+    words = content.safety
+    lists = [getattr(words, name).words for name in ("negations", "uncertain", "crisis_self", "crisis_words", "others",
+                                                     "danger_now", "danger_maybe", "threats", "images", "sextortion")]
+    lists += [getattr(words.police, kind) for kind in ("doxxing", "stalking", "hate", "harassment")]
+    for phrases in lists:
+        for phrase in phrases:
+            said = safety._plain(phrase.rstrip("*")) + ("ing" if phrase.endswith("*") else "")
+            for before, after in (("", ""), ("i heard that ", ""), ("i heard that ", " again")):
+                clause = before + said + after
+                assert safety._has(clause, phrases) and len(before) in safety._find(clause, phrases), (phrase, clause)
+            assert not safety._has(f"x{said}", [phrase]), phrase
+    assert safety._find("not in danger but in danger now", words.danger_now.words) == [4, 18]
+
+
+def test_every_phrase_a_clause_is_read_for_is_found_alone_and_among_other_words(content):
+    """A clause is read for crisis, danger and the police only when it holds one of their phrases (one search):
+    each phrase of each of those lists, said alone or inside a sentence, must still be found."""
+    words = content.safety
+    lists = [words.crisis_self.words, words.crisis_words.words, words.threats.words, words.danger_now.words,
+             words.danger_maybe.words, words.police.doxxing, words.police.stalking, words.police.hate,
+             words.police.harassment]
+    for phrases in lists:
+        for phrase in phrases:
+            said = safety._plain(phrase.rstrip("*")) + ("ing" if phrase.endswith("*") else "")
+            for text in (said, f"Honestly, I heard that {said} today."):
+                found = safety.read(words, text)
+                assert found.crisis or found.danger or found.unsure or found.police, (phrase, text)
 
 
 async def test_when_unsure_it_asks_one_yes_no_question(chat: Chat, chat_as):

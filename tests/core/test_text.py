@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
+from bot.core import dates
 from bot.core.dates import read_date
 from bot.core.models import Choice
 from bot.core.text import clean, contains_phrase, parse_accounts, resolve_choices
@@ -177,6 +178,24 @@ def test_a_future_day_is_read_as_such_so_the_question_can_say_so():
 ])
 def test_dates_as_people_say_them(text, expected):
     assert read_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "today", "Yesterday", "yesterday evening", "earlier today", "the other day", "a couple of days ago", "3 days",
+    "1 day ago", "10 days ago", "99 days ago", "1 week ago", "2 weeks ago", "a few weeks ago", "99 weeks ago",
+])
+def test_everyday_answers_are_read_without_dateparser_as_dateparser_reads_them(text, monkeypatch):
+    days = [TODAY + timedelta(days=n) for n in range(0, 400, 11)] + [date(2024, 3, 1), date(2028, 1, 1)]
+    monkeypatch.setattr(dates, "_everyday", lambda said, today: None)
+    by_dateparser = [read_date(text, day) for day in days]
+    monkeypatch.undo()
+
+    def no_dateparser(today):
+        raise AssertionError(f"dateparser asked to read {text!r}")
+
+    monkeypatch.setattr(dates, "_parser", no_dateparser)
+    assert [read_date(text, day) for day in days] == by_dateparser
+    assert None not in by_dateparser
 
 
 def test_half_term_is_read_from_the_school_calendar():

@@ -298,10 +298,12 @@ class StepDialog(Dialog):
 
     def understood(self, ctx: Context, step: Step, frame: Frame, inp: Input) -> Understood:
         """What the input picks from the step's choices: buttons as they are, words by bot/understand.py."""
-        options = answer_options(ctx.content, step, self.choices_for(ctx, step, frame))
+        choices = self.choices_for(ctx, step, frame)
+        if inp.picked:  # buttons need only the choices' ids, not every phrase that means each
+            offered = {c.id for c in choices}
+            return Understood(picked=inp.picked) if all(p in offered for p in inp.picked) else Understood()
+        options = answer_options(ctx.content, step, choices)
         allowed = {o.id for o in options}
-        if inp.picked:
-            return Understood(picked=inp.picked) if all(p in allowed for p in inp.picked) else Understood()
         maybe = [m for m in frame.answers.get("_maybe") or [] if m in allowed]
         if len(maybe) == 1 and said_yes(ctx.content, inp.text):  # "yes" to "Did you mean ...?"
             return Understood(picked=maybe)
