@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.cases.card import chat_platform_name, front_door
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
-from bot.conversation.dialogs import report_start
+from bot.conversation.dialogs import report_facts, report_start
 from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog
 from bot.core.answers import said_yes
 from bot.core.content import Step
@@ -161,8 +161,8 @@ class ReportConcern(StepDialog):
             return False
         if report_start.pending(frame) is None and await report_start.take_more(self, ctx, frame, inp):
             return False
-        if report_start.take_where_added(self, ctx, frame, inp):  # "its on tiktok too": added, and asked again
-            await self.ask(ctx, frame)
+        if report_start.take_where_added(self, ctx, frame, inp) or report_facts.take_facts(self, ctx, frame, inp):
+            await self.ask(ctx, frame)  # "its on tiktok too", "@hillside_muggies" at "Who is it about?": kept
             return False
         told = report_start.told(frame)
         if told and (inp.picked == ["yes"] or (not inp.picked and said_yes(ctx.content, inp.text))):

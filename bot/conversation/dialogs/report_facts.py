@@ -1,0 +1,82 @@
+"""Facts said at the "wrong" question of a report: kept, said back in one line, and the question asked again.
+
+An upset teacher types what is on her mind, not always what was asked: the account's handle at "Who is it about?",
+"since monday" at "What is the account's name or link?", "its on tiktok too" before "Where is it?".
+Where the question cannot take the message as its answer, only facts clearly of their kind are taken from it, as a
+first message's are (bot/core/first_message.py): an @handle or a link, a platform by its name, a day said as a date.
+A fact for a question still to come pre-fills it, so that question is not asked (report_start.add_facts); a
+platform or account the report has already is added to, never changed. It is not called a misunderstanding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.conversation.dialogs import report_start
+from bot.conversation.dialogs.base import Context, Input, StepDialog, forget_misses, half_terms
+from bot.core.answers import said_nothing, said_unsure
+from bot.core.content import Step
+from bot.core.dates import find_date, is_rough, read_date, when_said
+from bot.core.first_message import ROUGH_DATE, only_adds, where_named
+from bot.core.models import Frame
+from bot.core.text import parse_accounts
+
+# Where facts are looked for: the questions with choices past the early ones (where report_start.take_more reads
+# a message as a first message), and the account question (for a date or a platform). The questions answered in
+# words keep the words; report_start.take_where_added adds a platform or account named in them.
+FACTS_AT = ("images", "allegation_about", "accounts", "others_know", "behind_it")
+
+
+def reads_as_answer(dialog: StepDialog, ctx: Context, frame: Frame, step: Step, inp: Input) -> bool:
+    """Whether the question takes the message as its answer, or as "skip" or "not sure": then nothing else is
+    taken from it."""
+    text = inp.text
+    if said_nothing(ctx.content, text):
+        return True
+    if step.type in ("choice", "multi"):
+        return bool(dialog.understood(ctx, step, frame, inp).picked)
+    if step.type == "accounts":
+        accounts, invalid = parse_accounts(text)
+        return bool(accounts or invalid) or said_unsure(ctx.content, text, or_none=True)
+    if step.type == "date":
+        return read_date(text, ctx.now.date(), half_terms(ctx)) is not None or said_unsure(ctx.content, text)
+    return True  # words are the answer
+
+
+def date_said(ctx: Context, frame: Frame, text: str) -> dict[str, Any]:
+    """When it was first seen, from a day said in `text` ("since monday i think"), while that question is still to
+    come: as a first message gives it, with whether it was said roughly."""
+    if "first_seen" in frame.answers:
+        return {}
+    seen = find_date(text, ctx.now.date(), half_terms(ctx))
+    if seen is None or seen.year < 2000:
+        return {}
+    return {"first_seen": seen.isoformat(), ROUGH_DATE: is_rough(text)}
+
+
+def take_facts(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
+    """At a question that cannot take the message as its answer: an account, a platform or a day said in it is
+    kept (pre-filling its question, or added to its answer) and said back in one line. True when the message said
+    nothing else, so the question is asked again; False to let the question answer the rest as it would."""
+    if frame.editing or frame.step not in FACTS_AT or inp.picked or not inp.text:
+        return False
+    step = dialog.flow.step(frame.step)
+    if reads_as_answer(dialog, ctx, frame, step, inp):
+        return False
+    when = date_said(ctx, frame, inp.text)
+    new = report_start.add_facts(frame, where_named(ctx.content, inp.text))
+    if when:
+        frame.answers.update(when)
+        frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), "first_seen"]
+        new.update(when)
+    if not new:
+        return False
+    report_start.say_noted(dialog, ctx, new)
+    rest = inp.text
+    if when:  # the day said is set aside, as the platforms and accounts are by only_adds
+        rest = " ".join(w for w in rest.split() if w.lower().strip(".,!") not in when_said(rest).split())
+    if not only_adds(ctx.content, rest):
+        return False
+    forget_misses(frame)
+    return True
+

@@ -1,0 +1,107 @@
+"""An upset teacher's facts typed at the "wrong" question are kept, never refused or lost: a handle at "Who is it
+about?", a day at the account question, "send it" when she has no more to give
+(bot/conversation/dialogs/report_facts.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from testing.chat import STANDARD_REPORT, Chat, walk
+
+NOT_UNDERSTOOD = {"common.not_understood", "common.not_understood_multi", "common.no_accounts_found",
+                  "common.bad_date", "common.did_you_mean"}
+# To "Who is it about?": an allegation about staff, no images.
+TO_WHO = ["I'm being targeted", ["allegation"], ["no"]]
+
+
+async def answers_of(bot, chat: Chat) -> dict:
+    return (await bot.store.load_conversation(chat._turn().conversation_key)).active.answers
+
+
+async def test_a_handle_typed_at_who_is_it_about_is_kept_and_its_question_not_asked(chat: Chat, bot):
+    await walk(chat, TO_WHO)
+    assert chat.keys == ["report_concern.allegation_about.ask"]
+    await chat.say("@hillside_muggies")
+    assert chat.keys == ["report.noted", "report_concern.allegation_about.ask"]
+    assert "@hillside\\_muggies" in chat.text and not NOT_UNDERSTOOD & set(chat.keys)
+    await chat.pick("other_staff")
+    await chat.pick("instagram")
+    assert chat.keys == ["report_concern.first_seen.ask"]  # the account question is already answered
+    await walk(chat, ["yesterday", "Posts rumours about a colleague.", ["other_staff"], "skip", ["done"],
+                      ["nobody"], ["no_idea"]])
+    assert chat.keys == ["report_concern.summary.ask"]
+    await chat.pick("send")
+    (case,) = await bot.store.list_cases("default")
+    assert [a["value"] for a in case.answers["accounts"]] == ["@hillside_muggies"]
+
+
+async def test_a_day_said_early_is_kept_as_when_it_was_first_seen(chat: Chat, bot):
+    await walk(chat, TO_WHO)
+    await chat.say("since monday i think")
+    assert chat.keys == ["report.noted", "report_concern.allegation_about.ask"]
+    assert "Monday 16 November" in chat.text
+    answers = await answers_of(bot, chat)
+    assert answers["first_seen"] == "2026-11-16" and answers["first_seen_approximate"] is True
+    await walk(chat, [["other_staff"], ["instagram"], "@gossip_page"])
+    assert chat.keys == ["report_concern.description.ask"]  # "When was it first seen?" is not asked again
+
+
+async def test_a_day_said_at_the_account_question_is_kept_and_that_question_asked_again(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:4])
+    assert chat.keys == ["report_concern.accounts.ask"]
+    await chat.say("since monday")
+    assert chat.keys == ["report.noted", "report_concern.accounts.ask"]
+    answers = await answers_of(bot, chat)
+    assert answers["first_seen"] == "2026-11-16" and "accounts" not in answers
+    await chat.say("@fake_hillside")
+    assert chat.keys == ["report_concern.description.ask"]
+
+
+async def test_a_platform_said_at_the_account_question_is_added(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:4])
+    await chat.say("its on tiktok too")
+    assert chat.keys == ["report.noted", "report_concern.accounts.ask"]
+    assert (await answers_of(bot, chat))["platforms"] == ["instagram", "tiktok"]
+
+
+async def test_a_platform_said_before_where_is_asked_answers_where(chat: Chat, bot):
+    await walk(chat, TO_WHO)
+    await chat.say("its on tiktok")
+    assert chat.keys == ["report.noted", "report_concern.allegation_about.ask"]
+    await chat.pick("other_staff")
+    assert chat.keys == ["report_concern.accounts.ask"]
+    assert (await answers_of(bot, chat))["platforms"] == ["tiktok"]
+
+
+async def test_a_choice_that_names_a_platform_is_its_answer_not_a_fact(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:11])
+    assert chat.keys == ["report_concern.others_know.ask"]
+    await chat.say("reported to tiktok")
+    assert chat.keys == ["report_concern.behind_it.ask"]
+    answers = await answers_of(bot, chat)
+    assert answers["others_know"] == ["reported_platform"] and answers["platforms"] == ["instagram"]
+
+
+async def test_a_handle_with_other_words_is_kept_and_the_question_answers_the_rest(chat: Chat, bot):
+    await walk(chat, TO_WHO)
+    await chat.say("@hillside_muggies keeps posting lies")
+    assert chat.keys[0] == "report.noted"
+    assert [a["value"] for a in (await answers_of(bot, chat))["accounts"]] == ["@hillside_muggies"]
+
+
+@pytest.mark.parametrize("said", ["send it", "thats all", "done", "finished", "just send it"])
+async def test_send_it_at_the_account_question_is_skip_never_an_account(chat: Chat, bot, said):
+    await walk(chat, STANDARD_REPORT[:4])
+    await chat.say(said)
+    assert chat.keys == ["report_concern.first_seen.ask"]
+    assert (await answers_of(bot, chat))["accounts"] is None
+
+
+@pytest.mark.parametrize("said", ["send it", "thats everything", "done now"])
+async def test_send_it_at_the_evidence_question_finishes_it(chat: Chat, bot, said):
+    await walk(chat, STANDARD_REPORT[:9])
+    assert chat.keys == ["report_concern.evidence.ask"]
+    await chat.say(said)
+    assert chat.keys == ["report_concern.others_know.ask"]
+    assert (await answers_of(bot, chat))["evidence"] == {"files": [], "notes": []}
+
