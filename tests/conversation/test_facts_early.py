@@ -1,6 +1,6 @@
 """An upset teacher's facts typed at the "wrong" question are kept, never refused or lost: a handle at "Who is it
-about?", a day at the account question, "send it" when she has no more to give
-(bot/conversation/dialogs/report_facts.py)."""
+about?", a day at the account question, "send it" when she has no more to give, "ive got screenshots" before the
+evidence question (bot/conversation/dialogs/report_facts.py)."""
 
 from __future__ import annotations
 
@@ -105,3 +105,22 @@ async def test_send_it_at_the_evidence_question_finishes_it(chat: Chat, bot, sai
     assert chat.keys == ["report_concern.others_know.ask"]
     assert (await answers_of(bot, chat))["evidence"] == {"files": [], "notes": []}
 
+
+@pytest.mark.parametrize("turns", [2, 4, 5, 8])  # images, account, when, names
+@pytest.mark.parametrize("said", ["ive got screenshots", "I have screenshots of it",
+                                  "how do i send you the screenshots"])
+async def test_screenshots_mentioned_early_are_asked_for_in_a_moment(chat: Chat, bot, turns, said):
+    await walk(chat, STANDARD_REPORT[:turns])
+    (question,) = chat.keys
+    await chat.say(said)
+    assert chat.keys == ["report.evidence_later", question]
+    assert not NOT_UNDERSTOOD & set(chat.keys)
+    step = question.split(".")[1]
+    assert step not in await answers_of(bot, chat)
+
+
+async def test_screenshots_mentioned_with_names_are_the_names(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:8])
+    await chat.say("jake in 10B took screenshots")
+    assert chat.keys == ["report_concern.evidence.ask"]
+    assert (await answers_of(bot, chat))["names"] == "jake in 10B took screenshots"

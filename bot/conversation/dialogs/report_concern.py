@@ -157,6 +157,9 @@ class ReportConcern(StepDialog):
         if report_start.offers_earlier(frame) and report_start.take_answer_to_earlier(ctx, frame, inp):
             await self.ask(ctx, frame)
             return False
+        if report_facts.evidence_later(self, ctx, frame, inp):  # "ive got screenshots": asked for in a moment
+            await self.ask(ctx, frame)
+            return False
         if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):
             return False
         if report_start.pending(frame) is None and await report_start.take_more(self, ctx, frame, inp):

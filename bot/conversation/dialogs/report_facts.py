@@ -1,11 +1,12 @@
 """Facts said at the "wrong" question of a report: kept, said back in one line, and the question asked again.
 
 An upset teacher types what is on her mind, not always what was asked: the account's handle at "Who is it about?",
-"since monday" at "What is the account's name or link?", "its on tiktok too" before "Where is it?".
+"since monday" at "What is the account's name or link?", "ive got screenshots" long before the evidence question.
 Where the question cannot take the message as its answer, only facts clearly of their kind are taken from it, as a
 first message's are (bot/core/first_message.py): an @handle or a link, a platform by its name, a day said as a date.
 A fact for a question still to come pre-fills it, so that question is not asked (report_start.add_facts); a
-platform or account the report has already is added to, never changed. It is not called a misunderstanding.
+platform or account the report has already is added to, never changed. Saying they have evidence before the
+evidence question is answered kindly: it will be asked for in a moment. Neither is called a misunderstanding.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from bot.conversation.dialogs import report_start
 from bot.conversation.dialogs.base import Context, Input, StepDialog, forget_misses, half_terms
-from bot.core.answers import said_nothing, said_unsure
+from bot.core.answers import asks_how_to_send, said_nothing, said_unsure, says_has_evidence, says_only_has_evidence
 from bot.core.content import Step
 from bot.core.dates import find_date, is_rough, read_date, when_said
 from bot.core.first_message import ROUGH_DATE, only_adds, where_named
@@ -80,3 +81,26 @@ def take_facts(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bo
     forget_misses(frame)
     return True
 
+
+def evidence_later(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
+    """Before the evidence question, "ive got screenshots" (or "how do i send them?"): they are told kindly that it
+    will be asked for in a moment. A message that says only that is never another question's answer ("ive got
+    screenshots" is not "No one I can identify"); one that says more is, where the question can take it or it
+    names an account or platform (take_facts keeps those), or at a question answered in words ("jake in 10B took
+    screenshots" is names). True when it was said; the question is then asked again."""
+    if frame.step in ("_change", "summary", "evidence", "description") or inp.picked or not inp.text:
+        return False
+    step = dialog.flow.step(frame.step)
+    text = inp.text
+    asks = step.type != "accounts" and asks_how_to_send(ctx.content, text)  # there: how to send the link
+    if says_only_has_evidence(ctx.content, text):
+        pass
+    elif step.type == "text":
+        if not asks:
+            return False
+    elif not (asks or says_has_evidence(ctx.content, text)) or reads_as_answer(dialog, ctx, frame, step, inp) \
+            or where_named(ctx.content, text):
+        return False
+    forget_misses(frame)
+    ctx.say("report.evidence_later")
+    return True
