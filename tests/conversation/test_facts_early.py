@@ -57,6 +57,18 @@ async def test_a_day_said_at_the_account_question_is_kept_and_that_question_aske
     assert chat.keys == ["report_concern.description.ask"]
 
 
+@pytest.mark.parametrize("said", ["yesterday", "Monday"])
+async def test_a_day_alone_at_the_account_question_is_a_day_not_a_handle(chat: Chat, bot, said):
+    await walk(chat, STANDARD_REPORT[:4])
+    await chat.say(said)
+    assert chat.keys == ["report.noted", "report_concern.accounts.ask"]
+    answers = await answers_of(bot, chat)
+    assert answers["first_seen"] in ("2026-11-19", "2026-11-16") and "accounts" not in answers
+    await chat.say("hillside_muggies")  # a bare word is still a handle
+    assert chat.keys == ["report_concern.description.ask"]
+    assert [a["value"] for a in (await answers_of(bot, chat))["accounts"]] == ["@hillside_muggies"]
+
+
 async def test_a_platform_said_at_the_account_question_is_added(chat: Chat, bot):
     await walk(chat, STANDARD_REPORT[:4])
     await chat.say("its on tiktok too")
@@ -95,6 +107,15 @@ async def test_send_it_at_the_account_question_is_skip_never_an_account(chat: Ch
     await chat.say(said)
     assert chat.keys == ["report_concern.first_seen.ask"]
     assert (await answers_of(bot, chat))["accounts"] is None
+
+
+@pytest.mark.parametrize("said", ["send it", "done", "nothing"])
+async def test_send_it_is_never_kept_as_what_it_shows_or_says(chat: Chat, bot, said):
+    await walk(chat, STANDARD_REPORT[:6])
+    assert chat.keys == ["report_concern.description.ask"]
+    await chat.say(said)
+    assert chat.keys == ["common.need_words", "report_concern.description.ask"]
+    assert "description" not in await answers_of(bot, chat)
 
 
 @pytest.mark.parametrize("said", ["send it", "thats everything", "done now"])

@@ -13,7 +13,7 @@ from bot.cases.card import chat_platform_name, front_door
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
 from bot.conversation.dialogs import report_facts, report_start
 from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog
-from bot.core.answers import said_yes
+from bot.core.answers import said_nothing, said_yes
 from bot.core.content import Step
 from bot.core.first_message import FirstMessage
 from bot.core.markup import Markup
@@ -127,6 +127,14 @@ class ReportConcern(StepDialog):
         if ctx.state.paused and ctx.state.paused[0].flow == self.flow_id:
             ctx.state.paused = []
         await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, reading))
+
+    async def answer_text(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        """As any question in words, except that "send it", "done" or "nothing" is never kept as what it shows or
+        says: she is asked for a sentence instead."""
+        if not step.optional and not inp.picked and said_nothing(ctx.content, inp.text):
+            ctx.say("common.need_words")
+            return INVALID
+        return await super().answer_text(ctx, frame, step, inp)
 
     async def answer_accounts(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
         return await self._or_words_kept(ctx, frame, step, inp, super().answer_accounts)

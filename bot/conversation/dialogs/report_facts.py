@@ -20,7 +20,7 @@ from bot.core.content import Step
 from bot.core.dates import find_date, is_rough, read_date, when_said
 from bot.core.first_message import ROUGH_DATE, only_adds, where_named
 from bot.core.models import Frame
-from bot.core.text import parse_accounts
+from bot.core.text import normalise, parse_accounts
 
 # Where facts are looked for: the questions with choices past the early ones (where report_start.take_more reads
 # a message as a first message), and the account question (for a date or a platform). The questions answered in
@@ -38,10 +38,17 @@ def reads_as_answer(dialog: StepDialog, ctx: Context, frame: Frame, step: Step, 
         return bool(dialog.understood(ctx, step, frame, inp).picked)
     if step.type == "accounts":
         accounts, invalid = parse_accounts(text)
+        if only_a_day(text):  # "yesterday" is a day, not a handle without its @
+            return False
         return bool(accounts or invalid) or said_unsure(ctx.content, text, or_none=True)
     if step.type == "date":
         return read_date(text, ctx.now.date(), half_terms(ctx)) is not None or said_unsure(ctx.content, text)
     return True  # words are the answer
+
+
+def only_a_day(text: str) -> bool:
+    """Whether the whole message is a day said ("yesterday", "since monday"), with no handle or link in it."""
+    return "@" not in text and "/" not in text and bool(when_said(text)) and when_said(text) == normalise(text)
 
 
 def date_said(ctx: Context, frame: Frame, text: str) -> dict[str, Any]:
