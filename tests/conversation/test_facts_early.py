@@ -69,6 +69,15 @@ async def test_a_day_alone_at_the_account_question_is_a_day_not_a_handle(chat: C
     assert [a["value"] for a in (await answers_of(bot, chat))["accounts"]] == ["@hillside_muggies"]
 
 
+async def test_a_day_and_a_platform_with_the_account_are_kept_as_well_as_the_account(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:4])
+    await chat.say("@hillside_muggies on tiktok, since monday")
+    assert chat.keys == ["report.noted", "report_concern.description.ask"]  # "When?" is already answered
+    answers = await answers_of(bot, chat)
+    assert [a["value"] for a in answers["accounts"]] == ["@hillside_muggies"]
+    assert answers["platforms"] == ["instagram", "tiktok"] and answers["first_seen"] == "2026-11-16"
+
+
 async def test_a_platform_said_at_the_account_question_is_added(chat: Chat, bot):
     await walk(chat, STANDARD_REPORT[:4])
     await chat.say("its on tiktok too")

@@ -64,15 +64,30 @@ def date_said(ctx: Context, frame: Frame, text: str) -> dict[str, Any]:
 
 def take_facts(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
     """At a question that cannot take the message as its answer: an account, a platform or a day said in it is
-    kept (pre-filling its question, or added to its answer) and said back in one line. True when the message said
-    nothing else, so the question is asked again; False to let the question answer the rest as it would."""
+    kept (pre-filling its question, or added to its answer) and said back in one line. At the account question, a
+    platform or day said with the accounts is kept as well as them. True when the message said nothing else, so
+    the question is asked again; False to let the question answer the rest as it would."""
     if frame.editing or frame.step not in FACTS_AT or inp.picked or not inp.text:
         return False
-    step = dialog.flow.step(frame.step)
-    if reads_as_answer(dialog, ctx, frame, step, inp):
+    found, when = where_named(ctx.content, inp.text), date_said(ctx, frame, inp.text)
+    if not (found or when):
+        return False  # (first: most answers name none, and reading one as the question's answer costs more)
+    if reads_as_answer(dialog, ctx, frame, dialog.flow.step(frame.step), inp):
+        if frame.step == "accounts":  # "@x on tiktok since monday": the accounts are its answer, the rest kept
+            keep(dialog, ctx, frame, {"platforms": found.get("platforms", [])}, when)
         return False
-    when = date_said(ctx, frame, inp.text)
-    new = report_start.add_facts(frame, where_named(ctx.content, inp.text))
+    if not keep(dialog, ctx, frame, found, when):
+        return False
+    if not only_adds(ctx.content, besides_the_day(inp.text)):
+        return False
+    forget_misses(frame)
+    return True
+
+
+def keep(dialog: StepDialog, ctx: Context, frame: Frame, found: dict[str, Any], when: dict[str, Any]) -> bool:
+    """The platforms and accounts `found` and the day `when` kept, and said back in one line; False when all of
+    them were on the report already."""
+    new = report_start.add_facts(frame, found)
     if when:
         frame.answers.update(when)
         frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), "first_seen"]
@@ -80,13 +95,14 @@ def take_facts(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bo
     if not new:
         return False
     report_start.say_noted(dialog, ctx, new)
-    rest = inp.text
-    if when:  # the day said is set aside, as the platforms and accounts are by only_adds
-        rest = " ".join(w for w in rest.split() if w.lower().strip(".,!") not in when_said(rest).split())
-    if not only_adds(ctx.content, rest):
-        return False
-    forget_misses(frame)
     return True
+
+
+def besides_the_day(text: str) -> str:
+    """`text` without the words that say a day ("@x since monday i think" leaves "@x i think"), as `only_adds`
+    sets aside the platforms and accounts."""
+    day = when_said(text).split()
+    return " ".join(w for w in text.split() if normalise(w).replace("'", "") not in day)
 
 
 def evidence_later(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
@@ -99,14 +115,16 @@ def evidence_later(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -
         return False
     step = dialog.flow.step(frame.step)
     text = inp.text
-    asks = step.type != "accounts" and asks_how_to_send(ctx.content, text)  # there: how to send the link
-    if says_only_has_evidence(ctx.content, text):
-        pass
-    elif step.type == "text":
-        if not asks:
-            return False
-    elif not (asks or says_has_evidence(ctx.content, text)) or reads_as_answer(dialog, ctx, frame, step, inp) \
-            or where_named(ctx.content, text):
+    def asks() -> bool:  # at the account question, "how do i send it" may be about the link
+        return step.type != "accounts" and asks_how_to_send(ctx.content, text)
+
+    if step.type == "text":
+        later = says_only_has_evidence(ctx.content, text) or asks()
+    else:
+        later = says_only_has_evidence(ctx.content, text) or (
+            (says_has_evidence(ctx.content, text) or asks()) and not reads_as_answer(dialog, ctx, frame, step, inp)
+            and not where_named(ctx.content, text))
+    if not later:
         return False
     forget_misses(frame)
     ctx.say("report.evidence_later")
