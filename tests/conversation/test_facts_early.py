@@ -149,6 +149,13 @@ async def test_screenshots_mentioned_early_are_asked_for_in_a_moment(chat: Chat,
     assert step not in await answers_of(bot, chat)
 
 
+async def test_screenshots_mentioned_after_the_images_guardrail_are_never_asked_for(chat: Chat):
+    await walk(chat, ["I'm being targeted", ["targeting_me"], ["not_sure"]])
+    assert chat.keys[-1] == "report_concern.platforms.ask"
+    await chat.say("ive got screenshots")
+    assert chat.keys == ["report.guardrail_no_files", "report_concern.platforms.ask"]
+
+
 async def test_screenshots_mentioned_with_names_are_the_names(chat: Chat, bot):
     await walk(chat, STANDARD_REPORT[:8])
     await chat.say("jake in 10B took screenshots")

@@ -89,7 +89,7 @@ def facts_kept(bot, entry: dict[str, Any]) -> bool:
 
 def evidence_later(bot, entry: dict[str, Any]) -> bool:
     dialog, ctx, frame = at_question(bot, entry)
-    return report_facts.evidence_later(dialog, ctx, frame, Input(text=entry["text"]))
+    return report_facts.mentions_evidence_early(dialog, ctx, frame, Input(text=entry["text"]))
 
 
 # The parts of the corpus typed at a question: each entry's check, and how a miss is named.

@@ -12,7 +12,7 @@ from typing import Any
 from bot.cases.card import chat_platform_name, front_door
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
 from bot.conversation.dialogs import report_facts, report_start
-from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog
+from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog, forget_misses
 from bot.core.answers import said_nothing, said_yes
 from bot.core.content import Step
 from bot.core.first_message import FirstMessage
@@ -165,7 +165,12 @@ class ReportConcern(StepDialog):
         if report_start.offers_earlier(frame) and report_start.take_answer_to_earlier(ctx, frame, inp):
             await self.ask(ctx, frame)
             return False
-        if report_facts.evidence_later(self, ctx, frame, inp):  # "ive got screenshots": asked for in a moment
+        if report_facts.mentions_evidence_early(self, ctx, frame, inp):  # "ive got screenshots"
+            forget_misses(frame)
+            if self.guardrail_on(frame):  # never "keep them safe": copies of such images are for the DSL to advise on
+                ctx.say("report.guardrail_no_files", urgent=True)
+            else:
+                ctx.say("report.evidence_later")  # asked for in a moment
             await self.ask(ctx, frame)
             return False
         if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):

@@ -105,27 +105,22 @@ def besides_the_day(text: str) -> str:
     return " ".join(w for w in text.split() if normalise(w).replace("'", "") not in day)
 
 
-def evidence_later(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
-    """Before the evidence question, "ive got screenshots" (or "how do i send them?"): they are told kindly that it
-    will be asked for in a moment. A message that says only that is never another question's answer ("ive got
+def mentions_evidence_early(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
+    """Before the evidence question, "ive got screenshots" (or "how do i send them?"), to be told that it will be
+    asked for in a moment. A message that says only that is never another question's answer ("ive got
     screenshots" is not "No one I can identify"); one that says more is, where the question can take it or it
     names an account or platform (take_facts keeps those), or at a question answered in words ("jake in 10B took
-    screenshots" is names). True when it was said; the question is then asked again."""
+    screenshots" is names)."""
     if frame.step in ("_change", "summary", "evidence", "description") or inp.picked or not inp.text:
         return False
     step = dialog.flow.step(frame.step)
     text = inp.text
+
     def asks() -> bool:  # at the account question, "how do i send it" may be about the link
         return step.type != "accounts" and asks_how_to_send(ctx.content, text)
 
     if step.type == "text":
-        later = says_only_has_evidence(ctx.content, text) or asks()
-    else:
-        later = says_only_has_evidence(ctx.content, text) or (
-            (says_has_evidence(ctx.content, text) or asks()) and not reads_as_answer(dialog, ctx, frame, step, inp)
-            and not where_named(ctx.content, text))
-    if not later:
-        return False
-    forget_misses(frame)
-    ctx.say("report.evidence_later")
-    return True
+        return says_only_has_evidence(ctx.content, text) or asks()
+    return says_only_has_evidence(ctx.content, text) or (
+        (says_has_evidence(ctx.content, text) or asks()) and not reads_as_answer(dialog, ctx, frame, step, inp)
+        and not where_named(ctx.content, text))
