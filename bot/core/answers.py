@@ -133,13 +133,13 @@ def says_has_evidence(content: Content, text: str) -> bool:
 
 def says_only_has_evidence(content: Content, text: str) -> bool:
     """Whether `text` says only that they have evidence ("ive got screenshots", "i have screenshots of it"): nothing
-    is left once its longest `has_evidence` phrase, hedges and small talk are set aside ("jake took screenshots"
-    leaves "jake")."""
+    is left once its longest `has_evidence` phrase, hedges, small talk and `adding` words ("ive", "got") are set
+    aside ("jake took screenshots" leaves "jake")."""
     phrase = _evidence_phrase(content, text)
     if phrase is None:
         return False
     said = re.sub(rf"(?<!\S){re.escape(phrase)}\S*", " ", _plain(text))
-    small = {_plain(w) for w in content.phrases.small_talk}
+    small = {_plain(w) for w in [*content.phrases.small_talk, *content.phrases.adding]}
     return not [w for w in without_hedges(said, content.phrases.hedges).split() if w not in small]
 
 

@@ -156,6 +156,14 @@ async def test_screenshots_mentioned_after_the_images_guardrail_are_never_asked_
     assert chat.keys == ["report.guardrail_no_files", "report_concern.platforms.ask"]
 
 
+async def test_screenshots_mentioned_after_the_evidence_question_are_kept_with_it(chat: Chat, bot):
+    await walk(chat, STANDARD_REPORT[:11])
+    assert chat.keys == ["report_concern.others_know.ask"]
+    await chat.say("ive got more screenshots")
+    assert chat.keys == ["report.evidence_added", "report_concern.others_know.ask"]
+    assert (await answers_of(bot, chat))["evidence"]["notes"][-1] == "ive got more screenshots"
+
+
 async def test_screenshots_mentioned_with_names_are_the_names(chat: Chat, bot):
     await walk(chat, STANDARD_REPORT[:8])
     await chat.say("jake in 10B took screenshots")

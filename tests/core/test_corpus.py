@@ -33,7 +33,7 @@ STARTS = {
 
 
 def test_the_corpus_is_big_enough():
-    assert sum(len(CORPUS[part]) for part in ("first_messages", "answers", "nothing", "facts", "evidence_later",
+    assert sum(len(CORPUS[part]) for part in ("first_messages", "answers", "nothing", "facts", "has_evidence",
                                               "dates")) >= 200
 
 
@@ -87,14 +87,14 @@ def facts_kept(bot, entry: dict[str, Any]) -> bool:
     return all(kept[k] == (str(v) if k == "first_seen" else v) for k, v in entry["keeps"].items())
 
 
-def evidence_later(bot, entry: dict[str, Any]) -> bool:
+def evidence_mentioned(bot, entry: dict[str, Any]) -> bool:
     dialog, ctx, frame = at_question(bot, entry)
-    return report_facts.mentions_evidence_early(dialog, ctx, frame, Input(text=entry["text"]))
+    return report_facts.mentions_evidence(dialog, ctx, frame, Input(text=entry["text"]))
 
 
 # The parts of the corpus typed at a question: each entry's check, and how a miss is named.
 ANSWER_CHECKS = [("answers", answer_understood, ""), ("nothing", nothing_understood, " (nothing)"),
-                 ("facts", facts_kept, " (a fact)"), ("evidence_later", evidence_later, " (evidence later)")]
+                 ("facts", facts_kept, " (a fact)"), ("has_evidence", evidence_mentioned, " (has evidence)")]
 
 
 async def test_the_bot_understands_at_least_95_percent_of_what_staff_type(bot):

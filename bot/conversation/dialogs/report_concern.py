@@ -128,6 +128,20 @@ class ReportConcern(StepDialog):
             ctx.state.paused = []
         await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, reading))
 
+    def take_evidence_mentioned(self, ctx: Context, frame: Frame, text: str) -> None:
+        """"ive got screenshots" at another question: before the evidence question, that it will be asked for in a
+        moment; after it, kept as a note with the evidence; after the images guardrail, never "keep them safe"
+        (copies of such images are for the DSL to advise on), but not to send any files."""
+        if self.guardrail_on(frame):
+            ctx.say("report.guardrail_no_files", urgent=True)
+        elif "evidence" in frame.answers:
+            evidence = frame.answers["evidence"] or {"files": [], "notes": []}
+            evidence["notes"].append(text)
+            frame.answers["evidence"] = evidence
+            ctx.say("report.evidence_added")
+        else:
+            ctx.say("report.evidence_later")
+
     async def answer_text(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
         """As any question in words, except that "send it", "done" or "nothing" is never kept as what it shows or
         says: she is asked for a sentence instead."""
@@ -165,12 +179,9 @@ class ReportConcern(StepDialog):
         if report_start.offers_earlier(frame) and report_start.take_answer_to_earlier(ctx, frame, inp):
             await self.ask(ctx, frame)
             return False
-        if report_facts.mentions_evidence_early(self, ctx, frame, inp):  # "ive got screenshots"
+        if report_facts.mentions_evidence(self, ctx, frame, inp):  # "ive got screenshots"
             forget_misses(frame)
-            if self.guardrail_on(frame):  # never "keep them safe": copies of such images are for the DSL to advise on
-                ctx.say("report.guardrail_no_files", urgent=True)
-            else:
-                ctx.say("report.evidence_later")  # asked for in a moment
+            self.take_evidence_mentioned(ctx, frame, inp.text)
             await self.ask(ctx, frame)
             return False
         if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):

@@ -6,7 +6,8 @@ Where the question cannot take the message as its answer, only facts clearly of 
 first message's are (bot/core/first_message.py): an @handle or a link, a platform by its name, a day said as a date.
 A fact for a question still to come pre-fills it, so that question is not asked (report_start.add_facts); a
 platform or account the report has already is added to, never changed. Saying they have evidence before the
-evidence question is answered kindly: it will be asked for in a moment. Neither is called a misunderstanding.
+evidence question is answered kindly: it will be asked for in a moment (after it, it is kept with the evidence).
+Neither is called a misunderstanding.
 """
 
 from __future__ import annotations
@@ -105,12 +106,12 @@ def besides_the_day(text: str) -> str:
     return " ".join(w for w in text.split() if normalise(w).replace("'", "") not in day)
 
 
-def mentions_evidence_early(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
-    """Before the evidence question, "ive got screenshots" (or "how do i send them?"), to be told that it will be
-    asked for in a moment. A message that says only that is never another question's answer ("ive got
-    screenshots" is not "No one I can identify"); one that says more is, where the question can take it or it
-    names an account or platform (take_facts keeps those), or at a question answered in words ("jake in 10B took
-    screenshots" is names)."""
+def mentions_evidence(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:
+    """At another question than the evidence one, "ive got screenshots" (or "how do i send them?"): before it, to
+    be told that it will be asked for in a moment; after it, kept with the evidence (ReportConcern.handle). A
+    message that says only that is never another question's answer ("ive got screenshots" is not "No one I can
+    identify"); one that says more is, where the question can take it or it names an account or platform
+    (take_facts keeps those), or at a question answered in words ("jake in 10B took screenshots" is names)."""
     if frame.step in ("_change", "summary", "evidence", "description") or inp.picked or not inp.text:
         return False
     step = dialog.flow.step(frame.step)
