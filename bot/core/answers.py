@@ -8,7 +8,7 @@ import re
 from bot.core.content import Content, Step
 from bot.core.models import Choice
 from bot.core.text import contains_phrase, normalise
-from bot.core.understand import Option, is_one_of, understand
+from bot.core.understand import Option, is_one_of, understand, without_hedges
 
 # An answer already dealt with (a "Did you mean ...?" asked, say): the step neither takes it nor asks again.
 ASKED = object()
@@ -124,6 +124,35 @@ def asks_how_to_send(content: Content, text: str) -> bool:
         return False
     asking = Option(id="how", label="how", phrases=tuple(content.phrases.evidence_how))
     return bool(understand(text, [asking], multiple=False, hedges=content.phrases.hedges).picked)
+
+
+def says_has_evidence(content: Content, text: str) -> bool:
+    """"ive got screenshots", "i took screenshots of it all" and the like (content/phrases.yaml `has_evidence`),
+    matched on word starts."""
+    return _evidence_phrase(content, text) is not None
+
+
+def says_only_has_evidence(content: Content, text: str) -> bool:
+    """Whether `text` says only that they have evidence ("ive got screenshots", "i have screenshots of it"): nothing
+    is left once its longest `has_evidence` phrase, hedges, small talk and `adding` words ("ive", "got") are set
+    aside ("jake took screenshots" leaves "jake")."""
+    phrase = _evidence_phrase(content, text)
+    if phrase is None:
+        return False
+    said = re.sub(rf"(?<!\S){re.escape(phrase)}\S*", " ", _plain(text))
+    small = {_plain(w) for w in [*content.phrases.small_talk, *content.phrases.adding]}
+    return not [w for w in without_hedges(said, content.phrases.hedges).split() if w not in small]
+
+
+def _plain(text: str) -> str:
+    return normalise(text).replace("'", "")
+
+
+def _evidence_phrase(content: Content, text: str) -> str | None:
+    """The longest `has_evidence` phrase in `text` (normalised, without apostrophes), matched on word starts."""
+    said = f" {_plain(text)} "
+    found = [p for p in (_plain(w) for w in content.phrases.has_evidence) if p and f" {p}" in said]
+    return max(found, key=len) if found else None
 
 
 def split_long(text: str, limit: int) -> tuple[str, str]:

@@ -359,6 +359,8 @@ class Phrases(Strict):
     small_talk: list[str] = Field(default_factory=list, description="the words of greetings and apologies: a message "
                                   "of these alone is not kept for a report (bot/core/first_message.py)")
     evidence_how: list[str] = Field(default_factory=list, description="asking how to send files, at the evidence step")
+    has_evidence: list[str] = Field(default_factory=list, description="saying they have screenshots or evidence, "
+                                    "before the evidence question: it is asked for later")
     platform_names: dict[str, list[str]] = Field(default_factory=dict, description="other names for each platform")
     first_message: dict[str, dict[str, list[str]]] = Field(
         default_factory=dict, description="phrases in a first message that pre-fill a report's answer: step, choice")

@@ -212,7 +212,7 @@ async def test_a_platform_said_later_is_added_and_the_question_asked_again(chat:
     await walk(chat, STANDARD_REPORT[:5])
     assert chat.keys == ["report_concern.first_seen.ask"]
     await chat.say("its on tiktok too")
-    assert chat.keys == ["report.added_where", "report_concern.first_seen.ask"]
+    assert chat.keys == ["report.noted", "report_concern.first_seen.ask"]
     assert "TikTok" in chat.text
     await chat.say("a few days ago")
     assert chat.keys == ["report_concern.description.ask"]
@@ -225,7 +225,7 @@ async def test_a_platform_or_handle_in_an_answer_is_added_as_well_as_the_answer(
     assert chat.keys == ["report_concern.evidence.ask"]
     note = "screenshots on my laptop, and theres a second one @hillside.roasts2 on snap"
     await chat.say(note)
-    assert chat.keys[:2] == ["report.added_where", "common.evidence_received"]
+    assert chat.keys[:2] == ["report.noted", "common.evidence_received"]
     answers = (await state_of(bot, chat)).active.answers
     assert answers["platforms"] == ["instagram", "snapchat"]
     assert [a["value"] for a in answers["accounts"]][-1] == "@hillside.roasts2"

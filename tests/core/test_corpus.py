@@ -10,11 +10,12 @@ from typing import Any
 
 import yaml
 
+from bot.conversation.dialogs import report_facts
 from bot.conversation.dialogs.base import Context, Input
 from bot.core.answers import said_nothing
 from bot.core.dates import read_date
 from bot.core.first_message import read_first_message
-from bot.core.models import ConversationState, Turn
+from bot.core.models import ConversationState, Frame, Turn
 from bot.core.text import resolve_choices
 from testing.chat import Chat
 
@@ -32,7 +33,8 @@ STARTS = {
 
 
 def test_the_corpus_is_big_enough():
-    assert sum(len(CORPUS[part]) for part in ("first_messages", "answers", "nothing", "dates")) >= 200
+    assert sum(len(CORPUS[part]) for part in ("first_messages", "answers", "nothing", "facts", "has_evidence",
+                                              "dates")) >= 200
 
 
 async def first_message_understood(bot, n: int, entry: dict[str, Any]) -> bool:
@@ -44,17 +46,23 @@ async def first_message_understood(bot, n: int, entry: dict[str, Any]) -> bool:
     return all(sorted(reading.get(k) or []) == sorted(entry[k]) for k in ("categories", "platforms") if k in entry)
 
 
-def answer_understood(bot, entry: dict[str, Any]) -> bool:
-    """The engine's exact match (ids, labels, numbers), then the step's own understanding, as in a turn."""
+def at_question(bot, entry: dict[str, Any]) -> tuple[Any, Context, Frame]:
+    """The entry's flow, a turn's context and a frame at its question (flow.step), as in a turn."""
     flow_id, step_id = entry["step"].split(".")
     dialog = bot.dialogs[flow_id]
-    step = dialog.flow.step(step_id)
-    frame = dialog.new_frame()
+    frame = dialog.new_frame(**entry.get("answered", {}))
     frame.step = step_id
     turn = Turn(platform="console", user_id="corpus", conversation_id="corpus", school_id="default")
     scope = bot.schools.scope_of(bot.schools._unlisted("default"))  # the deployment's one school, as a turn has it
     ctx = Context(services=bot.services, scope=scope, turn=turn, state=ConversationState(), member=None,
                   now=datetime(2026, 11, 20, 12, tzinfo=timezone.utc))
+    return dialog, ctx, frame
+
+
+def answer_understood(bot, entry: dict[str, Any]) -> bool:
+    """The engine's exact match (ids, labels, numbers), then the step's own understanding, as in a turn."""
+    dialog, ctx, frame = at_question(bot, entry)
+    step = dialog.flow.step(frame.step)
     choices = dialog.choices_for(ctx, step, frame)
     text = entry["text"]
     picked = resolve_choices(text, choices, [c.id for c in choices], step.type == "multi")
@@ -69,6 +77,26 @@ def nothing_understood(bot, entry: dict[str, Any]) -> bool:
     return (step.optional or step.type == "evidence") and said_nothing(bot.content, entry["text"])
 
 
+def facts_kept(bot, entry: dict[str, Any]) -> bool:
+    """A fact typed at another question is kept for its own (and the message asked no more of the question)."""
+    dialog, ctx, frame = at_question(bot, entry)
+    if not report_facts.take_facts(dialog, ctx, frame, Input(text=entry["text"])):
+        return False
+    kept = {"accounts": [a["value"] for a in frame.answers.get("accounts") or []],
+            "platforms": frame.answers.get("platforms"), "first_seen": frame.answers.get("first_seen")}
+    return all(kept[k] == (str(v) if k == "first_seen" else v) for k, v in entry["keeps"].items())
+
+
+def evidence_mentioned(bot, entry: dict[str, Any]) -> bool:
+    dialog, ctx, frame = at_question(bot, entry)
+    return report_facts.mentions_evidence(dialog, ctx, frame, Input(text=entry["text"]))
+
+
+# The parts of the corpus typed at a question: each entry's check, and how a miss is named.
+ANSWER_CHECKS = [("answers", answer_understood, ""), ("nothing", nothing_understood, " (nothing)"),
+                 ("facts", facts_kept, " (a fact)"), ("has_evidence", evidence_mentioned, " (has evidence)")]
+
+
 async def test_the_bot_understands_at_least_95_percent_of_what_staff_type(bot):
     missed: list[str] = []
     total = 0
@@ -76,14 +104,11 @@ async def test_the_bot_understands_at_least_95_percent_of_what_staff_type(bot):
         total += 1
         if not await first_message_understood(bot, n, entry):
             missed.append(f"first message: {entry['text']!r}")
-    for entry in CORPUS["answers"]:
-        total += 1
-        if not answer_understood(bot, entry):
-            missed.append(f"{entry['step']}: {entry['text']!r}")
-    for entry in CORPUS["nothing"]:
-        total += 1
-        if not nothing_understood(bot, entry):
-            missed.append(f"{entry['step']} (nothing): {entry['text']!r}")
+    for part, understood, what in ANSWER_CHECKS:
+        for entry in CORPUS[part]:
+            total += 1
+            if not understood(bot, entry):
+                missed.append(f"{entry['step']}{what}: {entry['text']!r}")
     for entry in CORPUS["dates"]:
         total += 1
         if read_date(entry["text"], TODAY, HALF_TERMS) != entry["date"]:

@@ -11,9 +11,9 @@ from typing import Any
 
 from bot.cases.card import chat_platform_name, front_door
 from bot.cases.routing import STAFF_CONCERNS, route_of_case
-from bot.conversation.dialogs import report_start
-from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog
-from bot.core.answers import said_yes
+from bot.conversation.dialogs import report_facts, report_start
+from bot.conversation.dialogs.base import INVALID, Context, Input, StepDialog, forget_misses
+from bot.core.answers import said_nothing, said_yes
 from bot.core.content import Step
 from bot.core.first_message import FirstMessage
 from bot.core.markup import Markup
@@ -128,6 +128,28 @@ class ReportConcern(StepDialog):
             ctx.state.paused = []
         await ctx.services.conversation.start_flow(ctx, self.flow_id, **report_start.first_answers(ctx, reading))
 
+    def take_evidence_mentioned(self, ctx: Context, frame: Frame, text: str) -> None:
+        """"ive got screenshots" at another question: before the evidence question, that it will be asked for in a
+        moment; after it, kept as a note with the evidence; after the images guardrail, never "keep them safe"
+        (copies of such images are for the DSL to advise on), but not to send any files."""
+        if self.guardrail_on(frame):
+            ctx.say("report.guardrail_no_files", urgent=True)
+        elif "evidence" in frame.answers:
+            evidence = frame.answers["evidence"] or {"files": [], "notes": []}
+            evidence["notes"].append(text)
+            frame.answers["evidence"] = evidence
+            ctx.say("report.evidence_added")
+        else:
+            ctx.say("report.evidence_later")
+
+    async def answer_text(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
+        """As any question in words, except that "send it", "done" or "nothing" is never kept as what it shows or
+        says: she is asked for a sentence instead."""
+        if not step.optional and not inp.picked and said_nothing(ctx.content, inp.text):
+            ctx.say("common.need_words")
+            return INVALID
+        return await super().answer_text(ctx, frame, step, inp)
+
     async def answer_accounts(self, ctx: Context, frame: Frame, step: Step, inp: Input) -> Any:
         return await self._or_words_kept(ctx, frame, step, inp, super().answer_accounts)
 
@@ -157,12 +179,17 @@ class ReportConcern(StepDialog):
         if report_start.offers_earlier(frame) and report_start.take_answer_to_earlier(ctx, frame, inp):
             await self.ask(ctx, frame)
             return False
+        if report_facts.mentions_evidence(self, ctx, frame, inp):  # "ive got screenshots"
+            forget_misses(frame)
+            self.take_evidence_mentioned(ctx, frame, inp.text)
+            await self.ask(ctx, frame)
+            return False
         if report_start.pending(frame) is not None and await report_start.take_confirmation(self, ctx, frame, inp):
             return False
         if report_start.pending(frame) is None and await report_start.take_more(self, ctx, frame, inp):
             return False
-        if report_start.take_where_added(self, ctx, frame, inp):  # "its on tiktok too": added, and asked again
-            await self.ask(ctx, frame)
+        if report_start.take_where_added(self, ctx, frame, inp) or report_facts.take_facts(self, ctx, frame, inp):
+            await self.ask(ctx, frame)  # "its on tiktok too", "@hillside_muggies" at "Who is it about?": kept
             return False
         told = report_start.told(frame)
         if told and (inp.picked == ["yes"] or (not inp.picked and said_yes(ctx.content, inp.text))):

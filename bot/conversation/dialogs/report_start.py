@@ -288,20 +288,44 @@ def take_where_added(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input)
         return False
     if "platforms" not in frame.answers:
         return False
-    reading = where_named(ctx.content, inp.text)
-    platforms = list(frame.answers.get("platforms") or [])
-    accounts = list(frame.answers.get("accounts") or [])
-    known = {a["value"].lower() for a in accounts}
-    new_platforms = [p for p in reading.get("platforms", []) if p not in platforms]
-    new_accounts = [a for a in reading.get("accounts", []) if a["value"].lower() not in known]
-    if not (new_platforms or new_accounts):
+    new = add_facts(frame, where_named(ctx.content, inp.text))
+    if not new:
         return False
-    if new_platforms:
-        frame.answers["platforms"] = platforms + new_platforms
-    if new_accounts:
-        frame.answers["accounts"] = accounts + new_accounts
-    where = dialog.flow.step("platforms")
-    named = [escape(choice_summary(ctx.content, where, p)) for p in new_platforms]
-    named += [escape(a["value"]) for a in new_accounts]
-    ctx.say("report.added_where", value=Markup(_and(ctx, named)))
+    say_noted(dialog, ctx, new)
     return only_adds(ctx.content, inp.text)
+
+
+def add_facts(frame: Frame, found: dict[str, Any]) -> dict[str, Any]:
+    """The platforms and accounts in `found` (first_message.where_named) that the report does not have yet, added:
+    to the answer when its question was answered, else pre-filling it, so that question is not asked (as a first
+    message's facts are). Only adding, never changing. What was new, by step id."""
+    new: dict[str, Any] = {}
+    known = {a["value"].lower() for a in frame.answers.get("accounts") or []}
+    platforms = [p for p in found.get("platforms", []) if p not in (frame.answers.get("platforms") or [])]
+    accounts = [a for a in found.get("accounts", []) if a["value"].lower() not in known]
+    for step_id, added in (("platforms", platforms), ("accounts", accounts)):
+        if not added:
+            continue
+        if step_id not in frame.answers:
+            frame.answers["_prefilled"] = [*frame.answers.get("_prefilled", []), step_id]
+        frame.answers[step_id] = list(frame.answers.get(step_id) or []) + added
+        new[step_id] = added
+    return new
+
+
+def say_noted(dialog: StepDialog, ctx: Context, new: dict[str, Any]) -> None:
+    """One line for facts just kept ("Thanks, I've noted the account @hillside_muggies."): accounts, platforms and
+    when it was first seen, as `add_facts` and a date said early give them."""
+    named = []
+    if new.get("accounts"):
+        accounts = [escape(a["value"]) for a in new["accounts"]]
+        named.append(ctx.text("report.noted_account" if len(accounts) == 1 else "report.noted_accounts",
+                              value=Markup(_and(ctx, accounts))))
+    if new.get("platforms"):
+        where = dialog.flow.step("platforms")
+        platforms = [escape(choice_summary(ctx.content, where, p)) for p in new["platforms"]]
+        named.append(ctx.text("report.noted_platforms", value=Markup(_and(ctx, platforms))))
+    if new.get("first_seen"):
+        named.append(ctx.text("report.noted_around" if new.get(ROUGH_DATE) else "report.noted_since",
+                              date=date.fromisoformat(new["first_seen"]).strftime("%A %-d %B")))
+    ctx.say("report.noted", value=Markup(_and(ctx, named)))
