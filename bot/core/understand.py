@@ -24,6 +24,7 @@ FUZZY_MIN_LENGTH = 5
 FUZZY_RATIO = 85  # 80 took "an account" for "fake account" and "a page" for "fake page"
 # Two fuzzy candidates closer than this are both offered back.
 FUZZY_MARGIN = 6
+SHORT_WORD = 2  # a word this short in a phrase is never matched with a typo ("me" is not "mr")
 # After a miss, "Did you mean ...?" offers the choices whose phrases are at least this close to the whole answer
 # (rapidfuzz's token sort ratio: the words in any order), from phrases of at least CLOSEST_MIN_LENGTH letters.
 CLOSEST_RATIO = 62  # 60 took "the police" for "the school" and "i told my husband" for "told the head"
@@ -181,10 +182,20 @@ def _fuzzy(said: str, by_size: dict[int, tuple[list[str], list[str]]], order: li
     for size, (choices, owners) in by_size.items():
         for i in range(len(words) - size + 1):
             start, end = words[i].start(), words[i + size - 1].end()
-            for _, score, k in process.extract(said[start:end], choices, scorer=fuzz.ratio,
-                                               score_cutoff=FUZZY_RATIO, limit=None):
-                hits.append(_Hit(start, end, owners[k], score))
+            run = said[start:end]
+            for phrase, score, k in process.extract(run, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_RATIO,
+                                                    limit=None):
+                if _short_words_kept(run, phrase):
+                    hits.append(_Hit(start, end, owners[k], score))
     return sorted(hits, key=lambda h: (order.index(h.option), h.start))
+
+
+def _short_words_kept(run: str, phrase: str) -> bool:
+    """A typo is allowed in a phrase's longer words only: a word of one or two letters must be typed as it is,
+    or "mocking mr brown" would be "mocking me" (one letter apart), a page about a colleague read as one about
+    the person reporting it."""
+    pairs = zip(run.split(), phrase.split(), strict=True)  # as many words: phrases are compared by their size
+    return all(typed == word for typed, word in pairs if len(word) <= SHORT_WORD)
 
 
 def _settle(hits: list[_Hit], order: list[str], multiple: bool) -> Understood:
