@@ -223,6 +223,8 @@ def test_support_says_the_case_manager_works_with_the_lado(content):
     ("Posts claim Mr Smith kissed a year 10 girl", ["other_staff"]),
     ("Says a teacher is in a relationship with a pupil", ["other_staff"]),
     ("Claims Mr Smith hit someone in class", ["other_staff", "learners"]),
+    ("a page saying mr smith is a paedo", ["other_staff"]),  # the word itself says a sexual risk to children
+    ("calling sir a nonce", ["other_staff"]),
 ])
 async def test_an_allegation_of_a_sexual_or_physical_nature_involving_a_learner_is_urgent(bot, chat: Chat,
                                                                                           description, appears):
