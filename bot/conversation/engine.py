@@ -305,8 +305,18 @@ class Engine:
 
     async def listening_first(self, ctx: Context, text: str, reading: FirstMessage) -> bool:
         """With nothing running, before any intent: a feeling is acknowledged, then leads to support unless the
-        message asks for something else or says what a report is about (`reading`). True when answered."""
-        if support_now.acknowledge_feeling(ctx, text) and not self._asks_or_tells(text, reading):
+        message asks for something else or says what a report is about (`reading`). Asked for someone to talk to,
+        support comes first whatever else is said, and words that say what a report would be about are kept to
+        start it when they are ready ("i need someone to talk to, there's a page about me"). True when answered."""
+        felt = support_now.acknowledge_feeling(ctx, text)
+        if contains_phrase(text, ctx.content.phrases.wants_to_talk):
+            if reading.names_facts or not only_small_talk(ctx.content, text):
+                ctx.state.unclear_words = text[-self.settings.max_text_chars:]
+                if reading.names_facts:
+                    ctx.say("support.report_kept")
+            await self._global_choice(ctx, "menu:get_support")
+            return True
+        if felt and not self._asks_or_tells(text, reading):
             await self._global_choice(ctx, "menu:get_support")
             return True
         return False

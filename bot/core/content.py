@@ -368,6 +368,8 @@ class Phrases(Strict):
         default_factory=dict, description="whole messages that ask for something else while a flow is running")
     feelings: list[str] = Field(default_factory=list, description="words that say how someone feels: acknowledged "
                                 "before any options")
+    wants_to_talk: list[str] = Field(default_factory=list, description="words that ask for a person to talk to: "
+                                     "support first, whatever else the message says")
     welsh: WelshWords | None = None
 
 

@@ -134,6 +134,26 @@ async def test_a_feeling_that_says_what_happened_is_heard_and_the_report_starts_
     assert chat.keys[-1].startswith("report_concern.") and "common.not_understood" not in chat.keys
 
 
+@pytest.mark.parametrize("words", [
+    "i just need someone to talk to",
+    "i need someone to talk to, theres a page about me on insta",
+    "i just need someone to talk to, this page about me is making me feel awful",
+])
+async def test_asked_for_someone_to_talk_to_support_comes_first_whatever_else_is_said(chat: Chat, clock, words):
+    """Who answers now, before any report; what the message says of a page is kept to start the report later."""
+    clock.now = SUNDAY_9PM
+    await chat.say(words)
+    assert "support.open_now" in chat.keys and chat.keys[-1] == "get_support.topic.ask"
+    assert not any(k.startswith("report") for k in chat.keys if k != "support.report_kept")
+    if "page" in words:
+        assert "support.report_kept" in chat.keys
+        await chat.pick("finished")
+        await chat.pick("menu:report_concern")
+        assert chat.keys[0] == "report.earlier_words" and words in chat.text  # offered as the report's start
+    else:
+        assert "support.report_kept" not in chat.keys
+
+
 async def test_a_feeling_mid_report_at_a_question_with_options_offers_support(chat: Chat, report_steps):
     await walk(chat, report_steps[:2])  # the images question
     await chat.say("sorry i feel sick about it")
