@@ -8,7 +8,7 @@ import re
 from bot.core.content import Content, Step
 from bot.core.models import Choice
 from bot.core.text import contains_phrase, normalise
-from bot.core.understand import Option, is_one_of, understand, without_hedges
+from bot.core.understand import Option, is_made_of, is_one_of, understand, without_hedges
 
 # An answer already dealt with (a "Did you mean ...?" asked, say): the step neither takes it nor asks again.
 ASKED = object()
@@ -105,7 +105,9 @@ def unsure_choice(step: Step) -> str | None:
 
 
 def said_yes(content: Content, text: str) -> bool:
-    return bool(text) and is_one_of(text, content.phrases.answers.get("yes", []), content.phrases.hedges)
+    """"yes", "spot on", and ways of saying yes said together ("yeh thats it", "yes exactly")."""
+    yes, hedges = content.phrases.answers.get("yes", []), content.phrases.hedges
+    return bool(text) and (is_one_of(text, yes, hedges) or is_made_of(text, yes, hedges))
 
 
 def first_clause(text: str) -> str:

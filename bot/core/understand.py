@@ -91,14 +91,31 @@ def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bo
     said = without_hedges(text, hedges)
     if not said:
         return False
-    exact, typo_allowed = _one_of(tuple(words))
+    exact, typo_allowed = _one_of(tuple(words), tuple(hedges))
     return said in exact or process.extractOne(said, typo_allowed, scorer=fuzz.ratio, score_cutoff=90) is not None
 
 
+def is_made_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bool:
+    """Whether the whole of `text` is one or more of `words` in a row ("yeh thats it", "yes exactly": two ways
+    of saying yes), each said exactly; hedges aside, as `is_one_of` sets them aside."""
+    said = without_hedges(text, hedges).split()
+    if not said:
+        return False
+    phrases = _one_of(tuple(words), tuple(hedges))[0]
+    longest = max((len(p.split()) for p in phrases), default=0)
+    ends = {0}  # how many of the words said can be made of whole phrases
+    for start in range(len(said)):
+        if start in ends:
+            ends |= {start + n for n in range(1, longest + 1) if " ".join(said[start:start + n]) in phrases}
+    return len(said) in ends
+
+
 @lru_cache(maxsize=256)
-def _one_of(words: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """`words` as answers are read, and those long enough to be matched with a typo; worked out once per list."""
-    plain = [normalise_phrase(w).replace("'", "") for w in words]
+def _one_of(words: tuple[str, ...], hedges: tuple[str, ...] = ()) -> tuple[frozenset[str], tuple[str, ...]]:
+    """`words` as answers are read (with any hedge in them set aside, as it is in what is said: "spot on" is read
+    as "spot"), and those long enough to be matched with a typo; worked out once per list."""
+    plain = [without_hedges(w, hedges) if hedges else normalise_phrase(w).replace("'", "") for w in words]
+    plain = [w for w in plain if w]
     return frozenset(plain), tuple(w for w in plain if len(w) >= FUZZY_MIN_LENGTH + 3)
 
 

@@ -430,3 +430,21 @@ def test_a_fake_account_of_our_school_is_read_as_pretending_to_be_the_school(con
     assert reading.answers["categories"] == ["school_impersonation"]
     assert reading.answers["platforms"] == ["instagram"]
     assert "behind_it" not in reading.answers  # "asking parents" says nothing of who made it
+
+
+@pytest.mark.parametrize("yes", ["yeh thats it", "yeah that's it", "yes exactly", "spot on", "yh", "that's the one",
+                                 "yep thats right", "yeah definitely"])
+async def test_yes_as_people_say_it_confirms_what_was_understood(chat: Chat, yes):
+    """Said back ("It sounds like an account targeting you on Instagram. Is that right?"), every way of saying yes
+    confirms it; it was "Sorry, I didn't quite get that" and the report went back to "what is happening?"."""
+    await chat.say("someone made a fake insta pretending to be me")
+    assert chat.keys == ["report.understood_kept"]
+    await chat.say(yes)
+    assert chat.keys == ["report_concern.images.ask"]
+
+
+@pytest.mark.parametrize("not_yes", ["yes no", "no", "not quite", "yes but its a page"])
+async def test_a_mixed_or_different_answer_is_not_read_as_yes(chat: Chat, not_yes):
+    await chat.say("someone made a fake insta pretending to be me")
+    await chat.say(not_yes)
+    assert chat.keys[-1] != "report_concern.images.ask"
