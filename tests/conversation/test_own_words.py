@@ -100,7 +100,7 @@ async def test_misses_in_a_row_never_repeat_the_same_words(chat: Chat, bot):
     assert replies[2][0] == ["report_concern.others_know.help", "common.not_understood_again.multi"]
     assert len({text for _, text in replies}) == 3
     assert chat.choice_ids() == ["nobody", "colleague", "reported_platform", "learners_talking", "parents_aware",
-                               "not_sure"]
+                               "family_friends", "not_sure"]
     await chat.say("1")  # the numbered list works
     assert chat.keys == ["report_concern.behind_it.ask"]
 
