@@ -169,3 +169,16 @@ async def test_screenshots_mentioned_with_names_are_the_names(chat: Chat, bot):
     await chat.say("jake in 10B took screenshots")
     assert chat.keys == ["report_concern.evidence.ask"]
     assert (await answers_of(bot, chat))["names"] == "jake in 10B took screenshots"
+
+
+async def test_a_day_said_with_a_hedge_at_the_images_question_is_kept_and_the_question_asked_again(chat: Chat, bot):
+    """"like a week ago maybe" answers when, not the images question: its "maybe" is about the day. It was read
+    as "Not sure" (possible images: an urgent alert to the DSL for a page with none). "not sure, maybe last week"
+    still is not sure."""
+    await walk(chat, ["I'm being targeted", ["targeting_me"]])
+    assert chat.keys == ["report_concern.images.ask"]
+    await chat.say("like a week ago maybe")
+    assert chat.keys == ["report.noted", "report_concern.images.ask"]
+    assert "first_seen" in await answers_of(bot, chat) and "images" not in await answers_of(bot, chat)
+    await chat.say("not sure, maybe last week")
+    assert "report.guardrail" in chat.keys

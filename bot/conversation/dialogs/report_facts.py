@@ -16,12 +16,20 @@ from typing import Any
 
 from bot.conversation.dialogs import report_start
 from bot.conversation.dialogs.base import Context, Input, StepDialog, forget_misses, half_terms
-from bot.core.answers import asks_how_to_send, said_nothing, said_unsure, says_has_evidence, says_only_has_evidence
+from bot.core.answers import (
+    asks_how_to_send,
+    said_nothing,
+    said_unsure,
+    says_has_evidence,
+    says_only_has_evidence,
+    unsure_choice,
+)
 from bot.core.content import Step
 from bot.core.dates import find_date, is_rough, read_date, when_said
 from bot.core.first_message import ROUGH_DATE, only_adds, where_named
 from bot.core.models import Frame
 from bot.core.text import normalise, parse_accounts
+from bot.core.understand import without_hedges
 
 # Where facts are looked for: the questions with choices past the early ones (where report_start.take_more reads
 # a message as a first message), and the account question (for a date or a platform). The questions answered in
@@ -36,7 +44,10 @@ def reads_as_answer(dialog: StepDialog, ctx: Context, frame: Frame, step: Step, 
     if said_nothing(ctx.content, text):
         return True
     if step.type in ("choice", "multi"):
-        return bool(dialog.understood(ctx, step, frame, inp).picked)
+        picked = dialog.understood(ctx, step, frame, inp).picked
+        if picked == [unsure_choice(step)] and only_hedged(ctx, text):
+            return False  # "like a week ago maybe" at the images question: "maybe" is about the day, not images
+        return bool(picked)
     if step.type == "accounts":
         accounts, invalid = parse_accounts(text)
         if only_a_day(text):  # "yesterday" is a day, not a handle without its @
@@ -45,6 +56,12 @@ def reads_as_answer(dialog: StepDialog, ctx: Context, frame: Frame, step: Step, 
     if step.type == "date":
         return read_date(text, ctx.now.date(), half_terms(ctx)) is not None or said_unsure(ctx.content, text)
     return True  # words are the answer
+
+
+def only_hedged(ctx: Context, text: str) -> bool:
+    """Whether the only not-knowing in `text` is a hedge ("maybe", "possibly": about something else said with it),
+    not "not sure" or "dont know" said as such."""
+    return not said_unsure(ctx.content, without_hedges(text, ctx.content.phrases.hedges))
 
 
 def only_a_day(text: str) -> bool:
