@@ -154,6 +154,10 @@ class ConversationState(BaseModel):
     offered_multiple: bool = False
     case_in_focus: str | None = Field(default=None, description="the reference of the last case shown to this person "
                                       "here, so its card's actions can be typed")
+    back_to: str | None = Field(default=None, description="the button a typed \"back\" presses, from what was shown "
+                                "last: the case from its plan or report pack, the list of cases from a card")
+    case_list: list[str] = Field(default_factory=list, description="the references of the list of cases shown last, "
+                                 "in its order, so \"next\" opens the one after the case in focus")
     unclear_words: str | None = Field(default=None, description="what someone said that named nothing a report "
                                       "would (not a greeting), offered as the start of the next report's description; "
                                       "kept only until a report starts, stop, or the conversation goes idle")
