@@ -258,19 +258,22 @@ class Casework:
 
     # --- the case card -------------------------------------------------------------------
 
-    async def show(self, ctx: Context, case: Case, key: str = "case.card") -> None:
+    async def show(self, ctx: Context, case: Case, key: str = "case.card", after_change: bool = False) -> None:
         card_shown(ctx, case)
-        ctx.replies.append(card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key,
-                                      events=await self.store.case_events(case.id)))
+        reply = card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key,
+                           events=await self.store.case_events(case.id))
+        reply.after_change = after_change
+        ctx.replies.append(reply)
 
     async def confirm(self, ctx: Context, case: Case, key: str) -> None:
         """After a change: one short line where the channel updates each person's one card in place (the change
-        reaches that card as a card update); the card itself where the channel cannot update it."""
+        reaches that card as a card update); the card itself where the channel cannot update it, marked as
+        following a change (`Reply.after_change`), so that channel may show its summary alone."""
         if ctx.turn.updates_cards:
             card_shown(ctx, case)
             ctx.say(key, reference=case.reference, status=ctx.text(f"statuses.{case.status.value}"))
         else:
-            await self.show(ctx, case, key=key)
+            await self.show(ctx, case, key=key, after_change=True)
 
     # --- buttons on a card ---------------------------------------------------------------
 

@@ -129,6 +129,9 @@ class Reply(BaseModel):
     asks: str | None = Field(default=None, description="the question these choices answer, to spot stale buttons")
     moved_on: bool = Field(default=False, description="a button was pressed on a question that has moved on: this "
                            "reply says so, and the pressed message keeps no note of the choice")
+    after_change: bool = Field(default=False, description="the card follows a change the person has just made to it: "
+                               "a channel that shows the card again, rather than updating it in place, may show its "
+                               "summary alone")
 
 
 # --- Conversation state ------------------------------------------------------------------
