@@ -1,5 +1,6 @@
 """Ways back: the case plan and the report pack end with "Back to OSB-…", and while a case is in focus (the last
-one shown to this person here) its card's actions can be typed."""
+one shown to this person here) its card's actions can be typed; a handler moves around their cases in words
+("back", "list", "next")."""
 
 from __future__ import annotations
 
@@ -85,6 +86,9 @@ async def test_back_goes_back_where_the_handler_came_from(bot):
     await dsl.pick(f"case:{listed[1]}:show")
     await dsl.say("plan")
     await dsl.say("go back")
+    assert dsl.keys == ["case.card"] and dsl.last[0].card.reference == listed[1]
+    await dsl.say("report pack")
+    await dsl.say("back to the case")
     assert dsl.keys == ["case.card"] and dsl.last[0].card.reference == listed[1]
     await dsl.say("Back")
     assert dsl.keys == ["case.list_handling"]
