@@ -7,7 +7,8 @@ to the case. The words are the buttons' own labels and those in `case.typed.<act
 A handler also moves around their cases in words (`case.typed.back`, `.list`, `.next`): "back" goes back to where
 they came from (from the plan or the report pack to the case, from the card to their list of cases), as what was
 shown last says (`ConversationState.back_to`, read at the start of a turn as `Context.way_back`); "list" shows
-their cases; "next" opens the case after the one in focus on the list shown last (`ConversationState.case_list`).
+their cases; "next" opens the case after the one in focus on the list shown last (`ConversationState.case_list`);
+a case's reference ("OSB-2026-0002", "open OSB-2026-0002") opens it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def typed_case_action(ctx: Context, text: str) -> str | None:
     if ctx.state.active:
         return None
     said = _plain(text)
+    if (reference := _reference_typed(ctx, text)) is not None:
+        return f"case:{reference}:show"
     if said in _typed(ctx, "back") and ctx.way_back:
         return ctx.way_back
     if is_handler(ctx.member) and said in _typed(ctx, "list"):
@@ -53,6 +56,19 @@ def typed_case_action(ctx: Context, text: str) -> str | None:
     if reference:
         return f"case:{reference}:{action.id}"
     return MY_CASES if is_handler(ctx.member) and action.id != "show" else None
+
+
+def _reference_typed(ctx: Context, text: str) -> str | None:
+    """A case reference typed as a whole message ("OSB-2026-0002"), perhaps after a word that opens it ("open",
+    `case.typed.open`), in the school's own form; None if the message is anything else."""
+    prefix = ctx.scope.reference_prefix
+    found = re.search(rf"\b{re.escape(prefix)}[-\s]?(\d{{4}})[-\s]?(\d{{4,6}})\b", text, re.IGNORECASE)
+    if found is None:
+        return None
+    before = _plain(text[:found.start()] + " " + text[found.end():])
+    if before and before not in _typed(ctx, "open"):
+        return None
+    return f"{prefix}-{found[1]}-{found[2]}"
 
 
 def _typed(ctx: Context, what: str) -> set[str]:

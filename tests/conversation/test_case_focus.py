@@ -134,3 +134,17 @@ async def test_ways_around_the_cases_are_for_handlers_and_idle_conversations_onl
     for words in ("next", "list"):
         await teacher.say(words)
         assert "case.list_handling" not in teacher.keys and "case.card" not in teacher.keys
+
+
+async def test_a_case_reference_typed_opens_the_case(bot):
+    dsl, listed = await handler_of_three(bot)
+    await dsl.say(listed[2])
+    assert dsl.keys == ["case.card"] and dsl.last[0].card.reference == listed[2]
+    await dsl.say(f"open {listed[0].lower()}")
+    assert dsl.keys == ["case.card"] and dsl.last[0].card.reference == listed[0]
+    await dsl.say(f"the account in {listed[1]} is back")  # a sentence that mentions it is not a request to open it
+    assert "case.card" not in dsl.keys
+    reporter = Chat(bot, "console:ta")  # the reporter sees the status of their own report, nothing more
+    (own,) = await bot.store.list_cases("default", reporter="console:ta")
+    await reporter.say(own.reference)
+    assert reporter.keys == ["case.reporter_view"]
