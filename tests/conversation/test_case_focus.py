@@ -148,3 +148,13 @@ async def test_a_case_reference_typed_opens_the_case(bot):
     (own,) = await bot.store.list_cases("default", reporter="console:ta")
     await reporter.say(own.reference)
     assert reporter.keys == ["case.reporter_view"]
+
+
+async def test_a_case_number_typed_on_a_card_never_presses_its_first_button(bot):
+    """On a card, "1" is its first button (Acknowledge); "0001", a case's number, is not."""
+    dsl, listed = await handler_of_three(bot)
+    await dsl.pick(f"case:{listed[0]}:show")
+    await dsl.say("0001")
+    assert "case.acknowledged" not in dsl.keys
+    (case,) = [c for c in await bot.store.list_cases("default", routed_to="console:dsl") if c.reference == listed[0]]
+    assert case.status.value == "new"
