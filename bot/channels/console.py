@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from bot.conversation.engine import Engine
 from bot.core.content import Content
-from bot.core.models import Attachment, Reply, Turn
+from bot.core.models import Attachment, CaseCard, Reply, Turn
 from bot.core.private import write_private
 
 
@@ -81,6 +81,8 @@ def to_json(replies: list[Reply], saved: dict[int, Path] | None = None) -> str:
             message["urgent"] = True
         if r.card:
             message["card"] = r.card.model_dump()
+        if r.after_change:
+            message["after_change"] = True
         messages.append(message)
     return json.dumps({"messages": messages}, ensure_ascii=False)
 
@@ -99,12 +101,7 @@ def to_text(replies: list[Reply], content: Content, bold: bool = False, saved: d
             text = re.sub(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", "\033[1m\\1\033[0m", text)
         out.append(unescape(text))
         if r.card:
-            out.append(f"  ┌ {r.card.title} ({r.card.status})")
-            out.extend(f"  │ {unescape(line.strip())}" for line in r.card.summary)
-            out.extend(f"  │ » {n.strip()}" for n in r.card.notice)
-            out.extend(f"  │ {label}: {value}" for label, value in r.card.fields)
-            out.extend(f"  │ ! {g.strip()}" for g in r.card.guidance)
-            out.append("  └")
+            out.extend(card_lines(r.card, content, brief=r.after_change))
         if saved and n in saved:
             out.append("  " + unescape(content.text("console.file_saved", value=str(saved[n]))))
         for number, choice in enumerate(r.choices, start=1):
@@ -113,6 +110,19 @@ def to_text(replies: list[Reply], content: Content, bold: bool = False, saved: d
             out.append("  " + content.text("console.pick_several"))
         out.append("")
     return "\n".join(out)
+
+
+def card_lines(card: CaseCard, content: Content, brief: bool = False) -> list[str]:
+    """A case card as a box of lines. `brief`, after a change the person has just made (the terminal cannot update
+    the card shown before): its summary and what the reader must do alone, and how to see the whole card."""
+    lines = [f"  ┌ {card.title} ({card.status})"]
+    lines += [f"  │ {unescape(line.strip())}" for line in card.summary]
+    lines += [f"  │ » {n.strip()}" for n in card.notice]
+    if brief:
+        return [*lines, "  └ " + content.text("console.whole_card")]
+    lines += [f"  │ {label}: {value}" for label, value in card.fields]
+    lines += [f"  │ ! {g.strip()}" for g in card.guidance]
+    return [*lines, "  └"]
 
 
 async def _read_line(stream: IO[bytes]) -> str | None:

@@ -39,7 +39,7 @@ from bot.cases.service import CaseService, Change
 from bot.cases.stats import MILESTONES, compute_stats, stats_reply
 from bot.cases.triage import cards_in_full, triage_reply
 from bot.conversation import record_system
-from bot.conversation.case_focus import back_to_case
+from bot.conversation.case_focus import MY_CASES, back_to_case, card_shown, remember_list
 from bot.conversation.context import Context, FlowRunner
 from bot.conversation.dialogs.base import CaseUpdate, Dialog
 from bot.conversation.dialogs.report_concern import ReportConcern
@@ -258,18 +258,22 @@ class Casework:
 
     # --- the case card -------------------------------------------------------------------
 
-    async def show(self, ctx: Context, case: Case, key: str = "case.card") -> None:
-        ctx.state.case_in_focus = case.reference
-        ctx.replies.append(card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key,
-                                      events=await self.store.case_events(case.id)))
+    async def show(self, ctx: Context, case: Case, key: str = "case.card", after_change: bool = False) -> None:
+        card_shown(ctx, case)
+        reply = card_reply(ctx.scope, case, ctx.user, await self._names(ctx.school_id), key=key,
+                           events=await self.store.case_events(case.id))
+        reply.after_change = after_change
+        ctx.replies.append(reply)
 
     async def confirm(self, ctx: Context, case: Case, key: str) -> None:
         """After a change: one short line where the channel updates each person's one card in place (the change
-        reaches that card as a card update); the card itself where the channel cannot update it."""
+        reaches that card as a card update); the card itself where the channel cannot update it, marked as
+        following a change (`Reply.after_change`), so that channel may show its summary alone."""
         if ctx.turn.updates_cards:
+            card_shown(ctx, case)
             ctx.say(key, reference=case.reference, status=ctx.text(f"statuses.{case.status.value}"))
         else:
-            await self.show(ctx, case, key=key)
+            await self.show(ctx, case, key=key, after_change=True)
 
     # --- buttons on a card ---------------------------------------------------------------
 
@@ -568,11 +572,13 @@ class Casework:
         digests = [n for n in waiting if any(r.key == "digest.morning" for r in n.replies)]
         ctx.replies.append(await digest_reply(self.store, ctx.scope, handling, ctx.now) if digests
                            else triage_reply(ctx.scope, handling, ctx.now))
+        remember_list(ctx, ctx.replies[-1])
         listed = {c.reference for c in handling}
         lines = {n.id: refs for n in waiting if (refs := cards_in(n)) and refs <= listed}
         full = cards_in_full(handling, ctx.user, set().union(*lines.values()))
         if len(full) == 1:  # typed card actions ("acknowledge") act on the one card shown
             ctx.state.case_in_focus = full[0]
+            ctx.state.back_to = MY_CASES
         latest = {ref: [n for n in waiting if ref in lines.get(n.id, set())][-1] for ref in full}  # a reminder
         # The images alert sent while a case was being reported ("the full report will follow") is said again by
         # that case's card, with the same guidance, when the card is shown in full now: the card alone. (A danger
@@ -591,6 +597,7 @@ class Casework:
         reported = await store.list_cases(ctx.school_id, reporter=ctx.user)
         if handling:
             ctx.replies.append(triage_reply(ctx.scope, handling, ctx.now))
+            remember_list(ctx, ctx.replies[-1])
         elif handler:
             ctx.say("case.list_handling_none")
         if reported:

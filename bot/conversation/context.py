@@ -73,6 +73,7 @@ class Context:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)  # notifications shown this turn: marked when it is saved
+    way_back: str | None = None  # the button a typed "back" presses: what the last turn showed said so (back_to)
 
     @property
     def content(self) -> Content:

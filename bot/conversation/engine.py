@@ -9,7 +9,8 @@ Each turn runs in one fixed order, under a per-conversation lock:
   5. input is cleaned and checked (empty, too long), typed choices are resolved;
   6. menu and case-card buttons, which can arrive at any time;
   7. a button from a question that has moved on is answered kindly;
-  8. interrupts: stop (which asks to keep or delete), pause, back, menu, help; with nothing running, carry on
+  8. interrupts: stop (which asks to keep or delete), pause, back (the menu, with nothing running and nowhere to go
+     back to), menu, help; with nothing running, carry on
      with what was kept; a message in Welsh, in any state, gets the bilingual reply and the question it was at;
      during a flow, a request for something else offers to pause it and go there (bot/keeping.py);
   9. the active step of the active flow, unless its question never reached the person (Turn.question_unseen);
@@ -104,7 +105,8 @@ class Engine:
                 scope = await self.schools.scope(turn.school_id)
                 state = saved or ConversationState()
                 ctx = Context(services=self.services, scope=scope, turn=turn, state=state, member=member,
-                              now=self.clock())
+                              now=self.clock(), way_back=state.back_to)
+                state.back_to = None  # what this turn shows says where "back" goes from it
                 await self._dispatch(ctx)
                 state.listened = any(r.key.startswith("common.listening") for r in ctx.replies)
                 state.updated_at = ctx.now
@@ -242,6 +244,8 @@ class Engine:
             await self.show_menu(ctx)
         elif state.active and is_command(text, commands["back"]):
             await self.dialogs[state.active.flow].back(ctx, state.active)
+        elif is_command(text, commands["back"]):  # with nothing running and nowhere to go back to: the menu
+            await self.show_menu(ctx)
         elif is_command(text, commands["help"]):
             await self._help(ctx)
         else:

@@ -129,6 +129,9 @@ class Reply(BaseModel):
     asks: str | None = Field(default=None, description="the question these choices answer, to spot stale buttons")
     moved_on: bool = Field(default=False, description="a button was pressed on a question that has moved on: this "
                            "reply says so, and the pressed message keeps no note of the choice")
+    after_change: bool = Field(default=False, description="the card follows a change the person has just made to it: "
+                               "a channel that shows the card again, rather than updating it in place, may show its "
+                               "summary alone")
 
 
 # --- Conversation state ------------------------------------------------------------------
@@ -154,6 +157,10 @@ class ConversationState(BaseModel):
     offered_multiple: bool = False
     case_in_focus: str | None = Field(default=None, description="the reference of the last case shown to this person "
                                       "here, so its card's actions can be typed")
+    back_to: str | None = Field(default=None, description="the button a typed \"back\" presses, from what was shown "
+                                "last: the case from its plan or report pack, the list of cases from a card")
+    case_list: list[str] = Field(default_factory=list, description="the references of the list of cases shown last, "
+                                 "in its order, so \"next\" opens the one after the case in focus")
     unclear_words: str | None = Field(default=None, description="what someone said that named nothing a report "
                                       "would (not a greeting), offered as the start of the next report's description; "
                                       "kept only until a report starts, stop, or the conversation goes idle")

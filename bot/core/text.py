@@ -86,6 +86,8 @@ def resolve_choices(text: str, offered: list[Choice], numbered: list[str], multi
         if not token:
             return None
         if token.isdigit():
+            if len(token) > 1 and token.startswith("0"):  # "0001": a case's number, never a choice's
+                return None
             n = int(token)
             return numbered[n - 1] if 1 <= n <= len(numbered) else None
         low = normalise(token)

@@ -238,8 +238,8 @@ def test_several_choices_when_several_are_allowed(text, expected):
     assert resolve_choices(text, OFFERED, NUMBERED, multiple=True) == expected
 
 
-@pytest.mark.parametrize("text", ["5", "0", "1, 9"])
-def test_a_number_out_of_range_is_not_a_choice(text):
+@pytest.mark.parametrize("text", ["5", "0", "1, 9", "0001", "02"])  # "0001" is a case's number (OSB-2026-0001)
+def test_a_number_out_of_range_or_with_leading_zeros_is_not_a_choice(text):
     assert resolve_choices(text, OFFERED, NUMBERED, multiple=True) is None
 
 
