@@ -1,8 +1,9 @@
 """The safety check: read on every message, in every state, before anything else (bot/conversation/engine.py, one step).
 
 Reading is plain phrase matching on content/safety.yaml, part of a sentence at a time, so that
-"it's not an emergency" is not an emergency and "he wants to kill himself" is about someone else. What it
-finds decides what happens:
+"it's not an emergency" is not an emergency and "he wants to kill himself" is about someone else (whose a crisis
+phrase is: the last person word up to its end, "my pupil said he wants to die" or "they made me want to die"). A
+threat to share a picture is sextortion with or without a sexual word. What it finds decides what happens:
 
 - a member of staff in crisis: a warm reply with the 24/7 lines; any report in progress is kept for later,
   and nothing goes to the DSL;
@@ -103,13 +104,34 @@ def _has(clause: str, phrases: Iterable[str]) -> bool:
     return _compiled(tuple(phrases)).any.search(clause) is not None
 
 
+def _live_at(clause: str, phrases: Iterable[str], negations: list[str]) -> list[int]:
+    """Where one of `phrases` is in `clause` with no negation just before it."""
+    return [start for start in _find(clause, phrases)
+            if not _has(" ".join(clause[:start].split()[-NEGATION_WINDOW:]), negations)]
+
+
 def _live(clause: str, phrases: Iterable[str], negations: list[str]) -> bool:
     """True when one of `phrases` is in `clause` and no negation comes just before it."""
-    for start in _find(clause, phrases):
-        window = " ".join(clause[:start].split()[-NEGATION_WINDOW:])
-        if not _has(window, negations):
-            return True
-    return False
+    return bool(_live_at(clause, phrases, negations))
+
+
+def _without(clause: str, phrases: Iterable[str]) -> str:
+    """`clause` with each of `phrases` in it blanked out, so that no other list finds a part of one ("going to hurt
+    himself" is not a threat to hurt someone; "told me to kill myself" is harassment, not the writer's crisis)."""
+    return _compiled(tuple(phrases)).any.sub("_", clause)
+
+
+def _about_others(words: SafetyWords, clause: str, phrases: Iterable[str], start: int) -> bool | None:
+    """Whose the crisis phrase at `start` is, by the last person word up to its end (its own, as in "kill himself",
+    or the nearest before it): True for someone else ("a pupil said he wants to die"), False for the writer ("they
+    made me want to die"), None when there is none."""
+    match = _compiled(tuple(phrases)).any.match(clause, start)
+    end = match.end() if match else start
+    writer = [s for s in _find(clause, words.writer.words) if s < end]
+    others = [s for s in _find(clause, words.others.words) if s < end]
+    if not (writer or others):
+        return None
+    return max(others, default=-1) > max(writer, default=-1)
 
 
 def read(words: SafetyWords, text: str) -> Finding:
@@ -124,7 +146,8 @@ def read(words: SafetyWords, text: str) -> Finding:
         if clause and _has(clause, triggers):  # most clauses hold none of them: one search, not one per list
             _read_clause(words, clause, negations, found)
     found.images = _has(whole, words.images.words)
-    found.sextortion = _has(whole, ["sextort*"]) or (found.images and _has(whole, words.sextortion.words))
+    pictured = found.images or _has(whole, words.pictures.words)
+    found.sextortion = _has(whole, ["sextort*"]) or (pictured and _has(whole, words.sextortion.words))
     found.images = found.images or found.sextortion  # sextortion is always about an image
     found.police = list(dict.fromkeys(found.police))
     found.unsure = found.unsure and not (found.danger or found.crisis)
@@ -142,14 +165,20 @@ def _clause_triggers(words: SafetyWords) -> tuple[str, ...]:
 def _read_clause(words: SafetyWords, clause: str, negations: list[str], found: Finding) -> None:
     """What one clause says about crisis, danger and the police, added to `found`. (A list read here first is in
     `_clause_triggers` too.)"""
-    if _live(clause, words.crisis_self.words, negations):
-        found.crisis = True
-    elif _live(clause, words.crisis_words.words, negations):
-        if _has(clause, words.others.words):
+    crisis_phrases = (*words.crisis_self.words, *words.crisis_words.words)
+    said = _without(clause, words.police.harassment)  # "told me to kill myself" is what was said to them
+    for start in _live_at(said, words.crisis_self.words, negations):
+        if _about_others(words, said, words.crisis_self.words, start):
             found.danger = True
         else:
             found.crisis = True
-    if _live(clause, words.threats.words, negations):
+    for start in _live_at(said, words.crisis_words.words, negations):
+        whose = _about_others(words, said, words.crisis_words.words, start)
+        if whose or (whose is None and _has(said, words.others.words)):
+            found.danger = True
+        else:
+            found.crisis = True
+    if _live(_without(clause, crisis_phrases), words.threats.words, negations):
         found.danger = True
         found.police.append("threat")
     if _has(clause, words.danger_now.words):  # "in danger" is not also read as a bare "danger"

@@ -391,6 +391,7 @@ class SafetyWords(Strict):
     uncertain: WordList
     crisis_self: WordList
     crisis_words: WordList
+    writer: WordList
     others: WordList
     danger_now: WordList
     danger_maybe: WordList
@@ -398,6 +399,7 @@ class SafetyWords(Strict):
     police: PoliceWords
     images: WordList
     sextortion: WordList
+    pictures: WordList
 
 
 class Meta(Strict):
