@@ -350,6 +350,7 @@ def safety_keys(chat: Chat) -> list[str]:
     "everyone would be better off without me", "i dont want to be alive", "im going to do something stupid tonight",
     "i've took some pills", "i'm not coping at all", "tbh i dont think i can do this anymore",
     "im gonna unalive myself", "im so suicidal because of them", "they've made me want to self harm",
+    "nothing helps i want to die", "nobody cares i want to disappear",  # the negation is not about the wish
 ])
 async def test_the_writers_own_crisis_in_their_words_gets_the_crisis_lines_at_any_step(chat: Chat, chat_as, step, said):
     await walk(chat, STEPS[step])
@@ -391,6 +392,7 @@ async def test_being_told_to_kill_yourself_is_harassment_for_a_report_not_the_wr
 @pytest.mark.parametrize("step", list(STEPS))
 @pytest.mark.parametrize("said", [
     "not suicidal just exhausted", "im not suicidal or anything, just tired", "im fine, dont worry",
+    "i'm not feeling suicidal", "im not going to kill myself", "I'm not in danger", "i have never self harmed",
     "its not that serious lol", "i dont want to die, i just want this page gone", "i would never hurt myself",
     "no, im not going to do anything stupid", "this page is killing me lol", "what they wrote really hurt me",
     "they keep following my account and liking old posts", "the account used a photoshopped school logo",
