@@ -95,8 +95,9 @@ def test_every_phrase_on_a_safety_list_is_found_by_its_list_wherever_it_stands(c
     """A list is searched in one go before any phrase alone: that search must find each phrase, after other words,
     at the end of a clause, with an ending where the phrase allows one, and never inside another word."""
     words = content.safety
-    lists = [getattr(words, name).words for name in ("negations", "uncertain", "crisis_self", "crisis_words", "others",
-                                                     "danger_now", "danger_maybe", "threats", "images", "sextortion")]
+    lists = [getattr(words, name).words for name in ("negations", "uncertain", "crisis_self", "crisis_words", "writer",
+                                                     "others", "danger_now", "danger_maybe", "threats", "images",
+                                                     "sextortion", "pictures")]
     lists += [getattr(words.police, kind) for kind in ("doxxing", "stalking", "hate", "harassment")]
     for phrases in lists:
         for phrase in phrases:
