@@ -352,6 +352,9 @@ def safety_keys(chat: Chat) -> list[str]:
     "i've took some pills", "i'm not coping at all", "tbh i dont think i can do this anymore",
     "im gonna unalive myself", "im so suicidal because of them", "they've made me want to self harm",
     "nothing helps i want to die", "nobody cares i want to disappear",  # the negation is not about the wish
+    "i cant do this no more", "i cnt cope", "im done with life", "life isnt worth living", "whats the point anymore",
+    "i want to kil myself", "i just want to sleep forever", "i cant keep going like this", "im at breaking point",
+    "ive had enough of everything",
 ])
 async def test_the_writers_own_crisis_in_their_words_gets_the_crisis_lines_at_any_step(chat: Chat, chat_as, step, said):
     await walk(chat, STEPS[step])
@@ -413,6 +416,8 @@ async def test_negated_jokey_and_ordinary_words_set_nothing_off_at_any_step(chat
     "theres a video of a year 8 getting changed", "theres a photoshopped picture of her with no clothes on",
     "a video of a year 7 in the showers", "someone is asking a pupil to send pics", "a pupil has got an onlyfans",
     "theyre sending noods round the year group", "someone filmed girls in the changing rooms",
+    "a video of a boy wanking", "they filmed them having sex", "theres a sex tape of two year 11s",
+    "she sent him a pic of her tits", "sexual pics of a year 9", "someone has been sending d pics to year 7s",
 ])
 async def test_images_in_peoples_own_words_raise_the_guardrail_at_any_step(chat: Chat, step, said):
     await walk(chat, STEPS[step])
@@ -435,9 +440,16 @@ async def test_sextortion_told_without_a_sexual_word_gets_the_guardrail_and_its_
     ("they said theyll find where i live and hurt me",
      ["safety.danger", "safety.danger_alerted", "safety.police", "safety.report_started"]),
     ("i dont feel safe at home", ["safety.ask_danger"]),
+    ("theyre going to batter him after school",
+     ["safety.danger", "safety.danger_alerted", "safety.police", "safety.report_started"]),
+    ("im being followed home", ["safety.police", "safety.report_started"]),
+    ("an adult is grooming a year 8 on snapchat", ["safety.ask_danger"]),
+    ("someone is sending sexual messages to a year 8", ["safety.ask_danger"]),
+    ("a pupil is missing and her mum is frantic", ["safety.ask_danger"]),
+    ("a pupil is on the roof", ["safety.ask_danger"]),
     ("i'm scared to go home, he's outside", ["safety.police", "safety.ask_danger", "safety.report_started"]),
 ])
-async def test_danger_to_the_writer_in_their_words(chat: Chat, said, expected):
+async def test_danger_threats_and_maybes_in_peoples_own_words(chat: Chat, said, expected):
     await chat.say(said)
     assert safety_keys(chat) == expected
 
