@@ -401,7 +401,8 @@ async def test_being_told_to_kill_yourself_is_harassment_for_a_report_not_the_wr
     "no, im not going to do anything stupid", "this page is killing me lol", "what they wrote really hurt me",
     "they keep following my account and liking old posts", "the account used a photoshopped school logo",
     "can i send pics of the posts", "theyre threatening to post screenshots of my messages",
-    "the parents are coming to the school tomorrow to complain",
+    "the parents are coming to the school tomorrow to complain", "hes missing lessons because of it",
+    "i want to smash my phone lol",
 ])
 async def test_negated_jokey_and_ordinary_words_set_nothing_off_at_any_step(chat: Chat, chat_as, step, said):
     await walk(chat, STEPS[step])
@@ -445,7 +446,7 @@ async def test_sextortion_told_without_a_sexual_word_gets_the_guardrail_and_its_
     ("im being followed home", ["safety.police", "safety.report_started"]),
     ("an adult is grooming a year 8 on snapchat", ["safety.ask_danger"]),
     ("someone is sending sexual messages to a year 8", ["safety.ask_danger"]),
-    ("a pupil is missing and her mum is frantic", ["safety.ask_danger"]),
+    ("a pupil has gone missing and her mum is frantic", ["safety.ask_danger"]),
     ("a pupil is on the roof", ["safety.ask_danger"]),
     ("i'm scared to go home, he's outside", ["safety.police", "safety.ask_danger", "safety.report_started"]),
 ])
