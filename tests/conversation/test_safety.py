@@ -447,6 +447,7 @@ async def test_sextortion_told_without_a_sexual_word_gets_the_guardrail_and_its_
     ("an adult is grooming a year 8 on snapchat", ["safety.ask_danger"]),
     ("someone is sending sexual messages to a year 8", ["safety.ask_danger"]),
     ("a pupil has gone missing and her mum is frantic", ["safety.ask_danger"]),
+    ("a pupil is missing and her mum is frantic", ["safety.ask_danger"]),
     ("a pupil is on the roof", ["safety.ask_danger"]),
     ("i'm scared to go home, he's outside", ["safety.police", "safety.ask_danger", "safety.report_started"]),
 ])
