@@ -1,8 +1,9 @@
 """The safety check: read on every message, in every state, before anything else (bot/conversation/engine.py, one step).
 
 Reading is plain phrase matching on content/safety.yaml, part of a sentence at a time, so that
-"it's not an emergency" is not an emergency and "he wants to kill himself" is about someone else. What it
-finds decides what happens:
+"it's not an emergency" is not an emergency and "he wants to kill himself" is about someone else (whose a crisis
+phrase is: the last person word up to its end, "my pupil said he wants to die" or "they made me want to die"). A
+threat to share a picture is sextortion with or without a sexual word. What it finds decides what happens:
 
 - a member of staff in crisis: a warm reply with the 24/7 lines; any report in progress is kept for later,
   and nothing goes to the DSL;
@@ -41,6 +42,7 @@ REPORT = "report_concern"
 CASE_FLOWS = {"case_note", "case_action", "case_status", "case_close", "prevention_review"}
 CLAUSE_BREAK = re.compile(r"[.,;:!?\n]+|\bbut\b|\bhowever\b")
 NEGATION_WINDOW = 3  # a negation this many words before a trigger, in the same part of a sentence, cancels it
+# (unless the writer starts saying something new in between: "nothing helps i want to die")
 
 
 @dataclass
@@ -103,13 +105,42 @@ def _has(clause: str, phrases: Iterable[str]) -> bool:
     return _compiled(tuple(phrases)).any.search(clause) is not None
 
 
-def _live(clause: str, phrases: Iterable[str], negations: list[str]) -> bool:
-    """True when one of `phrases` is in `clause` and no negation comes just before it."""
+def _live_at(words: SafetyWords, clause: str, phrases: Iterable[str]) -> list[int]:
+    """Where one of `phrases` is in `clause` with no negation just before it, after the writer's last word there
+    ("i dont want to die", "im not in danger": "nothing helps i want to die" is not negated)."""
+    live = []
     for start in _find(clause, phrases):
         window = " ".join(clause[:start].split()[-NEGATION_WINDOW:])
-        if not _has(window, negations):
-            return True
-    return False
+        said = _find(window, words.writer.words)
+        if said:
+            window = window[max(said):].partition(" ")[2]
+        if not _has(window, words.negations.words):
+            live.append(start)
+    return live
+
+
+def _live(words: SafetyWords, clause: str, phrases: Iterable[str]) -> bool:
+    """True when one of `phrases` is in `clause` and no negation comes just before it."""
+    return bool(_live_at(words, clause, phrases))
+
+
+def _without(clause: str, phrases: Iterable[str]) -> str:
+    """`clause` with each of `phrases` in it blanked out, so that no other list finds a part of one ("going to hurt
+    himself" is not a threat to hurt someone; "told me to kill myself" is harassment, not the writer's crisis)."""
+    return _compiled(tuple(phrases)).any.sub("_", clause)
+
+
+def _about_others(words: SafetyWords, clause: str, phrases: Iterable[str], start: int) -> bool | None:
+    """Whose the crisis phrase at `start` is, by the last person word up to its end (its own, as in "kill himself",
+    or the nearest before it): True for someone else ("a pupil said he wants to die"), False for the writer ("they
+    made me want to die"), None when there is none."""
+    match = _compiled(tuple(phrases)).any.match(clause, start)
+    end = match.end() if match else start
+    writer = [s for s in _find(clause, words.writer.words) if s < end]
+    others = [s for s in _find(clause, words.others.words) if s < end]
+    if not (writer or others):
+        return None
+    return max(others, default=-1) > max(writer, default=-1)
 
 
 def read(words: SafetyWords, text: str) -> Finding:
@@ -117,14 +148,14 @@ def read(words: SafetyWords, text: str) -> Finding:
     if not text:
         return found
     whole = _plain(text)
-    negations = words.negations.words
     triggers = _clause_triggers(words)
     for raw in CLAUSE_BREAK.split(text.lower()):
         clause = _plain(raw)
         if clause and _has(clause, triggers):  # most clauses hold none of them: one search, not one per list
-            _read_clause(words, clause, negations, found)
+            _read_clause(words, clause, found)
     found.images = _has(whole, words.images.words)
-    found.sextortion = _has(whole, ["sextort*"]) or (found.images and _has(whole, words.sextortion.words))
+    pictured = found.images or _has(whole, words.pictures.words)
+    found.sextortion = _has(whole, ["sextort*"]) or (pictured and _has(whole, words.sextortion.words))
     found.images = found.images or found.sextortion  # sextortion is always about an image
     found.police = list(dict.fromkeys(found.police))
     found.unsure = found.unsure and not (found.danger or found.crisis)
@@ -139,27 +170,33 @@ def _clause_triggers(words: SafetyWords) -> tuple[str, ...]:
             *words.police.harassment)
 
 
-def _read_clause(words: SafetyWords, clause: str, negations: list[str], found: Finding) -> None:
+def _read_clause(words: SafetyWords, clause: str, found: Finding) -> None:
     """What one clause says about crisis, danger and the police, added to `found`. (A list read here first is in
     `_clause_triggers` too.)"""
-    if _live(clause, words.crisis_self.words, negations):
-        found.crisis = True
-    elif _live(clause, words.crisis_words.words, negations):
-        if _has(clause, words.others.words):
+    crisis_phrases = (*words.crisis_self.words, *words.crisis_words.words)
+    said = _without(clause, words.police.harassment)  # "told me to kill myself" is what was said to them
+    for start in _live_at(words, said, words.crisis_self.words):
+        if _about_others(words, said, words.crisis_self.words, start):
             found.danger = True
         else:
             found.crisis = True
-    if _live(clause, words.threats.words, negations):
+    for start in _live_at(words, said, words.crisis_words.words):
+        whose = _about_others(words, said, words.crisis_words.words, start)
+        if whose or (whose is None and _has(said, words.others.words)):
+            found.danger = True
+        else:
+            found.crisis = True
+    if _live(words, _without(clause, crisis_phrases), words.threats.words):
         found.danger = True
         found.police.append("threat")
     if _has(clause, words.danger_now.words):  # "in danger" is not also read as a bare "danger"
-        if _live(clause, words.danger_now.words, negations):
+        if _live(words, clause, words.danger_now.words):
             found.unsure = found.unsure or _has(clause, words.uncertain.words)
             found.danger = found.danger or not _has(clause, words.uncertain.words)
-    elif _live(clause, words.danger_maybe.words, negations):
+    elif _live(words, clause, words.danger_maybe.words):
         found.unsure = True
     for kind in ("doxxing", "stalking", "hate", "harassment"):
-        if _live(clause, getattr(words.police, kind), negations):
+        if _live(words, clause, getattr(words.police, kind)):
             found.police.append(kind)
 
 

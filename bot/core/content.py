@@ -393,6 +393,7 @@ class SafetyWords(Strict):
     uncertain: WordList
     crisis_self: WordList
     crisis_words: WordList
+    writer: WordList
     others: WordList
     danger_now: WordList
     danger_maybe: WordList
@@ -400,6 +401,7 @@ class SafetyWords(Strict):
     police: PoliceWords
     images: WordList
     sextortion: WordList
+    pictures: WordList
 
 
 class Meta(Strict):

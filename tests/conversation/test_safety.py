@@ -95,8 +95,9 @@ def test_every_phrase_on_a_safety_list_is_found_by_its_list_wherever_it_stands(c
     """A list is searched in one go before any phrase alone: that search must find each phrase, after other words,
     at the end of a clause, with an ending where the phrase allows one, and never inside another word."""
     words = content.safety
-    lists = [getattr(words, name).words for name in ("negations", "uncertain", "crisis_self", "crisis_words", "others",
-                                                     "danger_now", "danger_maybe", "threats", "images", "sextortion")]
+    lists = [getattr(words, name).words for name in ("negations", "uncertain", "crisis_self", "crisis_words", "writer",
+                                                     "others", "danger_now", "danger_maybe", "threats", "images",
+                                                     "sextortion", "pictures")]
     lists += [getattr(words.police, kind) for kind in ("doxxing", "stalking", "hate", "harassment")]
     for phrases in lists:
         for phrase in phrases:
@@ -323,6 +324,136 @@ async def test_sextortion_gets_its_own_advice_and_an_urgent_report_with_ceop_on_
     assert any("Sextortion" in g for g in dsl.reply("case.new_card").card.guidance)
     await dsl.pick(f"case:{REF}:plan")
     assert "CEOP" in dsl.text
+
+
+# --- in people's own words, at any step of a report ---------------------------------------------
+
+# Where in a report a message is typed: the first message, a question answered by picking, the description (in
+# words), the evidence question, and after the report has been sent.
+STEPS: dict[str, list[str | list[str]]] = {
+    "first message": [],
+    "a choice question": ["I'm being targeted"],
+    "the description": TO_DESCRIPTION,
+    "the evidence question": [*TO_DESCRIPTION, "Mocking posts about a colleague", ["other_staff"], "skip"],
+    "after sending": [*TO_DESCRIPTION, "Mocking posts about a colleague", *AFTER_DESCRIPTION, ["send"]],
+}
+SAFETY_KEYS = ("safety.", "report.guardrail")
+
+
+def safety_keys(chat: Chat) -> list[str]:
+    return [k for k in chat.keys if k.startswith(SAFETY_KEYS)]
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+@pytest.mark.parametrize("said", [
+    "honestly i just want to disappear", "i want to end it", "i just want it all to stop", "i cant take it anymore",
+    "i dont see the point in anything anymore", "i feel like giving up on everything",
+    "everyone would be better off without me", "i dont want to be alive", "im going to do something stupid tonight",
+    "i've took some pills", "i'm not coping at all", "tbh i dont think i can do this anymore",
+    "im gonna unalive myself", "im so suicidal because of them", "they've made me want to self harm",
+    "nothing helps i want to die", "nobody cares i want to disappear",  # the negation is not about the wish
+    "i cant do this no more", "i cnt cope", "im done with life", "life isnt worth living", "whats the point anymore",
+    "i want to kil myself", "i just want to sleep forever", "i cant keep going like this", "im at breaking point",
+    "ive had enough of everything",
+])
+async def test_the_writers_own_crisis_in_their_words_gets_the_crisis_lines_at_any_step(chat: Chat, chat_as, step, said):
+    await walk(chat, STEPS[step])
+    await chat.say(said)
+    assert chat.keys[0] == "safety.crisis" and "116 123" in chat.text
+    assert "safety.danger" not in chat.keys
+    assert await alerts_for(chat_as, "console:dsl") == []
+
+
+@pytest.mark.parametrize("said", [
+    "my pupil said he wants to end it all", "a child said they want to die", "she told me shes been cutting",
+    "a boy in my class says he'll kill himself", "a year 9 said she wants to unalive herself",
+    "a pupil took an overdose last night",
+])
+async def test_someone_elses_crisis_is_danger_to_them_not_the_writers_crisis(chat: Chat, chat_as, said):
+    await chat.say(said)
+    assert safety_keys(chat)[:2] == ["safety.danger", "safety.danger_alerted"]
+    assert "safety.crisis" not in chat.keys
+    assert await alerts_for(chat_as, "console:dsl") == ["case.danger_alert"]
+
+
+async def test_a_pupil_who_may_hurt_themselves_is_danger_and_no_threat_for_the_police(chat: Chat, bot):
+    await walk(chat, TO_DESCRIPTION)
+    await chat.say("a student said hes going to hurt himself because of the page")
+    assert chat.keys == ["safety.danger", "safety.danger_alerted", "report_concern.who_appears.ask"]
+    await walk(chat, [*AFTER_DESCRIPTION, ["send"]])
+    (case,) = await bot.store.list_cases("default")
+    assert case.urgent and "police" not in case.answers["safety"]
+
+
+@pytest.mark.parametrize("said", [
+    "someone told me to kill myself in the comments", "they told me to kms",
+])
+async def test_being_told_to_kill_yourself_is_harassment_for_a_report_not_the_writers_crisis(chat: Chat, said):
+    await chat.say(said)
+    assert safety_keys(chat) == ["safety.police", "safety.report_started"]
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+@pytest.mark.parametrize("said", [
+    "not suicidal just exhausted", "im not suicidal or anything, just tired", "im fine, dont worry",
+    "i'm not feeling suicidal", "im not going to kill myself", "I'm not in danger", "i have never self harmed",
+    "its not that serious lol", "i dont want to die, i just want this page gone", "i would never hurt myself",
+    "no, im not going to do anything stupid", "this page is killing me lol", "what they wrote really hurt me",
+    "they keep following my account and liking old posts", "the account used a photoshopped school logo",
+    "can i send pics of the posts", "theyre threatening to post screenshots of my messages",
+    "the parents are coming to the school tomorrow to complain", "hes missing lessons because of it",
+    "i want to smash my phone lol",
+])
+async def test_negated_jokey_and_ordinary_words_set_nothing_off_at_any_step(chat: Chat, chat_as, step, said):
+    await walk(chat, STEPS[step])
+    await chat.say(said)
+    assert safety_keys(chat) == []
+    assert "999" not in chat.text and "116 123" not in chat.text
+    assert await alerts_for(chat_as, "console:dsl") == []
+
+
+@pytest.mark.parametrize("step", ["first message", "the description", "the evidence question", "after sending"])
+@pytest.mark.parametrize("said", [
+    "theres a video of a year 8 getting changed", "theres a photoshopped picture of her with no clothes on",
+    "a video of a year 7 in the showers", "someone is asking a pupil to send pics", "a pupil has got an onlyfans",
+    "theyre sending noods round the year group", "someone filmed girls in the changing rooms",
+    "a video of a boy wanking", "they filmed them having sex", "theres a sex tape of two year 11s",
+    "she sent him a pic of her tits", "sexual pics of a year 9", "someone has been sending d pics to year 7s",
+])
+async def test_images_in_peoples_own_words_raise_the_guardrail_at_any_step(chat: Chat, step, said):
+    await walk(chat, STEPS[step])
+    await chat.say(said)
+    assert safety_keys(chat)[:2] == ["report.guardrail", "report.guardrail_alerted"]
+
+
+@pytest.mark.parametrize("said", [
+    "someone sent a kid a pic and is asking for money or theyll share it", "they're threatening to leak photos",
+    "a year 9 boy is being blackmailed over a photo he sent",
+    "he said if she doesnt send more pictures he'll post them",
+])
+async def test_sextortion_told_without_a_sexual_word_gets_the_guardrail_and_its_advice(chat: Chat, said):
+    await chat.say(said)
+    assert safety_keys(chat)[:3] == ["report.guardrail", "report.guardrail_alerted", "safety.sextortion"]
+
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("im not safe at home tonight", ["safety.danger", "safety.danger_alerted", "safety.report_started"]),
+    ("they said theyll find where i live and hurt me",
+     ["safety.danger", "safety.danger_alerted", "safety.police", "safety.report_started"]),
+    ("i dont feel safe at home", ["safety.ask_danger"]),
+    ("theyre going to batter him after school",
+     ["safety.danger", "safety.danger_alerted", "safety.police", "safety.report_started"]),
+    ("im being followed home", ["safety.police", "safety.report_started"]),
+    ("an adult is grooming a year 8 on snapchat", ["safety.ask_danger"]),
+    ("someone is sending sexual messages to a year 8", ["safety.ask_danger"]),
+    ("a pupil has gone missing and her mum is frantic", ["safety.ask_danger"]),
+    ("a pupil is missing and her mum is frantic", ["safety.ask_danger"]),
+    ("a pupil is on the roof", ["safety.ask_danger"]),
+    ("i'm scared to go home, he's outside", ["safety.police", "safety.ask_danger", "safety.report_started"]),
+])
+async def test_danger_threats_and_maybes_in_peoples_own_words(chat: Chat, said, expected):
+    await chat.say(said)
+    assert safety_keys(chat) == expected
 
 
 # --- out of hours and the urgent DSL route -----------------------------------------------------
