@@ -29,7 +29,7 @@ from bot.conversation.context import Context
 from bot.conversation.dialogs.report_concern import ReportConcern
 from bot.core.content import SafetyWords
 from bot.core.models import Frame
-from bot.core.text import is_command, normalise
+from bot.core.text import is_command, plain
 
 # What the reporter is told after the danger alert (`Casework.alert_urgent` says which happened).
 DANGER_ALERT_TOLD = {"alerted": "safety.danger_alerted", "no_one": "report.guardrail_no_one_alerted",
@@ -63,17 +63,13 @@ class Finding:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _plain(text: str) -> str:
-    return normalise(text).replace("'", "")
-
-
 _WORD_START = r"(?<![a-z0-9])"
 
 
 def _body(phrase: str) -> str:
     """A phrase as whole words after a word start; a trailing * matches any ending."""
     prefix = phrase.endswith("*")
-    words = _plain(phrase.rstrip("*")).split()
+    words = plain(phrase.rstrip("*")).split()
     return r"\s+".join(re.escape(w) for w in words) + (r"[a-z0-9]*" if prefix else r"(?![a-z0-9])")
 
 
@@ -147,10 +143,10 @@ def read(words: SafetyWords, text: str) -> Finding:
     found = Finding()
     if not text:
         return found
-    whole = _plain(text)
+    whole = plain(text)
     triggers = _clause_triggers(words)
     for raw in CLAUSE_BREAK.split(text.lower()):
-        clause = _plain(raw)
+        clause = plain(raw)
         if clause and _has(clause, triggers):  # most clauses hold none of them: one search, not one per list
             _read_clause(words, clause, found)
     found.images = _has(whole, words.images.words)

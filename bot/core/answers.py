@@ -7,7 +7,7 @@ import re
 
 from bot.core.content import Content, Step
 from bot.core.models import Choice
-from bot.core.text import contains_phrase, normalise
+from bot.core.text import contains_phrase, normalise, plain, plain_phrase
 from bot.core.understand import Option, is_made_of, is_one_of, understand, without_hedges
 
 # An answer already dealt with (a "Did you mean ...?" asked, say): the step neither takes it nor asks again.
@@ -141,19 +141,15 @@ def says_only_has_evidence(content: Content, text: str) -> bool:
     phrase = _evidence_phrase(content, text)
     if phrase is None:
         return False
-    said = re.sub(rf"(?<!\S){re.escape(phrase)}\S*", " ", _plain(text))
-    small = {_plain(w) for w in [*content.phrases.small_talk, *content.phrases.adding]}
+    said = re.sub(rf"(?<!\S){re.escape(phrase)}\S*", " ", plain(text))
+    small = {plain_phrase(w) for w in [*content.phrases.small_talk, *content.phrases.adding]}
     return not [w for w in without_hedges(said, content.phrases.hedges).split() if w not in small]
-
-
-def _plain(text: str) -> str:
-    return normalise(text).replace("'", "")
 
 
 def _evidence_phrase(content: Content, text: str) -> str | None:
     """The longest `has_evidence` phrase in `text` (normalised, without apostrophes), matched on word starts."""
-    said = f" {_plain(text)} "
-    found = [p for p in (_plain(w) for w in content.phrases.has_evidence) if p and f" {p}" in said]
+    said = f" {plain(text)} "
+    found = [p for p in (plain_phrase(w) for w in content.phrases.has_evidence) if p and f" {p}" in said]
     return max(found, key=len) if found else None
 
 

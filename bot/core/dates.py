@@ -11,7 +11,7 @@ from typing import Any
 
 from dateparser.date import DateDataParser
 
-from bot.core.text import normalise
+from bot.core.text import plain
 
 _SETTINGS: dict[str, Any] = {"DATE_ORDER": "DMY", "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
 
@@ -56,7 +56,7 @@ def rough_key(step_id: str) -> str:
 def is_rough(text: str) -> bool:
     """Whether a date is said roughly ("maybe last week", "a few days ago"), not as a day ("yesterday", "Monday",
     "3 days ago", "14/11/2026"): the report then says "around" the day it was read as."""
-    said = normalise(text).replace("'", "")
+    said = plain(text)
     return bool(_ROUGH.search(_SAID_DAY.sub(" ", said)))
 
 
@@ -84,7 +84,7 @@ def _parser(today: date) -> DateDataParser:
 
 def read_date(text: str, today: date, half_terms: list[date] | None = None) -> date | None:
     """The day `text` means, or None. `half_terms`: the first days of the school's half terms."""
-    said = normalise(text).replace("'", "")
+    said = plain(text)
     if _HALF_TERM.search(said):
         started = [d for d in half_terms or [] if d <= today]
         return max(started) if started else None
@@ -98,14 +98,14 @@ def read_date(text: str, today: date, half_terms: list[date] | None = None) -> d
         return everyday
     parsed = _parser(today).get_date_data(said).date_obj
     if parsed is None:  # a day said among other words: "not sure when, maybe last week"
-        found = _SAID_WHEN.search(normalise(text).replace("'", ""))
+        found = _SAID_WHEN.search(plain(text))
         return read_date(found.group(0), today, half_terms) if found and found.group(0) != text else None
     return parsed.date()
 
 
 def when_said(text: str) -> str:
     """The words in a longer message that say when ("... since Monday ..." says "since monday"), or ""."""
-    found = _SAID_WHEN.search(normalise(text).replace("'", ""))
+    found = _SAID_WHEN.search(plain(text))
     return found.group(0) if found else ""
 
 

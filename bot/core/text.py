@@ -45,6 +45,17 @@ def normalise_phrase(phrase: str) -> str:
     return normalise(phrase)
 
 
+def plain(text: str) -> str:
+    """`normalise` without apostrophes ("i've" is "ive", as people type it): how words are compared."""
+    return normalise(text).replace("'", "")
+
+
+@lru_cache(maxsize=8192)
+def plain_phrase(phrase: str) -> str:
+    """`plain` for the content's own words, worked out once each (never for what people type)."""
+    return plain(phrase)
+
+
 def is_command(text: str, words: Iterable[str]) -> bool:
     said = normalise(text) or text.strip()
     return said in _commands(tuple(words))

@@ -17,7 +17,7 @@ from typing import Iterable
 
 from rapidfuzz import fuzz, process
 
-from bot.core.text import normalise, normalise_phrase
+from bot.core.text import normalise, plain, plain_phrase
 
 # A phrase this long or longer may be matched with a typo; the ratio (0-100) it needs.
 FUZZY_MIN_LENGTH = 5
@@ -57,7 +57,7 @@ class _Hit:
 
 def without_hedges(text: str, hedges: Iterable[str]) -> str:
     """`text` normalised, with hedging words taken out ("tiktok i think" is "tiktok")."""
-    said = f" {normalise(text).replace(chr(39), '')} "
+    said = f" {plain(text)} "
     for spaced in _hedges_longest_first(tuple(hedges)):
         said = said.replace(spaced, " ")
     return " ".join(said.split())
@@ -67,8 +67,8 @@ def without_hedges(text: str, hedges: Iterable[str]) -> str:
 def _hedges_longest_first(hedges: tuple[str, ...]) -> tuple[str, ...]:
     """The hedges as answers are read (normalised), longest first, with a space each side; worked out once per
     content's list."""
-    plain = sorted((normalise(h).replace("'", "") for h in hedges), key=len, reverse=True)
-    return tuple(f" {h} " for h in plain if h)
+    spoken = sorted((plain_phrase(h) for h in hedges), key=len, reverse=True)
+    return tuple(f" {h} " for h in spoken if h)
 
 
 def _phrases(option: Option, hedges: Iterable[str]) -> frozenset[str]:
@@ -81,9 +81,9 @@ def _phrases_read(option: Option, hedges: tuple[str, ...]) -> frozenset[str]:
     phrase of some length ("working on it" is also "working it", as "on" is set aside from answers). Options and
     hedges come from the content, so each is worked out once, not on every answer."""
     words = {*((option.id.replace("_", " "), option.label) if option.by_name else ()), *option.phrases}
-    plain = {normalise(w).replace("'", "") for w in words}
+    read = {plain_phrase(w) for w in words}
     unhedged = {without_hedges(w, hedges) for w in words}
-    return frozenset(p for p in plain | unhedged if p and (p in plain or len(p) >= FUZZY_MIN_LENGTH))
+    return frozenset(p for p in read | unhedged if p and (p in read or len(p) >= FUZZY_MIN_LENGTH))
 
 
 def is_one_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> bool:
@@ -114,9 +114,9 @@ def is_made_of(text: str, words: Iterable[str], hedges: Iterable[str] = ()) -> b
 def _one_of(words: tuple[str, ...], hedges: tuple[str, ...] = ()) -> tuple[frozenset[str], tuple[str, ...]]:
     """`words` as answers are read (with any hedge in them set aside, as it is in what is said: "spot on" is read
     as "spot"), and those long enough to be matched with a typo; worked out once per list."""
-    plain = [without_hedges(w, hedges) if hedges else normalise_phrase(w).replace("'", "") for w in words]
-    plain = [w for w in plain if w]
-    return frozenset(plain), tuple(w for w in plain if len(w) >= FUZZY_MIN_LENGTH + 3)
+    read = [without_hedges(w, hedges) if hedges else plain_phrase(w) for w in words]
+    read = [w for w in read if w]
+    return frozenset(read), tuple(w for w in read if len(w) >= FUZZY_MIN_LENGTH + 3)
 
 
 def understand(text: str, options: list[Option], *, multiple: bool, hedges: Iterable[str] = ()) -> Understood:

@@ -11,6 +11,7 @@ from bot.cases.record import build_record
 from bot.cli import check_content
 from bot.conversation import safety
 from bot.core.models import Attachment
+from bot.core.text import plain
 from testing.chat import Chat, walk
 from tests.process.test_cli import chat_json, keys, message
 
@@ -101,7 +102,7 @@ def test_every_phrase_on_a_safety_list_is_found_by_its_list_wherever_it_stands(c
     lists += [getattr(words.police, kind) for kind in ("doxxing", "stalking", "hate", "harassment")]
     for phrases in lists:
         for phrase in phrases:
-            said = safety._plain(phrase.rstrip("*")) + ("ing" if phrase.endswith("*") else "")
+            said = plain(phrase.rstrip("*")) + ("ing" if phrase.endswith("*") else "")
             for before, after in (("", ""), ("i heard that ", ""), ("i heard that ", " again")):
                 clause = before + said + after
                 assert safety._has(clause, phrases) and len(before) in safety._find(clause, phrases), (phrase, clause)
@@ -118,7 +119,7 @@ def test_every_phrase_a_clause_is_read_for_is_found_alone_and_among_other_words(
              words.police.harassment]
     for phrases in lists:
         for phrase in phrases:
-            said = safety._plain(phrase.rstrip("*")) + ("ing" if phrase.endswith("*") else "")
+            said = plain(phrase.rstrip("*")) + ("ing" if phrase.endswith("*") else "")
             for text in (said, f"Honestly, I heard that {said} today."):
                 found = safety.read(words, text)
                 assert found.crisis or found.danger or found.unsure or found.police, (phrase, text)

@@ -28,7 +28,7 @@ from bot.core.content import Step
 from bot.core.dates import find_date, is_rough, read_date, when_said
 from bot.core.first_message import ROUGH_DATE, only_adds, where_named
 from bot.core.models import Frame
-from bot.core.text import normalise, parse_accounts
+from bot.core.text import normalise, parse_accounts, plain
 from bot.core.understand import without_hedges
 
 # Where facts are looked for: the questions with choices past the early ones (where report_start.take_more reads
@@ -120,7 +120,7 @@ def besides_the_day(text: str) -> str:
     """`text` without the words that say a day ("@x since monday i think" leaves "@x i think"), as `only_adds`
     sets aside the platforms and accounts."""
     day = when_said(text).split()
-    return " ".join(w for w in text.split() if normalise(w).replace("'", "") not in day)
+    return " ".join(w for w in text.split() if plain(w) not in day)
 
 
 def mentions_evidence(dialog: StepDialog, ctx: Context, frame: Frame, inp: Input) -> bool:

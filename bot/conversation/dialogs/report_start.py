@@ -21,7 +21,7 @@ from bot.core.answers import answer_options, said_yes
 from bot.core.first_message import DESCRIBES_WORDS, ROUGH_DATE, FirstMessage, only_adds, read_first_message, where_named
 from bot.core.markup import Markup, escape
 from bot.core.models import Frame
-from bot.core.text import normalise
+from bot.core.text import plain_phrase
 from bot.core.understand import Option, understand, without_hedges
 from bot.core.words import choice_summary
 
@@ -182,7 +182,7 @@ def _says_more(dialog: StepDialog, ctx: Context, frame: Frame, text: str) -> boo
     phrases = {without_hedges(p, []) for o in options for p in (o.label, *o.phrases)}
     for phrase in sorted(phrases, key=len, reverse=True):
         said = said.replace(f" {phrase} ", " ")
-    small = {normalise(w).replace("'", "") for w in ctx.content.phrases.small_talk}
+    small = {plain_phrase(w) for w in ctx.content.phrases.small_talk}
     return len([w for w in said.split() if w not in small]) >= DESCRIBES_WORDS
 
 
