@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.core.content import Content
 from bot.core.dates import find_date, is_rough, rough_key, when_said
-from bot.core.text import normalise, normalise_phrase, parse_accounts
+from bot.core.text import normalise, normalise_phrase, parse_accounts, plain, without_accounts
 from bot.core.understand import Option, Understood, understand, without_hedges
 
 # A message with this many words or more besides a request for a report ("I need to report something") describes
@@ -33,8 +33,6 @@ SMALL_TALK_MAX_WORDS = 2
 FACTS = ("categories", "platforms", "accounts", "who_appears", "behind_it", "first_seen")
 # Beside first_seen: it was said roughly ("maybe last week"), so the report says "around" that day.
 ROUGH_DATE = rough_key("first_seen")
-# Handles and links: read as accounts, never for the words in them ("@mr_davies_fanz" names no "mr").
-_ACCOUNT_WORDS = re.compile(r"@\S+|\S*(?:https?://|www\.)\S*", re.IGNORECASE)
 
 
 @dataclass
@@ -115,7 +113,7 @@ def read_first_message(content: Content, text: str, today: date, half_terms: lis
     """What `text`, the message that starts a report, already answers."""
     cues = content.phrases.first_message
     answers: dict[str, Any] = {}
-    words = _ACCOUNT_WORDS.sub(" ", text)
+    words = without_accounts(text)
     categories = _read(_platform_as_account(content, words), cues.get("categories", {}), content)
     if categories.picked:
         answers["categories"] = categories.picked
@@ -145,7 +143,7 @@ def where_named(content: Content, text: str) -> dict[str, Any]:
     accounts, _ = parse_accounts(text)
     # a single word is never a handle here ("report"): only an @handle or a link is an account
     accounts = [a for a in accounts if a.kind == "url" or f"@{a.value.lstrip('@')}" in text.lower()]
-    platforms = _platforms(_ACCOUNT_WORDS.sub(" ", text), content, [a.platform for a in accounts if a.platform])
+    platforms = _platforms(without_accounts(text), content, [a.platform for a in accounts if a.platform])
     if platforms:
         answers["platforms"] = platforms
     if accounts:
@@ -165,7 +163,7 @@ def only_small_talk(content: Content, text: str) -> bool:
 def only_adds(content: Content, text: str) -> bool:
     """Whether `text` only says where else it is ("its on tiktok too", "also @hillside.roasts on insta"): nothing
     is left once its platforms, accounts, small talk and content/phrases.yaml `adding` words are set aside."""
-    said = f" {normalise(_ACCOUNT_WORDS.sub(' ', text)).replace(chr(39), '')} "
+    said = f" {plain(without_accounts(text))} "
     names = [p.name for p in content.facts.platforms.values()]
     names += [n for others in content.phrases.platform_names.values() for n in others]
     for name in sorted((normalise(n).replace("'", "") for n in names), key=len, reverse=True):

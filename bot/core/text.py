@@ -165,10 +165,21 @@ def normalise_url(raw: str) -> Account | None:
     return Account(kind="url", value=urlunsplit(("https", host, path, query, "")), platform=platform)
 
 
+# Handles and links: read as accounts, never for the words in them ("@mr_davies_fanz" names no "mr").
+_ACCOUNT_WORDS = re.compile(r"@\S+|\S*(?:https?://|www\.)\S*", re.IGNORECASE)
+
+
+def without_accounts(text: str) -> str:
+    """`text` with its handles and links taken out, so their letters are never read as words ("@mrs_k_fake" is not
+    "mrs", another member of staff)."""
+    return _ACCOUNT_WORDS.sub(" ", text)
+
+
 def parse_accounts(text: str) -> tuple[list[Account], list[str]]:
     """Handles (@name) and links found in `text`, normalised, and the link-like pieces that are not valid.
 
-    A message that is a single bare word is taken as a handle without its @.
+    A message that is a single bare word of three letters or more is taken as a handle without its @ ("me" is
+    never one).
     """
     found: list[Account] = []
     invalid: list[str] = []
@@ -184,7 +195,7 @@ def parse_accounts(text: str) -> tuple[list[Account], list[str]]:
     for token in re.findall(r"(?i)\bhttps?:/*\S*", without_urls):
         invalid.append(token)
     bare = text.strip()
-    if not found and not invalid and re.fullmatch(r"[A-Za-z0-9._]{2,30}", bare) and re.search(r"[A-Za-z]", bare):
+    if not found and not invalid and re.fullmatch(r"[A-Za-z0-9._]{3,30}", bare) and re.search(r"[A-Za-z]", bare):
         found.append(Account(kind="handle", value="@" + bare.lower()))
     unique = list({(a.kind, a.value): a for a in found}.values())
     return unique, invalid

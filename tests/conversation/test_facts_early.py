@@ -182,3 +182,20 @@ async def test_a_day_said_with_a_hedge_at_the_images_question_is_kept_and_the_qu
     assert "first_seen" in await answers_of(bot, chat) and "images" not in await answers_of(bot, chat)
     await chat.say("not sure, maybe last week")
     assert "report.guardrail" in chat.keys
+
+
+async def test_a_handle_whose_letters_name_someone_is_an_account_not_an_answer(chat: Chat, bot):
+    """"its @mrs_k_fake" at "Who is it about?": the handle is kept; its "mrs" never answers "Another member of
+    staff" (the report was routed as about a colleague when it was about the reporter)."""
+    await walk(chat, TO_WHO)
+    await chat.say("its @mrs_k_fake")
+    assert chat.keys == ["report.noted", "report_concern.allegation_about.ask"]
+    answers = await answers_of(bot, chat)
+    assert "allegation_about" not in answers and [a["value"] for a in answers["accounts"]] == ["@mrs_k_fake"]
+
+
+async def test_me_at_the_account_question_is_never_the_handle_at_me(chat: Chat, bot):
+    await walk(chat, ["I'm being targeted", ["targeting_me"], ["no"], ["instagram"]])
+    assert chat.keys == ["report_concern.accounts.ask"]
+    await chat.say("me")
+    assert "accounts" not in await answers_of(bot, chat)

@@ -28,7 +28,7 @@ from bot.core.content import Content, Flow, Step, render
 from bot.core.dates import half_term_starts, is_rough, read_date, rough_key
 from bot.core.markup import escape
 from bot.core.models import Attachment, Case, Choice, Form, FormField, Frame, Reply
-from bot.core.text import parse_accounts
+from bot.core.text import parse_accounts, without_accounts
 from bot.core.understand import Understood, closest, said_whole, understand
 from bot.core.words import describe
 
@@ -304,18 +304,19 @@ class StepDialog(Dialog):
             return Understood(picked=inp.picked) if all(p in offered for p in inp.picked) else Understood()
         options = answer_options(ctx.content, step, choices)
         allowed = {o.id for o in options}
+        text = without_accounts(inp.text)  # a handle's letters are never words: "@mrs_k_fake" names no "mrs"
         maybe = [m for m in frame.answers.get("_maybe") or [] if m in allowed]
-        if len(maybe) == 1 and said_yes(ctx.content, inp.text):  # "yes" to "Did you mean ...?"
+        if len(maybe) == 1 and said_yes(ctx.content, text):  # "yes" to "Did you mean ...?"
             return Understood(picked=maybe)
-        meaning = whole_meaning(ctx.content, inp.text) if step.type in ("choice", "multi") else None
+        meaning = whole_meaning(ctx.content, text) if step.type in ("choice", "multi") else None
         if meaning and (choice := meaning_choice(step, meaning)) in allowed:
             return Understood(picked=[choice])  # "nope", "nobody", "not sure": the choice that means it
         if meaning == "unsure":  # where no choice means not knowing: only a choice said whole ("can't tell"),
-            whole = said_whole(inp.text, options, ctx.content.phrases.hedges)  # never one by a word in it ("sure")
+            whole = said_whole(text, options, ctx.content.phrases.hedges)  # never one by a word in it ("sure")
             return Understood(picked=whole) if len(whole) == 1 else Understood()
-        result = understand(inp.text, options, multiple=step.type == "multi", hedges=ctx.content.phrases.hedges)
+        result = understand(text, options, multiple=step.type == "multi", hedges=ctx.content.phrases.hedges)
         unsure = unsure_choice(step)
-        if not (result.picked or result.maybe) and unsure in allowed and said_unsure(ctx.content, inp.text):
+        if not (result.picked or result.maybe) and unsure in allowed and said_unsure(ctx.content, text):
             return Understood(picked=[unsure])  # "dont know", "can't remember where": its not-knowing choice
         return result
 
